@@ -1,0 +1,266 @@
+//! Command-line definitions (clap derive) and their resolution into a
+//! `Config`, once, before anything connects.
+//!
+//! House rules: doc comments are the help text; values are validated here so
+//! the rest of the program never sees a malformed flag. No I/O: whether the
+//! terminal is a TTY is decided in `main` and passed in.
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::endpoint;
+
+const AFTER_HELP: &str = "\
+REPL commands (type `help` at the prompt for details):
+  join TOPIC [PAYLOAD]          join a channel            join room:lobby {\"user\":\"ana\"}
+  leave [TOPIC]                 leave a channel           leave room:lobby
+  push TOPIC EVENT [PAYLOAD]    push an event (alias send) push room:lobby new_msg body=hi
+  heartbeat                     send a heartbeat now
+  raw TEXT                      send TEXT as-is as a text frame
+  topics                        list topics, join refs and states
+  sleep DURATION                pause a script            sleep 250ms
+  wait TOPIC EVENT [TIMEOUT]    wait for a message        wait room:lobby shout 5s
+  help [COMMAND], quit
+
+PAYLOAD: JSON ({\"a\":1}), the shorthand <\"a\":1>, or pairs a=text n:=JSON (default {}).
+
+Without URL, phx-repl starts its built-in server and connects to it.
+Piped input runs as a script: each join/leave/push waits for its reply.
+Exit codes: 0 ok, 1 a line failed (invalid, timed out, or an error with --fail),
+2 usage error, 3 could not connect or the connection dropped.";
+
+/// A REPL for Phoenix Channels: join, push, and watch every frame live.
+#[derive(Debug, Parser)]
+#[command(name = "phx-repl", version, after_help = AFTER_HELP)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Sub>,
+
+    #[command(flatten)]
+    pub client: ClientArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Sub {
+    /// Run the built-in Phoenix-compatible server (for trying things out and for tests)
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port)
+    #[arg(long, default_value = "127.0.0.1:4000", value_name = "ADDR")]
+    pub listen: String,
+
+    /// Close a connection after this many seconds without a frame from the client
+    #[arg(long, default_value = "60", value_name = "SECS", value_parser = parse_secs)]
+    pub idle_timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Socket URL, e.g. ws://localhost:4000/socket (default: the built-in server)
+    ///
+    /// ws://, wss://, http://, https:// or host:port/path. `/websocket` and
+    /// `vsn=2.0.0` are added when missing.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+
+    /// Connect param, added to the URL query (repeatable)
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+
+    /// Extra HTTP header for the WebSocket handshake (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+
+    /// Seconds between heartbeats; 0 turns them off
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    pub heartbeat: Duration,
+
+    /// Seconds to wait for a reply (and the default for `wait`)
+    #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
+    pub timeout: Duration,
+
+    /// Print one JSON object per line (NDJSON) instead of human-readable lines
+    #[arg(long)]
+    pub json: bool,
+
+    /// When to use colours
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
+
+    /// Show heartbeats and their replies
+    #[arg(long)]
+    pub show_heartbeats: bool,
+
+    /// Exit 1 when a reply has status error or a channel crashes or is closed by the server
+    #[arg(long)]
+    pub fail: bool,
+
+    /// Do not read or write the history file
+    #[arg(long)]
+    pub no_history: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// Where to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// A normalised socket URL.
+    Url(url::Url),
+    /// Start the built-in server and connect to it.
+    BuiltIn,
+}
+
+/// Client settings, resolved once from the command line.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub target: Target,
+    /// Connect params for the built-in target (a real URL has them in its query).
+    pub params: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    /// `None` when heartbeats are off.
+    pub heartbeat: Option<Duration>,
+    pub timeout: Duration,
+    pub json: bool,
+    pub color: ColorChoice,
+    pub show_heartbeats: bool,
+    pub fail: bool,
+    pub history: bool,
+}
+
+impl ClientArgs {
+    /// Validates and normalises the client arguments.
+    pub fn resolve(self) -> Result<Config, String> {
+        let target = match &self.url {
+            Some(u) => Target::Url(endpoint::normalize(u, &self.params)?),
+            None => Target::BuiltIn,
+        };
+        Ok(Config {
+            target,
+            params: self.params,
+            headers: self.headers,
+            heartbeat: (!self.heartbeat.is_zero()).then_some(self.heartbeat),
+            timeout: self.timeout,
+            json: self.json,
+            color: self.color,
+            show_heartbeats: self.show_heartbeats,
+            fail: self.fail,
+            history: !self.no_history,
+        })
+    }
+}
+
+/// Seconds as a whole or decimal number (`30`, `0.5`).
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("`{s}` is not a number of seconds; try `30` or `0.5`"))?;
+    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 * 365.0 {
+        return Err(format!("`{s}` is out of range; give seconds from 0 up"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_param(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
+        _ => Err(format!("`{s}` is not KEY=VALUE; try `-p token=abc`")),
+    }
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((name, value))
+            if !name.trim().is_empty() && !name.trim().contains(char::is_whitespace) =>
+        {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!(
+            "`{s}` is not a header; try `-H 'Authorization: Bearer abc'`"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("phx-repl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_arguments_means_the_built_in_server() {
+        let cli = parse(&[]).unwrap();
+        assert!(cli.command.is_none());
+        let cfg = cli.client.resolve().unwrap();
+        assert_eq!(cfg.target, Target::BuiltIn);
+        assert_eq!(cfg.heartbeat, Some(Duration::from_secs(30)));
+        assert_eq!(cfg.timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn heartbeat_zero_turns_heartbeats_off() {
+        let cfg = parse(&["--heartbeat", "0"]).unwrap().client.resolve().unwrap();
+        assert_eq!(cfg.heartbeat, None);
+    }
+
+    #[test]
+    fn fractional_seconds_are_accepted() {
+        let cfg = parse(&["--timeout", "0.25"]).unwrap().client.resolve().unwrap();
+        assert_eq!(cfg.timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        assert!(parse(&["--timeout", "soon"]).is_err());
+        assert!(parse(&["-p", "novalue"]).is_err());
+        assert!(parse(&["-H", "NoColon"]).is_err());
+        assert!(parse(&["--color", "sometimes"]).is_err());
+    }
+
+    #[test]
+    fn params_and_headers_repeat() {
+        let cli = parse(&[
+            "ws://h/socket",
+            "-p",
+            "a=1",
+            "-p",
+            "b=x=y",
+            "-H",
+            "X-A: 1",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.client.params,
+            vec![("a".into(), "1".into()), ("b".into(), "x=y".into())]
+        );
+        assert_eq!(cli.client.headers, vec![("X-A".into(), "1".into())]);
+    }
+
+    #[test]
+    fn serve_takes_a_listen_address() {
+        let cli = parse(&["serve", "--listen", "127.0.0.1:0"]).unwrap();
+        match cli.command {
+            Some(Sub::Serve(s)) => assert_eq!(s.listen, "127.0.0.1:0"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! Socket URL normalisation and secret redaction (pure).
+//!
+//! Users type what they see in their app's `endpoint.ex` or browser:
+//! `localhost:4000/socket`, `http://…`, `wss://…/socket/websocket?token=…`.
+//! Phoenix serves the WebSocket transport at `<mount>/websocket` and picks
+//! the serializer from `vsn` (PROTOCOL.md §1), so both are filled in here.
+
+use url::Url;
+
+/// Query keys whose values are never printed.
+const SECRET_KEYS: &[&str] = &[
+    "token",
+    "auth",
+    "auth_token",
+    "authorization",
+    "apikey",
+    "api_key",
+    "password",
+    "passwd",
+    "secret",
+    "jwt",
+    "access_token",
+    "session",
+    "key",
+];
+
+/// Turns what the user typed into a WebSocket URL for Phoenix: maps
+/// http(s) to ws(s), adds `ws://` to a bare `host:port/path`, appends
+/// `/websocket`, adds `vsn=2.0.0` unless present, and appends `params`.
+pub fn normalize(input: &str, params: &[(String, String)]) -> Result<Url, String> {
+    let input = input.trim();
+    if input.is_empty() {
+        return Err("the URL is empty; try `ws://localhost:4000/socket`".to_owned());
+    }
+    let with_scheme = if input.contains("://") {
+        input.to_owned()
+    } else {
+        format!("ws://{input}")
+    };
+    let mut url = Url::parse(&with_scheme)
+        .map_err(|e| format!("`{input}` is not a URL ({e}); try `ws://localhost:4000/socket`"))?;
+    let scheme = match url.scheme() {
+        "ws" | "http" => "ws",
+        "wss" | "https" => "wss",
+        other => {
+            return Err(format!(
+                "unsupported scheme `{other}`; use ws://, wss://, http:// or https://"
+            ));
+        }
+    };
+    if url.scheme() != scheme {
+        // Switching between these special schemes is allowed by the URL spec.
+        url.set_scheme(scheme)
+            .map_err(|()| format!("cannot use `{input}` as a WebSocket URL"))?;
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(format!(
+            "`{input}` has no host; try `ws://localhost:4000/socket`"
+        ));
+    }
+    let path = url.path().trim_end_matches('/');
+    let new_path = if path.ends_with("/websocket") {
+        path.to_owned()
+    } else {
+        format!("{path}/websocket")
+    };
+    if new_path != url.path() {
+        url.set_path(&new_path);
+    }
+    let has_vsn = url.query_pairs().any(|(k, _)| k == "vsn");
+    {
+        let mut q = url.query_pairs_mut();
+        if !has_vsn {
+            q.append_pair("vsn", "2.0.0");
+        }
+        for (k, v) in params {
+            q.append_pair(k, v);
+        }
+    }
+    Ok(url)
+}
+
+/// Whether a query key or header name names a secret.
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    SECRET_KEYS.contains(&k.as_str())
+        || k.ends_with("token")
+        || k.ends_with("secret")
+        || k.ends_with("password")
+        || k.ends_with("_key")
+        || k == "cookie"
+}
+
+/// The URL as text, with the values of secret-looking query params and any
+/// password in the authority replaced by `REDACTED`.
+pub fn redact(url: &Url) -> String {
+    let mut shown = url.clone();
+    if shown.password().is_some() {
+        let _ = shown.set_password(Some("REDACTED"));
+    }
+    if shown.query().is_some() {
+        let pairs: Vec<(String, String)> = url
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if is_secret_key(&k) {
+                    "REDACTED".to_owned()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        shown.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    shown.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm(s: &str) -> String {
+        normalize(s, &[]).unwrap().to_string()
+    }
+
+    #[test]
+    fn appends_websocket_and_vsn() {
+        assert_eq!(
+            norm("ws://localhost:4000/socket"),
+            "ws://localhost:4000/socket/websocket?vsn=2.0.0"
+        );
+    }
+
+    #[test]
+    fn keeps_an_existing_websocket_suffix() {
+        assert_eq!(
+            norm("ws://localhost:4000/socket/websocket"),
+            "ws://localhost:4000/socket/websocket?vsn=2.0.0"
+        );
+        assert_eq!(
+            norm("ws://localhost:4000/socket/websocket/"),
+            "ws://localhost:4000/socket/websocket?vsn=2.0.0"
+        );
+    }
+
+    #[test]
+    fn maps_http_schemes_to_websocket_schemes() {
+        assert_eq!(norm("http://h/socket"), "ws://h/socket/websocket?vsn=2.0.0");
+        assert_eq!(norm("https://h/socket"), "wss://h/socket/websocket?vsn=2.0.0");
+        assert_eq!(norm("wss://h/s"), "wss://h/s/websocket?vsn=2.0.0");
+    }
+
+    #[test]
+    fn bare_host_port_path_means_ws() {
+        assert_eq!(
+            norm("localhost:4000/socket"),
+            "ws://localhost:4000/socket/websocket?vsn=2.0.0"
+        );
+        assert_eq!(norm("example.com"), "ws://example.com/websocket?vsn=2.0.0");
+    }
+
+    #[test]
+    fn keeps_the_users_query_and_vsn() {
+        assert_eq!(
+            norm("ws://h/socket?token=abc&vsn=1.0.0"),
+            "ws://h/socket/websocket?token=abc&vsn=1.0.0"
+        );
+        assert_eq!(
+            norm("ws://h/socket?a=1"),
+            "ws://h/socket/websocket?a=1&vsn=2.0.0"
+        );
+    }
+
+    #[test]
+    fn appends_connect_params() {
+        let u = normalize(
+            "ws://h/socket",
+            &[("user".into(), "ana maria".into()), ("token".into(), "t&1".into())],
+        )
+        .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "ws://h/socket/websocket?vsn=2.0.0&user=ana+maria&token=t%261"
+        );
+    }
+
+    #[test]
+    fn rejects_other_schemes_and_garbage() {
+        assert!(normalize("ftp://h/socket", &[]).unwrap_err().contains("`ftp`"));
+        assert!(normalize("", &[]).is_err());
+        assert!(normalize("ws://", &[]).is_err());
+        assert!(normalize("http://[::1", &[]).is_err());
+    }
+
+    #[test]
+    fn redacts_secret_params_and_passwords() {
+        let u = normalize("ws://u:pw@h/socket?token=abc&user=ana&API_KEY=k&x_token=t", &[]).unwrap();
+        let shown = redact(&u);
+        assert_eq!(
+            shown,
+            "ws://u:REDACTED@h/socket/websocket?token=REDACTED&user=ana&API_KEY=REDACTED&x_token=REDACTED&vsn=2.0.0"
+        );
+        assert!(!shown.contains("abc") && !shown.contains("pw@"));
+    }
+
+    #[test]
+    fn secret_keys_are_case_insensitive() {
+        for k in ["token", "Auth", "apikey", "PASSWORD", "secret", "jwt", "user_token"] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in ["user", "vsn", "room"] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+}

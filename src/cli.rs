@@ -166,7 +166,7 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| format!("`{s}` is not a number of seconds; try `30` or `0.5`"))?;
-    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 * 365.0 {
+    if !secs.is_finite() || !(0.0..=86_400.0 * 365.0).contains(&secs) {
         return Err(format!("`{s}` is out of range; give seconds from 0 up"));
     }
     Ok(Duration::from_secs_f64(secs))
@@ -218,13 +218,21 @@ mod tests {
 
     #[test]
     fn heartbeat_zero_turns_heartbeats_off() {
-        let cfg = parse(&["--heartbeat", "0"]).unwrap().client.resolve().unwrap();
+        let cfg = parse(&["--heartbeat", "0"])
+            .unwrap()
+            .client
+            .resolve()
+            .unwrap();
         assert_eq!(cfg.heartbeat, None);
     }
 
     #[test]
     fn fractional_seconds_are_accepted() {
-        let cfg = parse(&["--timeout", "0.25"]).unwrap().client.resolve().unwrap();
+        let cfg = parse(&["--timeout", "0.25"])
+            .unwrap()
+            .client
+            .resolve()
+            .unwrap();
         assert_eq!(cfg.timeout, Duration::from_millis(250));
     }
 
@@ -238,16 +246,7 @@ mod tests {
 
     #[test]
     fn params_and_headers_repeat() {
-        let cli = parse(&[
-            "ws://h/socket",
-            "-p",
-            "a=1",
-            "-p",
-            "b=x=y",
-            "-H",
-            "X-A: 1",
-        ])
-        .unwrap();
+        let cli = parse(&["ws://h/socket", "-p", "a=1", "-p", "b=x=y", "-H", "X-A: 1"]).unwrap();
         assert_eq!(
             cli.client.params,
             vec![("a".into(), "1".into()), ("b".into(), "x=y".into())]

@@ -146,7 +146,10 @@ mod tests {
     #[test]
     fn maps_http_schemes_to_websocket_schemes() {
         assert_eq!(norm("http://h/socket"), "ws://h/socket/websocket?vsn=2.0.0");
-        assert_eq!(norm("https://h/socket"), "wss://h/socket/websocket?vsn=2.0.0");
+        assert_eq!(
+            norm("https://h/socket"),
+            "wss://h/socket/websocket?vsn=2.0.0"
+        );
         assert_eq!(norm("wss://h/s"), "wss://h/s/websocket?vsn=2.0.0");
     }
 
@@ -175,7 +178,10 @@ mod tests {
     fn appends_connect_params() {
         let u = normalize(
             "ws://h/socket",
-            &[("user".into(), "ana maria".into()), ("token".into(), "t&1".into())],
+            &[
+                ("user".into(), "ana maria".into()),
+                ("token".into(), "t&1".into()),
+            ],
         )
         .unwrap();
         assert_eq!(
@@ -186,7 +192,11 @@ mod tests {
 
     #[test]
     fn rejects_other_schemes_and_garbage() {
-        assert!(normalize("ftp://h/socket", &[]).unwrap_err().contains("`ftp`"));
+        assert!(
+            normalize("ftp://h/socket", &[])
+                .unwrap_err()
+                .contains("`ftp`")
+        );
         assert!(normalize("", &[]).is_err());
         assert!(normalize("ws://", &[]).is_err());
         assert!(normalize("http://[::1", &[]).is_err());
@@ -194,7 +204,11 @@ mod tests {
 
     #[test]
     fn redacts_secret_params_and_passwords() {
-        let u = normalize("ws://u:pw@h/socket?token=abc&user=ana&API_KEY=k&x_token=t", &[]).unwrap();
+        let u = normalize(
+            "ws://u:pw@h/socket?token=abc&user=ana&API_KEY=k&x_token=t",
+            &[],
+        )
+        .unwrap();
         let shown = redact(&u);
         assert_eq!(
             shown,
@@ -205,7 +219,15 @@ mod tests {
 
     #[test]
     fn secret_keys_are_case_insensitive() {
-        for k in ["token", "Auth", "apikey", "PASSWORD", "secret", "jwt", "user_token"] {
+        for k in [
+            "token",
+            "Auth",
+            "apikey",
+            "PASSWORD",
+            "secret",
+            "jwt",
+            "user_token",
+        ] {
             assert!(is_secret_key(k), "{k}");
         }
         for k in ["user", "vsn", "room"] {

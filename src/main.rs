@@ -1,37 +1,271 @@
-mod cli;
-mod endpoint;
-mod protocol;
-mod server;
+//! phx-repl: arguments → mode (serve | interactive | script) → exit code.
+//!
+//! This file wires the pieces together and is the one place that prints a
+//! fatal `phx-repl: error: …` and picks the exit code.
 
+mod cli;
+mod command;
+mod connection;
+mod endpoint;
+mod output;
+mod protocol;
+mod repl;
+mod runner;
+mod server;
+mod session;
+
+use std::io::{self, BufRead, IsTerminal};
+use std::net::TcpListener;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::mpsc;
+use std::time::Duration;
 
 use clap::Parser;
 
-fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    match cli.command {
-        Some(cli::Sub::Serve(args)) => {
-            let listener = match std::net::TcpListener::bind(&args.listen) {
-                Ok(l) => l,
-                Err(e) => {
-                    eprintln!("phx-repl: error: cannot listen on `{}`: {e}", args.listen);
-                    return ExitCode::from(3);
-                }
-            };
-            let addr = listener.local_addr().expect("bound listener has an address");
-            println!("listening on ws://{addr}/socket");
-            let opts = server::Options { idle_timeout: args.idle_timeout, log: true };
-            match server::run(listener, opts) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("phx-repl: error: {e}");
-                    ExitCode::from(3)
-                }
-            }
-        }
-        None => {
-            let _cfg = cli.client.resolve();
-            ExitCode::SUCCESS
+use cli::{Cli, ColorChoice, Config, Sub, Target};
+use output::Style;
+use runner::{Input, Outcome, Runner, Settings, Sink};
+
+/// Exit codes (documented in the README and `--help`).
+const EXIT_FAILED: u8 = 1;
+const EXIT_USAGE: u8 = 2;
+const EXIT_CONNECTION: u8 = 3;
+
+/// Network events and input lines queued for the runner before the network
+/// thread waits (bounds memory when output is slower than the server).
+const INPUT_QUEUE: usize = 4096;
+
+/// A fatal error and the exit code it maps to.
+struct Fatal {
+    message: String,
+    code: u8,
+}
+
+impl Fatal {
+    fn new(code: u8, message: impl Into<String>) -> Fatal {
+        Fatal {
+            message: message.into(),
+            code,
         }
     }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Some(Sub::Serve(args)) => serve(&args),
+        None => cli
+            .client
+            .resolve()
+            .map_err(|m| Fatal::new(EXIT_USAGE, m))
+            .and_then(client),
+    };
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("phx-repl: error: {}", f.message);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
+    let listener = TcpListener::bind(&args.listen).map_err(|e| {
+        Fatal::new(
+            EXIT_CONNECTION,
+            format!("cannot listen on `{}`: {e}", args.listen),
+        )
+    })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| Fatal::new(EXIT_CONNECTION, e.to_string()))?;
+    println!("listening on ws://{addr}/socket");
+    let options = server::Options {
+        idle_timeout: args.idle_timeout,
+        log: true,
+    };
+    server::run(listener, options).map_err(|e| Fatal::new(EXIT_CONNECTION, e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn client(config: Config) -> Result<ExitCode, Fatal> {
+    match config.color {
+        ColorChoice::Always => colored::control::set_override(true),
+        ColorChoice::Never => colored::control::set_override(false),
+        ColorChoice::Auto => {}
+    }
+    let interactive = io::stdin().is_terminal();
+    let stdout_tty = io::stdout().is_terminal();
+    let style = Style {
+        json: config.json,
+        dim_sent: interactive,
+        show_heartbeats: config.show_heartbeats,
+    };
+
+    // The line announcing the in-process server, and its URL.
+    let mut started: Option<(String, String)> = None;
+    let url = match &config.target {
+        Target::Url(u) => u.clone(),
+        Target::BuiltIn => {
+            let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| {
+                Fatal::new(
+                    EXIT_CONNECTION,
+                    format!("cannot start the built-in server: {e}"),
+                )
+            })?;
+            let addr = server::spawn(
+                listener,
+                server::Options {
+                    idle_timeout: Duration::from_secs(60),
+                    log: false,
+                },
+            )
+            .map_err(|e| {
+                Fatal::new(
+                    EXIT_CONNECTION,
+                    format!("cannot start the built-in server: {e}"),
+                )
+            })?;
+            let base = format!("ws://{addr}/socket");
+            started = Some((
+                format!(
+                    "no URL given: started the built-in server at {base} \
+                     (for your app: phx-repl ws://localhost:4000/socket)"
+                ),
+                protocol::json_str(&base),
+            ));
+            endpoint::normalize(&base, &config.params).map_err(|m| Fatal::new(EXIT_USAGE, m))?
+        }
+    };
+    let shown_url = endpoint::redact(&url);
+
+    let socket = match connection::connect(&url, &config.headers) {
+        Ok(s) => s,
+        Err(e) => {
+            if config.json {
+                let mut line = String::new();
+                style.error(&e.to_string(), None, &mut line);
+                print!("{line}");
+            }
+            return Err(Fatal::new(EXIT_CONNECTION, e.to_string()));
+        }
+    };
+
+    let (tx, rx) = mpsc::sync_channel::<Input>(INPUT_QUEUE);
+    let net_tx = tx.clone();
+    let net = connection::start(
+        socket,
+        connection::Options {
+            heartbeat: config.heartbeat,
+            timeout: config.timeout,
+        },
+        move |ev| net_tx.send(Input::Net(ev)).is_ok(),
+    )
+    .map_err(|e| {
+        Fatal::new(
+            EXIT_CONNECTION,
+            format!("cannot start the network thread: {e}"),
+        )
+    })?;
+
+    let (sink, prompt) = if interactive {
+        let history = config.history.then(history_path).flatten();
+        let mut ed = repl::editor(history.as_deref())
+            .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the line editor: {e}")))?;
+        let sink = match ed.create_external_printer() {
+            Ok(p) if stdout_tty => Sink::Printer(Box::new(p)),
+            _ => Sink::Stdout {
+                errors_to_stderr: false,
+            },
+        };
+        let (prompt_tx, prompt_rx) = mpsc::channel();
+        repl::spawn(ed, history, prompt_rx, tx)
+            .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the prompt: {e}")))?;
+        (sink, Some(prompt_tx))
+    } else {
+        spawn_stdin_reader(tx)
+            .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot read stdin: {e}")))?;
+        (
+            Sink::Stdout {
+                errors_to_stderr: !config.json,
+            },
+            None,
+        )
+    };
+
+    let host = url.host_str().unwrap_or("?").to_owned();
+    let prompt_text = match url.port() {
+        Some(p) => format!("phx-repl {host}:{p}> "),
+        None => format!("phx-repl {host}> "),
+    };
+    let mut runner = Runner::new(
+        rx,
+        net,
+        sink,
+        Settings {
+            style,
+            timeout: config.timeout,
+            fail: config.fail,
+            prompt,
+            prompt_text,
+        },
+    );
+    if let Some((text, url_json)) = started {
+        runner.info("server_started", &text, &[("url", url_json)]);
+    }
+    let hint = if interactive {
+        "; type `help` for commands, `quit` to leave"
+    } else {
+        ""
+    };
+    runner.info(
+        "connected",
+        &format!("connected to {shown_url}{hint}"),
+        &[("url", protocol::json_str(&shown_url))],
+    );
+    Ok(match runner.run() {
+        Outcome::Ok => ExitCode::SUCCESS,
+        Outcome::Failed => ExitCode::from(EXIT_FAILED),
+        Outcome::ConnectionLost => ExitCode::from(EXIT_CONNECTION),
+    })
+}
+
+/// Reads script lines on their own thread so frames keep printing while
+/// the script's next line has not arrived yet.
+fn spawn_stdin_reader(tx: mpsc::SyncSender<Input>) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            let mut stdin = io::stdin().lock();
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match stdin.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        let line = line.trim_end_matches(['\n', '\r']).to_owned();
+                        if tx.send(Input::Line(line)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+            let _ = tx.send(Input::Eof);
+        })?;
+    Ok(())
+}
+
+/// `$PHX_REPL_HISTORY`, else `$XDG_DATA_HOME/phx-repl/history`, else
+/// `~/.local/share/phx-repl/history`.
+fn history_path() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("PHX_REPL_HISTORY") {
+        return Some(PathBuf::from(p));
+    }
+    let data = std::env::var_os("XDG_DATA_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute())
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    Some(data.join("phx-repl").join("history"))
 }

@@ -9,8 +9,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 /// Event names reserved by the protocol.
@@ -334,7 +334,10 @@ mod tests {
             "phx_join",
             p(r#"{"user":"x"}"#),
         );
-        assert_eq!(f.encode(), r#"["1","1","room:lobby","phx_join",{"user":"x"}]"#);
+        assert_eq!(
+            f.encode(),
+            r#"["1","1","room:lobby","phx_join",{"user":"x"}]"#
+        );
     }
 
     #[test]
@@ -352,8 +355,9 @@ mod tests {
 
     #[test]
     fn decodes_a_reply_and_keeps_the_payload_text() {
-        let f = decode(r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{ "a" : 1 }}]"#)
-            .unwrap();
+        let f =
+            decode(r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{ "a" : 1 }}]"#)
+                .unwrap();
         assert_eq!(f.join_ref.as_deref(), Some("1"));
         assert_eq!(f.ref_.as_deref(), Some("2"));
         assert_eq!(f.event, "phx_reply");

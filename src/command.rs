@@ -1,0 +1,699 @@
+//! The REPL command language: one line of text → a `Command` (pure).
+//!
+//! Interactive and piped input share this parser. It knows nothing of refs,
+//! sockets or channel state; a line that does not parse yields a
+//! `CommandError` whose message names the bad token and shows the right form,
+//! and nothing is sent.
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+
+use crate::protocol::{json_str, push_json_str, raw};
+
+/// One parsed line.
+#[derive(Debug, Clone)]
+pub enum Command {
+    Join {
+        topic: String,
+        payload: Box<RawValue>,
+    },
+    Leave {
+        topic: Option<String>,
+    },
+    Push {
+        topic: String,
+        event: String,
+        payload: Box<RawValue>,
+    },
+    Heartbeat,
+    Raw(String),
+    Topics,
+    Sleep(Duration),
+    Wait {
+        topic: String,
+        event: String,
+        timeout: Option<Duration>,
+    },
+    Help(Option<String>),
+    Quit,
+}
+
+/// A line that could not be parsed, with the message to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CommandError(pub String);
+
+impl fmt::Display for CommandError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for CommandError {}
+
+/// Name, usage, one-line summary, and an example, for every command.
+pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
+    (
+        "join",
+        "join TOPIC [PAYLOAD]",
+        "join a channel; PAYLOAD is passed to the channel's join/3",
+        "join room:lobby {\"user\":\"ana\"}",
+    ),
+    (
+        "leave",
+        "leave [TOPIC]",
+        "leave a channel (TOPIC may be omitted when one topic is joined)",
+        "leave room:lobby",
+    ),
+    (
+        "push",
+        "push TOPIC EVENT [PAYLOAD]",
+        "push an event to a channel and show its reply (alias: send)",
+        "push room:lobby new_msg {\"body\":\"hi\"}",
+    ),
+    (
+        "heartbeat",
+        "heartbeat",
+        "send a heartbeat now and show its reply",
+        "heartbeat",
+    ),
+    (
+        "raw",
+        "raw TEXT",
+        "send TEXT exactly as a text frame (to test a server with malformed frames)",
+        "raw [null,\"1\",\"phoenix\",\"heartbeat\",{}]",
+    ),
+    (
+        "topics",
+        "topics",
+        "list topics with their join_ref and state",
+        "topics",
+    ),
+    (
+        "sleep",
+        "sleep DURATION",
+        "pause before the next line (250ms, 2s, 1m)",
+        "sleep 500ms",
+    ),
+    (
+        "wait",
+        "wait TOPIC EVENT [TIMEOUT]",
+        "wait for a message with that topic (* = any) and event; messages that \
+         arrived earlier count, each consumed once",
+        "wait room:lobby shout 5s",
+    ),
+    (
+        "help",
+        "help [COMMAND]",
+        "show the commands, or one command in detail",
+        "help push",
+    ),
+    (
+        "quit",
+        "quit",
+        "close the connection and exit (alias: exit)",
+        "quit",
+    ),
+];
+
+const PAYLOAD_HELP: &str = "PAYLOAD (default {}) is JSON ({\"a\":1}), the object shorthand <\"a\":1>, \
+or pairs: key=text key:=JSON (push room:lobby new_msg body=hi count:=3)";
+
+/// Parses one line. Blank lines and `#` comments yield `Ok(None)`.
+pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
+    let line = line.trim();
+    if line.is_empty() || line.starts_with('#') {
+        return Ok(None);
+    }
+    let (word, rest) = split_word(line);
+    let cmd = match word {
+        "join" => {
+            let (topic, rest) = topic_arg(rest, "join")?;
+            Command::Join {
+                topic,
+                payload: payload_arg(rest, "join TOPIC")?,
+            }
+        }
+        "leave" => {
+            let (topic, rest) = split_word(rest);
+            no_more(rest, "leave")?;
+            Command::Leave {
+                topic: (!topic.is_empty()).then(|| topic.to_owned()),
+            }
+        }
+        "push" | "send" => {
+            let (topic, rest) = topic_arg(rest, word)?;
+            let (event, rest) = split_word(rest);
+            if event.is_empty() {
+                return Err(err(format!(
+                    "`{word} {topic}` needs an event; try `{word} {topic} new_msg {{\"body\":\"hi\"}}`"
+                )));
+            }
+            Command::Push {
+                payload: payload_arg(rest, &format!("{word} {topic} {event}"))?,
+                topic,
+                event: event.to_owned(),
+            }
+        }
+        "heartbeat" => {
+            no_more(rest, "heartbeat")?;
+            Command::Heartbeat
+        }
+        "raw" => {
+            if rest.is_empty() {
+                return Err(err(
+                    "`raw` needs the text to send; try `raw [null,\"1\",\"phoenix\",\"heartbeat\",{}]`",
+                ));
+            }
+            Command::Raw(rest.to_owned())
+        }
+        "topics" => {
+            no_more(rest, "topics")?;
+            Command::Topics
+        }
+        "sleep" => {
+            let (d, rest) = split_word(rest);
+            if d.is_empty() {
+                return Err(err(
+                    "`sleep` needs a duration; try `sleep 500ms` or `sleep 2s`",
+                ));
+            }
+            no_more(rest, "sleep")?;
+            Command::Sleep(parse_duration(d)?)
+        }
+        "wait" => {
+            let (topic, rest) = topic_arg(rest, "wait")?;
+            let (event, rest) = split_word(rest);
+            if event.is_empty() {
+                return Err(err(format!(
+                    "`wait {topic}` needs an event; try `wait {topic} new_msg 5s` (`*` for any)"
+                )));
+            }
+            let (timeout, rest) = split_word(rest);
+            no_more(rest, "wait")?;
+            Command::Wait {
+                topic,
+                event: event.to_owned(),
+                timeout: if timeout.is_empty() {
+                    None
+                } else {
+                    Some(parse_duration(timeout)?)
+                },
+            }
+        }
+        "help" | "?" => {
+            let (topic, _) = split_word(rest);
+            Command::Help((!topic.is_empty()).then(|| topic.to_owned()))
+        }
+        "quit" | "exit" => {
+            no_more(rest, word)?;
+            Command::Quit
+        }
+        other => {
+            let mut msg = format!("unknown command `{}`", shorten(other));
+            if let Some(s) = suggest(other) {
+                msg.push_str(&format!("; did you mean `{s}`?"));
+            } else {
+                msg.push_str("; type `help` for the list of commands");
+            }
+            return Err(err(msg));
+        }
+    };
+    Ok(Some(cmd))
+}
+
+/// Help text: every command, or one in detail.
+pub fn help(command: Option<&str>) -> Result<String, CommandError> {
+    match command {
+        None => {
+            let mut out = String::from("commands:\n");
+            for (_, usage, summary, _) in COMMANDS {
+                out.push_str(&format!("  {usage:<28} {summary}\n"));
+            }
+            out.push_str(PAYLOAD_HELP);
+            out.push('\n');
+            Ok(out)
+        }
+        Some(name) => {
+            let name = match name {
+                "send" => "push",
+                "exit" => "quit",
+                n => n,
+            };
+            let (_, usage, summary, example) =
+                COMMANDS.iter().find(|c| c.0 == name).ok_or_else(|| {
+                    let mut msg = format!("no command `{}`", shorten(name));
+                    if let Some(s) = suggest(name) {
+                        msg.push_str(&format!("; did you mean `{s}`?"));
+                    }
+                    err(msg)
+                })?;
+            let mut out = format!("{usage}\n  {summary}\n  example: {example}\n");
+            if usage.contains("PAYLOAD") {
+                out.push_str("  ");
+                out.push_str(PAYLOAD_HELP);
+                out.push('\n');
+            }
+            Ok(out)
+        }
+    }
+}
+
+fn err(msg: impl Into<String>) -> CommandError {
+    CommandError(msg.into())
+}
+
+/// Splits off the first whitespace-separated word.
+fn split_word(s: &str) -> (&str, &str) {
+    let s = s.trim_start();
+    match s.find(char::is_whitespace) {
+        Some(i) => (&s[..i], s[i..].trim_start()),
+        None => (s, ""),
+    }
+}
+
+fn topic_arg<'a>(rest: &'a str, cmd: &str) -> Result<(String, &'a str), CommandError> {
+    let (topic, rest) = split_word(rest);
+    if topic.is_empty() {
+        let example = match cmd {
+            "join" => "join room:lobby",
+            "wait" => "wait room:lobby new_msg",
+            _ => "push room:lobby new_msg {\"body\":\"hi\"}",
+        };
+        return Err(err(format!("`{cmd}` needs a topic; try `{example}`")));
+    }
+    if topic.starts_with(['{', '<', '[']) || topic.contains('=') {
+        return Err(err(format!(
+            "`{}` looks like a payload, not a topic; try `{cmd} room:lobby …`",
+            shorten(topic)
+        )));
+    }
+    Ok((topic.to_owned(), rest))
+}
+
+fn no_more(rest: &str, cmd: &str) -> Result<(), CommandError> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        let usage = COMMANDS.iter().find(|c| c.0 == cmd).map_or(cmd, |c| c.1);
+        Err(err(format!(
+            "unexpected `{}` after `{cmd}`; the form is `{usage}`",
+            shorten(rest)
+        )))
+    }
+}
+
+/// Parses a payload: empty → `{}`; JSON; `<…>` shorthand; or key=value pairs.
+pub fn parse_payload(text: &str) -> Result<Box<RawValue>, String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(raw("{}".to_owned()));
+    }
+    if let Some(inner) = text.strip_prefix('<') {
+        let Some(inner) = inner.strip_suffix('>') else {
+            return Err(format!(
+                "the shorthand `{}` is not closed with `>`; try <\"some\":\"param\">",
+                shorten(text)
+            ));
+        };
+        let json = format!("{{{inner}}}");
+        return RawValue::from_string(json).map_err(|e| {
+            format!(
+                "the shorthand `{}` is not a JSON object body ({e}); try <\"some\":\"param\">",
+                shorten(text)
+            )
+        });
+    }
+    let first = text.split_whitespace().next().unwrap_or("");
+    if looks_like_pair(first) {
+        return parse_pairs(text);
+    }
+    RawValue::from_string(text.to_owned()).map_err(|e| {
+        format!(
+            "payload `{}` is not valid JSON ({e}); try {{\"key\":\"value\"}} or key=value",
+            shorten(text)
+        )
+    })
+}
+
+fn payload_arg(text: &str, before: &str) -> Result<Box<RawValue>, CommandError> {
+    parse_payload(text).map_err(|m| err(format!("{m} (after `{before}`)")))
+}
+
+/// `key=value` or `key:=json`, where key is a bare word.
+fn looks_like_pair(token: &str) -> bool {
+    let key_end = token.find(['=', ':']);
+    let Some(i) = key_end else { return false };
+    let key = &token[..i];
+    let op_ok = token[i..].starts_with('=') || token[i..].starts_with(":=");
+    op_ok
+        && !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']'))
+}
+
+fn parse_pairs(text: &str) -> Result<Box<RawValue>, String> {
+    let mut out = String::from("{");
+    let mut seen: Vec<String> = Vec::new();
+    let mut rest = text.trim_start();
+    while !rest.is_empty() {
+        let (token, _) = split_word(rest);
+        if !looks_like_pair(token) {
+            return Err(format!(
+                "`{}` is not a key=value or key:=JSON pair; quote spaces as key=\"two words\"",
+                shorten(token)
+            ));
+        }
+        let i = token.find(['=', ':']).expect("looks_like_pair found it");
+        let key = &token[..i];
+        let is_json = rest[i..].starts_with(":=");
+        let value_start = i + if is_json { 2 } else { 1 };
+        let after = &rest[value_start..];
+        let (value_json, consumed) = if is_json || after.starts_with('"') {
+            let mut it = serde_json::Deserializer::from_str(after).into_iter::<&RawValue>();
+            match it.next() {
+                Some(Ok(v)) if is_json || v.get().starts_with('"') => {
+                    (v.get().to_owned(), it.byte_offset())
+                }
+                Some(Err(e)) => {
+                    let what = if is_json { "JSON" } else { "a JSON string" };
+                    return Err(format!(
+                        "the value of `{key}` is not {what} ({e}); try {key}:=[1,2] or {key}=\"two words\""
+                    ));
+                }
+                _ => {
+                    return Err(format!(
+                        "`{key}:=` needs a JSON value; try {key}:=3 or {key}:=true"
+                    ));
+                }
+            }
+        } else {
+            let end = after.find(char::is_whitespace).unwrap_or(after.len());
+            (json_str(&after[..end]), end)
+        };
+        let after_value = &after[consumed..];
+        if !after_value.is_empty() && !after_value.starts_with(char::is_whitespace) {
+            return Err(format!(
+                "unexpected `{}` after the value of `{key}`; separate pairs with spaces",
+                shorten(after_value)
+            ));
+        }
+        if seen.iter().any(|k| k == key) {
+            return Err(format!("`{key}` is given twice; give each key once"));
+        }
+        seen.push(key.to_owned());
+        if out.len() > 1 {
+            out.push(',');
+        }
+        push_json_str(&mut out, key);
+        out.push(':');
+        out.push_str(&value_json);
+        rest = after_value.trim_start();
+    }
+    out.push('}');
+    Ok(raw(out))
+}
+
+/// `250ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, CommandError> {
+    let bad = || {
+        err(format!(
+            "`{}` is not a duration; try `250ms`, `2s` or `1m`",
+            shorten(s)
+        ))
+    };
+    let (num, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1000.0)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000.0)
+    } else if let Some(n) = s.strip_suffix('h') {
+        (n, 3_600_000.0)
+    } else {
+        (s, 1000.0)
+    };
+    let n: f64 = num.parse().map_err(|_| bad())?;
+    if !n.is_finite() || n < 0.0 || n * unit_ms > 1e12 {
+        return Err(bad());
+    }
+    Ok(Duration::from_secs_f64(n * unit_ms / 1000.0))
+}
+
+/// The closest command name, if it is close enough to be a likely typo.
+fn suggest(word: &str) -> Option<&'static str> {
+    let word = word.to_ascii_lowercase();
+    let names = COMMANDS.iter().map(|c| c.0).chain(["send", "exit"]);
+    names
+        .map(|n| (edit_distance(&word, n), n))
+        .filter(|&(d, n)| d <= 2 && d < n.len())
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, n)| n)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// Keeps error messages to one readable line.
+fn shorten(s: &str) -> String {
+    const MAX: usize = 40;
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if one_line.chars().count() <= MAX {
+        one_line
+    } else {
+        let cut: String = one_line.chars().take(MAX).collect();
+        format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cmd(line: &str) -> Command {
+        parse_line(line).unwrap().unwrap()
+    }
+
+    fn error(line: &str) -> String {
+        parse_line(line).unwrap_err().0
+    }
+
+    fn payload_of(line: &str) -> String {
+        match cmd(line) {
+            Command::Join { payload, .. } | Command::Push { payload, .. } => {
+                payload.get().to_owned()
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn blank_lines_and_comments_are_skipped() {
+        assert!(parse_line("").unwrap().is_none());
+        assert!(parse_line("   ").unwrap().is_none());
+        assert!(parse_line("# join room:lobby").unwrap().is_none());
+    }
+
+    #[test]
+    fn join_defaults_to_an_empty_object() {
+        match cmd("join room:lobby") {
+            Command::Join { topic, payload } => {
+                assert_eq!(topic, "room:lobby");
+                assert_eq!(payload.get(), "{}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn json_payload_is_kept_verbatim() {
+        assert_eq!(
+            payload_of(r#"join room:lobby {"user": "ana"}"#),
+            r#"{"user": "ana"}"#
+        );
+        assert_eq!(payload_of("push t e [1, 2]"), "[1, 2]");
+        assert_eq!(payload_of(r#"push t e "str""#), r#""str""#);
+    }
+
+    #[test]
+    fn shorthand_is_an_object() {
+        assert_eq!(
+            payload_of(r#"join miami:weather <"some":"param">"#),
+            r#"{"some":"param"}"#
+        );
+        assert_eq!(payload_of("join t <>"), "{}");
+    }
+
+    #[test]
+    fn pairs_build_an_object() {
+        assert_eq!(
+            payload_of("push room:lobby new_msg body=hi count:=3"),
+            r#"{"body":"hi","count":3}"#
+        );
+        assert_eq!(
+            payload_of(r#"push t e msg="two words" tags:=["a", "b"] ok:=true"#),
+            r#"{"msg":"two words","tags":["a", "b"],"ok":true}"#
+        );
+        assert_eq!(payload_of(r#"push t e q=a"b"#), r#"{"q":"a\"b"}"#);
+        assert_eq!(
+            payload_of("push t e url=http://x/?a=1"),
+            r#"{"url":"http://x/?a=1"}"#
+        );
+        assert_eq!(payload_of("push t e empty="), r#"{"empty":""}"#);
+    }
+
+    #[test]
+    fn send_is_an_alias_for_push() {
+        assert!(matches!(cmd("send t e"), Command::Push { .. }));
+    }
+
+    #[test]
+    fn leave_topic_is_optional() {
+        assert!(matches!(cmd("leave"), Command::Leave { topic: None }));
+        assert!(matches!(cmd("leave room:x"), Command::Leave { topic: Some(t) } if t == "room:x"));
+    }
+
+    #[test]
+    fn raw_keeps_the_text_exactly() {
+        match cmd("raw   [1, \"x\"] junk") {
+            Command::Raw(t) => assert_eq!(t, "[1, \"x\"] junk"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn wait_takes_an_optional_timeout() {
+        match cmd("wait * shout 250ms") {
+            Command::Wait {
+                topic,
+                event,
+                timeout,
+            } => {
+                assert_eq!((topic.as_str(), event.as_str()), ("*", "shout"));
+                assert_eq!(timeout, Some(Duration::from_millis(250)));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            cmd("wait t e"),
+            Command::Wait { timeout: None, .. }
+        ));
+    }
+
+    #[test]
+    fn durations() {
+        let d = |s| parse_duration(s).unwrap();
+        assert_eq!(d("250ms"), Duration::from_millis(250));
+        assert_eq!(d("2s"), Duration::from_secs(2));
+        assert_eq!(d("1.5s"), Duration::from_millis(1500));
+        assert_eq!(d("1m"), Duration::from_secs(60));
+        assert_eq!(d("3"), Duration::from_secs(3));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    #[test]
+    fn simple_commands() {
+        assert!(matches!(cmd("heartbeat"), Command::Heartbeat));
+        assert!(matches!(cmd("topics"), Command::Topics));
+        assert!(matches!(cmd("quit"), Command::Quit));
+        assert!(matches!(cmd("exit"), Command::Quit));
+        assert!(matches!(cmd("help"), Command::Help(None)));
+        assert!(matches!(cmd("help push"), Command::Help(Some(c)) if c == "push"));
+        assert!(matches!(cmd("sleep 1s"), Command::Sleep(_)));
+    }
+
+    #[test]
+    fn unknown_commands_get_a_suggestion() {
+        assert_eq!(
+            error("jion room:lobby"),
+            "unknown command `jion`; did you mean `join`?"
+        );
+        assert_eq!(
+            error("psuh t e"),
+            "unknown command `psuh`; did you mean `push`?"
+        );
+        assert_eq!(
+            error("frobnicate"),
+            "unknown command `frobnicate`; type `help` for the list of commands"
+        );
+    }
+
+    #[test]
+    fn missing_arguments_show_the_right_form() {
+        assert_eq!(error("join"), "`join` needs a topic; try `join room:lobby`");
+        assert_eq!(
+            error("push room:lobby"),
+            "`push room:lobby` needs an event; try `push room:lobby new_msg {\"body\":\"hi\"}`"
+        );
+        assert!(error("push").starts_with("`push` needs a topic"));
+        assert!(error("wait t").starts_with("`wait t` needs an event"));
+        assert!(error("sleep").starts_with("`sleep` needs a duration"));
+        assert!(error("raw").starts_with("`raw` needs the text"));
+    }
+
+    #[test]
+    fn bad_payloads_name_the_token() {
+        let e = error("push room:lobby new_msg {\"body\":");
+        assert!(
+            e.starts_with("payload `{\"body\":` is not valid JSON"),
+            "{e}"
+        );
+        assert!(e.ends_with("(after `push room:lobby new_msg`)"), "{e}");
+        assert!(error("join t <\"a\":1").contains("not closed with `>`"));
+        assert!(error("join t <a>").contains("not a JSON object body"));
+        assert!(error("push t e a=1 junk").contains("`junk` is not a key=value"));
+        assert!(error("push t e n:=nope").contains("value of `n` is not JSON"));
+        assert!(error("push t e a=1 a=2").contains("`a` is given twice"));
+        assert!(error("push t e s=\"open").contains("value of `s` is not a JSON string"));
+    }
+
+    #[test]
+    fn a_payload_in_the_topic_slot_is_caught() {
+        assert!(error("join {\"a\":1}").contains("looks like a payload"));
+    }
+
+    #[test]
+    fn extra_words_are_rejected() {
+        assert_eq!(
+            error("topics now"),
+            "unexpected `now` after `topics`; the form is `topics`"
+        );
+        assert!(error("leave a b").contains("the form is `leave [TOPIC]`"));
+    }
+
+    #[test]
+    fn help_lists_every_command_and_details_one() {
+        let all = help(None).unwrap();
+        for (name, ..) in COMMANDS {
+            assert!(all.contains(name), "{name}");
+        }
+        assert!(help(Some("send")).unwrap().starts_with("push TOPIC EVENT"));
+        assert_eq!(
+            help(Some("jon")).unwrap_err().0,
+            "no command `jon`; did you mean `join`?"
+        );
+    }
+
+    #[test]
+    fn long_tokens_are_shortened_in_errors() {
+        let e = error(&format!("x{}", "y".repeat(100)));
+        assert!(e.contains('…') && e.len() < 120, "{e}");
+    }
+}

@@ -1,0 +1,611 @@
+//! The socket: connecting (TCP, TLS for `wss://` only, the WebSocket
+//! handshake) and the one thread that owns the WebSocket afterwards.
+//!
+//! That thread holds the socket and the `Session`; nothing else touches
+//! either. It blocks in `poll` on the socket and on a waker, so a queued
+//! command goes on the wire at once, a frame is handled as soon as it
+//! arrives, and heartbeats and reply timeouts are deadlines in the same loop.
+//! It does no formatting: it reports `Event`s through the `emit` callback.
+
+use std::fmt;
+use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use polling::{Events, PollMode, Poller};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::handshake::HandshakeError;
+use tungstenite::http::{HeaderName, HeaderValue};
+use tungstenite::protocol::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+use url::Url;
+
+use crate::protocol::{self, Frame};
+use crate::session::{
+    Expired, Incoming, Message as PhxMessage, Reply, Request, Session, TopicInfo,
+};
+
+/// The connected WebSocket.
+pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+/// How long connecting and the handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long to wait for the server's close frame after sending ours.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// Frames read before looking at commands and timers again, so a flood
+/// cannot starve heartbeats or the user's commands.
+const READ_BATCH: usize = 512;
+const SOCKET_KEY: usize = 1;
+
+/// Why connecting failed. Each variant renders as one line with a hint.
+#[derive(Debug)]
+pub enum ConnectError {
+    Resolve { host: String, error: String },
+    Tcp { addr: String, error: io::Error },
+    Http { status: u16, body: String },
+    Tls(String),
+    Handshake(String),
+}
+
+impl fmt::Display for ConnectError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConnectError::Resolve { host, error } => {
+                write!(f, "cannot resolve `{host}`: {error}; check the host name")
+            }
+            ConnectError::Tcp { addr, error } => match error.kind() {
+                ErrorKind::ConnectionRefused => write!(
+                    f,
+                    "connection refused by {addr}; is the server running (`mix phx.server`) on that port?"
+                ),
+                ErrorKind::TimedOut | ErrorKind::WouldBlock => {
+                    write!(
+                        f,
+                        "timed out connecting to {addr}; check the host, port and firewall"
+                    )
+                }
+                _ => write!(f, "cannot connect to {addr}: {error}"),
+            },
+            ConnectError::Http { status, body } => {
+                write!(
+                    f,
+                    "the server answered HTTP {status} instead of upgrading to a WebSocket"
+                )?;
+                let body = body.trim();
+                if !body.is_empty() {
+                    write!(f, " (body: {})", one_line(body, 200))?;
+                }
+                match status {
+                    403 => f.write_str(
+                        "; 403 usually means connect/3 refused the params (check -p token=…), \
+                         an unsupported vsn, or check_origin rejected the Origin header",
+                    ),
+                    404 => f.write_str(
+                        "; 404 usually means a wrong socket path: use the path of `socket \"/socket\", …` \
+                         in your endpoint.ex, e.g. ws://localhost:4000/socket",
+                    ),
+                    400 => f.write_str("; the URL may not point at a WebSocket endpoint"),
+                    _ => Ok(()),
+                }
+            }
+            ConnectError::Tls(e) => write!(f, "TLS error: {e}"),
+            ConnectError::Handshake(e) => write!(f, "WebSocket handshake failed: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ConnectError {}
+
+/// Connects and performs the WebSocket handshake, blocking. TLS roots are
+/// loaded only for `wss://`.
+pub fn connect(url: &Url, headers: &[(String, String)]) -> Result<Socket, ConnectError> {
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let addrs: Vec<SocketAddr> = url
+        .socket_addrs(|| match url.scheme() {
+            "wss" => Some(443),
+            _ => Some(80),
+        })
+        .or_else(|_| {
+            let port = url.port_or_known_default().unwrap_or(80);
+            (host.trim_matches(['[', ']']), port)
+                .to_socket_addrs()
+                .map(Iterator::collect)
+        })
+        .map_err(|e| ConnectError::Resolve {
+            host: host.clone(),
+            error: e.to_string(),
+        })?;
+    let mut last_err = None;
+    let mut stream = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last_err = Some((addr.to_string(), e)),
+        }
+    }
+    let stream = match stream {
+        Some(s) => s,
+        None => {
+            let (addr, error) = last_err.unwrap_or_else(|| {
+                (
+                    host.clone(),
+                    io::Error::new(ErrorKind::NotFound, "no address"),
+                )
+            });
+            return Err(ConnectError::Tcp { addr, error });
+        }
+    };
+    let io_err = |e: io::Error| ConnectError::Handshake(e.to_string());
+    stream.set_nodelay(true).map_err(io_err)?;
+    stream
+        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+        .map_err(io_err)?;
+    stream
+        .set_write_timeout(Some(HANDSHAKE_TIMEOUT))
+        .map_err(io_err)?;
+
+    let mut request = url
+        .as_str()
+        .into_client_request()
+        .map_err(|e| ConnectError::Handshake(e.to_string()))?;
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| ConnectError::Handshake(format!("invalid header name `{name}`")))?;
+        let value = HeaderValue::from_str(value)
+            .map_err(|_| ConnectError::Handshake(format!("invalid value for header `{name}`")))?;
+        request.headers_mut().append(name, value);
+    }
+
+    let (ws, _response) = tungstenite::client_tls_with_config(request, stream, None, None)
+        .map_err(|e| match e {
+            HandshakeError::Failure(e) => handshake_failure(e),
+            HandshakeError::Interrupted(_) => {
+                ConnectError::Handshake("the server did not answer the upgrade in time".into())
+            }
+        })?;
+    let tcp = tcp_of(&ws).ok_or_else(|| ConnectError::Handshake("unsupported stream".into()))?;
+    tcp.set_read_timeout(None).map_err(io_err)?;
+    tcp.set_write_timeout(None).map_err(io_err)?;
+    tcp.set_nonblocking(true).map_err(io_err)?;
+    Ok(ws)
+}
+
+fn handshake_failure(e: tungstenite::Error) -> ConnectError {
+    match e {
+        tungstenite::Error::Http(resp) => {
+            let body = resp
+                .body()
+                .as_deref()
+                .map(|b| String::from_utf8_lossy(b).into_owned())
+                .unwrap_or_default();
+            ConnectError::Http {
+                status: resp.status().as_u16(),
+                body,
+            }
+        }
+        tungstenite::Error::Tls(e) => ConnectError::Tls(e.to_string()),
+        tungstenite::Error::Io(e)
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+        {
+            ConnectError::Handshake("the server did not answer the upgrade in time".into())
+        }
+        other => ConnectError::Handshake(other.to_string()),
+    }
+}
+
+fn tcp_of(ws: &Socket) -> Option<&TcpStream> {
+    match ws.get_ref() {
+        MaybeTlsStream::Plain(s) => Some(s),
+        MaybeTlsStream::Rustls(s) => Some(s.get_ref()),
+        _ => None,
+    }
+}
+
+/// What the network thread reports.
+#[derive(Debug)]
+pub enum Event {
+    /// A request went out (`id` is `None` for automatic heartbeats).
+    Sent {
+        id: Option<u64>,
+        frame: Frame,
+        auto: bool,
+    },
+    SentRaw {
+        id: u64,
+        text: String,
+    },
+    /// A command could not be sent; nothing went out.
+    Rejected {
+        id: u64,
+        message: String,
+    },
+    Reply(Reply),
+    Message(PhxMessage),
+    TimedOut(Expired),
+    Topics {
+        id: u64,
+        topics: Vec<TopicInfo>,
+    },
+    /// A text frame that is not a V2 frame.
+    Undecodable {
+        error: String,
+        text: String,
+    },
+    Binary {
+        len: usize,
+    },
+    /// The connection is over; this is the last event.
+    Closed {
+        code: Option<u16>,
+        reason: String,
+        by_client: bool,
+    },
+}
+
+/// Work for the network thread.
+#[derive(Debug)]
+pub enum ToNet {
+    Request {
+        id: u64,
+        request: Request,
+    },
+    Raw {
+        id: u64,
+        text: String,
+    },
+    Topics {
+        id: u64,
+    },
+    /// Close with a normal close frame and end the thread.
+    Close,
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub heartbeat: Option<Duration>,
+    pub timeout: Duration,
+}
+
+/// The front ends' side of the network thread.
+pub struct Handle {
+    tx: Sender<ToNet>,
+    poller: Arc<Poller>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Handle {
+    /// Queues work and wakes the network thread. False if it has ended.
+    pub fn send(&self, msg: ToNet) -> bool {
+        let ok = self.tx.send(msg).is_ok();
+        if ok {
+            let _ = self.poller.notify();
+        }
+        ok
+    }
+
+    /// Waits for the network thread to end.
+    pub fn join(mut self) {
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Starts the network thread. `emit` receives every event and returns false
+/// when nobody listens any more.
+pub fn start(
+    socket: Socket,
+    options: Options,
+    emit: impl FnMut(Event) -> bool + Send + 'static,
+) -> io::Result<Handle> {
+    let poller = Arc::new(Poller::new()?);
+    let (tx, rx) = mpsc::channel();
+    let tcp = tcp_of(&socket).ok_or_else(|| io::Error::other("unsupported stream"))?;
+    // SAFETY: the socket is deleted from the poller before it is dropped (see
+    // `NetLoop::run`).
+    unsafe {
+        poller.add_with_mode(tcp, polling::Event::readable(SOCKET_KEY), PollMode::Level)?;
+    }
+    let net = NetLoop {
+        ws: socket,
+        poller: Arc::clone(&poller),
+        rx,
+        emit: Box::new(emit),
+        session: Session::new(options.timeout),
+        options,
+    };
+    let thread = std::thread::Builder::new()
+        .name("network".into())
+        .spawn(move || net.run())?;
+    Ok(Handle {
+        tx,
+        poller,
+        thread: Some(thread),
+    })
+}
+
+struct NetLoop {
+    ws: Socket,
+    poller: Arc<Poller>,
+    rx: Receiver<ToNet>,
+    emit: Box<dyn FnMut(Event) -> bool + Send>,
+    session: Session,
+    options: Options,
+}
+
+/// How the loop ended.
+struct Ending {
+    code: Option<u16>,
+    reason: String,
+    by_client: bool,
+}
+
+impl NetLoop {
+    fn run(mut self) {
+        let ending = self.serve();
+        if let Some(tcp) = tcp_of(&self.ws) {
+            let _ = self.poller.delete(tcp);
+        }
+        self.session.transport_closed();
+        (self.emit)(Event::Closed {
+            code: ending.code,
+            reason: ending.reason,
+            by_client: ending.by_client,
+        });
+    }
+
+    fn serve(&mut self) -> Ending {
+        let mut events = Events::new();
+        let mut next_heartbeat = self.options.heartbeat.map(|d| Instant::now() + d);
+        let mut closing: Option<Instant> = None;
+        let mut close_frame: Option<(u16, String)> = None;
+        loop {
+            // Commands first: they go out before we block again.
+            if closing.is_none() {
+                loop {
+                    match self.rx.try_recv() {
+                        Ok(ToNet::Close) | Err(TryRecvError::Disconnected) => {
+                            let _ = self.ws.close(Some(CloseFrame {
+                                code: CloseCode::Normal,
+                                reason: "".into(),
+                            }));
+                            closing = Some(Instant::now() + CLOSE_TIMEOUT);
+                            break;
+                        }
+                        Ok(msg) => {
+                            if let Err(e) = self.handle(msg) {
+                                return e;
+                            }
+                        }
+                        Err(TryRecvError::Empty) => break,
+                    }
+                }
+            }
+
+            let want_write = match self.ws.flush() {
+                Ok(()) => false,
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => true,
+                Err(e) => return self.failed(e, close_frame.take(), closing.is_some()),
+            };
+
+            for _ in 0..READ_BATCH {
+                match self.ws.read() {
+                    Ok(msg) => {
+                        if let Message::Close(Some(cf)) = &msg {
+                            close_frame = Some((u16::from(cf.code), cf.reason.to_string()));
+                        }
+                        if !self.incoming(msg) {
+                            return Ending {
+                                code: None,
+                                reason: "output closed".into(),
+                                by_client: true,
+                            };
+                        }
+                    }
+                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) => return self.failed(e, close_frame.take(), closing.is_some()),
+                }
+            }
+
+            let now = Instant::now();
+            if closing.is_some_and(|d| now >= d) {
+                return Ending {
+                    code: Some(1000),
+                    reason: "closed (the server did not confirm)".into(),
+                    by_client: true,
+                };
+            }
+            if closing.is_none() {
+                if let Some(due) = next_heartbeat
+                    && now >= due
+                {
+                    let interval = self.options.heartbeat.unwrap_or_default();
+                    next_heartbeat = Some(now + interval);
+                    if let Err(e) = self.send_request(None, Request::Heartbeat { auto: true }, now)
+                    {
+                        return e;
+                    }
+                    continue; // flush it before blocking
+                }
+                for expired in self.session.expire(now) {
+                    if !(self.emit)(Event::TimedOut(expired)) {
+                        return Ending {
+                            code: None,
+                            reason: "output closed".into(),
+                            by_client: true,
+                        };
+                    }
+                }
+            }
+
+            let deadline = [
+                next_heartbeat.filter(|_| closing.is_none()),
+                self.session.next_deadline(),
+                closing,
+            ]
+            .into_iter()
+            .flatten()
+            .min();
+            if let Some(tcp) = tcp_of(&self.ws) {
+                let interest = if want_write {
+                    polling::Event::all(SOCKET_KEY)
+                } else {
+                    polling::Event::readable(SOCKET_KEY)
+                };
+                let _ = self.poller.modify_with_mode(tcp, interest, PollMode::Level);
+            }
+            events.clear();
+            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poller.wait(&mut events, timeout)
+                && e.kind() != ErrorKind::Interrupted
+            {
+                return Ending {
+                    code: None,
+                    reason: format!("poll failed: {e}"),
+                    by_client: false,
+                };
+            }
+        }
+    }
+
+    /// Handles one queued command. Err ends the loop.
+    fn handle(&mut self, msg: ToNet) -> Result<(), Ending> {
+        match msg {
+            ToNet::Request { id, request } => self.send_request(Some(id), request, Instant::now()),
+            ToNet::Raw { id, text } => {
+                self.write(Message::text(text.clone()))?;
+                self.emit_or_end(Event::SentRaw { id, text })
+            }
+            ToNet::Topics { id } => {
+                let topics = self.session.topics();
+                self.emit_or_end(Event::Topics { id, topics })
+            }
+            ToNet::Close => Ok(()),
+        }
+    }
+
+    fn send_request(
+        &mut self,
+        id: Option<u64>,
+        request: Request,
+        now: Instant,
+    ) -> Result<(), Ending> {
+        let auto = matches!(request, Request::Heartbeat { auto: true });
+        match self.session.prepare(request, now) {
+            Ok(frame) => {
+                self.write(Message::text(frame.encode()))?;
+                self.emit_or_end(Event::Sent { id, frame, auto })
+            }
+            Err(e) => match id {
+                Some(id) => self.emit_or_end(Event::Rejected {
+                    id,
+                    message: e.to_string(),
+                }),
+                None => Ok(()),
+            },
+        }
+    }
+
+    fn write(&mut self, msg: Message) -> Result<(), Ending> {
+        match self.ws.write(msg) {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::WriteBufferFull(msg)) => {
+                // The peer is not reading: push out what we can, then retry once.
+                let _ = self.ws.flush();
+                self.ws.write(*msg).map_err(|e| self.failed(e, None, false))
+            }
+            Err(e) => Err(self.failed(e, None, false)),
+        }
+    }
+
+    fn emit_or_end(&mut self, event: Event) -> Result<(), Ending> {
+        if (self.emit)(event) {
+            Ok(())
+        } else {
+            Err(Ending {
+                code: None,
+                reason: "output closed".into(),
+                by_client: true,
+            })
+        }
+    }
+
+    /// Handles one received WebSocket message; false if nobody listens.
+    fn incoming(&mut self, msg: Message) -> bool {
+        let event = match msg {
+            Message::Text(text) => match protocol::decode(&text) {
+                Ok(frame) => match self.session.receive(frame, Instant::now()) {
+                    Incoming::Reply(r) => Event::Reply(r),
+                    Incoming::Message(m) => Event::Message(m),
+                },
+                Err(e) => Event::Undecodable {
+                    error: e.0,
+                    text: text.as_str().to_owned(),
+                },
+            },
+            Message::Binary(data) => Event::Binary { len: data.len() },
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
+                return true;
+            }
+        };
+        (self.emit)(event)
+    }
+
+    fn failed(
+        &mut self,
+        e: tungstenite::Error,
+        close: Option<(u16, String)>,
+        closing: bool,
+    ) -> Ending {
+        match e {
+            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+                let (code, reason) = match close {
+                    Some((c, r)) => (Some(c), r),
+                    None => (None, String::new()),
+                };
+                Ending {
+                    code,
+                    reason,
+                    by_client: closing,
+                }
+            }
+            tungstenite::Error::Protocol(p) if close.is_none() && !closing => Ending {
+                code: None,
+                reason: format!("protocol error: {p}"),
+                by_client: false,
+            },
+            other => {
+                let (code, reason) = match close {
+                    Some((c, r)) => (Some(c), r),
+                    None => (None, other.to_string()),
+                };
+                Ending {
+                    code,
+                    reason,
+                    by_client: closing,
+                }
+            }
+        }
+    }
+}
+
+fn one_line(s: &str, max: usize) -> String {
+    let flat: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if flat.chars().count() > max {
+        let cut: String = flat.chars().take(max).collect();
+        format!("{cut}…")
+    } else {
+        flat
+    }
+}

@@ -1,0 +1,755 @@
+//! Rendering: events in, text lines out, human (coloured) or NDJSON (pure).
+//!
+//! Whether to colour is decided once in `main` (through `colored`'s global
+//! switch); this module only appends to a `String`. Every line ends with
+//! `\n`. Text from the server (topics, events, reasons) is escaped before it
+//! reaches the terminal so a server cannot move the cursor or retitle the
+//! window; payloads are JSON, whose strings cannot hold raw control
+//! characters, and are compacted onto one line.
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use colored::Colorize;
+
+use crate::connection::Event;
+use crate::protocol::{Frame, push_json_str};
+use crate::session::{Expired, Message, MessageKind, Reply, TopicInfo};
+
+/// How to render.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub json: bool,
+    /// Dim echoed frames (interactive mode).
+    pub dim_sent: bool,
+    pub show_heartbeats: bool,
+}
+
+impl Style {
+    /// Renders a network event; appends nothing for hidden events.
+    pub fn event(&self, ev: &Event, out: &mut String) {
+        match ev {
+            Event::Sent { frame, auto, .. } => {
+                if !*auto || self.show_heartbeats {
+                    self.sent(frame, out);
+                }
+            }
+            Event::SentRaw { text, .. } => self.sent_raw(text, out),
+            Event::Rejected { message, .. } => self.error(message, None, out),
+            Event::Reply(r) => {
+                if !r.auto || self.show_heartbeats {
+                    self.reply(r, out);
+                }
+            }
+            Event::Message(m) => self.message(m, out),
+            Event::TimedOut(e) => {
+                if !e.auto || self.show_heartbeats {
+                    self.timed_out(e, out);
+                }
+            }
+            Event::Topics { topics, .. } => self.topics(topics, out),
+            Event::Undecodable { error, text } => self.undecodable(error, text, out),
+            Event::Binary { len } => self.info(
+                "binary",
+                &format!(
+                    "received a binary frame ({len} bytes); binary payloads are not decoded yet"
+                ),
+                &[("bytes", len.to_string())],
+                out,
+            ),
+            Event::Closed {
+                code,
+                reason,
+                by_client,
+            } => self.closed(*code, reason, *by_client, out),
+        }
+    }
+
+    fn sent(&self, f: &Frame, out: &mut String) {
+        if self.json {
+            self.record_start("sent", out);
+            frame_fields(f, "event", out);
+            out.push_str(",\"payload\":");
+            out.push_str(&compact_json(f.payload.get()));
+            out.push_str("}\n");
+            return;
+        }
+        let mut line = format!(
+            "→ {} {} {}",
+            clean(&f.topic),
+            clean(&f.event),
+            compact_json(f.payload.get())
+        );
+        if let Some(r) = &f.ref_ {
+            let _ = write!(line, "  (ref {})", clean(r));
+        }
+        self.push_sent_line(&line, out);
+    }
+
+    fn sent_raw(&self, text: &str, out: &mut String) {
+        if self.json {
+            self.record_start("sent", out);
+            out.push_str(",\"raw\":");
+            push_json_str(out, text);
+            out.push_str("}\n");
+            return;
+        }
+        let line = format!("→ raw {}", clean(text));
+        self.push_sent_line(&line, out);
+    }
+
+    fn push_sent_line(&self, line: &str, out: &mut String) {
+        if self.dim_sent {
+            let _ = writeln!(out, "{}", line.dimmed());
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+
+    fn reply(&self, r: &Reply, out: &mut String) {
+        let f = &r.frame;
+        if self.json {
+            self.record_start("reply", out);
+            out.push_str(",\"join_ref\":");
+            push_opt(out, f.join_ref.as_deref());
+            out.push_str(",\"ref\":");
+            push_opt(out, f.ref_.as_deref());
+            out.push_str(",\"topic\":");
+            push_json_str(out, &f.topic);
+            out.push_str(",\"status\":");
+            push_opt(out, r.status.as_deref());
+            out.push_str(",\"response\":");
+            out.push_str(&compact_json(r.response.get()));
+            out.push_str(",\"request\":");
+            push_opt(out, r.request.as_deref());
+            out.push_str(",\"latency_ms\":");
+            match r.latency {
+                Some(l) => {
+                    let _ = write!(out, "{}", ms(l));
+                }
+                None => out.push_str("null"),
+            }
+            if r.late {
+                out.push_str(",\"late\":true");
+            }
+            out.push_str("}\n");
+            return;
+        }
+        let status = r.status.as_deref().unwrap_or("(no status)");
+        let status_shown = match status {
+            "ok" => status.green().to_string(),
+            "error" => status.red().bold().to_string(),
+            other => clean(other).yellow().to_string(),
+        };
+        let _ = write!(out, "← {} reply {}", clean(&f.topic), status_shown);
+        match &r.request {
+            Some(req) => {
+                let _ = write!(out, " to {}", clean(req));
+            }
+            None => out.push_str(" to an unknown request"),
+        }
+        out.push_str(" (ref ");
+        out.push_str(&clean(f.ref_.as_deref().unwrap_or("null")));
+        if let Some(l) = r.latency {
+            let _ = write!(out, ", {}", fmt_latency(l));
+        }
+        out.push(')');
+        if r.late {
+            let _ = write!(out, " {}", "late".yellow());
+        }
+        out.push(' ');
+        out.push_str(&compact_json(r.response.get()));
+        out.push('\n');
+    }
+
+    fn message(&self, m: &Message, out: &mut String) {
+        let f = &m.frame;
+        if self.json {
+            self.record_start("message", out);
+            frame_fields(f, "event", out);
+            out.push_str(",\"payload\":");
+            out.push_str(&compact_json(f.payload.get()));
+            if m.stale {
+                out.push_str(",\"stale\":true");
+            }
+            out.push_str("}\n");
+            return;
+        }
+        let topic = clean(&f.topic);
+        let payload = compact_json(f.payload.get());
+        let line = match m.kind {
+            MessageKind::Broadcast => {
+                format!("← {topic} broadcast {} {payload}", clean(&f.event).bold())
+            }
+            MessageKind::Push => format!("← {topic} push {} {payload}", clean(&f.event).bold()),
+            MessageKind::Error => format!(
+                "← {topic} {} {payload}",
+                "phx_error: the channel crashed".red().bold()
+            ),
+            MessageKind::Close { requested: true } => {
+                format!("← {topic} phx_close: channel closed {payload}")
+            }
+            MessageKind::Close { requested: false } => format!(
+                "← {topic} {} {payload}",
+                "phx_close: the server closed the channel".yellow()
+            ),
+        };
+        if m.stale {
+            let jr = clean(f.join_ref.as_deref().unwrap_or("null"));
+            let note = format!("{line} [stale join_ref {jr}: an earlier instance of the channel]");
+            let _ = writeln!(out, "{}", note.dimmed());
+        } else {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+
+    fn timed_out(&self, e: &Expired, out: &mut String) {
+        let msg = format!(
+            "no reply to {} on {} (ref {}) within {}",
+            clean(&e.event),
+            clean(&e.topic),
+            clean(&e.ref_),
+            fmt_secs(e.after)
+        );
+        if self.json {
+            self.record_start("error", out);
+            out.push_str(",\"message\":");
+            push_json_str(out, &msg);
+            out.push_str(",\"kind\":\"timeout\",\"ref\":");
+            push_json_str(out, &e.ref_);
+            out.push_str(",\"topic\":");
+            push_json_str(out, &e.topic);
+            out.push_str(",\"event\":");
+            push_json_str(out, &e.event);
+            out.push_str("}\n");
+        } else {
+            let _ = writeln!(out, "{} {msg}", "timeout:".red().bold());
+        }
+    }
+
+    fn topics(&self, topics: &[TopicInfo], out: &mut String) {
+        if self.json {
+            self.record_start("info", out);
+            out.push_str(",\"event\":\"topics\",\"topics\":[");
+            for (i, t) in topics.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str("{\"topic\":");
+                push_json_str(out, &t.topic);
+                out.push_str(",\"join_ref\":");
+                push_json_str(out, &t.join_ref);
+                out.push_str(",\"state\":");
+                push_json_str(out, t.state.as_str());
+                out.push('}');
+            }
+            out.push_str("]}\n");
+            return;
+        }
+        if topics.is_empty() {
+            out.push_str("no topics yet; try `join room:lobby`\n");
+            return;
+        }
+        let width = topics
+            .iter()
+            .map(|t| t.topic.chars().count())
+            .max()
+            .unwrap_or(0);
+        for t in topics {
+            let _ = writeln!(
+                out,
+                "  {:<width$}  {:<8}  join_ref {}",
+                clean(&t.topic),
+                t.state.as_str(),
+                clean(&t.join_ref)
+            );
+        }
+    }
+
+    fn undecodable(&self, error: &str, text: &str, out: &mut String) {
+        let shown = clean(&shorten(text, 200)).into_owned();
+        let msg = format!("received a frame that is not a V2 Phoenix frame ({error}): {shown}");
+        if self.json {
+            self.record_start("error", out);
+            out.push_str(",\"message\":");
+            push_json_str(out, &msg);
+            out.push_str(",\"kind\":\"protocol\",\"frame\":");
+            push_json_str(out, text);
+            out.push_str("}\n");
+        } else {
+            let _ = writeln!(out, "{} {msg}", "protocol:".red().bold());
+        }
+    }
+
+    fn closed(&self, code: Option<u16>, reason: &str, by_client: bool, out: &mut String) {
+        let mut text = String::from(if by_client {
+            "connection closed"
+        } else {
+            "disconnected by the server"
+        });
+        if let Some(c) = code {
+            let _ = write!(text, ": code {c}");
+        }
+        if !reason.is_empty() {
+            let _ = write!(text, " ({})", clean(reason));
+        }
+        if !by_client && code.is_none() && reason.is_empty() {
+            text.push_str(" without a close frame");
+        }
+        let mut fields = vec![(
+            "code",
+            code.map_or_else(|| "null".to_owned(), |c| c.to_string()),
+        )];
+        let mut reason_json = String::new();
+        push_json_str(&mut reason_json, reason);
+        fields.push(("reason", reason_json));
+        fields.push(("by_client", by_client.to_string()));
+        if self.json || by_client {
+            self.info("disconnected", &text, &fields, out);
+        } else {
+            let _ = writeln!(out, "{} {}", "*".red(), text.red());
+        }
+    }
+
+    /// An `info` record: `event` plus extra fields (values are JSON text).
+    pub fn info(&self, event: &str, text: &str, fields: &[(&str, String)], out: &mut String) {
+        if self.json {
+            self.record_start("info", out);
+            out.push_str(",\"event\":");
+            push_json_str(out, event);
+            for (k, v) in fields {
+                out.push(',');
+                push_json_str(out, k);
+                out.push(':');
+                out.push_str(v);
+            }
+            out.push_str("}\n");
+        } else {
+            let _ = writeln!(out, "{} {text}", "*".cyan());
+        }
+    }
+
+    /// An `error` record for bad input or a failed script step.
+    pub fn error(&self, message: &str, line: Option<usize>, out: &mut String) {
+        if self.json {
+            self.record_start("error", out);
+            out.push_str(",\"message\":");
+            push_json_str(out, message);
+            if let Some(n) = line {
+                let _ = write!(out, ",\"line\":{n}");
+            }
+            out.push_str("}\n");
+        } else {
+            match line {
+                Some(n) => {
+                    let _ = writeln!(out, "{} line {n}: {message}", "error:".red().bold());
+                }
+                None => {
+                    let _ = writeln!(out, "{} {message}", "error:".red().bold());
+                }
+            }
+        }
+    }
+
+    /// Help text (an `info` record with `text` in JSON mode).
+    pub fn help(&self, text: &str, out: &mut String) {
+        if self.json {
+            let mut t = String::new();
+            push_json_str(&mut t, text);
+            self.info("help", text, &[("text", t)], out);
+        } else {
+            out.push_str(text);
+            if !text.ends_with('\n') {
+                out.push('\n');
+            }
+        }
+    }
+
+    fn record_start(&self, kind: &str, out: &mut String) {
+        out.push_str("{\"type\":\"");
+        out.push_str(kind);
+        out.push_str("\",\"time\":\"");
+        rfc3339(SystemTime::now(), out);
+        out.push('"');
+    }
+}
+
+fn frame_fields(f: &Frame, event_key: &str, out: &mut String) {
+    out.push_str(",\"join_ref\":");
+    push_opt(out, f.join_ref.as_deref());
+    out.push_str(",\"ref\":");
+    push_opt(out, f.ref_.as_deref());
+    out.push_str(",\"topic\":");
+    push_json_str(out, &f.topic);
+    out.push_str(",\"");
+    out.push_str(event_key);
+    out.push_str("\":");
+    push_json_str(out, &f.event);
+}
+
+fn push_opt(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => push_json_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+/// Milliseconds with microsecond precision, as a JSON number.
+fn ms(d: Duration) -> f64 {
+    (d.as_micros() as f64) / 1000.0
+}
+
+fn fmt_latency(d: Duration) -> String {
+    let m = ms(d);
+    if m < 10.0 {
+        format!("{m:.1} ms")
+    } else if m < 1000.0 {
+        format!("{m:.0} ms")
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+fn fmt_secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() < 0.01 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+/// Escapes control characters (C0, DEL, C1) so server text cannot drive the
+/// terminal.
+pub fn clean(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if is_unsafe_char(c) {
+            match c {
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                _ => {
+                    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+fn shorten(s: &str, max: usize) -> Cow<'_, str> {
+    if s.len() <= max {
+        return Cow::Borrowed(s);
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}… ({} bytes)", &s[..end], s.len()))
+}
+
+/// Removes whitespace outside strings, so a payload fits on one line.
+/// Valid JSON cannot hold raw control characters inside strings, so only
+/// insignificant whitespace is dropped.
+pub fn compact_json(s: &str) -> Cow<'_, str> {
+    if !s.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t')) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len());
+    let mut in_str = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        if in_str {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_str = false;
+            }
+        } else if c == '"' {
+            in_str = true;
+            out.push(c);
+        } else if !matches!(c, '\n' | '\r' | '\t') {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Appends `t` as RFC 3339 UTC with milliseconds: `2026-11-27T19:25:04.123Z`.
+pub fn rfc3339(t: SystemTime, out: &mut String) {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (y, m, day) = civil_from_days(days as i64);
+    let _ = write!(
+        out,
+        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    );
+}
+
+/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::{decode, raw};
+    use crate::session::{ChannelState, Reply};
+
+    const HUMAN: Style = Style {
+        json: false,
+        dim_sent: false,
+        show_heartbeats: false,
+    };
+    const JSON: Style = Style {
+        json: true,
+        dim_sent: false,
+        show_heartbeats: false,
+    };
+
+    fn render(style: Style, ev: &Event) -> String {
+        colored::control::set_override(false);
+        let mut out = String::new();
+        style.event(ev, &mut out);
+        out
+    }
+
+    fn reply_event() -> Event {
+        Event::Reply(Reply {
+            frame: decode(r#"["1","1","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#).unwrap(),
+            status: Some("ok".into()),
+            response: raw(r#"{"joined":"room:lobby"}"#.into()),
+            request: Some("phx_join".into()),
+            latency: Some(Duration::from_micros(1900)),
+            late: false,
+            auto: false,
+        })
+    }
+
+    fn without_time(s: &str) -> String {
+        let v: serde_json::Value = serde_json::from_str(s).unwrap();
+        let time = v["time"].as_str().unwrap();
+        assert_eq!(time.len(), 24, "{time}");
+        let mut v = v;
+        v.as_object_mut().unwrap().remove("time");
+        v.to_string()
+    }
+
+    #[test]
+    fn human_reply_names_request_status_and_latency() {
+        assert_eq!(
+            render(HUMAN, &reply_event()),
+            "← room:lobby reply ok to phx_join (ref 1, 1.9 ms) {\"joined\":\"room:lobby\"}\n"
+        );
+    }
+
+    #[test]
+    fn json_reply_has_the_documented_fields() {
+        let line = render(JSON, &reply_event());
+        assert!(line.ends_with("}\n"));
+        assert_eq!(
+            without_time(&line),
+            r#"{"join_ref":"1","latency_ms":1.9,"ref":"1","request":"phx_join","response":{"joined":"room:lobby"},"status":"ok","topic":"room:lobby","type":"reply"}"#
+        );
+    }
+
+    #[test]
+    fn sent_frames_are_echoed() {
+        let f = decode(r#"["1","1","room:lobby","phx_join",{"user":"ana"}]"#).unwrap();
+        let ev = Event::Sent {
+            id: Some(1),
+            frame: f,
+            auto: false,
+        };
+        assert_eq!(
+            render(HUMAN, &ev),
+            "→ room:lobby phx_join {\"user\":\"ana\"}  (ref 1)\n"
+        );
+        assert_eq!(
+            without_time(&render(JSON, &ev)),
+            r#"{"event":"phx_join","join_ref":"1","payload":{"user":"ana"},"ref":"1","topic":"room:lobby","type":"sent"}"#
+        );
+    }
+
+    #[test]
+    fn automatic_heartbeats_are_hidden() {
+        let f = decode(r#"[null,"1","phoenix","heartbeat",{}]"#).unwrap();
+        let ev = Event::Sent {
+            id: None,
+            frame: f,
+            auto: true,
+        };
+        assert_eq!(render(HUMAN, &ev), "");
+        let shown = Style {
+            show_heartbeats: true,
+            ..HUMAN
+        };
+        assert!(render(shown, &ev).contains("heartbeat"));
+    }
+
+    #[test]
+    fn messages_are_told_apart() {
+        let m = |text: &str, kind| {
+            Event::Message(Message {
+                frame: decode(text).unwrap(),
+                kind,
+                stale: false,
+            })
+        };
+        assert_eq!(
+            render(
+                HUMAN,
+                &m(
+                    r#"[null,null,"room:a","shout",{"b":1}]"#,
+                    MessageKind::Broadcast
+                )
+            ),
+            "← room:a broadcast shout {\"b\":1}\n"
+        );
+        assert_eq!(
+            render(
+                HUMAN,
+                &m(r#"["1",null,"room:a","msg",{}]"#, MessageKind::Push)
+            ),
+            "← room:a push msg {}\n"
+        );
+        assert!(
+            render(
+                HUMAN,
+                &m(r#"["1","1","room:a","phx_error",{}]"#, MessageKind::Error)
+            )
+            .contains("phx_error: the channel crashed")
+        );
+        assert_eq!(
+            without_time(&render(
+                JSON,
+                &m(
+                    r#"[null,null,"room:a","shout",{"b":1}]"#,
+                    MessageKind::Broadcast
+                )
+            )),
+            r#"{"event":"shout","join_ref":null,"payload":{"b":1},"ref":null,"topic":"room:a","type":"message"}"#
+        );
+    }
+
+    #[test]
+    fn stale_messages_say_so() {
+        let ev = Event::Message(Message {
+            frame: decode(r#"["1","1","room:a","phx_close",{}]"#).unwrap(),
+            kind: MessageKind::Close { requested: false },
+            stale: true,
+        });
+        assert!(render(HUMAN, &ev).contains("[stale join_ref 1"));
+        assert!(render(JSON, &ev).contains(r#""stale":true"#));
+    }
+
+    #[test]
+    fn control_characters_from_the_server_are_escaped() {
+        let ev = Event::Message(Message {
+            frame: decode("[null,null,\"room:\\u001b]0;pwned\\u0007\",\"e\\r\",{}]").unwrap(),
+            kind: MessageKind::Broadcast,
+            stale: false,
+        });
+        let out = render(HUMAN, &ev);
+        assert!(
+            !out.contains('\u{1b}') && !out.contains('\u{7}') && !out.contains('\r'),
+            "{out:?}"
+        );
+        assert!(out.contains("room:\\u{1b}]0;pwned\\u{7}"), "{out}");
+    }
+
+    #[test]
+    fn multi_line_payloads_are_compacted() {
+        assert_eq!(
+            compact_json("{\n  \"a\": \"x\\ny\",\n\t\"b\": [1,\r\n 2]\n}"),
+            "{  \"a\": \"x\\ny\",\"b\": [1, 2]}"
+        );
+        assert!(matches!(compact_json("{\"a\":1}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn topics_listing() {
+        let ev = Event::Topics {
+            id: 1,
+            topics: vec![TopicInfo {
+                topic: "room:lobby".into(),
+                join_ref: "1".into(),
+                state: ChannelState::Joined,
+            }],
+        };
+        assert_eq!(render(HUMAN, &ev), "  room:lobby  joined    join_ref 1\n");
+        assert_eq!(
+            without_time(&render(JSON, &ev)),
+            r#"{"event":"topics","topics":[{"join_ref":"1","state":"joined","topic":"room:lobby"}],"type":"info"}"#
+        );
+    }
+
+    #[test]
+    fn timeouts_are_error_records() {
+        let ev = Event::TimedOut(Expired {
+            ref_: "3".into(),
+            topic: "room:a".into(),
+            event: "noreply".into(),
+            auto: false,
+            after: Duration::from_secs(10),
+        });
+        assert_eq!(
+            render(HUMAN, &ev),
+            "timeout: no reply to noreply on room:a (ref 3) within 10 s\n"
+        );
+        assert!(render(JSON, &ev).starts_with(r#"{"type":"error","time":""#));
+    }
+
+    #[test]
+    fn formats_rfc3339_utc_with_millis() {
+        let mut s = String::new();
+        rfc3339(
+            UNIX_EPOCH + Duration::from_millis(1_795_807_504_123),
+            &mut s,
+        );
+        assert_eq!(s, "2026-11-27T19:25:04.123Z");
+        s.clear();
+        rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400), &mut s);
+        assert_eq!(s, "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn error_lines_name_the_line_number() {
+        let mut out = String::new();
+        colored::control::set_override(false);
+        HUMAN.error("unknown command `x`", Some(3), &mut out);
+        assert_eq!(out, "error: line 3: unknown command `x`\n");
+    }
+}

@@ -1,0 +1,614 @@
+//! Runs lines against the connection and prints everything that happens;
+//! shared by the piped (script) and interactive front ends.
+//!
+//! The runner is the only consumer of one channel that carries both input
+//! lines (from stdin or the prompt) and network events, so incoming frames
+//! are printed as they arrive even while a script waits for a reply, and
+//! there is a single writer to the terminal. In a script, `join`, `leave` and
+//! `push` wait for their reply before the next line runs; at the prompt they
+//! do not. The runner also keeps the exit status.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::time::{Duration, Instant};
+
+use rustyline::ExternalPrinter;
+
+use crate::command::{self, Command};
+use crate::connection::{Event, Handle, ToNet};
+use crate::output::Style;
+use crate::session::{MessageKind, Request};
+
+/// Messages kept for `wait` to find, at most (oldest dropped first).
+const WAIT_MEMORY: usize = 10_000;
+/// Output is written once this much is buffered, even mid-burst.
+const FLUSH_AT: usize = 64 * 1024;
+/// How long to wait for the server to confirm our close.
+const CLOSE_WAIT: Duration = Duration::from_secs(3);
+
+/// Everything the runner reacts to.
+pub enum Input {
+    Line(String),
+    /// No more lines (end of the script, Ctrl-D).
+    Eof,
+    Net(Event),
+}
+
+/// Where output goes.
+pub enum Sink {
+    /// Plain stdout; in human mode errors go to stderr.
+    Stdout { errors_to_stderr: bool },
+    /// Above the rustyline prompt.
+    Printer(Box<dyn ExternalPrinter + Send>),
+}
+
+/// How the run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Ok,
+    /// A line failed: invalid, timed out, or an error under `--fail`.
+    Failed,
+    /// The connection dropped.
+    ConnectionLost,
+}
+
+pub struct Settings {
+    pub style: Style,
+    pub timeout: Duration,
+    pub fail: bool,
+    /// Interactive: lines do not wait for replies; `prompt` gets the prompt
+    /// text each time the next line may be read.
+    pub prompt: Option<Sender<String>>,
+    /// The prompt text while connected.
+    pub prompt_text: String,
+}
+
+/// What the runner is waiting for before it runs the next line.
+#[derive(Debug)]
+enum Step {
+    Idle,
+    /// The network thread has the command; waiting for it to go out.
+    Sending {
+        id: u64,
+    },
+    Reply {
+        ref_: String,
+    },
+    Waiting {
+        topic: String,
+        event: String,
+        deadline: Instant,
+        timeout: Duration,
+        line: usize,
+    },
+    Sleeping {
+        deadline: Instant,
+    },
+    Closing {
+        deadline: Instant,
+    },
+    Done,
+}
+
+pub struct Runner {
+    rx: Receiver<Input>,
+    net: Handle,
+    sink: Sink,
+    settings: Settings,
+    step: Step,
+    queue: VecDeque<(usize, String)>,
+    lines_read: usize,
+    eof: bool,
+    next_id: u64,
+    /// (topic, event) of messages not yet consumed by `wait`.
+    unconsumed: VecDeque<(String, String)>,
+    out: String,
+    err: String,
+    failed: bool,
+    connection_lost: bool,
+    connected: bool,
+    /// The front end is waiting for a prompt before reading the next line.
+    prompt_owed: bool,
+    stdout_closed: bool,
+}
+
+impl Runner {
+    pub fn new(rx: Receiver<Input>, net: Handle, sink: Sink, settings: Settings) -> Runner {
+        let prompt_owed = settings.prompt.is_some();
+        Runner {
+            rx,
+            net,
+            sink,
+            settings,
+            step: Step::Idle,
+            queue: VecDeque::new(),
+            lines_read: 0,
+            eof: false,
+            next_id: 0,
+            unconsumed: VecDeque::new(),
+            out: String::new(),
+            err: String::new(),
+            failed: false,
+            connection_lost: false,
+            connected: true,
+            prompt_owed,
+            stdout_closed: false,
+        }
+    }
+
+    fn interactive(&self) -> bool {
+        self.settings.prompt.is_some()
+    }
+
+    /// Prints a line before the run starts (e.g. `connected to …`).
+    pub fn info(&mut self, event: &str, text: &str, fields: &[(&str, String)]) {
+        let mut s = std::mem::take(&mut self.out);
+        self.settings.style.info(event, text, fields, &mut s);
+        self.out = s;
+    }
+
+    /// Runs until the input ends or the connection drops.
+    pub fn run(mut self) -> Outcome {
+        loop {
+            self.advance();
+            if matches!(self.step, Step::Done) || self.stdout_closed {
+                break;
+            }
+            self.flush();
+            let input = match self.deadline() {
+                Some(d) => match self
+                    .rx
+                    .recv_timeout(d.saturating_duration_since(Instant::now()))
+                {
+                    Ok(i) => Some(i),
+                    Err(RecvTimeoutError::Timeout) => None,
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+                None => match self.rx.recv() {
+                    Ok(i) => Some(i),
+                    Err(_) => break,
+                },
+            };
+            match input {
+                Some(i) => {
+                    self.handle(i);
+                    // Drain a burst without blocking, printing it as one batch.
+                    // Stop early only when a line is ready to run.
+                    while self.out.len() < FLUSH_AT
+                        && (!matches!(self.step, Step::Idle) || self.queue.is_empty())
+                    {
+                        match self.rx.try_recv() {
+                            Ok(i) => self.handle(i),
+                            Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                        }
+                    }
+                }
+                None => self.on_deadline(),
+            }
+        }
+        if !matches!(self.step, Step::Done) {
+            // Output closed or the channel ended: close the socket politely.
+            self.net.send(ToNet::Close);
+        }
+        self.flush();
+        let _ = self.rx; // receivers drop with self
+        self.net.join();
+        if self.connection_lost {
+            Outcome::ConnectionLost
+        } else if self.failed {
+            Outcome::Failed
+        } else {
+            Outcome::Ok
+        }
+    }
+
+    /// Runs queued lines while nothing is pending; starts closing at the end
+    /// of input; owes the prompt when idle.
+    fn advance(&mut self) {
+        while matches!(self.step, Step::Idle) {
+            if let Some((n, line)) = self.queue.pop_front() {
+                self.run_line(n, &line);
+            } else if self.eof {
+                self.begin_close();
+            } else {
+                if !self.prompt_owed {
+                    break;
+                }
+                self.flush();
+                let text = if self.connected {
+                    self.settings.prompt_text.clone()
+                } else {
+                    "phx-repl (disconnected)> ".to_owned()
+                };
+                if let Some(p) = &self.settings.prompt
+                    && p.send(text).is_err()
+                {
+                    self.eof = true;
+                    continue;
+                }
+                self.prompt_owed = false;
+                break;
+            }
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match &self.step {
+            Step::Waiting { deadline, .. }
+            | Step::Sleeping { deadline }
+            | Step::Closing { deadline } => Some(*deadline),
+            _ => None,
+        }
+    }
+
+    fn on_deadline(&mut self) {
+        match std::mem::replace(&mut self.step, Step::Idle) {
+            Step::Waiting {
+                topic,
+                event,
+                timeout,
+                line,
+                ..
+            } => {
+                self.failed = true;
+                let msg = format!(
+                    "no `{event}` on `{topic}` within {}; raise it with `wait {topic} {event} 30s`",
+                    fmt_duration(timeout)
+                );
+                self.error(&msg, self.line_label(line));
+            }
+            Step::Closing { .. } => self.step = Step::Done,
+            other @ (Step::Sleeping { .. } | Step::Idle) => {
+                if !matches!(other, Step::Sleeping { .. }) {
+                    self.step = other;
+                }
+            }
+            other => self.step = other,
+        }
+    }
+
+    fn handle(&mut self, input: Input) {
+        match input {
+            Input::Line(l) => {
+                // A paste at the prompt arrives as one multi-line string.
+                for part in l.split('\n') {
+                    self.lines_read += 1;
+                    self.queue.push_back((self.lines_read, part.to_owned()));
+                }
+                self.prompt_owed = self.interactive();
+            }
+            Input::Eof => {
+                self.eof = true;
+            }
+            Input::Net(ev) => self.on_net(ev),
+        }
+    }
+
+    fn line_label(&self, line: usize) -> Option<usize> {
+        (!self.interactive()).then_some(line)
+    }
+
+    fn run_line(&mut self, n: usize, line: &str) {
+        let cmd = match command::parse_line(line) {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                self.failed = true;
+                self.error(&e.0, self.line_label(n));
+                return;
+            }
+        };
+        let id = self.next_id;
+        self.next_id += 1;
+        let to_net = match cmd {
+            Command::Join { topic, payload } => ToNet::Request {
+                id,
+                request: Request::Join { topic, payload },
+            },
+            Command::Leave { topic } => ToNet::Request {
+                id,
+                request: Request::Leave { topic },
+            },
+            Command::Push {
+                topic,
+                event,
+                payload,
+            } => ToNet::Request {
+                id,
+                request: Request::Push {
+                    topic,
+                    event,
+                    payload,
+                },
+            },
+            Command::Heartbeat => ToNet::Request {
+                id,
+                request: Request::Heartbeat { auto: false },
+            },
+            Command::Raw(text) => ToNet::Raw { id, text },
+            Command::Topics => ToNet::Topics { id },
+            Command::Sleep(d) => {
+                self.step = Step::Sleeping {
+                    deadline: Instant::now() + d,
+                };
+                return;
+            }
+            Command::Wait {
+                topic,
+                event,
+                timeout,
+            } => {
+                self.start_wait(topic, event, timeout, n);
+                return;
+            }
+            Command::Help(name) => {
+                match command::help(name.as_deref()) {
+                    Ok(text) => {
+                        let mut s = std::mem::take(&mut self.out);
+                        self.settings.style.help(&text, &mut s);
+                        self.out = s;
+                    }
+                    Err(e) => {
+                        self.failed = true;
+                        self.error(&e.0, self.line_label(n));
+                    }
+                }
+                return;
+            }
+            Command::Quit => {
+                self.queue.clear();
+                self.begin_close();
+                return;
+            }
+        };
+        if !self.connected || !self.net.send(to_net) {
+            self.failed = true;
+            self.error(
+                "not connected, so nothing was sent; type `quit` and start phx-repl again",
+                self.line_label(n),
+            );
+            return;
+        }
+        self.step = Step::Sending { id };
+    }
+
+    fn start_wait(&mut self, topic: String, event: String, timeout: Option<Duration>, line: usize) {
+        let found = self
+            .unconsumed
+            .iter()
+            .position(|(t, e)| matches_wait(&topic, &event, t, e));
+        if let Some(i) = found {
+            self.unconsumed.remove(i);
+            return;
+        }
+        let timeout = timeout.unwrap_or(self.settings.timeout);
+        self.step = Step::Waiting {
+            topic,
+            event,
+            deadline: Instant::now() + timeout,
+            timeout,
+            line,
+        };
+    }
+
+    fn begin_close(&mut self) {
+        if self.connected && self.net.send(ToNet::Close) {
+            self.step = Step::Closing {
+                deadline: Instant::now() + CLOSE_WAIT,
+            };
+        } else {
+            self.step = Step::Done;
+        }
+    }
+
+    fn on_net(&mut self, ev: Event) {
+        let is_error = matches!(ev, Event::Rejected { .. } | Event::Undecodable { .. })
+            || matches!(&ev, Event::TimedOut(e) if !e.auto);
+        let mut s = std::mem::take(if is_error {
+            &mut self.err
+        } else {
+            &mut self.out
+        });
+        self.settings.style.event(&ev, &mut s);
+        if is_error {
+            self.err = s;
+            self.flush_errors();
+        } else {
+            self.out = s;
+        }
+
+        let script = !self.interactive();
+        match ev {
+            Event::Sent {
+                id: Some(id),
+                frame,
+                ..
+            } => {
+                if let Step::Sending { id: want, .. } = self.step
+                    && want == id
+                {
+                    self.step = match frame.ref_ {
+                        Some(ref_) if script => Step::Reply { ref_ },
+                        _ => Step::Idle,
+                    };
+                }
+            }
+            Event::Sent { id: None, .. } => {}
+            Event::SentRaw { id, .. } | Event::Topics { id, .. } => self.sent(id),
+            Event::Rejected { id, .. } => {
+                self.failed = true;
+                self.sent(id);
+            }
+            Event::Reply(r) => {
+                if r.auto {
+                    return;
+                }
+                if self.settings.fail && r.is_error() {
+                    self.failed = true;
+                }
+                if let Step::Reply { ref_ } = &self.step
+                    && r.frame.ref_.as_ref() == Some(ref_)
+                {
+                    self.step = Step::Idle;
+                }
+                self.saw(&r.frame.topic, &r.frame.event);
+            }
+            Event::Message(m) => {
+                if self.settings.fail
+                    && !m.stale
+                    && matches!(
+                        m.kind,
+                        MessageKind::Error | MessageKind::Close { requested: false }
+                    )
+                {
+                    self.failed = true;
+                }
+                self.saw(&m.frame.topic, &m.frame.event);
+            }
+            Event::TimedOut(e) => {
+                if e.auto {
+                    return;
+                }
+                self.failed = true;
+                if let Step::Reply { ref_ } = &self.step
+                    && *ref_ == e.ref_
+                {
+                    self.step = Step::Idle;
+                }
+            }
+            Event::Undecodable { .. } | Event::Binary { .. } => {}
+            Event::Closed { by_client, .. } => {
+                self.connected = false;
+                if matches!(self.step, Step::Closing { .. }) {
+                    self.step = Step::Done;
+                } else if !by_client {
+                    self.connection_lost = true;
+                    if script {
+                        self.step = Step::Done;
+                    } else if !matches!(self.step, Step::Sleeping { .. } | Step::Waiting { .. }) {
+                        self.step = Step::Idle;
+                    }
+                } else {
+                    self.step = Step::Done;
+                }
+            }
+        }
+    }
+
+    fn sent(&mut self, id: u64) {
+        if let Step::Sending { id: want, .. } = self.step
+            && want == id
+        {
+            self.step = Step::Idle;
+        }
+    }
+
+    /// Offers an incoming message to a pending `wait`, or keeps it for a later one.
+    fn saw(&mut self, topic: &str, event: &str) {
+        if let Step::Waiting {
+            topic: wt,
+            event: we,
+            ..
+        } = &self.step
+            && matches_wait(wt, we, topic, event)
+        {
+            self.step = Step::Idle;
+            return;
+        }
+        if self.unconsumed.len() >= WAIT_MEMORY {
+            self.unconsumed.pop_front();
+        }
+        self.unconsumed
+            .push_back((topic.to_owned(), event.to_owned()));
+    }
+
+    fn error(&mut self, message: &str, line: Option<usize>) {
+        let mut s = std::mem::take(&mut self.err);
+        self.settings.style.error(message, line, &mut s);
+        self.err = s;
+        self.flush_errors();
+    }
+
+    /// Errors go to stderr in piped human mode; elsewhere they join the
+    /// output stream in order.
+    fn flush_errors(&mut self) {
+        if self.err.is_empty() {
+            return;
+        }
+        if matches!(
+            self.sink,
+            Sink::Stdout {
+                errors_to_stderr: true
+            }
+        ) {
+            self.flush();
+            let mut stderr = io::stderr().lock();
+            let _ = stderr.write_all(self.err.as_bytes());
+            let _ = stderr.flush();
+            self.err.clear();
+        } else {
+            let err = std::mem::take(&mut self.err);
+            self.out.push_str(&err);
+        }
+    }
+
+    /// Writes buffered output.
+    fn flush(&mut self) {
+        if self.out.is_empty() || self.stdout_closed {
+            self.out.clear();
+            return;
+        }
+        match &mut self.sink {
+            Sink::Stdout { .. } => {
+                let mut stdout = io::stdout().lock();
+                let res = stdout
+                    .write_all(self.out.as_bytes())
+                    .and_then(|()| stdout.flush());
+                if res.is_err() {
+                    // A closed pipe (`| head`) ends the run quietly.
+                    self.stdout_closed = true;
+                }
+            }
+            Sink::Printer(p) => {
+                if p.print(std::mem::take(&mut self.out)).is_err() {
+                    self.stdout_closed = true;
+                }
+            }
+        }
+        self.out.clear();
+    }
+}
+
+fn matches_wait(want_topic: &str, want_event: &str, topic: &str, event: &str) -> bool {
+    (want_topic == "*" || want_topic == topic) && (want_event == "*" || want_event == event)
+}
+
+fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wait_matches_topic_and_event_with_wildcards() {
+        assert!(matches_wait("room:a", "shout", "room:a", "shout"));
+        assert!(matches_wait("*", "shout", "room:b", "shout"));
+        assert!(matches_wait("room:a", "*", "room:a", "x"));
+        assert!(!matches_wait("room:a", "shout", "room:b", "shout"));
+        assert!(!matches_wait("room:a", "shout", "room:a", "other"));
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(fmt_duration(Duration::from_secs(10)), "10 s");
+        assert_eq!(fmt_duration(Duration::from_millis(250)), "250 ms");
+    }
+}

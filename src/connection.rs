@@ -396,6 +396,9 @@ impl NetLoop {
                 Err(e) => return self.failed(e, close_frame.take(), closing.is_some()),
             };
 
+            // Frames may remain in tungstenite's buffer after a full batch,
+            // where readiness cannot see them: then poll without blocking.
+            let mut drained = false;
             for _ in 0..READ_BATCH {
                 match self.ws.read() {
                     Ok(msg) => {
@@ -410,7 +413,10 @@ impl NetLoop {
                             };
                         }
                     }
-                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                        drained = true;
+                        break;
+                    }
                     Err(e) => return self.failed(e, close_frame.take(), closing.is_some()),
                 }
             }
@@ -463,7 +469,11 @@ impl NetLoop {
                 let _ = self.poller.modify_with_mode(tcp, interest, PollMode::Level);
             }
             events.clear();
-            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+            let timeout = if drained {
+                deadline.map(|d| d.saturating_duration_since(Instant::now()))
+            } else {
+                Some(Duration::ZERO)
+            };
             if let Err(e) = self.poller.wait(&mut events, timeout)
                 && e.kind() != ErrorKind::Interrupted
             {

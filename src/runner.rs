@@ -71,6 +71,7 @@ enum Step {
     /// The network thread has the command; waiting for it to go out.
     Sending {
         id: u64,
+        line: usize,
     },
     Reply {
         ref_: String,
@@ -370,7 +371,7 @@ impl Runner {
             );
             return;
         }
-        self.step = Step::Sending { id };
+        self.step = Step::Sending { id, line: n };
     }
 
     fn start_wait(&mut self, topic: String, event: String, timeout: Option<Duration>, line: usize) {
@@ -403,8 +404,19 @@ impl Runner {
     }
 
     fn on_net(&mut self, ev: Event) {
-        let is_error = matches!(ev, Event::Rejected { .. } | Event::Undecodable { .. })
-            || matches!(&ev, Event::TimedOut(e) if !e.auto);
+        if let Event::Rejected { id, message } = &ev {
+            // Reported with the script line it came from.
+            self.failed = true;
+            let line = match self.step {
+                Step::Sending { line, .. } => self.line_label(line),
+                _ => None,
+            };
+            self.error(message, line);
+            self.sent(*id);
+            return;
+        }
+        let is_error =
+            matches!(ev, Event::Undecodable { .. }) || matches!(&ev, Event::TimedOut(e) if !e.auto);
         let mut s = std::mem::take(if is_error {
             &mut self.err
         } else {
@@ -436,10 +448,7 @@ impl Runner {
             }
             Event::Sent { id: None, .. } => {}
             Event::SentRaw { id, .. } | Event::Topics { id, .. } => self.sent(id),
-            Event::Rejected { id, .. } => {
-                self.failed = true;
-                self.sent(id);
-            }
+            Event::Rejected { .. } => {}
             Event::Reply(r) => {
                 if r.auto {
                     return;

@@ -1,8 +1,29 @@
-//! The built-in Phoenix-compatible server (stub; being written).
+//! The built-in Phoenix-compatible server: a V2-JSON Phoenix socket at
+//! `/socket/websocket` with a few demo channels (`room:*`, `miami:weather`,
+//! `private:*`, `flood:N`), for trying the REPL out and for tests.
+//!
+//! This file owns the public API ([`spawn`], [`run`]), the accept loop and
+//! the [`Registry`] of topic subscribers that carries broadcasts between
+//! connections. `handshake.rs` answers the HTTP upgrade, `conn.rs` runs one
+//! connection's socket loop and `channels.rs` decides what each frame gets
+//! back. Only `crate::protocol` is shared with the client.
 
+mod channels;
+mod conn;
+mod handshake;
+
+use std::collections::HashMap;
+use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
 use std::time::Duration;
+
+use polling::Poller;
+use tungstenite::Utf8Bytes;
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -15,12 +36,190 @@ pub struct Options {
 
 /// Starts serving `listener` on background threads and returns at once.
 pub fn spawn(listener: TcpListener, options: Options) -> io::Result<SocketAddr> {
-    let _ = options;
-    listener.local_addr()
+    let addr = listener.local_addr()?;
+    let server = Arc::new(Server::new(options));
+    thread::Builder::new()
+        .name("phx-server-accept".to_owned())
+        .spawn(move || {
+            if let Err(e) = accept_loop(&listener, &server) {
+                server.log(format_args!("stopped accepting: {e}"));
+            }
+        })?;
+    Ok(addr)
 }
 
 /// Serves `listener` on the calling thread, forever.
 pub fn run(listener: TcpListener, options: Options) -> io::Result<()> {
-    let _ = (listener, options);
-    Ok(())
+    accept_loop(&listener, &Arc::new(Server::new(options)))
+}
+
+/// State shared by every connection of one server.
+struct Server {
+    options: Options,
+    registry: Registry,
+    next_conn: AtomicU64,
+}
+
+impl Server {
+    fn new(options: Options) -> Server {
+        Server {
+            options,
+            registry: Registry::default(),
+            next_conn: AtomicU64::new(1),
+        }
+    }
+
+    /// One line to stderr when logging is on; stdout belongs to `main`.
+    fn log(&self, line: fmt::Arguments<'_>) {
+        if self.options.log {
+            eprintln!("[server] {line}");
+        }
+    }
+}
+
+/// Accepts connections until the listener fails for good, one thread each.
+fn accept_loop(listener: &TcpListener, server: &Arc<Server>) -> io::Result<()> {
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(accepted) => accepted,
+            // Not a listening socket: nothing will ever be accepted.
+            Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(e),
+            Err(e) => {
+                // Aborted handshakes and running out of descriptors or memory
+                // pass; the pause keeps the latter from spinning the CPU.
+                server.log(format_args!("accept failed: {e}"));
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                ) {
+                    thread::sleep(Duration::from_millis(50));
+                }
+                continue;
+            }
+        };
+        let id = server.next_conn.fetch_add(1, Ordering::Relaxed);
+        let shared = Arc::clone(server);
+        let started = thread::Builder::new()
+            .name(format!("phx-conn-{id}"))
+            .spawn(move || conn::serve(stream, peer, id, &shared));
+        if let Err(e) = started {
+            server.log(format_args!("{peer} dropped: cannot start a thread: {e}"));
+        }
+    }
+}
+
+/// A broadcast queued for one connection.
+struct Outbound {
+    topic: Arc<str>,
+    /// The encoded frame, shared by every recipient (Phoenix also encodes a
+    /// broadcast once per serializer, PROTOCOL.md §3).
+    text: Utf8Bytes,
+}
+
+/// Where to queue broadcasts for one connection, and how to wake it.
+#[derive(Clone)]
+struct Mailbox {
+    queue: Sender<Outbound>,
+    waker: Arc<Poller>,
+}
+
+impl Mailbox {
+    fn deliver(&self, outbound: Outbound) {
+        // A closed queue means the connection is ending and will unsubscribe.
+        if self.queue.send(outbound).is_ok() {
+            let _ = self.waker.notify();
+        }
+    }
+}
+
+/// Which connections are joined to which topic, for broadcasts.
+#[derive(Default)]
+struct Registry {
+    topics: Mutex<HashMap<String, Vec<(u64, Mailbox)>>>,
+}
+
+impl Registry {
+    /// The map, even if a thread panicked while holding the lock: every
+    /// update leaves it consistent.
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<(u64, Mailbox)>>> {
+        self.topics.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Subscribes connection `conn` to `topic` (once, however often called).
+    fn subscribe(&self, topic: &str, conn: u64, mailbox: &Mailbox) {
+        let mut topics = self.lock();
+        let subscribers = topics.entry(topic.to_owned()).or_default();
+        if !subscribers.iter().any(|(id, _)| *id == conn) {
+            subscribers.push((conn, mailbox.clone()));
+        }
+    }
+
+    fn unsubscribe(&self, topic: &str, conn: u64) {
+        let mut topics = self.lock();
+        if let Some(subscribers) = topics.get_mut(topic) {
+            subscribers.retain(|(id, _)| *id != conn);
+            if subscribers.is_empty() {
+                topics.remove(topic);
+            }
+        }
+    }
+
+    /// Queues `text` for every subscriber of `topic` except connection
+    /// `from`, which writes its own copy in order with its reply.
+    fn broadcast(&self, topic: &str, from: u64, text: &Utf8Bytes) {
+        // Copy the mailboxes out so no lock is held while waking threads.
+        let recipients: Vec<Mailbox> = match self.lock().get(topic) {
+            Some(subscribers) => subscribers
+                .iter()
+                .filter(|(id, _)| *id != from)
+                .map(|(_, mailbox)| mailbox.clone())
+                .collect(),
+            None => return,
+        };
+        let topic: Arc<str> = Arc::from(topic);
+        for mailbox in recipients {
+            mailbox.deliver(Outbound {
+                topic: Arc::clone(&topic),
+                text: text.clone(),
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    fn mailbox() -> (Mailbox, mpsc::Receiver<Outbound>) {
+        let (queue, inbox) = mpsc::channel();
+        let waker = Arc::new(Poller::new().expect("poller"));
+        (Mailbox { queue, waker }, inbox)
+    }
+
+    #[test]
+    fn broadcast_reaches_other_subscribers_once_and_skips_the_sender() {
+        let registry = Registry::default();
+        let (a, a_inbox) = mailbox();
+        let (b, b_inbox) = mailbox();
+        registry.subscribe("room:x", 1, &a);
+        registry.subscribe("room:x", 2, &b);
+        registry.subscribe("room:x", 2, &b);
+        registry.broadcast("room:x", 1, &Utf8Bytes::from("hi"));
+        assert!(a_inbox.try_recv().is_err());
+        let got = b_inbox.try_recv().expect("b gets the broadcast");
+        assert_eq!((&*got.topic, got.text.as_str()), ("room:x", "hi"));
+        assert!(b_inbox.try_recv().is_err());
+    }
+
+    #[test]
+    fn unsubscribed_connections_get_nothing() {
+        let registry = Registry::default();
+        let (b, b_inbox) = mailbox();
+        registry.subscribe("room:x", 2, &b);
+        registry.unsubscribe("room:x", 2);
+        registry.broadcast("room:x", 1, &Utf8Bytes::from("hi"));
+        assert!(b_inbox.try_recv().is_err());
+        assert!(registry.lock().is_empty());
+    }
 }

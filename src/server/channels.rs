@@ -1,0 +1,689 @@
+//! Channel routing for one connection of the built-in server: which topics
+//! are joined under which join_ref, and what the server answers to each
+//! incoming frame (PROTOCOL.md §3).
+//!
+//! Pure: no sockets, threads or clock. [`Connection::handle_text`] turns one
+//! client text frame into a list of [`Action`]s; `conn.rs` carries them out
+//! (writes, broadcasts through the registry, floods, close). Keeping the rules
+//! here lets every route be unit-tested without a socket.
+
+use std::collections::HashMap;
+
+use serde_json::value::RawValue;
+
+use crate::protocol::{self, Frame};
+
+/// Close code sent when a client frame cannot be decoded (RFC 6455 "internal
+/// error"): Phoenix crashes the whole connection process on such a frame
+/// (PROTOCOL.md §3, last bullet), which the client sees as a server error.
+pub const CLOSE_UNDECODABLE: u16 = 1011;
+
+/// Something the connection loop must do in answer to a client frame, in
+/// list order.
+#[derive(Debug)]
+pub enum Action {
+    /// Send this frame to the client.
+    Send(Frame),
+    /// Send this frame (a `[null, null, topic, event, payload]` broadcast) to
+    /// every connection joined to its topic, this one included.
+    Broadcast(Frame),
+    /// Start receiving broadcasts for this topic.
+    Subscribe(String),
+    /// Stop receiving broadcasts for this topic.
+    Unsubscribe(String),
+    /// Start streaming a `flood:N` channel's pushes after what was sent so far.
+    Flood(Flood),
+    /// Close the WebSocket with this code and short reason; `detail` is
+    /// for the server log only.
+    Close {
+        code: u16,
+        reason: &'static str,
+        detail: String,
+    },
+}
+
+/// A flood the connection loop generates lazily: pushes
+/// `[join_ref, null, topic, "msg", {"i": i}]` for `i` in `1..=count`, then
+/// `[join_ref, null, topic, "done", {"count": count}]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flood {
+    pub topic: String,
+    pub join_ref: Option<String>,
+    /// The channel instance that owns the flood; it stops as soon as that
+    /// instance is gone (left, closed, crashed or replaced by a new join).
+    pub instance: u64,
+    pub count: u64,
+}
+
+/// What a topic routes to; first match wins, as in a Phoenix socket's
+/// `channel` declarations (PROTOCOL.md §3, "Routes").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    /// `room:*`: a chat-like channel with test events (echo, shout, …).
+    Room,
+    /// `miami:weather`: the topic of the Phoenix guides' client example.
+    Weather,
+    /// `private:*`: a channel whose join always refuses.
+    Private,
+    /// `flood:N`: joins, then pushes N messages as fast as the client reads.
+    Flood(u64),
+}
+
+impl Route {
+    fn of(topic: &str) -> Option<Route> {
+        if topic.starts_with("room:") {
+            Some(Route::Room)
+        } else if topic == "miami:weather" {
+            Some(Route::Weather)
+        } else if topic.starts_with("private:") {
+            Some(Route::Private)
+        } else {
+            let n = topic.strip_prefix("flood:")?;
+            // Digits only: `u64::from_str` would also take a leading `+`.
+            if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            n.parse().ok().map(Route::Flood)
+        }
+    }
+}
+
+/// One joined channel.
+#[derive(Debug)]
+struct Channel {
+    route: Route,
+    /// Ref of the join that created this instance; the join's `ref` when its
+    /// join_ref was null (PROTOCOL.md §2).
+    join_ref: Option<String>,
+    /// Distinguishes instances even when two joins carry the same join_ref.
+    instance: u64,
+}
+
+/// The channels one WebSocket connection has joined.
+#[derive(Debug, Default)]
+pub struct Connection {
+    channels: HashMap<String, Channel>,
+    instances: u64,
+}
+
+impl Connection {
+    pub fn new() -> Connection {
+        Connection::default()
+    }
+
+    /// Whether `topic` is joined now.
+    pub fn is_joined(&self, topic: &str) -> bool {
+        self.channels.contains_key(topic)
+    }
+
+    /// The id of the channel instance joined on `topic`, if any.
+    pub fn instance(&self, topic: &str) -> Option<u64> {
+        self.channels.get(topic).map(|c| c.instance)
+    }
+
+    /// Every joined topic.
+    pub fn topics(&self) -> impl Iterator<Item = &str> {
+        self.channels.keys().map(String::as_str)
+    }
+
+    /// Answers one text frame from the client. An undecodable frame closes
+    /// the connection, as it crashes a Phoenix socket (PROTOCOL.md §3).
+    pub fn handle_text(&mut self, text: &str) -> Vec<Action> {
+        match protocol::decode(text) {
+            Ok(frame) => self.handle_frame(frame),
+            Err(e) => vec![Action::Close {
+                code: CLOSE_UNDECODABLE,
+                reason: "undecodable frame",
+                detail: e.to_string(),
+            }],
+        }
+    }
+
+    /// Answers one decoded frame, in the order of PROTOCOL.md §3.
+    pub fn handle_frame(&mut self, frame: Frame) -> Vec<Action> {
+        // Heartbeats are answered before any channel lookup.
+        if frame.topic == protocol::PHOENIX_TOPIC && frame.event == protocol::HEARTBEAT {
+            return vec![reply(None, &frame, "ok", protocol::empty_object())];
+        }
+        // A join is handled whatever its join_ref: a join of a joined topic
+        // replaces the old channel instead of being dropped as stale.
+        if frame.event == protocol::PHX_JOIN {
+            return self.join(frame);
+        }
+        let Some(channel) = self.channels.get(&frame.topic) else {
+            return if frame.event == protocol::PHX_LEAVE {
+                // Leaving what is not joined succeeds, echoing the join_ref.
+                vec![reply(
+                    frame.join_ref.as_deref(),
+                    &frame,
+                    "ok",
+                    protocol::empty_object(),
+                )]
+            } else {
+                vec![unmatched(&frame)]
+            };
+        };
+        // Phoenix 1.8.12 drops a message for an older instance of the
+        // channel; a null join_ref is accepted (PROTOCOL.md §3, last row).
+        if frame.join_ref.is_some() && frame.join_ref != channel.join_ref {
+            return Vec::new();
+        }
+        let route = channel.route;
+        let join_ref = channel.join_ref.clone();
+        let jr = join_ref.as_deref();
+        if frame.event == protocol::PHX_LEAVE {
+            let mut out = vec![reply(jr, &frame, "ok", protocol::empty_object())];
+            out.extend(self.close_channel(&frame.topic, protocol::PHX_CLOSE));
+            return out;
+        }
+        match (route, frame.event.as_str()) {
+            (Route::Room, "echo") => {
+                let response = frame.payload.clone();
+                vec![reply(jr, &frame, "ok", response)]
+            }
+            // The broadcast goes to every subscriber, the sender included;
+            // the sender then also gets an ok reply, so a script waiting on
+            // the push's reply moves on at once instead of timing out.
+            (Route::Room, "shout") => vec![
+                Action::Broadcast(Frame {
+                    join_ref: None,
+                    ref_: None,
+                    topic: frame.topic.clone(),
+                    event: "shout".to_owned(),
+                    payload: frame.payload.clone(),
+                }),
+                reply(jr, &frame, "ok", protocol::empty_object()),
+            ],
+            (Route::Room, "fail") => vec![reply(jr, &frame, "error", reason("nope"))],
+            // `{:noreply, socket}`: nothing is sent; the client times out.
+            (Route::Room, "noreply") => Vec::new(),
+            // `{:stop, :normal, :ok, socket}`: the reply, then phx_close.
+            (Route::Room, "stop") => {
+                let mut out = vec![reply(jr, &frame, "ok", protocol::empty_object())];
+                out.extend(self.close_channel(&frame.topic, protocol::PHX_CLOSE));
+                out
+            }
+            (Route::Weather, "report_emergency") => {
+                vec![reply(jr, &frame, "ok", protocol::empty_object())]
+            }
+            // `crash`, and any event the channel has no handle_in clause for:
+            // the channel process dies and the client gets phx_error.
+            _ => self.close_channel(&frame.topic, protocol::PHX_ERROR),
+        }
+    }
+
+    fn join(&mut self, frame: Frame) -> Vec<Action> {
+        let Some(route) = Route::of(&frame.topic) else {
+            return vec![unmatched(&frame)];
+        };
+        // A duplicate join kills the old instance (PROTOCOL.md §3); its
+        // phx_close goes out after the new join's reply.
+        let old = self.channels.remove(&frame.topic);
+        let client_jr = frame.join_ref.as_deref();
+        let mut out = Vec::new();
+        let joined = match route {
+            Route::Private => {
+                out.push(reply(client_jr, &frame, "error", reason("unauthorized")));
+                false
+            }
+            Route::Room => {
+                let response = protocol::raw(format!(
+                    "{{\"joined\":{}}}",
+                    protocol::json_str(&frame.topic)
+                ));
+                out.push(reply(client_jr, &frame, "ok", response));
+                true
+            }
+            Route::Weather | Route::Flood(_) => {
+                out.push(reply(client_jr, &frame, "ok", protocol::empty_object()));
+                true
+            }
+        };
+        if let Some(old) = &old {
+            let jr = old.join_ref.as_deref();
+            out.push(Action::Send(Frame::new(
+                jr,
+                jr,
+                &frame.topic,
+                protocol::PHX_CLOSE,
+                protocol::empty_object(),
+            )));
+        }
+        if joined {
+            self.instances += 1;
+            let channel = Channel {
+                route,
+                join_ref: frame.join_ref.clone().or_else(|| frame.ref_.clone()),
+                instance: self.instances,
+            };
+            if old.is_none() {
+                out.push(Action::Subscribe(frame.topic.clone()));
+            }
+            if let Route::Flood(count) = route {
+                out.push(Action::Flood(Flood {
+                    topic: frame.topic.clone(),
+                    join_ref: channel.join_ref.clone(),
+                    instance: channel.instance,
+                    count,
+                }));
+            }
+            self.channels.insert(frame.topic, channel);
+        } else if old.is_some() {
+            out.push(Action::Unsubscribe(frame.topic));
+        }
+        out
+    }
+
+    /// Ends the channel on `topic` with `phx_close` or `phx_error`, both
+    /// carrying ref = join_ref (PROTOCOL.md §3, `{:stop, …}`).
+    fn close_channel(&mut self, topic: &str, event: &str) -> Vec<Action> {
+        let Some(channel) = self.channels.remove(topic) else {
+            return Vec::new();
+        };
+        let payload = if event == protocol::PHX_ERROR {
+            reason("channel_crash")
+        } else {
+            protocol::empty_object()
+        };
+        let jr = channel.join_ref.as_deref();
+        vec![
+            Action::Send(Frame::new(jr, jr, topic, event, payload)),
+            Action::Unsubscribe(topic.to_owned()),
+        ]
+    }
+}
+
+/// A `phx_reply` to `to`, echoing its ref.
+fn reply(join_ref: Option<&str>, to: &Frame, status: &str, response: Box<RawValue>) -> Action {
+    Action::Send(Frame::new(
+        join_ref,
+        to.ref_.as_deref(),
+        &to.topic,
+        protocol::PHX_REPLY,
+        protocol::reply_payload(status, &response),
+    ))
+}
+
+/// The reply to a join with no route or a message for a topic not joined:
+/// join_ref null (PROTOCOL.md §3).
+fn unmatched(to: &Frame) -> Action {
+    reply(None, to, "error", reason("unmatched topic"))
+}
+
+/// `{"reason": text}`.
+fn reason(text: &str) -> Box<RawValue> {
+    protocol::raw(format!("{{\"reason\":{}}}", protocol::json_str(text)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Feeds `text` and renders the actions as strings: frames as their V2
+    /// text, the rest as short tags.
+    fn run(conn: &mut Connection, text: &str) -> Vec<String> {
+        conn.handle_text(text).into_iter().map(render).collect()
+    }
+
+    fn render(action: Action) -> String {
+        match action {
+            Action::Send(f) => f.encode(),
+            Action::Broadcast(f) => format!("broadcast {}", f.encode()),
+            Action::Subscribe(t) => format!("subscribe {t}"),
+            Action::Unsubscribe(t) => format!("unsubscribe {t}"),
+            Action::Flood(f) => format!(
+                "flood {} {:?} #{} x{}",
+                f.topic, f.join_ref, f.instance, f.count
+            ),
+            Action::Close {
+                code,
+                reason,
+                detail,
+            } => format!("close {code} {reason}: {detail}"),
+        }
+    }
+
+    fn joined_lobby() -> Connection {
+        let mut c = Connection::new();
+        run(&mut c, r#"["1","1","room:lobby","phx_join",{}]"#);
+        c
+    }
+
+    #[test]
+    fn heartbeat_gets_an_ok_reply_with_null_join_ref() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"[null,"4","phoenix","heartbeat",{}]"#),
+            [r#"[null,"4","phoenix","phx_reply",{"status":"ok","response":{}}]"#]
+        );
+    }
+
+    #[test]
+    fn room_join_replies_with_the_topic_and_subscribes() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"["1","1","room:lobby","phx_join",{"user":"x"}]"#),
+            [
+                r#"["1","1","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#,
+                "subscribe room:lobby",
+            ]
+        );
+        assert!(c.is_joined("room:lobby"));
+        assert_eq!(c.topics().collect::<Vec<_>>(), ["room:lobby"]);
+    }
+
+    #[test]
+    fn weather_join_replies_with_an_empty_object() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"["3","3","miami:weather","phx_join",{}]"#),
+            [
+                r#"["3","3","miami:weather","phx_reply",{"status":"ok","response":{}}]"#,
+                "subscribe miami:weather",
+            ]
+        );
+    }
+
+    #[test]
+    fn weather_accepts_report_emergency_and_crashes_on_other_events() {
+        let mut c = Connection::new();
+        run(&mut c, r#"["3","3","miami:weather","phx_join",{}]"#);
+        assert_eq!(
+            run(
+                &mut c,
+                r#"["3","4","miami:weather","report_emergency",{"a":1}]"#
+            ),
+            [r#"["3","4","miami:weather","phx_reply",{"status":"ok","response":{}}]"#]
+        );
+        assert_eq!(
+            run(&mut c, r#"["3","5","miami:weather","echo",{}]"#),
+            [
+                r#"["3","3","miami:weather","phx_error",{"reason":"channel_crash"}]"#,
+                "unsubscribe miami:weather",
+            ]
+        );
+        assert!(!c.is_joined("miami:weather"));
+    }
+
+    #[test]
+    fn private_join_is_refused_with_the_clients_join_ref() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"["1","1","private:x","phx_join",{}]"#),
+            [
+                r#"["1","1","private:x","phx_reply",{"status":"error","response":{"reason":"unauthorized"}}]"#
+            ]
+        );
+        assert!(!c.is_joined("private:x"));
+    }
+
+    #[test]
+    fn unrouted_join_is_unmatched_with_null_join_ref() {
+        let mut c = Connection::new();
+        for topic in [
+            "nope",
+            "flood:",
+            "flood:x",
+            "flood:+5",
+            "flood:-1",
+            "miami:rain",
+        ] {
+            let text = format!(r#"["1","2","{topic}","phx_join",{{}}]"#);
+            assert_eq!(
+                run(&mut c, &text),
+                [format!(
+                    r#"[null,"2","{topic}","phx_reply",{{"status":"error","response":{{"reason":"unmatched topic"}}}}]"#
+                )],
+                "{topic}"
+            );
+        }
+    }
+
+    #[test]
+    fn flood_join_replies_then_starts_the_flood() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"["7","7","flood:1000000","phx_join",{}]"#),
+            [
+                r#"["7","7","flood:1000000","phx_reply",{"status":"ok","response":{}}]"#,
+                "subscribe flood:1000000",
+                r#"flood flood:1000000 Some("7") #1 x1000000"#,
+            ]
+        );
+        assert_eq!(c.instance("flood:1000000"), Some(1));
+    }
+
+    #[test]
+    fn flood_of_zero_still_starts_so_done_is_sent() {
+        let mut c = Connection::new();
+        let out = run(&mut c, r#"["1","1","flood:0","phx_join",{}]"#);
+        assert_eq!(out[2], r#"flood flood:0 Some("1") #1 x0"#);
+    }
+
+    #[test]
+    fn flood_channel_crashes_on_any_event() {
+        let mut c = Connection::new();
+        run(&mut c, r#"["1","1","flood:3","phx_join",{}]"#);
+        assert_eq!(
+            run(&mut c, r#"["1","2","flood:3","echo",{}]"#),
+            [
+                r#"["1","1","flood:3","phx_error",{"reason":"channel_crash"}]"#,
+                "unsubscribe flood:3",
+            ]
+        );
+        assert_eq!(c.instance("flood:3"), None);
+    }
+
+    #[test]
+    fn join_with_null_join_ref_uses_its_ref() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"[null,"5","room:a","phx_join",{}]"#)[0],
+            r#"[null,"5","room:a","phx_reply",{"status":"ok","response":{"joined":"room:a"}}]"#
+        );
+        assert_eq!(
+            run(&mut c, r#"[null,"6","room:a","crash",{}]"#)[0],
+            r#"["5","5","room:a","phx_error",{"reason":"channel_crash"}]"#
+        );
+    }
+
+    #[test]
+    fn duplicate_join_replies_then_closes_the_old_instance() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["2","2","room:lobby","phx_join",{}]"#),
+            [
+                r#"["2","2","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#,
+                r#"["1","1","room:lobby","phx_close",{}]"#,
+            ]
+        );
+        // The topic stays joined, now under the new join_ref.
+        assert_eq!(
+            run(&mut c, r#"["2","3","room:lobby","echo",{"x":1}]"#),
+            [r#"["2","3","room:lobby","phx_reply",{"status":"ok","response":{"x":1}}]"#]
+        );
+        assert!(run(&mut c, r#"["1","4","room:lobby","echo",{}]"#).is_empty());
+    }
+
+    #[test]
+    fn duplicate_flood_join_starts_a_new_instance() {
+        let mut c = Connection::new();
+        run(&mut c, r#"["1","1","flood:5","phx_join",{}]"#);
+        assert_eq!(
+            run(&mut c, r#"["2","2","flood:5","phx_join",{}]"#),
+            [
+                r#"["2","2","flood:5","phx_reply",{"status":"ok","response":{}}]"#,
+                r#"["1","1","flood:5","phx_close",{}]"#,
+                r#"flood flood:5 Some("2") #2 x5"#,
+            ]
+        );
+        assert_eq!(c.instance("flood:5"), Some(2));
+    }
+
+    #[test]
+    fn leave_replies_then_closes_and_unsubscribes() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","9","room:lobby","phx_leave",{}]"#),
+            [
+                r#"["1","9","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
+                r#"["1","1","room:lobby","phx_close",{}]"#,
+                "unsubscribe room:lobby",
+            ]
+        );
+        assert!(!c.is_joined("room:lobby"));
+    }
+
+    #[test]
+    fn leave_with_null_join_ref_uses_the_channels() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"[null,"9","room:lobby","phx_leave",{}]"#)[0],
+            r#"["1","9","room:lobby","phx_reply",{"status":"ok","response":{}}]"#
+        );
+    }
+
+    #[test]
+    fn leave_of_a_topic_not_joined_echoes_the_join_ref_without_close() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"["8","9","room:x","phx_leave",{}]"#),
+            [r#"["8","9","room:x","phx_reply",{"status":"ok","response":{}}]"#]
+        );
+    }
+
+    #[test]
+    fn stale_join_ref_is_dropped_silently() {
+        let mut c = joined_lobby();
+        assert!(run(&mut c, r#"["0","5","room:lobby","echo",{}]"#).is_empty());
+        assert!(run(&mut c, r#"["0","6","room:lobby","phx_leave",{}]"#).is_empty());
+        assert!(c.is_joined("room:lobby"));
+    }
+
+    #[test]
+    fn null_join_ref_is_accepted_on_a_joined_topic() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"[null,"5","room:lobby","echo",[1,2]]"#),
+            [r#"["1","5","room:lobby","phx_reply",{"status":"ok","response":[1,2]}]"#]
+        );
+    }
+
+    #[test]
+    fn event_on_a_topic_not_joined_is_unmatched() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","echo",{}]"#),
+            [
+                r#"[null,"2","room:lobby","phx_reply",{"status":"error","response":{"reason":"unmatched topic"}}]"#
+            ]
+        );
+        assert_eq!(
+            run(&mut c, r#"[null,"3","phoenix","other",{}]"#),
+            [
+                r#"[null,"3","phoenix","phx_reply",{"status":"error","response":{"reason":"unmatched topic"}}]"#
+            ]
+        );
+    }
+
+    #[test]
+    fn echo_replies_with_the_payload_verbatim() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","echo",{ "body" : "hi" }]"#),
+            [r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{ "body" : "hi" }}]"#]
+        );
+    }
+
+    #[test]
+    fn shout_broadcasts_then_replies_ok() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","shout",{"body":"hi"}]"#),
+            [
+                r#"broadcast [null,null,"room:lobby","shout",{"body":"hi"}]"#,
+                r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
+            ]
+        );
+    }
+
+    #[test]
+    fn fail_replies_error_nope() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","fail",{}]"#),
+            [
+                r#"["1","2","room:lobby","phx_reply",{"status":"error","response":{"reason":"nope"}}]"#
+            ]
+        );
+    }
+
+    #[test]
+    fn noreply_sends_nothing() {
+        let mut c = joined_lobby();
+        assert!(run(&mut c, r#"["1","2","room:lobby","noreply",{}]"#).is_empty());
+        assert!(c.is_joined("room:lobby"));
+    }
+
+    #[test]
+    fn crash_sends_phx_error_and_unjoins() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","crash",{}]"#),
+            [
+                r#"["1","1","room:lobby","phx_error",{"reason":"channel_crash"}]"#,
+                "unsubscribe room:lobby",
+            ]
+        );
+        assert_eq!(
+            run(&mut c, r#"["1","3","room:lobby","echo",{}]"#),
+            [
+                r#"[null,"3","room:lobby","phx_reply",{"status":"error","response":{"reason":"unmatched topic"}}]"#
+            ]
+        );
+    }
+
+    #[test]
+    fn unknown_room_event_crashes_like_a_missing_handle_in() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","new_msg",{}]"#)[0],
+            r#"["1","1","room:lobby","phx_error",{"reason":"channel_crash"}]"#
+        );
+    }
+
+    #[test]
+    fn stop_replies_then_closes() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","stop",{}]"#),
+            [
+                r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
+                r#"["1","1","room:lobby","phx_close",{}]"#,
+                "unsubscribe room:lobby",
+            ]
+        );
+        assert!(!c.is_joined("room:lobby"));
+    }
+
+    #[test]
+    fn undecodable_frame_closes_the_connection() {
+        let mut c = joined_lobby();
+        let out = run(&mut c, r#"{"topic":"room:lobby"}"#);
+        assert_eq!(out.len(), 1);
+        assert!(
+            out[0].starts_with("close 1011 undecodable frame: expected a V2 frame"),
+            "{}",
+            out[0]
+        );
+    }
+
+    #[test]
+    fn topics_with_quotes_are_escaped_in_replies() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"["1","1","room:\"q\"","phx_join",{}]"#)[0],
+            r#"["1","1","room:\"q\"","phx_reply",{"status":"ok","response":{"joined":"room:\"q\""}}]"#
+        );
+    }
+}

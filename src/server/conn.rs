@@ -1,0 +1,448 @@
+//! One connection of the built-in server: the thread that owns its
+//! WebSocket from the handshake to the close.
+//!
+//! The socket is non-blocking and watched by a `polling::Poller`, which other
+//! connections also `notify()` after queueing a broadcast in this one's
+//! mailbox, so the loop reacts at once to either. Each turn reads what the
+//! client sent (answered by `channels.rs`), delivers queued broadcasts,
+//! writes the next batch of any `flood:N` pushes and flushes. Writes that
+//! would block stay in tungstenite's buffer; the loop then also waits for
+//! writability and generates no more flood frames until the buffer drains,
+//! which keeps memory flat however slowly the client reads.
+
+use std::collections::VecDeque;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use polling::{Event, Events, Poller};
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::protocol::frame::CloseFrame;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
+
+use super::channels::{self, Action, Connection};
+use super::{Mailbox, Outbound, Server, handshake};
+use crate::protocol::{self, Frame};
+
+/// The poller key of the socket (the only source; notify needs none).
+const SOCKET: usize = 0;
+/// Flood frames written per turn, so a flood still lets the loop read and
+/// answer the client (heartbeats, pushes) between batches.
+const FLOOD_BATCH: u64 = 4096;
+/// Client messages handled per turn, so a chatty client cannot starve its
+/// own flood or the broadcasts queued for it.
+const READ_BUDGET: usize = 1024;
+/// Broadcasts written per turn, for the same reason.
+const INBOX_BUDGET: usize = 4096;
+/// How long to wait for the client's close reply after we sent a close.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// Serves one accepted TCP connection until it closes, logging its life.
+pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Server) {
+    let ws = match handshake::accept(stream, WebSocketConfig::default()) {
+        Ok(ws) => ws,
+        Err(refused) => {
+            server.log(format_args!("{peer} {refused}"));
+            return;
+        }
+    };
+    server.log(format_args!("{peer} connected"));
+    let reason = match Conn::new(ws, peer, id, server) {
+        Ok(mut conn) => conn.run(),
+        Err(e) => format!("socket setup failed: {e}"),
+    };
+    server.log(format_args!("{peer} disconnected: {reason}"));
+}
+
+/// A flood in progress (see [`channels::Flood`]).
+struct FloodRun {
+    spec: channels::Flood,
+    /// Messages written so far; the next one is `i = sent + 1`.
+    sent: u64,
+    /// `[join_ref,null,topic,"msg",{"i":` — everything before the number.
+    prefix: String,
+}
+
+impl FloodRun {
+    fn new(spec: channels::Flood) -> FloodRun {
+        let mut prefix = String::from("[");
+        match &spec.join_ref {
+            Some(jr) => protocol::push_json_str(&mut prefix, jr),
+            None => prefix.push_str("null"),
+        }
+        prefix.push_str(",null,");
+        protocol::push_json_str(&mut prefix, &spec.topic);
+        prefix.push_str(",\"msg\",{\"i\":");
+        FloodRun {
+            spec,
+            sent: 0,
+            prefix,
+        }
+    }
+
+    /// Push number `i`, in a string of exactly its length: `Bytes` then takes
+    /// the buffer over without a second allocation.
+    fn message(&self, i: u64) -> String {
+        let mut digits = [0u8; 20];
+        let mut start = digits.len();
+        let mut n = i;
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        let digits = &digits[start..];
+        let mut s = String::with_capacity(self.prefix.len() + digits.len() + 2);
+        s.push_str(&self.prefix);
+        s.extend(digits.iter().map(|&d| char::from(d)));
+        s.push_str("}]");
+        s
+    }
+
+    fn done(&self) -> String {
+        let jr = self.spec.join_ref.as_deref();
+        let payload = protocol::raw(format!("{{\"count\":{}}}", self.spec.count));
+        Frame::new(jr, None, &self.spec.topic, "done", payload).encode()
+    }
+}
+
+/// Why the loop ended, for the log line.
+type Ended = String;
+
+struct Conn<'s> {
+    server: &'s Server,
+    peer: SocketAddr,
+    id: u64,
+    ws: WebSocket<TcpStream>,
+    poller: Arc<Poller>,
+    /// Given to the registry so other connections can queue broadcasts.
+    mailbox: Mailbox,
+    inbox: Receiver<Outbound>,
+    channels: Connection,
+    floods: VecDeque<FloodRun>,
+    /// The last write or flush could not finish: wait for writability and
+    /// generate nothing new meanwhile.
+    write_blocked: bool,
+    /// A budget ran out with work left, so the next turn must not wait.
+    more_input: bool,
+    more_inbox: bool,
+    /// When a frame last came from the client (idle timeout, PROTOCOL.md §4).
+    last_seen: Instant,
+    /// Set once we sent a close: give up waiting for the reply at this time.
+    closing: Option<(Instant, String)>,
+}
+
+impl<'s> Conn<'s> {
+    fn new(
+        ws: WebSocket<TcpStream>,
+        peer: SocketAddr,
+        id: u64,
+        server: &'s Server,
+    ) -> io::Result<Conn<'s>> {
+        let stream = ws.get_ref();
+        stream.set_read_timeout(None)?;
+        stream.set_write_timeout(None)?;
+        stream.set_nonblocking(true)?;
+        // Replies are small and awaited one by one; don't let Nagle hold them.
+        stream.set_nodelay(true)?;
+        let poller = Arc::new(Poller::new()?);
+        // SAFETY: the stream lives in `ws`, which `Conn` owns; `Drop for
+        // Conn` deletes it from the poller before `ws` is dropped. If
+        // building `Conn` could fail after this line the stream would leak
+        // from the poller, so nothing fallible follows.
+        unsafe { poller.add(stream, Event::readable(SOCKET))? };
+        let (queue, inbox) = mpsc::channel();
+        let mailbox = Mailbox {
+            queue,
+            waker: Arc::clone(&poller),
+        };
+        Ok(Conn {
+            server,
+            peer,
+            id,
+            ws,
+            poller,
+            mailbox,
+            inbox,
+            channels: Connection::new(),
+            floods: VecDeque::new(),
+            write_blocked: false,
+            more_input: false,
+            more_inbox: false,
+            last_seen: Instant::now(),
+            closing: None,
+        })
+    }
+
+    /// Runs the connection to its end.
+    fn run(&mut self) -> Ended {
+        let mut events = Events::new();
+        loop {
+            if let Err(ended) = self.turn().and_then(|()| self.wait(&mut events)) {
+                return ended;
+            }
+        }
+    }
+
+    /// One pass over everything that may have work.
+    fn turn(&mut self) -> Result<(), Ended> {
+        if self.write_blocked {
+            self.flush()?;
+        }
+        self.read_input()?;
+        if self.closing.is_none() {
+            self.deliver_broadcasts()?;
+            if !self.write_blocked {
+                self.pump_flood()?;
+            }
+        }
+        self.flush()?;
+        self.check_deadlines()
+    }
+
+    /// Sleeps until the socket is ready (readable, or writable when writes
+    /// are pending), a broadcast arrives, or the next deadline.
+    fn wait(&mut self, events: &mut Events) -> Result<(), Ended> {
+        let flooding = !self.floods.is_empty() && !self.write_blocked && self.closing.is_none();
+        if self.more_input || self.more_inbox || flooding {
+            return Ok(());
+        }
+        // Oneshot mode: every wait re-arms the interest.
+        let interest = Event::new(SOCKET, true, self.write_blocked);
+        self.poller
+            .modify(self.ws.get_ref(), interest)
+            .map_err(|e| format!("poll failed: {e}"))?;
+        events.clear();
+        let waited = match self.deadline() {
+            Some(deadline) => self.poller.wait_deadline(events, deadline),
+            None => self.poller.wait(events, None),
+        };
+        match waited {
+            Ok(_) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+            Err(e) => Err(format!("poll failed: {e}")),
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match &self.closing {
+            Some((at, _)) => Some(*at),
+            // None when the timeout is too large to add: no idle deadline.
+            None => self.last_seen.checked_add(self.server.options.idle_timeout),
+        }
+    }
+
+    fn check_deadlines(&mut self) -> Result<(), Ended> {
+        let Some(deadline) = self.deadline() else {
+            return Ok(());
+        };
+        if Instant::now() < deadline {
+            return Ok(());
+        }
+        match &self.closing {
+            Some((_, reason)) => Err(format!("{reason} (no close reply)")),
+            None => {
+                self.start_close(1000, "idle timeout", "idle timeout".to_owned())?;
+                self.flush()
+            }
+        }
+    }
+
+    /// Reads and handles what the client sent, up to the budget.
+    fn read_input(&mut self) -> Result<(), Ended> {
+        self.more_input = false;
+        for _ in 0..READ_BUDGET {
+            let message = match self.ws.read() {
+                Ok(message) => message,
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(Error::ConnectionClosed | Error::AlreadyClosed) => {
+                    return Err(self.gone("connection closed"));
+                }
+                Err(e) => return Err(self.gone(&format!("read failed: {e}"))),
+            };
+            // Any frame counts as activity, heartbeats and pings included.
+            self.last_seen = Instant::now();
+            match message {
+                // After our close only the client's close reply matters.
+                Message::Text(text) if self.closing.is_none() => {
+                    let actions = self.channels.handle_text(&text);
+                    self.apply(actions)?;
+                }
+                Message::Binary(data) if self.closing.is_none() => {
+                    // V2 binary pushes are for channels that take
+                    // `{:binary, data}`; the demo channels take none.
+                    self.server.log(format_args!(
+                        "{} ignored a binary frame of {} bytes",
+                        self.peer,
+                        data.len()
+                    ));
+                }
+                Message::Close(frame) => {
+                    // tungstenite queued the close reply; send it if we can.
+                    let _ = self.ws.flush();
+                    let how = match frame {
+                        Some(f) if f.reason.is_empty() => format!("closed by client ({})", f.code),
+                        Some(f) => format!("closed by client ({} {})", f.code, f.reason),
+                        None => "closed by client".to_owned(),
+                    };
+                    return Err(self.gone(&how));
+                }
+                // Pongs are queued by tungstenite itself and go out with the
+                // next flush.
+                _ => {}
+            }
+        }
+        self.more_input = true;
+        Ok(())
+    }
+
+    /// Carries out what `channels.rs` decided, in order.
+    fn apply(&mut self, actions: Vec<Action>) -> Result<(), Ended> {
+        for action in actions {
+            match action {
+                Action::Send(frame) => self.send(Message::text(frame.encode()))?,
+                Action::Broadcast(frame) => {
+                    let text = Utf8Bytes::from(frame.encode());
+                    self.server.registry.broadcast(&frame.topic, self.id, &text);
+                    // Our own copy goes out now, so it precedes the reply.
+                    self.send(Message::Text(text))?;
+                }
+                Action::Subscribe(topic) => {
+                    self.server
+                        .registry
+                        .subscribe(&topic, self.id, &self.mailbox);
+                }
+                Action::Unsubscribe(topic) => self.server.registry.unsubscribe(&topic, self.id),
+                Action::Flood(spec) => self.floods.push_back(FloodRun::new(spec)),
+                Action::Close {
+                    code,
+                    reason,
+                    detail,
+                } => return self.start_close(code, reason, format!("{reason}: {detail}")),
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes broadcasts other connections queued for us, up to the budget.
+    fn deliver_broadcasts(&mut self) -> Result<(), Ended> {
+        self.more_inbox = false;
+        for _ in 0..INBOX_BUDGET {
+            let Ok(outbound) = self.inbox.try_recv() else {
+                return Ok(());
+            };
+            // Queued before we left the topic: the channel is gone, drop it.
+            if self.channels.is_joined(&outbound.topic) {
+                self.send(Message::Text(outbound.text))?;
+            }
+        }
+        self.more_inbox = true;
+        Ok(())
+    }
+
+    /// Writes the next batch of the first flood, then moves it to the back
+    /// so several floods take turns.
+    fn pump_flood(&mut self) -> Result<(), Ended> {
+        let Some(mut run) = self.floods.pop_front() else {
+            return Ok(());
+        };
+        // The channel instance that started it was left, closed, crashed or
+        // replaced by a new join: its pushes stop, as its process would.
+        if self.channels.instance(&run.spec.topic) != Some(run.spec.instance) {
+            return Ok(());
+        }
+        let mut written = 0;
+        while run.sent < run.spec.count && written < FLOOD_BATCH && !self.write_blocked {
+            self.send(Message::text(run.message(run.sent + 1)))?;
+            run.sent += 1;
+            written += 1;
+        }
+        if run.sent < run.spec.count {
+            self.floods.push_back(run);
+        } else {
+            self.send(Message::text(run.done()))?;
+        }
+        Ok(())
+    }
+
+    /// Queues a message. A write that would block has still queued it.
+    fn send(&mut self, message: Message) -> Result<(), Ended> {
+        let retry = match self.ws.write(message) {
+            Ok(()) => return Ok(()),
+            Err(Error::WriteBufferFull(message)) => message,
+            Err(e) => return self.write_failed(e),
+        };
+        // Only possible with a capped write buffer (the default is not):
+        // push out what is queued, then try once more.
+        self.flush()?;
+        match self.ws.write(*retry) {
+            Ok(()) => Ok(()),
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), Ended> {
+        match self.ws.flush() {
+            Ok(()) => {
+                self.write_blocked = false;
+                Ok(())
+            }
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    fn write_failed(&mut self, e: Error) -> Result<(), Ended> {
+        match e {
+            Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                self.write_blocked = true;
+                Ok(())
+            }
+            Error::ConnectionClosed | Error::AlreadyClosed => Err(self.gone("connection closed")),
+            e => Err(self.gone(&format!("write failed: {e}"))),
+        }
+    }
+
+    /// Sends a close frame with `code` and `reason` and stops everything but
+    /// waiting for the reply; `log` says why in the log line.
+    fn start_close(&mut self, code: u16, reason: &str, log: String) -> Result<(), Ended> {
+        self.floods.clear();
+        // RFC 6455 caps a close reason at 123 bytes.
+        let mut cut = reason.len().min(123);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: Utf8Bytes::from(&reason[..cut]),
+        };
+        self.closing = Some((Instant::now() + CLOSE_GRACE, log));
+        match self.ws.close(Some(frame)) {
+            Ok(()) => Ok(()),
+            Err(e) => self.write_failed(e),
+        }
+    }
+
+    /// The reason to log when the connection ends: ours if we were closing.
+    fn gone(&self, what: &str) -> Ended {
+        match &self.closing {
+            Some((_, reason)) => reason.clone(),
+            None => what.to_owned(),
+        }
+    }
+}
+
+impl Drop for Conn<'_> {
+    fn drop(&mut self) {
+        for topic in self.channels.topics() {
+            self.server.registry.unsubscribe(topic, self.id);
+        }
+        // Must happen before `ws` (and so the stream) is dropped; see `new`.
+        let _ = self.poller.delete(self.ws.get_ref());
+    }
+}

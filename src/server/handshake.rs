@@ -1,0 +1,298 @@
+//! The HTTP side of the built-in server: upgrading a fresh TCP connection to
+//! a WebSocket, or refusing it with a status and a short text body
+//! (PROTOCOL.md §1, the handshake table).
+//!
+//! The checks on the request target (path, `vsn`, connect params) are pure
+//! functions, tested below; [`accept`] runs them inside tungstenite's
+//! handshake. Everything after the upgrade belongs to `conn.rs`.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+use tungstenite::handshake::HandshakeError;
+use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
+use tungstenite::http::{HeaderValue, StatusCode, header};
+use tungstenite::protocol::{Role, WebSocketConfig};
+use tungstenite::{Error, WebSocket};
+
+/// Where the socket is mounted: `socket "/socket", UserSocket` plus the
+/// WebSocket transport suffix (PROTOCOL.md §1).
+pub const SOCKET_PATH: &str = "/socket/websocket";
+
+/// How long a client may take to send its upgrade request (and to read our
+/// answer) before the connection is dropped, so a silent client does not pin
+/// a thread forever.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How much of the request is kept to explain a failed upgrade; the request
+/// line is all that is needed.
+const RECORD_LIMIT: usize = 8 * 1024;
+
+/// How a handshake ended, when it did not give a WebSocket.
+#[derive(Debug)]
+pub enum Refused {
+    /// We answered with this status (404, 403 or 400) and body.
+    Status(StatusCode, String),
+    /// The client went quiet or away, or the socket failed.
+    Failed(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::Status(s, body) => write!(f, "handshake refused with {s}: {body}"),
+            Refused::Failed(e) => write!(f, "handshake failed: {e}"),
+        }
+    }
+}
+
+/// Reads the upgrade request from `stream` and answers it: 101 and a
+/// WebSocket on success, else an HTTP error response.
+pub fn accept(stream: TcpStream, config: WebSocketConfig) -> Result<WebSocket<TcpStream>, Refused> {
+    let timeouts = stream
+        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
+        .and_then(|()| stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT)));
+    if let Err(e) = timeouts {
+        return Err(Refused::Failed(e.to_string()));
+    }
+    let mut seen = Vec::new();
+    let recording = Recording {
+        stream: &stream,
+        seen: &mut seen,
+    };
+    let failure = match tungstenite::accept_hdr_with_config(recording, Gate, Some(config)) {
+        // The handshake read exactly the request (tungstenite refuses bytes
+        // after it), so a fresh WebSocket over the same stream loses nothing.
+        Ok(ws) => {
+            drop(ws);
+            return Ok(WebSocket::from_raw_socket(
+                stream,
+                Role::Server,
+                Some(config),
+            ));
+        }
+        // A blocking socket only reports WouldBlock when the read timeout
+        // expires (TimedOut on Windows, which arrives as a Failure).
+        Err(HandshakeError::Interrupted(_)) => {
+            return Err(Refused::Failed("timed out".to_owned()));
+        }
+        Err(HandshakeError::Failure(e)) => e,
+    };
+    match failure {
+        Error::Http(resp) => {
+            let body = resp.body().as_deref().unwrap_or_default();
+            let body = String::from_utf8_lossy(body).into_owned();
+            Err(Refused::Status(resp.status(), body))
+        }
+        Error::Io(e) => Err(Refused::Failed(e.to_string())),
+        // The client left without sending a request.
+        other if seen.is_empty() => Err(Refused::Failed(other.to_string())),
+        // Not an upgrade request at all (plain GET, POST, missing headers,
+        // bad key…): tungstenite does not answer those, so we do, with 404
+        // for a wrong path (a browser or curl gets the hint) and 400 as
+        // Phoenix does for a non-upgrade request to the socket.
+        other => {
+            let (status, body) = match request_path(&seen) {
+                Some(path) if path != SOCKET_PATH => not_found(path),
+                _ => (
+                    StatusCode::BAD_REQUEST,
+                    format!("expected a WebSocket upgrade request ({other})"),
+                ),
+            };
+            let mut out = Vec::new();
+            let written = tungstenite::handshake::server::write_response(
+                &mut out,
+                &error_response(status, body.clone()),
+            );
+            if written.is_ok() {
+                out.extend_from_slice(body.as_bytes());
+                // Best effort: the client may already be gone.
+                let _ = (&stream).write_all(&out);
+            }
+            Err(Refused::Status(status, body))
+        }
+    }
+}
+
+/// Checks the request target of an upgrade: the socket path, `vsn` (V2
+/// only) and the `token` connect param.
+pub fn check_target(path: &str, query: Option<&str>) -> Result<(), (StatusCode, String)> {
+    if path != SOCKET_PATH {
+        return Err(not_found(path));
+    }
+    let mut vsn = None;
+    let mut bad_token = false;
+    for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        match &*key {
+            "vsn" => vsn = Some(value.into_owned()),
+            // A stand-in for an app's `connect/3` refusing the params.
+            "token" if value == "bad" => bad_token = true,
+            _ => {}
+        }
+    }
+    // A missing vsn means V1 to Phoenix (PROTOCOL.md §1), which this server
+    // does not speak; Phoenix would answer 403 with an empty body.
+    match vsn.as_deref() {
+        Some(v) if is_v2(v) => {}
+        Some(v) => {
+            return Err((
+                StatusCode::FORBIDDEN,
+                format!("vsn {v} is not supported: the built-in server speaks vsn 2.0.0 only"),
+            ));
+        }
+        None => {
+            return Err((
+                StatusCode::FORBIDDEN,
+                "no vsn given (V1): the built-in server speaks vsn 2.0.0 only; add ?vsn=2.0.0"
+                    .to_owned(),
+            ));
+        }
+    }
+    if bad_token {
+        return Err((
+            StatusCode::FORBIDDEN,
+            "connect refused: token=bad".to_owned(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs [`check_target`] on the upgrade request inside tungstenite's
+/// handshake, turning a refusal into the response to send.
+struct Gate;
+
+impl Callback for Gate {
+    fn on_request(self, req: &Request, resp: Response) -> Result<Response, ErrorResponse> {
+        match check_target(req.uri().path(), req.uri().query()) {
+            Ok(()) => Ok(resp),
+            Err((status, body)) => Err(error_response(status, body)),
+        }
+    }
+}
+
+/// `2.x.y` with numeric parts: full semver is required, so `2.0` fails as
+/// it does in Phoenix (PROTOCOL.md §1). Phoenix itself matches `~> 2.0.0`,
+/// that is 2.0.x; this server is lenient about the minor version.
+fn is_v2(vsn: &str) -> bool {
+    let parts: Vec<&str> = vsn.split('.').collect();
+    parts.len() == 3
+        && parts[0] == "2"
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn not_found(path: &str) -> (StatusCode, String) {
+    (
+        StatusCode::NOT_FOUND,
+        format!("no socket at {path}; try {SOCKET_PATH}"),
+    )
+}
+
+/// A text/plain error response that closes the connection.
+fn error_response(status: StatusCode, body: String) -> ErrorResponse {
+    let mut resp = ErrorResponse::new(None);
+    *resp.status_mut() = status;
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    *resp.body_mut() = Some(body);
+    resp
+}
+
+/// The path of the request line in `head` (`GET /path?q HTTP/1.1`).
+fn request_path(head: &[u8]) -> Option<&str> {
+    let line = head.split(|&b| b == b'\n').next()?;
+    let target = std::str::from_utf8(line).ok()?.split(' ').nth(1)?;
+    Some(target.split('?').next().unwrap_or(target))
+}
+
+/// The handshake's view of the stream: it keeps a copy of what was read so a
+/// request tungstenite rejects can still be answered by path.
+struct Recording<'a> {
+    stream: &'a TcpStream,
+    seen: &'a mut Vec<u8>,
+}
+
+impl Read for Recording<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.stream.read(buf)?;
+        let room = RECORD_LIMIT.saturating_sub(self.seen.len());
+        self.seen.extend_from_slice(&buf[..n.min(room)]);
+        Ok(n)
+    }
+}
+
+impl Write for Recording<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(path: &str, query: Option<&str>) -> Option<u16> {
+        check_target(path, query).err().map(|(s, _)| s.as_u16())
+    }
+
+    #[test]
+    fn accepts_vsn_2_0_0_at_the_socket_path() {
+        assert_eq!(status("/socket/websocket", Some("vsn=2.0.0")), None);
+        assert_eq!(
+            status("/socket/websocket", Some("token=abc&vsn=2.0.0&x[y]=1")),
+            None
+        );
+        assert_eq!(status("/socket/websocket", Some("vsn=2.1.3")), None);
+    }
+
+    #[test]
+    fn other_paths_are_not_found_with_a_hint() {
+        let (s, body) = check_target("/socket", Some("vsn=2.0.0")).unwrap_err();
+        assert_eq!(s, StatusCode::NOT_FOUND);
+        assert_eq!(body, "no socket at /socket; try /socket/websocket");
+    }
+
+    #[test]
+    fn vsn_other_than_full_2_x_y_is_forbidden() {
+        for q in [
+            None,
+            Some("vsn=1.0.0"),
+            Some("vsn=2.0"),
+            Some("vsn=3.0.0"),
+            Some("vsn=2.0.0-rc"),
+            Some("vsn=2..0"),
+        ] {
+            assert_eq!(status("/socket/websocket", q), Some(403), "{q:?}");
+        }
+        let (_, body) = check_target("/socket/websocket", Some("vsn=1.0.0")).unwrap_err();
+        assert!(body.contains("speaks vsn 2.0.0 only"), "{body}");
+    }
+
+    #[test]
+    fn token_bad_is_refused() {
+        let (s, body) = check_target("/socket/websocket", Some("vsn=2.0.0&token=bad")).unwrap_err();
+        assert_eq!(s, StatusCode::FORBIDDEN);
+        assert_eq!(body, "connect refused: token=bad");
+    }
+
+    #[test]
+    fn request_path_reads_the_request_line() {
+        assert_eq!(
+            request_path(b"GET /x?y=1 HTTP/1.1\r\nHost: a\r\n"),
+            Some("/x")
+        );
+        assert_eq!(request_path(b"POST / HTTP/1.1\r\n"), Some("/"));
+        assert_eq!(request_path(b"garbage"), None);
+    }
+}

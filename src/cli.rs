@@ -7,32 +7,41 @@
 
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::endpoint;
+use crate::{command, endpoint};
 
-const AFTER_HELP: &str = "\
-REPL commands (type `help` at the prompt for details):
-  join TOPIC [PAYLOAD]          join a channel            join room:lobby {\"user\":\"ana\"}
-  leave [TOPIC]                 leave a channel           leave room:lobby
-  push TOPIC EVENT [PAYLOAD]    push an event (alias send) push room:lobby new_msg body=hi
-  heartbeat                     send a heartbeat now
-  raw TEXT                      send TEXT as-is as a text frame
-  topics                        list topics, join refs and states
-  sleep DURATION                pause a script            sleep 250ms
-  wait TOPIC EVENT [TIMEOUT]    wait for a message        wait room:lobby shout 5s
-  help [COMMAND], quit
+/// Text shown after the options in `--help`: the REPL language, from the
+/// same table that `help` uses at the prompt.
+fn after_help() -> String {
+    let mut out =
+        String::from("REPL commands (one per line; `help COMMAND` at the prompt explains each):\n");
+    for (_, usage, summary, _) in command::COMMANDS {
+        let summary = summary.split(';').next().unwrap_or(summary);
+        out.push_str(&format!("  {usage:<28} {summary}\n"));
+    }
+    out.push_str(
+        "\nPAYLOAD (default {}): JSON {\"a\":1}, the shorthand <\"a\":1>, or pairs a=text n:=3\n\
+         \nExamples:\n  \
+         phx-repl                                    the REPL on the built-in server\n  \
+         phx-repl ws://localhost:4000/socket -p token=abc\n  \
+         phx-repl localhost:4000/socket --fail < smoke.phx\n\
+         \nPiped input runs as a script: each join/leave/push waits for its reply.\n\
+         Exit codes: 0 ok; 1 a line failed (invalid, timed out, or an error with --fail);\n\
+         2 usage error; 3 could not connect, or the connection dropped.",
+    );
+    out
+}
 
-PAYLOAD: JSON ({\"a\":1}), the shorthand <\"a\":1>, or pairs a=text n:=JSON (default {}).
-
-Without URL, phx-repl starts its built-in server and connects to it.
-Piped input runs as a script: each join/leave/push waits for its reply.
-Exit codes: 0 ok, 1 a line failed (invalid, timed out, or an error with --fail),
-2 usage error, 3 could not connect or the connection dropped.";
+/// Parses the command line, exiting with a usage error (code 2) if it is wrong.
+pub fn parse() -> Cli {
+    let matches = Cli::command().after_help(after_help()).get_matches();
+    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+}
 
 /// A REPL for Phoenix Channels: join, push, and watch every frame live.
 #[derive(Debug, Parser)]
-#[command(name = "phx-repl", version, after_help = AFTER_HELP)]
+#[command(name = "phx-repl", version)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
@@ -195,7 +204,6 @@ fn parse_header(s: &str) -> Result<(String, String), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("phx-repl").chain(args.iter().copied()))
@@ -203,7 +211,15 @@ mod tests {
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().debug_assert();
+        Cli::command().after_help(after_help()).debug_assert();
+    }
+
+    #[test]
+    fn help_lists_every_repl_command() {
+        let help = after_help();
+        for (name, ..) in command::COMMANDS {
+            assert!(help.contains(&format!("  {name}")), "{name}");
+        }
     }
 
     #[test]

@@ -11,23 +11,13 @@ use std::time::Duration;
 use serde_json::value::RawValue;
 
 use crate::protocol::{json_str, push_json_str, raw};
+use crate::session::Request;
 
 /// One parsed line.
 #[derive(Debug, Clone)]
 pub enum Command {
-    Join {
-        topic: String,
-        payload: Box<RawValue>,
-    },
-    Leave {
-        topic: Option<String>,
-    },
-    Push {
-        topic: String,
-        event: String,
-        payload: Box<RawValue>,
-    },
-    Heartbeat,
+    /// join, leave, push or heartbeat: a frame that gets a reply.
+    Request(Request),
     Raw(String),
     Topics,
     Sleep(Duration),
@@ -130,17 +120,17 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
     let cmd = match word {
         "join" => {
             let (topic, rest) = topic_arg(rest, "join")?;
-            Command::Join {
+            Command::Request(Request::Join {
                 topic,
                 payload: payload_arg(rest, "join TOPIC")?,
-            }
+            })
         }
         "leave" => {
             let (topic, rest) = split_word(rest);
             no_more(rest, "leave")?;
-            Command::Leave {
+            Command::Request(Request::Leave {
                 topic: (!topic.is_empty()).then(|| topic.to_owned()),
-            }
+            })
         }
         "push" | "send" => {
             let (topic, rest) = topic_arg(rest, word)?;
@@ -150,15 +140,15 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
                     "`{word} {topic}` needs an event; try `{word} {topic} new_msg {{\"body\":\"hi\"}}`"
                 )));
             }
-            Command::Push {
+            Command::Request(Request::Push {
                 payload: payload_arg(rest, &format!("{word} {topic} {event}"))?,
                 topic,
                 event: event.to_owned(),
-            }
+            })
         }
         "heartbeat" => {
             no_more(rest, "heartbeat")?;
-            Command::Heartbeat
+            Command::Request(Request::Heartbeat { auto: false })
         }
         "raw" => {
             if rest.is_empty() {
@@ -496,7 +486,7 @@ mod tests {
 
     fn payload_of(line: &str) -> String {
         match cmd(line) {
-            Command::Join { payload, .. } | Command::Push { payload, .. } => {
+            Command::Request(Request::Join { payload, .. } | Request::Push { payload, .. }) => {
                 payload.get().to_owned()
             }
             other => panic!("{other:?}"),
@@ -513,7 +503,7 @@ mod tests {
     #[test]
     fn join_defaults_to_an_empty_object() {
         match cmd("join room:lobby") {
-            Command::Join { topic, payload } => {
+            Command::Request(Request::Join { topic, payload }) => {
                 assert_eq!(topic, "room:lobby");
                 assert_eq!(payload.get(), "{}");
             }
@@ -560,13 +550,21 @@ mod tests {
 
     #[test]
     fn send_is_an_alias_for_push() {
-        assert!(matches!(cmd("send t e"), Command::Push { .. }));
+        assert!(matches!(
+            cmd("send t e"),
+            Command::Request(Request::Push { .. })
+        ));
     }
 
     #[test]
     fn leave_topic_is_optional() {
-        assert!(matches!(cmd("leave"), Command::Leave { topic: None }));
-        assert!(matches!(cmd("leave room:x"), Command::Leave { topic: Some(t) } if t == "room:x"));
+        assert!(matches!(
+            cmd("leave"),
+            Command::Request(Request::Leave { topic: None })
+        ));
+        assert!(
+            matches!(cmd("leave room:x"), Command::Request(Request::Leave { topic: Some(t) }) if t == "room:x")
+        );
     }
 
     #[test]
@@ -610,7 +608,10 @@ mod tests {
 
     #[test]
     fn simple_commands() {
-        assert!(matches!(cmd("heartbeat"), Command::Heartbeat));
+        assert!(matches!(
+            cmd("heartbeat"),
+            Command::Request(Request::Heartbeat { auto: false })
+        ));
         assert!(matches!(cmd("topics"), Command::Topics));
         assert!(matches!(cmd("quit"), Command::Quit));
         assert!(matches!(cmd("exit"), Command::Quit));

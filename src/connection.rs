@@ -192,6 +192,9 @@ fn handshake_failure(e: tungstenite::Error) -> ConnectError {
             }
         }
         tungstenite::Error::Tls(e) => ConnectError::Tls(e.to_string()),
+        tungstenite::Error::Io(e) if tls_error(&e).is_some() => {
+            ConnectError::Tls(tls_error(&e).unwrap_or_default())
+        }
         tungstenite::Error::Io(e)
             if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
         {
@@ -199,6 +202,29 @@ fn handshake_failure(e: tungstenite::Error) -> ConnectError {
         }
         other => ConnectError::Handshake(other.to_string()),
     }
+}
+
+/// Describes a rustls error carried inside an I/O error, in words.
+fn tls_error(e: &io::Error) -> Option<String> {
+    let tls = e.get_ref()?.downcast_ref::<rustls::Error>()?;
+    let text = match tls {
+        rustls::Error::InvalidCertificate(cert) => {
+            use rustls::CertificateError as C;
+            let what = match cert {
+                C::UnknownIssuer => "it is signed by an unknown certificate authority".to_owned(),
+                C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
+                C::NotValidForName | C::NotValidForNameContext { .. } => {
+                    "it is not valid for this host name".to_owned()
+                }
+                C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_owned(),
+                C::Revoked => "it has been revoked".to_owned(),
+                other => format!("{other:?}"),
+            };
+            format!("the server's certificate was rejected: {what}")
+        }
+        other => other.to_string(),
+    };
+    Some(text)
 }
 
 fn tcp_of(ws: &Socket) -> Option<&TcpStream> {

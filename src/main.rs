@@ -21,9 +21,7 @@ use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use clap::Parser;
-
-use cli::{Cli, ColorChoice, Config, Sub, Target};
+use cli::{ColorChoice, Config, Sub, Target};
 use output::Style;
 use runner::{Input, Outcome, Runner, Settings, Sink};
 
@@ -52,7 +50,7 @@ impl Fatal {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = cli::parse();
     let result = match cli.command {
         Some(Sub::Serve(args)) => serve(&args),
         None => cli

@@ -69,7 +69,7 @@ impl Style {
     fn sent(&self, f: &Frame, out: &mut String) {
         if self.json {
             self.record_start("sent", out);
-            frame_fields(f, "event", out);
+            frame_fields(f, out);
             out.push_str(",\"payload\":");
             out.push_str(&compact_json(f.payload.get()));
             out.push_str("}\n");
@@ -112,12 +112,7 @@ impl Style {
         let f = &r.frame;
         if self.json {
             self.record_start("reply", out);
-            out.push_str(",\"join_ref\":");
-            push_opt(out, f.join_ref.as_deref());
-            out.push_str(",\"ref\":");
-            push_opt(out, f.ref_.as_deref());
-            out.push_str(",\"topic\":");
-            push_json_str(out, &f.topic);
+            address_fields(f, out);
             out.push_str(",\"status\":");
             push_opt(out, r.status.as_deref());
             out.push_str(",\"response\":");
@@ -168,7 +163,7 @@ impl Style {
         let f = &m.frame;
         if self.json {
             self.record_start("message", out);
-            frame_fields(f, "event", out);
+            frame_fields(f, out);
             out.push_str(",\"payload\":");
             out.push_str(&compact_json(f.payload.get()));
             if m.stale {
@@ -377,16 +372,20 @@ impl Style {
     }
 }
 
-fn frame_fields(f: &Frame, event_key: &str, out: &mut String) {
+/// `join_ref`, `ref` and `topic` of a JSON record.
+fn address_fields(f: &Frame, out: &mut String) {
     out.push_str(",\"join_ref\":");
     push_opt(out, f.join_ref.as_deref());
     out.push_str(",\"ref\":");
     push_opt(out, f.ref_.as_deref());
     out.push_str(",\"topic\":");
     push_json_str(out, &f.topic);
-    out.push_str(",\"");
-    out.push_str(event_key);
-    out.push_str("\":");
+}
+
+/// `join_ref`, `ref`, `topic` and `event` of a JSON record.
+fn frame_fields(f: &Frame, out: &mut String) {
+    address_fields(f, out);
+    out.push_str(",\"event\":");
     push_json_str(out, &f.event);
 }
 

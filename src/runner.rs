@@ -18,7 +18,7 @@ use rustyline::ExternalPrinter;
 use crate::command::{self, Command};
 use crate::connection::{Event, Handle, ToNet};
 use crate::output::Style;
-use crate::session::{MessageKind, Request};
+use crate::session::MessageKind;
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
 const WAIT_MEMORY: usize = 10_000;
@@ -303,30 +303,7 @@ impl Runner {
         let id = self.next_id;
         self.next_id += 1;
         let to_net = match cmd {
-            Command::Join { topic, payload } => ToNet::Request {
-                id,
-                request: Request::Join { topic, payload },
-            },
-            Command::Leave { topic } => ToNet::Request {
-                id,
-                request: Request::Leave { topic },
-            },
-            Command::Push {
-                topic,
-                event,
-                payload,
-            } => ToNet::Request {
-                id,
-                request: Request::Push {
-                    topic,
-                    event,
-                    payload,
-                },
-            },
-            Command::Heartbeat => ToNet::Request {
-                id,
-                request: Request::Heartbeat { auto: false },
-            },
+            Command::Request(request) => ToNet::Request { id, request },
             Command::Raw(text) => ToNet::Raw { id, text },
             Command::Topics => ToNet::Topics { id },
             Command::Sleep(d) => {

@@ -90,7 +90,7 @@ pub struct ClientArgs {
     pub heartbeat: Duration,
 
     /// Seconds to wait for a reply (and the default for `wait`)
-    #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_timeout)]
     pub timeout: Duration,
 
     /// Print one JSON object per line (NDJSON) instead of human-readable lines
@@ -181,6 +181,15 @@ fn parse_secs(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(secs))
 }
 
+/// Like `parse_secs`, but zero is refused: every reply would time out.
+fn parse_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_secs(s)?;
+    if d.is_zero() {
+        return Err("a timeout of 0 would time out every reply; try `--timeout 10`".to_owned());
+    }
+    Ok(d)
+}
+
 fn parse_param(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
@@ -255,6 +264,7 @@ mod tests {
     #[test]
     fn bad_values_are_usage_errors() {
         assert!(parse(&["--timeout", "soon"]).is_err());
+        assert!(parse(&["--timeout", "0"]).is_err());
         assert!(parse(&["-p", "novalue"]).is_err());
         assert!(parse(&["-H", "NoColon"]).is_err());
         assert!(parse(&["--color", "sometimes"]).is_err());

@@ -90,7 +90,8 @@ pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
         "wait",
         "wait TOPIC EVENT [TIMEOUT]",
         "wait for a message with that topic (* = any) and event; messages that \
-         arrived earlier count, each consumed once",
+         arrived earlier count, each consumed once (replies to your own \
+         requests are not messages; a reply to a `raw` frame is `phx_reply`)",
         "wait room:lobby shout 5s",
     ),
     (

@@ -27,7 +27,8 @@ use url::Url;
 
 use crate::protocol::{self, Frame};
 use crate::session::{
-    Expired, Incoming, Message as PhxMessage, Reply, Request, Session, TopicInfo,
+    Expired, Incoming, Message as PhxMessage, MessageKind, Reply, Request, Session, TopicInfo,
+    Unanswered,
 };
 
 /// The connected WebSocket.
@@ -256,6 +257,8 @@ pub enum Event {
     Reply(Reply),
     Message(PhxMessage),
     TimedOut(Expired),
+    /// A request's channel crashed or closed before it was answered.
+    Unanswered(Unanswered),
     Topics {
         id: u64,
         topics: Vec<TopicInfo>,
@@ -580,7 +583,21 @@ impl NetLoop {
             Message::Text(text) => match protocol::decode(&text) {
                 Ok(frame) => match self.session.receive(frame, Instant::now()) {
                     Incoming::Reply(r) => Event::Reply(r),
-                    Incoming::Message(m) => Event::Message(m),
+                    Incoming::Message(m) => {
+                        let orphans =
+                            matches!(m.kind, MessageKind::Error | MessageKind::Close { .. });
+                        if !(self.emit)(Event::Message(m)) {
+                            return false;
+                        }
+                        if orphans {
+                            for u in self.session.take_unanswered() {
+                                if !(self.emit)(Event::Unanswered(u)) {
+                                    return false;
+                                }
+                            }
+                        }
+                        return true;
+                    }
                 },
                 Err(e) => Event::Undecodable {
                     error: e.0,

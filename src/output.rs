@@ -14,8 +14,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use colored::Colorize;
 
 use crate::connection::Event;
-use crate::protocol::{Frame, push_json_str};
-use crate::session::{Expired, Message, MessageKind, Reply, TopicInfo};
+use crate::protocol::{Frame, json_str as json_string, push_json_str};
+use crate::session::{Expired, Message, MessageKind, Reply, TopicInfo, Unanswered};
 
 /// How to render.
 #[derive(Debug, Clone, Copy)]
@@ -48,6 +48,7 @@ impl Style {
                     self.timed_out(e, out);
                 }
             }
+            Event::Unanswered(u) => self.unanswered(u, out),
             Event::Topics { topics, .. } => self.topics(topics, out),
             Event::Undecodable { error, text } => self.undecodable(error, text, out),
             Event::Binary { len } => self.info(
@@ -223,6 +224,31 @@ impl Style {
         } else {
             let _ = writeln!(out, "{} {msg}", "timeout:".red().bold());
         }
+    }
+
+    fn unanswered(&self, u: &Unanswered, out: &mut String) {
+        let what = if u.because == "phx_error" {
+            "the channel crashed"
+        } else {
+            "the channel closed"
+        };
+        let text = format!(
+            "no reply to {} on {} (ref {}): {what}",
+            clean(&u.event),
+            clean(&u.topic),
+            clean(&u.ref_)
+        );
+        self.info(
+            "unanswered",
+            &text,
+            &[
+                ("ref", json_string(&u.ref_)),
+                ("topic", json_string(&u.topic)),
+                ("request", json_string(&u.event)),
+                ("reason", json_string(u.because)),
+            ],
+            out,
+        );
     }
 
     fn topics(&self, topics: &[TopicInfo], out: &mut String) {

@@ -193,11 +193,21 @@ impl Runner {
             self.net.send(ToNet::Close);
         }
         self.flush();
-        let _ = self.rx; // receivers drop with self
-        self.net.join();
-        if self.connection_lost {
+        let Runner {
+            rx,
+            net,
+            connection_lost,
+            failed,
+            settings,
+            ..
+        } = self;
+        // The network thread may be blocked handing us an event: dropping
+        // the receiver ends that wait, so it can see the close and stop.
+        drop(rx);
+        net.join();
+        if connection_lost {
             Outcome::ConnectionLost
-        } else if self.failed {
+        } else if failed && settings.prompt.is_none() {
             Outcome::Failed
         } else {
             Outcome::Ok
@@ -438,7 +448,11 @@ impl Runner {
                 {
                     self.step = Step::Idle;
                 }
-                self.saw(&r.frame.topic, &r.frame.event);
+                // A reply that answers none of our requests (one to a `raw`
+                // frame, say) is a message like any other for `wait`.
+                if r.request.is_none() {
+                    self.saw(&r.frame.topic, &r.frame.event);
+                }
             }
             Event::Message(m) => {
                 if self.settings.fail
@@ -459,6 +473,13 @@ impl Runner {
                 self.failed = true;
                 if let Step::Reply { ref_ } = &self.step
                     && *ref_ == e.ref_
+                {
+                    self.step = Step::Idle;
+                }
+            }
+            Event::Unanswered(u) => {
+                if let Step::Reply { ref_ } = &self.step
+                    && *ref_ == u.ref_
                 {
                     self.step = Step::Idle;
                 }

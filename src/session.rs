@@ -148,6 +148,17 @@ pub struct Expired {
     pub after: Duration,
 }
 
+/// A request that will never be answered because its channel crashed or
+/// closed before replying (`push room:lobby crash`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unanswered {
+    pub ref_: String,
+    pub topic: String,
+    pub event: String,
+    /// `phx_error` or `phx_close`.
+    pub because: &'static str,
+}
+
 /// Why a request could not be sent.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionError {
@@ -182,6 +193,8 @@ pub struct Session {
     deadlines: VecDeque<(Instant, String)>,
     /// Timed-out refs still remembered for late replies, oldest first.
     late: VecDeque<String>,
+    /// Requests orphaned by a channel crash or close, not yet collected.
+    unanswered: Vec<Unanswered>,
 }
 
 impl Session {
@@ -193,6 +206,7 @@ impl Session {
             pending: HashMap::new(),
             deadlines: VecDeque::new(),
             late: VecDeque::new(),
+            unanswered: Vec::new(),
         }
     }
 
@@ -325,10 +339,14 @@ impl Session {
             _ => MessageKind::Push,
         };
         if !stale && let Some(ch) = self.channels.get_mut(&frame.topic) {
-            match kind {
-                MessageKind::Error => ch.state = ChannelState::Errored,
-                MessageKind::Close { .. } => ch.state = ChannelState::Closed,
-                _ => {}
+            let because = match kind {
+                MessageKind::Error => Some((ChannelState::Errored, PHX_ERROR)),
+                MessageKind::Close { .. } => Some((ChannelState::Closed, PHX_CLOSE)),
+                _ => None,
+            };
+            if let Some((state, because)) = because {
+                ch.state = state;
+                self.orphan(&frame.topic, because);
             }
         }
         Incoming::Message(Message { frame, kind, stale })
@@ -383,6 +401,33 @@ impl Session {
             late: p.timed_out,
             auto: p.auto,
         }
+    }
+
+    /// The channel on `topic` is gone: its unanswered requests never will be.
+    fn orphan(&mut self, topic: &str, because: &'static str) {
+        let refs: Vec<String> = self
+            .pending
+            .iter()
+            .filter(|(_, p)| p.topic == topic && !p.timed_out)
+            .map(|(r, _)| r.clone())
+            .collect();
+        for r in refs {
+            if let Some(p) = self.pending.remove(&r) {
+                self.unanswered.push(Unanswered {
+                    ref_: r,
+                    topic: p.topic,
+                    event: p.event,
+                    because,
+                });
+            }
+        }
+        self.unanswered
+            .sort_by_key(|u| u.ref_.parse::<u64>().unwrap_or(u64::MAX));
+    }
+
+    /// Requests orphaned since the last call (see `Unanswered`).
+    pub fn take_unanswered(&mut self) -> Vec<Unanswered> {
+        std::mem::take(&mut self.unanswered)
     }
 
     /// Marks requests whose deadline has passed as timed out and returns
@@ -686,6 +731,44 @@ mod tests {
         assert_eq!(m.kind, MessageKind::Error);
         assert_eq!(state(&s, "room:a"), ChannelState::Errored);
         assert_eq!(push(&mut s, "room:a", "x", t0).join_ref, None);
+    }
+
+    #[test]
+    fn a_crash_orphans_the_channels_pending_requests() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        join(&mut s, "room:a", t0);
+        reply(
+            &mut s,
+            r#"["1","1","room:a","phx_reply",{"status":"ok","response":{}}]"#,
+            t0,
+        );
+        push(&mut s, "room:a", "crash", t0);
+        push(&mut s, "room:b", "other", t0);
+        message(&mut s, r#"["1","1","room:a","phx_error",{}]"#, t0);
+        assert_eq!(
+            s.take_unanswered(),
+            vec![Unanswered {
+                ref_: "2".into(),
+                topic: "room:a".into(),
+                event: "crash".into(),
+                because: "phx_error",
+            }]
+        );
+        assert!(s.take_unanswered().is_empty());
+        let expired = s.expire(t0 + T);
+        assert_eq!(expired.len(), 1, "only room:b's push is still pending");
+        assert_eq!(expired[0].topic, "room:b");
+    }
+
+    #[test]
+    fn a_stale_close_orphans_nothing() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        join(&mut s, "room:a", t0);
+        join(&mut s, "room:a", t0);
+        message(&mut s, r#"["1","1","room:a","phx_close",{}]"#, t0);
+        assert!(s.take_unanswered().is_empty());
     }
 
     #[test]

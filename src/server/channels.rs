@@ -31,6 +31,9 @@ pub enum Action {
     Subscribe(String),
     /// Stop receiving broadcasts for this topic.
     Unsubscribe(String),
+    /// Send this frame after a delay, as a channel that answers later with
+    /// `reply/2` does (PROTOCOL.md §3).
+    SendLater(std::time::Duration, Frame),
     /// Start streaming a `flood:N` channel's pushes after what was sent so far.
     Flood(Flood),
     /// Close the WebSocket with this code and short reason; `detail` is
@@ -194,6 +197,17 @@ impl Connection {
                 }),
                 reply(jr, &frame, "ok", protocol::empty_object()),
             ],
+            // Replies ok with the payload after `ms` milliseconds (default
+            // 1000, at most 60 000): a slow handler, for reply timeouts.
+            (Route::Room, "slow") => {
+                let ms = delay_ms(&frame.payload);
+                match reply(jr, &frame, "ok", frame.payload.clone()) {
+                    Action::Send(f) => {
+                        vec![Action::SendLater(std::time::Duration::from_millis(ms), f)]
+                    }
+                    other => vec![other],
+                }
+            }
             (Route::Room, "fail") => vec![reply(jr, &frame, "error", reason("nope"))],
             // `{:noreply, socket}`: nothing is sent; the client times out.
             (Route::Room, "noreply") => Vec::new(),
@@ -311,6 +325,19 @@ fn unmatched(to: &Frame) -> Action {
 }
 
 /// `{"reason": text}`.
+/// The `ms` field of a `slow` payload: default 1000, at most 60 000.
+fn delay_ms(payload: &RawValue) -> u64 {
+    #[derive(serde::Deserialize)]
+    struct Slow {
+        ms: Option<u64>,
+    }
+    serde_json::from_str::<Slow>(payload.get())
+        .ok()
+        .and_then(|s| s.ms)
+        .unwrap_or(1000)
+        .min(60_000)
+}
+
 fn reason(text: &str) -> Box<RawValue> {
     protocol::raw(format!("{{\"reason\":{}}}", protocol::json_str(text)))
 }
@@ -329,6 +356,7 @@ mod tests {
         match action {
             Action::Send(f) => f.encode(),
             Action::Broadcast(f) => format!("broadcast {}", f.encode()),
+            Action::SendLater(d, f) => format!("after {}ms {}", d.as_millis(), f.encode()),
             Action::Subscribe(t) => format!("subscribe {t}"),
             Action::Unsubscribe(t) => format!("unsubscribe {t}"),
             Action::Flood(f) => format!(
@@ -347,6 +375,20 @@ mod tests {
         let mut c = Connection::new();
         run(&mut c, r#"["1","1","room:lobby","phx_join",{}]"#);
         c
+    }
+
+    #[test]
+    fn slow_replies_later_with_the_payload() {
+        let mut c = Connection::new();
+        run(&mut c, r#"["1","1","room:a","phx_join",{}]"#);
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:a","slow",{"ms":250}]"#),
+            [r#"after 250ms ["1","2","room:a","phx_reply",{"status":"ok","response":{"ms":250}}]"#]
+        );
+        assert_eq!(
+            run(&mut c, r#"["1","3","room:a","slow",{}]"#),
+            [r#"after 1000ms ["1","3","room:a","phx_reply",{"status":"ok","response":{}}]"#]
+        );
     }
 
     #[test]

@@ -136,6 +136,8 @@ struct Conn<'s> {
     last_seen: Instant,
     /// Set once we sent a close: give up waiting for the reply at this time.
     closing: Option<(Instant, String)>,
+    /// Replies to send later (`slow`), in due order.
+    later: Vec<(Instant, Frame)>,
 }
 
 impl<'s> Conn<'s> {
@@ -177,6 +179,7 @@ impl<'s> Conn<'s> {
             more_inbox: false,
             last_seen: Instant::now(),
             closing: None,
+            later: Vec::new(),
         })
     }
 
@@ -231,16 +234,39 @@ impl<'s> Conn<'s> {
     }
 
     fn deadline(&self) -> Option<Instant> {
+        let later = self.later.first().map(|(at, _)| *at);
         match &self.closing {
             Some((at, _)) => Some(*at),
             // None when the timeout is too large to add: no idle deadline.
-            None => self.last_seen.checked_add(self.server.options.idle_timeout),
+            None => [self.idle_deadline(), later].into_iter().flatten().min(),
         }
     }
 
+    fn idle_deadline(&self) -> Option<Instant> {
+        self.last_seen.checked_add(self.server.options.idle_timeout)
+    }
+
+    /// Sends the delayed replies that are due.
+    fn send_due(&mut self) -> Result<(), Ended> {
+        let now = Instant::now();
+        let due = self.later.partition_point(|(at, _)| *at <= now);
+        for (_, frame) in self.later.drain(..due).collect::<Vec<_>>() {
+            self.send(Message::text(frame.encode()))?;
+        }
+        Ok(())
+    }
+
     fn check_deadlines(&mut self) -> Result<(), Ended> {
-        let Some(deadline) = self.deadline() else {
-            return Ok(());
+        if self.closing.is_none() && !self.later.is_empty() {
+            self.send_due()?;
+            self.flush()?;
+        }
+        let deadline = match &self.closing {
+            Some((at, _)) => *at,
+            None => match self.idle_deadline() {
+                Some(d) => d,
+                None => return Ok(()),
+            },
         };
         if Instant::now() < deadline {
             return Ok(());
@@ -319,6 +345,11 @@ impl<'s> Conn<'s> {
                         .subscribe(&topic, self.id, &self.mailbox);
                 }
                 Action::Unsubscribe(topic) => self.server.registry.unsubscribe(&topic, self.id),
+                Action::SendLater(delay, frame) => {
+                    let at = Instant::now() + delay;
+                    let i = self.later.partition_point(|(t, _)| *t <= at);
+                    self.later.insert(i, (at, frame));
+                }
                 Action::Flood(spec) => self.floods.push_back(FloodRun::new(spec)),
                 Action::Close {
                     code,

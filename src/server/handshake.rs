@@ -152,7 +152,7 @@ pub fn check_target(path: &str, query: Option<&str>) -> Result<(), (StatusCode, 
     if bad_token {
         return Err((
             StatusCode::FORBIDDEN,
-            "connect refused: token=bad".to_owned(),
+            "connect refused: the token was rejected".to_owned(),
         ));
     }
     Ok(())
@@ -283,7 +283,7 @@ mod tests {
     fn token_bad_is_refused() {
         let (s, body) = check_target("/socket/websocket", Some("vsn=2.0.0&token=bad")).unwrap_err();
         assert_eq!(s, StatusCode::FORBIDDEN);
-        assert_eq!(body, "connect refused: token=bad");
+        assert_eq!(body, "connect refused: the token was rejected");
     }
 
     #[test]

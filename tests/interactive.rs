@@ -1,0 +1,156 @@
+//! The interactive REPL in a pseudo-terminal (rexpect): frames printed while
+//! a line is half typed, Ctrl-D, and the history file.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_with_options};
+use support::{Script, Server, TempDir, command};
+
+/// How long each `exp_*` may wait.
+const EXPECT_MS: u64 = 10_000;
+
+/// The client in a pty against `server`, with history in `home`.
+fn spawn_repl(server: &Server, home: &TempDir) -> PtySession {
+    let mut cmd = command(home);
+    cmd.env("TERM", "xterm")
+        .args([server.url.as_str(), "--color", "never"]);
+    let options = rexpect::reader::Options::new()
+        .timeout_ms(Some(EXPECT_MS))
+        .strip_ansi_escape_codes(true);
+    let mut repl = spawn_with_options(cmd, options).expect("spawn the REPL in a pty");
+    repl.exp_string("connected to ")
+        .expect("the connected line");
+    repl.exp_string(&format!("phx-repl {}> ", server.addr()))
+        .expect("the prompt");
+    repl
+}
+
+/// Types `line` and presses Enter (a carriage return, as a terminal sends).
+fn type_line(repl: &mut PtySession, line: &str) {
+    repl.send(line).expect("type");
+    repl.send("\r").expect("press Enter");
+    repl.flush().expect("flush the pty");
+}
+
+/// Waits for the child to exit, killing it at the deadline.
+fn exit_status(repl: &mut PtySession) -> WaitStatus {
+    let end = Instant::now() + support::DEADLINE;
+    loop {
+        match repl.process().status() {
+            Some(WaitStatus::StillAlive) | None => {}
+            Some(status) => return status,
+        }
+        if Instant::now() >= end {
+            let _ = repl.process_mut().exit();
+            panic!("the REPL did not exit within {:?}", support::DEADLINE);
+        }
+        // Keep reading so the child never blocks on a full pty.
+        let _ = repl.try_read();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn half_typed_line_survives_an_incoming_broadcast() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn_repl(&server, &home);
+
+    type_line(&mut repl, "join room:lobby");
+    repl.exp_string("reply ok to phx_join")
+        .expect("the join reply");
+
+    // Half a line, no Enter; wait until the editor has echoed it.
+    repl.send("push room:lobby ec").expect("type");
+    repl.flush().expect("flush the pty");
+    repl.exp_string("push room:lobby ec")
+        .expect("the half line echoed");
+
+    Script::new(&server)
+        .stdin("join room:lobby\npush room:lobby shout {\"x\":1}\n")
+        .run()
+        .assert_success();
+    repl.exp_string("broadcast shout {\"x\":1}")
+        .expect("the broadcast printed while typing");
+    // The prompt and the half line are drawn again below the message.
+    repl.exp_string(&format!("phx-repl {}> push room:lobby ec", server.addr()))
+        .expect("the half line redrawn after the broadcast");
+
+    type_line(&mut repl, "ho {\"a\":1}");
+    repl.exp_regex(r#"reply ok to echo \(ref \d+, [^)]*\) \{"a":1\}"#)
+        .expect("the echo reply to the completed line");
+}
+
+#[test]
+fn ctrl_d_exits_with_status_0() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn_repl(&server, &home);
+    type_line(&mut repl, "join room:lobby");
+    repl.exp_string("reply ok to phx_join")
+        .expect("the join reply");
+    repl.send_control('d').expect("Ctrl-D");
+    match exit_status(&mut repl) {
+        WaitStatus::Exited(_, code) => assert_eq!(code, 0, "exit status after Ctrl-D"),
+        other => panic!("the REPL did not exit normally: {other:?}"),
+    }
+}
+
+#[test]
+fn history_file_is_private_and_keeps_typed_lines() {
+    use std::os::unix::fs::PermissionsExt;
+
+    let server = Server::start();
+    let home = TempDir::new();
+    let history = home.history();
+    let mut repl = spawn_repl(&server, &home);
+    type_line(&mut repl, "join room:lobby");
+    repl.exp_string("reply ok to phx_join")
+        .expect("the join reply");
+    type_line(&mut repl, "push room:lobby echo {\"h\":1}");
+    repl.exp_string("reply ok to echo").expect("the echo reply");
+    repl.send_control('d').expect("Ctrl-D");
+    assert!(
+        matches!(exit_status(&mut repl), WaitStatus::Exited(_, 0)),
+        "the REPL did not exit cleanly"
+    );
+
+    let meta = std::fs::metadata(&history)
+        .unwrap_or_else(|e| panic!("no history file at {}: {e}", history.display()));
+    assert_eq!(
+        meta.permissions().mode() & 0o777,
+        0o600,
+        "history file mode"
+    );
+    let text = std::fs::read_to_string(&history).expect("read the history");
+    for line in ["join room:lobby", "push room:lobby echo {\"h\":1}"] {
+        assert!(
+            text.lines().any(|l| l == line),
+            "history lacks {line:?}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn history_from_an_earlier_run_is_recalled_with_the_up_arrow() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut first = spawn_repl(&server, &home);
+    type_line(&mut first, "push room:lobby echo {\"again\":1}");
+    first
+        .exp_string("reply error to echo")
+        .expect("the unjoined push's reply");
+    first.send_control('d').expect("Ctrl-D");
+    exit_status(&mut first);
+
+    let mut second = spawn_repl(&server, &home);
+    second.send("\x1b[A").expect("press Up");
+    second.send("\r").expect("press Enter");
+    second.flush().expect("flush the pty");
+    second
+        .exp_string("reply error to echo")
+        .expect("the recalled line ran again");
+}

@@ -154,3 +154,22 @@ fn history_from_an_earlier_run_is_recalled_with_the_up_arrow() {
         .exp_string("reply error to echo")
         .expect("the recalled line ran again");
 }
+
+#[test]
+fn lines_typed_ahead_all_run_in_order() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn_repl(&server, &home);
+
+    // Three lines in one write, as a fast typist or a plain paste delivers
+    // them: none may be lost between one prompt and the next.
+    repl.send("join room:lobby\rpush room:lobby echo n:=1\rpush room:lobby echo n:=2\r")
+        .expect("type ahead");
+    repl.flush().expect("flush the pty");
+    repl.exp_string("reply ok to phx_join")
+        .expect("the first line ran");
+    repl.exp_string("reply ok to echo (ref 2")
+        .expect("the second line ran");
+    repl.exp_string("reply ok to echo (ref 3")
+        .expect("the third line ran");
+}

@@ -5,7 +5,9 @@
 //! either. It blocks in `poll` on the socket and on a waker, so a queued
 //! command goes on the wire at once, a frame is handled as soon as it
 //! arrives, and heartbeats and reply timeouts are deadlines in the same loop.
-//! It does no formatting: it reports `Event`s through the `emit` callback.
+//! It does no formatting: it reports `Event`s through the `emit` callback,
+//! in batches (one per wake-up), so a flood costs one hand-over per batch
+//! rather than one per frame.
 
 use std::fmt;
 use std::io::{self, ErrorKind};
@@ -328,12 +330,12 @@ impl Handle {
     }
 }
 
-/// Starts the network thread. `emit` receives every event and returns false
-/// when nobody listens any more.
+/// Starts the network thread. `emit` receives every event, in order and in
+/// batches, and returns false when nobody listens any more.
 pub fn start(
     socket: Socket,
     options: Options,
-    emit: impl FnMut(Event) -> bool + Send + 'static,
+    emit: impl FnMut(Vec<Event>) -> bool + Send + 'static,
 ) -> io::Result<Handle> {
     let poller = Arc::new(Poller::new()?);
     let (tx, rx) = mpsc::channel();
@@ -348,6 +350,7 @@ pub fn start(
         poller: Arc::clone(&poller),
         rx,
         emit: Box::new(emit),
+        batch: Vec::new(),
         session: Session::new(options.timeout),
         options,
     };
@@ -365,7 +368,9 @@ struct NetLoop {
     ws: Socket,
     poller: Arc<Poller>,
     rx: Receiver<ToNet>,
-    emit: Box<dyn FnMut(Event) -> bool + Send>,
+    emit: Box<dyn FnMut(Vec<Event>) -> bool + Send>,
+    /// Events not yet handed over.
+    batch: Vec<Event>,
     session: Session,
     options: Options,
 }
@@ -384,11 +389,12 @@ impl NetLoop {
             let _ = self.poller.delete(tcp);
         }
         self.session.transport_closed();
-        (self.emit)(Event::Closed {
+        self.batch.push(Event::Closed {
             code: ending.code,
             reason: ending.reason,
             by_client: ending.by_client,
         });
+        self.deliver();
     }
 
     fn serve(&mut self) -> Ending {
@@ -434,13 +440,7 @@ impl NetLoop {
                         if let Message::Close(Some(cf)) = &msg {
                             close_frame = Some((u16::from(cf.code), cf.reason.to_string()));
                         }
-                        if !self.incoming(msg) {
-                            return Ending {
-                                code: None,
-                                reason: "output closed".into(),
-                                by_client: true,
-                            };
-                        }
+                        self.incoming(msg);
                     }
                     Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
                         drained = true;
@@ -471,14 +471,16 @@ impl NetLoop {
                     continue; // flush it before blocking
                 }
                 for expired in self.session.expire(now) {
-                    if !(self.emit)(Event::TimedOut(expired)) {
-                        return Ending {
-                            code: None,
-                            reason: "output closed".into(),
-                            by_client: true,
-                        };
-                    }
+                    self.batch.push(Event::TimedOut(expired));
                 }
+            }
+
+            if !self.deliver() {
+                return Ending {
+                    code: None,
+                    reason: "output closed".into(),
+                    by_client: true,
+                };
             }
 
             let deadline = [
@@ -521,11 +523,17 @@ impl NetLoop {
             ToNet::Request { id, request } => self.send_request(Some(id), request, Instant::now()),
             ToNet::Raw { id, text } => {
                 self.write(Message::text(text.clone()))?;
-                self.emit_or_end(Event::SentRaw { id, text })
+                {
+                    self.batch.push(Event::SentRaw { id, text });
+                    Ok(())
+                }
             }
             ToNet::Topics { id } => {
                 let topics = self.session.topics();
-                self.emit_or_end(Event::Topics { id, topics })
+                {
+                    self.batch.push(Event::Topics { id, topics });
+                    Ok(())
+                }
             }
             ToNet::Close => Ok(()),
         }
@@ -541,13 +549,19 @@ impl NetLoop {
         match self.session.prepare(request, now) {
             Ok(frame) => {
                 self.write(Message::text(frame.encode()))?;
-                self.emit_or_end(Event::Sent { id, frame, auto })
+                {
+                    self.batch.push(Event::Sent { id, frame, auto });
+                    Ok(())
+                }
             }
             Err(e) => match id {
-                Some(id) => self.emit_or_end(Event::Rejected {
-                    id,
-                    message: e.to_string(),
-                }),
+                Some(id) => {
+                    self.batch.push(Event::Rejected {
+                        id,
+                        message: e.to_string(),
+                    });
+                    Ok(())
+                }
                 None => Ok(()),
             },
         }
@@ -565,20 +579,17 @@ impl NetLoop {
         }
     }
 
-    fn emit_or_end(&mut self, event: Event) -> Result<(), Ending> {
-        if (self.emit)(event) {
-            Ok(())
-        } else {
-            Err(Ending {
-                code: None,
-                reason: "output closed".into(),
-                by_client: true,
-            })
+    /// Hands the batched events over; false if nobody listens any more.
+    fn deliver(&mut self) -> bool {
+        if self.batch.is_empty() {
+            return true;
         }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(64));
+        (self.emit)(batch)
     }
 
-    /// Handles one received WebSocket message; false if nobody listens.
-    fn incoming(&mut self, msg: Message) -> bool {
+    /// Handles one received WebSocket message.
+    fn incoming(&mut self, msg: Message) {
         let event = match msg {
             Message::Text(text) => match protocol::decode(&text) {
                 Ok(frame) => match self.session.receive(frame, Instant::now()) {
@@ -586,17 +597,13 @@ impl NetLoop {
                     Incoming::Message(m) => {
                         let orphans =
                             matches!(m.kind, MessageKind::Error | MessageKind::Close { .. });
-                        if !(self.emit)(Event::Message(m)) {
-                            return false;
-                        }
+                        self.batch.push(Event::Message(m));
                         if orphans {
-                            for u in self.session.take_unanswered() {
-                                if !(self.emit)(Event::Unanswered(u)) {
-                                    return false;
-                                }
-                            }
+                            let unanswered = self.session.take_unanswered();
+                            self.batch
+                                .extend(unanswered.into_iter().map(Event::Unanswered));
                         }
-                        return true;
+                        return;
                     }
                 },
                 Err(e) => Event::Undecodable {
@@ -605,11 +612,9 @@ impl NetLoop {
                 },
             },
             Message::Binary(data) => Event::Binary { len: data.len() },
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
-                return true;
-            }
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => return,
         };
-        (self.emit)(event)
+        self.batch.push(event);
     }
 
     fn failed(

@@ -30,9 +30,10 @@ const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_CONNECTION: u8 = 3;
 
-/// Network events and input lines queued for the runner before the network
-/// thread waits (bounds memory when output is slower than the server).
-const INPUT_QUEUE: usize = 4096;
+/// Batches of network events and input lines queued for the runner before
+/// the network thread waits (bounds memory when output is slower than the
+/// server: a batch holds at most one read batch of frames).
+const INPUT_QUEUE: usize = 4;
 
 /// A fatal error and the exit code it maps to.
 struct Fatal {
@@ -158,7 +159,7 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             heartbeat: config.heartbeat,
             timeout: config.timeout,
         },
-        move |ev| net_tx.send(Input::Net(ev)).is_ok(),
+        move |events| net_tx.send(Input::Net(events)).is_ok(),
     )
     .map_err(|e| {
         Fatal::new(

@@ -32,7 +32,8 @@ pub enum Input {
     Line(String),
     /// No more lines (end of the script, Ctrl-D).
     Eof,
-    Net(Event),
+    /// Network events, in order, one batch per network wake-up.
+    Net(Vec<Event>),
 }
 
 /// Where output goes.
@@ -292,7 +293,11 @@ impl Runner {
             Input::Eof => {
                 self.eof = true;
             }
-            Input::Net(ev) => self.on_net(ev),
+            Input::Net(events) => {
+                for ev in events {
+                    self.on_net(ev);
+                }
+            }
         }
     }
 
@@ -451,7 +456,7 @@ impl Runner {
                 // A reply that answers none of our requests (one to a `raw`
                 // frame, say) is a message like any other for `wait`.
                 if r.request.is_none() {
-                    self.saw(&r.frame.topic, &r.frame.event);
+                    self.saw(r.frame.topic, r.frame.event);
                 }
             }
             Event::Message(m) => {
@@ -464,7 +469,7 @@ impl Runner {
                 {
                     self.failed = true;
                 }
-                self.saw(&m.frame.topic, &m.frame.event);
+                self.saw(m.frame.topic, m.frame.event);
             }
             Event::TimedOut(e) => {
                 if e.auto {
@@ -512,13 +517,13 @@ impl Runner {
     }
 
     /// Offers an incoming message to a pending `wait`, or keeps it for a later one.
-    fn saw(&mut self, topic: &str, event: &str) {
+    fn saw(&mut self, topic: String, event: String) {
         if let Step::Waiting {
             topic: wt,
             event: we,
             ..
         } = &self.step
-            && matches_wait(wt, we, topic, event)
+            && matches_wait(wt, we, &topic, &event)
         {
             self.step = Step::Idle;
             return;
@@ -526,8 +531,7 @@ impl Runner {
         if self.unconsumed.len() >= WAIT_MEMORY {
             self.unconsumed.pop_front();
         }
-        self.unconsumed
-            .push_back((topic.to_owned(), event.to_owned()));
+        self.unconsumed.push_back((topic, event));
     }
 
     fn error(&mut self, message: &str, line: Option<usize>) {

@@ -16,9 +16,9 @@ use crate::{command, endpoint};
 fn after_help() -> String {
     let mut out =
         String::from("REPL commands (one per line; `help COMMAND` at the prompt explains each):\n");
-    for (_, usage, summary, _) in command::COMMANDS {
-        let summary = summary.split(';').next().unwrap_or(summary);
-        out.push_str(&format!("  {usage:<28} {summary}\n"));
+    for c in command::COMMANDS {
+        let summary = c.summary.split(';').next().unwrap_or(c.summary);
+        out.push_str(&format!("  {:<28} {summary}\n", c.usage));
     }
     out.push_str(
         "\nPAYLOAD (default {}): JSON {\"a\":1}, the shorthand <\"a\":1>, or pairs a=text n:=3\n\
@@ -226,8 +226,8 @@ mod tests {
     #[test]
     fn help_lists_every_repl_command() {
         let help = after_help();
-        for (name, ..) in command::COMMANDS {
-            assert!(help.contains(&format!("  {name}")), "{name}");
+        for c in command::COMMANDS {
+            assert!(help.contains(&format!("  {}", c.name)), "{}", c.name);
         }
     }
 

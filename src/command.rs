@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::value::RawValue;
 
+use crate::output::excerpt;
 use crate::protocol::{json_str, push_json_str, raw};
 use crate::session::Request;
 
@@ -42,70 +43,78 @@ impl fmt::Display for CommandError {
 
 impl std::error::Error for CommandError {}
 
-/// Name, usage, one-line summary, and an example, for every command.
-pub const COMMANDS: &[(&str, &str, &str, &str)] = &[
-    (
-        "join",
-        "join TOPIC [PAYLOAD]",
-        "join a channel; PAYLOAD is passed to the channel's join/3",
-        "join room:lobby {\"user\":\"ana\"}",
-    ),
-    (
-        "leave",
-        "leave [TOPIC]",
-        "leave a channel (TOPIC may be omitted when one topic is joined)",
-        "leave room:lobby",
-    ),
-    (
-        "push",
-        "push TOPIC EVENT [PAYLOAD]",
-        "push an event to a channel and show its reply (alias: send)",
-        "push room:lobby new_msg {\"body\":\"hi\"}",
-    ),
-    (
-        "heartbeat",
-        "heartbeat",
-        "send a heartbeat now and show its reply",
-        "heartbeat",
-    ),
-    (
-        "raw",
-        "raw TEXT",
-        "send TEXT exactly as a text frame (to test a server with malformed frames)",
-        "raw [null,\"1\",\"phoenix\",\"heartbeat\",{}]",
-    ),
-    (
-        "topics",
-        "topics",
-        "list topics with their join_ref and state",
-        "topics",
-    ),
-    (
-        "sleep",
-        "sleep DURATION",
-        "pause before the next line (250ms, 2s, 1m)",
-        "sleep 500ms",
-    ),
-    (
-        "wait",
-        "wait TOPIC EVENT [TIMEOUT]",
-        "wait for a message with that topic (* = any) and event; messages that \
-         arrived earlier count, each consumed once (replies to your own \
-         requests are not messages; a reply to a `raw` frame is `phx_reply`)",
-        "wait room:lobby shout 5s",
-    ),
-    (
-        "help",
-        "help [COMMAND]",
-        "show the commands, or one command in detail",
-        "help push",
-    ),
-    (
-        "quit",
-        "quit",
-        "close the connection and exit (alias: exit)",
-        "quit",
-    ),
+/// What `help` and `--help` say about a command.
+#[derive(Debug, Clone, Copy)]
+pub struct CommandInfo {
+    pub name: &'static str,
+    pub usage: &'static str,
+    /// One line; the part before `;` is the short form for `--help`.
+    pub summary: &'static str,
+    pub example: &'static str,
+}
+
+/// Every command, in the order `help` lists them.
+pub const COMMANDS: &[CommandInfo] = &[
+    CommandInfo {
+        name: "join",
+        usage: "join TOPIC [PAYLOAD]",
+        summary: "join a channel; PAYLOAD is passed to the channel's join/3",
+        example: "join room:lobby {\"user\":\"ana\"}",
+    },
+    CommandInfo {
+        name: "leave",
+        usage: "leave [TOPIC]",
+        summary: "leave a channel (TOPIC may be omitted when one topic is joined)",
+        example: "leave room:lobby",
+    },
+    CommandInfo {
+        name: "push",
+        usage: "push TOPIC EVENT [PAYLOAD]",
+        summary: "push an event to a channel and show its reply (alias: send)",
+        example: "push room:lobby new_msg {\"body\":\"hi\"}",
+    },
+    CommandInfo {
+        name: "heartbeat",
+        usage: "heartbeat",
+        summary: "send a heartbeat now and show its reply",
+        example: "heartbeat",
+    },
+    CommandInfo {
+        name: "raw",
+        usage: "raw TEXT",
+        summary: "send TEXT exactly as a text frame (to test a server with malformed frames)",
+        example: "raw [null,\"1\",\"phoenix\",\"heartbeat\",{}]",
+    },
+    CommandInfo {
+        name: "topics",
+        usage: "topics",
+        summary: "list topics with their join_ref and state",
+        example: "topics",
+    },
+    CommandInfo {
+        name: "sleep",
+        usage: "sleep DURATION",
+        summary: "pause before the next line (250ms, 2s, 1m)",
+        example: "sleep 500ms",
+    },
+    CommandInfo {
+        name: "wait",
+        usage: "wait TOPIC EVENT [TIMEOUT]",
+        summary: "wait for a message with that topic (* = any) and event; messages that arrived earlier count, each consumed once (replies to your own requests are not messages; a reply to a `raw` frame is `phx_reply`)",
+        example: "wait room:lobby shout 5s",
+    },
+    CommandInfo {
+        name: "help",
+        usage: "help [COMMAND]",
+        summary: "show the commands, or one command in detail",
+        example: "help push",
+    },
+    CommandInfo {
+        name: "quit",
+        usage: "quit",
+        summary: "close the connection and exit (alias: exit)",
+        example: "quit",
+    },
 ];
 
 const PAYLOAD_HELP: &str = "PAYLOAD (default {}) is JSON ({\"a\":1}), the object shorthand <\"a\":1>, \
@@ -219,8 +228,8 @@ pub fn help(command: Option<&str>) -> Result<String, CommandError> {
     match command {
         None => {
             let mut out = String::from("commands:\n");
-            for (_, usage, summary, _) in COMMANDS {
-                out.push_str(&format!("  {usage:<28} {summary}\n"));
+            for c in COMMANDS {
+                out.push_str(&format!("  {:<28} {}\n", c.usage, c.summary));
             }
             out.push_str(PAYLOAD_HELP);
             out.push('\n');
@@ -232,14 +241,18 @@ pub fn help(command: Option<&str>) -> Result<String, CommandError> {
                 "exit" => "quit",
                 n => n,
             };
-            let (_, usage, summary, example) =
-                COMMANDS.iter().find(|c| c.0 == name).ok_or_else(|| {
-                    let mut msg = format!("no command `{}`", shorten(name));
-                    if let Some(s) = suggest(name) {
-                        msg.push_str(&format!("; did you mean `{s}`?"));
-                    }
-                    err(msg)
-                })?;
+            let CommandInfo {
+                usage,
+                summary,
+                example,
+                ..
+            } = COMMANDS.iter().find(|c| c.name == name).ok_or_else(|| {
+                let mut msg = format!("no command `{}`", shorten(name));
+                if let Some(s) = suggest(name) {
+                    msg.push_str(&format!("; did you mean `{s}`?"));
+                }
+                err(msg)
+            })?;
             let mut out = format!("{usage}\n  {summary}\n  example: {example}\n");
             if usage.contains("PAYLOAD") {
                 out.push_str("  ");
@@ -287,7 +300,10 @@ fn no_more(rest: &str, cmd: &str) -> Result<(), CommandError> {
     if rest.is_empty() {
         Ok(())
     } else {
-        let usage = COMMANDS.iter().find(|c| c.0 == cmd).map_or(cmd, |c| c.1);
+        let usage = COMMANDS
+            .iter()
+            .find(|c| c.name == cmd)
+            .map_or(cmd, |c| c.usage);
         Err(err(format!(
             "unexpected `{}` after `{cmd}`; the form is `{usage}`",
             shorten(rest)
@@ -436,7 +452,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, CommandError> {
 /// The closest command name, if it is close enough to be a likely typo.
 fn suggest(word: &str) -> Option<&'static str> {
     let word = word.to_ascii_lowercase();
-    let names = COMMANDS.iter().map(|c| c.0).chain(["send", "exit"]);
+    let names = COMMANDS.iter().map(|c| c.name).chain(["send", "exit"]);
     names
         .map(|n| (edit_distance(&word, n), n))
         .filter(|&(d, n)| d <= 2 && d < n.len())
@@ -460,17 +476,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 /// Keeps error messages to one readable line.
 fn shorten(s: &str) -> String {
-    const MAX: usize = 40;
-    let one_line: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if one_line.chars().count() <= MAX {
-        one_line
-    } else {
-        let cut: String = one_line.chars().take(MAX).collect();
-        format!("{cut}…")
-    }
+    excerpt(s, 40)
 }
 
 #[cfg(test)]
@@ -683,8 +689,8 @@ mod tests {
     #[test]
     fn help_lists_every_command_and_details_one() {
         let all = help(None).unwrap();
-        for (name, ..) in COMMANDS {
-            assert!(all.contains(name), "{name}");
+        for c in COMMANDS {
+            assert!(all.contains(c.name), "{}", c.name);
         }
         assert!(help(Some("send")).unwrap().starts_with("push TOPIC EVENT"));
         assert_eq!(

@@ -13,7 +13,7 @@ use std::fmt;
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -81,7 +81,7 @@ impl fmt::Display for ConnectError {
                 )?;
                 let body = body.trim();
                 if !body.is_empty() {
-                    write!(f, " (body: {})", one_line(body, 200))?;
+                    write!(f, " (body: {})", crate::output::excerpt(body, 200))?;
                 }
                 match status {
                     403 => f.write_str(
@@ -241,6 +241,10 @@ fn tcp_of(ws: &Socket) -> Option<&TcpStream> {
 /// What the network thread reports.
 #[derive(Debug)]
 pub enum Event {
+    /// The WebSocket handshake succeeded.
+    Connected,
+    /// Connecting failed; this is the last event.
+    ConnectFailed(String),
     /// A request went out (`id` is `None` for automatic heartbeats).
     Sent {
         id: Option<u64>,
@@ -299,16 +303,30 @@ pub enum ToNet {
     Close,
 }
 
+/// Where to connect.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub url: Url,
+    pub headers: Vec<(String, String)>,
+}
+
 #[derive(Debug, Clone)]
 pub struct Options {
     pub heartbeat: Option<Duration>,
     pub timeout: Duration,
 }
 
+/// Event batches handed over but not yet taken by the front end. When they
+/// run out, the network thread stops reading the socket (the server then
+/// sees backpressure) but keeps sending commands and heartbeats.
+const BATCHES_IN_FLIGHT: usize = 4;
+
 /// The front ends' side of the network thread.
 pub struct Handle {
     tx: Sender<ToNet>,
     poller: Arc<Poller>,
+    /// One token per batch handed over; taking one back frees a slot.
+    credits: Receiver<()>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -322,131 +340,214 @@ impl Handle {
         ok
     }
 
+    /// Tells the network thread that one batch of events has been handled,
+    /// so it may read more.
+    pub fn batch_done(&self) {
+        if self.credits.try_recv().is_ok() {
+            let _ = self.poller.notify();
+        }
+    }
+
     /// Waits for the network thread to end.
     pub fn join(mut self) {
+        // Free every slot: the thread may be waiting to hand over its last
+        // event, which nobody will read now.
+        drop(self.credits);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
     }
 }
 
-/// Starts the network thread. `emit` receives every event, in order and in
-/// batches, and returns false when nobody listens any more.
+/// Starts the network thread, which connects to `target` and then serves
+/// the socket. `emit` receives every event, in order and in batches, and
+/// returns false when nobody listens any more.
 pub fn start(
-    socket: Socket,
+    target: Target,
     options: Options,
     emit: impl FnMut(Vec<Event>) -> bool + Send + 'static,
 ) -> io::Result<Handle> {
     let poller = Arc::new(Poller::new()?);
     let (tx, rx) = mpsc::channel();
-    let tcp = tcp_of(&socket).ok_or_else(|| io::Error::other("unsupported stream"))?;
-    // SAFETY: the socket is deleted from the poller before it is dropped (see
-    // `NetLoop::run`).
-    unsafe {
-        poller.add_with_mode(tcp, polling::Event::readable(SOCKET_KEY), PollMode::Level)?;
-    }
-    let net = NetLoop {
-        ws: socket,
+    let (credits_tx, credits) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
+    let net = Net {
         poller: Arc::clone(&poller),
         rx,
         emit: Box::new(emit),
         batch: Vec::new(),
+        credits: credits_tx,
+        paused: false,
         session: Session::new(options.timeout),
         options,
     };
     let thread = std::thread::Builder::new()
         .name("network".into())
-        .spawn(move || net.run())?;
+        .spawn(move || net.run(&target))?;
     Ok(Handle {
         tx,
         poller,
+        credits,
         thread: Some(thread),
     })
 }
 
-struct NetLoop {
-    ws: Socket,
+/// The network thread's state. The socket itself is passed to `serve`, so
+/// a later reconnect can serve a new one with the same session.
+struct Net {
     poller: Arc<Poller>,
     rx: Receiver<ToNet>,
     emit: Box<dyn FnMut(Vec<Event>) -> bool + Send>,
     /// Events not yet handed over.
     batch: Vec<Event>,
+    credits: SyncSender<()>,
+    /// Every batch slot is taken: stop reading until one frees up.
+    paused: bool,
     session: Session,
     options: Options,
 }
 
-/// How the loop ended.
+/// How serving a socket ended.
 struct Ending {
     code: Option<u16>,
     reason: String,
     by_client: bool,
 }
 
-impl NetLoop {
-    fn run(mut self) {
-        let ending = self.serve();
-        if let Some(tcp) = tcp_of(&self.ws) {
-            let _ = self.poller.delete(tcp);
+impl Ending {
+    fn output_closed() -> Ending {
+        Ending {
+            code: None,
+            reason: "output closed".into(),
+            by_client: true,
         }
+    }
+}
+
+impl Net {
+    fn run(mut self, target: &Target) {
+        let mut ws = match connect(&target.url, &target.headers) {
+            Ok(ws) => ws,
+            Err(e) => {
+                self.batch.push(Event::ConnectFailed(e.to_string()));
+                self.deliver_last();
+                return;
+            }
+        };
+        self.batch.push(Event::Connected);
+        let ending = match tcp_of(&ws) {
+            // SAFETY: the socket is deleted from the poller below, before
+            // `ws` is dropped.
+            Some(tcp) => match unsafe {
+                self.poller.add_with_mode(
+                    tcp,
+                    polling::Event::readable(SOCKET_KEY),
+                    PollMode::Level,
+                )
+            } {
+                Ok(()) => {
+                    let ending = self.serve(&mut ws);
+                    if let Some(tcp) = tcp_of(&ws) {
+                        let _ = self.poller.delete(tcp);
+                    }
+                    ending
+                }
+                Err(e) => Ending {
+                    code: None,
+                    reason: format!("cannot watch the socket: {e}"),
+                    by_client: false,
+                },
+            },
+            None => Ending {
+                code: None,
+                reason: "unsupported stream".into(),
+                by_client: false,
+            },
+        };
         self.session.transport_closed();
         self.batch.push(Event::Closed {
             code: ending.code,
             reason: ending.reason,
             by_client: ending.by_client,
         });
-        self.deliver();
+        self.deliver_last();
     }
 
-    fn serve(&mut self) -> Ending {
+    fn serve(&mut self, ws: &mut Socket) -> Ending {
         let mut events = Events::new();
         let mut next_heartbeat = self.options.heartbeat.map(|d| Instant::now() + d);
         let mut closing: Option<Instant> = None;
-        let mut close_frame: Option<(u16, String)> = None;
+        let mut interest = polling::Event::readable(SOCKET_KEY);
         loop {
             // Commands first: they go out before we block again.
             if closing.is_none() {
                 loop {
                     match self.rx.try_recv() {
                         Ok(ToNet::Close) | Err(TryRecvError::Disconnected) => {
-                            let _ = self.ws.close(Some(CloseFrame {
+                            let _ = ws.close(Some(CloseFrame {
                                 code: CloseCode::Normal,
                                 reason: "".into(),
                             }));
                             closing = Some(Instant::now() + CLOSE_TIMEOUT);
                             break;
                         }
-                        Ok(msg) => {
-                            if let Err(e) = self.handle(msg) {
+                        Ok(ToNet::Request { id, request }) => {
+                            if let Err(e) = self.send_request(ws, Some(id), request, Instant::now())
+                            {
                                 return e;
                             }
+                        }
+                        Ok(ToNet::Raw { id, text }) => {
+                            if let Err(e) = write(ws, Message::text(text.clone())) {
+                                return e;
+                            }
+                            self.batch.push(Event::SentRaw { id, text });
+                        }
+                        Ok(ToNet::Topics { id }) => {
+                            let topics = self.session.topics();
+                            self.batch.push(Event::Topics { id, topics });
                         }
                         Err(TryRecvError::Empty) => break,
                     }
                 }
             }
 
-            let want_write = match self.ws.flush() {
+            let want_write = match ws.flush() {
                 Ok(()) => false,
                 Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => true,
-                Err(e) => return self.failed(e, close_frame.take(), closing.is_some()),
+                Err(e) => return failed(e, closing.is_some()),
             };
 
             // Frames may remain in tungstenite's buffer after a full batch,
             // where readiness cannot see them: then poll without blocking.
-            let mut drained = false;
-            for _ in 0..READ_BATCH {
-                match self.ws.read() {
-                    Ok(msg) => {
-                        if let Message::Close(Some(cf)) = &msg {
-                            close_frame = Some((u16::from(cf.code), cf.reason.to_string()));
+            let mut drained = true;
+            if !self.paused {
+                drained = false;
+                for _ in 0..READ_BATCH {
+                    match ws.read() {
+                        Ok(Message::Close(frame)) => {
+                            // The server's close, or its answer to ours:
+                            // either way the connection is over now, even
+                            // if the server keeps the TCP connection open.
+                            let _ = ws.flush();
+                            let (code, reason) = match frame {
+                                Some(cf) => (Some(u16::from(cf.code)), cf.reason.to_string()),
+                                None => (None, String::new()),
+                            };
+                            // While we close, a normal close is the echo of
+                            // ours; any other code is the server's own.
+                            return Ending {
+                                by_client: closing.is_some() && code == Some(1000),
+                                code,
+                                reason,
+                            };
                         }
-                        self.incoming(msg);
+                        Ok(msg) => self.incoming(msg),
+                        Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                            drained = true;
+                            break;
+                        }
+                        Err(e) => return failed(e, closing.is_some()),
                     }
-                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
-                        drained = true;
-                        break;
-                    }
-                    Err(e) => return self.failed(e, close_frame.take(), closing.is_some()),
                 }
             }
 
@@ -464,7 +565,8 @@ impl NetLoop {
                 {
                     let interval = self.options.heartbeat.unwrap_or_default();
                     next_heartbeat = Some(now + interval);
-                    if let Err(e) = self.send_request(None, Request::Heartbeat { auto: true }, now)
+                    if let Err(e) =
+                        self.send_request(ws, None, Request::Heartbeat { auto: true }, now)
                     {
                         return e;
                     }
@@ -476,11 +578,7 @@ impl NetLoop {
             }
 
             if !self.deliver() {
-                return Ending {
-                    code: None,
-                    reason: "output closed".into(),
-                    by_client: true,
-                };
+                return Ending::output_closed();
             }
 
             let deadline = [
@@ -491,16 +589,18 @@ impl NetLoop {
             .into_iter()
             .flatten()
             .min();
-            if let Some(tcp) = tcp_of(&self.ws) {
-                let interest = if want_write {
-                    polling::Event::all(SOCKET_KEY)
-                } else {
-                    polling::Event::readable(SOCKET_KEY)
-                };
-                let _ = self.poller.modify_with_mode(tcp, interest, PollMode::Level);
+            let wanted = polling::Event::new(SOCKET_KEY, !self.paused, want_write);
+            if (wanted.readable, wanted.writable) != (interest.readable, interest.writable)
+                && let Some(tcp) = tcp_of(ws)
+                && self
+                    .poller
+                    .modify_with_mode(tcp, wanted, PollMode::Level)
+                    .is_ok()
+            {
+                interest = wanted;
             }
             events.clear();
-            let timeout = if drained {
+            let timeout = if drained || self.paused {
                 deadline.map(|d| d.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
@@ -517,30 +617,9 @@ impl NetLoop {
         }
     }
 
-    /// Handles one queued command. Err ends the loop.
-    fn handle(&mut self, msg: ToNet) -> Result<(), Ending> {
-        match msg {
-            ToNet::Request { id, request } => self.send_request(Some(id), request, Instant::now()),
-            ToNet::Raw { id, text } => {
-                self.write(Message::text(text.clone()))?;
-                {
-                    self.batch.push(Event::SentRaw { id, text });
-                    Ok(())
-                }
-            }
-            ToNet::Topics { id } => {
-                let topics = self.session.topics();
-                {
-                    self.batch.push(Event::Topics { id, topics });
-                    Ok(())
-                }
-            }
-            ToNet::Close => Ok(()),
-        }
-    }
-
     fn send_request(
         &mut self,
+        ws: &mut Socket,
         id: Option<u64>,
         request: Request,
         now: Instant,
@@ -548,47 +627,51 @@ impl NetLoop {
         let auto = matches!(request, Request::Heartbeat { auto: true });
         match self.session.prepare(request, now) {
             Ok(frame) => {
-                self.write(Message::text(frame.encode()))?;
-                {
-                    self.batch.push(Event::Sent { id, frame, auto });
-                    Ok(())
-                }
+                write(ws, Message::text(frame.encode()))?;
+                self.batch.push(Event::Sent { id, frame, auto });
             }
-            Err(e) => match id {
-                Some(id) => {
+            Err(e) => {
+                if let Some(id) = id {
                     self.batch.push(Event::Rejected {
                         id,
                         message: e.to_string(),
                     });
-                    Ok(())
                 }
-                None => Ok(()),
-            },
-        }
-    }
-
-    fn write(&mut self, msg: Message) -> Result<(), Ending> {
-        match self.ws.write(msg) {
-            Ok(()) => Ok(()),
-            Err(tungstenite::Error::WriteBufferFull(msg)) => {
-                // The peer is not reading: push out what we can, then retry once.
-                let _ = self.ws.flush();
-                self.ws.write(*msg).map_err(|e| self.failed(e, None, false))
             }
-            Err(e) => Err(self.failed(e, None, false)),
         }
+        Ok(())
     }
 
-    /// Hands the batched events over; false if nobody listens any more.
+    /// Hands the batched events over if a slot is free; false if nobody
+    /// listens any more.
     fn deliver(&mut self) -> bool {
         if self.batch.is_empty() {
+            self.paused = false;
             return true;
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(64));
-        (self.emit)(batch)
+        match self.credits.try_send(()) {
+            Ok(()) => {
+                self.paused = false;
+                let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(64));
+                (self.emit)(batch)
+            }
+            Err(TrySendError::Full(())) => {
+                self.paused = true;
+                true
+            }
+            Err(TrySendError::Disconnected(())) => false,
+        }
     }
 
-    /// Handles one received WebSocket message.
+    /// Hands over the final events, waiting for a slot if need be.
+    fn deliver_last(&mut self) {
+        if self.credits.send(()).is_ok() {
+            let batch = std::mem::take(&mut self.batch);
+            (self.emit)(batch);
+        }
+    }
+
+    /// Handles one received WebSocket message (not a close).
     fn incoming(&mut self, msg: Message) {
         let event = match msg {
             Message::Text(text) => match protocol::decode(&text) {
@@ -616,54 +699,31 @@ impl NetLoop {
         };
         self.batch.push(event);
     }
+}
 
-    fn failed(
-        &mut self,
-        e: tungstenite::Error,
-        close: Option<(u16, String)>,
-        closing: bool,
-    ) -> Ending {
-        match e {
-            tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
-                let (code, reason) = match close {
-                    Some((c, r)) => (Some(c), r),
-                    None => (None, String::new()),
-                };
-                Ending {
-                    code,
-                    reason,
-                    by_client: closing,
-                }
-            }
-            tungstenite::Error::Protocol(p) if close.is_none() && !closing => Ending {
-                code: None,
-                reason: format!("protocol error: {p}"),
-                by_client: false,
-            },
-            other => {
-                let (code, reason) = match close {
-                    Some((c, r)) => (Some(c), r),
-                    None => (None, other.to_string()),
-                };
-                Ending {
-                    code,
-                    reason,
-                    by_client: closing,
-                }
-            }
+/// Queues a message; if tungstenite's buffer is full because the peer is
+/// not reading, pushes out what it can and retries once.
+fn write(ws: &mut Socket, msg: Message) -> Result<(), Ending> {
+    match ws.write(msg) {
+        Ok(()) => Ok(()),
+        Err(tungstenite::Error::WriteBufferFull(msg)) => {
+            let _ = ws.flush();
+            ws.write(*msg).map_err(|e| failed(e, false))
         }
+        Err(e) => Err(failed(e, false)),
     }
 }
 
-fn one_line(s: &str, max: usize) -> String {
-    let flat: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if flat.chars().count() > max {
-        let cut: String = flat.chars().take(max).collect();
-        format!("{cut}…")
-    } else {
-        flat
+/// How a socket error ends the connection.
+fn failed(e: tungstenite::Error, closing: bool) -> Ending {
+    let reason = match e {
+        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => String::new(),
+        tungstenite::Error::Protocol(p) => format!("protocol error: {p}"),
+        other => other.to_string(),
+    };
+    Ending {
+        code: None,
+        reason,
+        by_client: closing,
     }
 }

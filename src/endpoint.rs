@@ -32,7 +32,15 @@ pub fn normalize(input: &str, params: &[(String, String)]) -> Result<Url, String
     if input.is_empty() {
         return Err("the URL is empty; try `ws://localhost:4000/socket`".to_owned());
     }
-    let with_scheme = if input.contains("://") {
+    // A scheme is letters, digits, `+`, `-`, `.` before `://`; a `://`
+    // later on (in the query, say) does not make one.
+    let has_scheme = input.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    let with_scheme = if has_scheme {
         input.to_owned()
     } else {
         format!("ws://{input}")
@@ -67,7 +75,23 @@ pub fn normalize(input: &str, params: &[(String, String)]) -> Result<Url, String
     if new_path != url.path() {
         url.set_path(&new_path);
     }
-    let has_vsn = url.query_pairs().any(|(k, _)| k == "vsn");
+    let vsn = url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .chain(params.iter().cloned())
+        .find(|(k, _)| k == "vsn")
+        .map(|(_, v)| v);
+    // Phoenix picks the serializer from vsn (PROTOCOL.md §1); this client
+    // speaks V2 only, and a V1 server would crash the socket on its frames.
+    if let Some(v) = &vsn
+        && !v.starts_with("2.")
+    {
+        return Err(format!(
+            "`vsn={v}` asks for a serializer phx-repl does not speak; it speaks vsn 2.0.0, \
+             so leave `vsn` out or give `vsn=2.0.0`"
+        ));
+    }
+    let has_vsn = vsn.is_some();
     {
         let mut q = url.query_pairs_mut();
         if !has_vsn {
@@ -82,7 +106,7 @@ pub fn normalize(input: &str, params: &[(String, String)]) -> Result<Url, String
 
 /// Whether a query key or header name names a secret.
 pub fn is_secret_key(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
+    let k = key.to_ascii_lowercase().replace('-', "_");
     SECRET_KEYS.contains(&k.as_str())
         || k.ends_with("token")
         || k.ends_with("secret")
@@ -165,12 +189,33 @@ mod tests {
     #[test]
     fn keeps_the_users_query_and_vsn() {
         assert_eq!(
-            norm("ws://h/socket?token=abc&vsn=1.0.0"),
-            "ws://h/socket/websocket?token=abc&vsn=1.0.0"
+            norm("ws://h/socket?token=abc&vsn=2.0.0"),
+            "ws://h/socket/websocket?token=abc&vsn=2.0.0"
         );
         assert_eq!(
             norm("ws://h/socket?a=1"),
             "ws://h/socket/websocket?a=1&vsn=2.0.0"
+        );
+    }
+
+    #[test]
+    fn a_vsn_param_replaces_the_default() {
+        let u = normalize("ws://h/socket", &[("vsn".into(), "2.0.0".into())]).unwrap();
+        assert_eq!(u.as_str(), "ws://h/socket/websocket?vsn=2.0.0");
+    }
+
+    #[test]
+    fn other_serializer_versions_are_refused() {
+        let e = normalize("ws://h/socket?vsn=1.0.0", &[]).unwrap_err();
+        assert!(e.contains("`vsn=1.0.0`"), "{e}");
+        assert!(normalize("ws://h/socket", &[("vsn".into(), "1.0.0".into())]).is_err());
+    }
+
+    #[test]
+    fn a_url_in_the_query_is_not_a_scheme() {
+        assert_eq!(
+            norm("localhost:4000/socket?next=http://x"),
+            "ws://localhost:4000/socket/websocket?next=http://x&vsn=2.0.0"
         );
     }
 

@@ -14,7 +14,7 @@ mod runner;
 mod server;
 mod session;
 
-use std::io::{self, BufRead, IsTerminal};
+use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,17 +23,12 @@ use std::time::Duration;
 
 use cli::{ColorChoice, Config, Sub, Target};
 use output::Style;
-use runner::{Input, Outcome, Runner, Settings, Sink};
+use runner::{Input, Mode, Outcome, Runner, Settings, Sink};
 
 /// Exit codes (documented in the README and `--help`).
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_CONNECTION: u8 = 3;
-
-/// Batches of network events and input lines queued for the runner before
-/// the network thread waits (bounds memory when output is slower than the
-/// server: a batch holds at most one read batch of frames).
-const INPUT_QUEUE: usize = 4;
 
 /// A fatal error and the exit code it maps to.
 struct Fatal {
@@ -79,7 +74,10 @@ fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
     let addr = listener
         .local_addr()
         .map_err(|e| Fatal::new(EXIT_CONNECTION, e.to_string()))?;
-    println!("listening on ws://{addr}/socket");
+    // Tests and scripts read this line for the port. A closed stdout is no
+    // reason to stop serving.
+    let mut stdout = io::stdout();
+    let _ = writeln!(stdout, "listening on ws://{addr}/socket").and_then(|()| stdout.flush());
     let options = server::Options {
         idle_timeout: args.idle_timeout,
         log: true,
@@ -139,22 +137,13 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
     };
     let shown_url = endpoint::redact(&url);
 
-    let socket = match connection::connect(&url, &config.headers) {
-        Ok(s) => s,
-        Err(e) => {
-            if config.json {
-                let mut line = String::new();
-                style.error(&e.to_string(), None, &mut line);
-                print!("{line}");
-            }
-            return Err(Fatal::new(EXIT_CONNECTION, e.to_string()));
-        }
-    };
-
-    let (tx, rx) = mpsc::sync_channel::<Input>(INPUT_QUEUE);
+    let (tx, rx) = mpsc::channel::<Input>();
     let net_tx = tx.clone();
     let net = connection::start(
-        socket,
+        connection::Target {
+            url: url.clone(),
+            headers: config.headers.clone(),
+        },
         connection::Options {
             heartbeat: config.heartbeat,
             timeout: config.timeout,
@@ -168,7 +157,12 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         )
     })?;
 
-    let (sink, prompt) = if interactive {
+    let host = url.host_str().unwrap_or("?").to_owned();
+    let base = match url.port() {
+        Some(p) => format!("phx-repl {host}:{p}"),
+        None => format!("phx-repl {host}"),
+    };
+    let (sink, mode) = if interactive {
         let history = config.history.then(history_path).flatten();
         let mut ed = repl::editor(history.as_deref())
             .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the line editor: {e}")))?;
@@ -179,25 +173,29 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             },
         };
         let (prompt_tx, prompt_rx) = mpsc::channel();
-        repl::spawn(ed, history, prompt_rx, tx)
+        // Not joined: the thread may be blocked reading the terminal when
+        // the run ends for another reason.
+        let _prompt_thread = repl::spawn(ed, history, prompt_rx, tx)
             .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the prompt: {e}")))?;
-        (sink, Some(prompt_tx))
+        (
+            sink,
+            Mode::Interactive {
+                prompt: prompt_tx,
+                base,
+            },
+        )
     } else {
-        spawn_stdin_reader(tx)
+        // Not joined either: it may be blocked reading stdin.
+        let _stdin_thread = spawn_stdin_reader(tx)
             .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot read stdin: {e}")))?;
         (
             Sink::Stdout {
                 errors_to_stderr: !config.json,
             },
-            None,
+            Mode::Script,
         )
     };
 
-    let host = url.host_str().unwrap_or("?").to_owned();
-    let prompt_text = match url.port() {
-        Some(p) => format!("phx-repl {host}:{p}> "),
-        None => format!("phx-repl {host}> "),
-    };
     let mut runner = Runner::new(
         rx,
         net,
@@ -206,33 +204,24 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             style,
             timeout: config.timeout,
             fail: config.fail,
-            prompt,
-            prompt_text,
+            mode,
+            shown_url,
         },
     );
     if let Some((text, url_json)) = started {
         runner.info("server_started", &text, &[("url", url_json)]);
     }
-    let hint = if interactive {
-        "; type `help` for commands, `quit` to leave"
-    } else {
-        ""
-    };
-    runner.info(
-        "connected",
-        &format!("connected to {shown_url}{hint}"),
-        &[("url", protocol::json_str(&shown_url))],
-    );
-    Ok(match runner.run() {
-        Outcome::Ok => ExitCode::SUCCESS,
-        Outcome::Failed => ExitCode::from(EXIT_FAILED),
-        Outcome::ConnectionLost => ExitCode::from(EXIT_CONNECTION),
-    })
+    match runner.run() {
+        Outcome::Ok => Ok(ExitCode::SUCCESS),
+        Outcome::Failed => Ok(ExitCode::from(EXIT_FAILED)),
+        Outcome::ConnectionLost => Ok(ExitCode::from(EXIT_CONNECTION)),
+        Outcome::CouldNotConnect(message) => Err(Fatal::new(EXIT_CONNECTION, message)),
+    }
 }
 
 /// Reads script lines on their own thread so frames keep printing while
 /// the script's next line has not arrived yet.
-fn spawn_stdin_reader(tx: mpsc::SyncSender<Input>) -> io::Result<()> {
+fn spawn_stdin_reader(tx: mpsc::Sender<Input>) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
@@ -252,8 +241,7 @@ fn spawn_stdin_reader(tx: mpsc::SyncSender<Input>) -> io::Result<()> {
                 }
             }
             let _ = tx.send(Input::Eof);
-        })?;
-    Ok(())
+        })
 }
 
 /// `$PHX_REPL_HISTORY`, else `$XDG_DATA_HOME/phx-repl/history`, else

@@ -1,11 +1,12 @@
-//! Rendering: events in, text lines out, human (coloured) or NDJSON (pure).
+//! Rendering: events in, text lines out, human (coloured) or NDJSON.
 //!
 //! Whether to colour is decided once in `main` (through `colored`'s global
-//! switch); this module only appends to a `String`. Every line ends with
-//! `\n`. Text from the server (topics, events, reasons) is escaped before it
-//! reaches the terminal so a server cannot move the cursor or retitle the
-//! window; payloads are JSON, whose strings cannot hold raw control
-//! characters, and are compacted onto one line.
+//! switch); this module only appends to a `String` (JSON records also read
+//! the wall clock for `time`). Every line ends with `\n`. Text from the
+//! server is made safe before it reaches the terminal so a server cannot
+//! move the cursor or retitle the window: topics, events and reasons have
+//! control characters escaped, and payloads are compacted onto one line with
+//! terminal controls inside strings turned into JSON `\u` escapes.
 
 use std::borrow::Cow;
 use std::fmt::Write as _;
@@ -14,7 +15,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use colored::Colorize;
 
 use crate::connection::Event;
-use crate::protocol::{Frame, json_str as json_string, push_json_str};
+use crate::protocol::{Frame, json_str as json_string, push_json_str, push_opt_str};
 use crate::session::{Expired, Message, MessageKind, Reply, TopicInfo, Unanswered};
 
 /// How to render.
@@ -30,6 +31,9 @@ impl Style {
     /// Renders a network event; appends nothing for hidden events.
     pub fn event(&self, ev: &Event, out: &mut String) {
         match ev {
+            // Announced by the runner, which knows the URL; a failure is
+            // the fatal error.
+            Event::Connected | Event::ConnectFailed(_) => {}
             Event::Sent { frame, auto, .. } => {
                 if !*auto || self.show_heartbeats {
                     self.sent(frame, out);
@@ -72,7 +76,7 @@ impl Style {
             self.record_start("sent", out);
             frame_fields(f, out);
             out.push_str(",\"payload\":");
-            out.push_str(&compact_json(f.payload.get()));
+            out.push_str(&display_json(f.payload.get()));
             out.push_str("}\n");
             return;
         }
@@ -80,7 +84,7 @@ impl Style {
             "→ {} {} {}",
             clean(&f.topic),
             clean(&f.event),
-            compact_json(f.payload.get())
+            display_json(f.payload.get())
         );
         if let Some(r) = &f.ref_ {
             let _ = write!(line, "  (ref {})", clean(r));
@@ -115,11 +119,11 @@ impl Style {
             self.record_start("reply", out);
             address_fields(f, out);
             out.push_str(",\"status\":");
-            push_opt(out, r.status.as_deref());
+            push_opt_str(out, r.status.as_deref());
             out.push_str(",\"response\":");
-            out.push_str(&compact_json(r.response.get()));
+            out.push_str(&display_json(r.response.get()));
             out.push_str(",\"request\":");
-            push_opt(out, r.request.as_deref());
+            push_opt_str(out, r.request.as_deref());
             out.push_str(",\"latency_ms\":");
             match r.latency {
                 Some(l) => {
@@ -156,7 +160,7 @@ impl Style {
             let _ = write!(out, " {}", "late".yellow());
         }
         out.push(' ');
-        out.push_str(&compact_json(r.response.get()));
+        out.push_str(&display_json(r.response.get()));
         out.push('\n');
     }
 
@@ -166,7 +170,7 @@ impl Style {
             self.record_start("message", out);
             frame_fields(f, out);
             out.push_str(",\"payload\":");
-            out.push_str(&compact_json(f.payload.get()));
+            out.push_str(&display_json(f.payload.get()));
             if m.stale {
                 out.push_str(",\"stale\":true");
             }
@@ -174,7 +178,7 @@ impl Style {
             return;
         }
         let topic = clean(&f.topic);
-        let payload = compact_json(f.payload.get());
+        let payload = display_json(f.payload.get());
         let line = match m.kind {
             MessageKind::Broadcast => {
                 format!("← {topic} broadcast {} {payload}", clean(&f.event).bold())
@@ -291,7 +295,7 @@ impl Style {
     }
 
     fn undecodable(&self, error: &str, text: &str, out: &mut String) {
-        let shown = clean(&shorten(text, 200)).into_owned();
+        let shown = excerpt(text, 200);
         let msg = format!("received a frame that is not a V2 Phoenix frame ({error}): {shown}");
         if self.json {
             self.record_start("error", out);
@@ -401,9 +405,9 @@ impl Style {
 /// `join_ref`, `ref` and `topic` of a JSON record.
 fn address_fields(f: &Frame, out: &mut String) {
     out.push_str(",\"join_ref\":");
-    push_opt(out, f.join_ref.as_deref());
+    push_opt_str(out, f.join_ref.as_deref());
     out.push_str(",\"ref\":");
-    push_opt(out, f.ref_.as_deref());
+    push_opt_str(out, f.ref_.as_deref());
     out.push_str(",\"topic\":");
     push_json_str(out, &f.topic);
 }
@@ -413,13 +417,6 @@ fn frame_fields(f: &Frame, out: &mut String) {
     address_fields(f, out);
     out.push_str(",\"event\":");
     push_json_str(out, &f.event);
-}
-
-fn push_opt(out: &mut String, s: Option<&str>) {
-    match s {
-        Some(s) => push_json_str(out, s),
-        None => out.push_str("null"),
-    }
 }
 
 /// Milliseconds with microsecond precision, as a JSON number.
@@ -476,28 +473,41 @@ fn is_unsafe_char(c: char) -> bool {
         || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-fn shorten(s: &str, max: usize) -> Cow<'_, str> {
-    if s.len() <= max {
-        return Cow::Borrowed(s);
+/// `s` on one line for a message: control characters escaped, cut to
+/// `max` characters with `…`.
+pub fn excerpt(s: &str, max: usize) -> String {
+    let cleaned = clean(s);
+    match cleaned.char_indices().nth(max) {
+        Some((cut, _)) => format!("{}…", &cleaned[..cut]),
+        None => cleaned.into_owned(),
     }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    Cow::Owned(format!("{}… ({} bytes)", &s[..end], s.len()))
 }
 
-/// Removes whitespace outside strings, so a payload fits on one line.
-/// Valid JSON cannot hold raw control characters inside strings, so only
-/// insignificant whitespace is dropped.
-pub fn compact_json(s: &str) -> Cow<'_, str> {
-    if !s.bytes().any(|b| matches!(b, b'\n' | b'\r' | b'\t')) {
+/// A payload made safe to print on one line: whitespace outside strings is
+/// dropped, and characters that could drive the terminal (DEL, C1 controls,
+/// bidi and zero-width formatting), which JSON allows raw inside strings,
+/// become `\uXXXX` escapes. The result is the same JSON value.
+pub fn display_json(s: &str) -> Cow<'_, str> {
+    let plain = s
+        .bytes()
+        .all(|b| b != b'\n' && b != b'\r' && b != b'\t' && b != 0x7f && b < 0x80);
+    let needs_work = !plain
+        && s.chars()
+            .any(|c| matches!(c, '\n' | '\r' | '\t') || is_unsafe_char(c));
+    if !needs_work {
         return Cow::Borrowed(s);
     }
-    let mut out = String::with_capacity(s.len());
+    let mut out = String::with_capacity(s.len() + 16);
     let mut in_str = false;
     let mut escaped = false;
     for c in s.chars() {
+        if is_unsafe_char(c) && !matches!(c, '\n' | '\r' | '\t') {
+            // Only possible inside a string: outside, JSON allows nothing
+            // but structural characters and plain whitespace.
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+            escaped = false;
+            continue;
+        }
         if in_str {
             out.push(c);
             if escaped {
@@ -718,10 +728,28 @@ mod tests {
     #[test]
     fn multi_line_payloads_are_compacted() {
         assert_eq!(
-            compact_json("{\n  \"a\": \"x\\ny\",\n\t\"b\": [1,\r\n 2]\n}"),
+            display_json("{\n  \"a\": \"x\\ny\",\n\t\"b\": [1,\r\n 2]\n}"),
             "{  \"a\": \"x\\ny\",\"b\": [1, 2]}"
         );
-        assert!(matches!(compact_json("{\"a\":1}"), Cow::Borrowed(_)));
+        assert!(matches!(display_json("{\"a\":1}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn terminal_controls_inside_payload_strings_are_escaped_as_json() {
+        let raw_payload = "{\"a\":\"x\u{9b}31mRED\u{202e}evil\u{7f}\"}";
+        let shown = display_json(raw_payload);
+        assert_eq!(shown, "{\"a\":\"x\\u009b31mRED\\u202eevil\\u007f\"}");
+        let a: serde_json::Value = serde_json::from_str(raw_payload).unwrap();
+        let b: serde_json::Value = serde_json::from_str(&shown).unwrap();
+        assert_eq!(a, b, "the same JSON value");
+        assert!(matches!(display_json("{\"a\":\"żółw\"}"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn excerpts_are_one_short_line() {
+        assert_eq!(excerpt("a\nb", 10), "a\\nb");
+        assert_eq!(excerpt("abcdef", 3), "abc…");
+        assert_eq!(excerpt("żółw", 4), "żółw");
     }
 
     #[test]

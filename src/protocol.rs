@@ -98,7 +98,8 @@ pub fn encode(
     out
 }
 
-fn push_opt_str(out: &mut String, s: Option<&str>) {
+/// Appends `s` as a JSON string literal, or `null`.
+pub fn push_opt_str(out: &mut String, s: Option<&str>) {
     match s {
         Some(s) => push_json_str(out, s),
         None => out.push_str("null"),

@@ -1,21 +1,21 @@
 //! The interactive front end: a rustyline editor on its own thread.
 //!
-//! It reads one line at a time and hands it to the runner, then waits for
-//! the runner to send the next prompt, so a command's immediate output (its
-//! echo, an error) appears before the prompt returns. Frames that arrive
-//! while the user types are printed by the runner through rustyline's
-//! external printer, which redraws the prompt and the half-typed line below
-//! them. History persists across runs in a file only the user can read.
+//! It reads lines and hands them to the runner. Everything the runner
+//! prints (echoes, replies, frames that arrive while the user types) goes
+//! through rustyline's external printer, which prints above the prompt and
+//! redraws the prompt and the half-typed line below. History persists
+//! across runs in a file only the user can read.
 
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
 use std::thread::JoinHandle;
 
 use rustyline::error::ReadlineError;
 use rustyline::history::FileHistory;
 use rustyline::{Config, Editor};
 
+use crate::command::{self, Command};
 use crate::runner::Input;
 
 const HISTORY_SIZE: usize = 10_000;
@@ -36,40 +36,61 @@ pub fn editor(history: Option<&Path>) -> rustyline::Result<LineEditor> {
     Ok(ed)
 }
 
-/// Runs the editor on its own thread: waits for a prompt on `prompts`,
-/// reads a line, sends it on `lines`; Ctrl-C clears the line, Ctrl-D ends.
+/// Runs the editor on its own thread. It waits for the first prompt (sent
+/// once connected), then reads lines without waiting for the runner, taking
+/// the newest prompt text before each line, so rustyline is almost always
+/// reading and its external printer never waits long. Ctrl-C clears the
+/// line and cancels whatever is pending; Ctrl-D or `quit` ends reading, so
+/// the terminal is back in its normal mode before the process exits.
 pub fn spawn(
     mut ed: LineEditor,
     history: Option<PathBuf>,
     prompts: Receiver<String>,
-    lines: SyncSender<Input>,
+    lines: Sender<Input>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("prompt".into())
         .spawn(move || {
-            'prompts: while let Ok(prompt) = prompts.recv() {
+            let Ok(mut prompt) = prompts.recv() else {
+                return;
+            };
+            loop {
+                // The newest prompt; none left means the runner has ended.
                 loop {
-                    match ed.readline(&prompt) {
-                        Ok(line) => {
-                            if !line.trim().is_empty() {
-                                let _ = ed.add_history_entry(line.as_str());
-                                // Saved at once: the process may exit
-                                // without returning here.
-                                if let Some(path) = &history {
-                                    save_history(&mut ed, path);
-                                }
+                    match prompts.try_recv() {
+                        Ok(p) => prompt = p,
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Disconnected) => return,
+                    }
+                }
+                if lines.send(Input::Reading).is_err() {
+                    return;
+                }
+                match ed.readline(&prompt) {
+                    Ok(line) => {
+                        if !line.trim().is_empty() {
+                            let _ = ed.add_history_entry(line.as_str());
+                            // Saved at once: the process may exit without
+                            // returning here.
+                            if let Some(path) = &history {
+                                save_history(&mut ed, path);
                             }
-                            if lines.send(Input::Line(line)).is_err() {
-                                break 'prompts;
-                            }
-                            continue 'prompts;
                         }
-                        // Ctrl-C clears the line being typed, as in a shell.
-                        Err(ReadlineError::Interrupted) => {}
-                        Err(_) => {
-                            let _ = lines.send(Input::Eof);
-                            break 'prompts;
+                        let quit = line
+                            .lines()
+                            .any(|l| matches!(command::parse_line(l), Ok(Some(Command::Quit))));
+                        if lines.send(Input::Line(line)).is_err() || quit {
+                            return;
                         }
+                    }
+                    Err(ReadlineError::Interrupted) => {
+                        if lines.send(Input::Interrupt).is_err() {
+                            return;
+                        }
+                    }
+                    Err(_) => {
+                        let _ = lines.send(Input::Eof);
+                        return;
                     }
                 }
             }

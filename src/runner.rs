@@ -1,12 +1,13 @@
 //! Runs lines against the connection and prints everything that happens;
 //! shared by the piped (script) and interactive front ends.
 //!
-//! The runner is the only consumer of one channel that carries both input
-//! lines (from stdin or the prompt) and network events, so incoming frames
-//! are printed as they arrive even while a script waits for a reply, and
-//! there is a single writer to the terminal. In a script, `join`, `leave` and
-//! `push` wait for their reply before the next line runs; at the prompt they
-//! do not. The runner also keeps the exit status.
+//! The runner is the only consumer of one channel that carries input lines
+//! (from stdin or the prompt), Ctrl-C, and batches of network events, so
+//! incoming frames are printed as they arrive even while a script waits for
+//! a reply, and there is a single writer to the terminal. In a script,
+//! `join`, `leave`, `push` and `heartbeat` wait for their reply before the
+//! next line runs; at the prompt they do not. The runner also keeps the
+//! exit status.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -18,6 +19,7 @@ use rustyline::ExternalPrinter;
 use crate::command::{self, Command};
 use crate::connection::{Event, Handle, ToNet};
 use crate::output::Style;
+use crate::protocol::json_str;
 use crate::session::MessageKind;
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
@@ -30,8 +32,12 @@ const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// Everything the runner reacts to.
 pub enum Input {
     Line(String),
-    /// No more lines (end of the script, Ctrl-D).
+    /// No more lines (end of the script, Ctrl-D, `quit` at the prompt).
     Eof,
+    /// Ctrl-C at the prompt: cancel what is pending.
+    Interrupt,
+    /// The prompt is about to read a line: printing above it is safe again.
+    Reading,
     /// Network events, in order, one batch per network wake-up.
     Net(Vec<Event>),
 }
@@ -45,29 +51,43 @@ pub enum Sink {
 }
 
 /// How the run ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     Ok,
-    /// A line failed: invalid, timed out, or an error under `--fail`.
+    /// A script line failed: invalid, timed out, or an error under `--fail`.
     Failed,
     /// The connection dropped.
     ConnectionLost,
+    /// Connecting failed, for this reason.
+    CouldNotConnect(String),
+}
+
+/// Interactive or piped.
+pub enum Mode {
+    /// Lines wait for their replies; failures set the exit status.
+    Script,
+    /// Lines do not wait for replies; `prompt` gets the prompt text
+    /// whenever the connection state changes.
+    Interactive {
+        prompt: Sender<String>,
+        /// `phx-repl HOST:PORT`
+        base: String,
+    },
 }
 
 pub struct Settings {
     pub style: Style,
     pub timeout: Duration,
     pub fail: bool,
-    /// Interactive: lines do not wait for replies; `prompt` gets the prompt
-    /// text each time the next line may be read.
-    pub prompt: Option<Sender<String>>,
-    /// The prompt text while connected.
-    pub prompt_text: String,
+    pub mode: Mode,
+    /// The socket URL as shown to the user (secrets redacted).
+    pub shown_url: String,
 }
 
 /// What the runner is waiting for before it runs the next line.
 #[derive(Debug)]
 enum Step {
+    Connecting,
     Idle,
     /// The network thread has the command; waiting for it to go out.
     Sending {
@@ -109,21 +129,23 @@ pub struct Runner {
     err: String,
     failed: bool,
     connection_lost: bool,
+    connect_error: Option<String>,
     connected: bool,
-    /// The front end is waiting for a prompt before reading the next line.
-    prompt_owed: bool,
     stdout_closed: bool,
+    /// False from a line's arrival until the prompt reads again. rustyline
+    /// may return a line with printed output still queued inside it; text
+    /// printed before it reads again would jump ahead of that output.
+    printer_ready: bool,
 }
 
 impl Runner {
     pub fn new(rx: Receiver<Input>, net: Handle, sink: Sink, settings: Settings) -> Runner {
-        let prompt_owed = settings.prompt.is_some();
         Runner {
             rx,
             net,
             sink,
             settings,
-            step: Step::Idle,
+            step: Step::Connecting,
             queue: VecDeque::new(),
             lines_read: 0,
             eof: false,
@@ -133,17 +155,18 @@ impl Runner {
             err: String::new(),
             failed: false,
             connection_lost: false,
-            connected: true,
-            prompt_owed,
+            connect_error: None,
+            connected: false,
             stdout_closed: false,
+            printer_ready: true,
         }
     }
 
     fn interactive(&self) -> bool {
-        self.settings.prompt.is_some()
+        matches!(self.settings.mode, Mode::Interactive { .. })
     }
 
-    /// Prints a line before the run starts (e.g. `connected to …`).
+    /// Prints an `info` line (e.g. that the built-in server started).
     pub fn info(&mut self, event: &str, text: &str, fields: &[(&str, String)]) {
         let mut s = std::mem::take(&mut self.out);
         self.settings.style.info(event, text, fields, &mut s);
@@ -193,22 +216,22 @@ impl Runner {
             // Output closed or the channel ended: close the socket politely.
             self.net.send(ToNet::Close);
         }
+        self.printer_ready = true;
         self.flush();
         let Runner {
-            rx,
             net,
             connection_lost,
+            connect_error,
             failed,
             settings,
             ..
         } = self;
-        // The network thread may be blocked handing us an event: dropping
-        // the receiver ends that wait, so it can see the close and stop.
-        drop(rx);
         net.join();
-        if connection_lost {
+        if let Some(e) = connect_error {
+            Outcome::CouldNotConnect(e)
+        } else if connection_lost {
             Outcome::ConnectionLost
-        } else if failed && settings.prompt.is_none() {
+        } else if failed && matches!(settings.mode, Mode::Script) {
             Outcome::Failed
         } else {
             Outcome::Ok
@@ -216,7 +239,7 @@ impl Runner {
     }
 
     /// Runs queued lines while nothing is pending; starts closing at the end
-    /// of input; owes the prompt when idle.
+    /// of input.
     fn advance(&mut self) {
         while matches!(self.step, Step::Idle) {
             if let Some((n, line)) = self.queue.pop_front() {
@@ -224,22 +247,6 @@ impl Runner {
             } else if self.eof {
                 self.begin_close();
             } else {
-                if !self.prompt_owed {
-                    break;
-                }
-                self.flush();
-                let text = if self.connected {
-                    self.settings.prompt_text.clone()
-                } else {
-                    "phx-repl (disconnected)> ".to_owned()
-                };
-                if let Some(p) = &self.settings.prompt
-                    && p.send(text).is_err()
-                {
-                    self.eof = true;
-                    continue;
-                }
-                self.prompt_owed = false;
                 break;
             }
         }
@@ -271,34 +278,57 @@ impl Runner {
                 self.error(&msg, self.line_label(line));
             }
             Step::Closing { .. } => self.step = Step::Done,
-            other @ (Step::Sleeping { .. } | Step::Idle) => {
-                if !matches!(other, Step::Sleeping { .. }) {
-                    self.step = other;
-                }
-            }
+            Step::Sleeping { .. } => {}
             other => self.step = other,
         }
     }
 
     fn handle(&mut self, input: Input) {
         match input {
+            Input::Reading => self.printer_ready = true,
             Input::Line(l) => {
+                if self.interactive() {
+                    self.printer_ready = false;
+                }
                 // A paste at the prompt arrives as one multi-line string.
                 for part in l.split('\n') {
                     self.lines_read += 1;
                     self.queue.push_back((self.lines_read, part.to_owned()));
                 }
-                self.prompt_owed = self.interactive();
             }
-            Input::Eof => {
-                self.eof = true;
-            }
+            Input::Eof => self.eof = true,
+            Input::Interrupt => self.interrupt(),
             Input::Net(events) => {
                 for ev in events {
                     self.on_net(ev);
                 }
+                self.net.batch_done();
             }
         }
+    }
+
+    /// Ctrl-C: drops queued lines and stops waiting for a reply, a message
+    /// or a sleep.
+    fn interrupt(&mut self) {
+        let dropped = self.queue.len();
+        self.queue.clear();
+        let what = match self.step {
+            Step::Waiting { .. } => "the wait",
+            Step::Sleeping { .. } => "the sleep",
+            Step::Reply { .. } | Step::Sending { .. } => "waiting for the reply",
+            _ if dropped > 0 => "the queued lines",
+            _ => return,
+        };
+        if matches!(
+            self.step,
+            Step::Waiting { .. }
+                | Step::Sleeping { .. }
+                | Step::Reply { .. }
+                | Step::Sending { .. }
+        ) {
+            self.step = Step::Idle;
+        }
+        self.info("interrupted", &format!("cancelled {what}"), &[]);
     }
 
     fn line_label(&self, line: usize) -> Option<usize> {
@@ -395,17 +425,64 @@ impl Runner {
         }
     }
 
-    fn on_net(&mut self, ev: Event) {
-        if let Event::Rejected { id, message } = &ev {
-            // Reported with the script line it came from.
-            self.failed = true;
-            let line = match self.step {
-                Step::Sending { line, .. } => self.line_label(line),
-                _ => None,
+    /// Tells the prompt about the connection state.
+    fn update_prompt(&self) {
+        if let Mode::Interactive { prompt, base } = &self.settings.mode {
+            let text = if self.connected {
+                format!("{base}> ")
+            } else {
+                format!("{base} (disconnected)> ")
             };
-            self.error(message, line);
-            self.sent(*id);
-            return;
+            let _ = prompt.send(text);
+        }
+    }
+
+    fn on_net(&mut self, ev: Event) {
+        match &ev {
+            Event::Connected => {
+                self.connected = true;
+                let hint = if self.interactive() {
+                    "; type `help` for commands, `quit` to leave"
+                } else {
+                    ""
+                };
+                let url = self.settings.shown_url.clone();
+                self.info(
+                    "connected",
+                    &format!("connected to {url}{hint}"),
+                    &[("url", json_str(&url))],
+                );
+                self.update_prompt();
+                if matches!(self.step, Step::Connecting) {
+                    self.step = Step::Idle;
+                }
+                return;
+            }
+            Event::ConnectFailed(message) => {
+                // Printed by main as the fatal error; in JSON mode it is a
+                // record on stdout too.
+                if self.settings.style.json {
+                    let mut s = std::mem::take(&mut self.out);
+                    self.settings.style.error(message, None, &mut s);
+                    self.out = s;
+                }
+                self.connect_error = Some(message.clone());
+                self.step = Step::Done;
+                return;
+            }
+            Event::Rejected { id, message } => {
+                // Reported with the script line it came from.
+                self.failed = true;
+                let line = match self.step {
+                    Step::Sending { line, .. } => self.line_label(line),
+                    _ => None,
+                };
+                let (id, message) = (*id, message.clone());
+                self.error(&message, line);
+                self.sent(id);
+                return;
+            }
+            _ => {}
         }
         let is_error =
             matches!(ev, Event::Undecodable { .. }) || matches!(&ev, Event::TimedOut(e) if !e.auto);
@@ -438,9 +515,7 @@ impl Runner {
                     };
                 }
             }
-            Event::Sent { id: None, .. } => {}
             Event::SentRaw { id, .. } | Event::Topics { id, .. } => self.sent(id),
-            Event::Rejected { .. } => {}
             Event::Reply(r) => {
                 if r.auto {
                     return;
@@ -476,35 +551,36 @@ impl Runner {
                     return;
                 }
                 self.failed = true;
-                if let Step::Reply { ref_ } = &self.step
-                    && *ref_ == e.ref_
-                {
-                    self.step = Step::Idle;
-                }
+                self.end_reply_wait(&e.ref_);
             }
-            Event::Unanswered(u) => {
-                if let Step::Reply { ref_ } = &self.step
-                    && *ref_ == u.ref_
-                {
-                    self.step = Step::Idle;
-                }
-            }
-            Event::Undecodable { .. } | Event::Binary { .. } => {}
+            Event::Unanswered(u) => self.end_reply_wait(&u.ref_),
             Event::Closed { by_client, .. } => {
                 self.connected = false;
-                if matches!(self.step, Step::Closing { .. }) {
-                    self.step = Step::Done;
-                } else if !by_client {
+                if !by_client {
                     self.connection_lost = true;
-                    if script {
-                        self.step = Step::Done;
-                    } else if !matches!(self.step, Step::Sleeping { .. } | Step::Waiting { .. }) {
-                        self.step = Step::Idle;
-                    }
-                } else {
+                }
+                if script || matches!(self.step, Step::Closing { .. }) || by_client {
                     self.step = Step::Done;
+                } else {
+                    // At the prompt the user reads what happened and quits.
+                    self.step = Step::Idle;
+                    self.update_prompt();
                 }
             }
+            Event::Sent { id: None, .. }
+            | Event::Undecodable { .. }
+            | Event::Binary { .. }
+            | Event::Connected
+            | Event::ConnectFailed(_)
+            | Event::Rejected { .. } => {}
+        }
+    }
+
+    fn end_reply_wait(&mut self, ref_: &str) {
+        if let Step::Reply { ref_: want } = &self.step
+            && want == ref_
+        {
+            self.step = Step::Idle;
         }
     }
 
@@ -566,6 +642,9 @@ impl Runner {
 
     /// Writes buffered output.
     fn flush(&mut self) {
+        if matches!(self.sink, Sink::Printer(_)) && !self.printer_ready {
+            return;
+        }
         if self.out.is_empty() || self.stdout_closed {
             self.out.clear();
             return;

@@ -247,13 +247,16 @@ impl Session {
                     Some(t) => t,
                     None => self.only_joined_topic()?,
                 };
-                let join_ref = match self.channels.get_mut(&topic) {
-                    Some(ch) if ch.is_live() => {
+                // The last join_ref even for a channel we think is dead: if
+                // it is alive after all (a join that timed out, say) only
+                // the matching join_ref leaves it, and a dead one is
+                // answered ok whatever the join_ref (§3).
+                let join_ref = self.channels.get_mut(&topic).map(|ch| {
+                    if ch.is_live() {
                         ch.state = ChannelState::Leaving;
-                        Some(ch.join_ref.clone())
                     }
-                    _ => None,
-                };
+                    ch.join_ref.clone()
+                });
                 let r = self.next_ref();
                 (
                     Frame {
@@ -378,8 +381,11 @@ impl Session {
             let is_current = frame.ref_.as_deref() == Some(ch.join_ref.as_str());
             match p.event.as_str() {
                 // Only the reply to the current join moves the channel: a
-                // reply to a replaced join must not.
-                PHX_JOIN if is_current && ch.state == ChannelState::Joining => {
+                // reply to a replaced join must not. A late ok still joins.
+                PHX_JOIN
+                    if is_current
+                        && matches!(ch.state, ChannelState::Joining | ChannelState::Errored) =>
+                {
                     ch.state = if ok {
                         ChannelState::Joined
                     } else {
@@ -387,6 +393,15 @@ impl Session {
                     };
                 }
                 PHX_LEAVE if ch.state == ChannelState::Leaving => {
+                    ch.state = ChannelState::Closed;
+                }
+                // "unmatched topic" with a null join_ref: the server has no
+                // channel for this topic (§8.5), whatever we thought.
+                _ if !ok
+                    && frame.join_ref.is_none()
+                    && ch.is_live()
+                    && is_unmatched_topic(&response) =>
+                {
                     ch.state = ChannelState::Closed;
                 }
                 _ => {}
@@ -468,11 +483,17 @@ impl Session {
     }
 
     /// When the next pending request times out.
-    pub fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines
-            .iter()
-            .find(|(_, r)| self.pending.get(r).is_some_and(|p| !p.timed_out))
-            .map(|(d, _)| *d)
+    ///
+    /// Entries of answered requests are dropped from the front here, so a
+    /// long script of request/reply pairs costs O(1) per call.
+    pub fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some((deadline, r)) = self.deadlines.front() {
+            if self.pending.get(r).is_some_and(|p| !p.timed_out) {
+                return Some(*deadline);
+            }
+            self.deadlines.pop_front();
+        }
+        None
     }
 
     /// The transport is gone: every channel on the server is gone with it.
@@ -520,6 +541,19 @@ impl Session {
             Err(SessionError::WhichTopic(live))
         }
     }
+}
+
+/// Whether a reply's response is Phoenix's `{"reason":"unmatched topic"}`.
+fn is_unmatched_topic(response: &RawValue) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Reason<'a> {
+        #[serde(borrow)]
+        reason: Option<std::borrow::Cow<'a, str>>,
+    }
+    serde_json::from_str::<Reason<'_>>(response.get())
+        .ok()
+        .and_then(|r| r.reason)
+        .is_some_and(|r| r == "unmatched topic")
 }
 
 impl Channel {
@@ -704,6 +738,58 @@ mod tests {
     }
 
     #[test]
+    fn unmatched_topic_means_the_channel_is_gone() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        join(&mut s, "room:a", t0);
+        reply(
+            &mut s,
+            r#"["1","1","room:a","phx_reply",{"status":"ok","response":{}}]"#,
+            t0,
+        );
+        push(&mut s, "room:a", "x", t0);
+        reply(
+            &mut s,
+            r#"[null,"2","room:a","phx_reply",{"status":"error","response":{"reason":"unmatched topic"}}]"#,
+            t0,
+        );
+        assert_eq!(state(&s, "room:a"), ChannelState::Closed);
+    }
+
+    #[test]
+    fn a_late_ok_to_a_timed_out_join_joins() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        join(&mut s, "room:a", t0);
+        s.expire(t0 + T);
+        assert_eq!(state(&s, "room:a"), ChannelState::Errored);
+        let r = reply(
+            &mut s,
+            r#"["1","1","room:a","phx_reply",{"status":"ok","response":{}}]"#,
+            t0 + T,
+        );
+        assert!(r.late);
+        assert_eq!(state(&s, "room:a"), ChannelState::Joined);
+    }
+
+    #[test]
+    fn leave_of_an_errored_channel_keeps_its_join_ref() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        join(&mut s, "room:a", t0);
+        s.expire(t0 + T);
+        let f = s
+            .prepare(
+                Request::Leave {
+                    topic: Some("room:a".into()),
+                },
+                t0,
+            )
+            .unwrap();
+        assert_eq!(f.join_ref.as_deref(), Some("1"));
+    }
+
+    #[test]
     fn server_close_is_unrequested() {
         let mut s = Session::new(T);
         let t0 = Instant::now();
@@ -861,6 +947,22 @@ mod tests {
         );
         assert_eq!(s.next_deadline(), None);
         assert!(s.expire(t0 + T + T).is_empty());
+    }
+
+    #[test]
+    fn answered_requests_do_not_pile_up_in_the_deadlines() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        for i in 1..=1000 {
+            push(&mut s, "room:a", "echo", t0);
+            reply(
+                &mut s,
+                &format!(r#"[null,"{i}","room:a","phx_reply",{{"status":"ok","response":{{}}}}]"#),
+                t0,
+            );
+            assert_eq!(s.next_deadline(), None);
+        }
+        assert!(s.deadlines.is_empty());
     }
 
     #[test]

@@ -376,7 +376,7 @@ pub fn start(
         emit: Box::new(emit),
         batch: Vec::new(),
         credits: credits_tx,
-        paused: false,
+        paused: None,
         session: Session::new(options.timeout),
         options,
     };
@@ -400,8 +400,9 @@ struct Net {
     /// Events not yet handed over.
     batch: Vec<Event>,
     credits: SyncSender<()>,
-    /// Every batch slot is taken: stop reading until one frees up.
-    paused: bool,
+    /// Every batch slot is taken since this instant: stop reading until one
+    /// frees up.
+    paused: Option<Instant>,
     session: Session,
     options: Options,
 }
@@ -520,7 +521,7 @@ impl Net {
             // Frames may remain in tungstenite's buffer after a full batch,
             // where readiness cannot see them: then poll without blocking.
             let mut drained = true;
-            if !self.paused {
+            if self.paused.is_none() {
                 drained = false;
                 for _ in 0..READ_BATCH {
                     match ws.read() {
@@ -572,8 +573,11 @@ impl Net {
                     }
                     continue; // flush it before blocking
                 }
-                for expired in self.session.expire(now) {
-                    self.batch.push(Event::TimedOut(expired));
+                // Paused, replies may sit unread: the clock stops (see resume).
+                if self.paused.is_none() {
+                    for expired in self.session.expire(now) {
+                        self.batch.push(Event::TimedOut(expired));
+                    }
                 }
             }
 
@@ -581,15 +585,19 @@ impl Net {
                 return Ending::output_closed();
             }
 
+            let reply_deadline = match self.paused {
+                None => self.session.next_deadline(),
+                Some(_) => None,
+            };
             let deadline = [
                 next_heartbeat.filter(|_| closing.is_none()),
-                self.session.next_deadline(),
+                reply_deadline,
                 closing,
             ]
             .into_iter()
             .flatten()
             .min();
-            let wanted = polling::Event::new(SOCKET_KEY, !self.paused, want_write);
+            let wanted = polling::Event::new(SOCKET_KEY, self.paused.is_none(), want_write);
             if (wanted.readable, wanted.writable) != (interest.readable, interest.writable)
                 && let Some(tcp) = tcp_of(ws)
                 && self
@@ -600,7 +608,7 @@ impl Net {
                 interest = wanted;
             }
             events.clear();
-            let timeout = if drained || self.paused {
+            let timeout = if drained || self.paused.is_some() {
                 deadline.map(|d| d.saturating_duration_since(Instant::now()))
             } else {
                 Some(Duration::ZERO)
@@ -646,20 +654,27 @@ impl Net {
     /// listens any more.
     fn deliver(&mut self) -> bool {
         if self.batch.is_empty() {
-            self.paused = false;
+            self.resume();
             return true;
         }
         match self.credits.try_send(()) {
             Ok(()) => {
-                self.paused = false;
+                self.resume();
                 let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(64));
                 (self.emit)(batch)
             }
             Err(TrySendError::Full(())) => {
-                self.paused = true;
+                self.paused.get_or_insert_with(Instant::now);
                 true
             }
             Err(TrySendError::Disconnected(())) => false,
+        }
+    }
+
+    /// Reads again after a pause; reply timeouts do not count the pause.
+    fn resume(&mut self) {
+        if let Some(since) = self.paused.take() {
+            self.session.postpone(since.elapsed());
         }
     }
 

@@ -18,12 +18,17 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc;
 use std::time::Duration;
 
 use cli::{ColorChoice, Config, Sub, Target};
 use output::Style;
 use runner::{Input, Mode, Outcome, Runner, Settings, Sink};
+
+/// Script lines read ahead of the one running, at most.
+const SCRIPT_READ_AHEAD: usize = 64;
 
 /// Exit codes (documented in the README and `--help`).
 const EXIT_FAILED: u8 = 1;
@@ -87,6 +92,9 @@ fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
 }
 
 fn client(config: Config) -> Result<ExitCode, Fatal> {
+    // The prompt thread may still be inside rustyline (raw mode) when the
+    // run ends; put the terminal back as we found it whatever happens.
+    let _terminal = TerminalGuard::save();
     match config.color {
         ColorChoice::Always => colored::control::set_override(true),
         ColorChoice::Never => colored::control::set_override(false),
@@ -164,7 +172,8 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
     };
     let (sink, mode) = if interactive {
         let history = config.history.then(history_path).flatten();
-        let mut ed = repl::editor(history.as_deref())
+        let ready = Arc::new(AtomicBool::new(false));
+        let mut ed = repl::editor(history.as_deref(), Arc::clone(&ready), tx.clone())
             .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the line editor: {e}")))?;
         let sink = match ed.create_external_printer() {
             Ok(p) if stdout_tty => Sink::Printer(Box::new(p)),
@@ -175,24 +184,27 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         let (prompt_tx, prompt_rx) = mpsc::channel();
         // Not joined: the thread may be blocked reading the terminal when
         // the run ends for another reason.
-        let _prompt_thread = repl::spawn(ed, history, prompt_rx, tx)
+        let connecting = format!("{base} (connecting)> ");
+        let _prompt_thread = repl::spawn(ed, history, prompt_rx, tx, connecting)
             .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the prompt: {e}")))?;
         (
             sink,
             Mode::Interactive {
                 prompt: prompt_tx,
                 base,
+                ready,
             },
         )
     } else {
+        let (credits_tx, line_credits) = mpsc::sync_channel(SCRIPT_READ_AHEAD);
         // Not joined either: it may be blocked reading stdin.
-        let _stdin_thread = spawn_stdin_reader(tx)
+        let _stdin_thread = spawn_stdin_reader(tx, credits_tx)
             .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot read stdin: {e}")))?;
         (
             Sink::Stdout {
                 errors_to_stderr: !config.json,
             },
-            Mode::Script,
+            Mode::Script { line_credits },
         )
     };
 
@@ -219,9 +231,44 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
     }
 }
 
+/// Restores the terminal's mode, saved at start, when dropped.
+struct TerminalGuard(Option<nix::sys::termios::Termios>);
+
+impl TerminalGuard {
+    fn save() -> TerminalGuard {
+        let stdin = io::stdin();
+        TerminalGuard(if stdin.is_terminal() {
+            nix::sys::termios::tcgetattr(&stdin).ok()
+        } else {
+            None
+        })
+    }
+}
+
+impl Drop for TerminalGuard {
+    fn drop(&mut self) {
+        if let Some(mode) = &self.0 {
+            let _ = nix::sys::termios::tcsetattr(
+                io::stdin(),
+                nix::sys::termios::SetArg::TCSADRAIN,
+                mode,
+            );
+            // rustyline turns bracketed paste on while it reads.
+            let mut out = io::stdout();
+            if out.is_terminal() {
+                let _ = out.write_all(b"\x1b[?2004l").and_then(|()| out.flush());
+            }
+        }
+    }
+}
+
 /// Reads script lines on their own thread so frames keep printing while
-/// the script's next line has not arrived yet.
-fn spawn_stdin_reader(tx: mpsc::Sender<Input>) -> io::Result<std::thread::JoinHandle<()>> {
+/// the script's next line has not arrived yet. It takes a credit per line
+/// and so stays at most `SCRIPT_READ_AHEAD` lines ahead of the runner.
+fn spawn_stdin_reader(
+    tx: mpsc::Sender<Input>,
+    credits: mpsc::SyncSender<()>,
+) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
@@ -232,6 +279,9 @@ fn spawn_stdin_reader(tx: mpsc::Sender<Input>) -> io::Result<std::thread::JoinHa
                 match stdin.read_until(b'\n', &mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
+                        if credits.send(()).is_err() {
+                            return;
+                        }
                         let line = String::from_utf8_lossy(&buf);
                         let line = line.trim_end_matches(['\n', '\r']).to_owned();
                         if tx.send(Input::Line(line)).is_err() {

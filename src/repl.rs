@@ -5,30 +5,113 @@
 //! through rustyline's external printer, which prints above the prompt and
 //! redraws the prompt and the half-typed line below. History persists
 //! across runs in a file only the user can read.
+//!
+//! rustyline's printer queues a message while a line is being edited and
+//! writes directly otherwise. A message queued just before Enter stays
+//! queued until the next `readline`, so anything written directly in
+//! between would jump ahead of it, and it is lost if no `readline` follows.
+//! Two rules keep output whole and in order: the runner prints only while
+//! the editor is reading (the `ready` flag, set from inside rustyline when
+//! it draws the prompt and cleared when it accepts a line), and after `quit`
+//! or Ctrl-D the editor goes on reading under an empty prompt until the
+//! process exits, so queued output still appears.
 
+use std::borrow::Cow;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
+use rustyline::completion::Completer;
 use rustyline::error::ReadlineError;
+use rustyline::highlight::Highlighter;
+use rustyline::hint::Hinter;
 use rustyline::history::FileHistory;
-use rustyline::{Config, Editor};
+use rustyline::validate::{ValidationContext, ValidationResult, Validator};
+use rustyline::{Behavior, Config, Context, Editor, Helper};
 
 use crate::command::{self, Command};
 use crate::runner::Input;
 
 const HISTORY_SIZE: usize = 10_000;
+/// How long the first prompt waits for the connection before it is shown
+/// as connecting (a local server answers well within this).
+const FIRST_PROMPT_WAIT: Duration = Duration::from_millis(200);
 
-pub type LineEditor = Editor<(), FileHistory>;
+pub type LineEditor = Editor<Gate, FileHistory>;
 
-/// Creates the editor and loads history from `history` if given.
-pub fn editor(history: Option<&Path>) -> rustyline::Result<LineEditor> {
+/// Tells the runner when printing above the prompt is safe.
+pub struct Gate {
+    ready: Arc<AtomicBool>,
+    wake: Sender<Input>,
+}
+
+impl Gate {
+    fn open(&self) {
+        if !self.ready.swap(true, Ordering::SeqCst) {
+            // The runner may be holding output: let it print now.
+            let _ = self.wake.send(Input::Reading);
+        }
+    }
+
+    fn close(&self) {
+        self.ready.store(false, Ordering::SeqCst);
+    }
+}
+
+// rustyline asks for hints each time it draws the line, first right after
+// entering raw mode: the moment queued output will be shown in order.
+impl Hinter for Gate {
+    type Hint = String;
+    fn hint(&self, _line: &str, _pos: usize, _ctx: &Context<'_>) -> Option<String> {
+        self.open();
+        None
+    }
+}
+
+// Validation runs on Enter, while rustyline is still in raw mode: from here
+// on, output must wait for the next prompt.
+impl Validator for Gate {
+    fn validate(&self, _ctx: &mut ValidationContext<'_>) -> rustyline::Result<ValidationResult> {
+        self.close();
+        Ok(ValidationResult::Valid(None))
+    }
+}
+
+impl Completer for Gate {
+    type Candidate = String;
+}
+
+impl Highlighter for Gate {
+    fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
+        &'s self,
+        prompt: &'p str,
+        _default: bool,
+    ) -> Cow<'b, str> {
+        Cow::Borrowed(prompt)
+    }
+}
+
+impl Helper for Gate {}
+
+/// Creates the editor and loads history from `history` if given. `ready`
+/// is the flag the runner checks before printing; `wake` reaches the runner.
+pub fn editor(
+    history: Option<&Path>,
+    ready: Arc<AtomicBool>,
+    wake: Sender<Input>,
+) -> rustyline::Result<LineEditor> {
     let config = Config::builder()
         .max_history_size(HISTORY_SIZE)?
         .auto_add_history(false)
+        // Prompt on the terminal even when stdout is a file (`--json > f`).
+        .behavior(Behavior::PreferTerm)
         .build();
     let mut ed: LineEditor = Editor::with_config(config)?;
+    ed.set_helper(Some(Gate { ready, wake }));
     if let Some(path) = history {
         // A missing file is normal on the first run.
         let _ = ed.load_history(path);
@@ -36,37 +119,52 @@ pub fn editor(history: Option<&Path>) -> rustyline::Result<LineEditor> {
     Ok(ed)
 }
 
-/// Runs the editor on its own thread. It waits for the first prompt (sent
-/// once connected), then reads lines without waiting for the runner, taking
-/// the newest prompt text before each line, so rustyline is almost always
-/// reading and its external printer never waits long. Ctrl-C clears the
-/// line and cancels whatever is pending; Ctrl-D or `quit` ends reading, so
-/// the terminal is back in its normal mode before the process exits.
+/// Runs the editor on its own thread. The first prompt waits briefly for
+/// the connection; after that lines are read continuously, each under the
+/// newest prompt text. Ctrl-C clears the line and cancels what is pending;
+/// Ctrl-D or `quit` ends the session.
 pub fn spawn(
     mut ed: LineEditor,
     history: Option<PathBuf>,
     prompts: Receiver<String>,
     lines: Sender<Input>,
+    connecting: String,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("prompt".into())
         .spawn(move || {
-            let Ok(mut prompt) = prompts.recv() else {
-                return;
+            let mut prompt = match prompts.recv_timeout(FIRST_PROMPT_WAIT) {
+                Ok(p) => p,
+                Err(RecvTimeoutError::Timeout) => connecting,
+                Err(RecvTimeoutError::Disconnected) => return,
             };
+            let mut ending = false;
             loop {
-                // The newest prompt; none left means the runner has ended.
-                loop {
-                    match prompts.try_recv() {
-                        Ok(p) => prompt = p,
-                        Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Disconnected) => return,
+                if !ending {
+                    // The newest prompt; none left means the runner has ended.
+                    loop {
+                        match prompts.try_recv() {
+                            Ok(p) => prompt = p,
+                            Err(TryRecvError::Empty) => break,
+                            Err(TryRecvError::Disconnected) => return,
+                        }
                     }
                 }
-                if lines.send(Input::Reading).is_err() {
-                    return;
+                let shown = if ending { "" } else { prompt.as_str() };
+                let result = ed.readline(shown);
+                if let Some(gate) = ed.helper() {
+                    gate.close();
                 }
-                match ed.readline(&prompt) {
+                if ending {
+                    // Reading only so queued output is shown; the process
+                    // exits once the connection is closed. A terminal that
+                    // is gone ends this too.
+                    match result {
+                        Ok(_) | Err(ReadlineError::Interrupted) => continue,
+                        Err(_) => return,
+                    }
+                }
+                let sent = match result {
                     Ok(line) => {
                         if !line.trim().is_empty() {
                             let _ = ed.add_history_entry(line.as_str());
@@ -76,22 +174,24 @@ pub fn spawn(
                                 save_history(&mut ed, path);
                             }
                         }
-                        let quit = line
+                        ending = line
                             .lines()
                             .any(|l| matches!(command::parse_line(l), Ok(Some(Command::Quit))));
-                        if lines.send(Input::Line(line)).is_err() || quit {
-                            return;
+                        let sent = lines.send(Input::Line(line)).is_ok();
+                        if ending {
+                            sent && lines.send(Input::Eof).is_ok()
+                        } else {
+                            sent
                         }
                     }
-                    Err(ReadlineError::Interrupted) => {
-                        if lines.send(Input::Interrupt).is_err() {
-                            return;
-                        }
-                    }
+                    Err(ReadlineError::Interrupted) => lines.send(Input::Interrupt).is_ok(),
                     Err(_) => {
-                        let _ = lines.send(Input::Eof);
-                        return;
+                        ending = true;
+                        lines.send(Input::Eof).is_ok()
                     }
+                };
+                if !sent {
+                    return;
                 }
             }
         })

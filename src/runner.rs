@@ -11,6 +11,8 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::time::{Duration, Instant};
 
@@ -36,7 +38,7 @@ pub enum Input {
     Eof,
     /// Ctrl-C at the prompt: cancel what is pending.
     Interrupt,
-    /// The prompt is about to read a line: printing above it is safe again.
+    /// The prompt is reading again: held output can be printed.
     Reading,
     /// Network events, in order, one batch per network wake-up.
     Net(Vec<Event>),
@@ -64,14 +66,19 @@ pub enum Outcome {
 
 /// Interactive or piped.
 pub enum Mode {
-    /// Lines wait for their replies; failures set the exit status.
-    Script,
+    /// Lines wait for their replies; failures set the exit status. The
+    /// reader of stdin takes a token from `line_credits` per line; one is
+    /// given back as each line runs, so a script is not read far ahead.
+    Script { line_credits: Receiver<()> },
     /// Lines do not wait for replies; `prompt` gets the prompt text
     /// whenever the connection state changes.
     Interactive {
         prompt: Sender<String>,
         /// `phx-repl HOST:PORT`
         base: String,
+        /// Set while the editor is reading a line: only then is printing
+        /// above the prompt sure to keep its order (see `repl`).
+        ready: Arc<AtomicBool>,
     },
 }
 
@@ -132,10 +139,8 @@ pub struct Runner {
     connect_error: Option<String>,
     connected: bool,
     stdout_closed: bool,
-    /// False from a line's arrival until the prompt reads again. rustyline
-    /// may return a line with printed output still queued inside it; text
-    /// printed before it reads again would jump ahead of that output.
-    printer_ready: bool,
+    /// The network thread is stuck connecting and was given up on.
+    abandon_net: bool,
 }
 
 impl Runner {
@@ -158,7 +163,7 @@ impl Runner {
             connect_error: None,
             connected: false,
             stdout_closed: false,
-            printer_ready: true,
+            abandon_net: false,
         }
     }
 
@@ -216,22 +221,24 @@ impl Runner {
             // Output closed or the channel ended: close the socket politely.
             self.net.send(ToNet::Close);
         }
-        self.printer_ready = true;
-        self.flush();
+        self.final_flush();
         let Runner {
             net,
             connection_lost,
             connect_error,
             failed,
             settings,
+            abandon_net,
             ..
         } = self;
-        net.join();
+        if !abandon_net {
+            net.join();
+        }
         if let Some(e) = connect_error {
             Outcome::CouldNotConnect(e)
         } else if connection_lost {
             Outcome::ConnectionLost
-        } else if failed && matches!(settings.mode, Mode::Script) {
+        } else if failed && matches!(settings.mode, Mode::Script { .. }) {
             Outcome::Failed
         } else {
             Outcome::Ok
@@ -285,18 +292,29 @@ impl Runner {
 
     fn handle(&mut self, input: Input) {
         match input {
-            Input::Reading => self.printer_ready = true,
+            // The loop flushes held output before it next waits.
+            Input::Reading => {}
             Input::Line(l) => {
-                if self.interactive() {
-                    self.printer_ready = false;
-                }
                 // A paste at the prompt arrives as one multi-line string.
                 for part in l.split('\n') {
                     self.lines_read += 1;
                     self.queue.push_back((self.lines_read, part.to_owned()));
                 }
             }
-            Input::Eof => self.eof = true,
+            Input::Eof => {
+                // At the prompt, Ctrl-D or `quit` ends the session now, not
+                // after a pending sleep or wait or the lines behind them.
+                if self.interactive() {
+                    self.queue.clear();
+                    if matches!(
+                        self.step,
+                        Step::Waiting { .. } | Step::Sleeping { .. } | Step::Sending { .. }
+                    ) {
+                        self.step = Step::Idle;
+                    }
+                }
+                self.eof = true;
+            }
             Input::Interrupt => self.interrupt(),
             Input::Net(events) => {
                 for ev in events {
@@ -310,25 +328,36 @@ impl Runner {
     /// Ctrl-C: drops queued lines and stops waiting for a reply, a message
     /// or a sleep.
     fn interrupt(&mut self) {
+        if matches!(self.step, Step::Connecting) {
+            // The handshake may take its full timeout; stop waiting for it.
+            self.connect_error = Some("cancelled while connecting".to_owned());
+            self.abandon_net = true;
+            self.step = Step::Done;
+            return;
+        }
         let dropped = self.queue.len();
         self.queue.clear();
-        let what = match self.step {
-            Step::Waiting { .. } => "the wait",
-            Step::Sleeping { .. } => "the sleep",
-            Step::Reply { .. } | Step::Sending { .. } => "waiting for the reply",
-            _ if dropped > 0 => "the queued lines",
-            _ => return,
+        let pending = match self.step {
+            Step::Waiting { .. } => Some("the wait"),
+            Step::Sleeping { .. } => Some("the sleep"),
+            Step::Reply { .. } | Step::Sending { .. } => Some("waiting for the reply"),
+            _ => None,
         };
-        if matches!(
-            self.step,
-            Step::Waiting { .. }
-                | Step::Sleeping { .. }
-                | Step::Reply { .. }
-                | Step::Sending { .. }
-        ) {
+        if pending.is_some() {
             self.step = Step::Idle;
         }
-        self.info("interrupted", &format!("cancelled {what}"), &[]);
+        let queued = match dropped {
+            0 => None,
+            1 => Some("1 queued line".to_owned()),
+            n => Some(format!("{n} queued lines")),
+        };
+        let text = match (pending, queued) {
+            (Some(p), Some(q)) => format!("cancelled {p} and {q}"),
+            (Some(p), None) => format!("cancelled {p}"),
+            (None, Some(q)) => format!("cancelled {q}"),
+            (None, None) => return,
+        };
+        self.info("interrupted", &text, &[]);
     }
 
     fn line_label(&self, line: usize) -> Option<usize> {
@@ -336,6 +365,9 @@ impl Runner {
     }
 
     fn run_line(&mut self, n: usize, line: &str) {
+        if let Mode::Script { line_credits } = &self.settings.mode {
+            let _ = line_credits.try_recv();
+        }
         let cmd = match command::parse_line(line) {
             Ok(Some(c)) => c,
             Ok(None) => return,
@@ -427,7 +459,7 @@ impl Runner {
 
     /// Tells the prompt about the connection state.
     fn update_prompt(&self) {
-        if let Mode::Interactive { prompt, base } = &self.settings.mode {
+        if let Mode::Interactive { prompt, base, .. } = &self.settings.mode {
             let text = if self.connected {
                 format!("{base}> ")
             } else {
@@ -640,11 +672,49 @@ impl Runner {
         }
     }
 
-    /// Writes buffered output.
-    fn flush(&mut self) {
-        if matches!(self.sink, Sink::Printer(_)) && !self.printer_ready {
-            return;
+    /// Whether output may be written now (see `Mode::Interactive::ready`).
+    fn may_print(&self) -> bool {
+        match (&self.sink, &self.settings.mode) {
+            (Sink::Printer(_), Mode::Interactive { ready, .. }) => ready.load(Ordering::SeqCst),
+            _ => true,
         }
+    }
+
+    /// Writes what is left, waiting a little for the prompt to be ready.
+    fn final_flush(&mut self) {
+        let until = Instant::now() + Duration::from_millis(500);
+        while !self.out.is_empty() && !self.may_print() {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            if let Err(RecvTimeoutError::Disconnected) = self.rx.recv_timeout(left) {
+                break;
+            }
+        }
+        self.force_flush();
+        // rustyline shows printed text from the prompt thread, later; the
+        // process must not exit before. Its queue holds one message, so
+        // once a second empty one has been taken from it, the last real
+        // one has been written.
+        if let Sink::Printer(p) = &mut self.sink {
+            for _ in 0..2 {
+                if p.print(String::new()).is_err() {
+                    break;
+                }
+            }
+        }
+    }
+
+    /// Writes buffered output, unless the prompt is not ready for it.
+    fn flush(&mut self) {
+        if self.may_print() {
+            self.force_flush();
+        }
+    }
+
+    /// Writes buffered output.
+    fn force_flush(&mut self) {
         if self.out.is_empty() || self.stdout_closed {
             self.out.clear();
             return;

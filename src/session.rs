@@ -496,6 +496,15 @@ impl Session {
         None
     }
 
+    /// Moves every pending deadline `by` later: while the client is not
+    /// reading (its output is behind), replies may be waiting unread, and
+    /// that time is the client's, not the server's.
+    pub fn postpone(&mut self, by: Duration) {
+        for (deadline, _) in &mut self.deadlines {
+            *deadline += by;
+        }
+    }
+
     /// The transport is gone: every channel on the server is gone with it.
     pub fn transport_closed(&mut self) {
         for ch in self.channels.values_mut() {
@@ -963,6 +972,16 @@ mod tests {
             assert_eq!(s.next_deadline(), None);
         }
         assert!(s.deadlines.is_empty());
+    }
+
+    #[test]
+    fn postponed_deadlines_move_later() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        push(&mut s, "room:a", "echo", t0);
+        s.postpone(Duration::from_secs(3));
+        assert!(s.expire(t0 + T).is_empty());
+        assert_eq!(s.expire(t0 + T + Duration::from_secs(3)).len(), 1);
     }
 
     #[test]

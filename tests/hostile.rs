@@ -138,3 +138,41 @@ fn a_slow_reader_does_not_stop_heartbeats() {
         &rest[rest.len().saturating_sub(300)..]
     );
 }
+
+#[test]
+fn time_spent_behind_a_slow_reader_does_not_count_against_replies() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut child = command(&home)
+        .args([server.url.as_str(), "--timeout", "1"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn the client");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin
+            .write_all(b"join flood:300000\njoin room:lobby\npush room:lobby echo n:=1\n")
+            .unwrap();
+    }
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    // The stimulus: a reader that stalls longer than the reply timeout.
+    thread::sleep(Duration::from_millis(2500));
+    let mut rest = String::new();
+    stdout.read_to_string(&mut rest).unwrap();
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("timeout"), "a false timeout: {err}");
+    assert!(rest.contains("reply ok to echo"), "the echo was answered");
+    assert_eq!(status.code(), Some(0), "{err}");
+}

@@ -217,3 +217,97 @@ fn ctrl_c_cancels_a_pending_sleep_and_the_lines_queued_behind_it() {
     repl.exp_string("{\"after\":1}  (ref 1)")
         .expect("the next line runs at once, and the queued one never did");
 }
+
+#[test]
+fn quit_during_a_flood_prints_every_frame_in_order_first() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn_repl(&server, &home);
+
+    type_line(&mut repl, "join flood:30000");
+    repl.exp_string("push msg {\"i\":1}")
+        .expect("the flood started");
+    type_line(&mut repl, "quit");
+    let seen = repl
+        .exp_string("connection closed")
+        .expect("the close is reported");
+    let numbers: Vec<u64> = seen
+        .split("{\"i\":")
+        .skip(1)
+        .filter_map(|rest| rest.split('}').next()?.parse().ok())
+        .collect();
+    let first = 2; // 1 was consumed by the first expectation
+    for (k, n) in numbers.iter().enumerate() {
+        assert_eq!(
+            *n,
+            first + k as u64,
+            "frame {n} out of place: lost or reordered output"
+        );
+    }
+    assert!(
+        matches!(exit_status(&mut repl), WaitStatus::Exited(_, 0)),
+        "quit ended the REPL"
+    );
+}
+
+#[test]
+fn quit_behind_a_pending_sleep_ends_the_session_at_once() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn_repl(&server, &home);
+
+    // The expect timeout (10 s) is far below the sleep: waiting it out
+    // would fail the test.
+    type_line(&mut repl, "sleep 60s");
+    type_line(&mut repl, "quit");
+    repl.exp_string("connection closed")
+        .expect("closed without waiting for the sleep");
+    assert!(
+        matches!(exit_status(&mut repl), WaitStatus::Exited(_, 0)),
+        "quit ended the REPL"
+    );
+}
+
+#[test]
+fn with_stdout_in_a_file_the_prompt_stays_on_the_terminal() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let out = home.path().join("out.ndjson");
+    // The same clean environment as every other client, around a shell
+    // that sends stdout to a file.
+    let client = command(&home);
+    let mut sh = std::process::Command::new("sh");
+    for (key, value) in client.get_envs() {
+        match value {
+            Some(v) => sh.env(key, v),
+            None => sh.env_remove(key),
+        };
+    }
+    sh.env("TERM", "xterm").args([
+        "-c",
+        &format!(
+            "exec {} {} --json > {}",
+            support::bin(),
+            server.url,
+            out.display()
+        ),
+    ]);
+    let options = rexpect::reader::Options::new()
+        .timeout_ms(Some(EXPECT_MS))
+        .strip_ansi_escape_codes(true);
+    let mut repl = spawn_with_options(sh, options).expect("spawn in a pty");
+    repl.exp_string(&format!("phx-repl {}> ", server.addr()))
+        .expect("the prompt, on the terminal");
+    type_line(&mut repl, "join room:lobby");
+    type_line(&mut repl, "quit");
+    assert!(
+        matches!(exit_status(&mut repl), WaitStatus::Exited(_, 0)),
+        "quit ended the REPL"
+    );
+    let text = std::fs::read_to_string(&out).expect("read the output file");
+    assert!(text.contains("\"type\":\"reply\""), "{text}");
+    for line in text.lines() {
+        serde_json::from_str::<serde_json::Value>(line)
+            .unwrap_or_else(|e| panic!("not NDJSON ({e}): {line:?}"));
+    }
+}

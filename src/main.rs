@@ -253,10 +253,13 @@ impl Drop for TerminalGuard {
                 nix::sys::termios::SetArg::TCSADRAIN,
                 mode,
             );
-            // rustyline turns bracketed paste on while it reads.
+            // Clear a prompt the editor may still show on the last line,
+            // and turn off the bracketed paste it turns on while reading.
             let mut out = io::stdout();
             if out.is_terminal() {
-                let _ = out.write_all(b"\x1b[?2004l").and_then(|()| out.flush());
+                let _ = out
+                    .write_all(b"\r\x1b[K\x1b[?2004l")
+                    .and_then(|()| out.flush());
             }
         }
     }

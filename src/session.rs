@@ -592,6 +592,16 @@ mod tests {
         .unwrap()
     }
 
+    /// Joins `topic` and answers the join with ok.
+    fn joined(s: &mut Session, topic: &str, now: Instant) -> Frame {
+        let f = join(s, topic, now);
+        let r = f.ref_.clone().unwrap();
+        let ok =
+            format!(r#"["{r}","{r}","{topic}","phx_reply",{{"status":"ok","response":{{}}}}]"#);
+        reply(s, &ok, now);
+        f
+    }
+
     fn push(s: &mut Session, topic: &str, event: &str, now: Instant) -> Frame {
         s.prepare(
             Request::Push {
@@ -720,12 +730,7 @@ mod tests {
     fn leave_reply_then_close_closes_as_requested() {
         let mut s = Session::new(T);
         let t0 = Instant::now();
-        join(&mut s, "room:a", t0);
-        reply(
-            &mut s,
-            r#"["1","1","room:a","phx_reply",{"status":"ok","response":{}}]"#,
-            t0,
-        );
+        joined(&mut s, "room:a", t0);
         s.prepare(
             Request::Leave {
                 topic: Some("room:a".into()),
@@ -750,12 +755,7 @@ mod tests {
     fn unmatched_topic_means_the_channel_is_gone() {
         let mut s = Session::new(T);
         let t0 = Instant::now();
-        join(&mut s, "room:a", t0);
-        reply(
-            &mut s,
-            r#"["1","1","room:a","phx_reply",{"status":"ok","response":{}}]"#,
-            t0,
-        );
+        joined(&mut s, "room:a", t0);
         push(&mut s, "room:a", "x", t0);
         reply(
             &mut s,
@@ -802,12 +802,7 @@ mod tests {
     fn server_close_is_unrequested() {
         let mut s = Session::new(T);
         let t0 = Instant::now();
-        join(&mut s, "room:a", t0);
-        reply(
-            &mut s,
-            r#"["1","1","room:a","phx_reply",{"status":"ok","response":{}}]"#,
-            t0,
-        );
+        joined(&mut s, "room:a", t0);
         let m = message(&mut s, r#"["1","1","room:a","phx_close",{}]"#, t0);
         assert_eq!(m.kind, MessageKind::Close { requested: false });
         assert_eq!(state(&s, "room:a"), ChannelState::Closed);
@@ -832,12 +827,7 @@ mod tests {
     fn a_crash_orphans_the_channels_pending_requests() {
         let mut s = Session::new(T);
         let t0 = Instant::now();
-        join(&mut s, "room:a", t0);
-        reply(
-            &mut s,
-            r#"["1","1","room:a","phx_reply",{"status":"ok","response":{}}]"#,
-            t0,
-        );
+        joined(&mut s, "room:a", t0);
         push(&mut s, "room:a", "crash", t0);
         push(&mut s, "room:b", "other", t0);
         message(&mut s, r#"["1","1","room:a","phx_error",{}]"#, t0);
@@ -870,12 +860,7 @@ mod tests {
     fn duplicate_join_close_for_old_join_ref_is_stale() {
         let mut s = Session::new(T);
         let t0 = Instant::now();
-        join(&mut s, "room:a", t0);
-        reply(
-            &mut s,
-            r#"["1","1","room:a","phx_reply",{"status":"ok","response":{}}]"#,
-            t0,
-        );
+        joined(&mut s, "room:a", t0);
         join(&mut s, "room:a", t0);
         reply(
             &mut s,

@@ -4,12 +4,11 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Script, Server, TempDir, command, dedent};
+use support::{Script, Server, TempDir, dedent};
 
 #[test]
 fn heartbeats_keep_an_idle_connection_alive_and_show_when_asked() {
@@ -165,20 +164,11 @@ fn token_in_the_url_is_redacted_too() {
 fn closed_stdout_during_a_flood_ends_the_run_without_a_panic() {
     let server = Server::start();
     let home = TempDir::new();
-    let mut child = command(&home)
-        .arg(&server.url)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the client");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(b"join flood:100000\nwait flood:100000 done 10s\n")
-            .unwrap();
-    }
+    let mut child = support::spawn_piped(
+        &home,
+        &[server.url.as_str()],
+        "join flood:100000\nwait flood:100000 done 10s\n",
+    );
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     thread::spawn(move || {

@@ -6,11 +6,10 @@ mod support;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpListener;
-use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
-use support::{Script, Server, TempDir, command};
+use support::{Script, Server, TempDir};
 use tungstenite::Message;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -102,20 +101,11 @@ fn a_slow_reader_does_not_stop_heartbeats() {
     // not read for 2 s during a flood. Heartbeats must still go out.
     let server = Server::with_idle_timeout("1");
     let home = TempDir::new();
-    let mut child = command(&home)
-        .args([server.url.as_str(), "--heartbeat", "0.3"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the client");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(b"join flood:300000\nwait flood:300000 done 20s\n")
-            .unwrap();
-    }
+    let mut child = support::spawn_piped(
+        &home,
+        &[server.url.as_str(), "--heartbeat", "0.3"],
+        "join flood:300000\nwait flood:300000 done 20s\n",
+    );
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();
@@ -143,20 +133,11 @@ fn a_slow_reader_does_not_stop_heartbeats() {
 fn time_spent_behind_a_slow_reader_does_not_count_against_replies() {
     let server = Server::start();
     let home = TempDir::new();
-    let mut child = command(&home)
-        .args([server.url.as_str(), "--timeout", "1"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the client");
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin
-            .write_all(b"join flood:300000\njoin room:lobby\npush room:lobby echo n:=1\n")
-            .unwrap();
-    }
+    let mut child = support::spawn_piped(
+        &home,
+        &[server.url.as_str(), "--timeout", "1"],
+        "join flood:300000\njoin room:lobby\npush room:lobby echo n:=1\n",
+    );
     let mut stdout = BufReader::new(child.stdout.take().unwrap());
     let mut first = String::new();
     stdout.read_line(&mut first).unwrap();

@@ -91,6 +91,22 @@ pub fn command(home: &TempDir) -> Command {
     cmd
 }
 
+/// Starts a client with `args`, writes `script` to its stdin and closes
+/// it, and leaves stdout and stderr piped for the test to read as it likes
+/// (slowly, or not at all).
+pub fn spawn_piped(home: &TempDir, args: &[&str], script: &str) -> std::process::Child {
+    let mut child = command(home)
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn the client");
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    std::io::Write::write_all(&mut stdin, script.as_bytes()).expect("write the script");
+    child
+}
+
 /// Reads a pipe to the end on its own thread, into a shared buffer.
 fn drain<R: Read + Send + 'static>(mut pipe: R) -> (Arc<Mutex<Vec<u8>>>, JoinHandle<()>) {
     let buf = Arc::new(Mutex::new(Vec::new()));

@@ -426,7 +426,9 @@ fn ms(d: Duration) -> f64 {
 
 fn fmt_latency(d: Duration) -> String {
     let m = ms(d);
-    if m < 10.0 {
+    if m < 1.0 {
+        format!("{} µs", d.as_micros())
+    } else if m < 10.0 {
         format!("{m:.1} ms")
     } else if m < 1000.0 {
         format!("{m:.0} ms")
@@ -608,6 +610,14 @@ mod tests {
             render(HUMAN, &reply_event()),
             "← room:lobby reply ok to phx_join (ref 1, 1.9 ms) {\"joined\":\"room:lobby\"}\n"
         );
+    }
+
+    #[test]
+    fn latencies_read_in_a_fitting_unit() {
+        assert_eq!(fmt_latency(Duration::from_micros(43)), "43 µs");
+        assert_eq!(fmt_latency(Duration::from_micros(1900)), "1.9 ms");
+        assert_eq!(fmt_latency(Duration::from_millis(25)), "25 ms");
+        assert_eq!(fmt_latency(Duration::from_millis(2500)), "2.50 s");
     }
 
     #[test]

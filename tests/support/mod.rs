@@ -656,10 +656,10 @@ fn normalize_latencies(s: &str) -> String {
     out
 }
 
-/// `0.3 ms`, `12 ms`, `1.25 s`.
+/// `43 µs`, `0.3 ms`, `12 ms`, `1.25 s`.
 fn is_latency(s: &str) -> bool {
     match s.rsplit_once(' ') {
-        Some((num, "ms" | "s")) => num.parse::<f64>().is_ok(),
+        Some((num, "µs" | "ms" | "s")) => num.parse::<f64>().is_ok(),
         _ => false,
     }
 }
@@ -721,9 +721,9 @@ mod tests {
     fn latencies_and_ports_are_normalised() {
         assert_eq!(
             normalize(
-                "← t reply ok to e (ref 2, 0.3 ms) {}\n(ref 10, 12 ms) (ref 3, 1.25 s) (ref 4)"
+                "← t reply ok to e (ref 2, 0.3 ms) {}\n(ref 10, 12 ms) (ref 3, 1.25 s) (ref 4) (ref 5, 43 µs)"
             ),
-            "← t reply ok to e (ref 2, _) {}\n(ref 10, _) (ref 3, _) (ref 4)"
+            "← t reply ok to e (ref 2, _) {}\n(ref 10, _) (ref 3, _) (ref 4) (ref 5, _)"
         );
         assert_eq!(
             normalize("ws://127.0.0.1:4567/socket 127.0.0.1:x"),

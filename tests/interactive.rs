@@ -53,6 +53,14 @@ fn exit_status(repl: &mut PtySession) -> WaitStatus {
     }
 }
 
+/// Waits for the REPL to exit and checks it exited with status 0.
+fn assert_exited_cleanly(repl: &mut PtySession) {
+    match exit_status(repl) {
+        WaitStatus::Exited(_, 0) => {}
+        other => panic!("the REPL did not exit cleanly: {other:?}"),
+    }
+}
+
 #[test]
 fn half_typed_line_survives_an_incoming_broadcast() {
     let server = Server::start();
@@ -113,10 +121,7 @@ fn history_file_is_private_and_keeps_typed_lines() {
     type_line(&mut repl, "push room:lobby echo {\"h\":1}");
     repl.exp_string("reply ok to echo").expect("the echo reply");
     repl.send_control('d').expect("Ctrl-D");
-    assert!(
-        matches!(exit_status(&mut repl), WaitStatus::Exited(_, 0)),
-        "the REPL did not exit cleanly"
-    );
+    assert_exited_cleanly(&mut repl);
 
     let meta = std::fs::metadata(&history)
         .unwrap_or_else(|e| panic!("no history file at {}: {e}", history.display()));
@@ -196,10 +201,7 @@ fn enter_during_a_flood_does_not_freeze_the_prompt() {
     repl.exp_string("phx_error")
         .expect("the prompt still runs commands after the flood");
     type_line(&mut repl, "quit");
-    assert!(
-        matches!(exit_status(&mut repl), WaitStatus::Exited(_, 0)),
-        "quit ended the REPL"
-    );
+    assert_exited_cleanly(&mut repl);
 }
 
 #[test]
@@ -244,10 +246,7 @@ fn quit_during_a_flood_prints_every_frame_in_order_first() {
             "frame {n} out of place: lost or reordered output"
         );
     }
-    assert!(
-        matches!(exit_status(&mut repl), WaitStatus::Exited(_, 0)),
-        "quit ended the REPL"
-    );
+    assert_exited_cleanly(&mut repl);
 }
 
 #[test]
@@ -262,10 +261,7 @@ fn quit_behind_a_pending_sleep_ends_the_session_at_once() {
     type_line(&mut repl, "quit");
     repl.exp_string("connection closed")
         .expect("closed without waiting for the sleep");
-    assert!(
-        matches!(exit_status(&mut repl), WaitStatus::Exited(_, 0)),
-        "quit ended the REPL"
-    );
+    assert_exited_cleanly(&mut repl);
 }
 
 #[test]
@@ -300,10 +296,7 @@ fn with_stdout_in_a_file_the_prompt_stays_on_the_terminal() {
         .expect("the prompt, on the terminal");
     type_line(&mut repl, "join room:lobby");
     type_line(&mut repl, "quit");
-    assert!(
-        matches!(exit_status(&mut repl), WaitStatus::Exited(_, 0)),
-        "quit ended the REPL"
-    );
+    assert_exited_cleanly(&mut repl);
     let text = std::fs::read_to_string(&out).expect("read the output file");
     assert!(text.contains("\"type\":\"reply\""), "{text}");
     for line in text.lines() {

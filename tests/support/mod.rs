@@ -534,31 +534,23 @@ impl Output {
 
     /// Looks for `needle` in normalised stdout.
     pub fn assert_stdout_contains(&self, needle: &str) -> &Output {
-        assert!(
-            normalize(&self.stdout).contains(needle),
-            "stdout lacks {needle:?}\n{}",
-            self.report()
-        );
-        self
+        self.assert_has("stdout", &self.stdout, needle, true)
     }
 
     /// Checks that normalised stdout lacks `needle`.
     pub fn assert_stdout_lacks(&self, needle: &str) -> &Output {
-        assert!(
-            !normalize(&self.stdout).contains(needle),
-            "stdout has {needle:?}\n{}",
-            self.report()
-        );
-        self
+        self.assert_has("stdout", &self.stdout, needle, false)
     }
 
     /// Looks for `needle` in normalised stderr.
     pub fn assert_stderr_contains(&self, needle: &str) -> &Output {
-        assert!(
-            normalize(&self.stderr).contains(needle),
-            "stderr lacks {needle:?}\n{}",
-            self.report()
-        );
+        self.assert_has("stderr", &self.stderr, needle, true)
+    }
+
+    fn assert_has(&self, name: &str, text: &str, needle: &str, want: bool) -> &Output {
+        let has = normalize(text).contains(needle);
+        let verb = if want { "lacks" } else { "has" };
+        assert!(has == want, "{name} {verb} {needle:?}\n{}", self.report());
         self
     }
 

@@ -3,16 +3,7 @@
 //! This file wires the pieces together and is the one place that prints a
 //! fatal `phx-repl: error: …` and picks the exit code.
 
-mod cli;
-mod command;
-mod connection;
-mod endpoint;
-mod output;
-mod protocol;
-mod repl;
-mod runner;
-mod server;
-mod session;
+use phx_repl::{cli, connection, endpoint, output, protocol, repl, runner, server};
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::TcpListener;

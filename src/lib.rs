@@ -1,0 +1,16 @@
+//! phx-repl as a library: the modules behind the binary.
+//!
+//! The binary (`main.rs`) only wires these together. They are a library so
+//! that fuzz targets, benchmarks and property tests can reach the pure parts
+//! (command parsing, frame encoding and decoding, URL normalisation) directly.
+
+pub mod cli;
+pub mod command;
+pub mod connection;
+pub mod endpoint;
+pub mod output;
+pub mod protocol;
+pub mod repl;
+pub mod runner;
+pub mod server;
+pub mod session;

@@ -112,6 +112,14 @@ pub struct ClientArgs {
     /// Do not read or write the history file
     #[arg(long)]
     pub no_history: bool,
+
+    /// Stop a script at its first failure (a failed expect or wait, an invalid line, a timeout)
+    #[arg(long)]
+    pub bail: bool,
+
+    /// Do not print the summary line on stderr at the end of a piped run
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -145,6 +153,8 @@ pub struct Config {
     pub show_heartbeats: bool,
     pub fail: bool,
     pub history: bool,
+    pub bail: bool,
+    pub quiet: bool,
 }
 
 impl ClientArgs {
@@ -165,6 +175,8 @@ impl ClientArgs {
             show_heartbeats: self.show_heartbeats,
             fail: self.fail,
             history: !self.no_history,
+            bail: self.bail,
+            quiet: self.quiet,
         })
     }
 }

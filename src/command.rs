@@ -26,6 +26,14 @@ pub enum Command {
         topic: String,
         event: String,
         timeout: Option<Duration>,
+        /// The payload must contain this (see `matcher`).
+        payload: Option<serde_json::Value>,
+    },
+    /// Asserts the status of the most recent reply and, if given, that its
+    /// response contains `response`.
+    Expect {
+        ok: bool,
+        response: Option<serde_json::Value>,
     },
     Help(Option<String>),
     Quit,
@@ -99,9 +107,15 @@ pub const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "wait",
-        usage: "wait TOPIC EVENT [TIMEOUT]",
-        summary: "wait for a message with that topic (* = any) and event; messages that arrived earlier count, each consumed once (replies to your own requests are not messages; a reply to a `raw` frame is `phx_reply`)",
-        example: "wait room:lobby shout 5s",
+        usage: "wait TOPIC EVENT [TIMEOUT] [JSON]",
+        summary: "wait for a message with that topic (* = any) and event, whose payload contains JSON if given; messages that arrived earlier count, each consumed once (replies to your own requests are not messages; a reply to a `raw` frame is `phx_reply`)",
+        example: "wait room:lobby shout 5s {\"body\":\"hi\"}",
+    },
+    CommandInfo {
+        name: "expect",
+        usage: "expect ok|error [JSON]",
+        summary: "check the status of the most recent reply and that its response contains JSON (objects match key by key, recursively; arrays and other values must be equal); a failure exits 1",
+        example: "expect ok {\"joined\":\"room:lobby\"}",
     },
     CommandInfo {
         name: "help",
@@ -190,17 +204,46 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
                     "`wait {topic}` needs an event; try `wait {topic} new_msg 5s` (`*` for any)"
                 )));
             }
-            let (timeout, rest) = split_word(rest);
-            no_more(rest, "wait")?;
+            let (first, after) = split_word(rest);
+            let (timeout, rest) = match parse_duration(first) {
+                Ok(d) if !first.is_empty() => (Some(d), after),
+                _ => (None, rest),
+            };
+            let payload = if rest.is_empty() {
+                None
+            } else {
+                Some(json_arg(rest, &format!("wait {topic} {event}"))?)
+            };
             Command::Wait {
                 topic,
                 event: event.to_owned(),
-                timeout: if timeout.is_empty() {
-                    None
-                } else {
-                    Some(parse_duration(timeout)?)
-                },
+                timeout,
+                payload,
             }
+        }
+        "expect" => {
+            let (status, rest) = split_word(rest);
+            let ok = match status {
+                "ok" => true,
+                "error" => false,
+                "" => {
+                    return Err(err(
+                        "`expect` needs a status; try `expect ok` or `expect error {\"reason\":\"nope\"}`",
+                    ));
+                }
+                other => {
+                    return Err(err(format!(
+                        "`expect {}` is not a status; the form is `expect ok|error [JSON]`",
+                        shorten(other)
+                    )));
+                }
+            };
+            let response = if rest.is_empty() {
+                None
+            } else {
+                Some(json_arg(rest, &format!("expect {status}"))?)
+            };
+            Command::Expect { ok, response }
         }
         "help" | "?" => {
             let (topic, _) = split_word(rest);
@@ -346,6 +389,12 @@ pub fn parse_payload(text: &str) -> Result<Box<RawValue>, String> {
 
 fn payload_arg(text: &str, before: &str) -> Result<Box<RawValue>, CommandError> {
     parse_payload(text).map_err(|m| err(format!("{m} (after `{before}`)")))
+}
+
+/// A payload to match against (any payload form), parsed into a value.
+fn json_arg(text: &str, before: &str) -> Result<serde_json::Value, CommandError> {
+    let raw = payload_arg(text, before)?;
+    serde_json::from_str(raw.get()).map_err(|e| err(format!("{e} (after `{before}`)")))
 }
 
 /// `key=value` or `key:=json`, where key is a bare word.
@@ -589,6 +638,7 @@ mod tests {
                 topic,
                 event,
                 timeout,
+                ..
             } => {
                 assert_eq!((topic.as_str(), event.as_str()), ("*", "shout"));
                 assert_eq!(timeout, Some(Duration::from_millis(250)));
@@ -599,6 +649,49 @@ mod tests {
             cmd("wait t e"),
             Command::Wait { timeout: None, .. }
         ));
+    }
+
+    #[test]
+    fn wait_takes_an_optional_payload_to_match() {
+        match cmd(r#"wait room:a shout 2s {"body":"hi"}"#) {
+            Command::Wait {
+                timeout, payload, ..
+            } => {
+                assert_eq!(timeout, Some(Duration::from_secs(2)));
+                assert_eq!(payload, Some(serde_json::json!({"body": "hi"})));
+            }
+            other => panic!("{other:?}"),
+        }
+        match cmd("wait room:a shout body=hi") {
+            Command::Wait {
+                timeout, payload, ..
+            } => {
+                assert_eq!(timeout, None);
+                assert_eq!(payload, Some(serde_json::json!({"body": "hi"})));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn expect_takes_a_status_and_an_optional_response() {
+        assert!(matches!(
+            cmd("expect ok"),
+            Command::Expect {
+                ok: true,
+                response: None
+            }
+        ));
+        match cmd(r#"expect error {"reason":"nope"}"#) {
+            Command::Expect { ok, response } => {
+                assert!(!ok);
+                assert_eq!(response, Some(serde_json::json!({"reason": "nope"})));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(error("expect").starts_with("`expect` needs a status"));
+        assert!(error("expect fine").contains("`expect fine` is not a status"));
+        assert!(error("expect ok {bad").contains("is not valid JSON"));
     }
 
     #[test]

@@ -207,6 +207,8 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             style,
             timeout: config.timeout,
             fail: config.fail,
+            bail: config.bail,
+            summary: !interactive && !config.quiet,
             mode,
             shown_url,
         },

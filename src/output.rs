@@ -393,6 +393,53 @@ impl Style {
         }
     }
 
+    /// The outcome of `expect`, or of a `wait` with a payload that failed.
+    /// A pass is one line; a failure shows expected vs got.
+    pub fn expectation(&self, e: &Expectation<'_>, out: &mut String) {
+        if self.json {
+            if e.passed {
+                self.info(
+                    "expect_passed",
+                    "",
+                    &[("expected", json_string(e.expected))],
+                    out,
+                );
+                return;
+            }
+            self.record_start("error", out);
+            out.push_str(",\"message\":");
+            push_json_str(out, e.summary);
+            out.push_str(",\"kind\":\"expect\"");
+            if let Some(n) = e.line {
+                let _ = write!(out, ",\"line\":{n}");
+            }
+            out.push_str(",\"expected\":");
+            push_json_str(out, e.expected);
+            out.push_str(",\"got\":");
+            push_json_str(out, e.got);
+            if let Some(d) = e.detail {
+                out.push_str(",\"detail\":");
+                push_json_str(out, d);
+            }
+            out.push_str("}\n");
+            return;
+        }
+        if e.passed {
+            let _ = writeln!(out, "{} {}", "✓".green(), e.summary);
+            return;
+        }
+        let head = match e.line {
+            Some(n) => format!("{} line {n}: {}", "failed:".red().bold(), e.summary),
+            None => format!("{} {}", "failed:".red().bold(), e.summary),
+        };
+        let _ = writeln!(out, "{head}");
+        let _ = writeln!(out, "  expected: {}", e.expected);
+        let _ = writeln!(out, "  got:      {}", e.got);
+        if let Some(d) = e.detail {
+            let _ = writeln!(out, "  ({d})");
+        }
+    }
+
     fn record_start(&self, kind: &str, out: &mut String) {
         out.push_str("{\"type\":\"");
         out.push_str(kind);
@@ -400,6 +447,19 @@ impl Style {
         rfc3339(SystemTime::now(), out);
         out.push('"');
     }
+}
+
+/// What `Style::expectation` shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Expectation<'a> {
+    pub passed: bool,
+    /// The command on a pass; on a failure, what went wrong, in one line.
+    pub summary: &'a str,
+    pub expected: &'a str,
+    pub got: &'a str,
+    /// Where a response differed (`at .body expected "hi", got "ho"`).
+    pub detail: Option<&'a str>,
+    pub line: Option<usize>,
 }
 
 /// `join_ref`, `ref` and `topic` of a JSON record.

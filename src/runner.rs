@@ -18,11 +18,16 @@ use std::time::{Duration, Instant};
 
 use rustyline::ExternalPrinter;
 
+use serde_json::Value;
+use serde_json::value::RawValue;
+
 use crate::command::{self, Command};
 use crate::connection::{Event, Handle, ToNet};
-use crate::output::Style;
+use crate::matcher;
+use crate::output::{Expectation, Style, display_json};
 use crate::protocol::json_str;
 use crate::session::MessageKind;
+use crate::vars;
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
 const WAIT_MEMORY: usize = 10_000;
@@ -86,6 +91,10 @@ pub struct Settings {
     pub style: Style,
     pub timeout: Duration,
     pub fail: bool,
+    /// Stop a script at its first failure.
+    pub bail: bool,
+    /// Print the summary line on stderr at the end (piped runs without `--quiet`).
+    pub summary: bool,
     pub mode: Mode,
     /// The socket URL as shown to the user (secrets redacted).
     pub shown_url: String,
@@ -107,6 +116,10 @@ enum Step {
     Waiting {
         topic: String,
         event: String,
+        payload: Option<Value>,
+        /// The last message with that topic and event whose payload did
+        /// not match, to show when the wait fails.
+        near_miss: Option<String>,
         deadline: Instant,
         timeout: Duration,
         line: usize,
@@ -130,8 +143,13 @@ pub struct Runner {
     lines_read: usize,
     eof: bool,
     next_id: u64,
-    /// (topic, event) of messages not yet consumed by `wait`.
-    unconsumed: VecDeque<(String, String)>,
+    /// (topic, event, payload) of messages not yet consumed by `wait`.
+    unconsumed: VecDeque<(String, String, Box<RawValue>)>,
+    /// What the latest request got, for `expect`.
+    last_reply: Option<LastReply>,
+    tally: Tally,
+    /// `--bail` stopped the script: later lines are ignored.
+    bailed: bool,
     out: String,
     err: String,
     failed: bool,
@@ -156,6 +174,9 @@ impl Runner {
             eof: false,
             next_id: 0,
             unconsumed: VecDeque::new(),
+            last_reply: None,
+            tally: Tally::default(),
+            bailed: false,
             out: String::new(),
             err: String::new(),
             failed: false,
@@ -222,6 +243,11 @@ impl Runner {
             self.net.send(ToNet::Close);
         }
         self.final_flush();
+        if self.settings.summary && self.connect_error.is_none() {
+            let mut stderr = io::stderr().lock();
+            let _ = writeln!(stderr, "{}", self.tally.line());
+            let _ = stderr.flush();
+        }
         let Runner {
             net,
             connection_lost,
@@ -273,16 +299,44 @@ impl Runner {
             Step::Waiting {
                 topic,
                 event,
+                payload,
+                near_miss,
                 timeout,
                 line,
                 ..
             } => {
-                self.failed = true;
-                let msg = format!(
-                    "no `{event}` on `{topic}` within {}; raise it with `wait {topic} {event} 30s`",
-                    fmt_duration(timeout)
-                );
-                self.error(&msg, self.line_label(line));
+                self.tally.failed += 1;
+                match payload {
+                    None => {
+                        let msg = format!(
+                            "no `{event}` on `{topic}` within {}; raise it with `wait {topic} {event} 30s`",
+                            fmt_duration(timeout)
+                        );
+                        self.error(&msg, self.line_label(line));
+                    }
+                    Some(want) => {
+                        let (got, detail) = match &near_miss {
+                            Some(p) => (
+                                display_json(p).into_owned(),
+                                matcher::subset_text(&want, p).map(|m| m.to_string()),
+                            ),
+                            None => (format!("no `{event}` on `{topic}`"), None),
+                        };
+                        let summary = format!(
+                            "no `{event}` on `{topic}` with a matching payload within {}",
+                            fmt_duration(timeout)
+                        );
+                        self.expectation(Expectation {
+                            passed: false,
+                            summary: &summary,
+                            expected: &want.to_string(),
+                            got: &got,
+                            detail: detail.as_deref(),
+                            line: self.line_label(line),
+                        });
+                    }
+                }
+                self.mark_failed();
             }
             Step::Closing { .. } => self.step = Step::Done,
             Step::Sleeping { .. } => {}
@@ -295,6 +349,9 @@ impl Runner {
             // The loop flushes held output before it next waits.
             Input::Reading => {}
             Input::Line(l) => {
+                if self.bailed {
+                    return;
+                }
                 // A paste at the prompt arrives as one multi-line string.
                 for part in l.split('\n') {
                     self.lines_read += 1;
@@ -368,15 +425,32 @@ impl Runner {
         if let Mode::Script { line_credits } = &self.settings.mode {
             let _ = line_credits.try_recv();
         }
+        let substituted;
+        let line = if line.trim_start().starts_with('#') {
+            line
+        } else {
+            match vars::substitute_env(line) {
+                Ok(l) => {
+                    substituted = l;
+                    substituted.as_str()
+                }
+                Err(e) => {
+                    self.error(&e, self.line_label(n));
+                    self.mark_failed();
+                    return;
+                }
+            }
+        };
         let cmd = match command::parse_line(line) {
             Ok(Some(c)) => c,
             Ok(None) => return,
             Err(e) => {
-                self.failed = true;
                 self.error(&e.0, self.line_label(n));
+                self.mark_failed();
                 return;
             }
         };
+        self.tally.commands += 1;
         let id = self.next_id;
         self.next_id += 1;
         let to_net = match cmd {
@@ -393,8 +467,13 @@ impl Runner {
                 topic,
                 event,
                 timeout,
+                payload,
             } => {
-                self.start_wait(topic, event, timeout, n);
+                self.start_wait(topic, event, timeout, payload, n);
+                return;
+            }
+            Command::Expect { ok, response } => {
+                self.check_expectation(ok, response.as_ref(), n);
                 return;
             }
             Command::Help(name) => {
@@ -405,8 +484,8 @@ impl Runner {
                         self.out = s;
                     }
                     Err(e) => {
-                        self.failed = true;
                         self.error(&e.0, self.line_label(n));
+                        self.mark_failed();
                     }
                 }
                 return;
@@ -418,33 +497,141 @@ impl Runner {
             }
         };
         if !self.connected || !self.net.send(to_net) {
-            self.failed = true;
             self.error(
                 "not connected, so nothing was sent; type `quit` and start phx-repl again",
                 self.line_label(n),
             );
+            self.mark_failed();
             return;
         }
         self.step = Step::Sending { id, line: n };
     }
 
-    fn start_wait(&mut self, topic: String, event: String, timeout: Option<Duration>, line: usize) {
-        let found = self
-            .unconsumed
-            .iter()
-            .position(|(t, e)| matches_wait(&topic, &event, t, e));
+    fn start_wait(
+        &mut self,
+        topic: String,
+        event: String,
+        timeout: Option<Duration>,
+        payload: Option<Value>,
+        line: usize,
+    ) {
+        let mut near_miss = None;
+        let found = self.unconsumed.iter().position(|(t, e, p)| {
+            if !matches_wait(&topic, &event, t, e) {
+                return false;
+            }
+            match &payload {
+                Some(want) if matcher::subset_text(want, p.get()).is_some() => {
+                    near_miss = Some(p.get().to_owned());
+                    false
+                }
+                _ => true,
+            }
+        });
         if let Some(i) = found {
             self.unconsumed.remove(i);
+            self.wait_passed();
             return;
         }
         let timeout = timeout.unwrap_or(self.settings.timeout);
         self.step = Step::Waiting {
             topic,
             event,
+            payload,
+            near_miss,
             deadline: Instant::now() + timeout,
             timeout,
             line,
         };
+    }
+
+    /// Counts a `wait` that found its message.
+    fn wait_passed(&mut self) {
+        self.tally.passed += 1;
+    }
+
+    /// `expect ok|error [JSON]` against the latest request's outcome.
+    fn check_expectation(&mut self, ok: bool, response: Option<&Value>, line: usize) {
+        let want_status = if ok { "ok" } else { "error" };
+        let expected = match response {
+            Some(r) => format!("{want_status} {r}"),
+            None => want_status.to_owned(),
+        };
+        let command = format!("expect {expected}");
+        let (passed, summary, got, detail) = match &self.last_reply {
+            None => (
+                false,
+                "no reply to check yet; `expect` checks the reply to the latest join, leave, push or heartbeat".to_owned(),
+                "no reply".to_owned(),
+                None,
+            ),
+            Some(LastReply::Missing { what, why }) => (
+                false,
+                format!("{what} got no reply ({why})"),
+                format!("no reply ({why})"),
+                None,
+            ),
+            Some(LastReply::Reply {
+                what,
+                status,
+                response: got_response,
+            }) => {
+                let status = status.as_deref().unwrap_or("(no status)");
+                let got = format!("{} {}", status, display_json(got_response.get()));
+                if status != want_status {
+                    (false, format!("{what} replied {status}"), got, None)
+                } else {
+                    match response.and_then(|r| matcher::subset_text(r, got_response.get())) {
+                        None => (true, String::new(), got, None),
+                        Some(m) => (
+                            false,
+                            format!("{what} replied {status} with a different response"),
+                            got,
+                            Some(m.to_string()),
+                        ),
+                    }
+                }
+            }
+        };
+        let summary = if passed { command.clone() } else { summary };
+        self.expectation(Expectation {
+            passed,
+            summary: &summary,
+            expected: &expected,
+            got: &got,
+            detail: detail.as_deref(),
+            line: self.line_label(line),
+        });
+        if passed {
+            self.tally.passed += 1;
+        } else {
+            self.tally.failed += 1;
+            self.mark_failed();
+        }
+    }
+
+    fn expectation(&mut self, e: Expectation<'_>) {
+        if e.passed {
+            let mut s = std::mem::take(&mut self.out);
+            self.settings.style.expectation(&e, &mut s);
+            self.out = s;
+        } else {
+            let mut s = std::mem::take(&mut self.err);
+            self.settings.style.expectation(&e, &mut s);
+            self.err = s;
+            self.flush_errors();
+        }
+    }
+
+    /// Records a failure; with `--bail` a script stops here.
+    fn mark_failed(&mut self) {
+        self.failed = true;
+        if self.settings.bail && !self.interactive() && !self.bailed {
+            self.bailed = true;
+            self.queue.clear();
+            self.eof = true;
+            self.info("bail", "stopping at the first failure (--bail)", &[]);
+        }
     }
 
     fn begin_close(&mut self) {
@@ -504,7 +691,6 @@ impl Runner {
             }
             Event::Rejected { id, message } => {
                 // Reported with the script line it came from.
-                self.failed = true;
                 let line = match self.step {
                     Step::Sending { line, .. } => self.line_label(line),
                     _ => None,
@@ -512,6 +698,7 @@ impl Runner {
                 let (id, message) = (*id, message.clone());
                 self.error(&message, line);
                 self.sent(id);
+                self.mark_failed();
                 return;
             }
             _ => {}
@@ -552,18 +739,32 @@ impl Runner {
                 if r.auto {
                     return;
                 }
-                if self.settings.fail && r.is_error() {
-                    self.failed = true;
-                }
                 if let Step::Reply { ref_ } = &self.step
                     && r.frame.ref_.as_ref() == Some(ref_)
                 {
                     self.step = Step::Idle;
                 }
+                if let Some(request) = &r.request
+                    && !r.late
+                {
+                    if r.is_error() {
+                        self.tally.error += 1;
+                    } else {
+                        self.tally.ok += 1;
+                    }
+                    self.last_reply = Some(LastReply::Reply {
+                        what: format!("{request} on {}", r.frame.topic),
+                        status: r.status.clone(),
+                        response: r.response.clone(),
+                    });
+                }
+                if self.settings.fail && r.is_error() {
+                    self.mark_failed();
+                }
                 // A reply that answers none of our requests (one to a `raw`
                 // frame, say) is a message like any other for `wait`.
                 if r.request.is_none() {
-                    self.saw(r.frame.topic, r.frame.event);
+                    self.saw(r.frame.topic, r.frame.event, r.frame.payload);
                 }
             }
             Event::Message(m) => {
@@ -574,18 +775,34 @@ impl Runner {
                         MessageKind::Error | MessageKind::Close { requested: false }
                     )
                 {
-                    self.failed = true;
+                    self.mark_failed();
                 }
-                self.saw(m.frame.topic, m.frame.event);
+                self.saw(m.frame.topic, m.frame.event, m.frame.payload);
             }
             Event::TimedOut(e) => {
                 if e.auto {
                     return;
                 }
-                self.failed = true;
+                self.tally.timed_out += 1;
+                self.last_reply = Some(LastReply::Missing {
+                    what: format!("{} on {}", e.event, e.topic),
+                    why: "timed out",
+                });
                 self.end_reply_wait(&e.ref_);
+                self.mark_failed();
             }
-            Event::Unanswered(u) => self.end_reply_wait(&u.ref_),
+            Event::Unanswered(u) => {
+                self.tally.unanswered += 1;
+                self.last_reply = Some(LastReply::Missing {
+                    what: format!("{} on {}", u.event, u.topic),
+                    why: if u.because == "phx_error" {
+                        "the channel crashed"
+                    } else {
+                        "the channel closed"
+                    },
+                });
+                self.end_reply_wait(&u.ref_);
+            }
             Event::Closed { by_client, .. } => {
                 self.connected = false;
                 if !by_client {
@@ -625,21 +842,31 @@ impl Runner {
     }
 
     /// Offers an incoming message to a pending `wait`, or keeps it for a later one.
-    fn saw(&mut self, topic: String, event: String) {
+    fn saw(&mut self, topic: String, event: String, payload: Box<RawValue>) {
         if let Step::Waiting {
             topic: wt,
             event: we,
+            payload: want,
+            near_miss,
             ..
-        } = &self.step
+        } = &mut self.step
             && matches_wait(wt, we, &topic, &event)
         {
-            self.step = Step::Idle;
-            return;
+            let matched = match want {
+                Some(w) => matcher::subset_text(w, payload.get()).is_none(),
+                None => true,
+            };
+            if matched {
+                self.step = Step::Idle;
+                self.wait_passed();
+                return;
+            }
+            *near_miss = Some(payload.get().to_owned());
         }
         if self.unconsumed.len() >= WAIT_MEMORY {
             self.unconsumed.pop_front();
         }
-        self.unconsumed.push_back((topic, event));
+        self.unconsumed.push_back((topic, event, payload));
     }
 
     fn error(&mut self, message: &str, line: Option<usize>) {
@@ -740,6 +967,54 @@ impl Runner {
     }
 }
 
+/// What the latest request got, for `expect`.
+#[derive(Debug)]
+enum LastReply {
+    Reply {
+        /// `push on room:lobby`
+        what: String,
+        status: Option<String>,
+        response: Box<RawValue>,
+    },
+    /// It timed out, or its channel crashed or closed first.
+    Missing { what: String, why: &'static str },
+}
+
+/// Counts for the summary line at the end of a piped run.
+#[derive(Debug, Default)]
+struct Tally {
+    commands: usize,
+    ok: usize,
+    error: usize,
+    timed_out: usize,
+    unanswered: usize,
+    /// `expect` and `wait` lines that passed or failed.
+    passed: usize,
+    failed: usize,
+}
+
+impl Tally {
+    fn line(&self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut s = format!(
+            "summary: {} run; replies: {} ok, {} error, {} timed out",
+            plural(self.commands, "command", "commands"),
+            self.ok,
+            self.error,
+            self.timed_out
+        );
+        if self.unanswered > 0 {
+            s.push_str(&format!(", {} unanswered", self.unanswered));
+        }
+        s.push_str(&format!(
+            "; expectations: {} passed, {} failed",
+            self.passed, self.failed
+        ));
+        s
+    }
+}
+
 fn matches_wait(want_topic: &str, want_event: &str, topic: &str, event: &str) -> bool {
     (want_topic == "*" || want_topic == topic) && (want_event == "*" || want_event == event)
 }
@@ -764,6 +1039,23 @@ mod tests {
         assert!(matches_wait("room:a", "*", "room:a", "x"));
         assert!(!matches_wait("room:a", "shout", "room:b", "shout"));
         assert!(!matches_wait("room:a", "shout", "room:a", "other"));
+    }
+
+    #[test]
+    fn the_summary_counts_everything() {
+        let t = Tally {
+            commands: 1,
+            ok: 3,
+            error: 1,
+            timed_out: 0,
+            unanswered: 0,
+            passed: 2,
+            failed: 1,
+        };
+        assert_eq!(
+            t.line(),
+            "summary: 1 command run; replies: 3 ok, 1 error, 0 timed out; expectations: 2 passed, 1 failed"
+        );
     }
 
     #[test]

@@ -237,6 +237,9 @@ pub struct Script {
     stdin: String,
     deadline: Duration,
     home: TempDir,
+    /// Pass `--quiet` (the default), so stderr holds only what a test is about.
+    quiet: bool,
+    env: Vec<(String, String)>,
 }
 
 impl Script {
@@ -260,7 +263,21 @@ impl Script {
             stdin: String::new(),
             deadline: DEADLINE,
             home: TempDir::new(),
+            quiet: true,
+            env: Vec::new(),
         }
+    }
+
+    /// Leaves out `--quiet`, so a piped run ends with its summary line.
+    pub fn with_summary(mut self) -> Script {
+        self.quiet = false;
+        self
+    }
+
+    /// Sets an environment variable for the client.
+    pub fn env(mut self, key: &str, value: &str) -> Script {
+        self.env.push((key.to_owned(), value.to_owned()));
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<OsString>) -> Script {
@@ -289,6 +306,10 @@ impl Script {
             cmd.arg(url);
         }
         cmd.args(&self.args);
+        if self.quiet {
+            cmd.arg("--quiet");
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         cmd
     }
 
@@ -545,6 +566,11 @@ impl Output {
     /// Looks for `needle` in normalised stderr.
     pub fn assert_stderr_contains(&self, needle: &str) -> &Output {
         self.assert_has("stderr", &self.stderr, needle, true)
+    }
+
+    /// Checks that normalised stderr lacks `needle`.
+    pub fn assert_stderr_lacks(&self, needle: &str) -> &Output {
+        self.assert_has("stderr", &self.stderr, needle, false)
     }
 
     fn assert_has(&self, name: &str, text: &str, needle: &str, want: bool) -> &Output {

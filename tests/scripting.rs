@@ -1,0 +1,181 @@
+//! Scripts as smoke tests: `expect`, `wait` with a payload, `--bail`,
+//! `${NAME}` substitution and the summary line.
+
+mod support;
+
+use support::{Script, Server, dedent};
+
+#[test]
+fn passing_expectations_exit_0_and_say_so() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin(
+            "join room:lobby\n\
+             expect ok {\"joined\":\"room:lobby\"}\n\
+             push room:lobby echo body=hi user:={\"name\":\"ana\",\"id\":7}\n\
+             expect ok {\"user\":{\"name\":\"ana\"}}\n\
+             push room:lobby fail\n\
+             expect error reason=nope\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stderr("")
+        .assert_stdout_contains("✓ expect ok {\"joined\":\"room:lobby\"}\n")
+        .assert_stdout_contains("✓ expect ok {\"user\":{\"name\":\"ana\"}}\n")
+        .assert_stdout_contains("✓ expect error {\"reason\":\"nope\"}\n");
+}
+
+#[test]
+fn a_wrong_status_fails_with_expected_and_got() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("join room:lobby\npush room:lobby fail\nexpect ok\npush room:lobby echo\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr(&dedent(
+            r#"
+            failed: line 3: fail on room:lobby replied error
+              expected: ok
+              got:      error {"reason":"nope"}
+            "#,
+        ))
+        // Without --bail the script goes on.
+        .assert_stdout_contains("reply ok to echo");
+}
+
+#[test]
+fn a_different_response_names_the_first_difference() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("join room:lobby\npush room:lobby echo body=ho n:=1\nexpect ok body=hi\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr(&dedent(
+            r#"
+            failed: line 3: echo on room:lobby replied ok with a different response
+              expected: ok {"body":"hi"}
+              got:      ok {"body":"ho","n":1}
+              (at .body expected "hi", got "ho")
+            "#,
+        ));
+}
+
+#[test]
+fn expect_checks_timeouts_and_needs_a_reply() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["--timeout", "0.3"])
+        .stdin("expect ok\njoin room:lobby\npush room:lobby noreply\nexpect ok\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("failed: line 1: no reply to check yet")
+        .assert_stderr_contains("failed: line 4: noreply on room:lobby got no reply (timed out)");
+}
+
+#[test]
+fn bail_stops_at_the_first_failure() {
+    let server = Server::start();
+    Script::new(&server)
+        .arg("--bail")
+        .stdin(
+            "join room:lobby\npush room:lobby echo a=1\nexpect ok a=2\npush room:lobby echo after=1\n",
+        )
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("failed: line 3:")
+        .assert_stdout_contains("* stopping at the first failure (--bail)")
+        .assert_stdout_lacks("after");
+}
+
+#[test]
+fn bail_also_stops_at_an_invalid_line() {
+    let server = Server::start();
+    Script::new(&server)
+        .arg("--bail")
+        .stdin("join room:lobby\njion room:lobby\npush room:lobby echo after=1\n")
+        .run()
+        .assert_code(1)
+        .assert_stdout_lacks("after");
+}
+
+#[test]
+fn wait_matches_the_payload() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin(
+            "join room:lobby\n\
+             push room:lobby shout body=first\n\
+             push room:lobby shout body=second n:=2\n\
+             wait room:lobby shout 2s {\"body\":\"second\"}\n\
+             wait room:lobby shout 2s body=first\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stderr("");
+}
+
+#[test]
+fn a_wait_whose_payload_never_matches_shows_the_nearest_message() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("join room:lobby\npush room:lobby shout body=hi\nwait room:lobby shout 300ms body=bye\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr(&dedent(
+            r#"
+            failed: line 3: no `shout` on `room:lobby` with a matching payload within 300 ms
+              expected: {"body":"bye"}
+              got:      {"body":"hi"}
+              (at .body expected "bye", got "hi")
+            "#,
+        ));
+}
+
+#[test]
+fn environment_variables_are_substituted() {
+    let server = Server::start();
+    Script::new(&server)
+        .env("PHX_TEST_USER", "ana")
+        .stdin(
+            "join room:${PHX_TEST_USER}\n\
+             push room:${PHX_TEST_USER} echo who=${PHX_TEST_USER} lit=$${PHX_TEST_USER}\n\
+             expect ok {\"who\":\"ana\",\"lit\":\"$${PHX_TEST_USER}\"}\n\
+             expect ok lit=$${PHX_TEST_USER}\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stdout_contains("→ room:ana phx_join {}")
+        .assert_stdout_contains(
+            r#"reply ok to echo (ref 2, _) {"who":"ana","lit":"${PHX_TEST_USER}"}"#,
+        );
+}
+
+#[test]
+fn an_unset_variable_is_an_error_that_names_it_and_nothing_is_sent() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("join room:lobby token=${PHX_TEST_UNSET}\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("error: line 1: environment variable `PHX_TEST_UNSET` is not set")
+        .assert_stdout_lacks("phx_join");
+}
+
+#[test]
+fn piped_runs_end_with_a_summary_unless_quiet() {
+    let server = Server::start();
+    let script = "join room:lobby\nexpect ok\npush room:lobby fail\nexpect ok\npush room:lobby shout\nwait room:lobby shout\n";
+    Script::new(&server)
+        .with_summary()
+        .stdin(script)
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains(
+            "summary: 6 commands run; replies: 2 ok, 1 error, 0 timed out; expectations: 2 passed, 1 failed\n",
+        );
+    Script::new(&server)
+        .stdin(script)
+        .run()
+        .assert_code(1)
+        .assert_stderr_lacks("summary");
+}

@@ -5,6 +5,7 @@
 //! the rest of the program never sees a malformed flag. No I/O: whether the
 //! terminal is a TTY is decided in `main` and passed in.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
@@ -33,10 +34,37 @@ fn after_help() -> String {
     out
 }
 
+/// The full command definition, with the REPL commands after the options.
+pub fn command() -> clap::Command {
+    Cli::command().after_help(after_help())
+}
+
 /// Parses the command line, exiting with a usage error (code 2) if it is wrong.
 pub fn parse() -> Cli {
-    let matches = Cli::command().after_help(after_help()).get_matches();
-    Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    let matches = command().get_matches();
+    let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    cli.client.first = first_lines_in_order(&matches, &cli.client);
+    cli
+}
+
+/// `-e` and `-f` in the order they were given.
+fn first_lines_in_order(matches: &clap::ArgMatches, args: &ClientArgs) -> Vec<First> {
+    let mut all: Vec<(usize, First)> = Vec::new();
+    if let Some(idx) = matches.indices_of("exec") {
+        all.extend(idx.zip(args.exec.iter().cloned().map(First::Exec)));
+    }
+    if let Some(idx) = matches.indices_of("file") {
+        all.extend(idx.zip(args.file.iter().cloned().map(First::File)));
+    }
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, f)| f).collect()
+}
+
+/// A line or script to run before the prompt (or stdin).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum First {
+    Exec(String),
+    File(PathBuf),
 }
 
 /// A REPL for Phoenix Channels: join, push, and watch every frame live.
@@ -55,6 +83,13 @@ pub struct Cli {
 pub enum Sub {
     /// Run the built-in Phoenix-compatible server (for trying things out and for tests)
     Serve(ServeArgs),
+    /// Print shell completions for phx-repl's options: bash, zsh, fish, powershell or elvish
+    Completions {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to stdout, e.g. `phx-repl man > phx-repl.1`
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -69,12 +104,13 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("first").args(["exec", "file"]).multiple(true))]
 pub struct ClientArgs {
     /// Socket URL, e.g. ws://localhost:4000/socket (default: the built-in server)
     ///
     /// ws://, wss://, http://, https:// or host:port/path. `/websocket` and
     /// `vsn=2.0.0` are added when missing.
-    #[arg(value_name = "URL")]
+    #[arg(value_name = "URL", env = "PHX_REPL_URL")]
     pub url: Option<String>,
 
     /// Connect param, added to the URL query (repeatable)
@@ -86,11 +122,11 @@ pub struct ClientArgs {
     pub headers: Vec<(String, String)>,
 
     /// Seconds between heartbeats; 0 turns them off
-    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs)]
+    #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs, env = "PHX_REPL_HEARTBEAT")]
     pub heartbeat: Duration,
 
     /// Seconds to wait for a reply (and the default for `wait`)
-    #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_timeout)]
+    #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_timeout, env = "PHX_REPL_TIMEOUT")]
     pub timeout: Duration,
 
     /// Print one JSON object per line (NDJSON) instead of human-readable lines
@@ -98,7 +134,7 @@ pub struct ClientArgs {
     pub json: bool,
 
     /// When to use colours
-    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", env = "PHX_REPL_COLOR")]
     pub color: ColorChoice,
 
     /// Show heartbeats and their replies
@@ -120,6 +156,22 @@ pub struct ClientArgs {
     /// Do not print the summary line on stderr at the end of a piped run
     #[arg(short = 'q', long)]
     pub quiet: bool,
+
+    /// Run COMMAND first, then go on at the prompt (or with stdin); repeatable
+    #[arg(short = 'e', long = "exec", value_name = "COMMAND")]
+    pub exec: Vec<String>,
+
+    /// Run the script FILE first, then go on at the prompt (or with stdin); repeatable
+    #[arg(short = 'f', long = "file", value_name = "SCRIPT")]
+    pub file: Vec<PathBuf>,
+
+    /// Exit after the -e and -f commands instead of going on at the prompt or with stdin
+    #[arg(long, requires = "first")]
+    pub exit: bool,
+
+    /// `-e` and `-f` in command-line order (filled in by `parse`).
+    #[arg(skip)]
+    pub first: Vec<First>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -155,6 +207,10 @@ pub struct Config {
     pub history: bool,
     pub bail: bool,
     pub quiet: bool,
+    /// `-e` lines and `-f` scripts to run first, in order.
+    pub first: Vec<First>,
+    /// Exit after them.
+    pub exit: bool,
 }
 
 impl ClientArgs {
@@ -177,6 +233,17 @@ impl ClientArgs {
             history: !self.no_history,
             bail: self.bail,
             quiet: self.quiet,
+            first: if self.first.is_empty() {
+                // Built by `try_parse_from` in tests: -e lines, then -f files.
+                self.exec
+                    .into_iter()
+                    .map(First::Exec)
+                    .chain(self.file.into_iter().map(First::File))
+                    .collect()
+            } else {
+                self.first
+            },
+            exit: self.exit,
         })
     }
 }
@@ -232,7 +299,38 @@ mod tests {
 
     #[test]
     fn clap_definition_is_consistent() {
-        Cli::command().after_help(after_help()).debug_assert();
+        command().debug_assert();
+    }
+
+    #[test]
+    fn exec_and_file_keep_their_order() {
+        let m = command()
+            .try_get_matches_from(["phx-repl", "-f", "a.phx", "-e", "join x", "-f", "b.phx"])
+            .unwrap();
+        let cli = Cli::from_arg_matches(&m).unwrap();
+        assert_eq!(
+            first_lines_in_order(&m, &cli.client),
+            vec![
+                First::File("a.phx".into()),
+                First::Exec("join x".into()),
+                First::File("b.phx".into())
+            ]
+        );
+    }
+
+    #[test]
+    fn exit_needs_something_to_run() {
+        assert!(parse(&["--exit"]).is_err());
+        assert!(parse(&["-e", "topics", "--exit"]).is_ok());
+    }
+
+    #[test]
+    fn completions_take_a_shell() {
+        assert!(matches!(
+            parse(&["completions", "bash"]).unwrap().command,
+            Some(Sub::Completions { .. })
+        ));
+        assert!(parse(&["completions", "tcsh"]).is_err());
     }
 
     #[test]

@@ -45,6 +45,22 @@ fn main() -> ExitCode {
     let cli = cli::parse();
     let result = match cli.command {
         Some(Sub::Serve(args)) => serve(&args),
+        Some(Sub::Completions { shell }) => {
+            let mut cmd = cli::command();
+            clap_complete::generate(shell, &mut cmd, "phx-repl", &mut io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Sub::Man) => clap_mangen::Man::new(cli::command())
+            .render(&mut io::stdout())
+            .map(|()| ExitCode::SUCCESS)
+            .or_else(|e| {
+                // `phx-repl man | head` is fine.
+                if e.kind() == io::ErrorKind::BrokenPipe {
+                    Ok(ExitCode::SUCCESS)
+                } else {
+                    Err(Fatal::new(EXIT_FAILED, e.to_string()))
+                }
+            }),
         None => cli
             .client
             .resolve()
@@ -91,7 +107,9 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         ColorChoice::Never => colored::control::set_override(false),
         ColorChoice::Auto => {}
     }
-    let interactive = io::stdin().is_terminal();
+    let first = first_lines(&config.first)?;
+    // With --exit nothing is read after the -e and -f lines, so there is no prompt.
+    let interactive = io::stdin().is_terminal() && !config.exit;
     let stdout_tty = io::stdout().is_terminal();
     let style = Style {
         json: config.json,
@@ -137,6 +155,9 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
     let shown_url = endpoint::redact(&url);
 
     let (tx, rx) = mpsc::channel::<Input>();
+    if !first.is_empty() {
+        let _ = tx.send(Input::First(first));
+    }
     let net_tx = tx.clone();
     let net = connection::start(
         connection::Target {
@@ -188,9 +209,13 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         )
     } else {
         let (credits_tx, line_credits) = mpsc::sync_channel(SCRIPT_READ_AHEAD);
-        // Not joined either: it may be blocked reading stdin.
-        let _stdin_thread = spawn_stdin_reader(tx, credits_tx)
-            .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot read stdin: {e}")))?;
+        if config.exit {
+            let _ = tx.send(Input::Eof);
+        } else {
+            // Not joined either: it may be blocked reading stdin.
+            let _stdin_thread = spawn_stdin_reader(tx, credits_tx)
+                .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot read stdin: {e}")))?;
+        }
         (
             Sink::Stdout {
                 errors_to_stderr: !config.json,
@@ -222,6 +247,26 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         Outcome::ConnectionLost => Ok(ExitCode::from(EXIT_CONNECTION)),
         Outcome::CouldNotConnect(message) => Err(Fatal::new(EXIT_CONNECTION, message)),
     }
+}
+
+/// The lines of `-e` commands and `-f` scripts, in order.
+fn first_lines(first: &[cli::First]) -> Result<Vec<String>, Fatal> {
+    let mut lines = Vec::new();
+    for f in first {
+        match f {
+            cli::First::Exec(line) => lines.push(line.clone()),
+            cli::First::File(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    Fatal::new(
+                        EXIT_USAGE,
+                        format!("cannot read the script `{}`: {e}", path.display()),
+                    )
+                })?;
+                lines.extend(text.lines().map(|l| l.trim_end_matches('\r').to_owned()));
+            }
+        }
+    }
+    Ok(lines)
 }
 
 /// Restores the terminal's mode, saved at start, when dropped.

@@ -39,6 +39,9 @@ const CLOSE_WAIT: Duration = Duration::from_secs(3);
 /// Everything the runner reacts to.
 pub enum Input {
     Line(String),
+    /// Lines from `-e` and `-f`, run before anything else; each waits for
+    /// its reply, as in a script, even before the prompt.
+    First(Vec<String>),
     /// No more lines (end of the script, Ctrl-D, `quit` at the prompt).
     Eof,
     /// Ctrl-C at the prompt: cancel what is pending.
@@ -109,6 +112,8 @@ enum Step {
     Sending {
         id: u64,
         line: usize,
+        /// Wait for the reply before the next line (scripts, -e and -f).
+        scripted: bool,
     },
     Reply {
         ref_: String,
@@ -139,7 +144,10 @@ pub struct Runner {
     sink: Sink,
     settings: Settings,
     step: Step,
-    queue: VecDeque<(usize, String)>,
+    /// (line number, text, scripted: waits for its reply).
+    queue: VecDeque<(usize, String, bool)>,
+    /// The running line came from a script, -e or -f.
+    scripted: bool,
     lines_read: usize,
     eof: bool,
     next_id: u64,
@@ -170,6 +178,7 @@ impl Runner {
             settings,
             step: Step::Connecting,
             queue: VecDeque::new(),
+            scripted: false,
             lines_read: 0,
             eof: false,
             next_id: 0,
@@ -275,7 +284,8 @@ impl Runner {
     /// of input.
     fn advance(&mut self) {
         while matches!(self.step, Step::Idle) {
-            if let Some((n, line)) = self.queue.pop_front() {
+            if let Some((n, line, scripted)) = self.queue.pop_front() {
+                self.scripted = scripted || !self.interactive();
                 self.run_line(n, &line);
             } else if self.eof {
                 self.begin_close();
@@ -353,9 +363,17 @@ impl Runner {
                     return;
                 }
                 // A paste at the prompt arrives as one multi-line string.
+                let scripted = !self.interactive();
                 for part in l.split('\n') {
                     self.lines_read += 1;
-                    self.queue.push_back((self.lines_read, part.to_owned()));
+                    self.queue
+                        .push_back((self.lines_read, part.to_owned(), scripted));
+                }
+            }
+            Input::First(lines) => {
+                for line in lines {
+                    self.lines_read += 1;
+                    self.queue.push_back((self.lines_read, line, true));
                 }
             }
             Input::Eof => {
@@ -418,7 +436,7 @@ impl Runner {
     }
 
     fn line_label(&self, line: usize) -> Option<usize> {
-        (!self.interactive()).then_some(line)
+        self.scripted.then_some(line)
     }
 
     fn run_line(&mut self, n: usize, line: &str) {
@@ -504,7 +522,11 @@ impl Runner {
             self.mark_failed();
             return;
         }
-        self.step = Step::Sending { id, line: n };
+        self.step = Step::Sending {
+            id,
+            line: n,
+            scripted: self.scripted,
+        };
     }
 
     fn start_wait(
@@ -725,11 +747,13 @@ impl Runner {
                 frame,
                 ..
             } => {
-                if let Step::Sending { id: want, .. } = self.step
+                if let Step::Sending {
+                    id: want, scripted, ..
+                } = self.step
                     && want == id
                 {
                     self.step = match frame.ref_ {
-                        Some(ref_) if script => Step::Reply { ref_ },
+                        Some(ref_) if scripted => Step::Reply { ref_ },
                         _ => Step::Idle,
                     };
                 }

@@ -179,3 +179,85 @@ fn piped_runs_end_with_a_summary_unless_quiet() {
         .assert_code(1)
         .assert_stderr_lacks("summary");
 }
+
+#[test]
+fn exec_lines_and_script_files_run_first_then_stdin() {
+    let server = Server::start();
+    let home = support::TempDir::new();
+    let file = home.path().join("setup.phx");
+    std::fs::write(&file, "# setup\njoin room:lobby\nexpect ok\n").unwrap();
+    Script::new(&server)
+        .arg("-f")
+        .arg(&file)
+        .args(["-e", "push room:lobby echo from=exec"])
+        .stdin("expect ok from=exec\npush room:lobby echo from=stdin\n")
+        .run()
+        .assert_success()
+        .assert_stderr("")
+        .assert_stdout(&dedent(
+            r#"
+            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
+            → room:lobby phx_join {}  (ref 1)
+            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
+            ✓ expect ok
+            → room:lobby echo {"from":"exec"}  (ref 2)
+            ← room:lobby reply ok to echo (ref 2, _) {"from":"exec"}
+            ✓ expect ok {"from":"exec"}
+            → room:lobby echo {"from":"stdin"}  (ref 3)
+            ← room:lobby reply ok to echo (ref 3, _) {"from":"stdin"}
+            * connection closed: code 1000
+            "#,
+        ));
+}
+
+#[test]
+fn exit_ignores_stdin_and_keeps_the_exit_code() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["-e", "join room:lobby", "-e", "expect error", "--exit"])
+        .stdin("push room:lobby echo from=stdin\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("failed: line 2: phx_join on room:lobby replied ok")
+        .assert_stdout_lacks("stdin");
+}
+
+#[test]
+fn a_missing_script_file_is_a_usage_error() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["-f", "no-such-file.phx", "--exit"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("phx-repl: error: cannot read the script `no-such-file.phx`");
+}
+
+#[test]
+fn the_url_can_come_from_the_environment() {
+    let server = Server::start();
+    Script::without_url()
+        .env("PHX_REPL_URL", &server.url)
+        .env("PHX_REPL_TIMEOUT", "5")
+        .stdin("join room:lobby\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("* connected to ws://127.0.0.1:PORT/socket/websocket")
+        .assert_stdout_lacks("built-in server");
+}
+
+#[test]
+fn shell_completions_and_the_man_page_are_printed() {
+    let home = support::TempDir::new();
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        let out = support::command(&home)
+            .args(["completions", shell])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{shell}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("timeout"), "{shell}: {text}");
+    }
+    let out = support::command(&home).arg("man").output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH phx-repl 1"));
+}

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
+use crate::protocol::Vsn;
 use crate::{command, endpoint};
 
 /// Text shown after the options in `--help`: the REPL language, from the
@@ -121,6 +122,10 @@ pub struct ClientArgs {
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
 
+    /// Serializer: 2.0.0 (JSON arrays, binary frames) or 1.0.0 (JSON objects); a vsn in the URL wins
+    #[arg(long, default_value = "2.0.0", value_name = "VSN", value_parser = parse_vsn)]
+    pub vsn: Vsn,
+
     /// Seconds between heartbeats; 0 turns them off
     #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs, env = "PHX_REPL_HEARTBEAT")]
     pub heartbeat: Duration,
@@ -197,6 +202,8 @@ pub struct Config {
     /// Connect params for the built-in target (a real URL has them in its query).
     pub params: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
+    /// The serializer to ask for when the URL names none.
+    pub vsn: Vsn,
     /// `None` when heartbeats are off.
     pub heartbeat: Option<Duration>,
     pub timeout: Duration,
@@ -217,13 +224,14 @@ impl ClientArgs {
     /// Validates and normalises the client arguments.
     pub fn resolve(self) -> Result<Config, String> {
         let target = match &self.url {
-            Some(u) => Target::Url(endpoint::normalize(u, &self.params)?),
+            Some(u) => Target::Url(endpoint::normalize_with(u, &self.params, self.vsn)?),
             None => Target::BuiltIn,
         };
         Ok(Config {
             target,
             params: self.params,
             headers: self.headers,
+            vsn: self.vsn,
             heartbeat: (!self.heartbeat.is_zero()).then_some(self.heartbeat),
             timeout: self.timeout,
             json: self.json,
@@ -267,6 +275,11 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         return Err("a timeout of 0 would time out every reply; try `--timeout 10`".to_owned());
     }
     Ok(d)
+}
+
+fn parse_vsn(s: &str) -> Result<Vsn, String> {
+    Vsn::from_param(s.trim())
+        .ok_or_else(|| format!("`{s}` is not a serializer version; use `2.0.0` or `1.0.0`"))
 }
 
 fn parse_param(s: &str) -> Result<(String, String), String> {
@@ -388,6 +401,18 @@ mod tests {
             vec![("a".into(), "1".into()), ("b".into(), "x=y".into())]
         );
         assert_eq!(cli.client.headers, vec![("X-A".into(), "1".into())]);
+    }
+
+    #[test]
+    fn vsn_picks_the_serializer_and_the_url_wins() {
+        let cfg = |args: &[&str]| parse(args).unwrap().client.resolve().unwrap();
+        assert_eq!(cfg(&[]).vsn, Vsn::V2);
+        assert_eq!(cfg(&["--vsn", "1.0.0"]).vsn, Vsn::V1);
+        match cfg(&["ws://h/socket?vsn=2.0.0", "--vsn", "1.0.0"]).target {
+            Target::Url(u) => assert_eq!(endpoint::vsn_of(&u), Vsn::V2),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["--vsn", "3"]).is_err());
     }
 
     #[test]

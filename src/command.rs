@@ -3,15 +3,16 @@
 //! Interactive and piped input share this parser. It knows nothing of refs,
 //! sockets or channel state; a line that does not parse yields a
 //! `CommandError` whose message names the bad token and shows the right form,
-//! and nothing is sent.
+//! and nothing is sent. (Pure but for `@FILE` payloads, see `payload_form`.)
 
 use std::fmt;
 use std::time::Duration;
 
+use data_encoding::{BASE64, HEXLOWER_PERMISSIVE};
 use serde_json::value::RawValue;
 
 use crate::output::excerpt;
-use crate::protocol::{json_str, push_json_str, raw};
+use crate::protocol::{Payload, json_str, push_json_str, raw};
 use crate::session::Request;
 
 /// One parsed line.
@@ -132,7 +133,8 @@ pub const COMMANDS: &[CommandInfo] = &[
 ];
 
 const PAYLOAD_HELP: &str = "PAYLOAD (default {}) is JSON ({\"a\":1}), the object shorthand <\"a\":1>, \
-or pairs: key=text key:=JSON (push room:lobby new_msg body=hi count:=3)";
+or pairs: key=text key:=JSON (push room:lobby new_msg body=hi count:=3); @FILE reads JSON from a file; \
+binary (push only): hex:DEADBEEF, base64:3q2+7w==, @@FILE (a file's bytes)";
 
 /// Parses one line. Blank lines and `#` comments yield `Ok(None)`.
 pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
@@ -146,7 +148,7 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
             let (topic, rest) = topic_arg(rest, "join")?;
             Command::Request(Request::Join {
                 topic,
-                payload: payload_arg(rest, "join TOPIC")?,
+                payload: json_only(payload_arg(rest, "join TOPIC")?, "join")?,
             })
         }
         "leave" => {
@@ -387,14 +389,87 @@ pub fn parse_payload(text: &str) -> Result<Box<RawValue>, String> {
     })
 }
 
-fn payload_arg(text: &str, before: &str) -> Result<Box<RawValue>, CommandError> {
-    parse_payload(text).map_err(|m| err(format!("{m} (after `{before}`)")))
+fn payload_arg(text: &str, before: &str) -> Result<Payload, CommandError> {
+    payload_form(text).map_err(|m| err(format!("{m} (after `{before}`)")))
+}
+
+/// A join's payload reaches the channel's `join/3` as a map: binary cannot.
+fn json_only(payload: Payload, cmd: &str) -> Result<Payload, CommandError> {
+    if payload.is_binary() {
+        return Err(err(format!(
+            "a `{cmd}` payload must be JSON, not binary; send binary with `push TOPIC EVENT hex:…`"
+        )));
+    }
+    Ok(payload)
+}
+
+/// Parses a payload in any form: binary `hex:…`, `base64:…` or `@@FILE`
+/// (the file's bytes), JSON from `@FILE`, or what [`parse_payload`] takes.
+///
+/// The one piece of I/O in this module: `@FILE` and `@@FILE` read the file
+/// when the line is parsed, so a missing file is an error on that line and
+/// nothing is sent.
+pub fn payload_form(text: &str) -> Result<Payload, String> {
+    let text = text.trim();
+    // `hex:=…` and `base64:=…` are key:=JSON pairs, not binary.
+    let binary_prefix = |p: &str| text.starts_with(p) && !text[p.len()..].starts_with('=');
+    if binary_prefix("hex:")
+        && let Some(hex) = text.strip_prefix("hex:")
+    {
+        let digits: String = hex.split_whitespace().collect();
+        return HEXLOWER_PERMISSIVE
+            .decode(digits.as_bytes())
+            .map(Payload::Binary)
+            .map_err(|e| {
+                format!(
+                    "`{}` is not hex ({e}); give pairs of hex digits: hex:DEADBEEF",
+                    shorten(text)
+                )
+            });
+    }
+    if binary_prefix("base64:")
+        && let Some(b64) = text.strip_prefix("base64:")
+    {
+        let digits: String = b64.split_whitespace().collect();
+        return BASE64
+            .decode(digits.as_bytes())
+            .map(Payload::Binary)
+            .map_err(|e| {
+                format!(
+                    "`{}` is not base64 ({e}); try base64:3q2+7w==",
+                    shorten(text)
+                )
+            });
+    }
+    if let Some(path) = text.strip_prefix("@@") {
+        return read_file(path).map(Payload::Binary);
+    }
+    if let Some(path) = text.strip_prefix('@') {
+        let bytes = read_file(path)?;
+        let json = String::from_utf8(bytes)
+            .map_err(|_| format!("`{path}` is not UTF-8 text; send its bytes with @@{path}"))?;
+        return RawValue::from_string(json.trim().to_owned())
+            .map(Payload::Json)
+            .map_err(|e| {
+                format!("`{path}` does not hold valid JSON ({e}); send its bytes with @@{path}")
+            });
+    }
+    parse_payload(text).map(Payload::Json)
+}
+
+fn read_file(path: &str) -> Result<Vec<u8>, String> {
+    if path.is_empty() {
+        return Err(
+            "`@` needs a file name; try @payload.json (JSON) or @@image.png (bytes)".into(),
+        );
+    }
+    std::fs::read(path).map_err(|e| format!("cannot read `{path}`: {e}"))
 }
 
 /// A payload to match against (any payload form), parsed into a value.
 fn json_arg(text: &str, before: &str) -> Result<serde_json::Value, CommandError> {
-    let raw = payload_arg(text, before)?;
-    serde_json::from_str(raw.get()).map_err(|e| err(format!("{e} (after `{before}`)")))
+    let payload = payload_arg(text, before)?;
+    serde_json::from_str(&payload.to_json()).map_err(|e| err(format!("{e} (after `{before}`)")))
 }
 
 /// `key=value` or `key:=json`, where key is a bare word.
@@ -543,7 +618,7 @@ mod tests {
     fn payload_of(line: &str) -> String {
         match cmd(line) {
             Command::Request(Request::Join { payload, .. } | Request::Push { payload, .. }) => {
-                payload.get().to_owned()
+                payload.to_json().into_owned()
             }
             other => panic!("{other:?}"),
         }
@@ -561,7 +636,7 @@ mod tests {
         match cmd("join room:lobby") {
             Command::Request(Request::Join { topic, payload }) => {
                 assert_eq!(topic, "room:lobby");
-                assert_eq!(payload.get(), "{}");
+                assert_eq!(payload.to_json(), "{}");
             }
             other => panic!("{other:?}"),
         }
@@ -796,5 +871,59 @@ mod tests {
     fn long_tokens_are_shortened_in_errors() {
         let e = error(&format!("x{}", "y".repeat(100)));
         assert!(e.contains('…') && e.len() < 120, "{e}");
+    }
+
+    fn binary_of(line: &str) -> Vec<u8> {
+        match cmd(line) {
+            Command::Request(Request::Push {
+                payload: Payload::Binary(b),
+                ..
+            }) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hex_and_base64_payloads_are_binary() {
+        assert_eq!(binary_of("push t e hex:DEADbeef"), [0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(binary_of("push t e hex:de ad"), [0xde, 0xad]);
+        assert_eq!(
+            binary_of("push t e base64:3q2+7w=="),
+            [0xde, 0xad, 0xbe, 0xef]
+        );
+        assert_eq!(binary_of("push t e hex:"), Vec::<u8>::new());
+        assert!(error("push t e hex:abc").contains("is not hex"));
+        assert!(error("push t e base64:@@@").contains("is not base64"));
+        // `hex:=…` is a key:=JSON pair.
+        assert_eq!(payload_of("push t e hex:=1"), r#"{"hex":1}"#);
+    }
+
+    #[test]
+    fn join_payloads_must_be_json() {
+        assert!(error("join t hex:00").contains("must be JSON"));
+    }
+
+    #[test]
+    fn file_payloads_read_json_or_bytes() {
+        let dir = std::env::temp_dir().join(format!("phx-repl-cmd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let json = dir.join("p.json");
+        std::fs::write(&json, "{\"a\": [1]}\n").unwrap();
+        let bin = dir.join("p.bin");
+        std::fs::write(&bin, [0u8, 159, 146, 150]).unwrap();
+        assert_eq!(
+            payload_of(&format!("push t e @{}", json.display())),
+            r#"{"a": [1]}"#
+        );
+        assert_eq!(
+            binary_of(&format!("push t e @@{}", bin.display())),
+            [0, 159, 146, 150]
+        );
+        assert!(error(&format!("push t e @{}", bin.display())).contains("not UTF-8"));
+        assert!(
+            error("push t e @/nonexistent/x.json").contains("cannot read `/nonexistent/x.json`")
+        );
+        assert!(error("push t e @").contains("needs a file name"));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -17,6 +17,7 @@ use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendE
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use data_encoding::HEXLOWER;
 use polling::{Events, PollMode, Poller};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
@@ -27,7 +28,7 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 use url::Url;
 
-use crate::protocol::{self, Frame};
+use crate::protocol::{self, Frame, Side, Vsn, Wire};
 use crate::session::{
     Expired, Incoming, Message as PhxMessage, MessageKind, Reply, Request, Session, TopicInfo,
     Unanswered,
@@ -269,13 +270,11 @@ pub enum Event {
         id: u64,
         topics: Vec<TopicInfo>,
     },
-    /// A text frame that is not a V2 frame.
+    /// A frame that does not decode with the connection's serializer
+    /// (`text` is a binary frame's bytes as `hex:…`).
     Undecodable {
         error: String,
         text: String,
-    },
-    Binary {
-        len: usize,
     },
     /// The connection is over; this is the last event.
     Closed {
@@ -314,6 +313,8 @@ pub struct Target {
 pub struct Options {
     pub heartbeat: Option<Duration>,
     pub timeout: Duration,
+    /// The serializer, as the URL's `vsn` asks.
+    pub vsn: Vsn,
 }
 
 /// Event batches handed over but not yet taken by the front end. When they
@@ -633,9 +634,31 @@ impl Net {
         now: Instant,
     ) -> Result<(), Ending> {
         let auto = matches!(request, Request::Heartbeat { auto: true });
+        // Refused before it takes a ref, so nothing of it remains.
+        if let Request::Push {
+            topic,
+            event,
+            payload,
+        } = &request
+            && let Err(e) = self.options.vsn.check(topic, event, payload)
+        {
+            if let Some(id) = id {
+                self.batch.push(Event::Rejected {
+                    id,
+                    message: e.to_string(),
+                });
+            }
+            return Ok(());
+        }
         match self.session.prepare(request, now) {
             Ok(frame) => {
-                write(ws, Message::text(frame.encode()))?;
+                let message = match self.options.vsn.encode(&frame, Side::Client) {
+                    Ok(Wire::Text(text)) => Message::text(text),
+                    Ok(Wire::Binary(data)) => Message::binary(data),
+                    // `check` above lets through only what encodes.
+                    Err(e) => unreachable!("checked frame failed to encode: {e}"),
+                };
+                write(ws, message)?;
                 self.batch.push(Event::Sent { id, frame, auto });
             }
             Err(e) => {
@@ -688,29 +711,35 @@ impl Net {
 
     /// Handles one received WebSocket message (not a close).
     fn incoming(&mut self, msg: Message) {
-        let event = match msg {
-            Message::Text(text) => match protocol::decode(&text) {
-                Ok(frame) => match self.session.receive(frame, Instant::now()) {
-                    Incoming::Reply(r) => Event::Reply(r),
-                    Incoming::Message(m) => {
-                        let orphans =
-                            matches!(m.kind, MessageKind::Error | MessageKind::Close { .. });
-                        self.batch.push(Event::Message(m));
-                        if orphans {
-                            let unanswered = self.session.take_unanswered();
-                            self.batch
-                                .extend(unanswered.into_iter().map(Event::Unanswered));
-                        }
-                        return;
+        let decoded = match &msg {
+            Message::Text(text) => self.options.vsn.decode(text),
+            Message::Binary(data) => protocol::decode_binary(data, Side::Server),
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => return,
+        };
+        let event = match decoded {
+            Ok(frame) => match self.session.receive(frame, Instant::now()) {
+                Incoming::Reply(r) => Event::Reply(r),
+                Incoming::Message(m) => {
+                    let orphans = matches!(m.kind, MessageKind::Error | MessageKind::Close { .. });
+                    self.batch.push(Event::Message(m));
+                    if orphans {
+                        let unanswered = self.session.take_unanswered();
+                        self.batch
+                            .extend(unanswered.into_iter().map(Event::Unanswered));
+                    }
+                    return;
+                }
+            },
+            Err(e) => Event::Undecodable {
+                error: e.0,
+                text: match msg {
+                    Message::Text(text) => text.as_str().to_owned(),
+                    other => {
+                        let data = other.into_data();
+                        format!("hex:{}", HEXLOWER.encode(&data[..data.len().min(256)]))
                     }
                 },
-                Err(e) => Event::Undecodable {
-                    error: e.0,
-                    text: text.as_str().to_owned(),
-                },
             },
-            Message::Binary(data) => Event::Binary { len: data.len() },
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => return,
         };
         self.batch.push(event);
     }

@@ -7,6 +7,8 @@
 
 use url::Url;
 
+use crate::protocol::Vsn;
+
 /// Query keys whose values are never printed.
 const SECRET_KEYS: &[&str] = &[
     "token",
@@ -28,6 +30,12 @@ const SECRET_KEYS: &[&str] = &[
 /// http(s) to ws(s), adds `ws://` to a bare `host:port/path`, appends
 /// `/websocket`, adds `vsn=2.0.0` unless present, and appends `params`.
 pub fn normalize(input: &str, params: &[(String, String)]) -> Result<Url, String> {
+    normalize_with(input, params, Vsn::V2)
+}
+
+/// Like [`normalize`], adding `vsn` for the given serializer unless the URL
+/// or `params` already have one (which wins).
+pub fn normalize_with(input: &str, params: &[(String, String)], vsn: Vsn) -> Result<Url, String> {
     let input = input.trim();
     if input.is_empty() {
         return Err("the URL is empty; try `ws://localhost:4000/socket`".to_owned());
@@ -75,33 +83,40 @@ pub fn normalize(input: &str, params: &[(String, String)]) -> Result<Url, String
     if new_path != url.path() {
         url.set_path(&new_path);
     }
-    let vsn = url
+    let given = url
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .chain(params.iter().cloned())
         .find(|(k, _)| k == "vsn")
         .map(|(_, v)| v);
-    // Phoenix picks the serializer from vsn (PROTOCOL.md §1); this client
-    // speaks V2 only, and a V1 server would crash the socket on its frames.
-    if let Some(v) = &vsn
-        && !v.starts_with("2.")
+    // Phoenix picks the serializer from vsn (PROTOCOL.md §1) and refuses
+    // anything but full semver it knows.
+    if let Some(v) = &given
+        && Vsn::from_param(v).is_none()
     {
         return Err(format!(
-            "`vsn={v}` asks for a serializer phx-repl does not speak; it speaks vsn 2.0.0, \
-             so leave `vsn` out or give `vsn=2.0.0`"
+            "`vsn={v}` asks for a serializer phx-repl does not speak; give `vsn=2.0.0` \
+             (arrays, the default) or `vsn=1.0.0` (objects)"
         ));
     }
-    let has_vsn = vsn.is_some();
     {
         let mut q = url.query_pairs_mut();
-        if !has_vsn {
-            q.append_pair("vsn", "2.0.0");
+        if given.is_none() {
+            q.append_pair("vsn", vsn.as_param());
         }
         for (k, v) in params {
             q.append_pair(k, v);
         }
     }
     Ok(url)
+}
+
+/// The serializer a normalised URL asks for (its first `vsn`; V1 when it
+/// has none, as Phoenix reads it).
+pub fn vsn_of(url: &Url) -> Vsn {
+    url.query_pairs()
+        .find(|(k, _)| k == "vsn")
+        .map_or(Vsn::V1, |(_, v)| Vsn::from_param(&v).unwrap_or_default())
 }
 
 /// Whether a query key or header name names a secret.
@@ -205,10 +220,23 @@ mod tests {
     }
 
     #[test]
-    fn other_serializer_versions_are_refused() {
-        let e = normalize("ws://h/socket?vsn=1.0.0", &[]).unwrap_err();
-        assert!(e.contains("`vsn=1.0.0`"), "{e}");
-        assert!(normalize("ws://h/socket", &[("vsn".into(), "1.0.0".into())]).is_err());
+    fn unknown_serializer_versions_are_refused() {
+        let e = normalize("ws://h/socket?vsn=3.0.0", &[]).unwrap_err();
+        assert!(e.contains("`vsn=3.0.0`"), "{e}");
+        assert!(normalize("ws://h/socket", &[("vsn".into(), "2.0".into())]).is_err());
+    }
+
+    #[test]
+    fn the_vsn_option_adds_its_version_unless_the_url_has_one() {
+        let v1 = normalize_with("ws://h/socket", &[], Vsn::V1).unwrap();
+        assert_eq!(v1.as_str(), "ws://h/socket/websocket?vsn=1.0.0");
+        assert_eq!(vsn_of(&v1), Vsn::V1);
+        let url_wins = normalize_with("ws://h/socket?vsn=2.0.0", &[], Vsn::V1).unwrap();
+        assert_eq!(vsn_of(&url_wins), Vsn::V2);
+        let in_url = normalize("ws://h/socket?vsn=1.0.0", &[]).unwrap();
+        assert_eq!(vsn_of(&in_url), Vsn::V1);
+        let param = normalize("ws://h/socket", &[("vsn".into(), "1.0.0".into())]).unwrap();
+        assert_eq!(vsn_of(&param), Vsn::V1);
     }
 
     #[test]

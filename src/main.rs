@@ -149,7 +149,8 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
                 ),
                 protocol::json_str(&base),
             ));
-            endpoint::normalize(&base, &config.params).map_err(|m| Fatal::new(EXIT_USAGE, m))?
+            endpoint::normalize_with(&base, &config.params, config.vsn)
+                .map_err(|m| Fatal::new(EXIT_USAGE, m))?
         }
     };
     let shown_url = endpoint::redact(&url);
@@ -167,6 +168,7 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         connection::Options {
             heartbeat: config.heartbeat,
             timeout: config.timeout,
+            vsn: endpoint::vsn_of(&url),
         },
         move |events| net_tx.send(Input::Net(events)).is_ok(),
     )

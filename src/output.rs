@@ -15,7 +15,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use colored::Colorize;
 
 use crate::connection::Event;
-use crate::protocol::{Frame, json_str as json_string, push_json_str, push_opt_str};
+use data_encoding::HEXLOWER;
+
+use crate::protocol::{Frame, Payload, json_str as json_string, push_json_str, push_opt_str};
 use crate::session::{Expired, Message, MessageKind, Reply, TopicInfo, Unanswered};
 
 /// How to render.
@@ -55,14 +57,6 @@ impl Style {
             Event::Unanswered(u) => self.unanswered(u, out),
             Event::Topics { topics, .. } => self.topics(topics, out),
             Event::Undecodable { error, text } => self.undecodable(error, text, out),
-            Event::Binary { len } => self.info(
-                "binary",
-                &format!(
-                    "received a binary frame ({len} bytes); binary payloads are not decoded yet"
-                ),
-                &[("bytes", len.to_string())],
-                out,
-            ),
             Event::Closed {
                 code,
                 reason,
@@ -76,7 +70,7 @@ impl Style {
             self.record_start("sent", out);
             frame_fields(f, out);
             out.push_str(",\"payload\":");
-            out.push_str(&display_json(f.payload.get()));
+            out.push_str(&json_payload(&f.payload));
             out.push_str("}\n");
             return;
         }
@@ -84,7 +78,7 @@ impl Style {
             "→ {} {} {}",
             clean(&f.topic),
             clean(&f.event),
-            display_json(f.payload.get())
+            human_payload(&f.payload)
         );
         if let Some(r) = &f.ref_ {
             let _ = write!(line, "  (ref {})", clean(r));
@@ -121,7 +115,7 @@ impl Style {
             out.push_str(",\"status\":");
             push_opt_str(out, r.status.as_deref());
             out.push_str(",\"response\":");
-            out.push_str(&display_json(r.response.get()));
+            out.push_str(&json_payload(&r.response));
             out.push_str(",\"request\":");
             push_opt_str(out, r.request.as_deref());
             out.push_str(",\"latency_ms\":");
@@ -160,7 +154,7 @@ impl Style {
             let _ = write!(out, " {}", "late".yellow());
         }
         out.push(' ');
-        out.push_str(&display_json(r.response.get()));
+        out.push_str(&human_payload(&r.response));
         out.push('\n');
     }
 
@@ -170,7 +164,7 @@ impl Style {
             self.record_start("message", out);
             frame_fields(f, out);
             out.push_str(",\"payload\":");
-            out.push_str(&display_json(f.payload.get()));
+            out.push_str(&json_payload(&f.payload));
             if m.stale {
                 out.push_str(",\"stale\":true");
             }
@@ -178,7 +172,7 @@ impl Style {
             return;
         }
         let topic = clean(&f.topic);
-        let payload = display_json(f.payload.get());
+        let payload = human_payload(&f.payload);
         let line = match m.kind {
             MessageKind::Broadcast => {
                 format!("← {topic} broadcast {} {payload}", clean(&f.event).bold())
@@ -549,6 +543,39 @@ pub fn excerpt(s: &str, max: usize) -> String {
 /// dropped, and characters that could drive the terminal (DEL, C1 controls,
 /// bidi and zero-width formatting), which JSON allows raw inside strings,
 /// become `\uXXXX` escapes. The result is the same JSON value.
+/// Binary payloads up to this many bytes are shown in full in human mode.
+const BINARY_SHOWN: usize = 32;
+
+/// A payload for a human line: JSON compacted and made safe; binary data as
+/// `hex:…`, in full when short, else its first bytes and its length.
+pub fn human_payload(p: &Payload) -> Cow<'_, str> {
+    match p {
+        Payload::Json(j) => display_json(j.get()),
+        Payload::Binary(data) | Payload::BinaryReply { response: data, .. } => {
+            if data.len() <= BINARY_SHOWN {
+                Cow::Owned(format!("hex:{}", HEXLOWER.encode(data)))
+            } else {
+                Cow::Owned(format!(
+                    "hex:{}… ({} bytes)",
+                    HEXLOWER.encode(&data[..BINARY_SHOWN / 2]),
+                    data.len()
+                ))
+            }
+        }
+    }
+}
+
+/// A payload as a JSON value for `--json`: JSON made safe; binary data in
+/// full as `{"binary":"<base64>"}`.
+pub fn json_payload(p: &Payload) -> Cow<'_, str> {
+    match p {
+        Payload::Json(j) => display_json(j.get()),
+        Payload::Binary(data) | Payload::BinaryReply { response: data, .. } => {
+            Cow::Owned(crate::protocol::binary_json(data))
+        }
+    }
+}
+
 pub fn display_json(s: &str) -> Cow<'_, str> {
     let plain = s
         .bytes()
@@ -647,7 +674,7 @@ mod tests {
         Event::Reply(Reply {
             frame: decode(r#"["1","1","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#).unwrap(),
             status: Some("ok".into()),
-            response: raw(r#"{"joined":"room:lobby"}"#.into()),
+            response: raw(r#"{"joined":"room:lobby"}"#.into()).into(),
             request: Some("phx_join".into()),
             latency: Some(Duration::from_micros(1900)),
             late: false,

@@ -1,14 +1,19 @@
-//! Phoenix Channels wire format: the `Frame` envelope and its V2 JSON text
-//! encoding (`[join_ref, ref, topic, event, payload]`, PROTOCOL.md §2).
+//! Phoenix Channels wire format: the `Frame` envelope and its encodings
+//! (PROTOCOL.md §2): V2 JSON text (`[join_ref, ref, topic, event, payload]`),
+//! V1 JSON objects (`{"topic", "event", "payload", "ref", "join_ref"}`) and
+//! V2 binary frames (kinds 0, 1 and 2).
 //!
 //! Pure: no I/O, clock or colour. Decoding parses only the five-element
 //! envelope; the payload stays raw JSON text until something needs to look
 //! inside it (a reply's status, a presence diff), which keeps a flood of
-//! frames cheap. Shared by the client and the built-in server.
+//! frames cheap. Binary frames are a separate path (`decode_binary`), so the
+//! text path pays nothing for them. Shared by the client and the built-in
+//! server.
 
 use std::borrow::Cow;
 use std::fmt;
 
+use data_encoding::BASE64;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -29,8 +34,77 @@ pub struct Frame {
     pub ref_: Option<String>,
     pub topic: String,
     pub event: String,
+    pub payload: Payload,
+}
+
+/// What a frame carries: JSON text, or the bytes of a V2 binary frame.
+#[derive(Debug, Clone)]
+pub enum Payload {
     /// The payload exactly as it appeared on the wire (valid JSON).
-    pub payload: Box<RawValue>,
+    Json(Box<RawValue>),
+    /// The data of a binary push (kind 0) or broadcast (kind 2).
+    Binary(Vec<u8>),
+    /// A binary reply (kind 1, event `phx_reply`): the status travels in the
+    /// event slot and the data is the raw response (PROTOCOL.md §2).
+    BinaryReply { status: String, response: Vec<u8> },
+}
+
+impl Payload {
+    /// The JSON text, if this is a JSON payload.
+    pub fn json(&self) -> Option<&RawValue> {
+        match self {
+            Payload::Json(j) => Some(j),
+            _ => None,
+        }
+    }
+
+    pub fn is_binary(&self) -> bool {
+        !matches!(self, Payload::Json(_))
+    }
+
+    /// The payload as JSON text: JSON as it arrived, binary data as the
+    /// documented `{"binary":"<base64>"}` (a binary reply as a reply
+    /// payload whose response is that object).
+    pub fn to_json(&self) -> Cow<'_, str> {
+        match self {
+            Payload::Json(j) => Cow::Borrowed(j.get()),
+            Payload::Binary(data) => Cow::Owned(binary_json(data)),
+            Payload::BinaryReply { status, response } => {
+                let mut s = String::from("{\"status\":");
+                push_json_str(&mut s, status);
+                s.push_str(",\"response\":");
+                s.push_str(&binary_json(response));
+                s.push('}');
+                Cow::Owned(s)
+            }
+        }
+    }
+}
+
+impl Payload {
+    /// The payload as a JSON value (see [`Payload::to_json`]), for code
+    /// that compares or stores payloads as JSON.
+    pub fn into_json(self) -> Box<RawValue> {
+        match self {
+            Payload::Json(j) => j,
+            other => raw(other.to_json().into_owned()),
+        }
+    }
+}
+
+impl From<Box<RawValue>> for Payload {
+    fn from(json: Box<RawValue>) -> Payload {
+        Payload::Json(json)
+    }
+}
+
+/// `{"binary":"<base64>"}`: how binary data shows in JSON output.
+pub fn binary_json(data: &[u8]) -> String {
+    let mut s = String::with_capacity(14 + data.len().div_ceil(3) * 4);
+    s.push_str("{\"binary\":\"");
+    s.push_str(&BASE64.encode(data));
+    s.push_str("\"}");
+    s
 }
 
 impl Frame {
@@ -46,18 +120,28 @@ impl Frame {
             ref_: ref_.map(str::to_owned),
             topic: topic.to_owned(),
             event: event.to_owned(),
-            payload,
+            payload: Payload::Json(payload),
         }
     }
 
-    /// V2 text encoding of this frame.
+    /// V2 text encoding of this frame. A binary payload, which has no text
+    /// form on the wire, shows as `{"binary":"<base64>"}` (for logs and
+    /// tests; `Vsn::encode` sends it as a binary frame).
     pub fn encode(&self) -> String {
-        encode(
+        let json;
+        let payload: &str = match &self.payload {
+            Payload::Json(j) => j.get(),
+            other => {
+                json = other.to_json();
+                &json
+            }
+        };
+        encode_str(
             self.join_ref.as_deref(),
             self.ref_.as_deref(),
             &self.topic,
             &self.event,
-            &self.payload,
+            payload,
         )
     }
 }
@@ -83,7 +167,17 @@ pub fn encode(
     event: &str,
     payload: &RawValue,
 ) -> String {
-    let mut out = String::with_capacity(32 + topic.len() + event.len() + payload.get().len());
+    encode_str(join_ref, ref_, topic, event, payload.get())
+}
+
+fn encode_str(
+    join_ref: Option<&str>,
+    ref_: Option<&str>,
+    topic: &str,
+    event: &str,
+    payload: &str,
+) -> String {
+    let mut out = String::with_capacity(32 + topic.len() + event.len() + payload.len());
     out.push('[');
     push_opt_str(&mut out, join_ref);
     out.push(',');
@@ -93,7 +187,7 @@ pub fn encode(
     out.push(',');
     push_json_str(&mut out, event);
     out.push(',');
-    out.push_str(payload.get());
+    out.push_str(payload);
     out.push(']');
     out
 }
@@ -152,7 +246,7 @@ pub fn decode(text: &str) -> Result<Frame, DecodeError> {
         ref_: env.ref_,
         topic: env.topic.into_owned(),
         event: env.event.into_owned(),
-        payload: env.payload.to_owned(),
+        payload: Payload::Json(env.payload.to_owned()),
     })
 }
 
@@ -238,6 +332,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for StrField<'a> {
 }
 
 /// A ref or join_ref: string, number (kept as its text) or null.
+#[derive(Default)]
 struct RefField(Option<String>);
 
 impl<'de> Deserialize<'de> for RefField {
@@ -275,22 +370,33 @@ impl<'de> Deserialize<'de> for RefField {
 #[derive(Debug, Clone)]
 pub struct ReplyPayload {
     pub status: String,
-    pub response: Box<RawValue>,
+    pub response: Payload,
 }
 
 /// Reads a `phx_reply` payload. A payload without a string `status` is not a
 /// well-formed reply and yields `None`; a missing `response` reads as `{}`.
-pub fn parse_reply(payload: &RawValue) -> Option<ReplyPayload> {
+/// A binary reply (kind 1) has its status beside the data.
+pub fn parse_reply(payload: &Payload) -> Option<ReplyPayload> {
     #[derive(Deserialize)]
     struct Raw<'a> {
         status: Cow<'a, str>,
         #[serde(borrow)]
         response: Option<&'a RawValue>,
     }
-    let raw: Raw<'_> = serde_json::from_str(payload.get()).ok()?;
+    let json = match payload {
+        Payload::Json(j) => j,
+        Payload::Binary(_) => return None,
+        Payload::BinaryReply { status, response } => {
+            return Some(ReplyPayload {
+                status: status.clone(),
+                response: Payload::Binary(response.clone()),
+            });
+        }
+    };
+    let raw: Raw<'_> = serde_json::from_str(json.get()).ok()?;
     Some(ReplyPayload {
         status: raw.status.into_owned(),
-        response: raw.response.map_or_else(empty_object, |r| r.to_owned()),
+        response: Payload::Json(raw.response.map_or_else(empty_object, |r| r.to_owned())),
     })
 }
 
@@ -316,6 +422,339 @@ pub fn empty_object() -> Box<RawValue> {
 /// If `json` is not valid JSON, which is a bug in the caller.
 pub fn raw(json: String) -> Box<RawValue> {
     RawValue::from_string(json).expect("caller built valid JSON")
+}
+
+/// The serializer a connection speaks, picked by the `vsn` connect param
+/// (PROTOCOL.md §1, §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Vsn {
+    /// `1.x.y`: JSON objects, no binary frames.
+    V1,
+    /// `2.x.y`: JSON arrays, plus binary frames for binary payloads.
+    #[default]
+    V2,
+}
+
+/// Which end sends a frame: the binary layouts and V1's `join_ref` key
+/// differ by direction (PROTOCOL.md §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    Client,
+    Server,
+}
+
+/// An encoded frame, ready for a WebSocket text or binary message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Wire {
+    Text(String),
+    Binary(Vec<u8>),
+}
+
+/// Why a frame cannot be sent as asked. Nothing goes out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    /// Binary payloads exist only in the V2 serializer.
+    BinaryOnV1,
+    /// A binary frame gives each string field one length byte.
+    TooLong { field: &'static str, len: usize },
+}
+
+impl fmt::Display for EncodeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EncodeError::BinaryOnV1 => f.write_str(
+                "binary payloads need the V2 serializer, and this connection speaks vsn 1.0.0; \
+                 send JSON instead, or reconnect without `--vsn 1.0.0`",
+            ),
+            EncodeError::TooLong { field, len } => write!(
+                f,
+                "the {field} is {len} bytes long, but a binary frame allows at most 255; \
+                 use a shorter {field} or a JSON payload"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EncodeError {}
+
+/// The most bytes a string field of a binary frame may have.
+pub const BINARY_FIELD_MAX: usize = 255;
+
+impl Vsn {
+    /// The serializer for a `vsn` value: `1.x.y` or `2.x.y` (full semver,
+    /// as Phoenix requires). `None` for anything else.
+    pub fn from_param(vsn: &str) -> Option<Vsn> {
+        let parts: Vec<&str> = vsn.split('.').collect();
+        let semver = parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        match (semver, parts[0]) {
+            (true, "1") => Some(Vsn::V1),
+            (true, "2") => Some(Vsn::V2),
+            _ => None,
+        }
+    }
+
+    /// The `vsn` param value that asks for this serializer.
+    pub fn as_param(self) -> &'static str {
+        match self {
+            Vsn::V1 => "1.0.0",
+            Vsn::V2 => "2.0.0",
+        }
+    }
+
+    /// Whether a frame with these fields can be encoded; checked before a
+    /// request takes a ref, so a refused one leaves no trace.
+    pub fn check(self, topic: &str, event: &str, payload: &Payload) -> Result<(), EncodeError> {
+        if !payload.is_binary() {
+            return Ok(());
+        }
+        if self == Vsn::V1 {
+            return Err(EncodeError::BinaryOnV1);
+        }
+        check_len("topic", topic)?;
+        check_len("event", event).map(drop)
+    }
+
+    /// Encodes `frame` as `side` sends it.
+    pub fn encode(self, frame: &Frame, side: Side) -> Result<Wire, EncodeError> {
+        match (&frame.payload, self) {
+            (Payload::Json(p), Vsn::V2) => Ok(Wire::Text(encode(
+                frame.join_ref.as_deref(),
+                frame.ref_.as_deref(),
+                &frame.topic,
+                &frame.event,
+                p,
+            ))),
+            (Payload::Json(p), Vsn::V1) => Ok(Wire::Text(encode_v1(frame, p, side))),
+            (_, Vsn::V1) => Err(EncodeError::BinaryOnV1),
+            (_, Vsn::V2) => encode_binary(frame, side).map(Wire::Binary),
+        }
+    }
+
+    /// Decodes a text frame.
+    pub fn decode(self, text: &str) -> Result<Frame, DecodeError> {
+        match self {
+            Vsn::V2 => decode(text),
+            Vsn::V1 => decode_v1(text),
+        }
+    }
+}
+
+fn check_len(field: &'static str, s: &str) -> Result<u8, EncodeError> {
+    u8::try_from(s.len()).map_err(|_| EncodeError::TooLong {
+        field,
+        len: s.len(),
+    })
+}
+
+/// `{"topic":…,"event":…,"payload":…,"ref":…,"join_ref":…}`; the server's
+/// frames have no `join_ref` (PROTOCOL.md §2, V1).
+fn encode_v1(frame: &Frame, payload: &RawValue, side: Side) -> String {
+    let mut out = String::with_capacity(64 + frame.topic.len() + payload.get().len());
+    out.push_str("{\"topic\":");
+    push_json_str(&mut out, &frame.topic);
+    out.push_str(",\"event\":");
+    push_json_str(&mut out, &frame.event);
+    out.push_str(",\"payload\":");
+    out.push_str(payload.get());
+    out.push_str(",\"ref\":");
+    push_opt_str(&mut out, frame.ref_.as_deref());
+    if side == Side::Client {
+        out.push_str(",\"join_ref\":");
+        push_opt_str(&mut out, frame.join_ref.as_deref());
+    }
+    out.push('}');
+    out
+}
+
+/// Decodes a V1 object. Keys may come in any order and unknown keys are
+/// ignored; `ref` and `join_ref` may be missing (null).
+pub fn decode_v1(text: &str) -> Result<Frame, DecodeError> {
+    #[derive(Deserialize)]
+    struct V1<'a> {
+        #[serde(borrow)]
+        topic: Cow<'a, str>,
+        #[serde(borrow)]
+        event: Cow<'a, str>,
+        #[serde(borrow)]
+        payload: &'a RawValue,
+        #[serde(rename = "ref", default)]
+        ref_: RefField,
+        #[serde(default)]
+        join_ref: RefField,
+    }
+    let v: V1<'_> = serde_json::from_str(text).map_err(|e| {
+        let msg = e.to_string();
+        if e.is_data() {
+            DecodeError(format!(
+                "expected a V1 frame {{\"topic\",\"event\",\"payload\",\"ref\"}}: {msg}"
+            ))
+        } else {
+            DecodeError(format!("not valid JSON: {msg}"))
+        }
+    })?;
+    Ok(Frame {
+        join_ref: v.join_ref.0,
+        ref_: v.ref_.0,
+        topic: v.topic.into_owned(),
+        event: v.event.into_owned(),
+        payload: Payload::Json(v.payload.to_owned()),
+    })
+}
+
+/// Message kinds of V2 binary frames (PROTOCOL.md §2).
+const KIND_PUSH: u8 = 0;
+const KIND_REPLY: u8 = 1;
+const KIND_BROADCAST: u8 = 2;
+
+/// Encodes a frame with a binary payload. The client sends pushes only
+/// (kind 0 with four strings); the server sends a reply as kind 1, a frame
+/// without refs as a broadcast (kind 2) and any other as a push (kind 0,
+/// no ref).
+fn encode_binary(frame: &Frame, side: Side) -> Result<Vec<u8>, EncodeError> {
+    let jr = frame.join_ref.as_deref().unwrap_or("");
+    let r = frame.ref_.as_deref().unwrap_or("");
+    let (kind, fields, data): (u8, Vec<(&'static str, &str)>, &[u8]) = match (&frame.payload, side)
+    {
+        (Payload::Json(_), _) => unreachable!("JSON payloads are text frames"),
+        (Payload::BinaryReply { status, response }, Side::Server) => (
+            KIND_REPLY,
+            vec![
+                ("join_ref", jr),
+                ("ref", r),
+                ("topic", &frame.topic),
+                ("status", status),
+            ],
+            response,
+        ),
+        (Payload::Binary(data), Side::Server)
+            if frame.join_ref.is_none() && frame.ref_.is_none() =>
+        {
+            (
+                KIND_BROADCAST,
+                vec![("topic", &frame.topic), ("event", &frame.event)],
+                data,
+            )
+        }
+        (Payload::Binary(data), Side::Server) => (
+            KIND_PUSH,
+            vec![
+                ("join_ref", jr),
+                ("topic", &frame.topic),
+                ("event", &frame.event),
+            ],
+            data,
+        ),
+        (Payload::Binary(data) | Payload::BinaryReply { response: data, .. }, Side::Client) => (
+            KIND_PUSH,
+            vec![
+                ("join_ref", jr),
+                ("ref", r),
+                ("topic", &frame.topic),
+                ("event", &frame.event),
+            ],
+            data,
+        ),
+    };
+    let strings: usize = fields.iter().map(|(_, s)| s.len()).sum();
+    let mut out = Vec::with_capacity(1 + fields.len() + strings + data.len());
+    out.push(kind);
+    for (name, s) in &fields {
+        out.push(check_len(name, s)?);
+    }
+    for (_, s) in &fields {
+        out.extend_from_slice(s.as_bytes());
+    }
+    out.extend_from_slice(data);
+    Ok(out)
+}
+
+/// Decodes a V2 binary frame sent by `side`: from the server kinds 0, 1
+/// and 2; from the client kind 0 only (the server decodes nothing else).
+pub fn decode_binary(bytes: &[u8], side: Side) -> Result<Frame, DecodeError> {
+    let (&kind, rest) = bytes
+        .split_first()
+        .ok_or_else(|| DecodeError("empty binary frame".to_owned()))?;
+    let fields = match (side, kind) {
+        (Side::Client, KIND_PUSH) | (Side::Server, KIND_REPLY) => 4,
+        (Side::Server, KIND_PUSH) => 3,
+        (Side::Server, KIND_BROADCAST) => 2,
+        _ => {
+            return Err(DecodeError(format!(
+                "binary frame of unknown kind {kind} (expected {})",
+                if side == Side::Server {
+                    "0 push, 1 reply or 2 broadcast"
+                } else {
+                    "0 push"
+                }
+            )));
+        }
+    };
+    if rest.len() < fields {
+        return Err(DecodeError(format!(
+            "binary frame of kind {kind} is {} bytes, too short for its {fields} length bytes",
+            bytes.len()
+        )));
+    }
+    let (lens, mut body) = rest.split_at(fields);
+    let mut strings: Vec<String> = Vec::with_capacity(fields);
+    for &len in lens {
+        let len = usize::from(len);
+        if body.len() < len {
+            return Err(DecodeError(format!(
+                "binary frame of kind {kind} is truncated: a field of {len} bytes \
+                 does not fit in the {} bytes left",
+                body.len()
+            )));
+        }
+        let (s, after) = body.split_at(len);
+        let s = std::str::from_utf8(s).map_err(|_| {
+            DecodeError(format!(
+                "binary frame of kind {kind} has a field that is not UTF-8"
+            ))
+        })?;
+        strings.push(s.to_owned());
+        body = after;
+    }
+    let data = body.to_vec();
+    let nonempty = |s: String| (!s.is_empty()).then_some(s);
+    let mut it = strings.into_iter();
+    let mut next = || it.next().unwrap_or_default();
+    Ok(match (side, kind) {
+        (Side::Client, _) => Frame {
+            join_ref: nonempty(next()),
+            ref_: nonempty(next()),
+            topic: next(),
+            event: next(),
+            payload: Payload::Binary(data),
+        },
+        (_, KIND_REPLY) => Frame {
+            join_ref: nonempty(next()),
+            ref_: nonempty(next()),
+            topic: next(),
+            event: PHX_REPLY.to_owned(),
+            payload: Payload::BinaryReply {
+                status: next(),
+                response: data,
+            },
+        },
+        (_, KIND_PUSH) => Frame {
+            join_ref: nonempty(next()),
+            ref_: None,
+            topic: next(),
+            event: next(),
+            payload: Payload::Binary(data),
+        },
+        _ => Frame {
+            join_ref: None,
+            ref_: None,
+            topic: next(),
+            event: next(),
+            payload: Payload::Binary(data),
+        },
+    })
 }
 
 #[cfg(test)]
@@ -362,10 +801,13 @@ mod tests {
         assert_eq!(f.join_ref.as_deref(), Some("1"));
         assert_eq!(f.ref_.as_deref(), Some("2"));
         assert_eq!(f.event, "phx_reply");
-        assert_eq!(f.payload.get(), r#"{"status":"ok","response":{ "a" : 1 }}"#);
+        assert_eq!(
+            f.payload.to_json(),
+            r#"{"status":"ok","response":{ "a" : 1 }}"#
+        );
         let r = parse_reply(&f.payload).unwrap();
         assert_eq!(r.status, "ok");
-        assert_eq!(r.response.get(), r#"{ "a" : 1 }"#);
+        assert_eq!(r.response.to_json(), r#"{ "a" : 1 }"#);
     }
 
     #[test]
@@ -397,15 +839,309 @@ mod tests {
 
     #[test]
     fn reply_payload_without_status_is_not_a_reply() {
-        assert!(parse_reply(&p(r#"{"response":{}}"#)).is_none());
-        assert!(parse_reply(&p("[]")).is_none());
-        let r = parse_reply(&p(r#"{"status":"error"}"#)).unwrap();
-        assert_eq!(r.response.get(), "{}");
+        assert!(parse_reply(&p(r#"{"response":{}}"#).into()).is_none());
+        assert!(parse_reply(&p("[]").into()).is_none());
+        assert!(parse_reply(&Payload::Binary(vec![1])).is_none());
+        let r = parse_reply(&p(r#"{"status":"error"}"#).into()).unwrap();
+        assert_eq!(r.response.to_json(), "{}");
     }
 
     #[test]
     fn builds_reply_payloads() {
         let r = reply_payload("ok", &p(r#"{"x":1}"#));
         assert_eq!(r.get(), r#"{"status":"ok","response":{"x":1}}"#);
+    }
+
+    fn frame(
+        jr: Option<&str>,
+        r: Option<&str>,
+        topic: &str,
+        event: &str,
+        payload: Payload,
+    ) -> Frame {
+        Frame {
+            join_ref: jr.map(str::to_owned),
+            ref_: r.map(str::to_owned),
+            topic: topic.to_owned(),
+            event: event.to_owned(),
+            payload,
+        }
+    }
+
+    fn text(w: Result<Wire, EncodeError>) -> String {
+        match w.unwrap() {
+            Wire::Text(t) => t,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn bytes(w: Result<Wire, EncodeError>) -> Vec<u8> {
+        match w.unwrap() {
+            Wire::Binary(b) => b,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// Fields compared as text: `Frame` holds a `RawValue`, which has no `Eq`.
+    fn show(f: &Frame) -> String {
+        format!(
+            "{:?} {:?} {} {} {}",
+            f.join_ref,
+            f.ref_,
+            f.topic,
+            f.event,
+            match &f.payload {
+                Payload::Json(j) => format!("json {}", j.get()),
+                other => format!("{other:?}"),
+            }
+        )
+    }
+
+    #[test]
+    fn vsn_params_need_full_semver() {
+        assert_eq!(Vsn::from_param("2.0.0"), Some(Vsn::V2));
+        assert_eq!(Vsn::from_param("1.0.0"), Some(Vsn::V1));
+        assert_eq!(Vsn::from_param("1.2.3"), Some(Vsn::V1));
+        for bad in ["2.0", "3.0.0", "", "2.0.0-rc", "v2.0.0", "2..0"] {
+            assert_eq!(Vsn::from_param(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn v1_client_frames_are_objects_with_join_ref() {
+        let f = Frame::new(
+            Some("1"),
+            Some("2"),
+            "room:lobby",
+            "new_msg",
+            p(r#"{"a":1}"#),
+        );
+        assert_eq!(
+            text(Vsn::V1.encode(&f, Side::Client)),
+            r#"{"topic":"room:lobby","event":"new_msg","payload":{"a":1},"ref":"2","join_ref":"1"}"#
+        );
+        let hb = Frame::new(None, Some("3"), "phoenix", "heartbeat", p("{}"));
+        assert_eq!(
+            text(Vsn::V1.encode(&hb, Side::Client)),
+            r#"{"topic":"phoenix","event":"heartbeat","payload":{},"ref":"3","join_ref":null}"#
+        );
+    }
+
+    #[test]
+    fn v1_server_frames_have_no_join_ref() {
+        let f = Frame::new(Some("1"), Some("2"), "t", "phx_reply", p("{}"));
+        assert_eq!(
+            text(Vsn::V1.encode(&f, Side::Server)),
+            r#"{"topic":"t","event":"phx_reply","payload":{},"ref":"2"}"#
+        );
+    }
+
+    #[test]
+    fn v1_round_trips_and_reads_keys_in_any_order() {
+        let f = Frame::new(Some("1"), Some("2"), "a\"b", "é", p(r#"{ "x" : [1] }"#));
+        let back = decode_v1(&text(Vsn::V1.encode(&f, Side::Client))).unwrap();
+        assert_eq!(show(&back), show(&f));
+        let g = decode_v1(
+            r#"{"ref":null,"payload":{"status":"ok","response":{}},"event":"phx_reply","topic":"room:lobby","extra":1}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            show(&g),
+            r#"None None room:lobby phx_reply json {"status":"ok","response":{}}"#
+        );
+        let n = decode_v1(r#"{"topic":"t","event":"e","payload":{},"ref":7}"#).unwrap();
+        assert_eq!(n.ref_.as_deref(), Some("7"));
+        assert_eq!(n.join_ref, None);
+    }
+
+    #[test]
+    fn v1_rejects_wrong_shapes_with_a_reason() {
+        for bad in [
+            r#"["1","1","t","e",{}]"#,
+            r#"{"topic":"t","event":"e"}"#,
+            r#"{"topic":1,"event":"e","payload":{}}"#,
+        ] {
+            let err = decode_v1(bad).unwrap_err();
+            assert!(err.0.starts_with("expected a V1 frame"), "{bad}: {err}");
+        }
+        assert!(decode_v1("{").unwrap_err().0.starts_with("not valid JSON"));
+    }
+
+    #[test]
+    fn v2_text_through_vsn_is_the_plain_encoding() {
+        let f = Frame::new(Some("1"), Some("1"), "t", "phx_join", p("{}"));
+        assert_eq!(text(Vsn::V2.encode(&f, Side::Client)), f.encode());
+        assert_eq!(show(&Vsn::V2.decode(&f.encode()).unwrap()), show(&f));
+    }
+
+    #[test]
+    fn client_binary_push_has_four_length_prefixed_strings() {
+        let f = frame(
+            Some("1"),
+            Some("12"),
+            "room:a",
+            "up",
+            Payload::Binary(vec![0xde, 0xad]),
+        );
+        let b = bytes(Vsn::V2.encode(&f, Side::Client));
+        assert_eq!(
+            b,
+            b"\x00\x01\x02\x06\x021\x2012room:aup\xde\xad"
+                .iter()
+                .copied()
+                .filter(|&c| c != 0x20)
+                .collect::<Vec<u8>>()
+        );
+        assert_eq!(show(&decode_binary(&b, Side::Client).unwrap()), show(&f));
+    }
+
+    #[test]
+    fn null_refs_become_empty_strings_in_binary_frames() {
+        let f = frame(None, None, "t", "e", Payload::Binary(vec![]));
+        let b = bytes(Vsn::V2.encode(&f, Side::Client));
+        assert_eq!(b, b"\x00\x00\x00\x01\x01te");
+        assert_eq!(show(&decode_binary(&b, Side::Client).unwrap()), show(&f));
+    }
+
+    #[test]
+    fn server_binary_push_reply_and_broadcast_round_trip() {
+        let push = frame(
+            Some("3"),
+            None,
+            "room:a",
+            "img",
+            Payload::Binary(vec![1, 2, 3]),
+        );
+        let b = bytes(Vsn::V2.encode(&push, Side::Server));
+        assert_eq!(b, b"\x00\x01\x06\x033room:aimg\x01\x02\x03");
+        assert_eq!(show(&decode_binary(&b, Side::Server).unwrap()), show(&push));
+
+        let reply = frame(
+            Some("3"),
+            Some("4"),
+            "room:a",
+            PHX_REPLY,
+            Payload::BinaryReply {
+                status: "ok".into(),
+                response: vec![0xff],
+            },
+        );
+        let b = bytes(Vsn::V2.encode(&reply, Side::Server));
+        assert_eq!(b, b"\x01\x01\x01\x06\x0234room:aok\xff");
+        let back = decode_binary(&b, Side::Server).unwrap();
+        assert_eq!(show(&back), show(&reply));
+        let r = parse_reply(&back.payload).unwrap();
+        assert_eq!(r.status, "ok");
+        assert!(matches!(r.response, Payload::Binary(ref d) if d == &[0xff]));
+
+        let cast = frame(None, None, "room:a", "img", Payload::Binary(vec![9]));
+        let b = bytes(Vsn::V2.encode(&cast, Side::Server));
+        assert_eq!(b, b"\x02\x06\x03room:aimg\x09");
+        assert_eq!(show(&decode_binary(&b, Side::Server).unwrap()), show(&cast));
+    }
+
+    #[test]
+    fn string_fields_of_0_1_254_and_255_bytes_round_trip() {
+        for len in [0, 1, 254, 255] {
+            let topic = "t".repeat(len);
+            let event = "é".repeat(len / 2) + &"e".repeat(len % 2);
+            assert_eq!(event.len(), len);
+            let data: Vec<u8> = (0..=255).collect();
+            let f = frame(Some("1"), Some("2"), &topic, &event, Payload::Binary(data));
+            assert!(Vsn::V2.check(&topic, &event, &f.payload).is_ok());
+            let b = bytes(Vsn::V2.encode(&f, Side::Client));
+            assert_eq!(
+                show(&decode_binary(&b, Side::Client).unwrap()),
+                show(&f),
+                "{len}"
+            );
+            let b = bytes(Vsn::V2.encode(&f, Side::Server));
+            assert_eq!(show(&decode_binary(&b, Side::Server).unwrap()).len(), {
+                let mut pushed = f.clone();
+                pushed.ref_ = None;
+                show(&pushed).len()
+            });
+        }
+    }
+
+    #[test]
+    fn string_fields_over_255_bytes_are_refused() {
+        let long = "x".repeat(256);
+        let bin = Payload::Binary(vec![1]);
+        let e = Vsn::V2.check(&long, "e", &bin).unwrap_err();
+        assert_eq!(
+            e,
+            EncodeError::TooLong {
+                field: "topic",
+                len: 256
+            }
+        );
+        assert!(e.to_string().contains("at most 255"), "{e}");
+        assert_eq!(
+            Vsn::V2.check("t", &long, &bin).unwrap_err(),
+            EncodeError::TooLong {
+                field: "event",
+                len: 256
+            }
+        );
+        let f = frame(None, None, &long, "e", bin.clone());
+        assert!(Vsn::V2.encode(&f, Side::Client).is_err());
+        // A JSON payload has no length bytes, so no limit.
+        assert!(Vsn::V2.check(&long, &long, &p("{}").into()).is_ok());
+    }
+
+    #[test]
+    fn binary_is_refused_on_v1() {
+        let bin = Payload::Binary(vec![1]);
+        assert_eq!(Vsn::V1.check("t", "e", &bin), Err(EncodeError::BinaryOnV1));
+        let f = frame(None, Some("1"), "t", "e", bin);
+        assert_eq!(
+            Vsn::V1.encode(&f, Side::Client),
+            Err(EncodeError::BinaryOnV1)
+        );
+        assert!(EncodeError::BinaryOnV1.to_string().contains("--vsn 1.0.0"));
+    }
+
+    #[test]
+    fn malformed_binary_frames_are_errors_not_panics() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "empty"),
+            (b"\x07abc", "unknown kind 7"),
+            (b"\x00\x01", "too short"),
+            (b"\x02\x05\x01abc", "truncated"),
+            (b"\x02\x01\x01\xff\xfe", "not UTF-8"),
+        ];
+        for (bytes, want) in cases {
+            let e = decode_binary(bytes, Side::Server).unwrap_err();
+            assert!(e.0.contains(want), "{bytes:?}: {e}");
+        }
+        // The server decodes kind 0 only.
+        assert!(decode_binary(b"\x02\x01\x01te", Side::Client).is_err());
+        // Every prefix of a valid frame is handled.
+        let f = frame(
+            Some("1"),
+            Some("2"),
+            "room",
+            "ev",
+            Payload::Binary(vec![1, 2]),
+        );
+        let b = bytes(Vsn::V2.encode(&f, Side::Client));
+        for cut in 0..b.len() {
+            let _ = decode_binary(&b[..cut], Side::Client);
+            let _ = decode_binary(&b[..cut], Side::Server);
+        }
+    }
+
+    #[test]
+    fn binary_payloads_show_as_base64_json() {
+        assert_eq!(
+            Payload::Binary(vec![0xde, 0xad, 0xbe, 0xef]).to_json(),
+            r#"{"binary":"3q2+7w=="}"#
+        );
+        let r = Payload::BinaryReply {
+            status: "ok".into(),
+            response: vec![],
+        };
+        assert_eq!(r.to_json(), r#"{"status":"ok","response":{"binary":""}}"#);
     }
 }

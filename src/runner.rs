@@ -779,7 +779,7 @@ impl Runner {
                     self.last_reply = Some(LastReply::Reply {
                         what: format!("{request} on {}", r.frame.topic),
                         status: r.status.clone(),
-                        response: r.response.clone(),
+                        response: r.response.clone().into_json(),
                     });
                 }
                 if self.settings.fail && r.is_error() {
@@ -788,7 +788,7 @@ impl Runner {
                 // A reply that answers none of our requests (one to a `raw`
                 // frame, say) is a message like any other for `wait`.
                 if r.request.is_none() {
-                    self.saw(r.frame.topic, r.frame.event, r.frame.payload);
+                    self.saw(r.frame.topic, r.frame.event, r.frame.payload.into_json());
                 }
             }
             Event::Message(m) => {
@@ -801,7 +801,7 @@ impl Runner {
                 {
                     self.mark_failed();
                 }
-                self.saw(m.frame.topic, m.frame.event, m.frame.payload);
+                self.saw(m.frame.topic, m.frame.event, m.frame.payload.into_json());
             }
             Event::TimedOut(e) => {
                 if e.auto {
@@ -842,7 +842,6 @@ impl Runner {
             }
             Event::Sent { id: None, .. }
             | Event::Undecodable { .. }
-            | Event::Binary { .. }
             | Event::Connected
             | Event::ConnectFailed(_)
             | Event::Rejected { .. } => {}

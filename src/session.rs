@@ -9,10 +9,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use serde_json::value::RawValue;
-
 use crate::protocol::{
-    Frame, HEARTBEAT, PHOENIX_TOPIC, PHX_CLOSE, PHX_ERROR, PHX_JOIN, PHX_LEAVE, PHX_REPLY,
+    Frame, HEARTBEAT, PHOENIX_TOPIC, PHX_CLOSE, PHX_ERROR, PHX_JOIN, PHX_LEAVE, PHX_REPLY, Payload,
     empty_object, parse_reply,
 };
 
@@ -25,7 +23,7 @@ const LATE_MEMORY: usize = 1024;
 pub enum Request {
     Join {
         topic: String,
-        payload: Box<RawValue>,
+        payload: Payload,
     },
     Leave {
         topic: Option<String>,
@@ -33,7 +31,7 @@ pub enum Request {
     Push {
         topic: String,
         event: String,
-        payload: Box<RawValue>,
+        payload: Payload,
     },
     /// `auto` marks the periodic heartbeat (hidden unless asked for).
     Heartbeat {
@@ -92,7 +90,7 @@ pub struct Reply {
     pub frame: Frame,
     /// `None` when the payload has no string `status` (a malformed reply).
     pub status: Option<String>,
-    pub response: Box<RawValue>,
+    pub response: Payload,
     /// The event of the matched request, if any.
     pub request: Option<String>,
     pub latency: Option<Duration>,
@@ -264,7 +262,7 @@ impl Session {
                         ref_: Some(r),
                         topic,
                         event: PHX_LEAVE.to_owned(),
-                        payload: empty_object(),
+                        payload: empty_object().into(),
                     },
                     false,
                 )
@@ -298,7 +296,7 @@ impl Session {
                         ref_: Some(r),
                         topic: PHOENIX_TOPIC.to_owned(),
                         event: HEARTBEAT.to_owned(),
-                        payload: empty_object(),
+                        payload: empty_object().into(),
                     },
                     auto,
                 )
@@ -553,7 +551,10 @@ impl Session {
 }
 
 /// Whether a reply's response is Phoenix's `{"reason":"unmatched topic"}`.
-fn is_unmatched_topic(response: &RawValue) -> bool {
+fn is_unmatched_topic(response: &Payload) -> bool {
+    let Some(response) = response.json() else {
+        return false;
+    };
     #[derive(serde::Deserialize)]
     struct Reason<'a> {
         #[serde(borrow)]
@@ -585,7 +586,7 @@ mod tests {
         s.prepare(
             Request::Join {
                 topic: topic.into(),
-                payload: empty_object(),
+                payload: empty_object().into(),
             },
             now,
         )
@@ -607,7 +608,7 @@ mod tests {
             Request::Push {
                 topic: topic.into(),
                 event: event.into(),
-                payload: raw(r#"{"a":1}"#.into()),
+                payload: raw(r#"{"a":1}"#.into()).into(),
             },
             now,
         )
@@ -668,7 +669,7 @@ mod tests {
         assert_eq!(r.status.as_deref(), Some("ok"));
         assert_eq!(r.request.as_deref(), Some("phx_join"));
         assert_eq!(r.latency, Some(Duration::from_millis(2)));
-        assert_eq!(r.response.get(), r#"{"joined":"room:lobby"}"#);
+        assert_eq!(r.response.to_json(), r#"{"joined":"room:lobby"}"#);
         assert_eq!(state(&s, "room:lobby"), ChannelState::Joined);
     }
 
@@ -905,7 +906,7 @@ mod tests {
         let r = reply(&mut s, r#"[null,"1","t","phx_reply",[1]]"#, t0);
         assert_eq!(r.status, None);
         assert!(r.is_error());
-        assert_eq!(r.response.get(), "[1]");
+        assert_eq!(r.response.to_json(), "[1]");
     }
 
     #[test]

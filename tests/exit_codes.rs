@@ -349,12 +349,12 @@ fn malformed_raw_frame_makes_the_server_drop_the_connection_exit_3() {
 }
 
 #[test]
-fn a_vsn_other_than_2_is_refused_before_connecting() {
+fn a_vsn_other_than_1_or_2_is_refused_before_connecting() {
     let server = Server::start();
-    Script::with_url(&format!("{}?vsn=1.0.0", server.url))
+    Script::with_url(&format!("{}?vsn=3.0.0", server.url))
         .stdin("join room:lobby\n")
         .run()
         .assert_code(2)
         .assert_stdout("")
-        .assert_stderr_contains("`vsn=1.0.0` asks for a serializer phx-repl does not speak");
+        .assert_stderr_contains("`vsn=3.0.0` asks for a serializer phx-repl does not speak");
 }

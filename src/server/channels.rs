@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::protocol::{self, Frame};
+use crate::protocol::{self, Frame, Payload, Side, Vsn};
 
 /// Close code sent when a client frame cannot be decoded (RFC 6455 "internal
 /// error"): Phoenix crashes the whole connection process on such a frame
@@ -107,11 +107,22 @@ struct Channel {
 pub struct Connection {
     channels: HashMap<String, Channel>,
     instances: u64,
+    /// The serializer the client asked for with `vsn`.
+    vsn: Vsn,
 }
 
 impl Connection {
+    #[cfg(test)]
     pub fn new() -> Connection {
         Connection::default()
+    }
+
+    /// A connection whose text frames use serializer `vsn`.
+    pub fn with_vsn(vsn: Vsn) -> Connection {
+        Connection {
+            vsn,
+            ..Connection::default()
+        }
     }
 
     /// Whether `topic` is joined now.
@@ -132,7 +143,24 @@ impl Connection {
     /// Answers one text frame from the client. An undecodable frame closes
     /// the connection, as it crashes a Phoenix socket (PROTOCOL.md §3).
     pub fn handle_text(&mut self, text: &str) -> Vec<Action> {
-        match protocol::decode(text) {
+        self.handle_decoded(self.vsn.decode(text))
+    }
+
+    /// Answers one binary frame (a V2 kind-0 push, PROTOCOL.md §2); under
+    /// V1, or when it does not decode, it closes the connection like an
+    /// undecodable text frame.
+    pub fn handle_binary(&mut self, data: &[u8]) -> Vec<Action> {
+        let decoded = match self.vsn {
+            Vsn::V2 => protocol::decode_binary(data, Side::Client),
+            Vsn::V1 => Err(protocol::DecodeError(
+                "a binary frame on a V1 (vsn 1.0.0) connection".to_owned(),
+            )),
+        };
+        self.handle_decoded(decoded)
+    }
+
+    fn handle_decoded(&mut self, decoded: Result<Frame, protocol::DecodeError>) -> Vec<Action> {
+        match decoded {
             Ok(frame) => self.handle_frame(frame),
             Err(e) => vec![Action::Close {
                 code: CLOSE_UNDECODABLE,
@@ -307,15 +335,25 @@ impl Connection {
     }
 }
 
-/// A `phx_reply` to `to`, echoing its ref.
-fn reply(join_ref: Option<&str>, to: &Frame, status: &str, response: Box<RawValue>) -> Action {
-    Action::Send(Frame::new(
-        join_ref,
-        to.ref_.as_deref(),
-        &to.topic,
-        protocol::PHX_REPLY,
-        protocol::reply_payload(status, &response),
-    ))
+/// A `phx_reply` to `to`, echoing its ref. A binary response makes a
+/// binary reply (kind 1).
+fn reply(join_ref: Option<&str>, to: &Frame, status: &str, response: impl Into<Payload>) -> Action {
+    let payload = match response.into() {
+        Payload::Json(json) => Payload::Json(protocol::reply_payload(status, &json)),
+        Payload::Binary(data) | Payload::BinaryReply { response: data, .. } => {
+            Payload::BinaryReply {
+                status: status.to_owned(),
+                response: data,
+            }
+        }
+    };
+    Action::Send(Frame {
+        join_ref: join_ref.map(str::to_owned),
+        ref_: to.ref_.clone(),
+        topic: to.topic.clone(),
+        event: protocol::PHX_REPLY.to_owned(),
+        payload,
+    })
 }
 
 /// The reply to a join with no route or a message for a topic not joined:
@@ -326,12 +364,15 @@ fn unmatched(to: &Frame) -> Action {
 
 /// `{"reason": text}`.
 /// The `ms` field of a `slow` payload: default 1000, at most 60 000.
-fn delay_ms(payload: &RawValue) -> u64 {
+fn delay_ms(payload: &Payload) -> u64 {
     #[derive(serde::Deserialize)]
     struct Slow {
         ms: Option<u64>,
     }
-    serde_json::from_str::<Slow>(payload.get())
+    let Some(json) = payload.json() else {
+        return 1000;
+    };
+    serde_json::from_str::<Slow>(json.get())
         .ok()
         .and_then(|s| s.ms)
         .unwrap_or(1000)
@@ -727,5 +768,49 @@ mod tests {
             run(&mut c, r#"["1","1","room:\"q\"","phx_join",{}]"#)[0],
             r#"["1","1","room:\"q\"","phx_reply",{"status":"ok","response":{"joined":"room:\"q\""}}]"#
         );
+    }
+
+    #[test]
+    fn binary_echo_replies_with_a_binary_reply() {
+        let mut c = joined_lobby();
+        let push = b"\x00\x01\x01\x0a\x04\x31\x32room:lobbyecho\xde\xad";
+        let out: Vec<Action> = c.handle_binary(push);
+        match &out[..] {
+            [Action::Send(f)] => {
+                assert_eq!(f.ref_.as_deref(), Some("2"));
+                assert!(matches!(
+                    &f.payload,
+                    Payload::BinaryReply { status, response } if status == "ok" && response == &[0xde, 0xad]
+                ));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn binary_shout_broadcasts_the_bytes() {
+        let mut c = joined_lobby();
+        let out = c.handle_binary(b"\x00\x01\x01\x0a\x05\x31\x33room:lobbyshout\x01");
+        assert!(
+            matches!(&out[0], Action::Broadcast(f) if matches!(&f.payload, Payload::Binary(d) if d == &[1]))
+        );
+    }
+
+    #[test]
+    fn v1_connections_read_objects_and_refuse_binary() {
+        let mut c = Connection::with_vsn(Vsn::V1);
+        let out = c.handle_text(
+            r#"{"topic":"room:a","event":"phx_join","payload":{},"ref":"1","join_ref":"1"}"#,
+        );
+        assert!(matches!(&out[0], Action::Send(f) if f.ref_.as_deref() == Some("1")));
+        assert!(c.is_joined("room:a"));
+        let out = c.handle_binary(b"\x00\x00\x00\x01\x01te");
+        assert!(matches!(
+            &out[0],
+            Action::Close {
+                code: CLOSE_UNDECODABLE,
+                ..
+            }
+        ));
     }
 }

@@ -24,8 +24,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
 
 use super::channels::{self, Action, Connection};
-use super::{Mailbox, Outbound, Server, handshake};
-use crate::protocol::{self, Frame};
+use super::{Broadcast, Mailbox, Outbound, Server, handshake, wire_message};
+use crate::protocol::{self, Frame, Side, Vsn};
 
 /// The poller key of the socket (the only source; notify needs none).
 const SOCKET: usize = 0;
@@ -42,15 +42,15 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves one accepted TCP connection until it closes, logging its life.
 pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Server) {
-    let ws = match handshake::accept(stream, WebSocketConfig::default()) {
-        Ok(ws) => ws,
+    let (ws, vsn) = match handshake::accept(stream, WebSocketConfig::default()) {
+        Ok(accepted) => accepted,
         Err(refused) => {
             server.log(format_args!("{peer} {refused}"));
             return;
         }
     };
     server.log(format_args!("{peer} connected"));
-    let reason = match Conn::new(ws, peer, id, server) {
+    let reason = match Conn::new(ws, vsn, peer, id, server) {
         Ok(mut conn) => conn.run(),
         Err(e) => format!("socket setup failed: {e}"),
     };
@@ -105,10 +105,10 @@ impl FloodRun {
         s
     }
 
-    fn done(&self) -> String {
+    fn done(&self) -> Frame {
         let jr = self.spec.join_ref.as_deref();
         let payload = protocol::raw(format!("{{\"count\":{}}}", self.spec.count));
-        Frame::new(jr, None, &self.spec.topic, "done", payload).encode()
+        Frame::new(jr, None, &self.spec.topic, "done", payload)
     }
 }
 
@@ -120,6 +120,8 @@ struct Conn<'s> {
     peer: SocketAddr,
     id: u64,
     ws: WebSocket<TcpStream>,
+    /// The serializer the client asked for.
+    vsn: Vsn,
     poller: Arc<Poller>,
     /// Given to the registry so other connections can queue broadcasts.
     mailbox: Mailbox,
@@ -143,6 +145,7 @@ struct Conn<'s> {
 impl<'s> Conn<'s> {
     fn new(
         ws: WebSocket<TcpStream>,
+        vsn: Vsn,
         peer: SocketAddr,
         id: u64,
         server: &'s Server,
@@ -169,10 +172,11 @@ impl<'s> Conn<'s> {
             peer,
             id,
             ws,
+            vsn,
             poller,
             mailbox,
             inbox,
-            channels: Connection::new(),
+            channels: Connection::with_vsn(vsn),
             floods: VecDeque::new(),
             write_blocked: false,
             more_input: false,
@@ -251,7 +255,7 @@ impl<'s> Conn<'s> {
         let now = Instant::now();
         let due = self.later.partition_point(|(at, _)| *at <= now);
         for (_, frame) in self.later.drain(..due).collect::<Vec<_>>() {
-            self.send(Message::text(frame.encode()))?;
+            self.send_frame(&frame)?;
         }
         Ok(())
     }
@@ -301,13 +305,8 @@ impl<'s> Conn<'s> {
                     self.apply(actions)?;
                 }
                 Message::Binary(data) if self.closing.is_none() => {
-                    // V2 binary pushes are for channels that take
-                    // `{:binary, data}`; the demo channels take none.
-                    self.server.log(format_args!(
-                        "{} ignored a binary frame of {} bytes",
-                        self.peer,
-                        data.len()
-                    ));
+                    let actions = self.channels.handle_binary(&data);
+                    self.apply(actions)?;
                 }
                 Message::Close(frame) => {
                     // tungstenite queued the close reply; send it if we can.
@@ -332,12 +331,15 @@ impl<'s> Conn<'s> {
     fn apply(&mut self, actions: Vec<Action>) -> Result<(), Ended> {
         for action in actions {
             match action {
-                Action::Send(frame) => self.send(Message::text(frame.encode()))?,
+                Action::Send(frame) => self.send_frame(&frame)?,
                 Action::Broadcast(frame) => {
-                    let text = Utf8Bytes::from(frame.encode());
-                    self.server.registry.broadcast(&frame.topic, self.id, &text);
+                    let topic = frame.topic.clone();
+                    let broadcast = Arc::new(Broadcast::new(frame));
+                    self.server.registry.broadcast(&topic, self.id, &broadcast);
                     // Our own copy goes out now, so it precedes the reply.
-                    self.send(Message::Text(text))?;
+                    if let Some(message) = broadcast.message(self.vsn) {
+                        self.send(message)?;
+                    }
                 }
                 Action::Subscribe(topic) => {
                     self.server
@@ -369,8 +371,10 @@ impl<'s> Conn<'s> {
                 return Ok(());
             };
             // Queued before we left the topic: the channel is gone, drop it.
-            if self.channels.is_joined(&outbound.topic) {
-                self.send(Message::Text(outbound.text))?;
+            if self.channels.is_joined(&outbound.topic)
+                && let Some(message) = outbound.broadcast.message(self.vsn)
+            {
+                self.send(message)?;
             }
         }
         self.more_inbox = true;
@@ -390,16 +394,53 @@ impl<'s> Conn<'s> {
         }
         let mut written = 0;
         while run.sent < run.spec.count && written < FLOOD_BATCH && !self.write_blocked {
-            self.send(Message::text(run.message(run.sent + 1)))?;
+            let i = run.sent + 1;
+            let message = match self.vsn {
+                Vsn::V2 => run.message(i),
+                // V1 floods are rare: the general encoder will do.
+                Vsn::V1 => {
+                    let payload = protocol::raw(format!("{{\"i\":{i}}}"));
+                    let jr = run.spec.join_ref.as_deref();
+                    let frame = Frame::new(jr, None, &run.spec.topic, "msg", payload);
+                    match Vsn::V1.encode(&frame, Side::Server) {
+                        Ok(protocol::Wire::Text(text)) => text,
+                        _ => unreachable!("a JSON payload encodes as text"),
+                    }
+                }
+            };
+            self.send(Message::text(message))?;
             run.sent += 1;
             written += 1;
         }
         if run.sent < run.spec.count {
             self.floods.push_back(run);
         } else {
-            self.send(Message::text(run.done()))?;
+            self.send_frame(&run.done())?;
         }
         Ok(())
+    }
+
+    /// Encodes a frame with the connection's serializer.
+    fn encode(&self, frame: &Frame) -> Result<Message, String> {
+        self.vsn
+            .encode(frame, Side::Server)
+            .map(wire_message)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Queues a frame. One that cannot be encoded (binary data to a V1
+    /// client) is logged and skipped, not sent half-formed.
+    fn send_frame(&mut self, frame: &Frame) -> Result<(), Ended> {
+        match self.encode(frame) {
+            Ok(message) => self.send(message),
+            Err(e) => {
+                self.server.log(format_args!(
+                    "{} not sent to {}: {e}",
+                    frame.event, self.peer
+                ));
+                Ok(())
+            }
+        }
     }
 
     /// Queues a message. A write that would block has still queued it.

@@ -16,6 +16,8 @@ use tungstenite::http::{HeaderValue, StatusCode, header};
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Error, WebSocket};
 
+use crate::protocol::Vsn;
+
 /// Where the socket is mounted: `socket "/socket", UserSocket` plus the
 /// WebSocket transport suffix (PROTOCOL.md §1).
 pub const SOCKET_PATH: &str = "/socket/websocket";
@@ -49,7 +51,10 @@ impl std::fmt::Display for Refused {
 
 /// Reads the upgrade request from `stream` and answers it: 101 and a
 /// WebSocket on success, else an HTTP error response.
-pub fn accept(stream: TcpStream, config: WebSocketConfig) -> Result<WebSocket<TcpStream>, Refused> {
+pub fn accept(
+    stream: TcpStream,
+    config: WebSocketConfig,
+) -> Result<(WebSocket<TcpStream>, Vsn), Refused> {
     let timeouts = stream
         .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT)));
@@ -61,16 +66,15 @@ pub fn accept(stream: TcpStream, config: WebSocketConfig) -> Result<WebSocket<Tc
         stream: &stream,
         seen: &mut seen,
     };
-    let failure = match tungstenite::accept_hdr_with_config(recording, Gate, Some(config)) {
+    let mut vsn = Vsn::V2;
+    let gate = Gate { vsn: &mut vsn };
+    let failure = match tungstenite::accept_hdr_with_config(recording, gate, Some(config)) {
         // The handshake read exactly the request (tungstenite refuses bytes
         // after it), so a fresh WebSocket over the same stream loses nothing.
         Ok(ws) => {
             drop(ws);
-            return Ok(WebSocket::from_raw_socket(
-                stream,
-                Role::Server,
-                Some(config),
-            ));
+            let ws = WebSocket::from_raw_socket(stream, Role::Server, Some(config));
+            return Ok((ws, vsn));
         }
         // A blocking socket only reports WouldBlock when the read timeout
         // expires (TimedOut on Windows, which arrives as a Failure).
@@ -115,9 +119,9 @@ pub fn accept(stream: TcpStream, config: WebSocketConfig) -> Result<WebSocket<Tc
     }
 }
 
-/// Checks the request target of an upgrade: the socket path, `vsn` (V2
-/// only) and the `token` connect param.
-pub fn check_target(path: &str, query: Option<&str>) -> Result<(), (StatusCode, String)> {
+/// Checks the request target of an upgrade: the socket path, `vsn` (the
+/// serializer to speak) and the `token` connect param.
+pub fn check_target(path: &str, query: Option<&str>) -> Result<Vsn, (StatusCode, String)> {
     if path != SOCKET_PATH {
         return Err(not_found(path));
     }
@@ -131,56 +135,44 @@ pub fn check_target(path: &str, query: Option<&str>) -> Result<(), (StatusCode, 
             _ => {}
         }
     }
-    // A missing vsn means V1 to Phoenix (PROTOCOL.md §1), which this server
-    // does not speak; Phoenix would answer 403 with an empty body.
-    match vsn.as_deref() {
-        Some(v) if is_v2(v) => {}
-        Some(v) => {
-            return Err((
+    // A missing vsn means V1 (PROTOCOL.md §1); anything but full semver
+    // 1.x.y or 2.x.y fails, as in Phoenix (which answers 403 with an
+    // empty body; a short reason helps more here).
+    let vsn = match vsn.as_deref() {
+        None => Vsn::V1,
+        Some(v) => Vsn::from_param(v).ok_or_else(|| {
+            (
                 StatusCode::FORBIDDEN,
-                format!("vsn {v} is not supported: the built-in server speaks vsn 2.0.0 only"),
-            ));
-        }
-        None => {
-            return Err((
-                StatusCode::FORBIDDEN,
-                "no vsn given (V1): the built-in server speaks vsn 2.0.0 only; add ?vsn=2.0.0"
-                    .to_owned(),
-            ));
-        }
-    }
+                format!("vsn {v} is not supported: the built-in server speaks 1.0.0 and 2.0.0"),
+            )
+        })?,
+    };
     if bad_token {
         return Err((
             StatusCode::FORBIDDEN,
             "connect refused: the token was rejected".to_owned(),
         ));
     }
-    Ok(())
+    Ok(vsn)
 }
 
 /// Runs [`check_target`] on the upgrade request inside tungstenite's
-/// handshake, turning a refusal into the response to send.
-struct Gate;
+/// handshake, turning a refusal into the response to send and recording
+/// what an accepted one asked for.
+struct Gate<'a> {
+    vsn: &'a mut Vsn,
+}
 
-impl Callback for Gate {
+impl Callback for Gate<'_> {
     fn on_request(self, req: &Request, resp: Response) -> Result<Response, ErrorResponse> {
         match check_target(req.uri().path(), req.uri().query()) {
-            Ok(()) => Ok(resp),
+            Ok(vsn) => {
+                *self.vsn = vsn;
+                Ok(resp)
+            }
             Err((status, body)) => Err(error_response(status, body)),
         }
     }
-}
-
-/// `2.x.y` with numeric parts: full semver is required, so `2.0` fails as
-/// it does in Phoenix (PROTOCOL.md §1). Phoenix itself matches `~> 2.0.0`,
-/// that is 2.0.x; this server is lenient about the minor version.
-fn is_v2(vsn: &str) -> bool {
-    let parts: Vec<&str> = vsn.split('.').collect();
-    parts.len() == 3
-        && parts[0] == "2"
-        && parts
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn not_found(path: &str) -> (StatusCode, String) {
@@ -242,6 +234,17 @@ impl Write for Recording<'_> {
 mod tests {
     use super::*;
 
+    fn vsn(query: &str) -> Vsn {
+        check_target("/socket/websocket", Some(query)).unwrap()
+    }
+
+    #[test]
+    fn vsn_picks_the_serializer_and_none_means_v1() {
+        assert_eq!(vsn("vsn=2.0.0"), Vsn::V2);
+        assert_eq!(vsn("vsn=1.0.0"), Vsn::V1);
+        assert_eq!(vsn("token=abc"), Vsn::V1);
+    }
+
     fn status(path: &str, query: Option<&str>) -> Option<u16> {
         check_target(path, query).err().map(|(s, _)| s.as_u16())
     }
@@ -264,10 +267,8 @@ mod tests {
     }
 
     #[test]
-    fn vsn_other_than_full_2_x_y_is_forbidden() {
+    fn vsn_other_than_full_1_x_y_or_2_x_y_is_forbidden() {
         for q in [
-            None,
-            Some("vsn=1.0.0"),
             Some("vsn=2.0"),
             Some("vsn=3.0.0"),
             Some("vsn=2.0.0-rc"),
@@ -275,8 +276,8 @@ mod tests {
         ] {
             assert_eq!(status("/socket/websocket", q), Some(403), "{q:?}");
         }
-        let (_, body) = check_target("/socket/websocket", Some("vsn=1.0.0")).unwrap_err();
-        assert!(body.contains("speaks vsn 2.0.0 only"), "{body}");
+        let (_, body) = check_target("/socket/websocket", Some("vsn=3.0.0")).unwrap_err();
+        assert!(body.contains("speaks 1.0.0 and 2.0.0"), "{body}");
     }
 
     #[test]

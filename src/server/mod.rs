@@ -1,4 +1,5 @@
-//! The built-in Phoenix-compatible server: a V2-JSON Phoenix socket at
+//! The built-in Phoenix-compatible server: a Phoenix socket speaking V2
+//! (text and binary) and V1, by the client's `vsn`, at
 //! `/socket/websocket` with a few demo channels (`room:*`, `miami:weather`,
 //! `private:*`, `flood:N`), for trying the REPL out and for tests.
 //!
@@ -18,12 +19,14 @@ use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::Duration;
 
 use polling::Poller;
-use tungstenite::Utf8Bytes;
+use tungstenite::Message;
+
+use crate::protocol::{Frame, Side, Vsn, Wire};
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -111,9 +114,45 @@ fn accept_loop(listener: &TcpListener, server: &Arc<Server>) -> io::Result<()> {
 /// A broadcast queued for one connection.
 struct Outbound {
     topic: Arc<str>,
-    /// The encoded frame, shared by every recipient (Phoenix also encodes a
-    /// broadcast once per serializer, PROTOCOL.md §3).
-    text: Utf8Bytes,
+    /// The frame, shared by every recipient.
+    broadcast: Arc<Broadcast>,
+}
+
+/// A broadcast frame, encoded at most once per serializer as Phoenix does
+/// (PROTOCOL.md §3), by the first recipient that speaks it.
+pub(crate) struct Broadcast {
+    frame: Frame,
+    v1: OnceLock<Option<Message>>,
+    v2: OnceLock<Option<Message>>,
+}
+
+impl Broadcast {
+    fn new(frame: Frame) -> Broadcast {
+        Broadcast {
+            frame,
+            v1: OnceLock::new(),
+            v2: OnceLock::new(),
+        }
+    }
+
+    /// The message for a `vsn` connection; `None` when the frame has no
+    /// form there (binary data to a V1 client).
+    fn message(&self, vsn: Vsn) -> Option<Message> {
+        let cell = match vsn {
+            Vsn::V1 => &self.v1,
+            Vsn::V2 => &self.v2,
+        };
+        cell.get_or_init(|| vsn.encode(&self.frame, Side::Server).ok().map(wire_message))
+            .clone()
+    }
+}
+
+/// A WebSocket message for an encoded frame.
+fn wire_message(wire: Wire) -> Message {
+    match wire {
+        Wire::Text(text) => Message::text(text),
+        Wire::Binary(data) => Message::binary(data),
+    }
 }
 
 /// Where to queue broadcasts for one connection, and how to wake it.
@@ -164,9 +203,9 @@ impl Registry {
         }
     }
 
-    /// Queues `text` for every subscriber of `topic` except connection
+    /// Queues `broadcast` for every subscriber of `topic` except connection
     /// `from`, which writes its own copy in order with its reply.
-    fn broadcast(&self, topic: &str, from: u64, text: &Utf8Bytes) {
+    fn broadcast(&self, topic: &str, from: u64, broadcast: &Arc<Broadcast>) {
         // Copy the mailboxes out so no lock is held while waking threads.
         let recipients: Vec<Mailbox> = match self.lock().get(topic) {
             Some(subscribers) => subscribers
@@ -180,7 +219,7 @@ impl Registry {
         for mailbox in recipients {
             mailbox.deliver(Outbound {
                 topic: Arc::clone(&topic),
-                text: text.clone(),
+                broadcast: Arc::clone(broadcast),
             });
         }
     }
@@ -197,6 +236,30 @@ mod tests {
         (Mailbox { queue, waker }, inbox)
     }
 
+    fn hi() -> Arc<Broadcast> {
+        let frame = Frame::new(None, None, "room:x", "hi", crate::protocol::empty_object());
+        Arc::new(Broadcast::new(frame))
+    }
+
+    #[test]
+    fn broadcast_is_encoded_per_serializer() {
+        let b = hi();
+        let text = |m: Option<Message>| m.unwrap().into_text().unwrap().to_string();
+        assert_eq!(text(b.message(Vsn::V2)), r#"[null,null,"room:x","hi",{}]"#);
+        assert_eq!(
+            text(b.message(Vsn::V1)),
+            r#"{"topic":"room:x","event":"hi","payload":{},"ref":null}"#
+        );
+        let mut frame = b.frame.clone();
+        frame.payload = crate::protocol::Payload::Binary(vec![1]);
+        let bin = Broadcast::new(frame);
+        assert!(bin.message(Vsn::V1).is_none());
+        assert_eq!(
+            bin.message(Vsn::V2).unwrap().into_data().as_ref(),
+            b"\x02\x06\x02room:xhi\x01"
+        );
+    }
+
     #[test]
     fn broadcast_reaches_other_subscribers_once_and_skips_the_sender() {
         let registry = Registry::default();
@@ -205,10 +268,10 @@ mod tests {
         registry.subscribe("room:x", 1, &a);
         registry.subscribe("room:x", 2, &b);
         registry.subscribe("room:x", 2, &b);
-        registry.broadcast("room:x", 1, &Utf8Bytes::from("hi"));
+        registry.broadcast("room:x", 1, &hi());
         assert!(a_inbox.try_recv().is_err());
         let got = b_inbox.try_recv().expect("b gets the broadcast");
-        assert_eq!((&*got.topic, got.text.as_str()), ("room:x", "hi"));
+        assert_eq!((&*got.topic, &*got.broadcast.frame.event), ("room:x", "hi"));
         assert!(b_inbox.try_recv().is_err());
     }
 
@@ -218,7 +281,7 @@ mod tests {
         let (b, b_inbox) = mailbox();
         registry.subscribe("room:x", 2, &b);
         registry.unsubscribe("room:x", 2);
-        registry.broadcast("room:x", 1, &Utf8Bytes::from("hi"));
+        registry.broadcast("room:x", 1, &hi());
         assert!(b_inbox.try_recv().is_err());
         assert!(registry.lock().is_empty());
     }

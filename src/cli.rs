@@ -146,6 +146,18 @@ pub struct ClientArgs {
     #[arg(long)]
     pub show_heartbeats: bool,
 
+    /// Start each line with the time (UTC, to the millisecond)
+    #[arg(long)]
+    pub timestamps: bool,
+
+    /// Indent payloads over several lines
+    #[arg(long)]
+    pub pretty: bool,
+
+    /// Show frames exactly as sent and received (the V2 JSON array)
+    #[arg(long)]
+    pub raw: bool,
+
     /// Exit 1 when a reply has status error or a channel crashes or is closed by the server
     #[arg(long)]
     pub fail: bool,
@@ -209,6 +221,8 @@ pub struct Config {
     pub timeout: Duration,
     pub json: bool,
     pub color: ColorChoice,
+    /// `--timestamps`, `--pretty`, `--raw`.
+    pub display: crate::output::Display,
     pub show_heartbeats: bool,
     pub fail: bool,
     pub history: bool,
@@ -236,6 +250,11 @@ impl ClientArgs {
             timeout: self.timeout,
             json: self.json,
             color: self.color,
+            display: crate::output::Display {
+                timestamps: self.timestamps,
+                pretty: self.pretty,
+                raw: self.raw,
+            },
             show_heartbeats: self.show_heartbeats,
             fail: self.fail,
             history: !self.no_history,

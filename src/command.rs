@@ -37,7 +37,34 @@ pub enum Command {
         response: Option<serde_json::Value>,
     },
     Help(Option<String>),
+    /// `display [SWITCH [on|off]]`: list the switches, or set one (no
+    /// on/off toggles it).
+    Display(Option<(Switch, Option<bool>)>),
+    /// `mute [NAME]`: list the muted names, or mute an event or topic.
+    Mute(Option<String>),
+    /// `unmute [NAME]`: unmute one name, or all.
+    Unmute(Option<String>),
     Quit,
+}
+
+/// A display switch that `display` sets at the prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Switch {
+    Timestamps,
+    Pretty,
+    Raw,
+}
+
+impl Switch {
+    pub const ALL: [Switch; 3] = [Switch::Timestamps, Switch::Pretty, Switch::Raw];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Switch::Timestamps => "timestamps",
+            Switch::Pretty => "pretty",
+            Switch::Raw => "raw",
+        }
+    }
 }
 
 /// A line that could not be parsed, with the message to show.
@@ -117,6 +144,24 @@ pub const COMMANDS: &[CommandInfo] = &[
         usage: "expect ok|error [JSON]",
         summary: "check the status of the most recent reply and that its response contains JSON (objects match key by key, recursively; arrays and other values must be equal); a failure exits 1",
         example: "expect ok {\"joined\":\"room:lobby\"}",
+    },
+    CommandInfo {
+        name: "display",
+        usage: "display [timestamps|pretty|raw [on|off]]",
+        summary: "show the display switches, or turn one on or off (no on/off toggles it); like --timestamps, --pretty, --raw",
+        example: "display pretty on",
+    },
+    CommandInfo {
+        name: "mute",
+        usage: "mute [EVENT|TOPIC]",
+        summary: "hide messages with that event or topic (`room:*` for a prefix) from the screen, not from --json or a recording; alone, list what is muted",
+        example: "mute presence_diff",
+    },
+    CommandInfo {
+        name: "unmute",
+        usage: "unmute [EVENT|TOPIC]",
+        summary: "show that event or topic again; alone, unmute everything",
+        example: "unmute presence_diff",
     },
     CommandInfo {
         name: "help",
@@ -250,6 +295,46 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
         "help" | "?" => {
             let (topic, _) = split_word(rest);
             Command::Help((!topic.is_empty()).then(|| topic.to_owned()))
+        }
+        "display" => {
+            let (name, rest) = split_word(rest);
+            let (value, rest) = split_word(rest);
+            no_more(rest, "display")?;
+            if name.is_empty() {
+                Command::Display(None)
+            } else {
+                let switch = Switch::ALL
+                    .into_iter()
+                    .find(|s| s.name() == name)
+                    .ok_or_else(|| {
+                        err(format!(
+                            "no display switch `{}`; try `display pretty on` (switches: timestamps, pretty, raw)",
+                            shorten(name)
+                        ))
+                    })?;
+                let value = match value {
+                    "" => None,
+                    "on" => Some(true),
+                    "off" => Some(false),
+                    other => {
+                        return Err(err(format!(
+                            "`{}` is not on or off; try `display {name} on`",
+                            shorten(other)
+                        )));
+                    }
+                };
+                Command::Display(Some((switch, value)))
+            }
+        }
+        "mute" | "unmute" => {
+            let (name, rest) = split_word(rest);
+            no_more(rest, word)?;
+            let name = (!name.is_empty()).then(|| name.to_owned());
+            if word == "mute" {
+                Command::Mute(name)
+            } else {
+                Command::Unmute(name)
+            }
         }
         "quit" | "exit" => {
             no_more(rest, word)?;
@@ -767,6 +852,24 @@ mod tests {
         assert!(error("expect").starts_with("`expect` needs a status"));
         assert!(error("expect fine").contains("`expect fine` is not a status"));
         assert!(error("expect ok {bad").contains("is not valid JSON"));
+    }
+
+    #[test]
+    fn display_switches_and_mute() {
+        assert!(matches!(cmd("display"), Command::Display(None)));
+        assert!(matches!(
+            cmd("display pretty on"),
+            Command::Display(Some((Switch::Pretty, Some(true))))
+        ));
+        assert!(matches!(
+            cmd("display raw"),
+            Command::Display(Some((Switch::Raw, None)))
+        ));
+        assert!(error("display colour").contains("no display switch `colour`"));
+        assert!(error("display raw maybe").contains("`maybe` is not on or off"));
+        assert!(matches!(cmd("mute"), Command::Mute(None)));
+        assert!(matches!(cmd("mute msg"), Command::Mute(Some(n)) if n == "msg"));
+        assert!(matches!(cmd("unmute"), Command::Unmute(None)));
     }
 
     #[test]

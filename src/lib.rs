@@ -8,6 +8,7 @@ pub mod cli;
 pub mod command;
 pub mod connection;
 pub mod endpoint;
+pub mod jsonfmt;
 pub mod matcher;
 pub mod output;
 pub mod protocol;

@@ -115,6 +115,7 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         json: config.json,
         dim_sent: interactive,
         show_heartbeats: config.show_heartbeats,
+        display: config.display,
     };
 
     // The line announcing the in-process server, and its URL.

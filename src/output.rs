@@ -27,11 +27,65 @@ pub struct Style {
     /// Dim echoed frames (interactive mode).
     pub dim_sent: bool,
     pub show_heartbeats: bool,
+    /// Human-mode display switches (`--timestamps`, `--pretty`, `--raw`).
+    pub display: Display,
+}
+
+/// How human-mode lines look; switchable at the prompt with `display`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Display {
+    /// Start each event line with the wall clock (UTC) to the millisecond.
+    pub timestamps: bool,
+    /// Payloads indented over several lines.
+    pub pretty: bool,
+    /// Frames exactly as sent and received (the V2 array).
+    pub raw: bool,
+}
+
+impl Display {
+    pub const PLAIN: Display = Display {
+        timestamps: false,
+        pretty: false,
+        raw: false,
+    };
 }
 
 impl Style {
     /// Renders a network event; appends nothing for hidden events.
     pub fn event(&self, ev: &Event, out: &mut String) {
+        let start = out.len();
+        self.render_event(ev, out);
+        if self.display.timestamps && !self.json && out.len() > start {
+            let mut stamp = String::with_capacity(16);
+            clock(SystemTime::now(), &mut stamp);
+            stamp.push(' ');
+            out.insert_str(start, &stamp.dimmed().to_string());
+        }
+    }
+
+    /// A payload for a human line: safe, then coloured and indented as set.
+    fn human_json<'a>(&self, text: &'a str, colour: bool) -> Cow<'a, str> {
+        let safe = display_json(text);
+        let colour = colour && colored::control::SHOULD_COLORIZE.should_colorize();
+        if !colour && !self.display.pretty {
+            return safe;
+        }
+        Cow::Owned(crate::jsonfmt::render(
+            &safe,
+            self.display.pretty && !self.display.raw,
+            colour,
+        ))
+    }
+
+    /// `human_payload`, with JSON coloured and indented as set.
+    fn styled_payload<'a>(&self, p: &'a Payload, colour: bool) -> Cow<'a, str> {
+        match p {
+            Payload::Json(j) => self.human_json(j.get(), colour),
+            other => human_payload(other),
+        }
+    }
+
+    fn render_event(&self, ev: &Event, out: &mut String) {
         match ev {
             // Announced by the runner, which knows the URL; a failure is
             // the fatal error.
@@ -74,11 +128,18 @@ impl Style {
             out.push_str("}\n");
             return;
         }
+        // An echo dimmed at the prompt is not coloured: colour resets would undo the dimming.
+        let colour = !self.dim_sent;
+        if self.display.raw {
+            let line = format!("→ {}", self.human_json(&f.encode(), colour));
+            self.push_sent_line(&line, out);
+            return;
+        }
         let mut line = format!(
             "→ {} {} {}",
             clean(&f.topic),
             clean(&f.event),
-            human_payload(&f.payload)
+            self.styled_payload(&f.payload, colour)
         );
         if let Some(r) = &f.ref_ {
             let _ = write!(line, "  (ref {})", clean(r));
@@ -131,6 +192,10 @@ impl Style {
             out.push_str("}\n");
             return;
         }
+        if self.display.raw {
+            let _ = writeln!(out, "← {}", self.human_json(&f.encode(), true));
+            return;
+        }
         let status = r.status.as_deref().unwrap_or("(no status)");
         let status_shown = match status {
             "ok" => status.green().to_string(),
@@ -154,7 +219,7 @@ impl Style {
             let _ = write!(out, " {}", "late".yellow());
         }
         out.push(' ');
-        out.push_str(&human_payload(&r.response));
+        out.push_str(&self.styled_payload(&r.response, true));
         out.push('\n');
     }
 
@@ -171,8 +236,17 @@ impl Style {
             out.push_str("}\n");
             return;
         }
+        if self.display.raw {
+            let line = format!("← {}", self.human_json(&f.encode(), !m.stale));
+            if m.stale {
+                let _ = writeln!(out, "{}", line.dimmed());
+            } else {
+                let _ = writeln!(out, "{line}");
+            }
+            return;
+        }
         let topic = clean(&f.topic);
-        let payload = human_payload(&f.payload);
+        let payload = self.styled_payload(&f.payload, !m.stale);
         let line = match m.kind {
             MessageKind::Broadcast => {
                 format!("← {topic} broadcast {} {payload}", clean(&f.event).bold())
@@ -632,6 +706,20 @@ pub fn rfc3339(t: SystemTime, out: &mut String) {
     );
 }
 
+/// `HH:MM:SS.mmm` in UTC, for `--timestamps`.
+pub fn clock(t: SystemTime, out: &mut String) {
+    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let rem = d.as_secs() % 86_400;
+    let _ = write!(
+        out,
+        "{:02}:{:02}:{:02}.{:03}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    );
+}
+
 /// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -653,11 +741,13 @@ mod tests {
     use crate::session::{ChannelState, Reply};
 
     const HUMAN: Style = Style {
+        display: Display::PLAIN,
         json: false,
         dim_sent: false,
         show_heartbeats: false,
     };
     const JSON: Style = Style {
+        display: Display::PLAIN,
         json: true,
         dim_sent: false,
         show_heartbeats: false,
@@ -893,6 +983,58 @@ mod tests {
         s.clear();
         rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400), &mut s);
         assert_eq!(s, "2000-02-29T00:00:00.000Z");
+    }
+
+    #[test]
+    fn the_clock_has_milliseconds() {
+        let mut s = String::new();
+        clock(
+            UNIX_EPOCH + Duration::from_millis(1_795_807_504_123),
+            &mut s,
+        );
+        assert_eq!(s, "19:25:04.123");
+    }
+
+    #[test]
+    fn raw_shows_the_frame_as_on_the_wire() {
+        let raw = Style {
+            display: Display {
+                raw: true,
+                ..Display::PLAIN
+            },
+            ..HUMAN
+        };
+        let ev = Event::Message(Message {
+            frame: decode(r#"[null,null,"room:a","shout",{"b":1}]"#).unwrap(),
+            kind: MessageKind::Broadcast,
+            stale: false,
+        });
+        colored::control::set_override(false);
+        assert_eq!(
+            render(raw, &ev),
+            "← [null,null,\"room:a\",\"shout\",{\"b\":1}]\n"
+        );
+    }
+
+    #[test]
+    fn pretty_spreads_a_payload_over_lines() {
+        let pretty = Style {
+            display: Display {
+                pretty: true,
+                ..Display::PLAIN
+            },
+            ..HUMAN
+        };
+        let ev = Event::Message(Message {
+            frame: decode(r#"[null,null,"room:a","shout",{"b":1}]"#).unwrap(),
+            kind: MessageKind::Broadcast,
+            stale: false,
+        });
+        colored::control::set_override(false);
+        assert_eq!(
+            render(pretty, &ev),
+            "← room:a broadcast shout {\n  \"b\": 1\n}\n"
+        );
     }
 
     #[test]

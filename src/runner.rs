@@ -158,6 +158,8 @@ pub struct Runner {
     tally: Tally,
     /// `--bail` stopped the script: later lines are ignored.
     bailed: bool,
+    /// Muted events and topics, each with how many messages it hid.
+    muted: Vec<(String, u64)>,
     out: String,
     err: String,
     failed: bool,
@@ -186,6 +188,7 @@ impl Runner {
             last_reply: None,
             tally: Tally::default(),
             bailed: false,
+            muted: Vec::new(),
             out: String::new(),
             err: String::new(),
             failed: false,
@@ -508,6 +511,33 @@ impl Runner {
                 }
                 return;
             }
+            Command::Display(change) => {
+                self.display(change);
+                return;
+            }
+            Command::Mute(name) => {
+                self.mute(name);
+                return;
+            }
+            Command::Unmute(name) => {
+                match name {
+                    None => self.muted.clear(),
+                    Some(name) => {
+                        let before = self.muted.len();
+                        self.muted.retain(|(m, _)| *m != name);
+                        if self.muted.len() == before {
+                            let msg = format!(
+                                "`{}` is not muted; `mute` lists what is",
+                                crate::output::excerpt(&name, 40)
+                            );
+                            self.error(&msg, self.line_label(n));
+                            return;
+                        }
+                    }
+                }
+                self.mute(None);
+                return;
+            }
             Command::Quit => {
                 self.queue.clear();
                 self.begin_close();
@@ -645,6 +675,83 @@ impl Runner {
         }
     }
 
+    /// `display`: shows the switches, or sets one.
+    fn display(&mut self, change: Option<(command::Switch, Option<bool>)>) {
+        let d = &mut self.settings.style.display;
+        if let Some((switch, value)) = change {
+            let flag = match switch {
+                command::Switch::Timestamps => &mut d.timestamps,
+                command::Switch::Pretty => &mut d.pretty,
+                command::Switch::Raw => &mut d.raw,
+            };
+            *flag = value.unwrap_or(!*flag);
+        }
+        let d = self.settings.style.display;
+        let onoff = |b: bool| if b { "on" } else { "off" };
+        let text = format!(
+            "display: timestamps {}, pretty {}, raw {}",
+            onoff(d.timestamps),
+            onoff(d.pretty),
+            onoff(d.raw)
+        );
+        self.info(
+            "display",
+            &text,
+            &[
+                ("timestamps", d.timestamps.to_string()),
+                ("pretty", d.pretty.to_string()),
+                ("raw", d.raw.to_string()),
+            ],
+        );
+    }
+
+    /// `mute NAME` adds a name; `mute` alone lists them.
+    fn mute(&mut self, name: Option<String>) {
+        if let Some(n) = name
+            && !self.muted.iter().any(|(m, _)| *m == n)
+        {
+            self.muted.push((n, 0));
+        }
+        let text = if self.muted.is_empty() {
+            "nothing is muted; `mute EVENT` or `mute TOPIC` hides such messages".to_owned()
+        } else {
+            let list: Vec<String> = self
+                .muted
+                .iter()
+                .map(|(m, hidden)| format!("{m} ({hidden} hidden)"))
+                .collect();
+            format!("muted: {}", list.join(", "))
+        };
+        let names: Vec<String> = self.muted.iter().map(|(m, _)| json_str(m)).collect();
+        self.info(
+            "muted",
+            &text,
+            &[("muted", format!("[{}]", names.join(",")))],
+        );
+    }
+
+    /// Whether a message is hidden by `mute` (never in JSON output).
+    fn hidden(&mut self, ev: &Event) -> bool {
+        if self.muted.is_empty() || self.settings.style.json {
+            return false;
+        }
+        let Event::Message(m) = ev else {
+            return false;
+        };
+        let (topic, event) = (&m.frame.topic, &m.frame.event);
+        for (name, hidden) in &mut self.muted {
+            let hit = match name.strip_suffix('*') {
+                Some(prefix) => topic.starts_with(prefix) || event.starts_with(prefix),
+                None => name == topic || name == event,
+            };
+            if hit {
+                *hidden += 1;
+                return true;
+            }
+        }
+        false
+    }
+
     /// Records a failure; with `--bail` a script stops here.
     fn mark_failed(&mut self) {
         self.failed = true;
@@ -727,17 +834,19 @@ impl Runner {
         }
         let is_error =
             matches!(ev, Event::Undecodable { .. }) || matches!(&ev, Event::TimedOut(e) if !e.auto);
-        let mut s = std::mem::take(if is_error {
-            &mut self.err
-        } else {
-            &mut self.out
-        });
-        self.settings.style.event(&ev, &mut s);
-        if is_error {
-            self.err = s;
-            self.flush_errors();
-        } else {
-            self.out = s;
+        if !self.hidden(&ev) {
+            let mut s = std::mem::take(if is_error {
+                &mut self.err
+            } else {
+                &mut self.out
+            });
+            self.settings.style.event(&ev, &mut s);
+            if is_error {
+                self.err = s;
+                self.flush_errors();
+            } else {
+                self.out = s;
+            }
         }
 
         let script = !self.interactive();

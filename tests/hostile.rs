@@ -85,8 +85,9 @@ fn terminal_controls_in_payload_strings_are_escaped() {
             "join room:lobby\npush room:lobby echo {payload}\n"
         ))
         .run();
-    out.assert_success()
-        .assert_stdout_contains(r#"{"a":"x\u009b31mRED\u202eevil\u007f"}"#);
+    out.assert_success().assert_stdout_contains(
+        "{\u{1b}[34m\"a\"\u{1b}[0m:\u{1b}[32m\"x\\u009b31mRED\\u202eevil\\u007f\"\u{1b}[0m}",
+    );
     for bad in ['\u{9b}', '\u{202e}', '\u{7f}'] {
         assert!(
             !out.stdout.contains(bad),

@@ -182,6 +182,10 @@ pub struct ClientArgs {
     #[arg(short = 'f', long = "file", value_name = "SCRIPT")]
     pub file: Vec<PathBuf>,
 
+    /// Write every line run to FILE as a replayable script, with replies and messages as comments
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+
     /// Exit after the -e and -f commands instead of going on at the prompt or with stdin
     #[arg(long, requires = "first")]
     pub exit: bool,
@@ -232,6 +236,8 @@ pub struct Config {
     pub first: Vec<First>,
     /// Exit after them.
     pub exit: bool,
+    /// `--record FILE`.
+    pub record: Option<PathBuf>,
 }
 
 impl ClientArgs {
@@ -271,6 +277,7 @@ impl ClientArgs {
                 self.first
             },
             exit: self.exit,
+            record: self.record,
         })
     }
 }

@@ -44,7 +44,20 @@ pub enum Command {
     Mute(Option<String>),
     /// `unmute [NAME]`: unmute one name, or all.
     Unmute(Option<String>),
+    /// `record [FILE|stop]`.
+    Record(Record),
     Quit,
+}
+
+/// What `record` does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    /// `record`: say whether and where recording.
+    Status,
+    /// `record FILE`: start (replacing the file).
+    Start(String),
+    /// `record stop`.
+    Stop,
 }
 
 /// A display switch that `display` sets at the prompt.
@@ -162,6 +175,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         usage: "unmute [EVENT|TOPIC]",
         summary: "show that event or topic again; alone, unmute everything",
         example: "unmute presence_diff",
+    },
+    CommandInfo {
+        name: "record",
+        usage: "record [FILE|stop]",
+        summary: "write every line run from now on to FILE as a replayable script, with what came back as `# expect …` / `# wait …` comments; `record stop` ends it",
+        example: "record smoke.phx",
     },
     CommandInfo {
         name: "help",
@@ -335,6 +354,15 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
             } else {
                 Command::Unmute(name)
             }
+        }
+        "record" => {
+            let (file, rest) = split_word(rest);
+            no_more(rest, "record")?;
+            Command::Record(match file {
+                "" => Record::Status,
+                "stop" | "off" => Record::Stop,
+                f => Record::Start(f.to_owned()),
+            })
         }
         "quit" | "exit" => {
             no_more(rest, word)?;
@@ -870,6 +898,9 @@ mod tests {
         assert!(matches!(cmd("mute"), Command::Mute(None)));
         assert!(matches!(cmd("mute msg"), Command::Mute(Some(n)) if n == "msg"));
         assert!(matches!(cmd("unmute"), Command::Unmute(None)));
+        assert!(matches!(cmd("record"), Command::Record(Record::Status)));
+        assert!(matches!(cmd("record stop"), Command::Record(Record::Stop)));
+        assert!(matches!(cmd("record s.phx"), Command::Record(Record::Start(f)) if f == "s.phx"));
     }
 
     #[test]

@@ -12,6 +12,7 @@ pub mod jsonfmt;
 pub mod matcher;
 pub mod output;
 pub mod protocol;
+pub mod recorder;
 pub mod repl;
 pub mod runner;
 pub mod server;

@@ -3,7 +3,7 @@
 //! This file wires the pieces together and is the one place that prints a
 //! fatal `phx-repl: error: …` and picks the exit code.
 
-use phx_repl::{cli, connection, endpoint, output, protocol, repl, runner, server};
+use phx_repl::{cli, connection, endpoint, output, protocol, recorder, repl, runner, server};
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::TcpListener;
@@ -155,6 +155,15 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         }
     };
     let shown_url = endpoint::redact(&url);
+    let record = match &config.record {
+        Some(path) => Some(recorder::Recorder::create(path, &shown_url).map_err(|e| {
+            Fatal::new(
+                EXIT_USAGE,
+                format!("cannot record to `{}`: {e}", path.display()),
+            )
+        })?),
+        None => None,
+    };
 
     let (tx, rx) = mpsc::channel::<Input>();
     if !first.is_empty() {
@@ -239,6 +248,7 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             summary: !interactive && !config.quiet,
             mode,
             shown_url,
+            record,
         },
     );
     if let Some((text, url_json)) = started {

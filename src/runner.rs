@@ -26,6 +26,7 @@ use crate::connection::{Event, Handle, ToNet};
 use crate::matcher;
 use crate::output::{Expectation, Style, display_json};
 use crate::protocol::json_str;
+use crate::recorder::{self, Recorder};
 use crate::session::MessageKind;
 use crate::vars;
 
@@ -101,6 +102,8 @@ pub struct Settings {
     pub mode: Mode,
     /// The socket URL as shown to the user (secrets redacted).
     pub shown_url: String,
+    /// `--record FILE`, already created.
+    pub record: Option<Recorder>,
 }
 
 /// What the runner is waiting for before it runs the next line.
@@ -160,6 +163,8 @@ pub struct Runner {
     bailed: bool,
     /// Muted events and topics, each with how many messages it hid.
     muted: Vec<(String, u64)>,
+    /// `record FILE` / `--record FILE`.
+    recorder: Option<Recorder>,
     out: String,
     err: String,
     failed: bool,
@@ -172,8 +177,10 @@ pub struct Runner {
 }
 
 impl Runner {
-    pub fn new(rx: Receiver<Input>, net: Handle, sink: Sink, settings: Settings) -> Runner {
+    pub fn new(rx: Receiver<Input>, net: Handle, sink: Sink, mut settings: Settings) -> Runner {
+        let recorder = settings.record.take();
         Runner {
+            recorder,
             rx,
             net,
             sink,
@@ -446,6 +453,7 @@ impl Runner {
         if let Mode::Script { line_credits } = &self.settings.mode {
             let _ = line_credits.try_recv();
         }
+        let typed = line;
         let substituted;
         let line = if line.trim_start().starts_with('#') {
             line
@@ -472,6 +480,11 @@ impl Runner {
             }
         };
         self.tally.commands += 1;
+        if let Some(rec) = &mut self.recorder
+            && !matches!(cmd, Command::Record(_) | Command::Help(_) | Command::Quit)
+        {
+            rec.line(typed);
+        }
         let id = self.next_id;
         self.next_id += 1;
         let to_net = match cmd {
@@ -513,6 +526,10 @@ impl Runner {
             }
             Command::Display(change) => {
                 self.display(change);
+                return;
+            }
+            Command::Record(action) => {
+                self.record(action, n);
                 return;
             }
             Command::Mute(name) => {
@@ -705,6 +722,90 @@ impl Runner {
         );
     }
 
+    /// `record FILE`, `record stop`, `record`.
+    fn record(&mut self, action: command::Record, line: usize) {
+        match action {
+            command::Record::Status => {
+                let text = match &self.recorder {
+                    Some(r) => {
+                        format!("recording to {}; `record stop` ends it", r.path().display())
+                    }
+                    None => "not recording; `record FILE` starts".to_owned(),
+                };
+                self.info("record", &text, &[]);
+            }
+            command::Record::Stop => {
+                let text = match self.recorder.take() {
+                    Some(mut r) => {
+                        let _ = r.flush();
+                        format!("stopped recording to {}", r.path().display())
+                    }
+                    None => "not recording; `record FILE` starts".to_owned(),
+                };
+                self.info("record", &text, &[]);
+            }
+            command::Record::Start(file) => {
+                if let Some(mut old) = self.recorder.take() {
+                    let _ = old.flush();
+                }
+                let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+                let path = recorder::expand_home(&file, home.as_deref());
+                match Recorder::create(&path, &self.settings.shown_url) {
+                    Ok(r) => {
+                        self.recorder = Some(r);
+                        let text =
+                            format!("recording to {}; `record stop` ends it", path.display());
+                        self.info("record", &text, &[("file", json_str(&file))]);
+                    }
+                    Err(e) => {
+                        let msg = format!(
+                            "cannot record to `{}`: {e}; try a path in a writable directory",
+                            path.display()
+                        );
+                        self.error(&msg, self.line_label(line));
+                        self.mark_failed();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Writes what came back into the recording, as comments.
+    fn record_event(&mut self, ev: &Event) {
+        let Some(rec) = &mut self.recorder else {
+            return;
+        };
+        match ev {
+            Event::Reply(r) if !r.auto => {
+                if r.request.is_some() {
+                    rec.reply(r.status.as_deref(), &r.response.to_json());
+                } else {
+                    rec.message(&r.frame.topic, &r.frame.event, &r.frame.payload.to_json());
+                }
+            }
+            Event::Message(m) => {
+                rec.message(&m.frame.topic, &m.frame.event, &m.frame.payload.to_json());
+            }
+            Event::TimedOut(e) if !e.auto => rec.note(&format!(
+                "no reply to {} on {} (timed out)",
+                e.event, e.topic
+            )),
+            Event::Unanswered(u) => rec.note(&format!(
+                "no reply to {} on {} ({})",
+                u.event, u.topic, u.because
+            )),
+            _ => {}
+        }
+        if rec.failed() {
+            let msg = format!(
+                "writing the recording {} failed; recording stopped",
+                rec.path().display()
+            );
+            self.recorder = None;
+            self.error(&msg, None);
+        }
+    }
+
     /// `mute NAME` adds a name; `mute` alone lists them.
     fn mute(&mut self, name: Option<String>) {
         if let Some(n) = name
@@ -834,6 +935,7 @@ impl Runner {
         }
         let is_error =
             matches!(ev, Event::Undecodable { .. }) || matches!(&ev, Event::TimedOut(e) if !e.auto);
+        self.record_event(&ev);
         if !self.hidden(&ev) {
             let mut s = std::mem::take(if is_error {
                 &mut self.err
@@ -1051,6 +1153,9 @@ impl Runner {
                 break;
             }
         }
+        if let Some(rec) = &mut self.recorder {
+            let _ = rec.flush();
+        }
         self.force_flush();
         // rustyline shows printed text from the prompt thread, later; the
         // process must not exit before. Its queue holds one message, so
@@ -1067,6 +1172,9 @@ impl Runner {
 
     /// Writes buffered output, unless the prompt is not ready for it.
     fn flush(&mut self) {
+        if let Some(rec) = &mut self.recorder {
+            let _ = rec.flush();
+        }
         if self.may_print() {
             self.force_flush();
         }

@@ -261,3 +261,111 @@ fn shell_completions_and_the_man_page_are_printed() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains(".TH phx-repl 1"));
 }
+
+/// The reply and message lines of a run, for comparing two runs.
+fn frames_in(stdout: &str) -> Vec<String> {
+    support::normalize(stdout)
+        .lines()
+        .filter(|l| l.starts_with('←'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn a_recording_replays_to_the_same_replies() {
+    let server = Server::start();
+    let home = support::TempDir::new();
+    let file = home.path().join("session.phx");
+    let first = Script::new(&server)
+        .arg("--record")
+        .arg(&file)
+        .env("PHX_TEST_NAME", "ana")
+        .stdin(
+            "join room:lobby\n\
+             push room:lobby echo who=${PHX_TEST_NAME}\n\
+             push room:lobby shout body=hi\n\
+             help\n\
+             push room:lobby fail\n",
+        )
+        .run();
+    first.assert_success();
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the recording is private");
+    }
+    let body: Vec<&str> = recorded
+        .lines()
+        .filter(|l| !l.starts_with("# ") || l.starts_with("# expect") || l.starts_with("# wait"))
+        .collect();
+    assert_eq!(
+        body,
+        vec![
+            "join room:lobby",
+            "# expect ok {\"joined\":\"room:lobby\"}",
+            "push room:lobby echo who=${PHX_TEST_NAME}",
+            "# expect ok {\"who\":\"ana\"}",
+            "push room:lobby shout body=hi",
+            "# wait room:lobby shout {\"body\":\"hi\"}",
+            "# expect ok {}",
+            "push room:lobby fail",
+            "# expect error {\"reason\":\"nope\"}",
+        ],
+        "{recorded}"
+    );
+
+    let replay = Script::new(&server)
+        .env("PHX_TEST_NAME", "ana")
+        .arg("-f")
+        .arg(&file)
+        .arg("--exit")
+        .run();
+    replay.assert_success();
+    assert_eq!(frames_in(&replay.stdout), frames_in(&first.stdout));
+
+    // Uncommented, the comments are a passing test.
+    let test: String = recorded
+        .lines()
+        .map(|l| {
+            l.strip_prefix("# expect")
+                .map(|r| format!("expect{r}"))
+                .or_else(|| l.strip_prefix("# wait").map(|r| format!("wait{r}")))
+                .unwrap_or_else(|| l.to_owned())
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Script::new(&server)
+        .env("PHX_TEST_NAME", "ana")
+        .arg("--bail")
+        .with_summary()
+        .stdin(&test)
+        .run()
+        .assert_success()
+        .assert_stderr_contains("expectations: 5 passed, 0 failed");
+}
+
+#[test]
+fn record_starts_and_stops_at_a_line() {
+    let server = Server::start();
+    let home = support::TempDir::new();
+    let file = home.path().join("part.phx");
+    let script = format!(
+        "join room:lobby\nrecord {}\npush room:lobby echo n:=1\nrecord stop\npush room:lobby echo n:=2\n",
+        file.display()
+    );
+    Script::new(&server)
+        .stdin(&script)
+        .run()
+        .assert_success()
+        .assert_stdout_contains("* recording to ")
+        .assert_stdout_contains("* stopped recording to ");
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        recorded.contains("push room:lobby echo n:=1\n# expect ok {\"n\":1}\n"),
+        "{recorded}"
+    );
+    assert!(!recorded.contains("join room:lobby\n"), "{recorded}");
+    assert!(!recorded.contains("n:=2"), "{recorded}");
+}

@@ -18,6 +18,10 @@ use crate::protocol::{self, Frame, Payload, Side, Vsn};
 /// (PROTOCOL.md §3, last bullet), which the client sees as a server error.
 pub const CLOSE_UNDECODABLE: u16 = 1011;
 
+/// Close code of `kick`: Phoenix's server-side disconnect as the client sees
+/// it when the connection process is brought down (internal error).
+pub const CLOSE_KICKED: u16 = 1011;
+
 /// Something the connection loop must do in answer to a client frame, in
 /// list order.
 #[derive(Debug)]
@@ -36,6 +40,12 @@ pub enum Action {
     SendLater(std::time::Duration, Frame),
     /// Start streaming a `flood:N` channel's pushes after what was sent so far.
     Flood(Flood),
+    /// Stop reading and writing this connection for a while, as a server
+    /// whose network went silent.
+    Stall(std::time::Duration),
+    /// Drop every connection of the server (close 1012, as a Phoenix node
+    /// shutting down does) and refuse new ones for this long.
+    Restart(std::time::Duration),
     /// Close the WebSocket with this code and short reason; `detail` is
     /// for the server log only.
     Close {
@@ -109,6 +119,8 @@ pub struct Connection {
     instances: u64,
     /// The serializer the client asked for with `vsn`.
     vsn: Vsn,
+    /// `mute_heartbeats` was pushed: heartbeats get no reply from now on.
+    heartbeats_muted: bool,
 }
 
 impl Connection {
@@ -174,6 +186,9 @@ impl Connection {
     pub fn handle_frame(&mut self, frame: Frame) -> Vec<Action> {
         // Heartbeats are answered before any channel lookup.
         if frame.topic == protocol::PHOENIX_TOPIC && frame.event == protocol::HEARTBEAT {
+            if self.heartbeats_muted {
+                return Vec::new();
+            }
             return vec![reply(None, &frame, "ok", protocol::empty_object())];
         }
         // A join is handled whatever its join_ref: a join of a joined topic
@@ -244,6 +259,31 @@ impl Connection {
                 let mut out = vec![reply(jr, &frame, "ok", protocol::empty_object())];
                 out.extend(self.close_channel(&frame.topic, protocol::PHX_CLOSE));
                 out
+            }
+            // Fault injection, so failures can be rehearsed and tested over
+            // real sockets.
+            (Route::Room, "kick") => vec![Action::Close {
+                code: CLOSE_KICKED,
+                reason: "kicked",
+                detail: format!("kicked from {}", frame.topic),
+            }],
+            (Route::Room, "mute_heartbeats") => {
+                self.heartbeats_muted = true;
+                vec![reply(jr, &frame, "ok", protocol::empty_object())]
+            }
+            (Route::Room, "stall") => {
+                let ms = delay_ms_or(&frame.payload, 60_000);
+                vec![
+                    reply(jr, &frame, "ok", protocol::empty_object()),
+                    Action::Stall(std::time::Duration::from_millis(ms)),
+                ]
+            }
+            (Route::Room, "restart") => {
+                let ms = delay_ms_or(&frame.payload, 0);
+                vec![
+                    reply(jr, &frame, "ok", protocol::empty_object()),
+                    Action::Restart(std::time::Duration::from_millis(ms)),
+                ]
             }
             (Route::Weather, "report_emergency") => {
                 vec![reply(jr, &frame, "ok", protocol::empty_object())]
@@ -365,17 +405,22 @@ fn unmatched(to: &Frame) -> Action {
 /// `{"reason": text}`.
 /// The `ms` field of a `slow` payload: default 1000, at most 60 000.
 fn delay_ms(payload: &Payload) -> u64 {
+    delay_ms_or(payload, 1000)
+}
+
+/// The `ms` field of a payload, or `default`; at most 60 000.
+fn delay_ms_or(payload: &Payload, default: u64) -> u64 {
     #[derive(serde::Deserialize)]
-    struct Slow {
+    struct Delay {
         ms: Option<u64>,
     }
     let Some(json) = payload.json() else {
-        return 1000;
+        return default;
     };
-    serde_json::from_str::<Slow>(json.get())
+    serde_json::from_str::<Delay>(json.get())
         .ok()
         .and_then(|s| s.ms)
-        .unwrap_or(1000)
+        .unwrap_or(default)
         .min(60_000)
 }
 
@@ -400,6 +445,8 @@ mod tests {
             Action::SendLater(d, f) => format!("after {}ms {}", d.as_millis(), f.encode()),
             Action::Subscribe(t) => format!("subscribe {t}"),
             Action::Unsubscribe(t) => format!("unsubscribe {t}"),
+            Action::Stall(d) => format!("stall {}ms", d.as_millis()),
+            Action::Restart(d) => format!("restart down {}ms", d.as_millis()),
             Action::Flood(f) => format!(
                 "flood {} {:?} #{} x{}",
                 f.topic, f.join_ref, f.instance, f.count
@@ -812,5 +859,49 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn kick_closes_the_socket_with_1011() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","kick",{}]"#),
+            ["close 1011 kicked: kicked from room:lobby"]
+        );
+    }
+
+    #[test]
+    fn mute_heartbeats_stops_heartbeat_replies() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","mute_heartbeats",{}]"#),
+            [r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{}}]"#]
+        );
+        assert!(run(&mut c, r#"[null,"3","phoenix","heartbeat",{}]"#).is_empty());
+        assert_eq!(
+            run(&mut c, r#"["1","4","room:lobby","echo",{}]"#).len(),
+            1,
+            "other events are still answered"
+        );
+    }
+
+    #[test]
+    fn stall_and_restart_reply_then_act() {
+        let mut c = joined_lobby();
+        assert_eq!(
+            run(&mut c, r#"["1","2","room:lobby","stall",{"ms":500}]"#)[1],
+            "stall 500ms"
+        );
+        assert_eq!(
+            run(&mut c, r#"["1","3","room:lobby","stall",{}]"#)[1],
+            "stall 60000ms"
+        );
+        assert_eq!(
+            run(&mut c, r#"["1","4","room:lobby","restart",{}]"#),
+            [
+                r#"["1","4","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
+                "restart down 0ms"
+            ]
+        );
     }
 }

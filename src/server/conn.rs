@@ -13,8 +13,9 @@
 use std::collections::VecDeque;
 use std::io;
 use std::net::{SocketAddr, TcpStream};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
@@ -140,6 +141,10 @@ struct Conn<'s> {
     closing: Option<(Instant, String)>,
     /// Replies to send later (`slow`), in due order.
     later: Vec<(Instant, Frame)>,
+    /// `stall`: neither read nor write until then.
+    stalled_until: Option<Instant>,
+    /// The server's restart generation when this connection opened.
+    generation: u64,
 }
 
 impl<'s> Conn<'s> {
@@ -162,6 +167,11 @@ impl<'s> Conn<'s> {
         // building `Conn` could fail after this line the stream would leak
         // from the poller, so nothing fallible follows.
         unsafe { poller.add(stream, Event::readable(SOCKET))? };
+        server
+            .wakers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, Arc::clone(&poller));
         let (queue, inbox) = mpsc::channel();
         let mailbox = Mailbox {
             queue,
@@ -184,6 +194,8 @@ impl<'s> Conn<'s> {
             last_seen: Instant::now(),
             closing: None,
             later: Vec::new(),
+            stalled_until: None,
+            generation: server.generation.load(Ordering::SeqCst),
         })
     }
 
@@ -199,10 +211,27 @@ impl<'s> Conn<'s> {
 
     /// One pass over everything that may have work.
     fn turn(&mut self) -> Result<(), Ended> {
+        if let Some(until) = self.stalled_until {
+            if Instant::now() < until {
+                return Ok(());
+            }
+            self.stalled_until = None;
+            self.last_seen = Instant::now();
+        }
+        if self.closing.is_none()
+            && self.server.generation.load(Ordering::SeqCst) != self.generation
+        {
+            self.floods.clear();
+            self.later.clear();
+            self.start_close(1012, "restart", "server restart".to_owned())?;
+        }
         if self.write_blocked {
             self.flush()?;
         }
         self.read_input()?;
+        if self.stalled_until.is_some() {
+            return Ok(());
+        }
         if self.closing.is_none() {
             self.deliver_broadcasts()?;
             if !self.write_blocked {
@@ -216,6 +245,18 @@ impl<'s> Conn<'s> {
     /// Sleeps until the socket is ready (readable, or writable when writes
     /// are pending), a broadcast arrives, or the next deadline.
     fn wait(&mut self, events: &mut Events) -> Result<(), Ended> {
+        if let Some(until) = self.stalled_until {
+            // Deaf and mute: only the end of the stall wakes us.
+            self.poller
+                .modify(self.ws.get_ref(), Event::none(SOCKET))
+                .map_err(|e| format!("poll failed: {e}"))?;
+            events.clear();
+            return match self.poller.wait_deadline(events, until) {
+                Ok(_) => Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
+                Err(e) => Err(format!("poll failed: {e}")),
+            };
+        }
         let flooding = !self.floods.is_empty() && !self.write_blocked && self.closing.is_none();
         if self.more_input || self.more_inbox || flooding {
             return Ok(());
@@ -288,6 +329,9 @@ impl<'s> Conn<'s> {
     fn read_input(&mut self) -> Result<(), Ended> {
         self.more_input = false;
         for _ in 0..READ_BUDGET {
+            if self.stalled_until.is_some() {
+                return Ok(());
+            }
             let message = match self.ws.read() {
                 Ok(message) => message,
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -353,6 +397,13 @@ impl<'s> Conn<'s> {
                     self.later.insert(i, (at, frame));
                 }
                 Action::Flood(spec) => self.floods.push_back(FloodRun::new(spec)),
+                Action::Stall(d) => {
+                    // What was queued before (the reply) still goes out.
+                    self.flush()?;
+                    self.stalled_until = Some(Instant::now() + d);
+                    return Ok(());
+                }
+                Action::Restart(down) => self.server.restart(down),
                 Action::Close {
                     code,
                     reason,
@@ -511,6 +562,11 @@ impl<'s> Conn<'s> {
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
+        self.server
+            .wakers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
         for topic in self.channels.topics() {
             self.server.registry.unsubscribe(topic, self.id);
         }

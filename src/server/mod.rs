@@ -22,6 +22,7 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::thread;
 use std::time::Duration;
+use std::time::Instant;
 
 use polling::Poller;
 use tungstenite::Message;
@@ -61,6 +62,12 @@ struct Server {
     options: Options,
     registry: Registry,
     next_conn: AtomicU64,
+    /// Bumped by `restart`: connections opened under an older value close.
+    generation: AtomicU64,
+    /// The waker of every open connection, for `restart`.
+    wakers: Mutex<HashMap<u64, Arc<Poller>>>,
+    /// After a `restart`, new connections are refused until then.
+    down_until: Mutex<Option<Instant>>,
 }
 
 impl Server {
@@ -69,7 +76,38 @@ impl Server {
             options,
             registry: Registry::default(),
             next_conn: AtomicU64::new(1),
+            generation: AtomicU64::new(0),
+            wakers: Mutex::new(HashMap::new()),
+            down_until: Mutex::new(None),
         }
+    }
+
+    /// Drops every connection, as a restarting server does, and refuses
+    /// new ones for `down`.
+    fn restart(&self, down: Duration) {
+        *self
+            .down_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + down);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let wakers: Vec<Arc<Poller>> = self
+            .wakers
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .cloned()
+            .collect();
+        for w in wakers {
+            let _ = w.notify();
+        }
+    }
+
+    /// Whether a `restart` is still refusing connections.
+    fn is_down(&self) -> bool {
+        self.down_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|t| Instant::now() < t)
     }
 
     /// One line to stderr when logging is on; stdout belongs to `main`.
@@ -100,6 +138,12 @@ fn accept_loop(listener: &TcpListener, server: &Arc<Server>) -> io::Result<()> {
                 continue;
             }
         };
+        if server.is_down() {
+            // Restarting: the connection is dropped before the handshake.
+            server.log(format_args!("{peer} refused: restarting"));
+            drop(stream);
+            continue;
+        }
         let id = server.next_conn.fetch_add(1, Ordering::Relaxed);
         let shared = Arc::clone(server);
         let started = thread::Builder::new()

@@ -30,7 +30,8 @@ fn after_help() -> String {
          phx-repl localhost:4000/socket --fail < smoke.phx\n\
          \nPiped input runs as a script: each join/leave/push waits for its reply.\n\
          Exit codes: 0 ok; 1 a line failed (invalid, timed out, or an error with --fail);\n\
-         2 usage error; 3 could not connect, or the connection dropped.",
+         2 usage error; 3 could not connect, or the connection was lost for good\n\
+         (--no-reconnect, or --max-retries attempts failed).",
     );
     out
 }
@@ -193,6 +194,17 @@ pub struct ClientArgs {
     /// `-e` and `-f` in command-line order (filled in by `parse`).
     #[arg(skip)]
     pub first: Vec<First>,
+    /// Do not reconnect when the connection drops: end the run (exit code 3)
+    #[arg(long)]
+    pub no_reconnect: bool,
+
+    /// Retry the first connection too, with the reconnect backoff, if it fails
+    #[arg(long)]
+    pub retry: bool,
+
+    /// Give up after N failed connection attempts in a row [default: unlimited at the prompt, 10 in scripts]
+    #[arg(long, value_name = "N")]
+    pub max_retries: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -238,6 +250,10 @@ pub struct Config {
     pub exit: bool,
     /// `--record FILE`.
     pub record: Option<PathBuf>,
+    pub reconnect: bool,
+    pub retry: bool,
+    /// `None`: the mode's default (unlimited at the prompt, 10 piped).
+    pub max_retries: Option<u32>,
 }
 
 impl ClientArgs {
@@ -278,6 +294,9 @@ impl ClientArgs {
             },
             exit: self.exit,
             record: self.record,
+            reconnect: !self.no_reconnect,
+            retry: self.retry,
+            max_retries: self.max_retries,
         })
     }
 }
@@ -417,6 +436,21 @@ mod tests {
         assert!(parse(&["-p", "novalue"]).is_err());
         assert!(parse(&["-H", "NoColon"]).is_err());
         assert!(parse(&["--color", "sometimes"]).is_err());
+    }
+
+    #[test]
+    fn reconnect_flags_resolve() {
+        let cfg = parse(&[]).unwrap().client.resolve().unwrap();
+        assert!(cfg.reconnect && !cfg.retry);
+        assert_eq!(cfg.max_retries, None);
+        let cfg = parse(&["--no-reconnect", "--retry", "--max-retries", "3"])
+            .unwrap()
+            .client
+            .resolve()
+            .unwrap();
+        assert!(!cfg.reconnect && cfg.retry);
+        assert_eq!(cfg.max_retries, Some(3));
+        assert!(parse(&["--max-retries", "-1"]).is_err());
     }
 
     #[test]

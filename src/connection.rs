@@ -9,6 +9,7 @@
 //! in batches (one per wake-up), so a flood costs one hand-over per batch
 //! rather than one per frame.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -28,9 +29,10 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Message, WebSocket};
 use url::Url;
 
+use crate::channel::reconnect_delay;
 use crate::protocol::{self, Frame, Side, Vsn, Wire};
 use crate::session::{
-    Expired, Incoming, Message as PhxMessage, MessageKind, Reply, Request, Session, TopicInfo,
+    Expired, Incoming, Message as PhxMessage, Reply, Request, Session, TopicInfo, Transition,
     Unanswered,
 };
 
@@ -196,6 +198,11 @@ fn handshake_failure(e: tungstenite::Error) -> ConnectError {
             }
         }
         tungstenite::Error::Tls(e) => ConnectError::Tls(e.to_string()),
+        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HandshakeIncomplete) => {
+            ConnectError::Handshake(
+                "the server closed the connection before answering the upgrade".into(),
+            )
+        }
         tungstenite::Error::Io(e) if tls_error(&e).is_some() => {
             ConnectError::Tls(tls_error(&e).unwrap_or_default())
         }
@@ -242,10 +249,46 @@ fn tcp_of(ws: &Socket) -> Option<&TcpStream> {
 /// What the network thread reports.
 #[derive(Debug)]
 pub enum Event {
-    /// The WebSocket handshake succeeded.
+    /// The WebSocket handshake succeeded (again, after a reconnect).
     Connected,
-    /// Connecting failed; this is the last event.
+    /// Connecting failed and will not be retried; this is the last event.
     ConnectFailed(String),
+    /// The connection dropped and a reconnect follows (unlike `Closed`).
+    /// `by_client` when we closed it (a heartbeat timeout).
+    Disconnected {
+        code: Option<u16>,
+        reason: String,
+        by_client: bool,
+    },
+    /// Waiting `delay` before connect attempt `attempt` (1, 2, …, counted
+    /// since the socket was last open); `error` is why the previous
+    /// attempt failed, if it did.
+    Reconnecting {
+        attempt: u32,
+        delay: Duration,
+        error: Option<String>,
+    },
+    /// No reply to the last heartbeat by the time the next was due: the
+    /// connection is closed as dead.
+    HeartbeatTimeout {
+        after: Duration,
+    },
+    /// A channel is joined again automatically; its `phx_join` follows as
+    /// a `Sent` event without an id.
+    Rejoining {
+        topic: String,
+        attempt: u32,
+    },
+    /// A channel changed state.
+    ChannelState(Transition),
+    /// A command is held until its topic has joined (`joining`) or the
+    /// socket is open again (`offline`); a `Sent` or `Rejected` with the
+    /// same id follows.
+    Queued {
+        id: u64,
+        topic: Option<String>,
+        until: &'static str,
+    },
     /// A request went out (`id` is `None` for automatic heartbeats).
     Sent {
         id: Option<u64>,
@@ -315,6 +358,12 @@ pub struct Options {
     pub timeout: Duration,
     /// The serializer, as the URL's `vsn` asks.
     pub vsn: Vsn,
+    /// Reconnect after the connection drops.
+    pub reconnect: bool,
+    /// Retry a first connection that fails (otherwise it is fatal).
+    pub retry: bool,
+    /// Give up after this many failed attempts in a row; `None`: never.
+    pub max_retries: Option<u32>,
 }
 
 /// Event batches handed over but not yet taken by the front end. When they
@@ -378,7 +427,10 @@ pub fn start(
         batch: Vec::new(),
         credits: credits_tx,
         paused: None,
+        paused_since_beat: false,
+        last_frame: Instant::now(),
         session: Session::new(options.timeout),
+        offline: VecDeque::new(),
         options,
     };
     let thread = std::thread::Builder::new()
@@ -404,7 +456,15 @@ struct Net {
     /// Every batch slot is taken since this instant: stop reading until one
     /// frees up.
     paused: Option<Instant>,
+    /// Reading was paused at some point since the last heartbeat went out,
+    /// so its reply may be sitting unread: it cannot count as missed.
+    paused_since_beat: bool,
+    /// When the last message came in on the socket.
+    last_frame: Instant,
     session: Session,
+    /// Commands that arrived while the socket was down, with their
+    /// deadlines; they run once it is open again.
+    offline: VecDeque<(Instant, ToNet)>,
     options: Options,
 }
 
@@ -426,17 +486,238 @@ impl Ending {
 }
 
 impl Net {
+    /// Connects, serves the socket, and reconnects with the JS client's
+    /// backoff when it drops (PROTOCOL.md §5), until the front end closes
+    /// it or the retry budget is spent. The session outlives each socket,
+    /// so channels are rejoined with their payloads after a reconnect.
+    ///
+    /// The loop sees a transport only through `connect` and `serve_socket`
+    /// (frames in and out, and how it ended); another transport can take
+    /// their place without touching the session or the reconnect logic.
     fn run(mut self, target: &Target) {
-        let mut ws = match connect(&target.url, &target.headers) {
-            Ok(ws) => ws,
-            Err(e) => {
-                self.batch.push(Event::ConnectFailed(e.to_string()));
-                self.deliver_last();
+        let mut attempt: u32 = 0;
+        let mut opened = false;
+        loop {
+            let (ending, was_open, error) = match connect(&target.url, &target.headers) {
+                Ok(mut ws) => {
+                    attempt = 0;
+                    opened = true;
+                    self.batch.push(Event::Connected);
+                    let now = Instant::now();
+                    self.session.reconnected(now);
+                    let ending = self.serve_socket(&mut ws);
+                    (ending, true, None)
+                }
+                Err(e) if !opened && !self.options.retry => {
+                    self.batch.push(Event::ConnectFailed(e.to_string()));
+                    self.deliver_last();
+                    return;
+                }
+                Err(e) => (
+                    Ending {
+                        code: None,
+                        reason: e.to_string(),
+                        by_client: false,
+                    },
+                    false,
+                    Some(e.to_string()),
+                ),
+            };
+            let retry = if opened {
+                self.options.reconnect
+            } else {
+                self.options.retry
+            };
+            let again = retry && !ending.by_client;
+            if was_open {
+                if again {
+                    self.batch.push(Event::Disconnected {
+                        code: ending.code,
+                        reason: ending.reason.clone(),
+                        by_client: false,
+                    });
+                }
+                self.session.transport_closed(Instant::now());
+                if !again {
+                    // No channel is coming back: "rejoins once reconnected"
+                    // would be untrue.
+                    self.session.take_transitions();
+                }
+                let _ = self.settle(None);
+            }
+            if !again {
+                self.finish(ending);
                 return;
             }
+            attempt += 1;
+            if let Some(max) = self.options.max_retries
+                && attempt > max
+            {
+                let tries = if max == 1 { "attempt" } else { "attempts" };
+                if opened {
+                    self.finish(Ending {
+                        code: None,
+                        reason: format!("gave up after {max} reconnect {tries}"),
+                        by_client: false,
+                    });
+                } else {
+                    let last = error.unwrap_or_default();
+                    self.batch.push(Event::ConnectFailed(format!(
+                        "{last} (gave up after {max} more {tries})"
+                    )));
+                    self.deliver_last();
+                }
+                return;
+            }
+            let delay = reconnect_delay(attempt);
+            self.batch.push(Event::Reconnecting {
+                attempt,
+                delay,
+                error: if was_open { None } else { error },
+            });
+            if !self.wait_offline(Instant::now() + delay) {
+                self.finish(Ending {
+                    code: None,
+                    reason: String::new(),
+                    by_client: true,
+                });
+                return;
+            }
+        }
+    }
+
+    /// Reports the end of the connection (the last event) and stops.
+    fn finish(&mut self, ending: Ending) {
+        // Commands still held will never run.
+        for (_, msg) in std::mem::take(&mut self.offline) {
+            self.reject_offline(msg, "the connection is closed");
+        }
+        self.batch.push(Event::Closed {
+            code: ending.code,
+            reason: ending.reason,
+            by_client: ending.by_client,
+        });
+        self.deliver_last();
+    }
+
+    /// Between connections: answers what can be answered, holds commands
+    /// for the next socket, and drops held ones past their deadline. False
+    /// when the front end asked to close.
+    fn wait_offline(&mut self, until: Instant) -> bool {
+        let mut events = Events::new();
+        loop {
+            loop {
+                match self.rx.try_recv() {
+                    Ok(ToNet::Close) | Err(TryRecvError::Disconnected) => return false,
+                    Ok(ToNet::Topics { id }) => {
+                        let topics = self.session.topics();
+                        self.batch.push(Event::Topics { id, topics });
+                    }
+                    Ok(ToNet::Request { id, request }) => {
+                        let now = Instant::now();
+                        let topic = request_topic(&request);
+                        match self.session.hold(id, request, now) {
+                            Ok(()) => self.queued(id, topic, "joining"),
+                            Err(request) => {
+                                self.hold_offline(id, ToNet::Request { id, request }, now);
+                            }
+                        }
+                    }
+                    Ok(ToNet::Raw { id, text }) => {
+                        self.hold_offline(id, ToNet::Raw { id, text }, Instant::now());
+                    }
+                    Err(TryRecvError::Empty) => break,
+                }
+            }
+            let now = Instant::now();
+            self.expire_offline(now);
+            let _ = self.settle(None);
+            if !self.deliver() {
+                return false;
+            }
+            if now >= until {
+                return true;
+            }
+            let deadline = [Some(until), self.offline.front().map(|(d, _)| *d)]
+                .into_iter()
+                .flatten()
+                .min()
+                .unwrap_or(until);
+            events.clear();
+            let timeout = deadline.saturating_duration_since(Instant::now());
+            if let Err(e) = self.poller.wait(&mut events, Some(timeout))
+                && e.kind() != ErrorKind::Interrupted
+            {
+                return true;
+            }
+        }
+    }
+
+    fn hold_offline(&mut self, id: u64, msg: ToNet, now: Instant) {
+        let topic = match &msg {
+            ToNet::Request { request, .. } => request_topic(request),
+            _ => None,
         };
-        self.batch.push(Event::Connected);
-        let ending = match tcp_of(&ws) {
+        self.offline.push_back((now + self.options.timeout, msg));
+        self.queued(id, topic, "offline");
+    }
+
+    fn queued(&mut self, id: u64, topic: Option<String>, until: &'static str) {
+        self.batch.push(Event::Queued { id, topic, until });
+    }
+
+    /// Drops commands held offline past their deadline.
+    fn expire_offline(&mut self, now: Instant) {
+        while self.offline.front().is_some_and(|(d, _)| *d <= now) {
+            let (_, msg) = self.offline.pop_front().expect("front exists");
+            let why = format!(
+                "still not connected after {}",
+                fmt_secs(self.options.timeout)
+            );
+            self.reject_offline(msg, &why);
+        }
+        for e in self.session.expire(now) {
+            self.batch.push(Event::TimedOut(e));
+        }
+    }
+
+    fn reject_offline(&mut self, msg: ToNet, why: &str) {
+        let id = match msg {
+            ToNet::Request { id, .. } | ToNet::Raw { id, .. } | ToNet::Topics { id } => id,
+            ToNet::Close => return,
+        };
+        self.batch.push(Event::Rejected {
+            id,
+            message: format!("not sent: {why}"),
+        });
+    }
+
+    /// Reports what the session changed, and sends pushes it released.
+    fn settle(&mut self, ws: Option<&mut Socket>) -> Result<(), Ending> {
+        for t in self.session.take_transitions() {
+            self.batch.push(Event::ChannelState(t));
+        }
+        for u in self.session.take_unanswered() {
+            self.batch.push(Event::Unanswered(u));
+        }
+        for d in self.session.take_dropped() {
+            self.batch.push(Event::Rejected {
+                id: d.id,
+                message: format!("push `{}` to `{}` not sent: {}", d.event, d.topic, d.why),
+            });
+        }
+        let released = self.session.take_released();
+        if let Some(ws) = ws {
+            for (id, request) in released {
+                self.send_request(ws, Some(id), request, Instant::now())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Serves one open WebSocket until it ends.
+    fn serve_socket(&mut self, ws: &mut Socket) -> Ending {
+        match tcp_of(ws) {
             // SAFETY: the socket is deleted from the poller below, before
             // `ws` is dropped.
             Some(tcp) => match unsafe {
@@ -447,8 +728,8 @@ impl Net {
                 )
             } {
                 Ok(()) => {
-                    let ending = self.serve(&mut ws);
-                    if let Some(tcp) = tcp_of(&ws) {
+                    let ending = self.serve(ws);
+                    if let Some(tcp) = tcp_of(ws) {
                         let _ = self.poller.delete(tcp);
                     }
                     ending
@@ -464,14 +745,7 @@ impl Net {
                 reason: "unsupported stream".into(),
                 by_client: false,
             },
-        };
-        self.session.transport_closed();
-        self.batch.push(Event::Closed {
-            code: ending.code,
-            reason: ending.reason,
-            by_client: ending.by_client,
-        });
-        self.deliver_last();
+        }
     }
 
     fn serve(&mut self, ws: &mut Socket) -> Ending {
@@ -479,6 +753,13 @@ impl Net {
         let mut next_heartbeat = self.options.heartbeat.map(|d| Instant::now() + d);
         let mut closing: Option<Instant> = None;
         let mut interest = polling::Event::readable(SOCKET_KEY);
+        self.paused_since_beat = false;
+        // What was typed while offline goes first, then the rejoins.
+        for (_, msg) in std::mem::take(&mut self.offline) {
+            if let Err(e) = self.command(ws, msg) {
+                return e;
+            }
+        }
         loop {
             // Commands first: they go out before we block again.
             if closing.is_none() {
@@ -492,21 +773,10 @@ impl Net {
                             closing = Some(Instant::now() + CLOSE_TIMEOUT);
                             break;
                         }
-                        Ok(ToNet::Request { id, request }) => {
-                            if let Err(e) = self.send_request(ws, Some(id), request, Instant::now())
-                            {
+                        Ok(msg) => {
+                            if let Err(e) = self.command(ws, msg) {
                                 return e;
                             }
-                        }
-                        Ok(ToNet::Raw { id, text }) => {
-                            if let Err(e) = write(ws, Message::text(text.clone())) {
-                                return e;
-                            }
-                            self.batch.push(Event::SentRaw { id, text });
-                        }
-                        Ok(ToNet::Topics { id }) => {
-                            let topics = self.session.topics();
-                            self.batch.push(Event::Topics { id, topics });
                         }
                         Err(TryRecvError::Empty) => break,
                     }
@@ -543,7 +813,12 @@ impl Net {
                                 reason,
                             };
                         }
-                        Ok(msg) => self.incoming(msg),
+                        Ok(msg) => {
+                            self.incoming(msg);
+                            if let Err(e) = self.settle(Some(ws)) {
+                                return e;
+                            }
+                        }
                         Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
                             drained = true;
                             break;
@@ -565,6 +840,38 @@ impl Net {
                 if let Some(due) = next_heartbeat
                     && now >= due
                 {
+                    // The JS client's rule (PROTOCOL.md §5): the previous
+                    // heartbeat must be answered by the time the next is
+                    // due. A reply we have not read because our output is
+                    // behind does not count against the server.
+                    //
+                    // Where phx-repl is more lenient: while frames keep
+                    // arriving the connection is alive, and the reply may be
+                    // queued behind them (a flood); it is judged once the
+                    // traffic stops.
+                    if let Some(sent) = self.session.unanswered_heartbeat()
+                        && !self.paused_since_beat
+                        && self.paused.is_none()
+                        && self.last_frame < sent
+                    {
+                        self.session.heartbeat_missed();
+                        self.batch.push(Event::HeartbeatTimeout {
+                            after: now.saturating_duration_since(sent),
+                        });
+                        // Like the JS client: close with 1000 and move on
+                        // without waiting for an answer from a dead peer.
+                        let _ = ws.close(Some(CloseFrame {
+                            code: CloseCode::Normal,
+                            reason: "heartbeat timeout".into(),
+                        }));
+                        let _ = ws.flush();
+                        return Ending {
+                            code: None,
+                            reason: "heartbeat timeout".into(),
+                            by_client: false,
+                        };
+                    }
+                    self.paused_since_beat = self.paused.is_some();
                     let interval = self.options.heartbeat.unwrap_or_default();
                     next_heartbeat = Some(now + interval);
                     if let Err(e) =
@@ -574,11 +881,28 @@ impl Net {
                     }
                     continue; // flush it before blocking
                 }
+                for rejoin in self.session.rejoins_due(now) {
+                    self.batch.push(Event::Rejoining {
+                        topic: rejoin.frame.topic.clone(),
+                        attempt: rejoin.attempt,
+                    });
+                    if let Err(e) = write(ws, self.wire(&rejoin.frame)) {
+                        return e;
+                    }
+                    self.batch.push(Event::Sent {
+                        id: None,
+                        frame: rejoin.frame,
+                        auto: false,
+                    });
+                }
                 // Paused, replies may sit unread: the clock stops (see resume).
                 if self.paused.is_none() {
                     for expired in self.session.expire(now) {
                         self.batch.push(Event::TimedOut(expired));
                     }
+                }
+                if let Err(e) = self.settle(Some(ws)) {
+                    return e;
                 }
             }
 
@@ -593,6 +917,7 @@ impl Net {
             let deadline = [
                 next_heartbeat.filter(|_| closing.is_none()),
                 reply_deadline,
+                self.session.next_rejoin().filter(|_| closing.is_none()),
                 closing,
             ]
             .into_iter()
@@ -626,6 +951,34 @@ impl Net {
         }
     }
 
+    /// Carries out one command from the front end (not `Close`).
+    fn command(&mut self, ws: &mut Socket, msg: ToNet) -> Result<(), Ending> {
+        match msg {
+            ToNet::Request { id, request } => {
+                let now = Instant::now();
+                let topic = request_topic(&request);
+                match self.session.hold(id, request, now) {
+                    Ok(()) => {
+                        self.queued(id, topic, "joining");
+                        Ok(())
+                    }
+                    Err(request) => self.send_request(ws, Some(id), request, now),
+                }
+            }
+            ToNet::Raw { id, text } => {
+                write(ws, Message::text(text.clone()))?;
+                self.batch.push(Event::SentRaw { id, text });
+                Ok(())
+            }
+            ToNet::Topics { id } => {
+                let topics = self.session.topics();
+                self.batch.push(Event::Topics { id, topics });
+                Ok(())
+            }
+            ToNet::Close => Ok(()),
+        }
+    }
+
     fn send_request(
         &mut self,
         ws: &mut Socket,
@@ -652,13 +1005,7 @@ impl Net {
         }
         match self.session.prepare(request, now) {
             Ok(frame) => {
-                let message = match self.options.vsn.encode(&frame, Side::Client) {
-                    Ok(Wire::Text(text)) => Message::text(text),
-                    Ok(Wire::Binary(data)) => Message::binary(data),
-                    // `check` above lets through only what encodes.
-                    Err(e) => unreachable!("checked frame failed to encode: {e}"),
-                };
-                write(ws, message)?;
+                write(ws, self.wire(&frame))?;
                 self.batch.push(Event::Sent { id, frame, auto });
             }
             Err(e) => {
@@ -671,6 +1018,17 @@ impl Net {
             }
         }
         Ok(())
+    }
+
+    /// A prepared frame as a WebSocket message in the connection's serializer.
+    fn wire(&self, frame: &Frame) -> Message {
+        match self.options.vsn.encode(frame, Side::Client) {
+            Ok(Wire::Text(text)) => Message::text(text),
+            Ok(Wire::Binary(data)) => Message::binary(data),
+            // `check` lets through only pushes that encode; joins, leaves
+            // and heartbeats always do.
+            Err(e) => unreachable!("checked frame failed to encode: {e}"),
+        }
     }
 
     /// Hands the batched events over if a slot is free; false if nobody
@@ -688,6 +1046,7 @@ impl Net {
             }
             Err(TrySendError::Full(())) => {
                 self.paused.get_or_insert_with(Instant::now);
+                self.paused_since_beat = true;
                 true
             }
             Err(TrySendError::Disconnected(())) => false,
@@ -711,6 +1070,7 @@ impl Net {
 
     /// Handles one received WebSocket message (not a close).
     fn incoming(&mut self, msg: Message) {
+        self.last_frame = Instant::now();
         let decoded = match &msg {
             Message::Text(text) => self.options.vsn.decode(text),
             Message::Binary(data) => protocol::decode_binary(data, Side::Server),
@@ -719,16 +1079,7 @@ impl Net {
         let event = match decoded {
             Ok(frame) => match self.session.receive(frame, Instant::now()) {
                 Incoming::Reply(r) => Event::Reply(r),
-                Incoming::Message(m) => {
-                    let orphans = matches!(m.kind, MessageKind::Error | MessageKind::Close { .. });
-                    self.batch.push(Event::Message(m));
-                    if orphans {
-                        let unanswered = self.session.take_unanswered();
-                        self.batch
-                            .extend(unanswered.into_iter().map(Event::Unanswered));
-                    }
-                    return;
-                }
+                Incoming::Message(m) => Event::Message(m),
             },
             Err(e) => Event::Undecodable {
                 error: e.0,
@@ -769,5 +1120,24 @@ fn failed(e: tungstenite::Error, closing: bool) -> Ending {
         code: None,
         reason,
         by_client: closing,
+    }
+}
+
+/// The topic a request is about, if it names one.
+fn request_topic(request: &Request) -> Option<String> {
+    match request {
+        Request::Join { topic, .. } | Request::Push { topic, .. } => Some(topic.clone()),
+        Request::Leave { topic } => topic.clone(),
+        Request::Heartbeat { .. } => None,
+    }
+}
+
+/// `10 s`, `250 ms`.
+fn fmt_secs(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
     }
 }

@@ -4,6 +4,7 @@
 //! that fuzz targets, benchmarks and property tests can reach the pure parts
 //! (command parsing, frame encoding and decoding, URL normalisation) directly.
 
+pub mod channel;
 pub mod cli;
 pub mod command;
 pub mod connection;

@@ -20,6 +20,9 @@ use runner::{Input, Mode, Outcome, Runner, Settings, Sink};
 
 /// Script lines read ahead of the one running, at most.
 const SCRIPT_READ_AHEAD: usize = 64;
+/// Failed connection attempts in a row after which a script gives up
+/// (`--max-retries`); at the prompt there is no limit by default.
+const SCRIPT_MAX_RETRIES: u32 = 10;
 
 /// Exit codes (documented in the README and `--help`).
 const EXIT_FAILED: u8 = 1;
@@ -179,6 +182,11 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             heartbeat: config.heartbeat,
             timeout: config.timeout,
             vsn: endpoint::vsn_of(&url),
+            reconnect: config.reconnect,
+            retry: config.retry,
+            max_retries: config
+                .max_retries
+                .or((!interactive).then_some(SCRIPT_MAX_RETRIES)),
         },
         move |events| net_tx.send(Input::Net(events)).is_ok(),
     )

@@ -18,7 +18,9 @@ use crate::connection::Event;
 use data_encoding::HEXLOWER;
 
 use crate::protocol::{Frame, Payload, json_str as json_string, push_json_str, push_opt_str};
-use crate::session::{Expired, Message, MessageKind, Reply, TopicInfo, Unanswered};
+use crate::session::{
+    ChannelState, Expired, Message, MessageKind, Reply, TopicInfo, Transition, Unanswered,
+};
 
 /// How to render.
 #[derive(Debug, Clone, Copy)]
@@ -116,7 +118,127 @@ impl Style {
                 reason,
                 by_client,
             } => self.closed(*code, reason, *by_client, out),
+            Event::Disconnected {
+                code,
+                reason,
+                by_client,
+            } => self.closed(*code, reason, *by_client, out),
+            Event::Reconnecting {
+                attempt,
+                delay,
+                error,
+            } => self.reconnecting(*attempt, *delay, error.as_deref(), out),
+            Event::HeartbeatTimeout { after } => self.info(
+                "heartbeat_timeout",
+                &format!(
+                    "no reply to the heartbeat within {}: the connection is dead, closing it",
+                    fmt_secs(*after)
+                ),
+                &[("after_ms", ms(*after).to_string())],
+                out,
+            ),
+            Event::Rejoining { topic, attempt } => self.info(
+                "rejoining",
+                &format!(
+                    "rejoining {} with its join payload (attempt {attempt})",
+                    clean(topic)
+                ),
+                &[
+                    ("topic", json_string(topic)),
+                    ("attempt", attempt.to_string()),
+                ],
+                out,
+            ),
+            Event::ChannelState(t) => self.channel_state(t, out),
+            Event::Queued { topic, until, .. } => {
+                let text = match (until, topic) {
+                    (&"offline", _) => {
+                        "not connected: queued until the connection is back".to_owned()
+                    }
+                    (_, Some(t)) => {
+                        format!("{} is not joined yet: queued until it has joined", clean(t))
+                    }
+                    (_, None) => {
+                        "the topic is not joined yet: queued until it has joined".to_owned()
+                    }
+                };
+                let topic_json = topic
+                    .as_deref()
+                    .map_or_else(|| "null".to_owned(), json_string);
+                self.info(
+                    "queued",
+                    &text,
+                    &[("topic", topic_json), ("until", json_string(until))],
+                    out,
+                );
+            }
         }
+    }
+
+    fn reconnecting(&self, attempt: u32, delay: Duration, error: Option<&str>, out: &mut String) {
+        let mut text = format!(
+            "reconnecting in {} (attempt {attempt})",
+            fmt_latency_short(delay)
+        );
+        if let Some(e) = error {
+            let _ = write!(text, "; the last attempt failed: {}", clean(e));
+        }
+        let error_json = error.map_or_else(|| "null".to_owned(), json_string);
+        self.info(
+            "reconnecting",
+            &text,
+            &[
+                ("attempt", attempt.to_string()),
+                ("delay_ms", delay.as_millis().to_string()),
+                ("error", error_json),
+            ],
+            out,
+        );
+    }
+
+    fn channel_state(&self, t: &Transition, out: &mut String) {
+        if self.json {
+            let from = t
+                .from
+                .map_or_else(|| "null".to_owned(), |f| json_string(f.as_str()));
+            let rejoin = t
+                .rejoin_in
+                .map_or_else(|| "null".to_owned(), |d| d.as_millis().to_string());
+            self.info(
+                "channel_state",
+                "",
+                &[
+                    ("topic", json_string(&t.topic)),
+                    ("from", from),
+                    ("to", json_string(t.to.as_str())),
+                    ("why", json_string(t.why)),
+                    ("rejoin_in_ms", rejoin),
+                ],
+                out,
+            );
+            return;
+        }
+        // At the terminal only what the frames do not already say: that an
+        // errored channel will come back, and when.
+        if t.to != ChannelState::Errored {
+            return;
+        }
+        let topic = clean(&t.topic);
+        let line = match t.rejoin_in {
+            Some(d) if d.is_zero() && t.why == "disconnected" => {
+                format!("{topic} errored (disconnected); it rejoins once reconnected")
+            }
+            Some(d) => format!(
+                "{topic} errored ({}); rejoining in {}",
+                t.why,
+                fmt_latency_short(d)
+            ),
+            None => format!(
+                "{topic} errored ({}); not rejoined automatically, `join {topic}` to retry",
+                t.why
+            ),
+        };
+        let _ = writeln!(out, "{} {}", "*".yellow(), line.yellow());
     }
 
     fn sent(&self, f: &Frame, out: &mut String) {
@@ -299,10 +421,10 @@ impl Style {
     }
 
     fn unanswered(&self, u: &Unanswered, out: &mut String) {
-        let what = if u.because == "phx_error" {
-            "the channel crashed"
-        } else {
-            "the channel closed"
+        let what = match u.because {
+            "phx_error" => "the channel crashed",
+            "disconnected" => "the connection dropped",
+            _ => "the channel closed",
         };
         let text = format!(
             "no reply to {} on {} (ref {}): {what}",
@@ -378,10 +500,14 @@ impl Style {
     }
 
     fn closed(&self, code: Option<u16>, reason: &str, by_client: bool, out: &mut String) {
+        // "By the server" only when it said so with a close frame; a reset,
+        // a read error or a heartbeat timeout is a lost connection.
         let mut text = String::from(if by_client {
             "connection closed"
-        } else {
+        } else if code.is_some() || reason.is_empty() {
             "disconnected by the server"
+        } else {
+            "connection lost"
         });
         if let Some(c) = code {
             let _ = write!(text, ": code {c}");
@@ -562,6 +688,18 @@ fn fmt_latency(d: Duration) -> String {
         format!("{m:.0} ms")
     } else {
         format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// `10 ms`, `1 s`, `2.5 s`: a delay, as short as it reads well.
+fn fmt_latency_short(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{:.1} s", d.as_secs_f64())
     }
 }
 

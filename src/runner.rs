@@ -170,7 +170,12 @@ pub struct Runner {
     failed: bool,
     connection_lost: bool,
     connect_error: Option<String>,
+    /// The socket is open now.
     connected: bool,
+    /// Times the socket has opened, reconnects included.
+    opened: u32,
+    /// The network thread has sent its last event: nothing more can be sent.
+    ended: bool,
     stdout_closed: bool,
     /// The network thread is stuck connecting and was given up on.
     abandon_net: bool,
@@ -202,6 +207,8 @@ impl Runner {
             connection_lost: false,
             connect_error: None,
             connected: false,
+            opened: 0,
+            ended: false,
             stdout_closed: false,
             abandon_net: false,
         }
@@ -561,9 +568,11 @@ impl Runner {
                 return;
             }
         };
-        if !self.connected || !self.net.send(to_net) {
+        // While reconnecting the network thread holds commands for the
+        // next connection; only once it has given up is nothing sent.
+        if self.ended || !self.net.send(to_net) {
             self.error(
-                "not connected, so nothing was sent; type `quit` and start phx-repl again",
+                "the connection is closed for good, so nothing was sent; type `quit` and start phx-repl again",
                 self.line_label(n),
             );
             self.mark_failed();
@@ -865,7 +874,12 @@ impl Runner {
     }
 
     fn begin_close(&mut self) {
-        if self.connected && self.net.send(ToNet::Close) {
+        // Between connections the network thread may be inside a connect
+        // attempt that takes a while: do not wait for it at exit.
+        if !self.connected {
+            self.abandon_net = true;
+        }
+        if !self.ended && self.net.send(ToNet::Close) {
             self.step = Step::Closing {
                 deadline: Instant::now() + CLOSE_WAIT,
             };
@@ -879,8 +893,10 @@ impl Runner {
         if let Mode::Interactive { prompt, base, .. } = &self.settings.mode {
             let text = if self.connected {
                 format!("{base}> ")
-            } else {
+            } else if self.ended {
                 format!("{base} (disconnected)> ")
+            } else {
+                format!("{base} (reconnecting)> ")
             };
             let _ = prompt.send(text);
         }
@@ -890,17 +906,27 @@ impl Runner {
         match &ev {
             Event::Connected => {
                 self.connected = true;
-                let hint = if self.interactive() {
-                    "; type `help` for commands, `quit` to leave"
-                } else {
-                    ""
-                };
+                self.opened += 1;
                 let url = self.settings.shown_url.clone();
-                self.info(
-                    "connected",
-                    &format!("connected to {url}{hint}"),
-                    &[("url", json_str(&url))],
-                );
+                if self.opened > 1 {
+                    let n = self.opened - 1;
+                    self.info(
+                        "connected",
+                        &format!("reconnected to {url} (reconnect {n})"),
+                        &[("url", json_str(&url)), ("reconnects", n.to_string())],
+                    );
+                } else {
+                    let hint = if self.interactive() {
+                        "; type `help` for commands, `quit` to leave"
+                    } else {
+                        ""
+                    };
+                    self.info(
+                        "connected",
+                        &format!("connected to {url}{hint}"),
+                        &[("url", json_str(&url))],
+                    );
+                }
                 self.update_prompt();
                 if matches!(self.step, Step::Connecting) {
                     self.step = Step::Idle;
@@ -916,6 +942,7 @@ impl Runner {
                     self.out = s;
                 }
                 self.connect_error = Some(message.clone());
+                self.ended = true;
                 self.step = Step::Done;
                 return;
             }
@@ -1030,16 +1057,28 @@ impl Runner {
                 self.tally.unanswered += 1;
                 self.last_reply = Some(LastReply::Missing {
                     what: format!("{} on {}", u.event, u.topic),
-                    why: if u.because == "phx_error" {
-                        "the channel crashed"
-                    } else {
-                        "the channel closed"
+                    why: match u.because {
+                        "phx_error" => "the channel crashed",
+                        "disconnected" => "the connection dropped",
+                        _ => "the channel closed",
                     },
                 });
                 self.end_reply_wait(&u.ref_);
             }
+            Event::Disconnected { .. } => {
+                self.connected = false;
+                self.update_prompt();
+            }
+            Event::Queued { id, .. } => {
+                // At the prompt the line is done; a script line waits for
+                // the push to go out (or be given up on).
+                if !script {
+                    self.sent(id);
+                }
+            }
             Event::Closed { by_client, .. } => {
                 self.connected = false;
+                self.ended = true;
                 if !by_client {
                     self.connection_lost = true;
                 }
@@ -1055,7 +1094,11 @@ impl Runner {
             | Event::Undecodable { .. }
             | Event::Connected
             | Event::ConnectFailed(_)
-            | Event::Rejected { .. } => {}
+            | Event::Rejected { .. }
+            | Event::Reconnecting { .. }
+            | Event::HeartbeatTimeout { .. }
+            | Event::Rejoining { .. }
+            | Event::ChannelState(_) => {}
         }
     }
 

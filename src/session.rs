@@ -9,6 +9,8 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+pub use crate::channel::ChannelState;
+use crate::channel::{Channel, Rejoin};
 use crate::protocol::{
     Frame, HEARTBEAT, PHOENIX_TOPIC, PHX_CLOSE, PHX_ERROR, PHX_JOIN, PHX_LEAVE, PHX_REPLY, Payload,
     empty_object, parse_reply,
@@ -37,34 +39,6 @@ pub enum Request {
     Heartbeat {
         auto: bool,
     },
-}
-
-/// The lifecycle state of a channel, named as in the JS client.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChannelState {
-    Joining,
-    Joined,
-    Leaving,
-    Closed,
-    Errored,
-}
-
-impl ChannelState {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ChannelState::Joining => "joining",
-            ChannelState::Joined => "joined",
-            ChannelState::Leaving => "leaving",
-            ChannelState::Closed => "closed",
-            ChannelState::Errored => "errored",
-        }
-    }
-}
-
-#[derive(Debug)]
-struct Channel {
-    join_ref: String,
-    state: ChannelState,
 }
 
 #[derive(Debug)]
@@ -153,7 +127,7 @@ pub struct Unanswered {
     pub ref_: String,
     pub topic: String,
     pub event: String,
-    /// `phx_error` or `phx_close`.
+    /// `phx_error`, `phx_close`, or `disconnected` (the socket dropped).
     pub because: &'static str,
 }
 
@@ -181,6 +155,59 @@ impl std::fmt::Display for SessionError {
 }
 
 /// Refs, channels and pending requests of one connection.
+/// A channel changed state (for `--json` `channel_state` records).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    pub topic: String,
+    /// `None` for a topic seen for the first time.
+    pub from: Option<ChannelState>,
+    pub to: ChannelState,
+    /// What caused it: `join`, `joined`, `join refused`, `join timed out`,
+    /// `phx_error`, `phx_close`, `leave`, `left`, `unmatched topic`,
+    /// `disconnected`, `rejoin`.
+    pub why: &'static str,
+    /// When an errored channel will be rejoined: `Some(ZERO)` when it waits
+    /// for the socket to reopen.
+    pub rejoin_in: Option<Duration>,
+}
+
+/// A push held until its topic has (re)joined.
+#[derive(Debug)]
+struct Held {
+    id: u64,
+    topic: String,
+    event: String,
+    payload: Payload,
+    deadline: Instant,
+}
+
+/// A held push that will not be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dropped {
+    pub id: u64,
+    pub topic: String,
+    pub event: String,
+    pub why: String,
+}
+
+/// An automatic rejoin to send.
+#[derive(Debug, Clone)]
+pub struct Rejoining {
+    pub frame: Frame,
+    /// 1 for the first rejoin since the channel was last joined.
+    pub attempt: u32,
+}
+
+/// Heartbeat figures for `status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeartbeatStats {
+    /// Round-trip time of the last answered heartbeat.
+    pub last_rtt: Option<Duration>,
+    /// Heartbeats that got no reply before the next one was due.
+    pub missed: u64,
+}
+
+/// Refs, channels and pending requests of one connection.
 #[derive(Debug)]
 pub struct Session {
     timeout: Duration,
@@ -193,6 +220,17 @@ pub struct Session {
     late: VecDeque<String>,
     /// Requests orphaned by a channel crash or close, not yet collected.
     unanswered: Vec<Unanswered>,
+    /// State changes not yet collected.
+    transitions: Vec<Transition>,
+    /// Pushes waiting for their topic to join, in arrival order.
+    held: Vec<Held>,
+    /// Held pushes whose topic joined, not yet collected.
+    released: Vec<(u64, Request)>,
+    /// Held pushes given up on, not yet collected.
+    dropped: Vec<Dropped>,
+    /// The automatic heartbeat awaiting its reply: ref and when it was sent.
+    heartbeat: Option<(String, Instant)>,
+    heartbeat_stats: HeartbeatStats,
 }
 
 impl Session {
@@ -205,13 +243,126 @@ impl Session {
             deadlines: VecDeque::new(),
             late: VecDeque::new(),
             unanswered: Vec::new(),
+            transitions: Vec::new(),
+            held: Vec::new(),
+            released: Vec::new(),
+            dropped: Vec::new(),
+            heartbeat: None,
+            heartbeat_stats: HeartbeatStats::default(),
         }
     }
 
-    /// The next ref: "1", "2", … (one counter per connection).
+    /// The next ref: "1", "2", … (one counter for the whole session, across
+    /// reconnects, so a ref never names two requests).
     pub fn next_ref(&mut self) -> String {
         self.last_ref += 1;
         self.last_ref.to_string()
+    }
+
+    /// Applies `f` to the channel on `topic` and records the change, if any.
+    /// Pushes held for the topic are released once it is joined and dropped
+    /// once it is not coming back.
+    fn change(
+        &mut self,
+        topic: &str,
+        now: Instant,
+        why: &'static str,
+        f: impl FnOnce(&mut Channel),
+    ) {
+        let Some(ch) = self.channels.get_mut(topic) else {
+            return;
+        };
+        let from = ch.state;
+        f(ch);
+        let (to, coming_back, rejoin) = (ch.state, ch.coming_back(), ch.rejoin);
+        if to != from {
+            self.transitions.push(Transition {
+                topic: topic.to_owned(),
+                from: Some(from),
+                to,
+                why,
+                rejoin_in: rejoin_in(rejoin, now),
+            });
+        }
+        if to == ChannelState::Joined {
+            self.release(topic);
+        } else if !coming_back {
+            let why = match to {
+                ChannelState::Leaving => "the topic is being left",
+                ChannelState::Closed => "the channel closed",
+                _ => "the join failed",
+            };
+            self.drop_held(|h| h.topic == topic, why);
+        }
+    }
+
+    fn release(&mut self, topic: &str) {
+        let (go, keep): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| h.topic == topic);
+        self.held = keep;
+        self.released.extend(go.into_iter().map(|h| {
+            (
+                h.id,
+                Request::Push {
+                    topic: h.topic,
+                    event: h.event,
+                    payload: h.payload,
+                },
+            )
+        }));
+    }
+
+    fn drop_held(&mut self, which: impl Fn(&Held) -> bool, why: &str) {
+        let (gone, keep): (Vec<Held>, Vec<Held>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|h| which(h));
+        self.held = keep;
+        self.dropped.extend(gone.into_iter().map(|h| Dropped {
+            id: h.id,
+            topic: h.topic,
+            event: h.event,
+            why: why.to_owned(),
+        }));
+    }
+
+    /// Holds a push to a topic that is joining or waiting to rejoin, to be
+    /// sent once it has joined (as the JS client buffers pushes), for at
+    /// most the reply timeout. Gives the request back if it is not such a
+    /// push.
+    pub fn hold(&mut self, id: u64, req: Request, now: Instant) -> Result<(), Request> {
+        match req {
+            Request::Push {
+                topic,
+                event,
+                payload,
+            } if self.channels.get(&topic).is_some_and(Channel::coming_back) => {
+                self.held.push(Held {
+                    id,
+                    topic,
+                    event,
+                    payload,
+                    deadline: now + self.timeout,
+                });
+                Ok(())
+            }
+            other => Err(other),
+        }
+    }
+
+    /// Held pushes whose topic has joined: send them now, in order.
+    pub fn take_released(&mut self) -> Vec<(u64, Request)> {
+        std::mem::take(&mut self.released)
+    }
+
+    /// Held pushes that will not be sent.
+    pub fn take_dropped(&mut self) -> Vec<Dropped> {
+        std::mem::take(&mut self.dropped)
+    }
+
+    /// Channel state changes since the last call.
+    pub fn take_transitions(&mut self) -> Vec<Transition> {
+        std::mem::take(&mut self.transitions)
     }
 
     /// Builds the frame for `req`, records it as pending and updates the
@@ -222,23 +373,27 @@ impl Session {
                 let r = self.next_ref();
                 // A join of a topic already joined replaces it, as Phoenix
                 // does (§3): frames for the old join_ref become stale.
-                self.channels.insert(
-                    topic.clone(),
-                    Channel {
-                        join_ref: r.clone(),
-                        state: ChannelState::Joining,
-                    },
-                );
-                (
-                    Frame {
-                        join_ref: Some(r.clone()),
-                        ref_: Some(r),
+                let frame = Frame {
+                    join_ref: Some(r.clone()),
+                    ref_: Some(r.clone()),
+                    topic: topic.clone(),
+                    event: PHX_JOIN.to_owned(),
+                    payload: payload.clone(),
+                };
+                if self.channels.contains_key(&topic) {
+                    self.change(&topic, now, "join", |ch| ch.join(r, payload));
+                } else {
+                    self.channels
+                        .insert(topic.clone(), Channel::joining(r, payload));
+                    self.transitions.push(Transition {
                         topic,
-                        event: PHX_JOIN.to_owned(),
-                        payload,
-                    },
-                    false,
-                )
+                        from: None,
+                        to: ChannelState::Joining,
+                        why: "join",
+                        rejoin_in: None,
+                    });
+                }
+                (frame, false)
             }
             Request::Leave { topic } => {
                 let topic = match topic {
@@ -249,11 +404,9 @@ impl Session {
                 // it is alive after all (a join that timed out, say) only
                 // the matching join_ref leaves it, and a dead one is
                 // answered ok whatever the join_ref (§3).
-                let join_ref = self.channels.get_mut(&topic).map(|ch| {
-                    if ch.is_live() {
-                        ch.state = ChannelState::Leaving;
-                    }
-                    ch.join_ref.clone()
+                let join_ref = self.channels.get(&topic).map(|ch| ch.join_ref.clone());
+                self.change(&topic, now, "leave", |ch| {
+                    ch.leaving();
                 });
                 let r = self.next_ref();
                 (
@@ -303,7 +456,13 @@ impl Session {
             }
         };
         let r = frame.ref_.clone().expect("requests always carry a ref");
-        let deadline = now + self.timeout;
+        self.track(&frame, r, auto, now);
+        Ok(frame)
+    }
+
+    /// Records a sent request as pending. Automatic heartbeats have no
+    /// reply deadline: they are judged when the next one is due (§5).
+    fn track(&mut self, frame: &Frame, r: String, auto: bool, now: Instant) {
         self.pending.insert(
             r.clone(),
             Pending {
@@ -314,8 +473,68 @@ impl Session {
                 timed_out: false,
             },
         );
-        self.deadlines.push_back((deadline, r));
-        Ok(frame)
+        if auto {
+            self.heartbeat = Some((r, now));
+        } else {
+            self.deadlines.push_back((now + self.timeout, r));
+        }
+    }
+
+    /// Joins again every channel whose rejoin is due, with its join payload
+    /// and a new join_ref.
+    pub fn rejoins_due(&mut self, now: Instant) -> Vec<Rejoining> {
+        let due: Vec<String> = self
+            .channels
+            .iter()
+            .filter(|(_, ch)| ch.rejoin_due(now))
+            .map(|(t, _)| t.clone())
+            .collect();
+        let mut out = Vec::with_capacity(due.len());
+        for topic in due {
+            let r = self.next_ref();
+            let Some(ch) = self.channels.get(&topic) else {
+                continue;
+            };
+            let (payload, attempt) = (ch.payload.clone(), ch.attempts.max(1));
+            self.change(&topic, now, "rejoin", |ch| ch.rejoin(r.clone()));
+            let frame = Frame {
+                join_ref: Some(r.clone()),
+                ref_: Some(r.clone()),
+                topic,
+                event: PHX_JOIN.to_owned(),
+                payload,
+            };
+            self.track(&frame, r, false, now);
+            out.push(Rejoining { frame, attempt });
+        }
+        out
+    }
+
+    /// When the next timed rejoin is due.
+    pub fn next_rejoin(&self) -> Option<Instant> {
+        self.channels.values().filter_map(Channel::rejoin_at).min()
+    }
+
+    /// The socket is open again: channels waiting for it rejoin now.
+    pub fn reconnected(&mut self, now: Instant) {
+        for ch in self.channels.values_mut() {
+            ch.reconnected(now);
+        }
+    }
+
+    /// The automatic heartbeat still waiting for its reply, and when it
+    /// was sent.
+    pub fn unanswered_heartbeat(&self) -> Option<Instant> {
+        self.heartbeat.as_ref().map(|(_, at)| *at)
+    }
+
+    /// Counts a heartbeat that got no reply in time.
+    pub fn heartbeat_missed(&mut self) {
+        self.heartbeat_stats.missed += 1;
+    }
+
+    pub fn heartbeat_stats(&self) -> HeartbeatStats {
+        self.heartbeat_stats
     }
 
     /// Classifies a received frame and applies it to the channel states.
@@ -339,15 +558,23 @@ impl Session {
             _ if frame.join_ref.is_none() => MessageKind::Broadcast,
             _ => MessageKind::Push,
         };
-        if !stale && let Some(ch) = self.channels.get_mut(&frame.topic) {
-            let because = match kind {
-                MessageKind::Error => Some((ChannelState::Errored, PHX_ERROR)),
-                MessageKind::Close { .. } => Some((ChannelState::Closed, PHX_CLOSE)),
-                _ => None,
-            };
-            if let Some((state, because)) = because {
-                ch.state = state;
-                self.orphan(&frame.topic, because);
+        if !stale && self.channels.contains_key(&frame.topic) {
+            match kind {
+                MessageKind::Error => {
+                    self.change(&frame.topic, now, "phx_error", |ch| {
+                        if ch.state != ChannelState::Leaving {
+                            ch.errored(now);
+                        } else {
+                            ch.left();
+                        }
+                    });
+                    self.orphan(&frame.topic, PHX_ERROR);
+                }
+                MessageKind::Close { .. } => {
+                    self.change(&frame.topic, now, "phx_close", Channel::closed);
+                    self.orphan(&frame.topic, PHX_CLOSE);
+                }
+                _ => {}
             }
         }
         Incoming::Message(Message { frame, kind, stale })
@@ -374,33 +601,41 @@ impl Session {
         if p.timed_out {
             self.late.retain(|r| Some(r) != frame.ref_.as_ref());
         }
+        let latency = now.saturating_duration_since(p.sent_at);
+        if p.auto {
+            if self.heartbeat.as_ref().map(|(r, _)| Some(r)) == Some(frame.ref_.as_ref()) {
+                self.heartbeat = None;
+            }
+            self.heartbeat_stats.last_rtt = Some(latency);
+        }
         let ok = status.as_deref() == Some("ok");
-        if let Some(ch) = self.channels.get_mut(&p.topic) {
+        if let Some(ch) = self.channels.get(&p.topic) {
             let is_current = frame.ref_.as_deref() == Some(ch.join_ref.as_str());
+            let state = ch.state;
             match p.event.as_str() {
                 // Only the reply to the current join moves the channel: a
                 // reply to a replaced join must not. A late ok still joins.
                 PHX_JOIN
                     if is_current
-                        && matches!(ch.state, ChannelState::Joining | ChannelState::Errored) =>
+                        && matches!(state, ChannelState::Joining | ChannelState::Errored) =>
                 {
-                    ch.state = if ok {
-                        ChannelState::Joined
+                    if ok {
+                        self.change(&p.topic, now, "joined", Channel::join_ok);
                     } else {
-                        ChannelState::Errored
-                    };
+                        self.change(&p.topic, now, "join refused", Channel::join_refused);
+                    }
                 }
-                PHX_LEAVE if ch.state == ChannelState::Leaving => {
-                    ch.state = ChannelState::Closed;
+                PHX_LEAVE if state == ChannelState::Leaving => {
+                    self.change(&p.topic, now, "left", Channel::left);
                 }
                 // "unmatched topic" with a null join_ref: the server has no
                 // channel for this topic (§8.5), whatever we thought.
                 _ if !ok
                     && frame.join_ref.is_none()
-                    && ch.is_live()
+                    && state.is_live()
                     && is_unmatched_topic(&response) =>
                 {
-                    ch.state = ChannelState::Closed;
+                    self.change(&p.topic, now, "unmatched topic", Channel::closed);
                 }
                 _ => {}
             }
@@ -410,7 +645,7 @@ impl Session {
             status,
             response,
             request: Some(p.event),
-            latency: Some(now.saturating_duration_since(p.sent_at)),
+            latency: Some(latency),
             late: p.timed_out,
             auto: p.auto,
         }
@@ -444,7 +679,8 @@ impl Session {
     }
 
     /// Marks requests whose deadline has passed as timed out and returns
-    /// them. Their replies are still matched if they arrive later.
+    /// them. Their replies are still matched if they arrive later. Held
+    /// pushes past their deadline are dropped (see `take_dropped`).
     pub fn expire(&mut self, now: Instant) -> Vec<Expired> {
         let mut out = Vec::new();
         while let Some((deadline, _)) = self.deadlines.front() {
@@ -463,12 +699,15 @@ impl Session {
                 auto: p.auto,
                 after: now.saturating_duration_since(p.sent_at),
             });
-            if p.event == PHX_JOIN
-                && let Some(ch) = self.channels.get_mut(&p.topic)
-                && ch.join_ref == r
-                && ch.state == ChannelState::Joining
-            {
-                ch.state = ChannelState::Errored;
+            if p.event == PHX_JOIN {
+                let topic = p.topic.clone();
+                let is_current = self
+                    .channels
+                    .get(&topic)
+                    .is_some_and(|ch| ch.join_ref == r && ch.state == ChannelState::Joining);
+                if is_current {
+                    self.change(&topic, now, "join timed out", |ch| ch.errored(now));
+                }
             }
             self.late.push_back(r);
             if self.late.len() > LATE_MEMORY
@@ -477,21 +716,31 @@ impl Session {
                 self.pending.remove(&old);
             }
         }
+        if self.held.iter().any(|h| h.deadline <= now) {
+            let ms = self.timeout.as_millis();
+            let why = if ms.is_multiple_of(1000) {
+                format!("its topic did not join within {} s", ms / 1000)
+            } else {
+                format!("its topic did not join within {ms} ms")
+            };
+            self.drop_held(|h| h.deadline <= now, &why);
+        }
         out
     }
 
-    /// When the next pending request times out.
+    /// When the next pending request times out (or a held push is dropped).
     ///
     /// Entries of answered requests are dropped from the front here, so a
     /// long script of request/reply pairs costs O(1) per call.
     pub fn next_deadline(&mut self) -> Option<Instant> {
+        let held = self.held.iter().map(|h| h.deadline).min();
         while let Some((deadline, r)) = self.deadlines.front() {
             if self.pending.get(r).is_some_and(|p| !p.timed_out) {
-                return Some(*deadline);
+                return Some(held.map_or(*deadline, |h| h.min(*deadline)));
             }
             self.deadlines.pop_front();
         }
-        None
+        held
     }
 
     /// Moves every pending deadline `by` later: while the client is not
@@ -501,18 +750,34 @@ impl Session {
         for (deadline, _) in &mut self.deadlines {
             *deadline += by;
         }
+        for h in &mut self.held {
+            h.deadline += by;
+        }
     }
 
-    /// The transport is gone: every channel on the server is gone with it.
-    pub fn transport_closed(&mut self) {
-        for ch in self.channels.values_mut() {
-            if ch.is_live() {
-                ch.state = ChannelState::Errored;
-            }
+    /// The transport is gone: every channel on the server is gone with it,
+    /// and no pending request will be answered.
+    pub fn transport_closed(&mut self, now: Instant) {
+        let topics: Vec<String> = self.channels.keys().cloned().collect();
+        for topic in topics {
+            self.change(&topic, now, "disconnected", Channel::transport_lost);
         }
-        self.pending.clear();
+        let mut orphans: Vec<Unanswered> = self
+            .pending
+            .drain()
+            .filter(|(_, p)| !p.timed_out && !p.auto)
+            .map(|(r, p)| Unanswered {
+                ref_: r,
+                topic: p.topic,
+                event: p.event,
+                because: "disconnected",
+            })
+            .collect();
+        orphans.sort_by_key(|u| u.ref_.parse::<u64>().unwrap_or(u64::MAX));
+        self.unanswered.extend(orphans);
         self.deadlines.clear();
         self.late.clear();
+        self.heartbeat = None;
     }
 
     /// Every topic seen, with its join_ref and state, sorted by topic.
@@ -531,7 +796,7 @@ impl Session {
     pub fn current_join_ref(&self, topic: &str) -> Option<&str> {
         self.channels
             .get(topic)
-            .filter(|ch| ch.is_live())
+            .filter(|ch| ch.state.is_live())
             .map(|ch| ch.join_ref.as_str())
     }
 
@@ -550,6 +815,14 @@ impl Session {
     }
 }
 
+fn rejoin_in(rejoin: Rejoin, now: Instant) -> Option<Duration> {
+    match rejoin {
+        Rejoin::Never => None,
+        Rejoin::OnReconnect => Some(Duration::ZERO),
+        Rejoin::At(t) => Some(t.saturating_duration_since(now)),
+    }
+}
+
 /// Whether a reply's response is Phoenix's `{"reason":"unmatched topic"}`.
 fn is_unmatched_topic(response: &Payload) -> bool {
     let Some(response) = response.json() else {
@@ -564,15 +837,6 @@ fn is_unmatched_topic(response: &Payload) -> bool {
         .ok()
         .and_then(|r| r.reason)
         .is_some_and(|r| r == "unmatched topic")
-}
-
-impl Channel {
-    fn is_live(&self) -> bool {
-        matches!(
-            self.state,
-            ChannelState::Joining | ChannelState::Joined | ChannelState::Leaving
-        )
-    }
 }
 
 #[cfg(test)]
@@ -995,8 +1259,175 @@ mod tests {
         let mut s = Session::new(T);
         let t0 = Instant::now();
         join(&mut s, "room:a", t0);
-        s.transport_closed();
+        s.transport_closed(t0);
         assert_eq!(state(&s, "room:a"), ChannelState::Errored);
         assert_eq!(s.next_deadline(), None);
+    }
+
+    fn crash(s: &mut Session, topic: &str, join_ref: &str, now: Instant) {
+        message(
+            s,
+            &format!(r#"["{join_ref}","{join_ref}","{topic}","phx_error",{{}}]"#),
+            now,
+        );
+    }
+
+    #[test]
+    fn a_crashed_channel_rejoins_with_its_payload_and_a_new_join_ref() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        s.prepare(
+            Request::Join {
+                topic: "room:a".into(),
+                payload: raw(r#"{"user":"ana"}"#.into()).into(),
+            },
+            t0,
+        )
+        .unwrap();
+        reply(
+            &mut s,
+            r#"["1","1","room:a","phx_reply",{"status":"ok","response":{}}]"#,
+            t0,
+        );
+        crash(&mut s, "room:a", "1", t0);
+        assert_eq!(s.next_rejoin(), Some(t0 + Duration::from_secs(1)));
+        assert!(s.rejoins_due(t0 + Duration::from_millis(999)).is_empty());
+        let due = s.rejoins_due(t0 + Duration::from_secs(1));
+        assert_eq!(due.len(), 1);
+        assert_eq!(due[0].attempt, 1);
+        assert_eq!(
+            due[0].frame.encode(),
+            r#"["2","2","room:a","phx_join",{"user":"ana"}]"#
+        );
+        assert_eq!(state(&s, "room:a"), ChannelState::Joining);
+        assert_eq!(s.next_rejoin(), None);
+    }
+
+    #[test]
+    fn transitions_are_reported_with_their_cause() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        joined(&mut s, "room:a", t0);
+        crash(&mut s, "room:a", "1", t0);
+        let got: Vec<(Option<ChannelState>, ChannelState, &str, Option<Duration>)> = s
+            .take_transitions()
+            .into_iter()
+            .map(|t| (t.from, t.to, t.why, t.rejoin_in))
+            .collect();
+        use ChannelState::*;
+        assert_eq!(
+            got,
+            [
+                (None, Joining, "join", None),
+                (Some(Joining), Joined, "joined", None),
+                (
+                    Some(Joined),
+                    Errored,
+                    "phx_error",
+                    Some(Duration::from_secs(1))
+                ),
+            ]
+        );
+        assert!(s.take_transitions().is_empty());
+    }
+
+    #[test]
+    fn a_lost_transport_orphans_requests_and_rejoins_on_reconnect() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        joined(&mut s, "room:a", t0);
+        joined(&mut s, "room:b", t0);
+        push(&mut s, "room:a", "echo", t0);
+        s.transport_closed(t0);
+        let orphans = s.take_unanswered();
+        assert_eq!(orphans.len(), 1);
+        assert_eq!(orphans[0].because, "disconnected");
+        assert!(s.rejoins_due(t0 + T).is_empty(), "not while offline");
+        s.reconnected(t0 + T);
+        let topics: Vec<String> = s
+            .rejoins_due(t0 + T)
+            .into_iter()
+            .map(|r| r.frame.topic)
+            .collect();
+        assert_eq!(topics, ["room:a", "room:b"]);
+    }
+
+    #[test]
+    fn pushes_to_a_rejoining_topic_are_held_until_it_joins() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        joined(&mut s, "room:a", t0);
+        s.transport_closed(t0);
+        let req = Request::Push {
+            topic: "room:a".into(),
+            event: "echo".into(),
+            payload: empty_object().into(),
+        };
+        assert!(s.hold(7, req, t0).is_ok());
+        let other = Request::Push {
+            topic: "room:b".into(),
+            event: "echo".into(),
+            payload: empty_object().into(),
+        };
+        assert!(s.hold(8, other, t0).is_err(), "room:b is not coming back");
+        s.reconnected(t0);
+        s.rejoins_due(t0);
+        assert!(s.take_released().is_empty());
+        reply(
+            &mut s,
+            r#"["2","2","room:a","phx_reply",{"status":"ok","response":{}}]"#,
+            t0,
+        );
+        let released = s.take_released();
+        assert_eq!(released.len(), 1);
+        assert_eq!(released[0].0, 7);
+    }
+
+    #[test]
+    fn held_pushes_are_dropped_after_the_timeout_or_a_refusal() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        join(&mut s, "room:a", t0);
+        join(&mut s, "private:x", t0);
+        let p = |t: &str| Request::Push {
+            topic: t.into(),
+            event: "e".into(),
+            payload: empty_object().into(),
+        };
+        s.hold(1, p("room:a"), t0).unwrap();
+        s.hold(2, p("private:x"), t0).unwrap();
+        reply(
+            &mut s,
+            r#"["2","2","private:x","phx_reply",{"status":"error","response":{}}]"#,
+            t0,
+        );
+        let dropped = s.take_dropped();
+        assert_eq!(
+            (dropped[0].id, dropped[0].why.as_str()),
+            (2, "the join failed")
+        );
+        assert_eq!(s.next_deadline(), Some(t0 + T));
+        s.expire(t0 + T);
+        let dropped = s.take_dropped();
+        assert_eq!(dropped.len(), 1);
+        assert_eq!(dropped[0].why, "its topic did not join within 10 s");
+    }
+
+    #[test]
+    fn automatic_heartbeats_wait_for_the_next_beat_not_the_timeout() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        s.prepare(Request::Heartbeat { auto: true }, t0).unwrap();
+        assert_eq!(s.next_deadline(), None);
+        assert_eq!(s.unanswered_heartbeat(), Some(t0));
+        assert!(s.expire(t0 + T + T).is_empty());
+        let r = reply(
+            &mut s,
+            r#"[null,"1","phoenix","phx_reply",{"status":"ok","response":{}}]"#,
+            t0 + Duration::from_millis(3),
+        );
+        assert!(r.auto);
+        assert_eq!(s.unanswered_heartbeat(), None);
+        assert_eq!(s.heartbeat_stats().last_rtt, Some(Duration::from_millis(3)));
     }
 }

@@ -166,7 +166,8 @@ fn crash_push_exits_1_with_fail() {
 fn a_push_that_crashes_its_channel_stops_waiting_at_once_and_exits_0() {
     let server = Server::start();
     // A 30 s timeout: the test would hit its own deadline if the script
-    // waited for the reply that the crash made impossible.
+    // waited for the reply that the crash made impossible. The next push
+    // waits for the channel's rejoin (after 1 s) and then goes out.
     Script::new(&server)
         .args(["--timeout", "30"])
         .stdin("join room:lobby\npush room:lobby crash\npush room:lobby echo\n")
@@ -180,9 +181,14 @@ fn a_push_that_crashes_its_channel_stops_waiting_at_once_and_exits_0() {
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby crash {}  (ref 2)
             ← room:lobby phx_error: the channel crashed {"reason":"channel_crash"}
+            * room:lobby errored (phx_error); rejoining in 1 s
             * no reply to crash on room:lobby (ref 2): the channel crashed
-            → room:lobby echo {}  (ref 3)
-            ← room:lobby reply error to echo (ref 3, _) {"reason":"unmatched topic"}
+            * room:lobby is not joined yet: queued until it has joined
+            * rejoining room:lobby with its join payload (attempt 1)
+            → room:lobby phx_join {}  (ref 3)
+            ← room:lobby reply ok to phx_join (ref 3, _) {"joined":"room:lobby"}
+            → room:lobby echo {}  (ref 4)
+            ← room:lobby reply ok to echo (ref 4, _) {}
             * connection closed: code 1000
             "#,
         ));
@@ -320,7 +326,7 @@ fn unsupported_url_scheme_is_a_usage_error_exiting_2() {
 fn connection_dropped_mid_script_exits_3_without_running_the_rest() {
     let server = Server::with_idle_timeout("0.5");
     let out = Script::new(&server)
-        .args(["--heartbeat", "0"])
+        .args(["--heartbeat", "0", "--no-reconnect"])
         .stdin("join room:lobby\nsleep 2s\npush room:lobby echo\n")
         .run();
     out.assert_code(3).assert_stdout(&dedent(
@@ -342,6 +348,7 @@ fn connection_dropped_mid_script_exits_3_without_running_the_rest() {
 fn malformed_raw_frame_makes_the_server_drop_the_connection_exit_3() {
     let server = Server::start();
     Script::new(&server)
+        .arg("--no-reconnect")
         .stdin("raw not json\nsleep 5s\n")
         .run()
         .assert_code(3)

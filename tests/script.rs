@@ -186,6 +186,7 @@ fn push_error_reply_and_unjoined_topic_are_shown() {
             ← room:lobby reply error to fail (ref 3, _) {"reason":"nope"}
             → private:x phx_join {}  (ref 4)
             ← private:x reply error to phx_join (ref 4, _) {"reason":"unauthorized"}
+            * private:x errored (join refused); not rejoined automatically, `join private:x` to retry
             * connection closed: code 1000
             "#,
         ));

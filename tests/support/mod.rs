@@ -164,9 +164,15 @@ impl Server {
     }
 
     pub fn with_args(extra: &[&str]) -> Server {
+        Server::listening_on("127.0.0.1:0", extra)
+    }
+
+    /// A server on a given address (to start one where a client is already
+    /// trying to connect).
+    pub fn listening_on(listen: &str, extra: &[&str]) -> Server {
         let home = TempDir::new();
         let mut child = command(&home)
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -451,6 +457,14 @@ impl Running {
                     self.fail(&format!("stdout ended without a line {what}"))
                 }
             }
+        }
+    }
+
+    /// Writes one more script line to the client's stdin.
+    pub fn send_line(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        if let Err(e) = writeln!(stdin, "{line}").and_then(|()| stdin.flush()) {
+            self.fail(&format!("cannot write `{line}` to the client: {e}"));
         }
     }
 

@@ -1,0 +1,243 @@
+//! Reconnects, rejoins and heartbeat timeouts, over real sockets: the
+//! built-in server's fault controls (`kick`, `restart`, `mute_heartbeats`,
+//! `crash`, the idle timeout, or the server process going away) break the
+//! connection and the client must bring every channel back.
+
+mod support;
+
+use std::time::Duration;
+
+use support::{Script, Server, unused_port};
+
+/// Restarts `server` from a second client, as a deploy would.
+fn restart(server: &Server) {
+    Script::new(server)
+        .arg("--no-reconnect")
+        .stdin("join room:admin\npush room:admin restart\n")
+        .run();
+}
+
+#[test]
+fn a_server_restart_reconnects_and_rejoins_every_topic_with_its_payload() {
+    let server = Server::start();
+    let mut client = Script::new(&server)
+        .stdin("join room:a {\"user\":\"ana\"}\njoin miami:weather {\"some\":\"param\"}\n")
+        .spawn();
+    client.expect_line("answering the second join", |l| {
+        l.starts_with("← miami:weather reply ok to phx_join")
+    });
+    restart(&server);
+    client.expect_line("saying the server went away", |l| {
+        l == "* disconnected by the server: code 1012 (restart)"
+    });
+    client.expect_line("reconnecting", |l| l.starts_with("* reconnected to "));
+    // Rejoins go out in topic order, refs 3 and 4.
+    client.expect_line("room:a joined again", |l| {
+        l.starts_with("← room:a reply ok to phx_join (ref 4")
+    });
+    client.send_line("push room:a echo n:=1");
+    client.send_line("topics");
+    let out = client.finish();
+    out.assert_success()
+        .assert_stderr("")
+        .assert_stdout_contains("* rejoining room:a with its join payload (attempt 1)\n")
+        .assert_stdout_contains("→ room:a phx_join {\"user\":\"ana\"}  (ref 4)\n")
+        .assert_stdout_contains("→ miami:weather phx_join {\"some\":\"param\"}  (ref 3)\n")
+        .assert_stdout_contains("← room:a reply ok to echo")
+        .assert_stdout_contains("  room:a         joined")
+        .assert_stdout_contains("  miami:weather  joined");
+}
+
+#[test]
+fn a_script_survives_a_restart_without_rerunning_its_joins() {
+    let server = Server::start();
+    // The script waits for a shout that can only arrive once room:lobby has
+    // been rejoined on the new connection.
+    let mut client = Script::new(&server)
+        .stdin("join room:lobby\nwait room:lobby shout 15s\npush room:lobby echo\n")
+        .spawn();
+    client.expect_line("joined", |l| {
+        l.starts_with("← room:lobby reply ok to phx_join")
+    });
+    restart(&server);
+    client.expect_line("rejoined", |l| {
+        l.starts_with("← room:lobby reply ok to phx_join (ref 2")
+    });
+    Script::new(&server)
+        .stdin("join room:lobby\npush room:lobby shout body=back\n")
+        .run()
+        .assert_success();
+    let out = client.finish();
+    out.assert_success()
+        .assert_stderr("")
+        .assert_stdout_contains(r#"← room:lobby broadcast shout {"body":"back"}"#)
+        .assert_stdout_contains("← room:lobby reply ok to echo");
+}
+
+#[test]
+fn a_crashed_channel_is_rejoined_after_about_a_second() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .stdin("join room:lobby <\"user\":\"ana\">\npush room:lobby crash\npush room:lobby echo\n")
+        .run();
+    out.assert_success()
+        .assert_stdout_contains("* room:lobby errored (phx_error); rejoining in 1 s\n")
+        .assert_stdout_contains("* rejoining room:lobby with its join payload (attempt 1)\n")
+        .assert_stdout_contains("→ room:lobby phx_join {\"user\":\"ana\"}  (ref 3)\n")
+        .assert_stdout_contains("← room:lobby reply ok to echo (ref 4, _) {}\n");
+    assert!(
+        out.elapsed >= Duration::from_millis(950),
+        "rejoined before the 1 s backoff\n{}",
+        out.report()
+    );
+}
+
+#[test]
+fn a_refused_join_is_not_retried() {
+    let server = Server::start();
+    let out = Script::new(&server).stdin("join private:x\ntopics\n").run();
+    out.assert_success()
+        .assert_stdout_contains(
+            "* private:x errored (join refused); not rejoined automatically, `join private:x` to retry\n",
+        )
+        .assert_stdout_contains("  private:x  errored")
+        .assert_stdout_lacks("rejoining");
+}
+
+#[test]
+fn a_duplicate_join_keeps_the_topic_joined_under_the_new_join_ref() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("join room:a\njoin room:a\npush room:a echo\ntopics\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("[stale join_ref 1: an earlier instance of the channel]")
+        .assert_stdout_contains("← room:a reply ok to echo (ref 3, _)")
+        .assert_stdout_contains("  room:a  joined    join_ref 2")
+        .assert_stdout_lacks("rejoining");
+}
+
+#[test]
+fn a_server_that_stops_answering_heartbeats_is_detected_and_left() {
+    let server = Server::start();
+    let mut client = Script::new(&server)
+        .args(["--heartbeat", "0.3"])
+        .stdin("join room:lobby\npush room:lobby mute_heartbeats\n")
+        .spawn();
+    client.expect_line("a heartbeat timeout", |l| {
+        l == "* no reply to the heartbeat within 0.3 s: the connection is dead, closing it"
+    });
+    client.expect_line("closing it", |l| {
+        l == "* connection lost (heartbeat timeout)"
+    });
+    client.expect_line("a reconnect", |l| l.starts_with("* reconnected to "));
+    client.expect_line("a rejoin", |l| {
+        l.starts_with("← room:lobby reply ok to phx_join (ref ")
+    });
+    client.send_line("push room:lobby echo");
+    client
+        .finish()
+        .assert_success()
+        .assert_stdout_contains("← room:lobby reply ok to echo");
+}
+
+#[test]
+fn heartbeats_keep_going_during_a_flood() {
+    let server = Server::start();
+    // 50k pushes take a while to print; heartbeats every 0.1 s must all
+    // be answered meanwhile (no heartbeat timeout, no reconnect).
+    let out = Script::new(&server)
+        .args(["--heartbeat", "0.1", "--no-reconnect", "--show-heartbeats"])
+        .stdin("join flood:50000\nwait flood:50000 done 60s\n")
+        .run();
+    out.assert_success()
+        .assert_stdout_lacks("no reply to the heartbeat")
+        .assert_stdout_lacks("disconnected");
+    assert!(
+        out.stdout.contains("← phoenix reply ok to heartbeat"),
+        "no heartbeat was answered during the flood\n{}",
+        &out.stdout[out.stdout.len().saturating_sub(2000)..]
+    );
+}
+
+#[test]
+fn an_idle_timeout_closes_with_a_close_frame_and_the_client_comes_back() {
+    let server = Server::with_idle_timeout("0.5");
+    let mut client = Script::new(&server)
+        .args(["--heartbeat", "0"])
+        .stdin("join room:lobby\n")
+        .spawn();
+    client.expect_line("the idle close", |l| {
+        l == "* disconnected by the server: code 1000 (idle timeout)"
+    });
+    client.expect_line("a rejoin", |l| {
+        l.starts_with("← room:lobby reply ok to phx_join (ref 2")
+    });
+    client.finish().assert_success();
+}
+
+#[test]
+fn a_kick_with_no_reconnect_ends_the_run_with_exit_3() {
+    let server = Server::start();
+    Script::new(&server)
+        .arg("--no-reconnect")
+        .stdin("join room:lobby\npush room:lobby kick\npush room:lobby echo\n")
+        .run()
+        .assert_code(3)
+        .assert_stdout_contains("* disconnected by the server: code 1011 (kicked)\n")
+        .assert_stdout_lacks("reconnecting")
+        .assert_stdout_lacks("echo");
+}
+
+#[test]
+fn a_kick_reconnects_and_the_next_line_waits_for_the_rejoin() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("join room:lobby\npush room:lobby kick\npush room:lobby echo\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("* disconnected by the server: code 1011 (kicked)\n")
+        .assert_stdout_contains("* reconnecting in 10 ms (attempt 1)\n")
+        .assert_stdout_contains("← room:lobby reply ok to echo");
+}
+
+#[test]
+fn the_retry_budget_ends_a_script_with_exit_3_when_the_server_is_gone() {
+    let server = Server::start();
+    let mut client = Script::new(&server)
+        .args(["--max-retries", "3"])
+        .stdin("join room:lobby\n")
+        .spawn();
+    client.expect_line("joined", |l| {
+        l.starts_with("← room:lobby reply ok to phx_join")
+    });
+    drop(server);
+    client.expect_line("the third attempt", |l| {
+        l.starts_with("* reconnecting in 100 ms (attempt 3)")
+    });
+    client.expect_line("giving up", |l| {
+        l.contains("gave up after 3 reconnect attempts")
+    });
+    client.finish().assert_code(3);
+}
+
+#[test]
+fn retry_waits_for_a_server_that_is_not_up_yet() {
+    let port = unused_port();
+    let url = format!("ws://127.0.0.1:{port}/socket");
+    let mut client = Script::with_url(&url)
+        .args(["--retry", "--max-retries", "100"])
+        .stdin("join room:lobby\n")
+        .spawn();
+    client.expect_line("a retry", |l| {
+        l.starts_with(
+            "* reconnecting in 10 ms (attempt 1); the last attempt failed: connection refused",
+        )
+    });
+    let _server = Server::listening_on(&format!("127.0.0.1:{port}"), &[]);
+    client.expect_line("connected", |l| l.starts_with("* connected to "));
+    client
+        .finish()
+        .assert_success()
+        .assert_stdout_contains("← room:lobby reply ok to phx_join");
+}

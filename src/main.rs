@@ -205,7 +205,8 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
     let (sink, mode) = if interactive {
         let history = config.history.then(history_path).flatten();
         let ready = Arc::new(AtomicBool::new(false));
-        let mut ed = repl::editor(history.as_deref(), Arc::clone(&ready), tx.clone())
+        let (words_tx, words_rx) = mpsc::channel();
+        let mut ed = repl::editor(history.as_deref(), Arc::clone(&ready), tx.clone(), words_rx)
             .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the line editor: {e}")))?;
         let sink = match ed.create_external_printer() {
             Ok(p) if stdout_tty => Sink::Printer(Box::new(p)),
@@ -225,6 +226,7 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
                 prompt: prompt_tx,
                 base,
                 ready,
+                words: words_tx,
             },
         )
     } else {

@@ -15,8 +15,14 @@
 //! it draws the prompt and cleared when it accepts a line), and after `quit`
 //! or Ctrl-D the editor goes on reading under an empty prompt until the
 //! process exits, so queued output still appears.
+//!
+//! Comforts: Tab completes commands, topics, events and `@` file paths
+//! (from what the runner has seen, see `vocab`); history offers the rest of
+//! a line as a dimmed hint (→ or End takes it); a payload whose `{` or `[`
+//! is not closed continues on the next line under a continuation prompt.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,16 +31,19 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rustyline::completion::Completer;
+use colored::Colorize;
+use rustyline::completion::{Completer, FilenameCompleter, Pair};
 use rustyline::error::ReadlineError;
 use rustyline::highlight::Highlighter;
-use rustyline::hint::Hinter;
+use rustyline::hint::{Hinter, HistoryHinter};
 use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Behavior, Config, Context, Editor, Helper};
+use rustyline::{Behavior, CompletionType, Config, Context, Editor, Helper};
 
 use crate::command::{self, Command};
+use crate::multiline;
 use crate::runner::Input;
+use crate::vocab::{self, Completion, Vocabulary, Word};
 
 const HISTORY_SIZE: usize = 10_000;
 /// How long the first prompt waits for the connection before it is shown
@@ -43,10 +52,20 @@ const FIRST_PROMPT_WAIT: Duration = Duration::from_millis(200);
 
 pub type LineEditor = Editor<Gate, FileHistory>;
 
-/// Tells the runner when printing above the prompt is safe.
+/// Shown while a command's JSON payload is still open.
+const CONTINUATION_PROMPT: &str = "... ";
+
+/// The editor's helper: completion, hints, and the gate that tells the
+/// runner when printing above the prompt is safe.
 pub struct Gate {
     ready: Arc<AtomicBool>,
     wake: Sender<Input>,
+    /// Topics and events from the runner, learned when completing.
+    words: Receiver<Word>,
+    vocab: RefCell<Vocabulary>,
+    files: FilenameCompleter,
+    /// `None` when hints are off (no colour to dim them with).
+    hinter: Option<HistoryHinter>,
 }
 
 impl Gate {
@@ -66,9 +85,9 @@ impl Gate {
 // entering raw mode: the moment queued output will be shown in order.
 impl Hinter for Gate {
     type Hint = String;
-    fn hint(&self, _line: &str, _pos: usize, _ctx: &Context<'_>) -> Option<String> {
+    fn hint(&self, line: &str, pos: usize, ctx: &Context<'_>) -> Option<String> {
         self.open();
-        None
+        self.hinter.as_ref()?.hint(line, pos, ctx)
     }
 }
 
@@ -82,10 +101,42 @@ impl Validator for Gate {
 }
 
 impl Completer for Gate {
-    type Candidate = String;
+    type Candidate = Pair;
+
+    fn complete(
+        &self,
+        line: &str,
+        pos: usize,
+        _ctx: &Context<'_>,
+    ) -> rustyline::Result<(usize, Vec<Pair>)> {
+        let mut vocab = self.vocab.borrow_mut();
+        while let Ok(word) = self.words.try_recv() {
+            vocab.learn(word);
+        }
+        match vocab::candidates(&vocab, line, pos) {
+            Completion::Words { start, words } => Ok((
+                start,
+                words
+                    .into_iter()
+                    .map(|w| Pair {
+                        display: w.clone(),
+                        replacement: format!("{w} "),
+                    })
+                    .collect(),
+            )),
+            Completion::Path { start } => {
+                let (from, pairs) = self.files.complete_path(&line[start..pos], pos - start)?;
+                Ok((start + from, pairs))
+            }
+        }
+    }
 }
 
 impl Highlighter for Gate {
+    fn highlight_hint<'h>(&self, hint: &'h str) -> Cow<'h, str> {
+        Cow::Owned(hint.dimmed().to_string())
+    }
+
     fn highlight_prompt<'b, 's: 'b, 'p: 'b>(
         &'s self,
         prompt: &'p str,
@@ -103,15 +154,26 @@ pub fn editor(
     history: Option<&Path>,
     ready: Arc<AtomicBool>,
     wake: Sender<Input>,
+    words: Receiver<Word>,
 ) -> rustyline::Result<LineEditor> {
     let config = Config::builder()
         .max_history_size(HISTORY_SIZE)?
         .auto_add_history(false)
+        .completion_type(CompletionType::List)
         // Prompt on the terminal even when stdout is a file (`--json > f`).
         .behavior(Behavior::PreferTerm)
         .build();
     let mut ed: LineEditor = Editor::with_config(config)?;
-    ed.set_helper(Some(Gate { ready, wake }));
+    // A hint that cannot be dimmed would read as typed text.
+    let hints = colored::control::SHOULD_COLORIZE.should_colorize();
+    ed.set_helper(Some(Gate {
+        ready,
+        wake,
+        words,
+        vocab: RefCell::new(Vocabulary::default()),
+        files: FilenameCompleter::new(),
+        hinter: hints.then(HistoryHinter::new),
+    }));
     if let Some(path) = history {
         // A missing file is normal on the first run.
         let _ = ed.load_history(path);
@@ -139,6 +201,8 @@ pub fn spawn(
                 Err(RecvTimeoutError::Disconnected) => return,
             };
             let mut ending = false;
+            // The lines of a command whose JSON payload is still open.
+            let mut pending: Option<String> = None;
             loop {
                 if !ending {
                     // The newest prompt; none left means the runner has ended.
@@ -150,7 +214,13 @@ pub fn spawn(
                         }
                     }
                 }
-                let shown = if ending { "" } else { prompt.as_str() };
+                let shown = if ending {
+                    ""
+                } else if pending.is_some() {
+                    CONTINUATION_PROMPT
+                } else {
+                    prompt.as_str()
+                };
                 let result = ed.readline(shown);
                 if let Some(gate) = ed.helper() {
                     gate.close();
@@ -166,6 +236,18 @@ pub fn spawn(
                 }
                 let sent = match result {
                     Ok(line) => {
+                        let line = match pending.take() {
+                            Some(mut before) => {
+                                before.push('\n');
+                                before.push_str(&line);
+                                before
+                            }
+                            None => line,
+                        };
+                        if multiline::is_incomplete(&line) {
+                            pending = Some(line);
+                            continue;
+                        }
                         if !line.trim().is_empty() {
                             let _ = ed.add_history_entry(line.as_str());
                             // Saved at once: the process may exit without
@@ -184,7 +266,11 @@ pub fn spawn(
                             sent
                         }
                     }
-                    Err(ReadlineError::Interrupted) => lines.send(Input::Interrupt).is_ok(),
+                    Err(ReadlineError::Interrupted) => {
+                        // Ctrl-C drops an unfinished command too.
+                        pending = None;
+                        lines.send(Input::Interrupt).is_ok()
+                    }
                     Err(_) => {
                         ending = true;
                         lines.send(Input::Eof).is_ok()

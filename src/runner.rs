@@ -24,11 +24,13 @@ use serde_json::value::RawValue;
 use crate::command::{self, Command};
 use crate::connection::{Event, Handle, ToNet};
 use crate::matcher;
+use crate::multiline;
 use crate::output::{Expectation, Style, display_json};
 use crate::protocol::json_str;
 use crate::recorder::{self, Recorder};
 use crate::session::MessageKind;
 use crate::vars;
+use crate::vocab::Word;
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
 const WAIT_MEMORY: usize = 10_000;
@@ -88,6 +90,8 @@ pub enum Mode {
         /// Set while the editor is reading a line: only then is printing
         /// above the prompt sure to keep its order (see `repl`).
         ready: Arc<AtomicBool>,
+        /// Topics and events for tab completion (see `vocab`).
+        words: Sender<Word>,
     },
 }
 
@@ -151,6 +155,11 @@ pub struct Runner {
     queue: VecDeque<(usize, String, bool)>,
     /// The running line came from a script, -e or -f.
     scripted: bool,
+    /// A command whose JSON payload is not closed yet: (first line number,
+    /// text so far, scripted).
+    partial: Option<(usize, String, bool)>,
+    /// (topic, event) pairs already told to the prompt for completion.
+    told: std::collections::HashSet<(String, String)>,
     lines_read: usize,
     eof: bool,
     next_id: u64,
@@ -193,6 +202,8 @@ impl Runner {
             step: Step::Connecting,
             queue: VecDeque::new(),
             scripted: false,
+            partial: None,
+            told: std::collections::HashSet::new(),
             lines_read: 0,
             eof: false,
             next_id: 0,
@@ -382,18 +393,21 @@ impl Runner {
                 // A paste at the prompt arrives as one multi-line string.
                 let scripted = !self.interactive();
                 for part in l.split('\n') {
-                    self.lines_read += 1;
-                    self.queue
-                        .push_back((self.lines_read, part.to_owned(), scripted));
+                    self.push_line(part.to_owned(), scripted);
+                }
+                if !scripted {
+                    // The prompt only sends whole commands.
+                    self.end_partial();
                 }
             }
             Input::First(lines) => {
                 for line in lines {
-                    self.lines_read += 1;
-                    self.queue.push_back((self.lines_read, line, true));
+                    self.push_line(line, true);
                 }
+                self.end_partial();
             }
             Input::Eof => {
+                self.end_partial();
                 // At the prompt, Ctrl-D or `quit` ends the session now, not
                 // after a pending sleep or wait or the lines behind them.
                 if self.interactive() {
@@ -415,6 +429,58 @@ impl Runner {
                 self.net.batch_done();
             }
         }
+    }
+
+    /// Queues a line, joining the lines of a multi-line JSON payload into
+    /// one command (see `multiline`).
+    fn push_line(&mut self, part: String, scripted: bool) {
+        self.lines_read += 1;
+        let n = self.lines_read;
+        if let Some((start, mut text, s)) = self.partial.take() {
+            if !multiline::starts_command(&part) {
+                // A line merged into another runs no command of its own:
+                // give its read-ahead credit back now.
+                if let Mode::Script { line_credits } = &self.settings.mode {
+                    let _ = line_credits.try_recv();
+                }
+                text.push('\n');
+                text.push_str(&part);
+                if multiline::is_incomplete(&text) {
+                    self.partial = Some((start, text, s));
+                } else {
+                    self.queue.push_back((start, text, s));
+                }
+                return;
+            }
+            self.queue.push_back((start, text, s));
+        }
+        if multiline::is_incomplete(&part) {
+            self.partial = Some((n, part, scripted));
+        } else {
+            self.queue.push_back((n, part, scripted));
+        }
+    }
+
+    /// Queues an unfinished command as it is (its parse error says why).
+    fn end_partial(&mut self) {
+        if let Some(p) = self.partial.take() {
+            self.queue.push_back(p);
+        }
+    }
+
+    /// Tells the prompt's completion about topics and events.
+    fn tell(&mut self, word: Word) {
+        let Mode::Interactive { words, .. } = &self.settings.mode else {
+            return;
+        };
+        if let Word::Seen { topic, event } = &word {
+            // Each pair once; a server inventing names stops being heard.
+            if self.told.len() >= 100_000 || self.told.contains(&(topic.clone(), event.clone())) {
+                return;
+            }
+            self.told.insert((topic.clone(), event.clone()));
+        }
+        let _ = words.send(word);
     }
 
     /// Ctrl-C: drops queued lines and stops waiting for a reply, a message
@@ -779,6 +845,33 @@ impl Runner {
         }
     }
 
+    /// Feeds tab completion from a frame.
+    fn learn(&mut self, ev: &Event) {
+        let seen = |f: &crate::protocol::Frame| Word::Seen {
+            topic: f.topic.clone(),
+            event: f.event.clone(),
+        };
+        match ev {
+            Event::Sent {
+                frame, auto: false, ..
+            } if frame.topic != crate::protocol::PHOENIX_TOPIC => self.tell(seen(frame)),
+            Event::Reply(r) if !r.auto => match r.request.as_deref() {
+                Some(crate::protocol::PHX_JOIN) if !r.is_error() => {
+                    self.tell(Word::Joined(r.frame.topic.clone()));
+                }
+                Some(crate::protocol::PHX_LEAVE) => self.tell(Word::Left(r.frame.topic.clone())),
+                _ => {}
+            },
+            Event::Message(m) => {
+                self.tell(seen(&m.frame));
+                if !m.stale && matches!(m.kind, MessageKind::Error | MessageKind::Close { .. }) {
+                    self.tell(Word::Left(m.frame.topic.clone()));
+                }
+            }
+            _ => {}
+        }
+    }
+
     /// Writes what came back into the recording, as comments.
     fn record_event(&mut self, ev: &Event) {
         let Some(rec) = &mut self.recorder else {
@@ -963,6 +1056,9 @@ impl Runner {
         let is_error =
             matches!(ev, Event::Undecodable { .. }) || matches!(&ev, Event::TimedOut(e) if !e.auto);
         self.record_event(&ev);
+        if self.interactive() {
+            self.learn(&ev);
+        }
         if !self.hidden(&ev) {
             let mut s = std::mem::take(if is_error {
                 &mut self.err

@@ -369,3 +369,31 @@ fn record_starts_and_stops_at_a_line() {
     assert!(!recorded.contains("join room:lobby\n"), "{recorded}");
     assert!(!recorded.contains("n:=2"), "{recorded}");
 }
+
+#[test]
+fn pretty_printed_json_spans_lines_in_a_script() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin(
+            "join room:lobby\n\
+             push room:lobby echo {\n  \"user\": {\n    \"name\": \"ana\"\n  },\n  \"tags\": [\"a\",\n \"b\"]\n}\n\
+             expect ok {\n  \"user\": {\"name\": \"ana\"}\n}\n\
+             push room:lobby echo n:=2\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stderr("")
+        .assert_stdout_contains("✓ expect ok {\"user\":{\"name\":\"ana\"}}")
+        .assert_stdout_contains("reply ok to echo (ref 3, _) {\"n\":2}");
+}
+
+#[test]
+fn an_unclosed_payload_does_not_swallow_the_next_command() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("join room:lobby\npush room:lobby echo {\"a\":\npush room:lobby echo n:=2\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("error: line 2: payload `{\"a\":` is not valid JSON")
+        .assert_stdout_contains("reply ok to echo (ref 2, _) {\"n\":2}");
+}

@@ -1,0 +1,304 @@
+//! What tab completion knows and offers (pure).
+//!
+//! The runner sees every frame; it tells the prompt, through a channel, of
+//! each topic and event the first time it appears and of joins and leaves
+//! (`Word`). The prompt keeps them in a `Vocabulary`, and `candidates`
+//! turns a half-typed line into completions: command names from the shared
+//! command table (so new commands complete too), topics (joined ones
+//! first, then the others seen), events seen on the topic plus the reserved
+//! ones, and `@` file paths, which the prompt completes from the disk.
+
+use std::collections::HashMap;
+
+use crate::command::{COMMANDS, Switch};
+use crate::protocol::{PHX_CLOSE, PHX_ERROR, PHX_JOIN, PHX_LEAVE, PHX_REPLY};
+
+/// Topics and events kept at most, so a server inventing names cannot
+/// grow the prompt's memory without bound.
+const MAX_TOPICS: usize = 1000;
+const MAX_EVENTS_PER_TOPIC: usize = 200;
+
+/// Events every channel knows.
+pub const RESERVED_EVENTS: [&str; 5] = [PHX_JOIN, PHX_LEAVE, PHX_REPLY, PHX_ERROR, PHX_CLOSE];
+
+/// News for the prompt's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Word {
+    /// A topic or an event on it was seen (sent or received).
+    Seen { topic: String, event: String },
+    /// A join was answered ok.
+    Joined(String),
+    /// The topic was left, closed or crashed.
+    Left(String),
+}
+
+/// What the prompt knows.
+#[derive(Debug, Default)]
+pub struct Vocabulary {
+    /// Joined topics, oldest first.
+    joined: Vec<String>,
+    /// Every topic seen, oldest first.
+    seen: Vec<String>,
+    events: HashMap<String, Vec<String>>,
+}
+
+impl Vocabulary {
+    pub fn learn(&mut self, word: Word) {
+        match word {
+            Word::Seen { topic, event } => {
+                if !self.seen.contains(&topic) {
+                    if self.seen.len() >= MAX_TOPICS {
+                        return;
+                    }
+                    self.seen.push(topic.clone());
+                }
+                let events = self.events.entry(topic).or_default();
+                if !events.contains(&event) && events.len() < MAX_EVENTS_PER_TOPIC {
+                    events.push(event);
+                }
+            }
+            Word::Joined(topic) => {
+                if !self.joined.contains(&topic) {
+                    self.joined.push(topic.clone());
+                }
+                if !self.seen.contains(&topic) && self.seen.len() < MAX_TOPICS {
+                    self.seen.push(topic);
+                }
+            }
+            Word::Left(topic) => self.joined.retain(|t| *t != topic),
+        }
+    }
+
+    /// Topics starting with `prefix`: joined ones first, then the others.
+    pub fn topics(&self, prefix: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for t in self.joined.iter().chain(&self.seen) {
+            if t.starts_with(prefix) && !out.contains(t) {
+                out.push(t.clone());
+            }
+        }
+        out
+    }
+
+    /// Events seen on `topic` (on any topic for `*`), then the reserved
+    /// ones, that start with `prefix`.
+    pub fn events(&self, topic: &str, prefix: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        let seen: Vec<&String> = if topic == "*" {
+            self.seen
+                .iter()
+                .filter_map(|t| self.events.get(t))
+                .flatten()
+                .collect()
+        } else {
+            self.events.get(topic).into_iter().flatten().collect()
+        };
+        let reserved = RESERVED_EVENTS
+            .iter()
+            .map(|e| (*e).to_owned())
+            .collect::<Vec<_>>();
+        for e in seen.into_iter().chain(&reserved) {
+            if e.starts_with(prefix) && !out.contains(e) {
+                out.push(e.clone());
+            }
+        }
+        out
+    }
+}
+
+/// What to offer at the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// Replace the text from `start` to the cursor with one of `words`.
+    Words { start: usize, words: Vec<String> },
+    /// Complete a file path that starts at `start` (after an `@`).
+    Path { start: usize },
+}
+
+/// Completions for `line` with the cursor at `pos`.
+pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
+    let before = &line[..pos];
+    let start = before.rfind(char::is_whitespace).map_or(0, |i| {
+        i + before[i..].chars().next().map_or(1, char::len_utf8)
+    });
+    let word = &before[start..];
+    let done: Vec<&str> = before[..start].split_whitespace().collect();
+    if word.starts_with('@') {
+        // A payload file; `@@` (a binary file) too.
+        let at = word.len() - word.trim_start_matches('@').len();
+        return Completion::Path { start: start + at };
+    }
+    let words = |words: Vec<String>| Completion::Words { start, words };
+    let fixed = |list: &[&str]| {
+        words(
+            list.iter()
+                .filter(|w| w.starts_with(word))
+                .map(|w| (*w).to_owned())
+                .collect(),
+        )
+    };
+    let Some(&command) = done.first() else {
+        let mut names: Vec<String> = COMMANDS
+            .iter()
+            .map(|c| c.name.to_owned())
+            .filter(|n| n.starts_with(word))
+            .collect();
+        names.sort();
+        return words(names);
+    };
+    let topics = |wild: bool| {
+        let mut t = vocab.topics(word);
+        if wild && "*".starts_with(word) {
+            t.push("*".to_owned());
+        }
+        words(t)
+    };
+    match (command, done.len()) {
+        ("join" | "leave", 1) => topics(false),
+        ("push" | "send", 1) => topics(false),
+        ("wait", 1) => topics(true),
+        ("push" | "send" | "wait", 2) => {
+            let mut e = vocab.events(done[1], word);
+            if command == "wait" && "*".starts_with(word) {
+                e.push("*".to_owned());
+            }
+            words(e)
+        }
+        ("mute" | "unmute", 1) => {
+            let mut all = vocab.topics(word);
+            for e in vocab.events("*", word) {
+                if !all.contains(&e) {
+                    all.push(e);
+                }
+            }
+            words(all)
+        }
+        ("help", 1) => fixed(&COMMANDS.iter().map(|c| c.name).collect::<Vec<_>>()),
+        ("expect", 1) => fixed(&["ok", "error"]),
+        ("display", 1) => fixed(&Switch::ALL.map(Switch::name)),
+        ("display", 2) => fixed(&["on", "off"]),
+        ("record", 1) => {
+            if "stop".starts_with(word) && !word.is_empty() {
+                fixed(&["stop"])
+            } else {
+                Completion::Path { start }
+            }
+        }
+        _ => words(Vec::new()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vocab() -> Vocabulary {
+        let mut v = Vocabulary::default();
+        let seen = |t: &str, e: &str| Word::Seen {
+            topic: t.into(),
+            event: e.into(),
+        };
+        v.learn(seen("room:old", "phx_join"));
+        v.learn(seen("room:lobby", "phx_join"));
+        v.learn(seen("room:lobby", "shout"));
+        v.learn(seen("room:lobby", "new_msg"));
+        v.learn(Word::Joined("room:lobby".into()));
+        v.learn(seen("rooms:x", "hello"));
+        v
+    }
+
+    fn words(line: &str) -> Vec<String> {
+        match candidates(&vocab(), line, line.len()) {
+            Completion::Words { words, .. } => words,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_first_word_completes_to_command_names() {
+        assert_eq!(words("jo"), vec!["join"]);
+        assert_eq!(words("ex"), vec!["expect"]);
+        assert!(words("").len() >= COMMANDS.len());
+    }
+
+    #[test]
+    fn topics_come_joined_first_then_seen() {
+        assert_eq!(
+            words("push room"),
+            vec!["room:lobby", "room:old", "rooms:x"]
+        );
+        assert_eq!(words("join room:o"), vec!["room:old"]);
+        assert_eq!(
+            words("wait "),
+            vec!["room:lobby", "room:old", "rooms:x", "*"]
+        );
+    }
+
+    #[test]
+    fn a_left_topic_is_no_longer_first() {
+        let mut v = vocab();
+        v.learn(Word::Left("room:lobby".into()));
+        assert_eq!(v.topics("room:"), vec!["room:old", "room:lobby"]);
+    }
+
+    #[test]
+    fn events_are_those_seen_on_the_topic_then_reserved_ones() {
+        assert_eq!(
+            words("push room:lobby "),
+            vec![
+                "phx_join",
+                "shout",
+                "new_msg",
+                "phx_leave",
+                "phx_reply",
+                "phx_error",
+                "phx_close"
+            ]
+        );
+        assert_eq!(words("push room:lobby sh"), vec!["shout"]);
+        assert_eq!(words("wait * he"), vec!["hello"]);
+        assert_eq!(words("push room:none phx_l"), vec!["phx_leave"]);
+    }
+
+    #[test]
+    fn fixed_arguments_complete() {
+        assert_eq!(words("expect e"), vec!["error"]);
+        assert_eq!(words("display p"), vec!["pretty"]);
+        assert_eq!(words("display raw o"), vec!["on", "off"]);
+        assert_eq!(words("help pu"), vec!["push"]);
+        assert_eq!(words("mute sh"), vec!["shout"]);
+    }
+
+    #[test]
+    fn at_signs_complete_file_paths() {
+        assert_eq!(
+            candidates(&vocab(), "push t e @pay", 13),
+            Completion::Path { start: 10 }
+        );
+        assert_eq!(
+            candidates(&vocab(), "push t e @@pay", 14),
+            Completion::Path { start: 11 }
+        );
+        assert_eq!(
+            candidates(&vocab(), "record sm", 9),
+            Completion::Path { start: 7 }
+        );
+    }
+
+    #[test]
+    fn completion_stops_after_the_known_arguments() {
+        assert_eq!(words("push room:lobby shout bo"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut v = Vocabulary::default();
+        for i in 0..MAX_TOPICS + 10 {
+            v.learn(Word::Seen {
+                topic: format!("t{i}"),
+                event: "e".into(),
+            });
+        }
+        assert_eq!(v.topics("t").len(), MAX_TOPICS);
+    }
+}

@@ -1,0 +1,171 @@
+//! Prompt comforts in a pseudo-terminal (rexpect): tab completion, history
+//! hints, multi-line JSON (typed and pasted), muting, and `-e` before the
+//! prompt.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use rexpect::process::WaitStatus;
+use rexpect::session::{PtySession, spawn_with_options};
+use support::{Server, TempDir, command};
+
+const EXPECT_MS: u64 = 10_000;
+
+/// The client in a pty against `server`, with `extra` arguments.
+fn spawn(server: &Server, home: &TempDir, extra: &[&str]) -> PtySession {
+    let mut cmd = command(home);
+    cmd.env("TERM", "xterm")
+        .arg(server.url.as_str())
+        .args(extra);
+    let options = rexpect::reader::Options::new()
+        .timeout_ms(Some(EXPECT_MS))
+        .strip_ansi_escape_codes(true);
+    let mut repl = spawn_with_options(cmd, options).expect("spawn the REPL in a pty");
+    repl.exp_string("connected to ")
+        .expect("the connected line");
+    repl
+}
+
+fn prompt(server: &Server) -> String {
+    format!("phx-repl {}> ", server.addr())
+}
+
+fn type_keys(repl: &mut PtySession, keys: &str) {
+    repl.send(keys).expect("type");
+    repl.flush().expect("flush the pty");
+}
+
+/// Ctrl-D, then the exit status must be 0.
+fn quit(repl: &mut PtySession) {
+    repl.send_control('d').expect("Ctrl-D");
+    let end = Instant::now() + support::DEADLINE;
+    loop {
+        match repl.process().status() {
+            Some(WaitStatus::StillAlive) | None => {}
+            Some(WaitStatus::Exited(_, 0)) => return,
+            Some(other) => panic!("the REPL did not exit cleanly: {other:?}"),
+        }
+        assert!(Instant::now() < end, "the REPL did not exit");
+        let _ = repl.try_read();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn tab_completes_commands_topics_and_events() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn(&server, &home, &["--color", "never"]);
+    repl.exp_string(&prompt(&server)).expect("the prompt");
+    // `jo<Tab>` becomes `join `.
+    type_keys(&mut repl, "jo\troom:lobby\r");
+    repl.exp_string("reply ok to phx_join")
+        .expect("the completed join ran");
+    // A topic seen before, then an event seen on it.
+    type_keys(&mut repl, "push ro\techo n:=1\r");
+    repl.exp_regex(r#"reply ok to echo \(ref 2, [^)]*\) \{"n":1\}"#)
+        .expect("the completed topic");
+    type_keys(&mut repl, "push room:lobby ec\tn:=2\r");
+    repl.exp_regex(r#"reply ok to echo \(ref 3, [^)]*\) \{"n":2\}"#)
+        .expect("the completed event");
+    quit(&mut repl);
+}
+
+#[test]
+fn a_history_hint_is_taken_with_the_right_arrow() {
+    let server = Server::start();
+    let home = TempDir::new();
+    std::fs::write(home.history(), "#V2\njoin room:hinted\n").unwrap();
+    // Hints need colour to be dimmed, so they are only shown with colour.
+    let mut repl = spawn(&server, &home, &["--color", "always"]);
+    repl.exp_string(&prompt(&server)).expect("the prompt");
+    type_keys(&mut repl, "join room:h");
+    repl.exp_string("join room:hinted")
+        .expect("the rest of the line offered as a hint");
+    type_keys(&mut repl, "\x1b[C\r");
+    repl.exp_string("reply ok to phx_join")
+        .expect("the hinted line ran");
+    quit(&mut repl);
+}
+
+#[test]
+fn an_open_json_payload_continues_on_the_next_line() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn(&server, &home, &["--color", "never"]);
+    repl.exp_string(&prompt(&server)).expect("the prompt");
+    type_keys(&mut repl, "join room:lobby\r");
+    repl.exp_string("reply ok to phx_join").expect("joined");
+
+    // Typed over three lines.
+    type_keys(&mut repl, "push room:lobby echo {\r");
+    repl.exp_string("... ").expect("the continuation prompt");
+    type_keys(&mut repl, "\"typed\": [1,\r");
+    repl.exp_string("... ").expect("still continuing");
+    type_keys(&mut repl, "2]}\r");
+    repl.exp_regex(r#"reply ok to echo \(ref 2, [^)]*\) \{"typed": \[1,2\]\}"#)
+        .expect("one command from three lines");
+
+    // Pasted pretty JSON (bracketed paste), then Enter.
+    type_keys(
+        &mut repl,
+        "\x1b[200~push room:lobby echo {\n  \"pasted\": true,\n  \"n\": 3\n}\x1b[201~\r",
+    );
+    repl.exp_regex(r#"reply ok to echo \(ref 3, [^)]*\) \{ *"pasted": true, *"n": 3\}"#)
+        .expect("the pasted command");
+    quit(&mut repl);
+}
+
+#[test]
+fn muted_events_are_hidden_at_the_prompt_and_counted() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn(&server, &home, &["--color", "never"]);
+    repl.exp_string(&prompt(&server)).expect("the prompt");
+    type_keys(&mut repl, "join room:lobby\r");
+    repl.exp_string("reply ok to phx_join").expect("joined");
+    type_keys(&mut repl, "mute shout\r");
+    repl.exp_string("muted: shout (0 hidden)").expect("muted");
+    type_keys(&mut repl, "push room:lobby shout body=quiet\r");
+    repl.exp_string("reply ok to shout")
+        .expect("the reply still shows");
+    type_keys(&mut repl, "mute\r");
+    let before = repl
+        .exp_string("muted: shout (1 hidden)")
+        .expect("the hidden broadcast is counted");
+    assert!(!before.contains("broadcast shout"), "{before}");
+    type_keys(&mut repl, "unmute shout\r");
+    repl.exp_string("nothing is muted").expect("unmuted");
+    type_keys(&mut repl, "push room:lobby shout body=loud\r");
+    repl.exp_string("broadcast shout {\"body\":\"loud\"}")
+        .expect("shown again");
+    quit(&mut repl);
+}
+
+#[test]
+fn exec_lines_run_before_the_prompt() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn(
+        &server,
+        &home,
+        &[
+            "--color",
+            "never",
+            "-e",
+            "join room:lobby",
+            "-e",
+            "expect ok",
+        ],
+    );
+    repl.exp_string("reply ok to phx_join")
+        .expect("the -e join ran");
+    // (rexpect reads bytes as Latin-1, so the check mark is left out.)
+    repl.exp_string(" expect ok\r\n")
+        .expect("the -e expect ran");
+    type_keys(&mut repl, "push room:lobby echo x=1\r");
+    repl.exp_string("reply ok to echo")
+        .expect("then the prompt");
+    quit(&mut repl);
+}

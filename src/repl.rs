@@ -47,8 +47,10 @@ use crate::vocab::{self, Completion, Vocabulary, Word};
 
 const HISTORY_SIZE: usize = 10_000;
 /// How long the first prompt waits for the connection before it is shown
-/// as connecting (a local server answers well within this).
-const FIRST_PROMPT_WAIT: Duration = Duration::from_millis(200);
+/// as connecting. A local server answers well within this even on a loaded
+/// machine; the prompt text cannot change while a line is being read, so a
+/// shorter wait would leave `(connecting)` showing after connecting.
+const FIRST_PROMPT_WAIT: Duration = Duration::from_secs(1);
 
 pub type LineEditor = Editor<Gate, FileHistory>;
 

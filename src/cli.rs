@@ -20,7 +20,11 @@ fn after_help() -> String {
         String::from("REPL commands (one per line; `help COMMAND` at the prompt explains each):\n");
     for c in command::COMMANDS {
         let summary = c.summary.split(';').next().unwrap_or(c.summary);
-        out.push_str(&format!("  {:<28} {summary}\n", c.usage));
+        out.push_str(&format!(
+            "  {:<w$} {summary}\n",
+            c.usage,
+            w = command::usage_width()
+        ));
     }
     out.push_str(
         "\nPAYLOAD (default {}): JSON {\"a\":1}, the shorthand <\"a\":1>, or pairs a=text n:=3\n\

@@ -155,13 +155,13 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         name: "expect",
         usage: "expect ok|error [JSON]",
-        summary: "check the status of the most recent reply and that its response contains JSON (objects match key by key, recursively; arrays and other values must be equal); a failure exits 1",
+        summary: "check the status of the most recent reply, and that its response contains JSON if given; objects match key by key, recursively, arrays and other values must be equal; a failure exits 1",
         example: "expect ok {\"joined\":\"room:lobby\"}",
     },
     CommandInfo {
         name: "display",
-        usage: "display [timestamps|pretty|raw [on|off]]",
-        summary: "show the display switches, or turn one on or off (no on/off toggles it); like --timestamps, --pretty, --raw",
+        usage: "display [SWITCH [on|off]]",
+        summary: "show the display switches (timestamps, pretty, raw), or turn one on or off (no on/off toggles it); like --timestamps, --pretty, --raw",
         example: "display pretty on",
     },
     CommandInfo {
@@ -387,7 +387,12 @@ pub fn help(command: Option<&str>) -> Result<String, CommandError> {
         None => {
             let mut out = String::from("commands:\n");
             for c in COMMANDS {
-                out.push_str(&format!("  {:<28} {}\n", c.usage, c.summary));
+                out.push_str(&format!(
+                    "  {:<w$} {}\n",
+                    c.usage,
+                    c.summary,
+                    w = usage_width()
+                ));
             }
             out.push_str(PAYLOAD_HELP);
             out.push('\n');
@@ -420,6 +425,11 @@ pub fn help(command: Option<&str>) -> Result<String, CommandError> {
             Ok(out)
         }
     }
+}
+
+/// The width of the usage column in command lists.
+pub fn usage_width() -> usize {
+    COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0)
 }
 
 fn err(msg: impl Into<String>) -> CommandError {

@@ -397,3 +397,32 @@ fn an_unclosed_payload_does_not_swallow_the_next_command() {
         .assert_stderr_contains("error: line 2: payload `{\"a\":` is not valid JSON")
         .assert_stdout_contains("reply ok to echo (ref 2, _) {\"n\":2}");
 }
+
+#[test]
+fn expect_checks_the_request_not_an_automatic_rejoin() {
+    let server = Server::start();
+    let home = support::TempDir::new();
+    let file = home.path().join("crash.phx");
+    // The crash makes the client rejoin by itself after 1 s; the sleep
+    // lets that happen before the expect.
+    Script::new(&server)
+        .arg("--record")
+        .arg(&file)
+        .with_summary()
+        .stdin("join room:lobby\npush room:lobby crash\nsleep 1500ms\nexpect ok\n")
+        .run()
+        .assert_code(1)
+        .assert_stdout_contains("← room:lobby reply ok to phx_join (ref 3, _)")
+        .assert_stderr_contains(
+            "failed: line 4: crash on room:lobby got no reply (the channel crashed)",
+        )
+        .assert_stderr_contains("replies: 1 ok, 0 error, 0 timed out, 1 unanswered");
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        recorded
+            .matches("# expect ok {\"joined\":\"room:lobby\"}")
+            .count(),
+        1,
+        "{recorded}"
+    );
+}

@@ -22,6 +22,8 @@ pub enum Command {
     Request(Request),
     Raw(String),
     Topics,
+    /// Show the presence list of TOPIC, or of every topic.
+    Presence(Option<String>),
     Sleep(Duration),
     Wait {
         topic: String,
@@ -141,6 +143,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         example: "topics",
     },
     CommandInfo {
+        name: "presence",
+        usage: "presence [TOPIC]",
+        summary: "show who is present (from presence_state/presence_diff) on TOPIC or every topic",
+        example: "presence room:lobby",
+    },
+    CommandInfo {
         name: "sleep",
         usage: "sleep DURATION",
         summary: "pause before the next line (250ms, 2s, 1m)",
@@ -251,6 +259,11 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
         "topics" => {
             no_more(rest, "topics")?;
             Command::Topics
+        }
+        "presence" => {
+            let (topic, rest) = split_word(rest);
+            no_more(rest, "presence")?;
+            Command::Presence((!topic.is_empty()).then(|| topic.to_owned()))
         }
         "sleep" => {
             let (d, rest) = split_word(rest);
@@ -932,6 +945,9 @@ mod tests {
             Command::Request(Request::Heartbeat { auto: false })
         ));
         assert!(matches!(cmd("topics"), Command::Topics));
+        assert!(matches!(cmd("presence"), Command::Presence(None)));
+        assert!(matches!(cmd("presence room:a"), Command::Presence(Some(t)) if t == "room:a"));
+        assert!(error("presence a b").contains("the form is `presence [TOPIC]`"));
         assert!(matches!(cmd("quit"), Command::Quit));
         assert!(matches!(cmd("exit"), Command::Quit));
         assert!(matches!(cmd("help"), Command::Help(None)));

@@ -13,6 +13,7 @@ pub mod jsonfmt;
 pub mod matcher;
 pub mod multiline;
 pub mod output;
+pub mod presence;
 pub mod protocol;
 pub mod recorder;
 pub mod repl;

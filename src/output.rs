@@ -17,6 +17,7 @@ use colored::Colorize;
 use crate::connection::Event;
 use data_encoding::HEXLOWER;
 
+use crate::presence::{Applied, Change, State};
 use crate::protocol::{Frame, Payload, json_str as json_string, push_json_str, push_opt_str};
 use crate::session::{
     ChannelState, Expired, Message, MessageKind, Reply, TopicInfo, Transition, Unanswered,
@@ -631,6 +632,118 @@ impl Style {
         let _ = writeln!(out, "  got:      {}", e.got);
         if let Some(d) = e.detail {
             let _ = writeln!(out, "  ({d})");
+        }
+    }
+
+    /// What a presence state or diff changed: `+ alice (2 sessions)` and
+    /// `- bob` lines, or one `presence` record with `joins` and `leaves`.
+    pub fn presence(&self, applied: &Applied, out: &mut String) {
+        if self.json {
+            let mut joins = serde_json::Map::new();
+            let mut leaves = serde_json::Map::new();
+            for c in &applied.changes {
+                match c {
+                    Change::Join { key, joined, .. } => {
+                        joins.insert(key.clone(), joined.to_value());
+                    }
+                    Change::Leave { key, left, .. } => {
+                        leaves.insert(key.clone(), left.to_value());
+                    }
+                }
+            }
+            self.record_start("presence", out);
+            out.push_str(",\"topic\":");
+            push_json_str(out, &applied.topic);
+            out.push_str(",\"joins\":");
+            out.push_str(&display_json(&serde_json::Value::Object(joins).to_string()));
+            out.push_str(",\"leaves\":");
+            out.push_str(&display_json(
+                &serde_json::Value::Object(leaves).to_string(),
+            ));
+            out.push_str("}\n");
+            return;
+        }
+        let topic = clean(&applied.topic);
+        for c in &applied.changes {
+            match c {
+                Change::Join {
+                    key,
+                    previous,
+                    entry,
+                    ..
+                } => {
+                    // A join that adds no meta (our own join, seen in the
+                    // state and again in the diff) changes nothing.
+                    if previous
+                        .as_ref()
+                        .is_some_and(|p| p.metas.len() == entry.metas.len())
+                    {
+                        continue;
+                    }
+                    let n = entry.metas.len();
+                    let _ = write!(out, "  {topic} {} {}", "+".green().bold(), clean(key));
+                    if n > 1 {
+                        let _ = write!(out, " ({n} sessions)");
+                    }
+                    out.push('\n');
+                }
+                Change::Leave { key, remaining, .. } => {
+                    let _ = write!(out, "  {topic} {} {}", "-".red().bold(), clean(key));
+                    match remaining.metas.len() {
+                        0 => {}
+                        1 => out.push_str(" (1 session left)"),
+                        n => {
+                            let _ = write!(out, " ({n} sessions left)");
+                        }
+                    }
+                    out.push('\n');
+                }
+            }
+        }
+    }
+
+    /// The `presence` command: who is present on each topic, with metas.
+    pub fn presence_list(&self, lists: &[(&str, &State)], out: &mut String) {
+        if self.json {
+            for (topic, state) in lists {
+                let value: serde_json::Map<String, serde_json::Value> = state
+                    .iter()
+                    .map(|(k, e)| (k.clone(), e.to_value()))
+                    .collect();
+                self.record_start("presence", out);
+                out.push_str(",\"topic\":");
+                push_json_str(out, topic);
+                out.push_str(",\"state\":");
+                out.push_str(&display_json(&serde_json::Value::Object(value).to_string()));
+                out.push_str("}\n");
+            }
+            return;
+        }
+        if lists.is_empty() {
+            out.push_str(
+                "no presence yet: it comes from a channel that sends presence_state after the join\n",
+            );
+            return;
+        }
+        for (topic, state) in lists {
+            let sessions: usize = state.values().map(|e| e.metas.len()).sum();
+            let _ = writeln!(
+                out,
+                "  {}: {} present ({sessions} session{})",
+                clean(topic),
+                state.len(),
+                if sessions == 1 { "" } else { "s" }
+            );
+            for (key, entry) in state.iter() {
+                let _ = writeln!(out, "    {}", clean(key).bold());
+                for meta in &entry.metas {
+                    let _ = writeln!(out, "      {}", display_json(&meta.to_string()));
+                }
+                if !entry.rest.is_empty() {
+                    let rest = serde_json::Value::Object(entry.rest.clone()).to_string();
+                    let _ = writeln!(out, "      (also {})", display_json(&rest));
+                }
+            }
         }
     }
 

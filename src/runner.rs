@@ -26,7 +26,8 @@ use crate::connection::{Event, Handle, ToNet};
 use crate::matcher;
 use crate::multiline;
 use crate::output::{Expectation, Style, display_json};
-use crate::protocol::json_str;
+use crate::presence::{self, PRESENCE_DIFF, PRESENCE_STATE};
+use crate::protocol::{PHX_JOIN, json_str};
 use crate::recorder::{self, Recorder};
 use crate::session::MessageKind;
 use crate::vars;
@@ -170,6 +171,8 @@ pub struct Runner {
     unconsumed: VecDeque<(String, String, Box<RawValue>)>,
     /// What the latest request got, for `expect`.
     last_reply: Option<LastReply>,
+    /// Who is present on each topic.
+    presence: presence::Tracker,
     tally: Tally,
     /// `--bail` stopped the script: later lines are ignored.
     bailed: bool,
@@ -213,6 +216,7 @@ impl Runner {
             next_id: 0,
             unconsumed: VecDeque::new(),
             last_reply: None,
+            presence: presence::Tracker::new(),
             tally: Tally::default(),
             bailed: false,
             muted: Vec::new(),
@@ -568,6 +572,10 @@ impl Runner {
             Command::Request(request) => ToNet::Request { id, request },
             Command::Raw(text) => ToNet::Raw { id, text },
             Command::Topics => ToNet::Topics { id },
+            Command::Presence(topic) => {
+                self.show_presence(topic.as_deref());
+                return;
+            }
             Command::Sleep(d) => {
                 self.step = Step::Sleeping {
                     deadline: Instant::now() + d,
@@ -1097,6 +1105,7 @@ impl Runner {
                 self.out = s;
             }
         }
+        self.track_presence(&ev);
 
         let script = !self.interactive();
         match ev {
@@ -1221,6 +1230,75 @@ impl Runner {
             | Event::Rejoining { .. }
             | Event::ChannelState(_) => {}
         }
+    }
+
+    /// Follows joins and presence messages (PROTOCOL.md §6) and shows who
+    /// joined and left.
+    fn track_presence(&mut self, ev: &Event) {
+        let applied = match ev {
+            Event::Sent { frame, .. } if frame.event == PHX_JOIN => {
+                self.presence
+                    .joining(&frame.topic, frame.join_ref.as_deref());
+                return;
+            }
+            Event::Message(m) if !m.stale && matches!(m.kind, MessageKind::Close { .. }) => {
+                self.presence.forget(&m.frame.topic);
+                return;
+            }
+            Event::Message(m) if !m.stale => {
+                let Some(payload) = m.frame.payload.json() else {
+                    return;
+                };
+                match m.frame.event.as_str() {
+                    PRESENCE_STATE => self.presence.on_state(&m.frame.topic, payload),
+                    PRESENCE_DIFF => self
+                        .presence
+                        .on_diff(&m.frame.topic, payload)
+                        .map(|a| a.into_iter().collect()),
+                    _ => return,
+                }
+            }
+            _ => return,
+        };
+        match applied {
+            Ok(applied) => {
+                let mut s = std::mem::take(&mut self.out);
+                for a in &applied {
+                    self.settings.style.presence(a, &mut s);
+                }
+                self.out = s;
+            }
+            Err(e) => self.error(&e, None),
+        }
+    }
+
+    /// The `presence` command.
+    fn show_presence(&mut self, topic: Option<&str>) {
+        let lists: Vec<(&str, &presence::State)> = match topic {
+            Some(t) => match self.presence.list(t) {
+                Some(state) => vec![(t, state)],
+                None => {
+                    let message = format!(
+                        "no presence on `{t}` yet; it arrives as presence_state after a join{}",
+                        match self.presence.topics().first() {
+                            Some(known) => format!(" (try `presence {known}`)"),
+                            None => String::new(),
+                        }
+                    );
+                    self.error(&message, None);
+                    return;
+                }
+            },
+            None => self
+                .presence
+                .topics()
+                .into_iter()
+                .filter_map(|t| self.presence.list(t).map(|s| (t, s)))
+                .collect(),
+        };
+        let mut s = std::mem::take(&mut self.out);
+        self.settings.style.presence_list(&lists, &mut s);
+        self.out = s;
     }
 
     fn end_reply_wait(&mut self, ref_: &str) {

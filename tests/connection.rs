@@ -70,6 +70,9 @@ fn no_url_starts_the_built_in_server_and_a_script_runs_against_it() {
             * no URL given: started the built-in server at ws://127.0.0.1:PORT/socket (for your app: phx-repl ws://localhost:4000/socket)
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby echo {"n":1}  (ref 2)
             ← room:lobby reply ok to echo (ref 2, _) {"n":1}

@@ -23,6 +23,28 @@ fn pretty_and_raw_switch_at_runtime() {
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {
+              "user-1": {
+                "metas": [
+                  {
+                    "phx_ref": "P1"
+                  }
+                ]
+              }
+            }
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {
+              "joins": {
+                "user-1": {
+                  "metas": [
+                    {
+                      "phx_ref": "P1"
+                    }
+                  ]
+                }
+              },
+              "leaves": {}
+            }
             ← room:lobby reply ok to phx_join (ref 1, _) {
               "joined": "room:lobby"
             }

@@ -31,6 +31,9 @@ fn bad_line_exits_1_sends_nothing_and_later_lines_still_run() {
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby echo {}  (ref 2)
             ← room:lobby reply ok to echo (ref 2, _) {}
@@ -178,6 +181,9 @@ fn a_push_that_crashes_its_channel_stops_waiting_at_once_and_exits_0() {
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby crash {}  (ref 2)
             ← room:lobby phx_error: the channel crashed {"reason":"channel_crash"}
@@ -186,6 +192,10 @@ fn a_push_that_crashes_its_channel_stops_waiting_at_once_and_exits_0() {
             * room:lobby is not joined yet: queued until it has joined
             * rejoining room:lobby with its join payload (attempt 1)
             → room:lobby phx_join {}  (ref 3)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P2"}]}}
+              room:lobby + user-1 (2 sessions)
+              room:lobby - user-1 (1 session left)
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P2"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 3, _) {"joined":"room:lobby"}
             → room:lobby echo {}  (ref 4)
             ← room:lobby reply ok to echo (ref 4, _) {}
@@ -333,6 +343,9 @@ fn connection_dropped_mid_script_exits_3_without_running_the_rest() {
         r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             * disconnected by the server: code 1000 (idle timeout)
             "#,

@@ -176,7 +176,7 @@ fn payloads_are_embedded_byte_for_byte_in_json_records() {
     let records: Vec<&str> = out
         .stdout
         .lines()
-        .filter(|l| l.contains("\"type\":\"message\""))
+        .filter(|l| l.contains("\"type\":\"message\"") && l.contains("\"event\":\"shout\""))
         .collect();
     assert_eq!(records.len(), PAYLOADS.len(), "{}", out.report());
     for (line, p) in records.iter().zip(PAYLOADS) {

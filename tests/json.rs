@@ -173,7 +173,9 @@ fn broadcast_message_record_has_null_refs_and_the_payload() {
         .run();
     out.assert_success();
     let records = records(&out);
-    let message = find(&records, &out, |r| r["type"] == "message");
+    let message = find(&records, &out, |r| {
+        r["type"] == "message" && r["event"] == "shout"
+    });
     assert_eq!(
         timeless(message),
         json!({

@@ -26,6 +26,9 @@ fn lobby_session_transcript_is_exact() {
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby echo {"body":"hi","count":3}  (ref 2)
             ← room:lobby reply ok to echo (ref 2, _) {"body":"hi","count":3}
@@ -76,8 +79,15 @@ fn duplicate_join_shows_the_old_close_as_stale_and_keeps_the_new_join_ref() {
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby phx_join {}  (ref 2)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P2"}]}}
+              room:lobby + user-1 (2 sessions)
+              room:lobby - user-1 (1 session left)
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P2"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 2, _) {"joined":"room:lobby"}
             ← room:lobby phx_close: the server closed the channel {} [stale join_ref 1: an earlier instance of the channel]
               room:lobby  joined    join_ref 2
@@ -108,6 +118,9 @@ fn leave_without_topic_leaves_the_only_joined_topic() {
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby phx_leave {}  (ref 2)
             ← room:lobby reply ok to phx_leave (ref 2, _) {}
@@ -134,8 +147,14 @@ fn ambiguous_leave_is_an_error_and_sends_nothing() {
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:a phx_join {}  (ref 1)
+            ← room:a push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:a + user-1
+            ← room:a broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:a reply ok to phx_join (ref 1, _) {"joined":"room:a"}
             → room:b phx_join {}  (ref 2)
+            ← room:b push presence_state {"user-1":{"metas":[{"phx_ref":"P2"}]}}
+              room:b + user-1
+            ← room:b broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P2"}]}},"leaves":{}}
             ← room:b reply ok to phx_join (ref 2, _) {"joined":"room:b"}
             → room:a echo {}  (ref 3)
             ← room:a reply ok to echo (ref 3, _) {}
@@ -181,6 +200,9 @@ fn push_error_reply_and_unjoined_topic_are_shown() {
             → room:lobby echo {}  (ref 1)
             ← room:lobby reply error to echo (ref 1, _) {"reason":"unmatched topic"}
             → room:lobby phx_join {}  (ref 2)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 2, _) {"joined":"room:lobby"}
             → room:lobby fail {}  (ref 3)
             ← room:lobby reply error to fail (ref 3, _) {"reason":"nope"}
@@ -442,6 +464,9 @@ fn lines_after_quit_do_not_run() {
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             * connection closed: code 1000
             "#,
@@ -470,6 +495,9 @@ fn comments_and_blank_lines_do_nothing() {
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + user-1
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
             ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             * connection closed: code 1000
             "#,

@@ -46,6 +46,14 @@ pub enum Action {
     /// Drop every connection of the server (close 1012, as a Phoenix node
     /// shutting down does) and refuse new ones for this long.
     Restart(std::time::Duration),
+    /// Track this connection's presence on a `room:*` topic: push
+    /// `presence_state` (with this join_ref) and broadcast the join diff.
+    Track {
+        topic: String,
+        join_ref: Option<String>,
+    },
+    /// Stop tracking it (the channel is gone) and broadcast the leave diff.
+    Untrack(String),
     /// Close the WebSocket with this code and short reason; `detail` is
     /// for the server log only.
     Close {
@@ -309,6 +317,18 @@ impl Connection {
                 false
             }
             Route::Room => {
+                // Presence goes out before the reply, not after it as an
+                // app's `:after_join` would send it: the order the client
+                // sees is then fixed, which keeps transcripts exact.
+                if old.is_some() {
+                    out.push(Action::Untrack(frame.topic.clone()));
+                } else {
+                    out.push(Action::Subscribe(frame.topic.clone()));
+                }
+                out.push(Action::Track {
+                    topic: frame.topic.clone(),
+                    join_ref: frame.join_ref.clone().or_else(|| frame.ref_.clone()),
+                });
                 let response = protocol::raw(format!(
                     "{{\"joined\":{}}}",
                     protocol::json_str(&frame.topic)
@@ -338,7 +358,7 @@ impl Connection {
                 join_ref: frame.join_ref.clone().or_else(|| frame.ref_.clone()),
                 instance: self.instances,
             };
-            if old.is_none() {
+            if old.is_none() && route != Route::Room {
                 out.push(Action::Subscribe(frame.topic.clone()));
             }
             if let Route::Flood(count) = route {
@@ -368,10 +388,14 @@ impl Connection {
             protocol::empty_object()
         };
         let jr = channel.join_ref.as_deref();
-        vec![
+        let mut out = vec![
             Action::Send(Frame::new(jr, jr, topic, event, payload)),
             Action::Unsubscribe(topic.to_owned()),
-        ]
+        ];
+        if channel.route == Route::Room {
+            out.push(Action::Untrack(topic.to_owned()));
+        }
+        out
     }
 }
 
@@ -451,6 +475,8 @@ mod tests {
                 "flood {} {:?} #{} x{}",
                 f.topic, f.join_ref, f.instance, f.count
             ),
+            Action::Track { topic, join_ref } => format!("track {topic} {join_ref:?}"),
+            Action::Untrack(t) => format!("untrack {t}"),
             Action::Close {
                 code,
                 reason,
@@ -494,8 +520,9 @@ mod tests {
         assert_eq!(
             run(&mut c, r#"["1","1","room:lobby","phx_join",{"user":"x"}]"#),
             [
-                r#"["1","1","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#,
                 "subscribe room:lobby",
+                r#"track room:lobby Some("1")"#,
+                r#"["1","1","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#,
             ]
         );
         assert!(c.is_joined("room:lobby"));
@@ -608,7 +635,7 @@ mod tests {
     fn join_with_null_join_ref_uses_its_ref() {
         let mut c = Connection::new();
         assert_eq!(
-            run(&mut c, r#"[null,"5","room:a","phx_join",{}]"#)[0],
+            run(&mut c, r#"[null,"5","room:a","phx_join",{}]"#)[2],
             r#"[null,"5","room:a","phx_reply",{"status":"ok","response":{"joined":"room:a"}}]"#
         );
         assert_eq!(
@@ -623,6 +650,8 @@ mod tests {
         assert_eq!(
             run(&mut c, r#"["2","2","room:lobby","phx_join",{}]"#),
             [
+                "untrack room:lobby",
+                r#"track room:lobby Some("2")"#,
                 r#"["2","2","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#,
                 r#"["1","1","room:lobby","phx_close",{}]"#,
             ]
@@ -659,6 +688,7 @@ mod tests {
                 r#"["1","9","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
                 r#"["1","1","room:lobby","phx_close",{}]"#,
                 "unsubscribe room:lobby",
+                "untrack room:lobby",
             ]
         );
         assert!(!c.is_joined("room:lobby"));
@@ -763,6 +793,7 @@ mod tests {
             [
                 r#"["1","1","room:lobby","phx_error",{"reason":"channel_crash"}]"#,
                 "unsubscribe room:lobby",
+                "untrack room:lobby",
             ]
         );
         assert_eq!(
@@ -791,6 +822,7 @@ mod tests {
                 r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
                 r#"["1","1","room:lobby","phx_close",{}]"#,
                 "unsubscribe room:lobby",
+                "untrack room:lobby",
             ]
         );
         assert!(!c.is_joined("room:lobby"));
@@ -812,7 +844,7 @@ mod tests {
     fn topics_with_quotes_are_escaped_in_replies() {
         let mut c = Connection::new();
         assert_eq!(
-            run(&mut c, r#"["1","1","room:\"q\"","phx_join",{}]"#)[0],
+            run(&mut c, r#"["1","1","room:\"q\"","phx_join",{}]"#)[2],
             r#"["1","1","room:\"q\"","phx_reply",{"status":"ok","response":{"joined":"room:\"q\""}}]"#
         );
     }
@@ -849,7 +881,7 @@ mod tests {
         let out = c.handle_text(
             r#"{"topic":"room:a","event":"phx_join","payload":{},"ref":"1","join_ref":"1"}"#,
         );
-        assert!(matches!(&out[0], Action::Send(f) if f.ref_.as_deref() == Some("1")));
+        assert!(matches!(&out[2], Action::Send(f) if f.ref_.as_deref() == Some("1")));
         assert!(c.is_joined("room:a"));
         let out = c.handle_binary(b"\x00\x00\x00\x01\x01te");
         assert!(matches!(

@@ -26,6 +26,7 @@ use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
 
 use super::channels::{self, Action, Connection};
 use super::{Broadcast, Mailbox, Outbound, Server, handshake, wire_message};
+use crate::presence::{PRESENCE_DIFF, PRESENCE_STATE};
 use crate::protocol::{self, Frame, Side, Vsn};
 
 /// The poller key of the socket (the only source; notify needs none).
@@ -43,7 +44,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves one accepted TCP connection until it closes, logging its life.
 pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Server) {
-    let (ws, vsn) = match handshake::accept(stream, WebSocketConfig::default()) {
+    let (ws, upgrade) = match handshake::accept(stream, WebSocketConfig::default()) {
         Ok(accepted) => accepted,
         Err(refused) => {
             server.log(format_args!("{peer} {refused}"));
@@ -51,7 +52,9 @@ pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Serve
         }
     };
     server.log(format_args!("{peer} connected"));
-    let reason = match Conn::new(ws, vsn, peer, id, server) {
+    // Presence is keyed by the `user` connect param, or a generated id.
+    let user = upgrade.user.unwrap_or_else(|| format!("user-{id}"));
+    let reason = match Conn::new(ws, upgrade.vsn, user, peer, id, server) {
         Ok(mut conn) => conn.run(),
         Err(e) => format!("socket setup failed: {e}"),
     };
@@ -123,6 +126,8 @@ struct Conn<'s> {
     ws: WebSocket<TcpStream>,
     /// The serializer the client asked for.
     vsn: Vsn,
+    /// This connection's presence key.
+    user: String,
     poller: Arc<Poller>,
     /// Given to the registry so other connections can queue broadcasts.
     mailbox: Mailbox,
@@ -151,6 +156,7 @@ impl<'s> Conn<'s> {
     fn new(
         ws: WebSocket<TcpStream>,
         vsn: Vsn,
+        user: String,
         peer: SocketAddr,
         id: u64,
         server: &'s Server,
@@ -183,6 +189,7 @@ impl<'s> Conn<'s> {
             id,
             ws,
             vsn,
+            user,
             poller,
             mailbox,
             inbox,
@@ -404,12 +411,43 @@ impl<'s> Conn<'s> {
                     return Ok(());
                 }
                 Action::Restart(down) => self.server.restart(down),
+                Action::Track { topic, join_ref } => {
+                    let (state, diff) = self.server.presence.track(&topic, &self.user, self.id);
+                    // As an app does after join: push the list (with us in
+                    // it) to us, then broadcast the join to everyone.
+                    let state = Frame::new(
+                        join_ref.as_deref(),
+                        None,
+                        &topic,
+                        PRESENCE_STATE,
+                        protocol::raw(state),
+                    );
+                    self.send_frame(&state)?;
+                    self.broadcast_diff(&topic, diff, true)?;
+                }
+                Action::Untrack(topic) => {
+                    if let Some(diff) = self.server.presence.untrack(&topic, self.id) {
+                        self.broadcast_diff(&topic, diff, false)?;
+                    }
+                }
                 Action::Close {
                     code,
                     reason,
                     detail,
                 } => return self.start_close(code, reason, format!("{reason}: {detail}")),
             }
+        }
+        Ok(())
+    }
+
+    /// Broadcasts a `presence_diff` to the topic; to this connection too
+    /// when it is still joined.
+    fn broadcast_diff(&mut self, topic: &str, diff: String, to_self: bool) -> Result<(), Ended> {
+        let frame = Frame::new(None, None, topic, PRESENCE_DIFF, protocol::raw(diff));
+        let broadcast = Arc::new(Broadcast::new(frame));
+        self.server.registry.broadcast(topic, self.id, &broadcast);
+        if to_self && let Some(message) = broadcast.message(self.vsn) {
+            self.send(message)?;
         }
         Ok(())
     }
@@ -569,6 +607,12 @@ impl Drop for Conn<'_> {
             .remove(&self.id);
         for topic in self.channels.topics() {
             self.server.registry.unsubscribe(topic, self.id);
+            // The socket is gone, so its presence leaves (to the others).
+            if let Some(diff) = self.server.presence.untrack(topic, self.id) {
+                let frame = Frame::new(None, None, topic, PRESENCE_DIFF, protocol::raw(diff));
+                let broadcast = Arc::new(Broadcast::new(frame));
+                self.server.registry.broadcast(topic, self.id, &broadcast);
+            }
         }
         // Must happen before `ws` (and so the stream) is dropped; see `new`.
         let _ = self.poller.delete(self.ws.get_ref());

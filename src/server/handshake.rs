@@ -54,7 +54,7 @@ impl std::fmt::Display for Refused {
 pub fn accept(
     stream: TcpStream,
     config: WebSocketConfig,
-) -> Result<(WebSocket<TcpStream>, Vsn), Refused> {
+) -> Result<(WebSocket<TcpStream>, Upgrade), Refused> {
     let timeouts = stream
         .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
         .and_then(|()| stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT)));
@@ -66,15 +66,17 @@ pub fn accept(
         stream: &stream,
         seen: &mut seen,
     };
-    let mut vsn = Vsn::V2;
-    let gate = Gate { vsn: &mut vsn };
+    let mut upgrade = Upgrade::default();
+    let gate = Gate {
+        upgrade: &mut upgrade,
+    };
     let failure = match tungstenite::accept_hdr_with_config(recording, gate, Some(config)) {
         // The handshake read exactly the request (tungstenite refuses bytes
         // after it), so a fresh WebSocket over the same stream loses nothing.
         Ok(ws) => {
             drop(ws);
             let ws = WebSocket::from_raw_socket(stream, Role::Server, Some(config));
-            return Ok((ws, vsn));
+            return Ok((ws, upgrade));
         }
         // A blocking socket only reports WouldBlock when the read timeout
         // expires (TimedOut on Windows, which arrives as a Failure).
@@ -156,23 +158,39 @@ pub fn check_target(path: &str, query: Option<&str>) -> Result<Vsn, (StatusCode,
     Ok(vsn)
 }
 
+/// What an accepted upgrade asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Upgrade {
+    pub vsn: Vsn,
+    /// The `user` connect param, which keys the connection's presence.
+    pub user: Option<String>,
+}
+
 /// Runs [`check_target`] on the upgrade request inside tungstenite's
 /// handshake, turning a refusal into the response to send and recording
 /// what an accepted one asked for.
 struct Gate<'a> {
-    vsn: &'a mut Vsn,
+    upgrade: &'a mut Upgrade,
 }
 
 impl Callback for Gate<'_> {
     fn on_request(self, req: &Request, resp: Response) -> Result<Response, ErrorResponse> {
         match check_target(req.uri().path(), req.uri().query()) {
             Ok(vsn) => {
-                *self.vsn = vsn;
+                self.upgrade.vsn = vsn;
+                self.upgrade.user = param(req.uri().query(), "user");
                 Ok(resp)
             }
             Err((status, body)) => Err(error_response(status, body)),
         }
     }
+}
+
+/// The first value of query param `key`.
+fn param(query: Option<&str>, key: &str) -> Option<String> {
+    url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.into_owned())
 }
 
 fn not_found(path: &str) -> (StatusCode, String) {

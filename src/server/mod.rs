@@ -13,7 +13,7 @@ mod channels;
 mod conn;
 mod handshake;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
@@ -27,7 +27,7 @@ use std::time::Instant;
 use polling::Poller;
 use tungstenite::Message;
 
-use crate::protocol::{Frame, Side, Vsn, Wire};
+use crate::protocol::{Frame, Side, Vsn, Wire, push_json_str};
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -61,6 +61,7 @@ pub fn run(listener: TcpListener, options: Options) -> io::Result<()> {
 struct Server {
     options: Options,
     registry: Registry,
+    presence: PresenceRegistry,
     next_conn: AtomicU64,
     /// Bumped by `restart`: connections opened under an older value close.
     generation: AtomicU64,
@@ -75,6 +76,7 @@ impl Server {
         Server {
             options,
             registry: Registry::default(),
+            presence: PresenceRegistry::default(),
             next_conn: AtomicU64::new(1),
             generation: AtomicU64::new(0),
             wakers: Mutex::new(HashMap::new()),
@@ -269,6 +271,99 @@ impl Registry {
     }
 }
 
+/// One tracked presence: which connection, under which `phx_ref`.
+#[derive(Debug, Clone)]
+struct Tracked {
+    conn: u64,
+    phx_ref: String,
+}
+
+/// Presence on `room:*` topics, as Phoenix.Presence keeps it for an app
+/// that tracks each socket by user (PROTOCOL.md §6): topic → key → one
+/// meta per connection.
+#[derive(Default)]
+struct PresenceRegistry {
+    topics: Mutex<HashMap<String, BTreeMap<String, Vec<Tracked>>>>,
+    next_ref: AtomicU64,
+}
+
+impl PresenceRegistry {
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, BTreeMap<String, Vec<Tracked>>>> {
+        self.topics.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Tracks connection `conn` on `topic` under `key`. Returns the
+    /// `presence_state` payload (this connection included) and the
+    /// `presence_diff` payload announcing it.
+    fn track(&self, topic: &str, key: &str, conn: u64) -> (String, String) {
+        let n = self.next_ref.fetch_add(1, Ordering::Relaxed) + 1;
+        let tracked = Tracked {
+            conn,
+            phx_ref: format!("P{n}"),
+        };
+        let mut topics = self.lock();
+        let keys = topics.entry(topic.to_owned()).or_default();
+        keys.entry(key.to_owned())
+            .or_default()
+            .push(tracked.clone());
+        let state = entries(keys.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
+        let diff = diff_payload(Some((key, &tracked)), None);
+        (state, diff)
+    }
+
+    /// Stops tracking `conn` on `topic`; the `presence_diff` payload for
+    /// the leave, if it was tracked.
+    fn untrack(&self, topic: &str, conn: u64) -> Option<String> {
+        let mut topics = self.lock();
+        let keys = topics.get_mut(topic)?;
+        let (key, i) = keys.iter().find_map(|(k, v)| {
+            v.iter()
+                .position(|t| t.conn == conn)
+                .map(|i| (k.clone(), i))
+        })?;
+        let list = keys.get_mut(&key)?;
+        let left = list.remove(i);
+        if list.is_empty() {
+            keys.remove(&key);
+        }
+        if keys.is_empty() {
+            topics.remove(topic);
+        }
+        Some(diff_payload(None, Some((&key, &left))))
+    }
+}
+
+/// `{"key": {"metas": [{"phx_ref": …}, …]}, …}`.
+fn entries<'a>(list: impl Iterator<Item = (&'a str, &'a [Tracked])>) -> String {
+    let mut out = String::from("{");
+    for (i, (key, tracked)) in list.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, key);
+        out.push_str(":{\"metas\":[");
+        for (j, t) in tracked.iter().enumerate() {
+            if j > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"phx_ref\":");
+            push_json_str(&mut out, &t.phx_ref);
+            out.push('}');
+        }
+        out.push_str("]}");
+    }
+    out.push('}');
+    out
+}
+
+/// `{"joins": {…}, "leaves": {…}}` with at most one key on each side.
+fn diff_payload(join: Option<(&str, &Tracked)>, leave: Option<(&str, &Tracked)>) -> String {
+    let side = |one: Option<(&str, &Tracked)>| {
+        entries(one.map(|(k, t)| (k, std::slice::from_ref(t))).into_iter())
+    };
+    format!("{{\"joins\":{},\"leaves\":{}}}", side(join), side(leave))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,5 +423,28 @@ mod tests {
         registry.broadcast("room:x", 1, &hi());
         assert!(b_inbox.try_recv().is_err());
         assert!(registry.lock().is_empty());
+    }
+
+    #[test]
+    fn presence_tracks_each_connection_under_its_key() {
+        let p = PresenceRegistry::default();
+        let (state, diff) = p.track("room:a", "alice", 1);
+        assert_eq!(state, r#"{"alice":{"metas":[{"phx_ref":"P1"}]}}"#);
+        assert_eq!(
+            diff,
+            r#"{"joins":{"alice":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}"#
+        );
+        let (state, _) = p.track("room:a", "alice", 2);
+        assert_eq!(
+            state,
+            r#"{"alice":{"metas":[{"phx_ref":"P1"},{"phx_ref":"P2"}]}}"#
+        );
+        assert_eq!(
+            p.untrack("room:a", 1).unwrap(),
+            r#"{"joins":{},"leaves":{"alice":{"metas":[{"phx_ref":"P1"}]}}}"#
+        );
+        assert!(p.untrack("room:a", 1).is_none());
+        assert!(p.untrack("room:a", 2).is_some());
+        assert!(p.lock().is_empty());
     }
 }

@@ -24,6 +24,8 @@ pub enum Command {
     Topics,
     /// Show the presence list of TOPIC, or of every topic.
     Presence(Option<String>),
+    /// Connection and channel health (`status`).
+    Status,
     Sleep(Duration),
     Wait {
         topic: String,
@@ -149,6 +151,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         example: "presence room:lobby",
     },
     CommandInfo {
+        name: "status",
+        usage: "status",
+        summary: "show the connection (URL, uptime, reconnects, heartbeat round trip and misses) and each topic's state, join_ref, join payload and rejoin countdown",
+        example: "status",
+    },
+    CommandInfo {
         name: "sleep",
         usage: "sleep DURATION",
         summary: "pause before the next line (250ms, 2s, 1m)",
@@ -264,6 +272,10 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
             let (topic, rest) = split_word(rest);
             no_more(rest, "presence")?;
             Command::Presence((!topic.is_empty()).then(|| topic.to_owned()))
+        }
+        "status" => {
+            no_more(rest, "status")?;
+            Command::Status
         }
         "sleep" => {
             let (d, rest) = split_word(rest);
@@ -948,6 +960,7 @@ mod tests {
         assert!(matches!(cmd("presence"), Command::Presence(None)));
         assert!(matches!(cmd("presence room:a"), Command::Presence(Some(t)) if t == "room:a"));
         assert!(error("presence a b").contains("the form is `presence [TOPIC]`"));
+        assert!(matches!(cmd("status"), Command::Status));
         assert!(matches!(cmd("quit"), Command::Quit));
         assert!(matches!(cmd("exit"), Command::Quit));
         assert!(matches!(cmd("help"), Command::Help(None)));

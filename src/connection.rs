@@ -32,8 +32,8 @@ use url::Url;
 use crate::channel::reconnect_delay;
 use crate::protocol::{self, Frame, Side, Vsn, Wire};
 use crate::session::{
-    Expired, Incoming, Message as PhxMessage, Reply, Request, Session, TopicInfo, Transition,
-    Unanswered,
+    Expired, HeartbeatStats, Incoming, Message as PhxMessage, Reply, Request, Session, TopicInfo,
+    TopicStatus, Transition, Unanswered,
 };
 
 /// The connected WebSocket.
@@ -281,6 +281,11 @@ pub enum Event {
     },
     /// A channel changed state.
     ChannelState(Transition),
+    /// The answer to `status`.
+    Status {
+        id: u64,
+        status: Box<Status>,
+    },
     /// A command is held until its topic has joined (`joining`) or the
     /// socket is open again (`offline`); a `Sent` or `Rejected` with the
     /// same id follows.
@@ -341,8 +346,28 @@ pub enum ToNet {
     Topics {
         id: u64,
     },
+    /// The connection's health and every topic's (`status`).
+    Status {
+        id: u64,
+    },
     /// Close with a normal close frame and end the thread.
     Close,
+}
+
+/// The connection as `status` shows it.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// How long the current socket has been open; `None` while offline.
+    pub up: Option<Duration>,
+    /// Since the network thread started.
+    pub session: Duration,
+    /// Successful reconnects so far.
+    pub reconnects: u32,
+    /// While offline: the next attempt's number and the time left before it.
+    pub next_attempt: Option<(u32, Duration)>,
+    pub heartbeat_interval: Option<Duration>,
+    pub heartbeat: HeartbeatStats,
+    pub topics: Vec<TopicStatus>,
 }
 
 /// Where to connect.
@@ -429,6 +454,10 @@ pub fn start(
         paused: None,
         paused_since_beat: false,
         last_frame: Instant::now(),
+        started: Instant::now(),
+        up_since: None,
+        reconnects: 0,
+        next_attempt: None,
         session: Session::new(options.timeout),
         offline: VecDeque::new(),
         options,
@@ -461,6 +490,12 @@ struct Net {
     paused_since_beat: bool,
     /// When the last message came in on the socket.
     last_frame: Instant,
+    /// For `status`: when the thread started, when the socket opened,
+    /// reconnects so far, and the next attempt while offline.
+    started: Instant,
+    up_since: Option<Instant>,
+    reconnects: u32,
+    next_attempt: Option<(u32, Instant)>,
     session: Session,
     /// Commands that arrived while the socket was down, with their
     /// deadlines; they run once it is open again.
@@ -500,8 +535,13 @@ impl Net {
         loop {
             let (ending, was_open, error) = match connect(&target.url, &target.headers) {
                 Ok(mut ws) => {
+                    if opened {
+                        self.reconnects += 1;
+                    }
                     attempt = 0;
                     opened = true;
+                    self.up_since = Some(Instant::now());
+                    self.next_attempt = None;
                     self.batch.push(Event::Connected);
                     let now = Instant::now();
                     self.session.reconnected(now);
@@ -529,6 +569,7 @@ impl Net {
                 self.options.retry
             };
             let again = retry && !ending.by_client;
+            self.up_since = None;
             if was_open {
                 if again {
                     self.batch.push(Event::Disconnected {
@@ -575,7 +616,9 @@ impl Net {
                 delay,
                 error: if was_open { None } else { error },
             });
-            if !self.wait_offline(Instant::now() + delay) {
+            let at = Instant::now() + delay;
+            self.next_attempt = Some((attempt, at));
+            if !self.wait_offline(at) {
                 self.finish(Ending {
                     code: None,
                     reason: String::new(),
@@ -584,6 +627,26 @@ impl Net {
                 return;
             }
         }
+    }
+
+    /// Answers `status`.
+    fn status(&mut self, id: u64) {
+        let now = Instant::now();
+        let status = Status {
+            up: self.up_since.map(|t| now.saturating_duration_since(t)),
+            session: now.saturating_duration_since(self.started),
+            reconnects: self.reconnects,
+            next_attempt: self
+                .next_attempt
+                .map(|(n, at)| (n, at.saturating_duration_since(now))),
+            heartbeat_interval: self.options.heartbeat,
+            heartbeat: self.session.heartbeat_stats(),
+            topics: self.session.topic_status(now),
+        };
+        self.batch.push(Event::Status {
+            id,
+            status: Box::new(status),
+        });
     }
 
     /// Reports the end of the connection (the last event) and stops.
@@ -613,6 +676,7 @@ impl Net {
                         let topics = self.session.topics();
                         self.batch.push(Event::Topics { id, topics });
                     }
+                    Ok(ToNet::Status { id }) => self.status(id),
                     Ok(ToNet::Request { id, request }) => {
                         let now = Instant::now();
                         let topic = request_topic(&request);
@@ -683,7 +747,10 @@ impl Net {
 
     fn reject_offline(&mut self, msg: ToNet, why: &str) {
         let id = match msg {
-            ToNet::Request { id, .. } | ToNet::Raw { id, .. } | ToNet::Topics { id } => id,
+            ToNet::Request { id, .. }
+            | ToNet::Raw { id, .. }
+            | ToNet::Topics { id }
+            | ToNet::Status { id } => id,
             ToNet::Close => return,
         };
         self.batch.push(Event::Rejected {
@@ -973,6 +1040,10 @@ impl Net {
             ToNet::Topics { id } => {
                 let topics = self.session.topics();
                 self.batch.push(Event::Topics { id, topics });
+                Ok(())
+            }
+            ToNet::Status { id } => {
+                self.status(id);
                 Ok(())
             }
             ToNet::Close => Ok(()),

@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use colored::Colorize;
 
-use crate::connection::Event;
+use crate::connection::{Event, Status};
 use data_encoding::HEXLOWER;
 
 use crate::presence::{Applied, Change, State};
@@ -151,6 +151,8 @@ impl Style {
                 out,
             ),
             Event::ChannelState(t) => self.channel_state(t, out),
+            // Rendered by the runner, which knows the URL (`status`).
+            Event::Status { .. } => {}
             Event::Queued { topic, until, .. } => {
                 let text = match (until, topic) {
                     (&"offline", _) => {
@@ -195,6 +197,132 @@ impl Style {
             ],
             out,
         );
+    }
+
+    /// The `status` report: one `info` record with `event: "status"` in
+    /// JSON, a short table for humans.
+    pub fn status(&self, st: &Status, url: &str, out: &mut String) {
+        let opt_ms =
+            |d: Option<Duration>| d.map_or_else(|| "null".to_owned(), |d| ms(d).to_string());
+        let state = match (st.up, st.next_attempt) {
+            (Some(_), _) => "connected",
+            (None, Some(_)) => "reconnecting",
+            (None, None) => "connecting",
+        };
+        if self.json {
+            let mut topics = String::from("[");
+            for (i, t) in st.topics.iter().enumerate() {
+                if i > 0 {
+                    topics.push(',');
+                }
+                topics.push_str("{\"topic\":");
+                push_json_str(&mut topics, &t.topic);
+                topics.push_str(",\"state\":");
+                push_json_str(&mut topics, t.state.as_str());
+                topics.push_str(",\"join_ref\":");
+                push_json_str(&mut topics, &t.join_ref);
+                topics.push_str(",\"payload\":");
+                topics.push_str(&json_payload(&t.payload));
+                let _ = write!(
+                    topics,
+                    ",\"rejoin_in_ms\":{},\"rejoin_attempts\":{}}}",
+                    opt_ms(t.rejoin_in),
+                    t.attempts
+                );
+            }
+            topics.push(']');
+            self.info(
+                "status",
+                "",
+                &[
+                    ("state", json_string(state)),
+                    ("url", json_string(url)),
+                    ("uptime_ms", opt_ms(st.up)),
+                    ("session_ms", ms(st.session).to_string()),
+                    ("reconnects", st.reconnects.to_string()),
+                    (
+                        "reconnect_attempt",
+                        st.next_attempt
+                            .map_or_else(|| "null".to_owned(), |(n, _)| n.to_string()),
+                    ),
+                    ("reconnect_in_ms", opt_ms(st.next_attempt.map(|(_, d)| d))),
+                    ("heartbeat_interval_ms", opt_ms(st.heartbeat_interval)),
+                    ("heartbeat_rtt_ms", opt_ms(st.heartbeat.last_rtt)),
+                    ("heartbeats_missed", st.heartbeat.missed.to_string()),
+                    ("topics", topics),
+                ],
+                out,
+            );
+            return;
+        }
+        let conn = match (st.up, st.next_attempt) {
+            (Some(up), _) => format!("connected to {url}, up {}", fmt_uptime(up)),
+            (None, Some((n, left))) => format!(
+                "reconnecting to {url}: attempt {n} in {}",
+                fmt_latency_short(left)
+            ),
+            (None, None) => format!("connecting to {url}"),
+        };
+        let reconnects = match st.reconnects {
+            1 => "1 reconnect".to_owned(),
+            n => format!("{n} reconnects"),
+        };
+        let _ = writeln!(
+            out,
+            "  connection  {conn} ({reconnects} in {})",
+            fmt_uptime(st.session)
+        );
+        let beat = match st.heartbeat_interval {
+            None => "off (--heartbeat 0)".to_owned(),
+            Some(every) => {
+                let rtt = st.heartbeat.last_rtt.map_or_else(
+                    || "no reply yet".to_owned(),
+                    |d| format!("last round trip {}", fmt_latency(d)),
+                );
+                format!(
+                    "every {}, {rtt}, {} missed",
+                    fmt_latency_short(every),
+                    st.heartbeat.missed
+                )
+            }
+        };
+        let _ = writeln!(out, "  heartbeat   {beat}");
+        if st.topics.is_empty() {
+            out.push_str("  topics      none yet; try `join room:lobby`\n");
+            return;
+        }
+        out.push_str("  topics\n");
+        let width = st
+            .topics
+            .iter()
+            .map(|t| t.topic.chars().count())
+            .max()
+            .unwrap_or(0);
+        for t in &st.topics {
+            let mut line = format!(
+                "    {:<width$}  {:<8}  join_ref {}  payload {}",
+                clean(&t.topic),
+                t.state.as_str(),
+                clean(&t.join_ref),
+                human_payload(&t.payload)
+            );
+            match t.rejoin_in {
+                Some(d) if d.is_zero() && st.up.is_none() => {
+                    line.push_str("  rejoins once reconnected");
+                }
+                Some(d) => {
+                    let _ = write!(
+                        line,
+                        "  rejoining in {} (attempt {})",
+                        fmt_latency_short(d),
+                        t.attempts.max(1)
+                    );
+                }
+                None => {}
+            }
+            out.push_str(&line);
+            out.push('\n');
+        }
     }
 
     fn channel_state(&self, t: &Transition, out: &mut String) {
@@ -801,6 +929,18 @@ fn fmt_latency(d: Duration) -> String {
         format!("{m:.0} ms")
     } else {
         format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+/// `45 s`, `12m05s`, `3h02m`: how long something has been up.
+fn fmt_uptime(d: Duration) -> String {
+    let s = d.as_secs();
+    if s < 60 {
+        format!("{s} s")
+    } else if s < 3600 {
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
     }
 }
 

@@ -576,6 +576,7 @@ impl Runner {
                 self.show_presence(topic.as_deref());
                 return;
             }
+            Command::Status => ToNet::Status { id },
             Command::Sleep(d) => {
                 self.step = Step::Sleeping {
                     deadline: Instant::now() + d,
@@ -1198,6 +1199,14 @@ impl Runner {
             Event::Disconnected { .. } => {
                 self.connected = false;
                 self.update_prompt();
+            }
+            Event::Status { id, status } => {
+                let mut s = std::mem::take(&mut self.out);
+                self.settings
+                    .style
+                    .status(&status, &self.settings.shown_url, &mut s);
+                self.out = s;
+                self.sent(id);
             }
             Event::Queued { id, .. } => {
                 // At the prompt the line is done; a script line waits for

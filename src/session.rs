@@ -58,6 +58,21 @@ pub struct TopicInfo {
     pub state: ChannelState,
 }
 
+/// One topic in `status`: `TopicInfo` plus what it was joined with and
+/// when it comes back.
+#[derive(Debug, Clone)]
+pub struct TopicStatus {
+    pub topic: String,
+    pub join_ref: String,
+    pub state: ChannelState,
+    pub payload: Payload,
+    /// Time left before the rejoin, `Some(ZERO)` when it waits for the
+    /// socket; `None` when no rejoin is planned.
+    pub rejoin_in: Option<Duration>,
+    /// Rejoins since it was last joined.
+    pub attempts: u32,
+}
+
 /// A reply (`phx_reply`) with what it answers.
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -792,6 +807,21 @@ impl Session {
             .collect()
     }
 
+    /// Every topic with its join payload and rejoin countdown, sorted.
+    pub fn topic_status(&self, now: Instant) -> Vec<TopicStatus> {
+        self.channels
+            .iter()
+            .map(|(t, ch)| TopicStatus {
+                topic: t.clone(),
+                join_ref: ch.join_ref.clone(),
+                state: ch.state,
+                payload: ch.payload.clone(),
+                rejoin_in: rejoin_in(ch.rejoin, now),
+                attempts: ch.attempts,
+            })
+            .collect()
+    }
+
     /// The join_ref to put on a message for `topic`, if its channel is live.
     pub fn current_join_ref(&self, topic: &str) -> Option<&str> {
         self.channels
@@ -1429,5 +1459,19 @@ mod tests {
         assert!(r.auto);
         assert_eq!(s.unanswered_heartbeat(), None);
         assert_eq!(s.heartbeat_stats().last_rtt, Some(Duration::from_millis(3)));
+    }
+
+    #[test]
+    fn status_shows_payloads_and_rejoin_countdowns() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        joined(&mut s, "room:a", t0);
+        crash(&mut s, "room:a", "1", t0);
+        let st = s.topic_status(t0 + Duration::from_millis(400));
+        assert_eq!(st.len(), 1);
+        assert_eq!(st[0].state, ChannelState::Errored);
+        assert_eq!(st[0].payload.to_json(), "{}");
+        assert_eq!(st[0].rejoin_in, Some(Duration::from_millis(600)));
+        assert_eq!(st[0].attempts, 1);
     }
 }

@@ -241,3 +241,96 @@ fn retry_waits_for_a_server_that_is_not_up_yet() {
         .assert_success()
         .assert_stdout_contains("← room:lobby reply ok to phx_join");
 }
+
+#[test]
+fn status_shows_the_connection_heartbeat_and_each_topic() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("join room:lobby <\"user\":\"ana\">\njoin private:x\nheartbeat\nstatus\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains(
+            "  connection  connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0, up 0 s (0 reconnects in 0 s)\n",
+        )
+        .assert_stdout_contains("  heartbeat   every 30 s, no reply yet, 0 missed\n")
+        .assert_stdout_contains("    private:x   errored   join_ref 2  payload {}\n")
+        .assert_stdout_contains("    room:lobby  joined    join_ref 1  payload {\"user\":\"ana\"}\n");
+}
+
+#[test]
+fn status_while_reconnecting_shows_the_countdown() {
+    let server = Server::start();
+    let mut client = Script::new(&server)
+        .args(["--max-retries", "100"])
+        .stdin("join room:lobby\n")
+        .spawn();
+    client.expect_line("joined", |l| {
+        l.starts_with("← room:lobby reply ok to phx_join")
+    });
+    drop(server);
+    client.expect_line("backing off to 1 s", |l| {
+        l.starts_with("* reconnecting in 1 s (attempt 8)")
+    });
+    client.send_line("status");
+    client.expect_line("the countdown", |l| {
+        l.starts_with("  connection  reconnecting to ws://127.0.0.1:")
+            && l.contains(": attempt 8 in ")
+    });
+    client.expect_line("the topic waiting", |l| {
+        l.starts_with("    room:lobby  errored   join_ref 1  payload {}  rejoins once reconnected")
+    });
+}
+
+#[test]
+fn json_records_tell_the_whole_reconnect_story() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .args(["--json", "--heartbeat", "0.3"])
+        .stdin(
+            "join room:lobby\npush room:lobby kick\npush room:lobby mute_heartbeats\nwait * nothing 1.5s\nstatus\n",
+        )
+        .run();
+    let records = out.json();
+    let info = |event: &str| -> Vec<&serde_json::Value> {
+        records
+            .iter()
+            .filter(|r| r["type"] == "info" && r["event"] == event)
+            .collect()
+    };
+    let report = out.report();
+    let disconnected = info("disconnected");
+    assert_eq!(disconnected[0]["code"], 1011, "{report}");
+    assert_eq!(disconnected[0]["reason"], "kicked", "{report}");
+    let reconnecting = info("reconnecting");
+    assert_eq!(reconnecting[0]["attempt"], 1, "{report}");
+    assert_eq!(reconnecting[0]["delay_ms"], 10, "{report}");
+    assert_eq!(info("connected")[1]["reconnects"], 1, "{report}");
+    assert_eq!(info("rejoining")[0]["topic"], "room:lobby", "{report}");
+    assert!(!info("heartbeat_timeout").is_empty(), "{report}");
+    let states: Vec<(String, String, String)> = info("channel_state")
+        .iter()
+        .map(|r| {
+            (
+                r["from"].as_str().unwrap_or("null").to_owned(),
+                r["to"].as_str().unwrap_or_default().to_owned(),
+                r["why"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let want = |from: &str, to: &str, why: &str| (from.to_owned(), to.to_owned(), why.to_owned());
+    for s in [
+        want("null", "joining", "join"),
+        want("joining", "joined", "joined"),
+        want("joined", "errored", "disconnected"),
+        want("errored", "joining", "rejoin"),
+    ] {
+        assert!(states.contains(&s), "no channel_state {s:?}\n{report}");
+    }
+    let status = info("status");
+    assert_eq!(status.len(), 1, "{report}");
+    assert!(
+        status[0]["heartbeats_missed"].as_u64() >= Some(1),
+        "{report}"
+    );
+    assert_eq!(status[0]["topics"][0]["topic"], "room:lobby", "{report}");
+}

@@ -859,6 +859,7 @@ impl Net {
             // Frames may remain in tungstenite's buffer after a full batch,
             // where readiness cannot see them: then poll without blocking.
             let mut drained = true;
+            let mut read_any = false;
             if self.paused.is_none() {
                 drained = false;
                 for _ in 0..READ_BATCH {
@@ -881,8 +882,11 @@ impl Net {
                             };
                         }
                         Ok(msg) => {
+                            read_any = true;
                             self.incoming(msg);
-                            if let Err(e) = self.settle(Some(ws)) {
+                            if self.session.has_effects()
+                                && let Err(e) = self.settle(Some(ws))
+                            {
                                 return e;
                             }
                         }
@@ -896,6 +900,9 @@ impl Net {
             }
 
             let now = Instant::now();
+            if read_any {
+                self.last_frame = now;
+            }
             if closing.is_some_and(|d| now >= d) {
                 return Ending {
                     code: Some(1000),
@@ -1141,7 +1148,6 @@ impl Net {
 
     /// Handles one received WebSocket message (not a close).
     fn incoming(&mut self, msg: Message) {
-        self.last_frame = Instant::now();
         let decoded = match &msg {
             Message::Text(text) => self.options.vsn.decode(text),
             Message::Binary(data) => protocol::decode_binary(data, Side::Server),

@@ -365,6 +365,15 @@ impl Session {
         }
     }
 
+    /// Whether any of the `take_*` lists has something: a cheap check for
+    /// the per-frame path.
+    pub fn has_effects(&self) -> bool {
+        !(self.transitions.is_empty()
+            && self.unanswered.is_empty()
+            && self.dropped.is_empty()
+            && self.released.is_empty())
+    }
+
     /// Held pushes whose topic has joined: send them now, in order.
     pub fn take_released(&mut self) -> Vec<(u64, Request)> {
         std::mem::take(&mut self.released)

@@ -454,6 +454,7 @@ pub fn start(
         paused: None,
         paused_since_beat: false,
         last_frame: Instant::now(),
+        backlog: None,
         started: Instant::now(),
         up_since: None,
         reconnects: 0,
@@ -490,6 +491,10 @@ struct Net {
     paused_since_beat: bool,
     /// When the last message came in on the socket.
     last_frame: Instant,
+    /// Since when every read batch has come back full: the socket holds
+    /// more than we have read, and a reply may be waiting in it. Like a
+    /// pause, that time does not count against reply timeouts.
+    backlog: Option<Instant>,
     /// For `status`: when the thread started, when the socket opened,
     /// reconnects so far, and the next attempt while offline.
     started: Instant,
@@ -821,6 +826,7 @@ impl Net {
         let mut closing: Option<Instant> = None;
         let mut interest = polling::Event::readable(SOCKET_KEY);
         self.paused_since_beat = false;
+        self.backlog = None;
         // What was typed while offline goes first, then the rejoins.
         for (_, msg) in std::mem::take(&mut self.offline) {
             if let Err(e) = self.command(ws, msg) {
@@ -903,6 +909,15 @@ impl Net {
             if read_any {
                 self.last_frame = now;
             }
+            if self.paused.is_none() {
+                if drained {
+                    if let Some(since) = self.backlog.take() {
+                        self.session.postpone(now.saturating_duration_since(since));
+                    }
+                } else {
+                    self.backlog.get_or_insert(now);
+                }
+            }
             if closing.is_some_and(|d| now >= d) {
                 return Ending {
                     code: Some(1000),
@@ -969,8 +984,9 @@ impl Net {
                         auto: false,
                     });
                 }
-                // Paused, replies may sit unread: the clock stops (see resume).
-                if self.paused.is_none() {
+                // Paused, or still reading a backlog, replies may sit
+                // unread: the clock stops (see resume and `backlog`).
+                if self.paused.is_none() && self.backlog.is_none() {
                     for expired in self.session.expire(now) {
                         self.batch.push(Event::TimedOut(expired));
                     }
@@ -1123,6 +1139,10 @@ impl Net {
                 (self.emit)(batch)
             }
             Err(TrySendError::Full(())) => {
+                // The pause takes over from the backlog (see resume).
+                if let Some(since) = self.backlog.take() {
+                    self.session.postpone(since.elapsed());
+                }
                 self.paused.get_or_insert_with(Instant::now);
                 self.paused_since_beat = true;
                 true

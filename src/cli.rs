@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::protocol::Vsn;
+use crate::tls::Trust;
 use crate::{command, endpoint};
 
 /// Text shown after the options in `--help`: the REPL language, from the
@@ -107,6 +108,22 @@ pub struct ServeArgs {
     /// Close a connection after this many seconds without a frame from the client
     #[arg(long, default_value = "60", value_name = "SECS", value_parser = parse_secs)]
     pub idle_timeout: Duration,
+
+    /// Serve wss:// with this PEM certificate chain (needs --tls-key)
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<std::path::PathBuf>,
+
+    /// The PEM private key of --tls-cert
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<std::path::PathBuf>,
+
+    /// Refuse connections (403) that do not send this auth token the Phoenix 1.8 way
+    #[arg(long, value_name = "TOKEN")]
+    pub require_auth_token: Option<String>,
+
+    /// Refuse connections (403) whose Origin header is set and is not this one, like check_origin
+    #[arg(long, value_name = "ORIGIN")]
+    pub check_origin: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +143,27 @@ pub struct ClientArgs {
     /// Extra HTTP header for the WebSocket handshake (repeatable)
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
     pub headers: Vec<(String, String)>,
+
+    /// Auth token, sent the Phoenix 1.8 way in the Sec-WebSocket-Protocol header (for `auth_token: true` sockets)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PHX_REPL_AUTH_TOKEN",
+        hide_env_values = true
+    )]
+    pub auth_token: Option<String>,
+
+    /// Origin header to send (Phoenix's check_origin answers 403 to an Origin it does not expect)
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file for wss://
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
+
+    /// Do not verify the server's TLS certificate (a warning is printed on every connect)
+    #[arg(long, conflicts_with = "ca_cert")]
+    pub insecure: bool,
 
     /// Serializer: 2.0.0 (JSON arrays, binary frames) or 1.0.0 (JSON objects); a vsn in the URL wins
     #[arg(long, default_value = "2.0.0", value_name = "VSN", value_parser = parse_vsn)]
@@ -233,7 +271,11 @@ pub struct Config {
     pub target: Target,
     /// Connect params for the built-in target (a real URL has them in its query).
     pub params: Vec<(String, String)>,
+    /// Handshake headers: `-H`, plus Origin and the auth token's
+    /// Sec-WebSocket-Protocol.
     pub headers: Vec<(String, String)>,
+    /// Whom to trust for wss://.
+    pub trust: Trust,
     /// The serializer to ask for when the URL names none.
     pub vsn: Vsn,
     /// `None` when heartbeats are off.
@@ -267,10 +309,29 @@ impl ClientArgs {
             Some(u) => Target::Url(endpoint::normalize_with(u, &self.params, self.vsn)?),
             None => Target::BuiltIn,
         };
+        let mut headers = self.headers;
+        if let Some(origin) = self.origin {
+            if url::Url::parse(&origin).is_err() {
+                return Err(format!(
+                    "`{origin}` is not an origin; give one like `--origin https://example.com`"
+                ));
+            }
+            headers.push(("Origin".to_owned(), origin));
+        }
+        if let Some(token) = &self.auth_token {
+            if token.is_empty() {
+                return Err("`--auth-token` needs a token; try `--auth-token abc123`".to_owned());
+            }
+            headers.push(auth_token_header(token));
+        }
         Ok(Config {
             target,
             params: self.params,
-            headers: self.headers,
+            headers,
+            trust: Trust {
+                ca_cert: self.ca_cert,
+                insecure: self.insecure,
+            },
             vsn: self.vsn,
             heartbeat: (!self.heartbeat.is_zero()).then_some(self.heartbeat),
             timeout: self.timeout,
@@ -324,6 +385,17 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         return Err("a timeout of 0 would time out every reply; try `--timeout 10`".to_owned());
     }
     Ok(d)
+}
+
+/// The Phoenix 1.8 way to send a token (PROTOCOL.md §1): subprotocol
+/// `phoenix` plus `base64url.bearer.phx.` and the token in standard Base64
+/// without padding (what the JS client's `btoa` gives, `=` stripped).
+pub fn auth_token_header(token: &str) -> (String, String) {
+    let encoded = data_encoding::BASE64_NOPAD.encode(token.as_bytes());
+    (
+        "Sec-WebSocket-Protocol".to_owned(),
+        format!("phoenix, base64url.bearer.phx.{encoded}"),
+    )
 }
 
 fn parse_vsn(s: &str) -> Result<Vsn, String> {
@@ -477,6 +549,44 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(&["--vsn", "3"]).is_err());
+    }
+
+    #[test]
+    fn auth_token_goes_in_the_subprotocol_header_without_padding() {
+        assert_eq!(
+            auth_token_header("abc1"),
+            (
+                "Sec-WebSocket-Protocol".to_owned(),
+                "phoenix, base64url.bearer.phx.YWJjMQ".to_owned()
+            )
+        );
+        let cfg = parse(&["--auth-token", "t", "--origin", "http://a.example"])
+            .unwrap()
+            .client
+            .resolve()
+            .unwrap();
+        assert!(
+            cfg.headers
+                .contains(&("Origin".into(), "http://a.example".into()))
+        );
+        assert!(
+            cfg.headers
+                .iter()
+                .any(|(k, _)| k == "Sec-WebSocket-Protocol")
+        );
+    }
+
+    #[test]
+    fn bad_origin_and_tls_flags_are_usage_errors() {
+        assert!(
+            parse(&["--origin", "nope"])
+                .unwrap()
+                .client
+                .resolve()
+                .is_err()
+        );
+        assert!(parse(&["--insecure", "--ca-cert", "x.pem"]).is_err());
+        assert!(parse(&["serve", "--tls-cert", "c.pem"]).is_err());
     }
 
     #[test]

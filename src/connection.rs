@@ -26,7 +26,7 @@ use tungstenite::http::{HeaderName, HeaderValue};
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
+use tungstenite::{Connector, Message, WebSocket};
 use url::Url;
 
 use crate::channel::reconnect_delay;
@@ -35,6 +35,7 @@ use crate::session::{
     Expired, HeartbeatStats, Incoming, Message as PhxMessage, Reply, Request, Session, TopicInfo,
     TopicStatus, Transition, Unanswered,
 };
+use crate::tls::{self, Trust};
 
 /// The connected WebSocket.
 pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
@@ -88,8 +89,9 @@ impl fmt::Display for ConnectError {
                 }
                 match status {
                     403 => f.write_str(
-                        "; 403 usually means connect/3 refused the params (check -p token=…), \
-                         an unsupported vsn, or check_origin rejected the Origin header",
+                        "; 403 usually means connect/3 refused the params (check -p token=…) \
+                         or the token (--auth-token), an unsupported vsn, or check_origin \
+                         rejected the Origin header (set the one your app expects with --origin)",
                     ),
                     404 => f.write_str(
                         "; 404 usually means a wrong socket path: use the path of `socket \"/socket\", …` \
@@ -109,7 +111,11 @@ impl std::error::Error for ConnectError {}
 
 /// Connects and performs the WebSocket handshake, blocking. TLS roots are
 /// loaded only for `wss://`.
-pub fn connect(url: &Url, headers: &[(String, String)]) -> Result<Socket, ConnectError> {
+pub fn connect(
+    url: &Url,
+    headers: &[(String, String)],
+    trust: &Trust,
+) -> Result<Socket, ConnectError> {
     let host = url.host_str().unwrap_or_default().to_owned();
     let addrs: Vec<SocketAddr> = url
         .socket_addrs(|| match url.scheme() {
@@ -170,7 +176,13 @@ pub fn connect(url: &Url, headers: &[(String, String)]) -> Result<Socket, Connec
         request.headers_mut().append(name, value);
     }
 
-    let (ws, _response) = tungstenite::client_tls_with_config(request, stream, None, None)
+    let connector = match url.scheme() {
+        "wss" => Some(Connector::Rustls(
+            tls::client_config(trust).map_err(ConnectError::Tls)?,
+        )),
+        _ => None,
+    };
+    let (ws, _response) = tungstenite::client_tls_with_config(request, stream, None, connector)
         .map_err(|e| match e {
             HandshakeError::Failure(e) => handshake_failure(e),
             HandshakeError::Interrupted(_) => {
@@ -222,12 +234,21 @@ fn tls_error(e: &io::Error) -> Option<String> {
         rustls::Error::InvalidCertificate(cert) => {
             use rustls::CertificateError as C;
             let what = match cert {
-                C::UnknownIssuer => "it is signed by an unknown certificate authority".to_owned(),
-                C::Expired | C::ExpiredContext { .. } => "it has expired".to_owned(),
+                C::UnknownIssuer => "it is signed by an unknown certificate authority; \
+                     if the server uses a private CA, trust it with `--ca-cert CA.pem` \
+                     (or skip verification with `--insecure`)"
+                    .to_owned(),
+                C::Expired | C::ExpiredContext { .. } => "it has expired; renew it on the \
+                     server, or skip verification with `--insecure`"
+                    .to_owned(),
                 C::NotValidForName | C::NotValidForNameContext { .. } => {
-                    "it is not valid for this host name".to_owned()
+                    "it is not valid for this host name; connect with a name the \
+                     certificate lists, or skip verification with `--insecure`"
+                        .to_owned()
                 }
-                C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet".to_owned(),
+                C::NotValidYet | C::NotValidYetContext { .. } => "it is not valid yet; \
+                     check the clocks, or skip verification with `--insecure`"
+                    .to_owned(),
                 C::Revoked => "it has been revoked".to_owned(),
                 other => format!("{other:?}"),
             };
@@ -375,6 +396,8 @@ pub struct Status {
 pub struct Target {
     pub url: Url,
     pub headers: Vec<(String, String)>,
+    /// Whom to trust for `wss://`.
+    pub trust: Trust,
 }
 
 #[derive(Debug, Clone)]
@@ -538,36 +561,37 @@ impl Net {
         let mut attempt: u32 = 0;
         let mut opened = false;
         loop {
-            let (ending, was_open, error) = match connect(&target.url, &target.headers) {
-                Ok(mut ws) => {
-                    if opened {
-                        self.reconnects += 1;
+            let (ending, was_open, error) =
+                match connect(&target.url, &target.headers, &target.trust) {
+                    Ok(mut ws) => {
+                        if opened {
+                            self.reconnects += 1;
+                        }
+                        attempt = 0;
+                        opened = true;
+                        self.up_since = Some(Instant::now());
+                        self.next_attempt = None;
+                        self.batch.push(Event::Connected);
+                        let now = Instant::now();
+                        self.session.reconnected(now);
+                        let ending = self.serve_socket(&mut ws);
+                        (ending, true, None)
                     }
-                    attempt = 0;
-                    opened = true;
-                    self.up_since = Some(Instant::now());
-                    self.next_attempt = None;
-                    self.batch.push(Event::Connected);
-                    let now = Instant::now();
-                    self.session.reconnected(now);
-                    let ending = self.serve_socket(&mut ws);
-                    (ending, true, None)
-                }
-                Err(e) if !opened && !self.options.retry => {
-                    self.batch.push(Event::ConnectFailed(e.to_string()));
-                    self.deliver_last();
-                    return;
-                }
-                Err(e) => (
-                    Ending {
-                        code: None,
-                        reason: e.to_string(),
-                        by_client: false,
-                    },
-                    false,
-                    Some(e.to_string()),
-                ),
-            };
+                    Err(e) if !opened && !self.options.retry => {
+                        self.batch.push(Event::ConnectFailed(e.to_string()));
+                        self.deliver_last();
+                        return;
+                    }
+                    Err(e) => (
+                        Ending {
+                            code: None,
+                            reason: e.to_string(),
+                            by_client: false,
+                        },
+                        false,
+                        Some(e.to_string()),
+                    ),
+                };
             let retry = if opened {
                 self.options.reconnect
             } else {

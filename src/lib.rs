@@ -20,5 +20,6 @@ pub mod repl;
 pub mod runner;
 pub mod server;
 pub mod session;
+pub mod tls;
 pub mod vars;
 pub mod vocab;

@@ -3,7 +3,7 @@
 //! This file wires the pieces together and is the one place that prints a
 //! fatal `phx-repl: error: …` and picks the exit code.
 
-use phx_repl::{cli, connection, endpoint, output, protocol, recorder, repl, runner, server};
+use phx_repl::{cli, connection, endpoint, output, protocol, recorder, repl, runner, server, tls};
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::TcpListener;
@@ -80,6 +80,12 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => {
+            Some(tls::server_config(cert, key).map_err(|m| Fatal::new(EXIT_USAGE, m))?)
+        }
+        _ => None,
+    };
     let listener = TcpListener::bind(&args.listen).map_err(|e| {
         Fatal::new(
             EXIT_CONNECTION,
@@ -92,10 +98,16 @@ fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
     // Tests and scripts read this line for the port. A closed stdout is no
     // reason to stop serving.
     let mut stdout = io::stdout();
-    let _ = writeln!(stdout, "listening on ws://{addr}/socket").and_then(|()| stdout.flush());
+    let scheme = if tls.is_some() { "wss" } else { "ws" };
+    let _ = writeln!(stdout, "listening on {scheme}://{addr}/socket").and_then(|()| stdout.flush());
     let options = server::Options {
         idle_timeout: args.idle_timeout,
         log: true,
+        tls,
+        policy: server::Policy {
+            require_auth_token: args.require_auth_token.clone(),
+            check_origin: args.check_origin.clone(),
+        },
     };
     server::run(listener, options).map_err(|e| Fatal::new(EXIT_CONNECTION, e.to_string()))?;
     Ok(ExitCode::SUCCESS)
@@ -137,6 +149,8 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
                 server::Options {
                     idle_timeout: Duration::from_secs(60),
                     log: false,
+                    tls: None,
+                    policy: server::Policy::default(),
                 },
             )
             .map_err(|e| {
@@ -177,6 +191,7 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         connection::Target {
             url: url.clone(),
             headers: config.headers.clone(),
+            trust: config.trust.clone(),
         },
         connection::Options {
             heartbeat: config.heartbeat,
@@ -259,6 +274,7 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             mode,
             shown_url,
             record,
+            insecure: config.trust.insecure && url.scheme() == "wss",
         },
     );
     if let Some((text, url_json)) = started {

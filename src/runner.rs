@@ -109,6 +109,8 @@ pub struct Settings {
     pub shown_url: String,
     /// `--record FILE`, already created.
     pub record: Option<Recorder>,
+    /// `--insecure` on a wss:// URL: warn on every connect.
+    pub insecure: bool,
 }
 
 /// What the runner is waiting for before it runs the next line.
@@ -1031,6 +1033,14 @@ impl Runner {
                         "connected",
                         &format!("connected to {url}{hint}"),
                         &[("url", json_str(&url))],
+                    );
+                }
+                if self.settings.insecure {
+                    self.info(
+                        "insecure",
+                        "warning: --insecure: the server's TLS certificate was not verified, \
+                         so anyone between you and it could read or change this session",
+                        &[],
                     );
                 }
                 self.update_prompt();

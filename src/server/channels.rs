@@ -129,12 +129,20 @@ pub struct Connection {
     vsn: Vsn,
     /// `mute_heartbeats` was pushed: heartbeats get no reply from now on.
     heartbeats_muted: bool,
+    /// What the socket's connect_info exposes (auth token, user, vsn).
+    connect_info: Option<Box<RawValue>>,
 }
 
 impl Connection {
     #[cfg(test)]
     pub fn new() -> Connection {
         Connection::default()
+    }
+
+    /// Sets what the `connect_info` event of `room:*` answers.
+    pub fn with_connect_info(mut self, info: Box<RawValue>) -> Connection {
+        self.connect_info = Some(info);
+        self
     }
 
     /// A connection whose text frames use serializer `vsn`.
@@ -260,6 +268,15 @@ impl Connection {
                 }
             }
             (Route::Room, "fail") => vec![reply(jr, &frame, "error", reason("nope"))],
+            // What the socket knows about the connection: the auth token
+            // from the subprotocol header, the presence key and the vsn.
+            (Route::Room, "connect_info") => {
+                let info = self
+                    .connect_info
+                    .clone()
+                    .unwrap_or_else(protocol::empty_object);
+                vec![reply(jr, &frame, "ok", info)]
+            }
             // `{:noreply, socket}`: nothing is sent; the client times out.
             (Route::Room, "noreply") => Vec::new(),
             // `{:stop, :normal, :ok, socket}`: the reply, then phx_close.

@@ -25,7 +25,8 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
 
 use super::channels::{self, Action, Connection};
-use super::{Broadcast, Mailbox, Outbound, Server, handshake, wire_message};
+use super::handshake::{self, ServerStream};
+use super::{Broadcast, Mailbox, Outbound, Server, wire_message};
 use crate::presence::{PRESENCE_DIFF, PRESENCE_STATE};
 use crate::protocol::{self, Frame, Side, Vsn};
 
@@ -44,7 +45,18 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves one accepted TCP connection until it closes, logging its life.
 pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Server) {
-    let (ws, upgrade) = match handshake::accept(stream, WebSocketConfig::default()) {
+    let stream = match &server.options.tls {
+        Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
+            Ok(tls) => ServerStream::Tls(Box::new(rustls::StreamOwned::new(tls, stream))),
+            Err(e) => {
+                server.log(format_args!("{peer} TLS setup failed: {e}"));
+                return;
+            }
+        },
+        None => ServerStream::Plain(stream),
+    };
+    let accepted = handshake::accept(stream, WebSocketConfig::default(), &server.options.policy);
+    let (ws, upgrade) = match accepted {
         Ok(accepted) => accepted,
         Err(refused) => {
             server.log(format_args!("{peer} {refused}"));
@@ -54,7 +66,15 @@ pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Serve
     server.log(format_args!("{peer} connected"));
     // Presence is keyed by the `user` connect param, or a generated id.
     let user = upgrade.user.unwrap_or_else(|| format!("user-{id}"));
-    let reason = match Conn::new(ws, upgrade.vsn, user, peer, id, server) {
+    // What connect_info exposes, for the `connect_info` event of room:*.
+    let mut info = String::from("{\"auth_token\":");
+    protocol::push_opt_str(&mut info, upgrade.auth_token.as_deref());
+    info.push_str(",\"user\":");
+    protocol::push_json_str(&mut info, &user);
+    info.push_str(",\"vsn\":");
+    protocol::push_json_str(&mut info, upgrade.vsn.as_param());
+    info.push('}');
+    let reason = match Conn::new(ws, upgrade.vsn, user, protocol::raw(info), peer, id, server) {
         Ok(mut conn) => conn.run(),
         Err(e) => format!("socket setup failed: {e}"),
     };
@@ -123,7 +143,7 @@ struct Conn<'s> {
     server: &'s Server,
     peer: SocketAddr,
     id: u64,
-    ws: WebSocket<TcpStream>,
+    ws: WebSocket<ServerStream>,
     /// The serializer the client asked for.
     vsn: Vsn,
     /// This connection's presence key.
@@ -154,14 +174,15 @@ struct Conn<'s> {
 
 impl<'s> Conn<'s> {
     fn new(
-        ws: WebSocket<TcpStream>,
+        ws: WebSocket<ServerStream>,
         vsn: Vsn,
         user: String,
+        connect_info: Box<serde_json::value::RawValue>,
         peer: SocketAddr,
         id: u64,
         server: &'s Server,
     ) -> io::Result<Conn<'s>> {
-        let stream = ws.get_ref();
+        let stream = ws.get_ref().tcp();
         stream.set_read_timeout(None)?;
         stream.set_write_timeout(None)?;
         stream.set_nonblocking(true)?;
@@ -193,7 +214,7 @@ impl<'s> Conn<'s> {
             poller,
             mailbox,
             inbox,
-            channels: Connection::with_vsn(vsn),
+            channels: Connection::with_vsn(vsn).with_connect_info(connect_info),
             floods: VecDeque::new(),
             write_blocked: false,
             more_input: false,
@@ -255,7 +276,7 @@ impl<'s> Conn<'s> {
         if let Some(until) = self.stalled_until {
             // Deaf and mute: only the end of the stall wakes us.
             self.poller
-                .modify(self.ws.get_ref(), Event::none(SOCKET))
+                .modify(self.ws.get_ref().tcp(), Event::none(SOCKET))
                 .map_err(|e| format!("poll failed: {e}"))?;
             events.clear();
             return match self.poller.wait_deadline(events, until) {
@@ -271,7 +292,7 @@ impl<'s> Conn<'s> {
         // Oneshot mode: every wait re-arms the interest.
         let interest = Event::new(SOCKET, true, self.write_blocked);
         self.poller
-            .modify(self.ws.get_ref(), interest)
+            .modify(self.ws.get_ref().tcp(), interest)
             .map_err(|e| format!("poll failed: {e}"))?;
         events.clear();
         let waited = match self.deadline() {
@@ -615,6 +636,6 @@ impl Drop for Conn<'_> {
             }
         }
         // Must happen before `ws` (and so the stream) is dropped; see `new`.
-        let _ = self.poller.delete(self.ws.get_ref());
+        let _ = self.poller.delete(self.ws.get_ref().tcp());
     }
 }

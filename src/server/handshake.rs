@@ -10,6 +10,7 @@ use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use rustls::{ServerConnection, StreamOwned};
 use tungstenite::handshake::HandshakeError;
 use tungstenite::handshake::server::{Callback, ErrorResponse, Request, Response};
 use tungstenite::http::{HeaderValue, StatusCode, header};
@@ -49,26 +50,80 @@ impl std::fmt::Display for Refused {
     }
 }
 
+/// A connection's byte stream: plain TCP, or TLS over it (`--tls-cert`).
+pub enum ServerStream {
+    Plain(TcpStream),
+    Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
+}
+
+impl ServerStream {
+    /// The TCP socket underneath, for timeouts and the poller.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            ServerStream::Plain(s) => s,
+            ServerStream::Tls(s) => s.get_ref(),
+        }
+    }
+}
+
+impl Read for ServerStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            ServerStream::Plain(s) => s.read(buf),
+            ServerStream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for ServerStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            ServerStream::Plain(s) => s.write(buf),
+            ServerStream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            ServerStream::Plain(s) => s.flush(),
+            ServerStream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// What the server checks in an upgrade request besides its target.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// Refuse a request without this auth token (PROTOCOL.md §1).
+    pub require_auth_token: Option<String>,
+    /// Refuse a request whose Origin is set and differs (check_origin).
+    pub check_origin: Option<String>,
+}
+
 /// Reads the upgrade request from `stream` and answers it: 101 and a
-/// WebSocket on success, else an HTTP error response.
+/// WebSocket on success, else an HTTP error response. Over TLS, the TLS
+/// handshake happens inside the first read.
 pub fn accept(
-    stream: TcpStream,
+    mut stream: ServerStream,
     config: WebSocketConfig,
-) -> Result<(WebSocket<TcpStream>, Upgrade), Refused> {
+    policy: &Policy,
+) -> Result<(WebSocket<ServerStream>, Upgrade), Refused> {
     let timeouts = stream
+        .tcp()
         .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
-        .and_then(|()| stream.set_write_timeout(Some(HANDSHAKE_TIMEOUT)));
+        .and_then(|()| stream.tcp().set_write_timeout(Some(HANDSHAKE_TIMEOUT)));
     if let Err(e) = timeouts {
         return Err(Refused::Failed(e.to_string()));
     }
     let mut seen = Vec::new();
     let recording = Recording {
-        stream: &stream,
+        stream: &mut stream,
         seen: &mut seen,
     };
     let mut upgrade = Upgrade::default();
     let gate = Gate {
         upgrade: &mut upgrade,
+        policy,
     };
     let failure = match tungstenite::accept_hdr_with_config(recording, gate, Some(config)) {
         // The handshake read exactly the request (tungstenite refuses bytes
@@ -114,7 +169,7 @@ pub fn accept(
             if written.is_ok() {
                 out.extend_from_slice(body.as_bytes());
                 // Best effort: the client may already be gone.
-                let _ = (&stream).write_all(&out);
+                let _ = stream.write_all(&out).and_then(|()| stream.flush());
             }
             Err(Refused::Status(status, body))
         }
@@ -164,26 +219,121 @@ pub struct Upgrade {
     pub vsn: Vsn,
     /// The `user` connect param, which keys the connection's presence.
     pub user: Option<String>,
+    /// The auth token from the subprotocol header, as
+    /// `connect_info[:auth_token]` exposes it.
+    pub auth_token: Option<String>,
 }
 
-/// Runs [`check_target`] on the upgrade request inside tungstenite's
-/// handshake, turning a refusal into the response to send and recording
-/// what an accepted one asked for.
+/// Runs [`check_target`] and [`check_headers`] on the upgrade request
+/// inside tungstenite's handshake, turning a refusal into the response to
+/// send and recording what an accepted one asked for.
 struct Gate<'a> {
     upgrade: &'a mut Upgrade,
+    policy: &'a Policy,
 }
 
 impl Callback for Gate<'_> {
-    fn on_request(self, req: &Request, resp: Response) -> Result<Response, ErrorResponse> {
-        match check_target(req.uri().path(), req.uri().query()) {
-            Ok(vsn) => {
+    fn on_request(self, req: &Request, mut resp: Response) -> Result<Response, ErrorResponse> {
+        let checked = check_target(req.uri().path(), req.uri().query()).and_then(|vsn| {
+            let origin = req
+                .headers()
+                .get(header::ORIGIN)
+                .map(|v| v.to_str().unwrap_or("?"));
+            let protocols: Vec<&str> = req
+                .headers()
+                .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .collect();
+            check_headers(origin, &protocols, self.policy).map(|h| (vsn, h))
+        });
+        match checked {
+            Ok((vsn, headers)) => {
                 self.upgrade.vsn = vsn;
                 self.upgrade.user = param(req.uri().query(), "user");
+                if headers.subprotocol {
+                    resp.headers_mut().insert(
+                        header::SEC_WEBSOCKET_PROTOCOL,
+                        HeaderValue::from_static(PHOENIX_SUBPROTOCOL),
+                    );
+                }
+                self.upgrade.auth_token = headers.auth_token;
                 Ok(resp)
             }
             Err((status, body)) => Err(error_response(status, body)),
         }
     }
+}
+
+/// The subprotocol a Phoenix socket answers with (PROTOCOL.md §1).
+const PHOENIX_SUBPROTOCOL: &str = "phoenix";
+/// The prefix of the subprotocol entry that carries an auth token.
+const TOKEN_PREFIX: &str = "base64url.bearer.phx.";
+
+/// What the request's headers asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Headers {
+    /// Answer with subprotocol `phoenix`.
+    pub subprotocol: bool,
+    pub auth_token: Option<String>,
+}
+
+/// Checks the Origin and Sec-WebSocket-Protocol headers as a Phoenix 1.8
+/// socket with `auth_token: true` and `check_origin` does: the token entry
+/// is taken out and decoded (standard Base64, padding optional), and the
+/// other offered subprotocols must include `phoenix`.
+pub fn check_headers(
+    origin: Option<&str>,
+    protocols: &[&str],
+    policy: &Policy,
+) -> Result<Headers, (StatusCode, String)> {
+    let forbidden = |m: String| Err((StatusCode::FORBIDDEN, m));
+    if let (Some(allowed), Some(origin)) = (&policy.check_origin, origin)
+        && !origin
+            .trim_end_matches('/')
+            .eq_ignore_ascii_case(allowed.trim_end_matches('/'))
+    {
+        return forbidden(format!(
+            "origin {origin} is not allowed (check_origin allows {allowed})"
+        ));
+    }
+    let mut auth_token = None;
+    let mut offered = Vec::new();
+    for p in protocols.iter().flat_map(|v| v.split(',')).map(str::trim) {
+        match p.strip_prefix(TOKEN_PREFIX) {
+            Some(encoded) => {
+                let encoded = encoded.trim_end_matches('=');
+                let bytes = data_encoding::BASE64_NOPAD
+                    .decode(encoded.as_bytes())
+                    .map_err(|_| {
+                        (
+                            StatusCode::FORBIDDEN,
+                            "the auth token entry is not Base64".to_owned(),
+                        )
+                    })?;
+                auth_token = Some(String::from_utf8_lossy(&bytes).into_owned());
+            }
+            None if !p.is_empty() => offered.push(p),
+            None => {}
+        }
+    }
+    if !offered.is_empty() && !offered.contains(&PHOENIX_SUBPROTOCOL) {
+        return forbidden(format!(
+            "none of the offered subprotocols ({}) is `phoenix`",
+            offered.join(", ")
+        ));
+    }
+    if let Some(required) = &policy.require_auth_token {
+        match &auth_token {
+            None => return forbidden("an auth token is required".to_owned()),
+            Some(t) if t != required => return forbidden("the auth token was rejected".to_owned()),
+            Some(_) => {}
+        }
+    }
+    Ok(Headers {
+        subprotocol: !offered.is_empty(),
+        auth_token,
+    })
 }
 
 /// The first value of query param `key`.
@@ -225,7 +375,7 @@ fn request_path(head: &[u8]) -> Option<&str> {
 /// The handshake's view of the stream: it keeps a copy of what was read so a
 /// request tungstenite rejects can still be answered by path.
 struct Recording<'a> {
-    stream: &'a TcpStream,
+    stream: &'a mut ServerStream,
     seen: &'a mut Vec<u8>,
 }
 
@@ -303,6 +453,78 @@ mod tests {
         let (s, body) = check_target("/socket/websocket", Some("vsn=2.0.0&token=bad")).unwrap_err();
         assert_eq!(s, StatusCode::FORBIDDEN);
         assert_eq!(body, "connect refused: the token was rejected");
+    }
+
+    fn headers(origin: Option<&str>, protocols: &[&str], policy: &Policy) -> Result<Headers, u16> {
+        check_headers(origin, protocols, policy).map_err(|(s, _)| s.as_u16())
+    }
+
+    #[test]
+    fn the_auth_token_entry_is_decoded_and_phoenix_is_answered() {
+        let h = headers(
+            None,
+            &["phoenix, base64url.bearer.phx.YWJjMQ"],
+            &Policy::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            h,
+            Headers {
+                subprotocol: true,
+                auth_token: Some("abc1".into())
+            }
+        );
+        // Padding is accepted too.
+        let h = headers(
+            None,
+            &["base64url.bearer.phx.YWJjMQ==", "phoenix"],
+            &Policy::default(),
+        );
+        assert_eq!(h.unwrap().auth_token.as_deref(), Some("abc1"));
+        assert_eq!(
+            headers(None, &[], &Policy::default()).unwrap(),
+            Headers {
+                subprotocol: false,
+                auth_token: None
+            }
+        );
+    }
+
+    #[test]
+    fn other_subprotocols_and_bad_tokens_are_forbidden() {
+        let p = Policy::default();
+        assert_eq!(headers(None, &["mqtt"], &p), Err(403));
+        assert_eq!(
+            headers(None, &["phoenix, base64url.bearer.phx.!!"], &p),
+            Err(403)
+        );
+    }
+
+    #[test]
+    fn a_required_token_must_match() {
+        let p = Policy {
+            require_auth_token: Some("abc1".into()),
+            check_origin: None,
+        };
+        assert!(headers(None, &["phoenix, base64url.bearer.phx.YWJjMQ"], &p).is_ok());
+        assert_eq!(headers(None, &[], &p), Err(403));
+        assert_eq!(
+            headers(None, &["phoenix, base64url.bearer.phx.eHl6"], &p),
+            Err(403)
+        );
+    }
+
+    #[test]
+    fn check_origin_refuses_other_origins_but_not_a_missing_one() {
+        let p = Policy {
+            require_auth_token: None,
+            check_origin: Some("https://app.example".into()),
+        };
+        assert!(headers(None, &[], &p).is_ok());
+        assert!(headers(Some("https://APP.example/"), &[], &p).is_ok());
+        let e = check_headers(Some("https://evil.example"), &[], &p).unwrap_err();
+        assert_eq!(e.0.as_u16(), 403);
+        assert!(e.1.contains("check_origin"), "{}", e.1);
     }
 
     #[test]

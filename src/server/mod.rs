@@ -13,6 +13,8 @@ mod channels;
 mod conn;
 mod handshake;
 
+pub use handshake::Policy;
+
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
@@ -36,6 +38,10 @@ pub struct Options {
     pub idle_timeout: Duration,
     /// Log connections and disconnections to stderr.
     pub log: bool,
+    /// Serve TLS (wss://) with this configuration.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Auth token and Origin checks on the upgrade.
+    pub policy: Policy,
 }
 
 /// Starts serving `listener` on background threads and returns at once.

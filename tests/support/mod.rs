@@ -148,7 +148,8 @@ fn wait_with_deadline(child: &mut Child, deadline: Duration) -> Result<ExitStatu
 pub struct Server {
     child: Child,
     _home: TempDir,
-    /// `ws://127.0.0.1:PORT/socket`, from the server's first line.
+    /// `ws://127.0.0.1:PORT/socket` (`wss://` with `--tls-cert`), from the
+    /// server's first line.
     pub url: String,
     pub port: u16,
 }
@@ -203,7 +204,8 @@ impl Server {
         };
         let parsed = first.strip_prefix("listening on ").and_then(|url| {
             let port = url
-                .strip_prefix("ws://127.0.0.1:")?
+                .strip_prefix("ws://127.0.0.1:")
+                .or_else(|| url.strip_prefix("wss://127.0.0.1:"))?
                 .strip_suffix("/socket")?
                 .parse()
                 .ok()?;

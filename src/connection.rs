@@ -288,6 +288,8 @@ pub enum Event {
         attempt: u32,
         delay: Duration,
         error: Option<String>,
+        /// The error is the same as the previous attempt's.
+        repeated: bool,
     },
     /// No reply to the last heartbeat by the time the next was due: the
     /// connection is closed as dead.
@@ -560,6 +562,9 @@ impl Net {
     fn run(mut self, target: &Target) {
         let mut attempt: u32 = 0;
         let mut opened = false;
+        // Why the previous attempt failed, to say "the same way" instead of
+        // repeating a long message every few seconds.
+        let mut last_error: Option<String> = None;
         loop {
             let (ending, was_open, error) =
                 match connect(&target.url, &target.headers, &target.trust) {
@@ -567,6 +572,7 @@ impl Net {
                         if opened {
                             self.reconnects += 1;
                         }
+                        last_error = None;
                         attempt = 0;
                         opened = true;
                         self.up_since = Some(Instant::now());
@@ -640,10 +646,14 @@ impl Net {
                 return;
             }
             let delay = reconnect_delay(attempt);
+            let error = if was_open { None } else { error };
+            let repeated = error.is_some() && error == last_error;
+            last_error.clone_from(&error);
             self.batch.push(Event::Reconnecting {
                 attempt,
                 delay,
-                error: if was_open { None } else { error },
+                error,
+                repeated,
             });
             let at = Instant::now() + delay;
             self.next_attempt = Some((attempt, at));
@@ -710,7 +720,7 @@ impl Net {
                         let now = Instant::now();
                         let topic = request_topic(&request);
                         match self.session.hold(id, request, now) {
-                            Ok(()) => self.queued(id, topic, "joining"),
+                            Ok(()) => self.queued(id, topic, "offline"),
                             Err(request) => {
                                 self.hold_offline(id, ToNet::Request { id, request }, now);
                             }

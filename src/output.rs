@@ -128,7 +128,8 @@ impl Style {
                 attempt,
                 delay,
                 error,
-            } => self.reconnecting(*attempt, *delay, error.as_deref(), out),
+                repeated,
+            } => self.reconnecting(*attempt, *delay, error.as_deref(), *repeated, out),
             Event::HeartbeatTimeout { after } => self.info(
                 "heartbeat_timeout",
                 &format!(
@@ -155,7 +156,11 @@ impl Style {
             Event::Status { .. } => {}
             Event::Queued { topic, until, .. } => {
                 let text = match (until, topic) {
-                    (&"offline", _) => {
+                    (&"offline", Some(t)) => format!(
+                        "not connected: queued until the connection is back and {} has joined",
+                        clean(t)
+                    ),
+                    (&"offline", None) => {
                         "not connected: queued until the connection is back".to_owned()
                     }
                     (_, Some(t)) => {
@@ -178,13 +183,24 @@ impl Style {
         }
     }
 
-    fn reconnecting(&self, attempt: u32, delay: Duration, error: Option<&str>, out: &mut String) {
+    fn reconnecting(
+        &self,
+        attempt: u32,
+        delay: Duration,
+        error: Option<&str>,
+        repeated: bool,
+        out: &mut String,
+    ) {
         let mut text = format!(
             "reconnecting in {} (attempt {attempt})",
             fmt_latency_short(delay)
         );
-        if let Some(e) = error {
-            let _ = write!(text, "; the last attempt failed: {}", clean(e));
+        match error {
+            Some(_) if repeated => text.push_str("; the last attempt failed the same way"),
+            Some(e) => {
+                let _ = write!(text, "; the last attempt failed: {}", clean(e));
+            }
+            None => {}
         }
         let error_json = error.map_or_else(|| "null".to_owned(), json_string);
         self.info(

@@ -741,11 +741,16 @@ impl Net {
             if now >= until {
                 return true;
             }
-            let deadline = [Some(until), self.offline.front().map(|(d, _)| *d)]
-                .into_iter()
-                .flatten()
-                .min()
-                .unwrap_or(until);
+            let deadline = [
+                Some(until),
+                self.offline.front().map(|(d, _)| *d),
+                // Pushes held for a topic give up on time, offline too.
+                self.session.next_deadline(),
+            ]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(until);
             events.clear();
             let timeout = deadline.saturating_duration_since(Instant::now());
             if let Err(e) = self.poller.wait(&mut events, Some(timeout))

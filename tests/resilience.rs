@@ -334,3 +334,25 @@ fn json_records_tell_the_whole_reconnect_story() {
     );
     assert_eq!(status[0]["topics"][0]["topic"], "room:lobby", "{report}");
 }
+
+#[test]
+fn a_push_held_while_offline_is_given_up_after_the_timeout() {
+    let server = Server::start();
+    let mut client = Script::new(&server)
+        .args(["--json", "--timeout", "0.5", "--max-retries", "100"])
+        .stdin("join room:lobby\n")
+        .spawn();
+    client.expect_line("joined", |l| l.contains("\"request\":\"phx_join\""));
+    drop(server);
+    client.expect_line("reconnecting", |l| l.contains("\"event\":\"reconnecting\""));
+    client.send_line("push room:lobby echo");
+    client.expect_line("the push held", |l| {
+        l.contains("\"event\":\"queued\"") && l.contains("\"until\":\"offline\"")
+    });
+    client.expect_line("the push given up", |l| {
+        l.contains("\"type\":\"error\"")
+            && l.contains(
+                "push `echo` to `room:lobby` not sent: its topic did not join within 500 ms",
+            )
+    });
+}

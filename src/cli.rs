@@ -165,6 +165,10 @@ pub struct ClientArgs {
     #[arg(long, conflicts_with = "ca_cert")]
     pub insecure: bool,
 
+    /// Transport: websocket, or longpoll (Phoenix's HTTP fallback; no heartbeats, as in the JS client)
+    #[arg(long, value_enum, default_value_t = Transport::Websocket, value_name = "TRANSPORT")]
+    pub transport: Transport,
+
     /// Serializer: 2.0.0 (JSON arrays, binary frames) or 1.0.0 (JSON objects); a vsn in the URL wins
     #[arg(long, default_value = "2.0.0", value_name = "VSN", value_parser = parse_vsn)]
     pub vsn: Vsn,
@@ -250,6 +254,12 @@ pub struct ClientArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Transport {
+    Websocket,
+    Longpoll,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ColorChoice {
     Auto,
     Always,
@@ -274,6 +284,8 @@ pub struct Config {
     /// Handshake headers: `-H`, plus Origin and the auth token's
     /// Sec-WebSocket-Protocol.
     pub headers: Vec<(String, String)>,
+    /// `--transport longpoll` (the built-in target needs to know).
+    pub longpoll: bool,
     /// Whom to trust for wss://.
     pub trust: Trust,
     /// The serializer to ask for when the URL names none.
@@ -306,7 +318,12 @@ impl ClientArgs {
     /// Validates and normalises the client arguments.
     pub fn resolve(self) -> Result<Config, String> {
         let target = match &self.url {
-            Some(u) => Target::Url(endpoint::normalize_with(u, &self.params, self.vsn)?),
+            Some(u) => Target::Url(endpoint::normalize_for(
+                u,
+                &self.params,
+                self.vsn,
+                self.transport == Transport::Longpoll,
+            )?),
             None => Target::BuiltIn,
         };
         let mut headers = self.headers;
@@ -328,6 +345,7 @@ impl ClientArgs {
             target,
             params: self.params,
             headers,
+            longpoll: self.transport == Transport::Longpoll,
             trust: Trust {
                 ca_cert: self.ca_cert,
                 insecure: self.insecure,

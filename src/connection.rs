@@ -116,45 +116,10 @@ pub fn connect(
     headers: &[(String, String)],
     trust: &Trust,
 ) -> Result<Socket, ConnectError> {
-    let host = url.host_str().unwrap_or_default().to_owned();
-    let addrs: Vec<SocketAddr> = url
-        .socket_addrs(|| match url.scheme() {
-            "wss" => Some(443),
-            _ => Some(80),
-        })
-        .or_else(|_| {
-            let port = url.port_or_known_default().unwrap_or(80);
-            (host.trim_matches(['[', ']']), port)
-                .to_socket_addrs()
-                .map(Iterator::collect)
-        })
-        .map_err(|e| ConnectError::Resolve {
-            host: host.clone(),
-            error: e.to_string(),
-        })?;
-    let mut last_err = None;
-    let mut stream = None;
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            Err(e) => last_err = Some((addr.to_string(), e)),
-        }
+    if let Some(lp) = crate::longpoll::endpoint(url) {
+        return crate::longpoll::connect(&lp, headers, trust);
     }
-    let stream = match stream {
-        Some(s) => s,
-        None => {
-            let (addr, error) = last_err.unwrap_or_else(|| {
-                (
-                    host.clone(),
-                    io::Error::new(ErrorKind::NotFound, "no address"),
-                )
-            });
-            return Err(ConnectError::Tcp { addr, error });
-        }
-    };
+    let stream = tcp_connect(url)?;
     let io_err = |e: io::Error| ConnectError::Handshake(e.to_string());
     stream.set_nodelay(true).map_err(io_err)?;
     stream
@@ -196,6 +161,50 @@ pub fn connect(
     Ok(ws)
 }
 
+/// Resolves the URL's host and opens a TCP connection to the first address
+/// that answers (`wss`/`https` default to port 443, others to 80).
+pub(crate) fn tcp_connect(url: &Url) -> Result<TcpStream, ConnectError> {
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let addrs: Vec<SocketAddr> = url
+        .socket_addrs(|| match url.scheme() {
+            "wss" | "https" => Some(443),
+            _ => Some(80),
+        })
+        .or_else(|_| {
+            let port = url.port_or_known_default().unwrap_or(80);
+            (host.trim_matches(['[', ']']), port)
+                .to_socket_addrs()
+                .map(Iterator::collect)
+        })
+        .map_err(|e| ConnectError::Resolve {
+            host: host.clone(),
+            error: e.to_string(),
+        })?;
+    let mut last_err = None;
+    let mut stream = None;
+    for addr in &addrs {
+        match TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last_err = Some((addr.to_string(), e)),
+        }
+    }
+    match stream {
+        Some(s) => Ok(s),
+        None => {
+            let (addr, error) = last_err.unwrap_or_else(|| {
+                (
+                    host.clone(),
+                    io::Error::new(ErrorKind::NotFound, "no address"),
+                )
+            });
+            Err(ConnectError::Tcp { addr, error })
+        }
+    }
+}
+
 fn handshake_failure(e: tungstenite::Error) -> ConnectError {
     match e {
         tungstenite::Error::Http(resp) => {
@@ -228,7 +237,7 @@ fn handshake_failure(e: tungstenite::Error) -> ConnectError {
 }
 
 /// Describes a rustls error carried inside an I/O error, in words.
-fn tls_error(e: &io::Error) -> Option<String> {
+pub(crate) fn tls_error(e: &io::Error) -> Option<String> {
     let tls = e.get_ref()?.downcast_ref::<rustls::Error>()?;
     let text = match tls {
         rustls::Error::InvalidCertificate(cert) => {

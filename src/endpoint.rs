@@ -36,6 +36,18 @@ pub fn normalize(input: &str, params: &[(String, String)]) -> Result<Url, String
 /// Like [`normalize`], adding `vsn` for the given serializer unless the URL
 /// or `params` already have one (which wins).
 pub fn normalize_with(input: &str, params: &[(String, String)], vsn: Vsn) -> Result<Url, String> {
+    normalize_for(input, params, vsn, false)
+}
+
+/// Like [`normalize_with`]; with `longpoll` (or a URL that already ends in
+/// `/longpoll`) the result is Phoenix's long-poll endpoint instead:
+/// `http(s)://…/longpoll` (PROTOCOL.md §7).
+pub fn normalize_for(
+    input: &str,
+    params: &[(String, String)],
+    vsn: Vsn,
+    longpoll: bool,
+) -> Result<Url, String> {
     let input = input.trim();
     if input.is_empty() {
         return Err("the URL is empty; try `ws://localhost:4000/socket`".to_owned());
@@ -75,13 +87,27 @@ pub fn normalize_with(input: &str, params: &[(String, String)], vsn: Vsn) -> Res
         ));
     }
     let path = url.path().trim_end_matches('/');
-    let new_path = if path.ends_with("/websocket") {
-        path.to_owned()
+    let longpoll = longpoll || path.ends_with("/longpoll");
+    let mount = path
+        .strip_suffix("/websocket")
+        .or_else(|| path.strip_suffix("/longpoll"))
+        .unwrap_or(path);
+    let new_path = if longpoll {
+        format!("{mount}/longpoll")
     } else {
-        format!("{path}/websocket")
+        format!("{mount}/websocket")
     };
     if new_path != url.path() {
         url.set_path(&new_path);
+    }
+    if longpoll {
+        let http = if url.scheme() == "wss" {
+            "https"
+        } else {
+            "http"
+        };
+        url.set_scheme(http)
+            .map_err(|()| format!("cannot use `{input}` as a long-poll URL"))?;
     }
     let given = url
         .query_pairs()
@@ -217,6 +243,25 @@ mod tests {
     fn a_vsn_param_replaces_the_default() {
         let u = normalize("ws://h/socket", &[("vsn".into(), "2.0.0".into())]).unwrap();
         assert_eq!(u.as_str(), "ws://h/socket/websocket?vsn=2.0.0");
+    }
+
+    #[test]
+    fn longpoll_urls_are_http_at_the_longpoll_path() {
+        let lp = |s: &str| normalize_for(s, &[], Vsn::V2, true).unwrap().to_string();
+        assert_eq!(lp("ws://h/socket"), "http://h/socket/longpoll?vsn=2.0.0");
+        assert_eq!(
+            lp("wss://h/socket/websocket"),
+            "https://h/socket/longpoll?vsn=2.0.0"
+        );
+        // A URL that names the long-poll path means long-poll.
+        assert_eq!(
+            norm("http://h/socket/longpoll"),
+            "http://h/socket/longpoll?vsn=2.0.0"
+        );
+        assert_eq!(
+            norm("https://h/socket/longpoll/"),
+            "https://h/socket/longpoll?vsn=2.0.0"
+        );
     }
 
     #[test]

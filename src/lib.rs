@@ -10,6 +10,7 @@ pub mod command;
 pub mod connection;
 pub mod endpoint;
 pub mod jsonfmt;
+pub mod longpoll;
 pub mod matcher;
 pub mod multiline;
 pub mod output;

@@ -3,7 +3,9 @@
 //! This file wires the pieces together and is the one place that prints a
 //! fatal `phx-repl: error: …` and picks the exit code.
 
-use phx_repl::{cli, connection, endpoint, output, protocol, recorder, repl, runner, server, tls};
+use phx_repl::{
+    cli, connection, endpoint, longpoll, output, protocol, recorder, repl, runner, server, tls,
+};
 
 use std::io::{self, BufRead, IsTerminal, Write};
 use std::net::TcpListener;
@@ -167,7 +169,7 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
                 ),
                 protocol::json_str(&base),
             ));
-            endpoint::normalize_with(&base, &config.params, config.vsn)
+            endpoint::normalize_for(&base, &config.params, config.vsn, config.longpoll)
                 .map_err(|m| Fatal::new(EXIT_USAGE, m))?
         }
     };
@@ -194,7 +196,10 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             trust: config.trust.clone(),
         },
         connection::Options {
-            heartbeat: config.heartbeat,
+            // Long-poll sends no heartbeats, as in the JS client (§5).
+            heartbeat: config
+                .heartbeat
+                .filter(|_| longpoll::endpoint(&url).is_none()),
             timeout: config.timeout,
             vsn: endpoint::vsn_of(&url),
             reconnect: config.reconnect,

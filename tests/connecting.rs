@@ -175,3 +175,26 @@ fn a_ca_file_that_is_not_pem_is_a_clear_error() {
         .assert_code(3)
         .assert_stderr_contains("(--ca-cert)");
 }
+
+#[test]
+fn long_poll_over_https_with_the_test_ca() {
+    let pki = Pki::new();
+    let server = pki.server();
+    Script::with_url(&format!("wss://localhost:{}/socket", server.port))
+        .args(["--transport", "longpoll", "--ca-cert"])
+        .arg(pki.path("ca.pem"))
+        .stdin("join room:lobby\npush room:lobby echo a=1\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains(&format!(
+            "* connected to https://localhost:{}/socket/longpoll?vsn=2.0.0\n",
+            server.port
+        ))
+        .assert_stdout_contains("reply ok to echo (ref 2, _) {\"a\":\"1\"}");
+    Script::with_url(&format!("wss://localhost:{}/socket", server.port))
+        .args(["--transport", "longpoll"])
+        .stdin("join room:lobby\n")
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("--ca-cert");
+}

@@ -44,7 +44,7 @@ const INBOX_BUDGET: usize = 4096;
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves one accepted TCP connection until it closes, logging its life.
-pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Server) {
+pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Arc<Server>) {
     let stream = match &server.options.tls {
         Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
             Ok(tls) => ServerStream::Tls(Box::new(rustls::StreamOwned::new(tls, stream))),
@@ -58,11 +58,27 @@ pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Serve
     let accepted = handshake::accept(stream, WebSocketConfig::default(), &server.options.policy);
     let (ws, upgrade) = match accepted {
         Ok(accepted) => accepted,
+        Err(handshake::Refused::LongPoll { stream, head }) => {
+            super::longpoll::answer(stream, &head, peer, server);
+            return;
+        }
         Err(refused) => {
             server.log(format_args!("{peer} {refused}"));
             return;
         }
     };
+    serve_upgraded(ws, upgrade, peer, id, server);
+}
+
+/// Serves a WebSocket whose upgrade was accepted, until it closes; also
+/// the server end of each long-poll session.
+pub(super) fn serve_upgraded(
+    ws: WebSocket<ServerStream>,
+    upgrade: handshake::Upgrade,
+    peer: SocketAddr,
+    id: u64,
+    server: &Server,
+) {
     server.log(format_args!("{peer} connected"));
     // Presence is keyed by the `user` connect param, or a generated id.
     let user = upgrade.user.unwrap_or_else(|| format!("user-{id}"));

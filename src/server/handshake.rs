@@ -30,7 +30,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How much of the request is kept to explain a failed upgrade; the request
 /// line is all that is needed.
-const RECORD_LIMIT: usize = 8 * 1024;
+const RECORD_LIMIT: usize = 64 * 1024;
 
 /// How a handshake ended, when it did not give a WebSocket.
 #[derive(Debug)]
@@ -39,6 +39,9 @@ pub enum Refused {
     Status(StatusCode, String),
     /// The client went quiet or away, or the socket failed.
     Failed(String),
+    /// Not an upgrade but a request for the long-poll endpoint: the stream
+    /// and what was read of the request, for `longpoll.rs` to answer.
+    LongPoll { stream: ServerStream, head: Vec<u8> },
 }
 
 impl std::fmt::Display for Refused {
@@ -46,11 +49,13 @@ impl std::fmt::Display for Refused {
         match self {
             Refused::Status(s, body) => write!(f, "handshake refused with {s}: {body}"),
             Refused::Failed(e) => write!(f, "handshake failed: {e}"),
+            Refused::LongPoll { .. } => f.write_str("a long-poll request"),
         }
     }
 }
 
 /// A connection's byte stream: plain TCP, or TLS over it (`--tls-cert`).
+#[derive(Debug)]
 pub enum ServerStream {
     Plain(TcpStream),
     Tls(Box<StreamOwned<ServerConnection, TcpStream>>),
@@ -149,6 +154,10 @@ pub fn accept(
         Error::Io(e) => Err(Refused::Failed(e.to_string())),
         // The client left without sending a request.
         other if seen.is_empty() => Err(Refused::Failed(other.to_string())),
+        // A request for the long-poll endpoint, answered elsewhere.
+        _ if request_path(&seen) == Some(super::longpoll::LONGPOLL_PATH) => {
+            Err(Refused::LongPoll { stream, head: seen })
+        }
         // Not an upgrade request at all (plain GET, POST, missing headers,
         // bad key…): tungstenite does not answer those, so we do, with 404
         // for a wrong path (a browser or curl gets the hint) and 400 as
@@ -337,7 +346,7 @@ pub fn check_headers(
 }
 
 /// The first value of query param `key`.
-fn param(query: Option<&str>, key: &str) -> Option<String> {
+pub(super) fn param(query: Option<&str>, key: &str) -> Option<String> {
     url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.into_owned())
@@ -366,7 +375,7 @@ fn error_response(status: StatusCode, body: String) -> ErrorResponse {
 }
 
 /// The path of the request line in `head` (`GET /path?q HTTP/1.1`).
-fn request_path(head: &[u8]) -> Option<&str> {
+pub(super) fn request_path(head: &[u8]) -> Option<&str> {
     let line = head.split(|&b| b == b'\n').next()?;
     let target = std::str::from_utf8(line).ok()?.split(' ').nth(1)?;
     Some(target.split('?').next().unwrap_or(target))

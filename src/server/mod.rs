@@ -12,6 +12,7 @@
 mod channels;
 mod conn;
 mod handshake;
+mod longpoll;
 
 pub use handshake::Policy;
 
@@ -68,6 +69,7 @@ struct Server {
     options: Options,
     registry: Registry,
     presence: PresenceRegistry,
+    longpoll: longpoll::Sessions,
     next_conn: AtomicU64,
     /// Bumped by `restart`: connections opened under an older value close.
     generation: AtomicU64,
@@ -83,6 +85,7 @@ impl Server {
             options,
             registry: Registry::default(),
             presence: PresenceRegistry::default(),
+            longpoll: longpoll::Sessions::default(),
             next_conn: AtomicU64::new(1),
             generation: AtomicU64::new(0),
             wakers: Mutex::new(HashMap::new()),

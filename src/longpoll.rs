@@ -1,0 +1,548 @@
+//! The long-poll transport (PROTOCOL.md §7), for networks that do not let
+//! WebSockets through.
+//!
+//! Phoenix's long-poll speaks the same frames over plain HTTP: a GET
+//! without a token opens a session (`{"status":410,"token":…}`), GETs with
+//! the token wait for messages (`200` with `messages`, or `204`), and POSTs
+//! carry the client's frames as NDJSON. The HTTP status is always 200; the
+//! real one is the JSON `status`.
+//!
+//! Everything above the transport (session, reconnects, rejoins, output)
+//! is written against a WebSocket, so long-poll plugs in beneath it as a
+//! bridge: [`connect`] opens the long-poll session, then hands back a
+//! WebSocket connected over loopback to a bridge thread that turns each
+//! frame it receives into a POST and each polled message into a frame. When
+//! the session ends (410 with a token, a failed request), the bridge closes
+//! the WebSocket with the JS client's codes (3410, 1011), and the usual
+//! reconnect logic takes over. Heartbeats are not sent on long-poll, as in
+//! the JS client; the caller turns them off.
+
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use data_encoding::BASE64;
+use polling::{Events, Poller};
+use serde::Deserialize;
+use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role};
+use tungstenite::{Message, WebSocket};
+use url::Url;
+
+use crate::connection::{ConnectError, Socket, tcp_connect, tls_error};
+use crate::tls::{self, Trust};
+
+/// How long one poll may take: the server answers within its window
+/// (10 s in Phoenix); the JS client gives up after 20 s.
+const POLL_TIMEOUT: Duration = Duration::from_secs(20);
+/// How long a POST or the opening GET may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Frames per POST, as Phoenix accepts at most 100 lines (PROTOCOL.md §4).
+const MAX_BATCH: usize = 100;
+/// The JS client's close codes for a session that is gone and for a
+/// failed request (PROTOCOL.md §5).
+const CLOSE_SESSION_GONE: u16 = 3410;
+const CLOSE_ERROR: u16 = 1011;
+
+/// The long-poll endpoint of a URL: `http(s)://…/longpoll…` means
+/// long-poll; `ws(s)://` does not.
+pub fn endpoint(url: &Url) -> Option<Url> {
+    matches!(url.scheme(), "http" | "https").then(|| url.clone())
+}
+
+/// The body of every long-poll answer.
+#[derive(Debug, Deserialize)]
+struct Answer {
+    status: u16,
+    #[serde(default)]
+    token: Option<String>,
+    #[serde(default)]
+    messages: Vec<String>,
+}
+
+/// How to reach the endpoint: URL, headers and trust, shared by the
+/// bridge's requests.
+#[derive(Debug, Clone)]
+struct Endpoint {
+    url: Url,
+    headers: Vec<(String, String)>,
+    trust: Trust,
+}
+
+impl Endpoint {
+    /// One request with `token` (if any) added to the query; the answer's
+    /// JSON body.
+    fn request(
+        &self,
+        method: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Answer, ConnectError> {
+        let mut url = self.url.clone();
+        if let Some(t) = token {
+            url.query_pairs_mut().append_pair("token", t);
+        }
+        let (status, text) = http(&url, method, &self.headers, body, &self.trust, timeout)?;
+        if status != 200 {
+            return Err(ConnectError::Http { status, body: text });
+        }
+        serde_json::from_str(&text).map_err(|e| {
+            ConnectError::Handshake(format!(
+                "the long-poll endpoint did not answer JSON ({e}): {}",
+                crate::output::excerpt(&text, 120)
+            ))
+        })
+    }
+}
+
+/// Opens a long-poll session at `url` and returns a WebSocket bridged to it.
+pub fn connect(
+    url: &Url,
+    headers: &[(String, String)],
+    trust: &Trust,
+) -> Result<Socket, ConnectError> {
+    // The token travels in its own header on long-poll (PROTOCOL.md §1);
+    // the subprotocol header means nothing here.
+    let mut lp_headers = Vec::new();
+    for (name, value) in headers {
+        if name.eq_ignore_ascii_case("sec-websocket-protocol") {
+            if let Some(token) = bearer_token(value) {
+                lp_headers.push(("X-Phoenix-AuthToken".to_owned(), token));
+            }
+        } else {
+            lp_headers.push((name.clone(), value.clone()));
+        }
+    }
+    let endpoint = Endpoint {
+        url: url.clone(),
+        headers: lp_headers,
+        trust: trust.clone(),
+    };
+    let opened = endpoint.request("GET", None, None, REQUEST_TIMEOUT)?;
+    let token = match (opened.status, opened.token) {
+        (410, Some(token)) => token,
+        (403, _) => {
+            return Err(ConnectError::Http {
+                status: 403,
+                body: "long-poll session refused".to_owned(),
+            });
+        }
+        (status, _) => {
+            return Err(ConnectError::Handshake(format!(
+                "the long-poll endpoint answered status {status} to a new session (expected 410 and a token)"
+            )));
+        }
+    };
+    bridge(endpoint, token).map_err(|e| ConnectError::Handshake(format!("long-poll bridge: {e}")))
+}
+
+/// The token in a `phoenix, base64url.bearer.phx.<Base64>` header value.
+fn bearer_token(value: &str) -> Option<String> {
+    let encoded = value
+        .split(',')
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("base64url.bearer.phx."))?;
+    let bytes = data_encoding::BASE64_NOPAD
+        .decode(encoded.trim_end_matches('=').as_bytes())
+        .ok()?;
+    String::from_utf8(bytes).ok()
+}
+
+/// Starts the bridge thread and returns the client end of the loopback
+/// WebSocket, non-blocking, as `connection::connect` does.
+fn bridge(endpoint: Endpoint, token: String) -> io::Result<Socket> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let addr = listener.local_addr()?;
+    let client = TcpStream::connect(addr)?;
+    let ours = client.local_addr()?;
+    let server = accept_ours(&listener, ours)?;
+    server.set_nodelay(true)?;
+    client.set_nodelay(true)?;
+    // Both ends already are WebSockets: no HTTP upgrade on loopback.
+    let server_ws = WebSocket::from_raw_socket(server, Role::Server, None);
+    let ws = WebSocket::from_raw_socket(
+        tungstenite::stream::MaybeTlsStream::Plain(client),
+        Role::Client,
+        None,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let poller = Arc::new(Poller::new()?);
+    let token = Arc::new(Mutex::new(token));
+    let (tx, rx) = mpsc::channel();
+    {
+        let endpoint = endpoint.clone();
+        let (token, stop, poller) = (Arc::clone(&token), Arc::clone(&stop), Arc::clone(&poller));
+        thread::Builder::new()
+            .name("longpoll-get".into())
+            .spawn(move || poll_loop(&endpoint, &token, &stop, &tx, &poller))?;
+    }
+    thread::Builder::new()
+        .name("longpoll-bridge".into())
+        .spawn(move || {
+            let mut pump = Pump {
+                endpoint,
+                token,
+                stop,
+                poller,
+                rx,
+                ws: server_ws,
+            };
+            pump.run();
+            pump.stop.store(true, Ordering::Relaxed);
+        })?;
+    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+        s.set_nonblocking(true)?;
+    }
+    Ok(ws)
+}
+
+/// Accepts the loopback connection we just made, and no other.
+fn accept_ours(listener: &TcpListener, ours: SocketAddr) -> io::Result<TcpStream> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + REQUEST_TIMEOUT;
+    loop {
+        match listener.accept() {
+            Ok((stream, peer)) if peer == ours => {
+                stream.set_nonblocking(false)?;
+                return Ok(stream);
+            }
+            Ok(_) => {}
+            Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                if Instant::now() > deadline {
+                    return Err(io::Error::new(ErrorKind::TimedOut, "loopback accept"));
+                }
+                thread::sleep(Duration::from_millis(1));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// What the polling thread tells the bridge.
+enum Polled {
+    Messages(Vec<String>),
+    /// The session is over: close with this code and reason.
+    Ended(u16, String),
+}
+
+/// GETs until stopped, handing messages to the bridge.
+fn poll_loop(
+    endpoint: &Endpoint,
+    token: &Mutex<String>,
+    stop: &AtomicBool,
+    tx: &Sender<Polled>,
+    waker: &Poller,
+) {
+    while !stop.load(Ordering::Relaxed) {
+        let current = token.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let polled = match endpoint.request("GET", Some(&current), None, POLL_TIMEOUT) {
+            Ok(answer) => {
+                if let Some(t) = answer.token.clone()
+                    && answer.status != 410
+                {
+                    *token.lock().unwrap_or_else(PoisonError::into_inner) = t;
+                }
+                match answer.status {
+                    200 => Polled::Messages(answer.messages),
+                    204 => continue,
+                    410 => Polled::Ended(CLOSE_SESSION_GONE, "session gone".into()),
+                    403 => Polled::Ended(1008, "forbidden".into()),
+                    other => Polled::Ended(CLOSE_ERROR, format!("poll answered status {other}")),
+                }
+            }
+            Err(e) => Polled::Ended(CLOSE_ERROR, format!("poll failed: {e}")),
+        };
+        let ended = matches!(polled, Polled::Ended(..));
+        if tx.send(polled).is_err() {
+            return;
+        }
+        let _ = waker.notify();
+        if ended {
+            return;
+        }
+    }
+}
+
+/// The bridge: frames from the WebSocket go out as POSTs, polled messages
+/// come in as frames.
+struct Pump {
+    endpoint: Endpoint,
+    token: Arc<Mutex<String>>,
+    stop: Arc<AtomicBool>,
+    poller: Arc<Poller>,
+    rx: Receiver<Polled>,
+    ws: WebSocket<TcpStream>,
+}
+
+impl Pump {
+    fn run(&mut self) {
+        if self.ws.get_ref().set_nonblocking(true).is_err() {
+            return;
+        }
+        // SAFETY: deleted from the poller before `ws` is dropped, below.
+        if unsafe {
+            self.poller
+                .add(self.ws.get_ref(), polling::Event::readable(0))
+        }
+        .is_err()
+        {
+            return;
+        }
+        let mut events = Events::new();
+        let result = loop {
+            let want_write = match self.turn() {
+                Ok(w) => w,
+                Err(e) => break e,
+            };
+            events.clear();
+            let _ = self
+                .poller
+                .modify(self.ws.get_ref(), polling::Event::new(0, true, want_write));
+            if self.poller.wait(&mut events, None).is_err() {
+                break None;
+            }
+        };
+        if let Some((code, reason)) = result {
+            let _ = self.ws.close(Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: reason.into(),
+            }));
+            // Blocking, so the close frame surely goes out.
+            let _ = self.ws.get_ref().set_nonblocking(false);
+            let _ = self.ws.flush();
+        }
+        let _ = self.poller.delete(self.ws.get_ref());
+    }
+
+    /// One pass: polled messages to the socket, socket frames to a POST.
+    /// `Ok(true)` when frames wait for the socket to take them;
+    /// `Err(Some(close))` ends the session with a close frame, `Err(None)`
+    /// without one (the client closed).
+    fn turn(&mut self) -> Result<bool, Option<(u16, String)>> {
+        while let Ok(polled) = self.rx.try_recv() {
+            match polled {
+                Polled::Messages(messages) => {
+                    for m in messages {
+                        let message = if m.starts_with('[') || m.starts_with('{') {
+                            Message::text(m)
+                        } else {
+                            match BASE64.decode(m.as_bytes()) {
+                                Ok(data) => Message::binary(data),
+                                Err(_) => Message::text(m),
+                            }
+                        };
+                        self.send(message)?;
+                    }
+                }
+                Polled::Ended(code, reason) => return Err(Some((code, reason))),
+            }
+        }
+        let mut batch: Vec<String> = Vec::new();
+        loop {
+            match self.ws.read() {
+                Ok(Message::Text(t)) => batch.push(t.as_str().to_owned()),
+                Ok(Message::Binary(b)) => batch.push(BASE64.encode(&b)),
+                Ok(Message::Close(_)) => {
+                    let _ = self.ws.flush();
+                    return Err(None);
+                }
+                Ok(_) => {}
+                Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => return Err(None),
+            }
+        }
+        for chunk in batch.chunks(MAX_BATCH) {
+            self.post(&chunk.join("\n"))?;
+        }
+        match self.ws.flush() {
+            Ok(()) => Ok(false),
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(true),
+            Err(_) => Err(None),
+        }
+    }
+
+    fn send(&mut self, message: Message) -> Result<(), Option<(u16, String)>> {
+        match self.ws.write(message) {
+            Ok(()) => Ok(()),
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
+            Err(_) => Err(None),
+        }
+    }
+
+    fn post(&mut self, body: &str) -> Result<(), Option<(u16, String)>> {
+        let token = self
+            .token
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        match self
+            .endpoint
+            .request("POST", Some(&token), Some(body), REQUEST_TIMEOUT)
+        {
+            Ok(Answer { status: 200, .. }) => Ok(()),
+            Ok(Answer { status: 410, .. }) => {
+                Err(Some((CLOSE_SESSION_GONE, "session gone".to_owned())))
+            }
+            Ok(Answer { status, .. }) => Err(Some((
+                CLOSE_ERROR,
+                format!("the server answered status {status} to a POST"),
+            ))),
+            Err(e) => Err(Some((CLOSE_ERROR, format!("POST failed: {e}")))),
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 exchange with `Connection: close`: the status and the
+/// body as text. Enough for Phoenix's long-poll answers (JSON, with a
+/// Content-Length, chunked, or up to the close).
+fn http(
+    url: &Url,
+    method: &str,
+    headers: &[(String, String)],
+    body: Option<&str>,
+    trust: &Trust,
+    timeout: Duration,
+) -> Result<(u16, String), ConnectError> {
+    let tcp = tcp_connect(url)?;
+    let io_err = |e: io::Error| match tls_error(&e) {
+        Some(t) => ConnectError::Tls(t),
+        None => ConnectError::Handshake(format!("long-poll request failed: {e}")),
+    };
+    tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
+    tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
+    let host = url.host_str().unwrap_or_default();
+    let mut req = format!(
+        "{method} {}{} HTTP/1.1\r\nHost: {host}{}\r\nAccept: application/json\r\nConnection: close\r\n",
+        url.path(),
+        url.query().map(|q| format!("?{q}")).unwrap_or_default(),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+    );
+    for (name, value) in headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "Content-Type: application/x-ndjson\r\nContent-Length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = body {
+        req.push_str(b);
+    }
+    let mut raw = Vec::new();
+    if url.scheme() == "https" {
+        let config = tls::client_config(trust).map_err(ConnectError::Tls)?;
+        let name =
+            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+                .map_err(|e| ConnectError::Tls(format!("bad server name `{host}`: {e}")))?;
+        let conn = rustls::ClientConnection::new(config, name)
+            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        stream.write_all(req.as_bytes()).map_err(io_err)?;
+        read_to_close(&mut stream, &mut raw).map_err(io_err)?;
+    } else {
+        let mut stream = tcp;
+        stream.write_all(req.as_bytes()).map_err(io_err)?;
+        read_to_close(&mut stream, &mut raw).map_err(io_err)?;
+    }
+    parse_response(&raw).map_err(|e| ConnectError::Handshake(format!("long-poll answer: {e}")))
+}
+
+/// Reads until the server closes. A TLS peer that closes without
+/// close_notify still delivered the whole answer.
+fn read_to_close(stream: &mut impl Read, out: &mut Vec<u8>) -> io::Result<()> {
+    match stream.read_to_end(out) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == ErrorKind::UnexpectedEof && !out.is_empty() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Splits an HTTP/1.1 response into status and body.
+fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("no end of headers")?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| "headers are not UTF-8")?;
+    let mut body = &raw[split + 4..];
+    let mut lines = head.split("\r\n");
+    let status: u16 = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or("no status line")?;
+    let mut chunked = false;
+    let mut length = None;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked") {
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("content-length") {
+            length = value.parse::<usize>().ok();
+        }
+    }
+    let decoded;
+    if chunked {
+        decoded = dechunk(body).ok_or("bad chunked body")?;
+        body = &decoded;
+    } else if let Some(n) = length {
+        body = &body[..n.min(body.len())];
+    }
+    Ok((status, String::from_utf8_lossy(body).into_owned()))
+}
+
+fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = body.windows(2).position(|w| w == b"\r\n")?;
+        let size_text = std::str::from_utf8(&body[..line_end]).ok()?;
+        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
+        body = &body[line_end + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(body.get(..size)?);
+        body = body.get(size + 2..)?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn responses_with_length_chunks_or_neither_are_read() {
+        let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}junk";
+        assert_eq!(parse_response(r).unwrap(), (200, "{}".to_owned()));
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n";
+        assert_eq!(parse_response(r).unwrap(), (200, "{\"a\":1}".to_owned()));
+        let r = b"HTTP/1.1 404 Not Found\r\n\r\nnope";
+        assert_eq!(parse_response(r).unwrap(), (404, "nope".to_owned()));
+        assert!(parse_response(b"garbage").is_err());
+    }
+
+    #[test]
+    fn the_bearer_token_is_read_back_from_the_subprotocol_value() {
+        let (_, value) = crate::cli::auth_token_header("s3cret");
+        assert_eq!(bearer_token(&value).as_deref(), Some("s3cret"));
+        assert_eq!(bearer_token("phoenix"), None);
+    }
+
+    #[test]
+    fn only_http_urls_are_long_poll() {
+        let lp = Url::parse("http://h/socket/longpoll?vsn=2.0.0").unwrap();
+        assert!(endpoint(&lp).is_some());
+        let ws = Url::parse("ws://h/socket/websocket").unwrap();
+        assert!(endpoint(&ws).is_none());
+    }
+}

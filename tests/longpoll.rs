@@ -1,0 +1,140 @@
+//! `--transport longpoll` against the built-in server's long-poll endpoint
+//! (PROTOCOL.md §7): the same commands and output as over a WebSocket,
+//! broadcasts between long-poll and WebSocket clients, tokens, TLS, and no
+//! heartbeats.
+
+mod support;
+
+use support::{Script, Server, dedent};
+
+#[test]
+fn join_push_reply_and_broadcast_over_long_poll() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["--transport", "longpoll", "-p", "user=ana"])
+        .stdin(
+            "join room:lobby\n\
+             push room:lobby echo body=hi\n\
+             push room:lobby echo hex:00ff\n\
+             push room:lobby shout {\"x\":1}\n\
+             wait room:lobby shout\n\
+             leave room:lobby\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stdout(&dedent(
+            r#"
+            * connected to http://127.0.0.1:PORT/socket/longpoll?vsn=2.0.0&user=ana
+            → room:lobby phx_join {}  (ref 1)
+            ← room:lobby push presence_state {"ana":{"metas":[{"phx_ref":"P1"}]}}
+              room:lobby + ana
+            ← room:lobby broadcast presence_diff {"joins":{"ana":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
+            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
+            → room:lobby echo {"body":"hi"}  (ref 2)
+            ← room:lobby reply ok to echo (ref 2, _) {"body":"hi"}
+            → room:lobby echo hex:00ff  (ref 3)
+            ← room:lobby reply ok to echo (ref 3, _) hex:00ff
+            → room:lobby shout {"x":1}  (ref 4)
+            ← room:lobby broadcast shout {"x":1}
+            ← room:lobby reply ok to shout (ref 4, _) {}
+            → room:lobby phx_leave {}  (ref 5)
+            ← room:lobby reply ok to phx_leave (ref 5, _) {}
+            ← room:lobby phx_close: channel closed {}
+            * connection closed: code 1000
+            "#,
+        ));
+}
+
+#[test]
+fn broadcasts_cross_between_long_poll_and_websocket_clients() {
+    let server = Server::start();
+    let mut polling = Script::new(&server)
+        .args(["--transport", "longpoll", "-p", "user=lp"])
+        .stdin("join room:mixed\n")
+        .spawn();
+    polling.expect_line("the long-poll join", |l| l.contains("reply ok to phx_join"));
+    let mut socket = Script::new(&server)
+        .args(["-p", "user=ws"])
+        .stdin("join room:mixed\n")
+        .spawn();
+    socket.expect_line("the websocket join", |l| l.contains("reply ok to phx_join"));
+    polling.expect_line("the websocket client's presence", |l| {
+        l == "  room:mixed + ws"
+    });
+    socket.send_line("push room:mixed shout from=ws");
+    polling.expect_line("the websocket client's shout", |l| {
+        l == "← room:mixed broadcast shout {\"from\":\"ws\"}"
+    });
+    polling.send_line("push room:mixed shout from=lp");
+    socket.expect_line("the long-poll client's shout", |l| {
+        l == "← room:mixed broadcast shout {\"from\":\"lp\"}"
+    });
+    socket.finish().assert_success();
+    polling.finish().assert_success();
+}
+
+#[test]
+fn no_heartbeats_are_sent_on_long_poll() {
+    let server = Server::start();
+    Script::new(&server)
+        .args([
+            "--transport",
+            "longpoll",
+            "--heartbeat",
+            "0.1",
+            "--show-heartbeats",
+        ])
+        .stdin("join room:lobby\nsleep 600ms\npush room:lobby echo a=1\n")
+        .run()
+        .assert_success()
+        .assert_stdout_lacks("heartbeat")
+        .assert_stdout_contains("reply ok to echo");
+}
+
+#[test]
+fn the_auth_token_travels_in_its_long_poll_header() {
+    let server = Server::with_args(&["--require-auth-token", "s3cret"]);
+    Script::new(&server)
+        .args(["--transport", "longpoll", "--auth-token", "s3cret"])
+        .stdin("join room:lobby\npush room:lobby connect_info\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("{\"auth_token\":\"s3cret\",");
+    Script::new(&server)
+        .args(["--transport", "longpoll", "--auth-token", "wrong"])
+        .stdin("join room:lobby\n")
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("403");
+}
+
+#[test]
+fn a_url_ending_in_longpoll_means_long_poll() {
+    let server = Server::start();
+    Script::with_url(&format!("http://127.0.0.1:{}/socket/longpoll", server.port))
+        .arg("--vsn")
+        .arg("1.0.0")
+        .stdin("join room:lobby\npush room:lobby echo a=1\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("* connected to http://127.0.0.1:PORT/socket/longpoll?vsn=1.0.0\n")
+        .assert_stdout_contains("reply ok to echo (ref 2, _) {\"a\":\"1\"}");
+}
+
+#[test]
+fn a_lost_session_reconnects_and_rejoins() {
+    let server = Server::start();
+    let mut client = Script::new(&server)
+        .args(["--transport", "longpoll"])
+        .stdin("join room:lobby\npush room:lobby restart\n")
+        .spawn();
+    client.expect_line("the session ending", |l| {
+        l == "* disconnected by the server: code 3410 (session gone)"
+    });
+    client.expect_line("the rejoin's reply", |l| {
+        l.starts_with("← room:lobby reply ok to phx_join (ref 3,")
+    });
+    client.send_line("push room:lobby echo a=1");
+    client.expect_line("the echo", |l| l.contains("reply ok to echo (ref 4,"));
+    client.finish().assert_success();
+}

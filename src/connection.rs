@@ -8,6 +8,12 @@
 //! It does no formatting: it reports `Event`s through the `emit` callback,
 //! in batches (one per wake-up), so a flood costs one hand-over per batch
 //! rather than one per frame.
+//!
+//! The `Session` outlives each socket: when one drops, the thread reconnects
+//! with the JS client's backoff (PROTOCOL.md §5), holding commands typed
+//! meanwhile, and rejoins every topic with its payload (`channel.rs` has the
+//! rules). A heartbeat left unanswered until the next one is due closes the
+//! socket as dead.
 
 use std::collections::VecDeque;
 use std::fmt;

@@ -28,7 +28,8 @@ fn after_help() -> String {
         ));
     }
     out.push_str(
-        "\nPAYLOAD (default {}): JSON {\"a\":1}, the shorthand <\"a\":1>, or pairs a=text n:=3\n\
+        "\nPAYLOAD (default {}): JSON {\"a\":1}, the shorthand <\"a\":1>, or pairs a=text n:=3;\n\
+         @FILE (JSON from a file); binary: hex:DEADBEEF, base64:3q2+7w==, @@FILE (a file's bytes)\n\
          \nExamples:\n  \
          phx-repl                                    the REPL on the built-in server\n  \
          phx-repl ws://localhost:4000/socket -p token=abc\n  \

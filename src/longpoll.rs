@@ -80,7 +80,7 @@ impl Endpoint {
         &self,
         method: &str,
         token: Option<&str>,
-        body: Option<&str>,
+        body: Option<&Body>,
         timeout: Duration,
     ) -> Result<Answer, ConnectError> {
         let mut url = self.url.clone();
@@ -357,7 +357,7 @@ impl Pump {
             }
         }
         for chunk in batch.chunks(MAX_BATCH) {
-            self.post(&chunk.join("\n"))?;
+            self.post(chunk)?;
         }
         match self.ws.flush() {
             Ok(()) => Ok(false),
@@ -374,15 +374,26 @@ impl Pump {
         }
     }
 
-    fn post(&mut self, body: &str) -> Result<(), Option<(u16, String)>> {
+    /// POSTs frames: one JSON frame as `application/json`, which every
+    /// Phoenix version takes, several (or binary) as NDJSON lines.
+    fn post(&mut self, frames: &[String]) -> Result<(), Option<(u16, String)>> {
         let token = self
             .token
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        let single_json = matches!(frames, [f] if f.starts_with('[') || f.starts_with('{'));
+        let body = Body {
+            text: frames.join("\n"),
+            content_type: if single_json {
+                "application/json"
+            } else {
+                "application/x-ndjson"
+            },
+        };
         match self
             .endpoint
-            .request("POST", Some(&token), Some(body), REQUEST_TIMEOUT)
+            .request("POST", Some(&token), Some(&body), REQUEST_TIMEOUT)
         {
             Ok(Answer { status: 200, .. }) => Ok(()),
             Ok(Answer { status: 410, .. }) => {
@@ -397,6 +408,12 @@ impl Pump {
     }
 }
 
+/// A request body and its type.
+struct Body {
+    text: String,
+    content_type: &'static str,
+}
+
 /// A minimal HTTP/1.1 exchange with `Connection: close`: the status and the
 /// body as text. Enough for Phoenix's long-poll answers (JSON, with a
 /// Content-Length, chunked, or up to the close).
@@ -404,7 +421,7 @@ fn http(
     url: &Url,
     method: &str,
     headers: &[(String, String)],
-    body: Option<&str>,
+    body: Option<&Body>,
     trust: &Trust,
     timeout: Duration,
 ) -> Result<(u16, String), ConnectError> {
@@ -427,13 +444,14 @@ fn http(
     }
     if let Some(b) = body {
         req.push_str(&format!(
-            "Content-Type: application/x-ndjson\r\nContent-Length: {}\r\n",
-            b.len()
+            "Content-Type: {}\r\nContent-Length: {}\r\n",
+            b.content_type,
+            b.text.len()
         ));
     }
     req.push_str("\r\n");
     if let Some(b) = body {
-        req.push_str(b);
+        req.push_str(&b.text);
     }
     let mut raw = Vec::new();
     if url.scheme() == "https" {

@@ -237,15 +237,25 @@ fn poll(session: &Session, token: &str) -> String {
     }
 }
 
-/// Hands the POSTed frames (one per NDJSON line; a line not starting with
-/// `[` or `{` is Base64 binary) to the session.
+/// Hands the POSTed frames to the session: the body is one frame, or with
+/// `application/x-ndjson` one per line; a frame not starting with `[` or
+/// `{` is Base64 binary.
 fn post(session: &Session, req: &Request) {
     let body = String::from_utf8_lossy(&req.body);
+    let ndjson = req
+        .header("content-type")
+        .is_some_and(|t| t.contains("ndjson"));
+    // Any other type is one frame, whatever its line breaks.
+    let frames: Vec<&str> = if ndjson {
+        body.lines().collect()
+    } else {
+        vec![&body]
+    };
     let to = session
         .to_socket
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    for line in body.lines().map(str::trim).filter(|l| !l.is_empty()) {
+    for line in frames.into_iter().map(str::trim).filter(|l| !l.is_empty()) {
         let message = if line.starts_with('[') || line.starts_with('{') {
             Message::text(line.to_owned())
         } else {

@@ -304,3 +304,25 @@ fn with_stdout_in_a_file_the_prompt_stays_on_the_terminal() {
             .unwrap_or_else(|e| panic!("not NDJSON ({e}): {line:?}"));
     }
 }
+
+#[test]
+fn at_the_prompt_a_push_to_a_rejoining_topic_is_queued_with_a_note_then_sent() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn_repl(&server, &home);
+
+    type_line(&mut repl, "join room:lobby <\"user\":\"ana\">");
+    repl.exp_string("reply ok to phx_join").expect("joined");
+    type_line(&mut repl, "push room:lobby crash");
+    repl.exp_string("rejoining in 1 s")
+        .expect("the rejoin is announced");
+    type_line(&mut repl, "push room:lobby echo n:=7");
+    repl.exp_string("room:lobby is not joined yet: queued until it has joined")
+        .expect("the note says the push waits");
+    repl.exp_string("room:lobby phx_join {\"user\":\"ana\"}  (ref 3)")
+        .expect("the rejoin goes out with the payload");
+    repl.exp_string("reply ok to echo")
+        .expect("the queued push goes out after the rejoin");
+    type_line(&mut repl, "quit");
+    assert_exited_cleanly(&mut repl);
+}

@@ -133,6 +133,11 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         dim_sent: interactive,
         show_heartbeats: config.show_heartbeats,
         display: config.display,
+        // For --raw; a vsn in the URL wins, as when connecting.
+        vsn: match &config.target {
+            Target::Url(u) => endpoint::vsn_of(u),
+            Target::BuiltIn => config.vsn,
+        },
     };
 
     // The line announcing the in-process server, and its URL.

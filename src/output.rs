@@ -18,7 +18,9 @@ use crate::connection::{Event, Status};
 use data_encoding::HEXLOWER;
 
 use crate::presence::{Applied, Change, State};
-use crate::protocol::{Frame, Payload, json_str as json_string, push_json_str, push_opt_str};
+use crate::protocol::{
+    Frame, Payload, Side, Vsn, Wire, json_str as json_string, push_json_str, push_opt_str,
+};
 use crate::session::{
     ChannelState, Expired, Message, MessageKind, Reply, TopicInfo, Transition, Unanswered,
 };
@@ -32,6 +34,8 @@ pub struct Style {
     pub show_heartbeats: bool,
     /// Human-mode display switches (`--timestamps`, `--pretty`, `--raw`).
     pub display: Display,
+    /// The serializer on the wire, for `--raw`.
+    pub vsn: Vsn,
 }
 
 /// How human-mode lines look; switchable at the prompt with `display`.
@@ -41,7 +45,7 @@ pub struct Display {
     pub timestamps: bool,
     /// Payloads indented over several lines.
     pub pretty: bool,
-    /// Frames exactly as sent and received (the V2 array).
+    /// Frames exactly as sent and received (in the connection's serializer).
     pub raw: bool,
 }
 
@@ -63,6 +67,18 @@ impl Style {
             clock(SystemTime::now(), &mut stamp);
             stamp.push(' ');
             out.insert_str(start, &stamp.dimmed().to_string());
+        }
+    }
+
+    /// A frame as it travels (`--raw`): its text in the connection's
+    /// serializer, or a binary frame's bytes as `hex:…`.
+    fn wire(&self, f: &Frame, side: Side, colour: bool) -> String {
+        match self.vsn.encode(f, side) {
+            Ok(Wire::Text(text)) => self.human_json(&text, colour).into_owned(),
+            Ok(Wire::Binary(data)) => {
+                format!("binary {}", human_payload(&Payload::Binary(data)))
+            }
+            Err(_) => self.human_json(&f.encode(), colour).into_owned(),
         }
     }
 
@@ -398,7 +414,7 @@ impl Style {
         // An echo dimmed at the prompt is not coloured: colour resets would undo the dimming.
         let colour = !self.dim_sent;
         if self.display.raw {
-            let line = format!("→ {}", self.human_json(&f.encode(), colour));
+            let line = format!("→ {}", self.wire(f, Side::Client, colour));
             self.push_sent_line(&line, out);
             return;
         }
@@ -460,7 +476,7 @@ impl Style {
             return;
         }
         if self.display.raw {
-            let _ = writeln!(out, "← {}", self.human_json(&f.encode(), true));
+            let _ = writeln!(out, "← {}", self.wire(f, Side::Server, true));
             return;
         }
         let status = r.status.as_deref().unwrap_or("(no status)");
@@ -504,7 +520,7 @@ impl Style {
             return;
         }
         if self.display.raw {
-            let line = format!("← {}", self.human_json(&f.encode(), !m.stale));
+            let line = format!("← {}", self.wire(f, Side::Server, !m.stale));
             if m.stale {
                 let _ = writeln!(out, "{}", line.dimmed());
             } else {
@@ -1152,12 +1168,14 @@ mod tests {
         json: false,
         dim_sent: false,
         show_heartbeats: false,
+        vsn: Vsn::V2,
     };
     const JSON: Style = Style {
         display: Display::PLAIN,
         json: true,
         dim_sent: false,
         show_heartbeats: false,
+        vsn: Vsn::V2,
     };
 
     fn render(style: Style, ev: &Event) -> String {
@@ -1421,6 +1439,37 @@ mod tests {
             render(raw, &ev),
             "← [null,null,\"room:a\",\"shout\",{\"b\":1}]\n"
         );
+    }
+
+    #[test]
+    fn raw_follows_the_serializer_and_shows_binary_frames_as_bytes() {
+        let v1 = Style {
+            display: Display {
+                raw: true,
+                ..Display::PLAIN
+            },
+            vsn: Vsn::V1,
+            ..HUMAN
+        };
+        let ev = Event::Message(Message {
+            frame: decode(r#"[null,null,"room:a","shout",{"b":1}]"#).unwrap(),
+            kind: MessageKind::Broadcast,
+            stale: false,
+        });
+        colored::control::set_override(false);
+        assert_eq!(
+            render(v1, &ev),
+            "← {\"topic\":\"room:a\",\"event\":\"shout\",\"payload\":{\"b\":1},\"ref\":null}\n"
+        );
+        let mut frame = decode(r#"[null,null,"t","e",{}]"#).unwrap();
+        frame.payload = Payload::Binary(vec![0xff]);
+        let ev = Event::Message(Message {
+            frame,
+            kind: MessageKind::Broadcast,
+            stale: false,
+        });
+        let v2 = Style { vsn: Vsn::V2, ..v1 };
+        assert_eq!(render(v2, &ev), "← binary hex:0201017465ff\n");
     }
 
     #[test]

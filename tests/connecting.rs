@@ -69,6 +69,15 @@ impl Pki {
     }
 
     fn for_names(names: &[&str]) -> Pki {
+        Pki::build(names, false)
+    }
+
+    /// A certificate that expired long ago.
+    fn expired() -> Pki {
+        Pki::build(&["localhost"], true)
+    }
+
+    fn build(names: &[&str], expired: bool) -> Pki {
         use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
         let ca_key = KeyPair::generate().unwrap();
         let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
@@ -78,10 +87,12 @@ impl Pki {
         let ca_cert = ca.self_signed(&ca_key).unwrap();
         let key = KeyPair::generate().unwrap();
         let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
-        let leaf = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &ca_cert, &ca_key)
-            .unwrap();
+        let mut leaf = CertificateParams::new(names).unwrap();
+        if expired {
+            leaf.not_before = rcgen::date_time_ymd(2000, 1, 1);
+            leaf.not_after = rcgen::date_time_ymd(2001, 1, 1);
+        }
+        let leaf = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
         let dir = TempDir::new();
         std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
         std::fs::write(dir.path().join("cert.pem"), leaf.pem()).unwrap();
@@ -145,6 +156,20 @@ fn wss_to_a_name_the_certificate_lacks_says_so() {
         .run()
         .assert_code(3)
         .assert_stderr_contains("not valid for this host name")
+        .assert_stderr_contains("--insecure");
+}
+
+#[test]
+fn an_expired_certificate_says_so() {
+    let pki = Pki::expired();
+    let server = pki.server();
+    Script::with_url(&format!("wss://localhost:{}/socket", server.port))
+        .arg("--ca-cert")
+        .arg(pki.path("ca.pem"))
+        .stdin("join room:lobby\n")
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("it has expired")
         .assert_stderr_contains("--insecure");
 }
 

@@ -38,7 +38,10 @@ use rustyline::highlight::Highlighter;
 use rustyline::hint::{Hinter, HistoryHinter};
 use rustyline::history::FileHistory;
 use rustyline::validate::{ValidationContext, ValidationResult, Validator};
-use rustyline::{Behavior, CompletionType, Config, Context, Editor, Helper};
+use rustyline::{
+    Behavior, Cmd, CompletionType, ConditionalEventHandler, Config, Context, Editor, Event,
+    EventContext, EventHandler, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
+};
 
 use crate::command::{self, Command};
 use crate::multiline;
@@ -176,11 +179,26 @@ pub fn editor(
         files: FilenameCompleter::new(),
         hinter: hints.then(HistoryHinter::new),
     }));
+    // rustyline takes a hint with → only; End and Ctrl-E, which also go to
+    // the end of the line, take it too (as in fish).
+    for key in [KeyEvent(KeyCode::End, Modifiers::NONE), KeyEvent::ctrl('E')] {
+        ed.bind_sequence(key, EventHandler::Conditional(Box::new(TakeHint)));
+    }
     if let Some(path) = history {
         // A missing file is normal on the first run.
         let _ = ed.load_history(path);
     }
     Ok(ed)
+}
+
+/// Takes the history hint when one is shown (a hint is only offered with
+/// the cursor at the end of the line); otherwise the key does what it does.
+struct TakeHint;
+
+impl ConditionalEventHandler for TakeHint {
+    fn handle(&self, _: &Event, _: RepeatCount, _: bool, ctx: &EventContext) -> Option<Cmd> {
+        ctx.has_hint().then_some(Cmd::CompleteHint)
+    }
 }
 
 /// Runs the editor on its own thread. The first prompt waits briefly for

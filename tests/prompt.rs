@@ -90,6 +90,27 @@ fn a_history_hint_is_taken_with_the_right_arrow() {
 }
 
 #[test]
+fn a_history_hint_is_taken_with_end_and_ctrl_e() {
+    let server = Server::start();
+    let home = TempDir::new();
+    std::fs::write(home.history(), "#V2\njoin room:first\njoin room:second\n").unwrap();
+    let mut repl = spawn(&server, &home, &["--color", "always"]);
+    repl.exp_string(&prompt(&server)).expect("the prompt");
+    // End (as xterm sends it), then Enter.
+    type_keys(&mut repl, "join room:f");
+    repl.exp_string("irst").expect("the hint for room:first");
+    type_keys(&mut repl, "\x1b[F\r");
+    repl.exp_regex(r#"reply ok to phx_join \(ref 1, [^)]*\) \{"joined":"room:first"\}"#)
+        .expect("End took the hint");
+    type_keys(&mut repl, "join room:s");
+    repl.exp_string("econd").expect("the hint for room:second");
+    type_keys(&mut repl, "\x05\r");
+    repl.exp_regex(r#"reply ok to phx_join \(ref 2, [^)]*\) \{"joined":"room:second"\}"#)
+        .expect("Ctrl-E took the hint");
+    quit(&mut repl);
+}
+
+#[test]
 fn an_open_json_payload_continues_on_the_next_line() {
     let server = Server::start();
     let home = TempDir::new();

@@ -9,6 +9,7 @@
 //! terminal controls inside strings turned into JSON `\u` escapes.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -530,6 +531,22 @@ impl Style {
         }
         let topic = clean(&f.topic);
         let payload = self.styled_payload(&f.payload, !m.stale);
+        if !m.stale && matches!(m.kind, MessageKind::Push | MessageKind::Broadcast) {
+            // The line a flood is made of: written straight into `out`,
+            // with no temporary line and no colour objects when colour is off.
+            out.push_str("← ");
+            out.push_str(&topic);
+            out.push_str(if m.kind == MessageKind::Push {
+                " push "
+            } else {
+                " broadcast "
+            });
+            push_bold(out, &clean(&f.event));
+            out.push(' ');
+            out.push_str(&payload);
+            out.push('\n');
+            return;
+        }
         let line = match m.kind {
             MessageKind::Broadcast => {
                 format!("← {topic} broadcast {} {payload}", clean(&f.event).bold())
@@ -911,7 +928,7 @@ impl Style {
         out.push_str("{\"type\":\"");
         out.push_str(kind);
         out.push_str("\",\"time\":\"");
-        rfc3339(SystemTime::now(), out);
+        push_now(out);
         out.push('"');
     }
 }
@@ -1000,7 +1017,8 @@ fn fmt_secs(d: Duration) -> String {
 /// Escapes control characters (C0, DEL, C1) so server text cannot drive the
 /// terminal.
 pub fn clean(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_unsafe_char) {
+    // Printable ASCII, the usual topic or event, is decided byte by byte.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(is_unsafe_char) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -1019,6 +1037,15 @@ pub fn clean(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Appends `s` in bold, or as it is when colour is off.
+fn push_bold(out: &mut String, s: &str) {
+    if colored::control::SHOULD_COLORIZE.should_colorize() {
+        let _ = write!(out, "{}", s.bold());
+    } else {
+        out.push_str(s);
+    }
 }
 
 fn is_unsafe_char(c: char) -> bool {
@@ -1111,6 +1138,28 @@ pub fn display_json(s: &str) -> Cow<'_, str> {
         }
     }
     Cow::Owned(out)
+}
+
+/// Appends the current time as `rfc3339` does. Records come in bursts
+/// within one millisecond, so the text is kept and reused until the clock
+/// moves on.
+fn push_now(out: &mut String) {
+    thread_local! {
+        static LAST: RefCell<(u128, String)> = const { RefCell::new((u128::MAX, String::new())) };
+    }
+    let now = SystemTime::now();
+    let ms = now
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis();
+    LAST.with_borrow_mut(|(last_ms, text)| {
+        if *last_ms != ms {
+            text.clear();
+            rfc3339(now, text);
+            *last_ms = ms;
+        }
+        out.push_str(text);
+    });
 }
 
 /// Appends `t` as RFC 3339 UTC with milliseconds: `2026-11-27T19:25:04.123Z`.

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use cli::{ColorChoice, Config, Sub, Target};
 use output::Style;
-use runner::{Input, Mode, Outcome, Runner, Settings, Sink};
+use runner::{Input, Mode, Outcome, ReadAhead, Runner, Settings, Sink};
 
 /// Script lines read ahead of the one running, at most.
 const SCRIPT_READ_AHEAD: usize = 64;
@@ -255,19 +255,19 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             },
         )
     } else {
-        let (credits_tx, line_credits) = mpsc::sync_channel(SCRIPT_READ_AHEAD);
+        let read_ahead = Arc::new(ReadAhead::new(SCRIPT_READ_AHEAD));
         if config.exit {
             let _ = tx.send(Input::Eof);
         } else {
             // Not joined either: it may be blocked reading stdin.
-            let _stdin_thread = spawn_stdin_reader(tx, credits_tx)
+            let _stdin_thread = spawn_stdin_reader(tx, Arc::clone(&read_ahead))
                 .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot read stdin: {e}")))?;
         }
         (
             Sink::Stdout {
                 errors_to_stderr: !config.json,
             },
-            Mode::Script { line_credits },
+            Mode::Script { read_ahead },
         )
     };
 
@@ -353,31 +353,43 @@ impl Drop for TerminalGuard {
 }
 
 /// Reads script lines on their own thread so frames keep printing while
-/// the script's next line has not arrived yet. It takes a credit per line
-/// and so stays at most `SCRIPT_READ_AHEAD` lines ahead of the runner.
+/// the script's next line has not arrived yet. It stays at most
+/// `SCRIPT_READ_AHEAD` lines ahead of the runner, and hands over the lines
+/// already buffered together (as one multi-line input), so the runner is
+/// not woken once per line while it waits for a reply.
 fn spawn_stdin_reader(
     tx: mpsc::Sender<Input>,
-    credits: mpsc::SyncSender<()>,
+    read_ahead: Arc<ReadAhead>,
 ) -> io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("stdin".into())
         .spawn(move || {
-            let mut stdin = io::stdin().lock();
+            // Our own buffer, so that what is already read can be looked at.
+            let mut stdin = io::BufReader::with_capacity(64 * 1024, io::stdin().lock());
             let mut buf = Vec::new();
-            loop {
-                buf.clear();
-                match stdin.read_until(b'\n', &mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(_) => {
-                        if credits.send(()).is_err() {
-                            return;
-                        }
-                        let line = String::from_utf8_lossy(&buf);
-                        let line = line.trim_end_matches(['\n', '\r']).to_owned();
-                        if tx.send(Input::Line(line)).is_err() {
-                            return;
-                        }
+            let mut batch = String::new();
+            'read: loop {
+                let room = read_ahead.room();
+                batch.clear();
+                let mut lines = 0;
+                // The first line may block; the rest only if already buffered.
+                while lines < room && (lines == 0 || stdin.buffer().contains(&b'\n')) {
+                    buf.clear();
+                    match stdin.read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) if lines == 0 => break 'read,
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
                     }
+                    if lines > 0 {
+                        batch.push('\n');
+                    }
+                    let line = String::from_utf8_lossy(&buf);
+                    batch.push_str(line.trim_end_matches(['\n', '\r']));
+                    lines += 1;
+                }
+                read_ahead.take(lines);
+                if tx.send(Input::Line(std::mem::take(&mut batch))).is_err() {
+                    return;
                 }
             }
             let _ = tx.send(Input::Eof);

@@ -11,9 +11,9 @@
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rustyline::ExternalPrinter;
@@ -79,9 +79,9 @@ pub enum Outcome {
 /// Interactive or piped.
 pub enum Mode {
     /// Lines wait for their replies; failures set the exit status. The
-    /// reader of stdin takes a token from `line_credits` per line; one is
-    /// given back as each line runs, so a script is not read far ahead.
-    Script { line_credits: Receiver<()> },
+    /// reader of stdin takes room in `read_ahead` per line; it is given
+    /// back as each line runs, so a script is not read far ahead.
+    Script { read_ahead: Arc<ReadAhead> },
     /// Lines do not wait for replies; `prompt` gets the prompt text
     /// whenever the connection state changes.
     Interactive {
@@ -94,6 +94,64 @@ pub enum Mode {
         /// Topics and events for tab completion (see `vocab`).
         words: Sender<Word>,
     },
+}
+
+/// How far the reader of a script may run ahead of the lines that ran,
+/// in lines. The reader takes room for the lines it reads and the runner
+/// gives it back line by line; a reader that ran out is woken only once
+/// half the room is free again, so a long script costs the two threads one
+/// wake-up per batch of lines instead of one per line.
+pub struct ReadAhead {
+    free: Mutex<usize>,
+    freed: Condvar,
+    size: usize,
+}
+
+impl ReadAhead {
+    pub fn new(size: usize) -> ReadAhead {
+        ReadAhead {
+            free: Mutex::new(size.max(1)),
+            freed: Condvar::new(),
+            size: size.max(1),
+        }
+    }
+
+    /// Below this much free room the reader waits.
+    fn low_water(&self) -> usize {
+        (self.size / 2).max(1)
+    }
+
+    /// For the reader: waits until there is room, and says how many lines
+    /// it may read now.
+    pub fn room(&self) -> usize {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if *free == 0 {
+            while *free < self.low_water() {
+                free = self
+                    .freed
+                    .wait(free)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        }
+        *free
+    }
+
+    /// For the reader: `lines` more are on their way to the runner.
+    pub fn take(&self, lines: usize) {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        *free = free.saturating_sub(lines);
+    }
+
+    /// For the runner: a line read ahead has run.
+    pub fn give_back(&self) {
+        let mut free = self.free.lock().unwrap_or_else(PoisonError::into_inner);
+        if *free < self.size {
+            *free += 1;
+            if *free == self.low_water() {
+                self.freed.notify_one();
+            }
+        }
+    }
 }
 
 pub struct Settings {
@@ -533,8 +591,8 @@ impl Runner {
     }
 
     fn run_line(&mut self, n: usize, line: &str) {
-        if let Mode::Script { line_credits } = &self.settings.mode {
-            let _ = line_credits.try_recv();
+        if let Mode::Script { read_ahead } = &self.settings.mode {
+            read_ahead.give_back();
         }
         let typed = line;
         let substituted;

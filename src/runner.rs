@@ -508,8 +508,8 @@ impl Runner {
             if !multiline::starts_command(&part) {
                 // A line merged into another runs no command of its own:
                 // give its read-ahead credit back now.
-                if let Mode::Script { line_credits } = &self.settings.mode {
-                    let _ = line_credits.try_recv();
+                if let Mode::Script { read_ahead } = &self.settings.mode {
+                    read_ahead.give_back();
                 }
                 text.push('\n');
                 text.push_str(&part);

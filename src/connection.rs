@@ -20,6 +20,7 @@ use std::fmt;
 use std::io::{self, ErrorKind};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -53,6 +54,11 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Frames read before looking at commands and timers again, so a flood
 /// cannot starve heartbeats or the user's commands.
 const READ_BATCH: usize = 512;
+/// How long the echo of a request may wait for more events (usually its
+/// reply) before it is handed over alone: a script's round trip then wakes
+/// the front end once instead of twice. Short enough not to be seen at the
+/// prompt.
+const ECHO_HOLD: Duration = Duration::from_millis(1);
 const SOCKET_KEY: usize = 1;
 
 /// Why connecting failed. Each variant renders as one line with a hint.
@@ -442,6 +448,9 @@ pub struct Handle {
     poller: Arc<Poller>,
     /// One token per batch handed over; taking one back frees a slot.
     credits: Receiver<()>,
+    /// Set while the network thread waits for a free slot: only then does
+    /// freeing one need to wake it.
+    starved: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -458,7 +467,7 @@ impl Handle {
     /// Tells the network thread that one batch of events has been handled,
     /// so it may read more.
     pub fn batch_done(&self) {
-        if self.credits.try_recv().is_ok() {
+        if self.credits.try_recv().is_ok() && self.starved.load(Ordering::SeqCst) {
             let _ = self.poller.notify();
         }
     }
@@ -485,13 +494,16 @@ pub fn start(
     let poller = Arc::new(Poller::new()?);
     let (tx, rx) = mpsc::channel();
     let (credits_tx, credits) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
+    let starved = Arc::new(AtomicBool::new(false));
     let net = Net {
         poller: Arc::clone(&poller),
         rx,
         emit: Box::new(emit),
         batch: Vec::new(),
         credits: credits_tx,
+        starved: Arc::clone(&starved),
         paused: None,
+        echo_held: None,
         paused_since_beat: false,
         last_frame: Instant::now(),
         backlog: None,
@@ -510,6 +522,7 @@ pub fn start(
         tx,
         poller,
         credits,
+        starved,
         thread: Some(thread),
     })
 }
@@ -523,12 +536,17 @@ struct Net {
     /// Events not yet handed over.
     batch: Vec<Event>,
     credits: SyncSender<()>,
+    /// Shared with `Handle`: we wait for a slot.
+    starved: Arc<AtomicBool>,
     /// Every batch slot is taken since this instant: stop reading until one
     /// frees up.
     paused: Option<Instant>,
     /// Reading was paused at some point since the last heartbeat went out,
     /// so its reply may be sitting unread: it cannot count as missed.
     paused_since_beat: bool,
+    /// The batch holds only echoes of sent requests, waiting until then
+    /// for company (see `ECHO_HOLD`).
+    echo_held: Option<Instant>,
     /// When the last message came in on the socket.
     last_frame: Instant,
     /// Since when every read batch has come back full: the socket holds
@@ -916,12 +934,12 @@ impl Net {
                 Err(e) => return failed(e, closing.is_some()),
             };
 
-            // Frames may remain in tungstenite's buffer after a full batch,
-            // where readiness cannot see them: then poll without blocking.
-            let mut drained = true;
+            // Frames may remain in tungstenite's buffer after a full batch
+            // or a pause, where readiness cannot see them: then poll without
+            // blocking.
+            let mut drained = false;
             let mut read_any = false;
             if self.paused.is_none() {
-                drained = false;
                 for _ in 0..READ_BATCH {
                     match ws.read() {
                         Ok(Message::Close(frame)) => {
@@ -1050,7 +1068,8 @@ impl Net {
                 }
             }
 
-            if !self.deliver() {
+            let echo_hold = self.hold_echoes(Instant::now());
+            if echo_hold.is_none() && !self.deliver() {
                 return Ending::output_closed();
             }
 
@@ -1063,10 +1082,19 @@ impl Net {
                 reply_deadline,
                 self.session.next_rejoin().filter(|_| closing.is_none()),
                 closing,
+                echo_hold,
             ]
             .into_iter()
             .flatten()
             .min();
+            // Frames written since the flush above (rejoins, requests
+            // released by a join reply) must go out before we block.
+            let want_write = want_write
+                || match ws.flush() {
+                    Ok(()) => false,
+                    Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => true,
+                    Err(e) => return failed(e, closing.is_some()),
+                };
             let wanted = polling::Event::new(SOCKET_KEY, self.paused.is_none(), want_write);
             if (wanted.readable, wanted.writable) != (interest.readable, interest.writable)
                 && let Some(tcp) = tcp_of(ws)
@@ -1093,6 +1121,19 @@ impl Net {
                 };
             }
         }
+    }
+
+    /// While the batch holds nothing but echoes of sent requests, and for
+    /// at most `ECHO_HOLD`, says until when to keep it back.
+    fn hold_echoes(&mut self, now: Instant) -> Option<Instant> {
+        let only_echoes =
+            !self.batch.is_empty() && self.batch.iter().all(|e| matches!(e, Event::Sent { .. }));
+        if !only_echoes {
+            self.echo_held = None;
+            return None;
+        }
+        let until = *self.echo_held.get_or_insert(now + ECHO_HOLD);
+        (now < until).then_some(until)
     }
 
     /// Carries out one command from the front end (not `Close`).
@@ -1193,6 +1234,16 @@ impl Net {
                 (self.emit)(batch)
             }
             Err(TrySendError::Full(())) => {
+                // Say we are waiting, then look once more: a slot freed
+                // before the flag was seen is found here, one freed after
+                // it wakes us (see `Handle::batch_done`).
+                self.starved.store(true, Ordering::SeqCst);
+                if self.credits.try_send(()).is_ok() {
+                    self.starved.store(false, Ordering::SeqCst);
+                    self.resume();
+                    let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(64));
+                    return (self.emit)(batch);
+                }
                 // The pause takes over from the backlog (see resume).
                 if let Some(since) = self.backlog.take() {
                     self.session.postpone(since.elapsed());
@@ -1207,6 +1258,7 @@ impl Net {
 
     /// Reads again after a pause; reply timeouts do not count the pause.
     fn resume(&mut self) {
+        self.starved.store(false, Ordering::SeqCst);
         if let Some(since) = self.paused.take() {
             self.session.postpone(since.elapsed());
         }

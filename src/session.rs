@@ -47,7 +47,13 @@ struct Pending {
     event: String,
     sent_at: Instant,
     auto: bool,
+    /// Given up on: timed out, or orphaned by a crash or close. A reply is
+    /// still matched to its request, and marked late.
     timed_out: bool,
+    /// Orphaned by a `phx_error` or `phx_close` of its channel: a reply
+    /// that still comes (the server's `unmatched topic` for a request that
+    /// reached it after the crash) must not move the channel's state.
+    orphaned: bool,
 }
 
 /// One row of the `topics` listing.
@@ -495,6 +501,7 @@ impl Session {
                 sent_at: now,
                 auto,
                 timed_out: false,
+                orphaned: false,
             },
         );
         if auto {
@@ -633,7 +640,7 @@ impl Session {
             self.heartbeat_stats.last_rtt = Some(latency);
         }
         let ok = status.as_deref() == Some("ok");
-        if let Some(ch) = self.channels.get(&p.topic) {
+        if let Some(ch) = self.channels.get(&p.topic).filter(|_| !p.orphaned) {
             let is_current = frame.ref_.as_deref() == Some(ch.join_ref.as_str());
             let state = ch.state;
             match p.event.as_str() {
@@ -675,7 +682,10 @@ impl Session {
         }
     }
 
-    /// The channel on `topic` is gone: its unanswered requests never will be.
+    /// The channel on `topic` is gone: its unanswered requests are reported
+    /// as such. They stay matchable, like timed-out ones: a request that
+    /// reached the server after the crash is still answered (`unmatched
+    /// topic`), and that reply belongs to it, marked late.
     fn orphan(&mut self, topic: &str, because: &'static str) {
         let refs: Vec<String> = self
             .pending
@@ -684,13 +694,16 @@ impl Session {
             .map(|(r, _)| r.clone())
             .collect();
         for r in refs {
-            if let Some(p) = self.pending.remove(&r) {
+            if let Some(p) = self.pending.get_mut(&r) {
+                p.timed_out = true;
+                p.orphaned = true;
                 self.unanswered.push(Unanswered {
-                    ref_: r,
-                    topic: p.topic,
-                    event: p.event,
+                    ref_: r.clone(),
+                    topic: p.topic.clone(),
+                    event: p.event.clone(),
                     because,
                 });
+                self.remember_late(r);
             }
         }
         self.unanswered
@@ -712,8 +725,8 @@ impl Session {
                 break;
             }
             let (_, r) = self.deadlines.pop_front().expect("front exists");
-            let Some(p) = self.pending.get_mut(&r) else {
-                continue; // answered in time
+            let Some(p) = self.pending.get_mut(&r).filter(|p| !p.timed_out) else {
+                continue; // answered in time, or orphaned by a crash
             };
             p.timed_out = true;
             out.push(Expired {
@@ -733,12 +746,7 @@ impl Session {
                     self.change(&topic, now, "join timed out", |ch| ch.errored(now));
                 }
             }
-            self.late.push_back(r);
-            if self.late.len() > LATE_MEMORY
-                && let Some(old) = self.late.pop_front()
-            {
-                self.pending.remove(&old);
-            }
+            self.remember_late(r);
         }
         if self.held.iter().any(|h| h.deadline <= now) {
             let ms = self.timeout.as_millis();
@@ -750,6 +758,17 @@ impl Session {
             self.drop_held(|h| h.deadline <= now, &why);
         }
         out
+    }
+
+    /// Keeps a given-up request matchable for a late reply, forgetting the
+    /// oldest beyond `LATE_MEMORY`.
+    fn remember_late(&mut self, r: String) {
+        self.late.push_back(r);
+        if self.late.len() > LATE_MEMORY
+            && let Some(old) = self.late.pop_front()
+        {
+            self.pending.remove(&old);
+        }
     }
 
     /// When the next pending request times out (or a held push is dropped).
@@ -1148,6 +1167,29 @@ mod tests {
         let expired = s.expire(t0 + T);
         assert_eq!(expired.len(), 1, "only room:b's push is still pending");
         assert_eq!(expired[0].topic, "room:b");
+    }
+
+    #[test]
+    fn a_reply_to_an_orphaned_request_is_its_own_and_moves_no_state() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        joined(&mut s, "room:a", t0);
+        push(&mut s, "room:a", "crash", t0);
+        push(&mut s, "room:a", "echo", t0);
+        message(&mut s, r#"["1","1","room:a","phx_error",{}]"#, t0);
+        assert_eq!(s.take_unanswered().len(), 2);
+        // The rejoin is already on its way when the echo's answer comes.
+        let rejoin = s.rejoins_due(t0 + Duration::from_secs(1));
+        assert_eq!(rejoin.len(), 1);
+        let r = reply(
+            &mut s,
+            r#"[null,"3","room:a","phx_reply",{"status":"error","response":{"reason":"unmatched topic"}}]"#,
+            t0,
+        );
+        assert_eq!(r.request.as_deref(), Some("echo"));
+        assert!(r.late, "reported unanswered before, so it is late");
+        assert_eq!(state(&s, "room:a"), ChannelState::Joining);
+        assert!(s.expire(t0 + T * 3).iter().all(|e| e.event != "echo"));
     }
 
     #[test]

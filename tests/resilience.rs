@@ -93,6 +93,29 @@ fn a_crashed_channel_is_rejoined_after_about_a_second() {
 }
 
 #[test]
+fn a_reply_that_comes_after_the_crash_is_matched_to_its_request() {
+    let server = Server::start();
+    // The stall holds the crash and the echo unread on the server, so the
+    // echo is sent before the phx_error comes back, and the server then
+    // answers it with `unmatched topic`.
+    let out = Script::new(&server)
+        .stdin(
+            "join room:lobby\npush room:lobby stall ms:=1000\n\
+             raw [\"1\",\"50\",\"room:lobby\",\"crash\",{}]\n\
+             push room:lobby echo body=after\n\
+             wait room:lobby presence_state\nwait room:lobby presence_state 10s\n",
+        )
+        .run();
+    out.assert_success()
+        .assert_stdout_contains("* no reply to echo on room:lobby (ref 3): the channel crashed\n")
+        .assert_stdout_contains(
+            "← room:lobby reply error to echo (ref 3, _) late {\"reason\":\"unmatched topic\"}\n",
+        )
+        .assert_stdout_lacks("unknown request")
+        .assert_stdout_contains("← room:lobby reply ok to phx_join (ref 4, _)");
+}
+
+#[test]
 fn a_refused_join_is_not_retried() {
     let server = Server::start();
     let out = Script::new(&server).stdin("join private:x\ntopics\n").run();

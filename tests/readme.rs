@@ -1,6 +1,6 @@
-//! The README's walkthrough works as written: its smoke test passes against
-//! the built-in server with the summary it shows, and a changed reply fails
-//! the way it shows.
+//! The README's walkthrough works as written: its recording is what is
+//! recorded, its smoke test passes against the built-in server with the
+//! summary it shows, and a changed reply fails the way it shows.
 
 mod support;
 
@@ -55,4 +55,49 @@ failed: line 4: echo on room:lobby replied ok with a different response
         .run()
         .assert_code(1)
         .assert_stderr(shown);
+}
+
+/// The fenced block that follows `marker` in the README.
+fn block_after(marker: &str) -> String {
+    let at = README.find(marker).expect("the marker is in the README");
+    let rest = &README[at..];
+    let start = rest.find("```text\n").expect("a text block follows") + "```text\n".len();
+    let len = rest[start..].find("```\n").expect("the block ends");
+    rest[start..start + len].to_owned()
+}
+
+/// The recording's first line without its start time.
+fn without_start_time(recording: &str) -> String {
+    let (first, rest) = recording.split_once('\n').expect("a header line");
+    let (before, after) = first.split_once("started ").expect("the start time");
+    let (_, after) = after.split_once(", ").expect("the start time ends");
+    support::normalize(&format!("{before}started _, {after}\n{rest}"))
+}
+
+#[test]
+fn the_walkthrough_recording_reads_as_shown() {
+    let shown = block_after("**2. Look at the recording.**");
+    let server = Server::start();
+    let dir = support::TempDir::new();
+    let file = dir.path().join("smoke.phx");
+    Script::new(&server)
+        .arg("--record")
+        .arg(&file)
+        .stdin(
+            "join room:lobby {\"user\":\"ci\"}\n\
+             push room:lobby echo body=ping\n\
+             push room:lobby shout body=hello\n\
+             push room:lobby fail\n",
+        )
+        .run()
+        .assert_success();
+    // The README records to `smoke.phx` in the current directory.
+    let recorded = std::fs::read_to_string(&file)
+        .expect("the recording")
+        .replace(file.to_str().expect("a UTF-8 temp path"), "smoke.phx");
+    assert_eq!(
+        without_start_time(&recorded),
+        without_start_time(&shown),
+        "the README's step 2 differs from what is recorded"
+    );
 }

@@ -69,6 +69,15 @@ impl Recorder {
         self.write(&s);
     }
 
+    /// The `join` lines of topics joined before the recording started,
+    /// written first so that the replay joins them too.
+    pub fn joined_before(&mut self, lines: &[&str]) {
+        self.write("# joined before the recording started:\n");
+        for l in lines {
+            self.line(l);
+        }
+    }
+
     /// A reply to one of our requests, as the `expect` that would pass.
     pub fn reply(&mut self, status: Option<&str>, response: &str) {
         let status = status.unwrap_or("(no status)");

@@ -240,6 +240,9 @@ pub struct Runner {
     muted: Vec<(String, u64)>,
     /// `record FILE` / `--record FILE`.
     recorder: Option<Recorder>,
+    /// Each live topic's `join` line as typed, so that a recording started
+    /// later begins by joining them (its replay needs them).
+    join_lines: Vec<(String, String)>,
     out: String,
     err: String,
     failed: bool,
@@ -280,6 +283,7 @@ impl Runner {
             tally: Tally::default(),
             bailed: false,
             muted: Vec::new(),
+            join_lines: Vec::new(),
             out: String::new(),
             err: String::new(),
             failed: false,
@@ -626,6 +630,10 @@ impl Runner {
         {
             rec.line(typed);
         }
+        if let Command::Request(crate::session::Request::Join { topic, .. }) = &cmd {
+            self.join_lines.retain(|(t, _)| t != topic);
+            self.join_lines.push((topic.clone(), typed.to_owned()));
+        }
         let id = self.next_id;
         self.next_id += 1;
         let to_net = match cmd {
@@ -893,16 +901,25 @@ impl Runner {
                 self.info("record", &text, &[]);
             }
             command::Record::Start(file) => {
+                let mut stopped = String::new();
                 if let Some(mut old) = self.recorder.take() {
                     let _ = old.flush();
+                    stopped = format!("stopped recording to {}; ", old.path().display());
                 }
                 let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
                 let path = recorder::expand_home(&file, home.as_deref());
                 match Recorder::create(&path, &self.settings.shown_url) {
-                    Ok(r) => {
+                    Ok(mut r) => {
+                        let joined: Vec<&str> =
+                            self.join_lines.iter().map(|(_, l)| l.as_str()).collect();
+                        if !joined.is_empty() {
+                            r.joined_before(&joined);
+                        }
                         self.recorder = Some(r);
-                        let text =
-                            format!("recording to {}; `record stop` ends it", path.display());
+                        let text = format!(
+                            "{stopped}recording to {}; `record stop` ends it",
+                            path.display()
+                        );
                         self.info("record", &text, &[("file", json_str(&file))]);
                     }
                     Err(e) => {
@@ -1175,6 +1192,13 @@ impl Runner {
             }
         }
         self.track_presence(&ev);
+        if let Event::ChannelState(t) = &ev
+            && !t.to.is_live()
+            && t.rejoin_in.is_none()
+        {
+            // Left, closed, or refused: a replay should not join it.
+            self.join_lines.retain(|(topic, _)| *topic != t.topic);
+        }
 
         let script = !self.interactive();
         match ev {

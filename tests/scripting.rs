@@ -374,8 +374,68 @@ fn record_starts_and_stops_at_a_line() {
         recorded.contains("push room:lobby echo n:=1\n# expect ok {\"n\":1}\n"),
         "{recorded}"
     );
-    assert!(!recorded.contains("join room:lobby\n"), "{recorded}");
+    // The join ran before the recording: it is written first, as such.
+    assert!(
+        recorded.contains(
+            "# joined before the recording started:\njoin room:lobby\npush room:lobby echo n:=1\n"
+        ),
+        "{recorded}"
+    );
     assert!(!recorded.contains("n:=2"), "{recorded}");
+}
+
+#[test]
+fn a_recording_started_later_joins_the_live_topics_first_and_replays() {
+    let server = Server::start();
+    let home = support::TempDir::new();
+    let file = home.path().join("later.phx");
+    let other = home.path().join("other.phx");
+    let script = format!(
+        "join room:lobby user=${{PHX_TEST_NAME}}\n\
+         join room:gone\n\
+         leave room:gone\n\
+         join private:secret\n\
+         record {}\n\
+         record {}\n\
+         push room:lobby echo n:=1\n",
+        other.display(),
+        file.display()
+    );
+    Script::new(&server)
+        .env("PHX_TEST_NAME", "ana")
+        .stdin(&script)
+        .run()
+        .assert_success()
+        .assert_stdout_contains(&format!(
+            "* stopped recording to {}; recording to {}",
+            other.display(),
+            file.display()
+        ));
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    let body: Vec<&str> = recorded
+        .lines()
+        .skip_while(|l| !l.starts_with("# joined before"))
+        .collect();
+    // Only the topic still joined, as typed (the variable unexpanded).
+    assert_eq!(
+        body,
+        vec![
+            "# joined before the recording started:",
+            "join room:lobby user=${PHX_TEST_NAME}",
+            "push room:lobby echo n:=1",
+            "# expect ok {\"n\":1}",
+        ],
+        "{recorded}"
+    );
+    Script::new(&server)
+        .env("PHX_TEST_NAME", "ana")
+        .arg("--fail")
+        .arg("-f")
+        .arg(&file)
+        .arg("--exit")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("reply ok to echo (ref 2, _) {\"n\":1}");
 }
 
 #[test]

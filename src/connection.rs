@@ -752,6 +752,9 @@ impl Net {
                     Ok(ToNet::Request { id, request }) => {
                         let now = Instant::now();
                         let topic = request_topic(&request);
+                        if let Request::Leave { topic: Some(t) } = &request {
+                            self.session.leave_offline(t, now);
+                        }
                         match self.session.hold(id, request, now) {
                             Ok(()) => self.queued(id, topic, "offline"),
                             Err(request) => {
@@ -794,13 +797,11 @@ impl Net {
         }
     }
 
+    /// Holds a command until the socket is open again. It waits for no
+    /// topic (`topic: None`), unlike a push held for a rejoin.
     fn hold_offline(&mut self, id: u64, msg: ToNet, now: Instant) {
-        let topic = match &msg {
-            ToNet::Request { request, .. } => request_topic(request),
-            _ => None,
-        };
         self.offline.push_back((now + self.options.timeout, msg));
-        self.queued(id, topic, "offline");
+        self.queued(id, None, "offline");
     }
 
     fn queued(&mut self, id: u64, topic: Option<String>, until: &'static str) {
@@ -823,17 +824,18 @@ impl Net {
     }
 
     fn reject_offline(&mut self, msg: ToNet, why: &str) {
-        let id = match msg {
-            ToNet::Request { id, .. }
-            | ToNet::Raw { id, .. }
-            | ToNet::Topics { id }
-            | ToNet::Status { id } => id,
+        let (id, what) = match msg {
+            ToNet::Request { id, request } => (id, describe(&request)),
+            ToNet::Raw { id, .. } => (id, "raw frame".to_owned()),
+            ToNet::Topics { id } | ToNet::Status { id } => (id, String::new()),
             ToNet::Close => return,
         };
-        self.batch.push(Event::Rejected {
-            id,
-            message: format!("not sent: {why}"),
-        });
+        let message = if what.is_empty() {
+            format!("not sent: {why}")
+        } else {
+            format!("{what} not sent: {why}")
+        };
+        self.batch.push(Event::Rejected { id, message });
     }
 
     /// Reports what the session changed, and sends pushes it released.
@@ -1323,6 +1325,17 @@ fn failed(e: tungstenite::Error, closing: bool) -> Ending {
         code: None,
         reason,
         by_client: closing,
+    }
+}
+
+/// A request as a user typed it, for messages: `leave room:lobby`.
+fn describe(request: &Request) -> String {
+    match request {
+        Request::Join { topic, .. } => format!("`join {topic}`"),
+        Request::Leave { topic: Some(t) } => format!("`leave {t}`"),
+        Request::Leave { topic: None } => "`leave`".to_owned(),
+        Request::Push { topic, event, .. } => format!("push `{event}` to `{topic}`"),
+        Request::Heartbeat { .. } => "`heartbeat`".to_owned(),
     }
 }
 

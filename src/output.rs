@@ -381,11 +381,19 @@ impl Style {
             return;
         }
         // At the terminal only what the frames do not already say: that an
-        // errored channel will come back, and when.
+        // errored channel will come back, and when, or that a channel left
+        // while offline will not.
+        let topic = clean(&t.topic);
+        if t.to == ChannelState::Closed && t.why == "left while offline" {
+            let line = format!(
+                "{topic} closed: left while not connected (its server channel went with the connection); it will not be rejoined"
+            );
+            let _ = writeln!(out, "{} {}", "*".yellow(), line.yellow());
+            return;
+        }
         if t.to != ChannelState::Errored {
             return;
         }
-        let topic = clean(&t.topic);
         let line = match t.rejoin_in {
             Some(d) if d.is_zero() && t.why == "disconnected" => {
                 format!("{topic} errored (disconnected); it rejoins once reconnected")

@@ -184,8 +184,8 @@ pub struct Transition {
     pub from: Option<ChannelState>,
     pub to: ChannelState,
     /// What caused it: `join`, `joined`, `join refused`, `join timed out`,
-    /// `phx_error`, `phx_close`, `leave`, `left`, `unmatched topic`,
-    /// `disconnected`, `rejoin`.
+    /// `phx_error`, `phx_close`, `leave`, `left`, `left while offline`,
+    /// `unmatched topic`, `disconnected`, `rejoin`.
     pub why: &'static str,
     /// When an errored channel will be rejoined: `Some(ZERO)` when it waits
     /// for the socket to reopen.
@@ -369,6 +369,18 @@ impl Session {
             }
             other => Err(other),
         }
+    }
+
+    /// The user leaves `topic` while the socket is down. Its server channel
+    /// went with the connection, so it is closed here at once, as the JS
+    /// client does, and not rejoined; the `phx_leave` itself still goes out
+    /// once the socket is back (and is answered ok).
+    pub fn leave_offline(&mut self, topic: &str, now: Instant) {
+        self.change(topic, now, "left while offline", |ch| {
+            if ch.leaving() {
+                ch.left();
+            }
+        });
     }
 
     /// Whether any of the `take_*` lists has something: a cheap check for
@@ -1190,6 +1202,21 @@ mod tests {
         assert!(r.late, "reported unanswered before, so it is late");
         assert_eq!(state(&s, "room:a"), ChannelState::Joining);
         assert!(s.expire(t0 + T * 3).iter().all(|e| e.event != "echo"));
+    }
+
+    #[test]
+    fn a_leave_while_offline_closes_the_topic_for_good() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        joined(&mut s, "room:a", t0);
+        s.transport_closed(t0);
+        s.take_transitions();
+        s.leave_offline("room:a", t0);
+        assert_eq!(state(&s, "room:a"), ChannelState::Closed);
+        let t = s.take_transitions();
+        assert_eq!((t.len(), t[0].why), (1, "left while offline"));
+        s.reconnected(t0);
+        assert!(s.rejoins_due(t0).is_empty());
     }
 
     #[test]

@@ -379,3 +379,40 @@ fn a_push_held_while_offline_is_given_up_after_the_timeout() {
             )
     });
 }
+
+#[test]
+fn a_leave_typed_while_reconnecting_closes_the_topic_and_it_is_not_rejoined() {
+    let server = Server::start();
+    let addr = server.addr();
+    let mut client = Script::new(&server)
+        .args(["--max-retries", "100"])
+        .stdin("join room:a\njoin room:b\n")
+        .spawn();
+    client.expect_line("room:b joined", |l| {
+        l.starts_with("← room:b reply ok to phx_join")
+    });
+    drop(server);
+    client.expect_line("reconnecting", |l| l.starts_with("* reconnecting in "));
+    client.send_line("leave room:b");
+    client.expect_line("the leave waits for the connection", |l| {
+        l == "* not connected: queued until the connection is back"
+    });
+    let _server = Server::listening_on(&addr, &[]);
+    // The held leave goes out first, then the rejoin.
+    client.expect_line("the leave answered", |l| {
+        l.starts_with("← room:b reply ok to phx_leave (ref 3,")
+    });
+    client.expect_line("room:a rejoined", |l| {
+        l.starts_with("← room:a reply ok to phx_join (ref 4,")
+    });
+    client.send_line("topics");
+    let out = client.finish();
+    out.assert_success()
+        .assert_stdout_contains(
+            "* room:b closed: left while not connected (its server channel went with the connection); it will not be rejoined\n",
+        )
+        .assert_stdout_contains("* rejoining room:a with its join payload")
+        .assert_stdout_lacks("rejoining room:b")
+        .assert_stdout_contains("  room:a  joined")
+        .assert_stdout_contains("  room:b  closed");
+}

@@ -178,7 +178,7 @@ pub struct ClientArgs {
     #[arg(long, default_value = "30", value_name = "SECS", value_parser = parse_secs, env = "PHX_REPL_HEARTBEAT")]
     pub heartbeat: Duration,
 
-    /// Seconds to wait for a reply (and the default for `wait`)
+    /// Seconds to wait for a reply, and for connecting and the upgrade (the default for `wait` too)
     #[arg(long, default_value = "10", value_name = "SECS", value_parser = parse_timeout, env = "PHX_REPL_TIMEOUT")]
     pub timeout: Duration,
 

@@ -47,7 +47,7 @@ use crate::tls::{self, Trust};
 /// The connected WebSocket.
 pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
-/// How long connecting and the handshake may take.
+/// How long opening a TCP connection may take, per address.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long to wait for the server's close frame after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -59,6 +59,9 @@ const READ_BATCH: usize = 512;
 /// the front end once instead of twice. Short enough not to be seen at the
 /// prompt.
 const ECHO_HOLD: Duration = Duration::from_millis(1);
+/// A batch also ends once it holds this many bytes of frames, so the
+/// batches in flight bound memory however large the server's frames are.
+const READ_BATCH_BYTES: usize = 1 << 20;
 const SOCKET_KEY: usize = 1;
 
 /// Why connecting failed. Each variant renders as one line with a hint.
@@ -121,12 +124,14 @@ impl fmt::Display for ConnectError {
 
 impl std::error::Error for ConnectError {}
 
-/// Connects and performs the WebSocket handshake, blocking. TLS roots are
-/// loaded only for `wss://`.
+/// Connects and performs the WebSocket handshake, blocking; the TLS and
+/// WebSocket handshakes get `timeout` in total. TLS roots are loaded only
+/// for `wss://`.
 pub fn connect(
     url: &Url,
     headers: &[(String, String)],
     trust: &Trust,
+    timeout: Duration,
 ) -> Result<Socket, ConnectError> {
     if let Some(lp) = crate::longpoll::endpoint(url) {
         return crate::longpoll::connect(&lp, headers, trust);
@@ -134,12 +139,8 @@ pub fn connect(
     let stream = tcp_connect(url)?;
     let io_err = |e: io::Error| ConnectError::Handshake(e.to_string());
     stream.set_nodelay(true).map_err(io_err)?;
-    stream
-        .set_read_timeout(Some(HANDSHAKE_TIMEOUT))
-        .map_err(io_err)?;
-    stream
-        .set_write_timeout(Some(HANDSHAKE_TIMEOUT))
-        .map_err(io_err)?;
+    stream.set_read_timeout(Some(timeout)).map_err(io_err)?;
+    stream.set_write_timeout(Some(timeout)).map_err(io_err)?;
 
     let mut request = url
         .as_str()
@@ -159,13 +160,27 @@ pub fn connect(
         )),
         _ => None,
     };
-    let (ws, _response) = tungstenite::client_tls_with_config(request, stream, None, connector)
-        .map_err(|e| match e {
-            HandshakeError::Failure(e) => handshake_failure(e),
-            HandshakeError::Interrupted(_) => {
-                ConnectError::Handshake("the server did not answer the upgrade in time".into())
-            }
-        })?;
+    let too_slow = || {
+        ConnectError::Handshake(format!(
+            "the server did not answer the upgrade within {}; is this a Phoenix socket \
+             endpoint? (--timeout sets the limit)",
+            secs(timeout)
+        ))
+    };
+    let watchdog = Watchdog::start(&stream, timeout).map_err(io_err)?;
+    let result = tungstenite::client_tls_with_config(request, stream, None, connector);
+    if watchdog.finish() {
+        return Err(too_slow());
+    }
+    let (ws, _response) = result.map_err(|e| match e {
+        HandshakeError::Failure(tungstenite::Error::Io(e))
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+        {
+            too_slow()
+        }
+        HandshakeError::Failure(e) => handshake_failure(e),
+        HandshakeError::Interrupted(_) => too_slow(),
+    })?;
     let tcp = tcp_of(&ws).ok_or_else(|| ConnectError::Handshake("unsupported stream".into()))?;
     tcp.set_read_timeout(None).map_err(io_err)?;
     tcp.set_write_timeout(None).map_err(io_err)?;
@@ -214,6 +229,53 @@ pub(crate) fn tcp_connect(url: &Url) -> Result<TcpStream, ConnectError> {
             });
             Err(ConnectError::Tcp { addr, error })
         }
+    }
+}
+
+/// Ends a handshake that runs past its deadline by shutting the socket
+/// down from another thread. A read timeout alone is not enough: it starts
+/// again with every byte, so a server trickling its answer would hold the
+/// client forever.
+struct Watchdog {
+    done: Option<Sender<()>>,
+    thread: Option<JoinHandle<bool>>,
+}
+
+impl Watchdog {
+    fn start(stream: &TcpStream, limit: Duration) -> io::Result<Watchdog> {
+        let stream = stream.try_clone()?;
+        let (done, rx) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("handshake-deadline".into())
+            .spawn(move || match rx.recv_timeout(limit) {
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                    true
+                }
+                _ => false,
+            })?;
+        Ok(Watchdog {
+            done: Some(done),
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the watchdog; true if it had already fired.
+    fn finish(mut self) -> bool {
+        drop(self.done.take());
+        self.thread
+            .take()
+            .is_some_and(|t| t.join().unwrap_or(false))
+    }
+}
+
+/// `1 s`, `0.5 s`.
+fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s.fract() == 0.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{s} s")
     }
 }
 
@@ -599,38 +661,42 @@ impl Net {
         // repeating a long message every few seconds.
         let mut last_error: Option<String> = None;
         loop {
-            let (ending, was_open, error) =
-                match connect(&target.url, &target.headers, &target.trust) {
-                    Ok(mut ws) => {
-                        if opened {
-                            self.reconnects += 1;
-                        }
-                        last_error = None;
-                        attempt = 0;
-                        opened = true;
-                        self.up_since = Some(Instant::now());
-                        self.next_attempt = None;
-                        self.batch.push(Event::Connected);
-                        let now = Instant::now();
-                        self.session.reconnected(now);
-                        let ending = self.serve_socket(&mut ws);
-                        (ending, true, None)
+            let (ending, was_open, error) = match connect(
+                &target.url,
+                &target.headers,
+                &target.trust,
+                self.options.timeout,
+            ) {
+                Ok(mut ws) => {
+                    if opened {
+                        self.reconnects += 1;
                     }
-                    Err(e) if !opened && !self.options.retry => {
-                        self.batch.push(Event::ConnectFailed(e.to_string()));
-                        self.deliver_last();
-                        return;
-                    }
-                    Err(e) => (
-                        Ending {
-                            code: None,
-                            reason: e.to_string(),
-                            by_client: false,
-                        },
-                        false,
-                        Some(e.to_string()),
-                    ),
-                };
+                    last_error = None;
+                    attempt = 0;
+                    opened = true;
+                    self.up_since = Some(Instant::now());
+                    self.next_attempt = None;
+                    self.batch.push(Event::Connected);
+                    let now = Instant::now();
+                    self.session.reconnected(now);
+                    let ending = self.serve_socket(&mut ws);
+                    (ending, true, None)
+                }
+                Err(e) if !opened && !self.options.retry => {
+                    self.batch.push(Event::ConnectFailed(e.to_string()));
+                    self.deliver_last();
+                    return;
+                }
+                Err(e) => (
+                    Ending {
+                        code: None,
+                        reason: e.to_string(),
+                        by_client: false,
+                    },
+                    false,
+                    Some(e.to_string()),
+                ),
+            };
             let retry = if opened {
                 self.options.reconnect
             } else {
@@ -942,6 +1008,7 @@ impl Net {
             let mut drained = false;
             let mut read_any = false;
             if self.paused.is_none() {
+                let mut batch_bytes = 0;
                 for _ in 0..READ_BATCH {
                     match ws.read() {
                         Ok(Message::Close(frame)) => {
@@ -963,11 +1030,15 @@ impl Net {
                         }
                         Ok(msg) => {
                             read_any = true;
+                            batch_bytes += msg.len();
                             self.incoming(msg);
                             if self.session.has_effects()
                                 && let Err(e) = self.settle(Some(ws))
                             {
                                 return e;
+                            }
+                            if batch_bytes >= READ_BATCH_BYTES {
+                                break;
                             }
                         }
                         Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
@@ -1306,6 +1377,10 @@ impl Net {
 fn write(ws: &mut Socket, msg: Message) -> Result<(), Ending> {
     match ws.write(msg) {
         Ok(()) => Ok(()),
+        // The message is queued; the socket took only part of the buffer
+        // (a peer that reads slowly or not at all). The loop flushes the
+        // rest when the socket is writable again.
+        Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => Ok(()),
         Err(tungstenite::Error::WriteBufferFull(msg)) => {
             let _ = ws.flush();
             ws.write(*msg).map_err(|e| failed(e, false))
@@ -1319,6 +1394,16 @@ fn failed(e: tungstenite::Error, closing: bool) -> Ending {
     let reason = match e {
         tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => String::new(),
         tungstenite::Error::Protocol(p) => format!("protocol error: {p}"),
+        tungstenite::Error::Utf8(e) => {
+            format!("the server sent a text frame that is not valid UTF-8: {e}")
+        }
+        tungstenite::Error::Capacity(tungstenite::error::CapacityError::MessageTooLong {
+            size,
+            max_size,
+        }) => format!(
+            "the server sent a message of {size} bytes, over the limit of {} MiB",
+            max_size >> 20
+        ),
         other => other.to_string(),
     };
     Ending {

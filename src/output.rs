@@ -19,9 +19,7 @@ use crate::connection::{Event, Status};
 use data_encoding::HEXLOWER;
 
 use crate::presence::{Applied, Change, State};
-use crate::protocol::{
-    Frame, Payload, Side, Vsn, Wire, json_str as json_string, push_json_str, push_opt_str,
-};
+use crate::protocol::{self, Frame, Payload, Side, Vsn, Wire};
 use crate::session::{
     ChannelState, Expired, Message, MessageKind, Reply, TopicInfo, Transition, Unanswered,
 };
@@ -748,6 +746,9 @@ impl Style {
             }
             out.push_str("}\n");
         } else {
+            // Messages quote what was typed or received: keep them on one
+            // line and free of terminal controls.
+            let message = clean(message);
             match line {
                 Some(n) => {
                     let _ = writeln!(out, "{} line {n}: {message}", "error:".red().bold());
@@ -1020,6 +1021,38 @@ fn fmt_secs(d: Duration) -> String {
     } else {
         format!("{s:.1} s")
     }
+}
+
+/// Appends `s` as a JSON string literal that is safe on a terminal: besides
+/// what JSON requires, C1 controls and bidi and zero-width formatting
+/// characters become `\u` escapes (the same JSON value).
+fn push_json_str(out: &mut String, s: &str) {
+    if !s.chars().any(is_unsafe_char) {
+        protocol::push_json_str(out, s);
+        return;
+    }
+    let mut plain = String::with_capacity(s.len());
+    protocol::push_json_str(&mut plain, s);
+    for c in plain.chars() {
+        if is_unsafe_char(c) {
+            let _ = write!(out, "\\u{:04x}", u32::from(c));
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+fn push_opt_str(out: &mut String, s: Option<&str>) {
+    match s {
+        Some(s) => push_json_str(out, s),
+        None => out.push_str("null"),
+    }
+}
+
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    push_json_str(&mut out, s);
+    out
 }
 
 /// Escapes control characters (C0, DEL, C1) so server text cannot drive the

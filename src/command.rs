@@ -216,8 +216,19 @@ const PAYLOAD_HELP: &str = "PAYLOAD (default {}) is JSON ({\"a\":1}), the object
 or pairs: key=text key:=JSON (push room:lobby new_msg body=hi count:=3); @FILE reads JSON from a file; \
 binary (push only): hex:DEADBEEF, base64:3q2+7w==, @@FILE (a file's bytes)";
 
+/// The longest line accepted, in bytes. Script readers keep at most this
+/// much of a line (plus one byte, to tell it was longer), so a file with no
+/// line breaks cannot fill memory.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
 /// Parses one line. Blank lines and `#` comments yield `Ok(None)`.
 pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
+    if line.len() > MAX_LINE_BYTES {
+        return Err(err(format!(
+            "the line is longer than {} MiB, the limit for one command; nothing was sent",
+            MAX_LINE_BYTES >> 20
+        )));
+    }
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
         return Ok(None);
@@ -770,6 +781,23 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn a_line_over_the_limit_is_refused() {
+        let line = format!(
+            "push room:lobby big {{\"x\":\"{}\"}}",
+            "a".repeat(MAX_LINE_BYTES)
+        );
+        assert_eq!(
+            error(&line),
+            "the line is longer than 1 MiB, the limit for one command; nothing was sent"
+        );
+        let fits = format!(
+            "push room:lobby big {{\"x\":\"{}\"}}",
+            "a".repeat(MAX_LINE_BYTES - 40)
+        );
+        assert!(parse_line(&fits).is_ok());
     }
 
     #[test]

@@ -4,10 +4,11 @@
 //! fatal `phx-repl: error: …` and picks the exit code.
 
 use phx_repl::{
-    cli, connection, endpoint, longpoll, output, protocol, recorder, repl, runner, server, tls,
+    cli, command, connection, endpoint, longpoll, output, protocol, recorder, repl, runner, server,
+    tls,
 };
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +18,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use cli::{ColorChoice, Config, Sub, Target};
+use nix::sys::signal::{SigSet, Signal};
 use output::Style;
 use runner::{Input, Mode, Outcome, ReadAhead, Runner, Settings, Sink};
 
@@ -30,6 +32,8 @@ const SCRIPT_MAX_RETRIES: u32 = 10;
 const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
 const EXIT_CONNECTION: u8 = 3;
+const EXIT_SIGINT: u8 = 130;
+const EXIT_SIGTERM: u8 = 143;
 
 /// A fatal error and the exit code it maps to.
 struct Fatal {
@@ -75,7 +79,8 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(f) => {
-            eprintln!("phx-repl: error: {}", f.message);
+            // Not eprintln: a closed stderr is no reason to panic.
+            let _ = writeln!(io::stderr(), "phx-repl: error: {}", f.message);
             ExitCode::from(f.code)
         }
     }
@@ -116,6 +121,9 @@ fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
 }
 
 fn client(config: Config) -> Result<ExitCode, Fatal> {
+    // Before any thread starts, so that every thread inherits the mask and
+    // only the signal thread sees SIGINT and SIGTERM.
+    let signals = block_signals();
     // The prompt thread may still be inside rustyline (raw mode) when the
     // run ends; put the terminal back as we found it whatever happens.
     let _terminal = TerminalGuard::save();
@@ -192,6 +200,10 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
     let (tx, rx) = mpsc::channel::<Input>();
     if !first.is_empty() {
         let _ = tx.send(Input::First(first));
+    }
+    if let Some(set) = signals {
+        spawn_signal_thread(set, interactive, tx.clone())
+            .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot watch for signals: {e}")))?;
     }
     let net_tx = tx.clone();
     let net = connection::start(
@@ -295,6 +307,7 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
         Outcome::Failed => Ok(ExitCode::from(EXIT_FAILED)),
         Outcome::ConnectionLost => Ok(ExitCode::from(EXIT_CONNECTION)),
         Outcome::CouldNotConnect(message) => Err(Fatal::new(EXIT_CONNECTION, message)),
+        Outcome::Terminated(code) => Ok(ExitCode::from(code)),
     }
 }
 
@@ -316,6 +329,40 @@ fn first_lines(first: &[cli::First]) -> Result<Vec<String>, Fatal> {
         }
     }
     Ok(lines)
+}
+
+/// Blocks SIGINT and SIGTERM in this thread (and so in every thread it
+/// starts); `None` if that fails, leaving the default (immediate exit).
+fn block_signals() -> Option<SigSet> {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGTERM);
+    set.thread_block().ok().map(|()| set)
+}
+
+/// Waits for SIGINT and SIGTERM and hands them to the runner, which closes
+/// the socket with a normal close and exits 128 + the signal number (130,
+/// 143), like a shell reports it. At the prompt SIGINT is Ctrl-C: it
+/// cancels what is pending.
+fn spawn_signal_thread(
+    set: SigSet,
+    interactive: bool,
+    tx: mpsc::Sender<Input>,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            while let Ok(sig) = set.wait() {
+                let input = match sig {
+                    Signal::SIGINT if interactive => Input::Interrupt,
+                    Signal::SIGINT => Input::Terminate(EXIT_SIGINT),
+                    _ => Input::Terminate(EXIT_SIGTERM),
+                };
+                if tx.send(input).is_err() {
+                    return;
+                }
+            }
+        })
 }
 
 /// Restores the terminal's mode, saved at start, when dropped.
@@ -368,6 +415,9 @@ fn spawn_stdin_reader(
             let mut stdin = io::BufReader::with_capacity(64 * 1024, io::stdin().lock());
             let mut buf = Vec::new();
             let mut batch = String::new();
+            // One byte over the limit is enough for the parser to refuse
+            // the line; the rest of it is skipped, never held in memory.
+            let keep = command::MAX_LINE_BYTES as u64 + 1;
             'read: loop {
                 let room = read_ahead.room();
                 batch.clear();
@@ -375,10 +425,13 @@ fn spawn_stdin_reader(
                 // The first line may block; the rest only if already buffered.
                 while lines < room && (lines == 0 || stdin.buffer().contains(&b'\n')) {
                     buf.clear();
-                    match stdin.read_until(b'\n', &mut buf) {
+                    match (&mut stdin).take(keep).read_until(b'\n', &mut buf) {
                         Ok(0) | Err(_) if lines == 0 => break 'read,
                         Ok(0) | Err(_) => break,
                         Ok(_) => {}
+                    }
+                    if buf.len() as u64 == keep && !buf.ends_with(b"\n") {
+                        skip_line(&mut stdin);
                     }
                     if lines > 0 {
                         batch.push('\n');
@@ -394,6 +447,23 @@ fn spawn_stdin_reader(
             }
             let _ = tx.send(Input::Eof);
         })
+}
+
+/// Reads and drops input up to and including the next newline.
+fn skip_line(input: &mut impl BufRead) {
+    loop {
+        let (done, used) = match input.fill_buf() {
+            Ok([]) | Err(_) => return,
+            Ok(chunk) => match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (true, i + 1),
+                None => (false, chunk.len()),
+            },
+        };
+        input.consume(used);
+        if done {
+            return;
+        }
+    }
 }
 
 /// `$PHX_REPL_HISTORY`, else `$XDG_DATA_HOME/phx-repl/history`, else

@@ -54,6 +54,9 @@ pub enum Input {
     Reading,
     /// Network events, in order, one batch per network wake-up.
     Net(Vec<Event>),
+    /// SIGINT (piped) or SIGTERM: close the socket politely and exit with
+    /// this code.
+    Terminate(u8),
 }
 
 /// Where output goes.
@@ -74,6 +77,8 @@ pub enum Outcome {
     ConnectionLost,
     /// Connecting failed, for this reason.
     CouldNotConnect(String),
+    /// Ended by a signal; exit with this code.
+    Terminated(u8),
 }
 
 /// Interactive or piped.
@@ -257,6 +262,8 @@ pub struct Runner {
     stdout_closed: bool,
     /// The network thread is stuck connecting and was given up on.
     abandon_net: bool,
+    /// Set by SIGINT/SIGTERM: the exit code.
+    terminated: Option<u8>,
 }
 
 impl Runner {
@@ -294,6 +301,7 @@ impl Runner {
             ended: false,
             stdout_closed: false,
             abandon_net: false,
+            terminated: None,
         }
     }
 
@@ -364,12 +372,15 @@ impl Runner {
             failed,
             settings,
             abandon_net,
+            terminated,
             ..
         } = self;
         if !abandon_net {
             net.join();
         }
-        if let Some(e) = connect_error {
+        if let Some(code) = terminated {
+            Outcome::Terminated(code)
+        } else if let Some(e) = connect_error {
             Outcome::CouldNotConnect(e)
         } else if connection_lost {
             Outcome::ConnectionLost
@@ -494,6 +505,23 @@ impl Runner {
                 self.eof = true;
             }
             Input::Interrupt => self.interrupt(),
+            Input::Terminate(code) => {
+                if self.terminated.is_some() {
+                    // A second signal: stop waiting for the close.
+                    self.abandon_net = true;
+                    self.step = Step::Done;
+                    return;
+                }
+                self.terminated = Some(code);
+                self.queue.clear();
+                self.eof = true;
+                if matches!(self.step, Step::Connecting) {
+                    self.abandon_net = true;
+                    self.step = Step::Done;
+                } else if !matches!(self.step, Step::Closing { .. } | Step::Done) {
+                    self.begin_close();
+                }
+            }
             Input::Net(events) => {
                 for ev in events {
                     self.on_net(ev);

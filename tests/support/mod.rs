@@ -437,6 +437,11 @@ pub struct Running {
 }
 
 impl Running {
+    /// The client's process id, to send it signals.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Reads stdout until a line satisfies `pred`, returning it; fails the
     /// test if none does before the deadline or the output ends.
     pub fn expect_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
@@ -616,7 +621,15 @@ impl Output {
 
 fn indent(s: &str) -> String {
     s.lines().fold(String::new(), |mut out, l| {
-        let _ = writeln!(out, "    {l}");
+        // Scripts with megabyte payloads would bury the failure.
+        match l.char_indices().nth(300) {
+            Some((cut, _)) => {
+                let _ = writeln!(out, "    {}… ({} bytes)", &l[..cut], l.len());
+            }
+            None => {
+                let _ = writeln!(out, "    {l}");
+            }
+        }
         out
     })
 }

@@ -35,6 +35,9 @@ use crate::vocab::Word;
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
 const WAIT_MEMORY: usize = 10_000;
+/// Payload bytes kept for `wait`, at most, so a flood of large frames
+/// cannot fill memory while a script waits.
+const WAIT_MEMORY_BYTES: usize = 16 << 20;
 /// Output is written once this much is buffered, even mid-burst.
 const FLUSH_AT: usize = 64 * 1024;
 /// How long to wait for the server to confirm our close.
@@ -234,6 +237,8 @@ pub struct Runner {
     next_id: u64,
     /// (topic, event, payload) of messages not yet consumed by `wait`.
     unconsumed: VecDeque<(String, String, Box<RawValue>)>,
+    /// Payload bytes in `unconsumed`.
+    unconsumed_bytes: usize,
     /// What the latest request got, for `expect`.
     last_reply: Option<LastReply>,
     /// Who is present on each topic.
@@ -285,6 +290,7 @@ impl Runner {
             eof: false,
             next_id: 0,
             unconsumed: VecDeque::new(),
+            unconsumed_bytes: 0,
             last_reply: None,
             presence: presence::Tracker::new(),
             tally: Tally::default(),
@@ -782,7 +788,9 @@ impl Runner {
             }
         });
         if let Some(i) = found {
-            self.unconsumed.remove(i);
+            if let Some((_, _, p)) = self.unconsumed.remove(i) {
+                self.unconsumed_bytes -= p.get().len();
+            }
             self.wait_passed();
             return;
         }
@@ -1468,10 +1476,14 @@ impl Runner {
             }
             *near_miss = Some(payload.get().to_owned());
         }
-        if self.unconsumed.len() >= WAIT_MEMORY {
-            self.unconsumed.pop_front();
-        }
+        self.unconsumed_bytes += payload.get().len();
         self.unconsumed.push_back((topic, event, payload));
+        while self.unconsumed.len() > WAIT_MEMORY || self.unconsumed_bytes > WAIT_MEMORY_BYTES {
+            match self.unconsumed.pop_front() {
+                Some((_, _, p)) => self.unconsumed_bytes -= p.get().len(),
+                None => break,
+            }
+        }
     }
 
     fn error(&mut self, message: &str, line: Option<usize>) {

@@ -7,7 +7,7 @@
 use phx_repl::command::{Command, parse_line};
 use phx_repl::endpoint::{normalize, redact};
 use phx_repl::output::display_json;
-use phx_repl::protocol::{Frame, decode};
+use phx_repl::protocol::{Frame, Payload, Side, Vsn, Wire, decode_binary};
 use phx_repl::session::Request;
 use serde_json::Value;
 use serde_json::value::RawValue;
@@ -112,7 +112,7 @@ fn raw(v: &Value) -> Box<RawValue> {
 }
 
 #[test]
-fn every_v2_frame_survives_encode_then_decode() {
+fn every_json_frame_survives_encode_then_decode_in_both_serializers() {
     for seed in 0..CASES {
         let mut g = Gen::new(seed);
         let payload = g.json(0);
@@ -121,18 +121,84 @@ fn every_v2_frame_survives_encode_then_decode() {
             ref_: g.opt_ref(),
             topic: g.string(20),
             event: g.string(12),
-            payload: raw(&payload),
+            payload: Payload::Json(raw(&payload)),
         };
-        let text = frame.encode();
-        let back = decode(&text).unwrap_or_else(|e| panic!("seed {seed}: {e}: {text}"));
+        for vsn in [Vsn::V2, Vsn::V1] {
+            for side in [Side::Client, Side::Server] {
+                let Ok(Wire::Text(text)) = vsn.encode(&frame, side) else {
+                    panic!("seed {seed}: a JSON frame encodes as text");
+                };
+                let back = vsn
+                    .decode(&text)
+                    .unwrap_or_else(|e| panic!("seed {seed}: {e}: {text}"));
+                // V1 frames from the server carry no join_ref.
+                let join_ref = if (vsn, side) == (Vsn::V1, Side::Server) {
+                    None
+                } else {
+                    frame.join_ref.clone()
+                };
+                let what = format!("seed {seed}, {vsn:?} from {side:?}: {text}");
+                assert_eq!(back.join_ref, join_ref, "{what}");
+                assert_eq!(back.ref_, frame.ref_, "{what}");
+                assert_eq!(back.topic, frame.topic, "{what}");
+                assert_eq!(back.event, frame.event, "{what}");
+                let got = back.payload.json().expect("a JSON payload").get();
+                assert_eq!(got, payload.to_string(), "{what}");
+                // And the encoding is plain JSON any server can read.
+                serde_json::from_str::<Value>(&text).unwrap();
+            }
+        }
+    }
+}
+
+#[test]
+fn every_binary_push_survives_encode_then_decode() {
+    for seed in 0..CASES {
+        let mut g = Gen::new(seed);
+        // Binary frames give each string one length byte: keep them short,
+        // and refs are either absent or non-empty (empty means absent).
+        let short = |g: &mut Gen, max| loop {
+            let s = g.string(max);
+            if s.len() <= 255 {
+                break s;
+            }
+        };
+        let opt = |g: &mut Gen| match g.below(2) {
+            0 => None,
+            _ => Some((1 + g.below(99_999)).to_string()),
+        };
+        let data: Vec<u8> = (0..g.below(64)).map(|_| g.next() as u8).collect();
+        let frame = Frame {
+            join_ref: opt(&mut g),
+            ref_: opt(&mut g),
+            topic: short(&mut g, 20),
+            event: short(&mut g, 12),
+            payload: Payload::Binary(data.clone()),
+        };
+        let Ok(Wire::Binary(bytes)) = Vsn::V2.encode(&frame, Side::Client) else {
+            panic!("seed {seed}: a binary push encodes as binary");
+        };
+        let back = decode_binary(&bytes, Side::Client)
+            .unwrap_or_else(|e| panic!("seed {seed}: {e}: {bytes:?}"));
         assert_eq!(back.join_ref, frame.join_ref, "seed {seed}");
         assert_eq!(back.ref_, frame.ref_, "seed {seed}");
         assert_eq!(back.topic, frame.topic, "seed {seed}");
         assert_eq!(back.event, frame.event, "seed {seed}");
-        assert_eq!(back.payload.get(), frame.payload.get(), "seed {seed}");
-        // And the encoding is plain JSON any server can read.
-        let generic: Value = serde_json::from_str(&text).unwrap();
-        assert_eq!(generic[4], payload, "seed {seed}");
+        match back.payload {
+            Payload::Binary(d) => assert_eq!(d, data, "seed {seed}"),
+            other => panic!("seed {seed}: {other:?}"),
+        }
+        // The server's broadcast of the same data.
+        let broadcast = Frame {
+            join_ref: None,
+            ref_: None,
+            ..frame.clone()
+        };
+        let Ok(Wire::Binary(bytes)) = Vsn::V2.encode(&broadcast, Side::Server) else {
+            panic!("seed {seed}: a binary broadcast encodes as binary");
+        };
+        let back = decode_binary(&bytes, Side::Server).unwrap();
+        assert_eq!((back.topic, back.event), (frame.topic, frame.event));
     }
 }
 
@@ -157,7 +223,7 @@ fn a_typed_push_sends_the_topic_event_and_payload_it_names() {
             }))) => {
                 assert_eq!(t, topic, "seed {seed}: {line}");
                 assert_eq!(e, event, "seed {seed}: {line}");
-                let p: Value = serde_json::from_str(p.get()).unwrap();
+                let p: Value = serde_json::from_str(p.json().expect("JSON").get()).unwrap();
                 assert_eq!(p, payload, "seed {seed}: {line}");
             }
             other => panic!("seed {seed}: {line:?} parsed as {other:?}"),

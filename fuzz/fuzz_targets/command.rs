@@ -20,6 +20,8 @@ fuzz_target!(|data: &[u8]| {
                 json: false,
                 dim_sent: false,
                 show_heartbeats: false,
+                display: Default::default(),
+                vsn: Default::default(),
             };
             let mut out = String::new();
             style.error(&e.to_string(), Some(1), &mut out);

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use phx_repl::output::{clean, display_json};
-use phx_repl::protocol::decode;
+use phx_repl::protocol::Vsn;
 
 fn unsafe_char(c: char) -> bool {
     c.is_control()
@@ -17,10 +17,13 @@ fuzz_target!(|data: &[u8]| {
     };
     assert!(!clean(text).chars().any(unsafe_char));
     // Payloads come from decoded frames, so they are valid JSON.
-    let Ok(frame) = decode(text) else {
+    let Ok(frame) = Vsn::V2.decode(text) else {
         return;
     };
-    let payload = frame.payload.get();
+    let Some(payload) = frame.payload.json() else {
+        return;
+    };
+    let payload = payload.get();
     let shown = display_json(payload);
     assert!(!shown.chars().any(unsafe_char), "{shown:?}");
     serde_json::from_str::<&serde_json::value::RawValue>(&shown).expect("still JSON");

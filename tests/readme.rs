@@ -101,3 +101,25 @@ fn the_walkthrough_recording_reads_as_shown() {
         "the README's step 2 differs from what is recorded"
     );
 }
+
+#[test]
+fn the_expectations_example_runs_and_fails_as_shown() {
+    let script = block_after("`expect` and `wait` turn a script into a test.");
+    let server = Server::start();
+    Script::new(&server)
+        .stdin(&script)
+        .run()
+        .assert_success()
+        .assert_stderr("");
+    let failure = block_after("A failure names the line, what was expected");
+    let changed = script.replace(
+        "user:={\"name\":\"ana\",\"id\":7}",
+        "user:={\"name\":\"bob\",\"id\":7}",
+    );
+    assert_ne!(changed, script, "the example pushes ana");
+    Script::new(&server)
+        .stdin(&changed)
+        .run()
+        .assert_code(1)
+        .assert_stderr(&failure);
+}

@@ -327,6 +327,20 @@ impl ClientArgs {
             )?),
             None => Target::BuiltIn,
         };
+        let tls_flag = if self.insecure {
+            Some("--insecure")
+        } else {
+            self.ca_cert.as_ref().map(|_| "--ca-cert")
+        };
+        let tls_url = matches!(&target, Target::Url(u) if matches!(u.scheme(), "wss" | "https"));
+        if let Some(flag) = tls_flag
+            && !tls_url
+        {
+            return Err(format!(
+                "`{flag}` is for TLS, but this connection is not encrypted; \
+                 use a wss:// or https:// URL, or leave `{flag}` out"
+            ));
+        }
         let mut headers = self.headers;
         if let Some(origin) = self.origin {
             if url::Url::parse(&origin).is_err() {
@@ -592,6 +606,28 @@ mod tests {
             cfg.headers
                 .iter()
                 .any(|(k, _)| k == "Sec-WebSocket-Protocol")
+        );
+    }
+
+    #[test]
+    fn tls_flags_without_tls_are_usage_errors() {
+        let resolve = |args: &[&str]| parse(args).unwrap().client.resolve();
+        assert!(
+            resolve(&["ws://h/socket", "--insecure"])
+                .unwrap_err()
+                .contains("`--insecure`")
+        );
+        assert!(resolve(&["--ca-cert", "ca.pem"]).is_err());
+        assert!(resolve(&["wss://h/socket", "--insecure"]).is_ok());
+        assert!(
+            resolve(&[
+                "wss://h/socket",
+                "--transport",
+                "longpoll",
+                "--ca-cert",
+                "c"
+            ])
+            .is_ok()
         );
     }
 

@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use data_encoding::BASE64;
 use polling::{Events, Poller};
@@ -201,24 +201,13 @@ fn bridge(endpoint: Endpoint, token: String) -> io::Result<Socket> {
     Ok(ws)
 }
 
-/// Accepts the loopback connection we just made, and no other.
+/// Accepts the loopback connection we just made, and no other. It is
+/// already queued, so this does not wait.
 fn accept_ours(listener: &TcpListener, ours: SocketAddr) -> io::Result<TcpStream> {
-    listener.set_nonblocking(true)?;
-    let deadline = Instant::now() + REQUEST_TIMEOUT;
     loop {
-        match listener.accept() {
-            Ok((stream, peer)) if peer == ours => {
-                stream.set_nonblocking(false)?;
-                return Ok(stream);
-            }
-            Ok(_) => {}
-            Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                if Instant::now() > deadline {
-                    return Err(io::Error::new(ErrorKind::TimedOut, "loopback accept"));
-                }
-                thread::sleep(Duration::from_millis(1));
-            }
-            Err(e) => return Err(e),
+        let (stream, peer) = listener.accept()?;
+        if peer == ours {
+            return Ok(stream);
         }
     }
 }

@@ -778,7 +778,7 @@ impl Net {
                 .next_attempt
                 .map(|(n, at)| (n, at.saturating_duration_since(now))),
             heartbeat_interval: self.options.heartbeat,
-            heartbeat: self.session.heartbeat_stats(),
+            heartbeat: self.session.heartbeat_stats(now),
             topics: self.session.topic_status(now),
         };
         self.batch.push(Event::Status {
@@ -1089,9 +1089,14 @@ impl Net {
                         && self.last_frame < sent
                     {
                         self.session.heartbeat_missed();
-                        self.batch.push(Event::HeartbeatTimeout {
-                            after: now.saturating_duration_since(sent),
-                        });
+                        // Since the oldest unanswered beat: earlier ones may
+                        // have been let pass while frames kept arriving.
+                        let after = self
+                            .session
+                            .heartbeat_stats(now)
+                            .waiting
+                            .unwrap_or_else(|| now.saturating_duration_since(sent));
+                        self.batch.push(Event::HeartbeatTimeout { after });
                         // Like the JS client: close with 1000 and move on
                         // without waiting for an answer from a dead peer.
                         let _ = ws.close(Some(CloseFrame {

@@ -280,6 +280,7 @@ impl Style {
                     ("heartbeat_interval_ms", opt_ms(st.heartbeat_interval)),
                     ("heartbeat_rtt_ms", opt_ms(st.heartbeat.last_rtt)),
                     ("heartbeats_missed", st.heartbeat.missed.to_string()),
+                    ("heartbeat_waiting_ms", opt_ms(st.heartbeat.waiting)),
                     ("topics", topics),
                 ],
                 out,
@@ -310,11 +311,28 @@ impl Style {
                     || "no reply yet".to_owned(),
                     |d| format!("last round trip {}", fmt_latency(d)),
                 );
-                format!(
+                let mut line = format!(
                     "every {}, {rtt}, {} missed",
                     fmt_latency_short(every),
                     st.heartbeat.missed
-                )
+                );
+                // A reply normally comes within milliseconds: say when one
+                // is slow, and when it is overdue but let pass because
+                // frames keep arriving.
+                match st.heartbeat.waiting {
+                    Some(w) if w >= every => {
+                        let _ = write!(
+                            line,
+                            ", no reply for {} (overdue, but other frames keep arriving, so the connection still counts as alive)",
+                            fmt_latency_short(w)
+                        );
+                    }
+                    Some(w) if w >= Duration::from_secs(1) => {
+                        let _ = write!(line, ", waiting {} for a reply", fmt_latency_short(w));
+                    }
+                    _ => {}
+                }
+                line
             }
         };
         let _ = writeln!(out, "  heartbeat   {beat}");
@@ -1301,6 +1319,42 @@ mod tests {
         assert_eq!(
             render(HUMAN, &reply_event()),
             "← room:lobby reply ok to phx_join (ref 1, 1.9 ms) {\"joined\":\"room:lobby\"}\n"
+        );
+    }
+
+    #[test]
+    fn status_says_when_a_heartbeat_reply_is_slow_or_overdue() {
+        colored::control::set_override(false);
+        let heartbeat_line = |waiting: Option<Duration>| {
+            let st = Status {
+                up: Some(Duration::from_secs(60)),
+                session: Duration::from_secs(60),
+                reconnects: 0,
+                next_attempt: None,
+                heartbeat_interval: Some(Duration::from_secs(30)),
+                heartbeat: crate::session::HeartbeatStats {
+                    last_rtt: Some(Duration::from_micros(200)),
+                    missed: 0,
+                    waiting,
+                },
+                topics: Vec::new(),
+            };
+            let mut out = String::new();
+            HUMAN.status(&st, "ws://h/socket/websocket", &mut out);
+            out.lines().nth(1).unwrap_or_default().to_owned()
+        };
+        let base = "  heartbeat   every 30 s, last round trip 200 µs, 0 missed";
+        assert_eq!(heartbeat_line(None), base);
+        assert_eq!(heartbeat_line(Some(Duration::from_millis(3))), base);
+        assert_eq!(
+            heartbeat_line(Some(Duration::from_millis(12_500))),
+            format!("{base}, waiting 12.5 s for a reply")
+        );
+        assert_eq!(
+            heartbeat_line(Some(Duration::from_secs(45))),
+            format!(
+                "{base}, no reply for 45 s (overdue, but other frames keep arriving, so the connection still counts as alive)"
+            )
         );
     }
 

@@ -226,6 +226,10 @@ pub struct HeartbeatStats {
     pub last_rtt: Option<Duration>,
     /// Heartbeats that got no reply before the next one was due.
     pub missed: u64,
+    /// How long the oldest heartbeat still unanswered has waited: it grows
+    /// past the interval only while other frames keep the connection
+    /// counted as alive (see the heartbeat rule in `connection.rs`).
+    pub waiting: Option<Duration>,
 }
 
 /// Refs, channels and pending requests of one connection.
@@ -251,6 +255,9 @@ pub struct Session {
     dropped: Vec<Dropped>,
     /// The automatic heartbeat awaiting its reply: ref and when it was sent.
     heartbeat: Option<(String, Instant)>,
+    /// When the oldest automatic heartbeat without a reply went out; any
+    /// heartbeat reply clears it.
+    heartbeat_since: Option<Instant>,
     heartbeat_stats: HeartbeatStats,
 }
 
@@ -269,6 +276,7 @@ impl Session {
             released: Vec::new(),
             dropped: Vec::new(),
             heartbeat: None,
+            heartbeat_since: None,
             heartbeat_stats: HeartbeatStats::default(),
         }
     }
@@ -518,6 +526,7 @@ impl Session {
         );
         if auto {
             self.heartbeat = Some((r, now));
+            self.heartbeat_since.get_or_insert(now);
         } else {
             self.deadlines.push_back((now + self.timeout, r));
         }
@@ -576,8 +585,13 @@ impl Session {
         self.heartbeat_stats.missed += 1;
     }
 
-    pub fn heartbeat_stats(&self) -> HeartbeatStats {
-        self.heartbeat_stats
+    pub fn heartbeat_stats(&self, now: Instant) -> HeartbeatStats {
+        HeartbeatStats {
+            waiting: self
+                .heartbeat_since
+                .map(|t| now.saturating_duration_since(t)),
+            ..self.heartbeat_stats
+        }
     }
 
     /// Classifies a received frame and applies it to the channel states.
@@ -649,6 +663,7 @@ impl Session {
             if self.heartbeat.as_ref().map(|(r, _)| Some(r)) == Some(frame.ref_.as_ref()) {
                 self.heartbeat = None;
             }
+            self.heartbeat_since = None;
             self.heartbeat_stats.last_rtt = Some(latency);
         }
         let ok = status.as_deref() == Some("ok");
@@ -833,6 +848,7 @@ impl Session {
         self.deadlines.clear();
         self.late.clear();
         self.heartbeat = None;
+        self.heartbeat_since = None;
     }
 
     /// Every topic seen, with its join_ref and state, sorted by topic.
@@ -1529,14 +1545,23 @@ mod tests {
         assert_eq!(s.next_deadline(), None);
         assert_eq!(s.unanswered_heartbeat(), Some(t0));
         assert!(s.expire(t0 + T + T).is_empty());
+        // A second beat while the first is unanswered: the wait counts
+        // from the first.
+        let t1 = t0 + Duration::from_secs(30);
+        s.prepare(Request::Heartbeat { auto: true }, t1).unwrap();
+        assert_eq!(s.unanswered_heartbeat(), Some(t1));
+        let waited = s.heartbeat_stats(t1 + Duration::from_secs(5)).waiting;
+        assert_eq!(waited, Some(Duration::from_secs(35)));
         let r = reply(
             &mut s,
-            r#"[null,"1","phoenix","phx_reply",{"status":"ok","response":{}}]"#,
-            t0 + Duration::from_millis(3),
+            r#"[null,"2","phoenix","phx_reply",{"status":"ok","response":{}}]"#,
+            t1 + Duration::from_millis(3),
         );
         assert!(r.auto);
         assert_eq!(s.unanswered_heartbeat(), None);
-        assert_eq!(s.heartbeat_stats().last_rtt, Some(Duration::from_millis(3)));
+        let stats = s.heartbeat_stats(t1);
+        assert_eq!(stats.last_rtt, Some(Duration::from_millis(3)));
+        assert_eq!(stats.waiting, None);
     }
 
     #[test]

@@ -416,3 +416,39 @@ fn a_leave_typed_while_reconnecting_closes_the_topic_and_it_is_not_rejoined() {
         .assert_stdout_contains("  room:a  joined")
         .assert_stdout_contains("  room:b  closed");
 }
+
+#[test]
+fn status_tells_how_long_a_heartbeat_has_waited_while_the_server_is_silent() {
+    let server = Server::start();
+    let mut client = Script::new(&server)
+        .args(["--json", "--heartbeat", "2"])
+        .stdin("join room:lobby\npush room:lobby stall ms:=10000\n")
+        .spawn();
+    client.expect_line("the stall begun", |l| l.contains("\"request\":\"stall\""));
+    // The beat at 2 s goes unanswered; until the next one (4 s) declares
+    // the connection dead, `status` says how long it has waited.
+    loop {
+        client.send_line("status");
+        let line = client.expect_line("a status or the timeout", |l| {
+            l.contains("\"event\":\"status\"") || l.contains("\"event\":\"heartbeat_timeout\"")
+        });
+        let record: serde_json::Value = serde_json::from_str(&line).expect("a JSON record");
+        assert_eq!(
+            record["event"], "status",
+            "timed out before a status showed the wait"
+        );
+        if record["heartbeat_waiting_ms"].as_f64() >= Some(500.0) {
+            assert_eq!(record["state"], "connected");
+            break;
+        }
+        client.send_line("sleep 100ms");
+    }
+    client.expect_line("the silent server detected", |l| {
+        l.contains("\"event\":\"heartbeat_timeout\"")
+    });
+    let status = client.expect_line("reconnected", |l| l.contains("\"reconnects\":1"));
+    assert!(status.contains("\"event\":\"connected\""), "{status}");
+    client.send_line("status");
+    let line = client.expect_line("a status", |l| l.contains("\"event\":\"status\""));
+    assert!(line.contains("\"heartbeat_waiting_ms\":null"), "{line}");
+}

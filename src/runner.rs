@@ -253,6 +253,10 @@ pub struct Runner {
     /// Each live topic's `join` line as typed, so that a recording started
     /// later begins by joining them (its replay needs them).
     join_lines: Vec<(String, String)>,
+    /// At the prompt, the latest request (its id, and its ref once sent)
+    /// until its reply, timeout or failure: an `expect` typed before then
+    /// waits for it, as it would in a script.
+    unreplied: Option<(u64, Option<String>)>,
     out: String,
     err: String,
     failed: bool,
@@ -297,6 +301,7 @@ impl Runner {
             bailed: false,
             muted: Vec::new(),
             join_lines: Vec::new(),
+            unreplied: None,
             out: String::new(),
             err: String::new(),
             failed: false,
@@ -402,6 +407,11 @@ impl Runner {
     fn advance(&mut self) {
         while matches!(self.step, Step::Idle) {
             if let Some((n, line, scripted)) = self.queue.pop_front() {
+                if let Some(step) = self.reply_first(&line) {
+                    self.queue.push_front((n, line, scripted));
+                    self.step = step;
+                    break;
+                }
                 self.scripted = scripted || !self.interactive();
                 self.run_line(n, &line);
             } else if self.eof {
@@ -410,6 +420,24 @@ impl Runner {
                 break;
             }
         }
+    }
+
+    /// What an `expect` at the prompt waits for first: the reply to the
+    /// latest request, when it has not come yet.
+    fn reply_first(&self, line: &str) -> Option<Step> {
+        if !self.interactive() || line.split_whitespace().next() != Some("expect") {
+            return None;
+        }
+        let (id, ref_) = self.unreplied.as_ref()?;
+        Some(match ref_ {
+            Some(r) => Step::Reply { ref_: r.clone() },
+            // Still held (the topic is joining, or offline).
+            None => Step::Sending {
+                id: *id,
+                line: 0,
+                scripted: true,
+            },
+        })
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -671,7 +699,12 @@ impl Runner {
         let id = self.next_id;
         self.next_id += 1;
         let to_net = match cmd {
-            Command::Request(request) => ToNet::Request { id, request },
+            Command::Request(request) => {
+                if self.interactive() {
+                    self.unreplied = Some((id, None));
+                }
+                ToNet::Request { id, request }
+            }
             Command::Raw(text) => ToNet::Raw { id, text },
             Command::Topics => ToNet::Topics { id },
             Command::Presence(topic) => {
@@ -1180,6 +1213,9 @@ impl Runner {
                     _ => None,
                 };
                 let (id, message) = (*id, message.clone());
+                if matches!(self.unreplied, Some((u, _)) if u == id) {
+                    self.unreplied = None;
+                }
                 self.error(&message, line);
                 self.sent(id);
                 self.mark_failed();
@@ -1243,6 +1279,9 @@ impl Runner {
                 frame,
                 ..
             } => {
+                if matches!(self.unreplied, Some((u, _)) if u == id) {
+                    self.unreplied = frame.ref_.clone().map(|r| (id, Some(r)));
+                }
                 if let Step::Sending {
                     id: want, scripted, ..
                 } = self.step
@@ -1259,10 +1298,8 @@ impl Runner {
                 if r.auto {
                     return;
                 }
-                if let Step::Reply { ref_ } = &self.step
-                    && r.frame.ref_.as_ref() == Some(ref_)
-                {
-                    self.step = Step::Idle;
+                if let Some(ref_) = &r.frame.ref_ {
+                    self.end_reply_wait(&ref_.clone());
                 }
                 if let Some(request) = &r.request
                     && !r.late
@@ -1439,6 +1476,9 @@ impl Runner {
     }
 
     fn end_reply_wait(&mut self, ref_: &str) {
+        if matches!(&self.unreplied, Some((_, Some(r))) if r == ref_) {
+            self.unreplied = None;
+        }
         if let Step::Reply { ref_: want } = &self.step
             && want == ref_
         {

@@ -190,3 +190,33 @@ fn exec_lines_run_before_the_prompt() {
         .expect("then the prompt");
     quit(&mut repl);
 }
+
+#[test]
+fn an_expect_typed_before_the_reply_waits_for_it() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let mut repl = spawn(&server, &home, &["--color", "never"]);
+    repl.exp_string(&prompt(&server)).expect("the prompt");
+    type_keys(&mut repl, "join room:lobby\r");
+    repl.exp_string("reply ok to phx_join").expect("joined");
+    // The reply takes 300 ms; the expect is typed at once.
+    type_keys(
+        &mut repl,
+        "push room:lobby slow ms:=300 x:=5\rexpect ok x:=5\r",
+    );
+    let before = repl
+        .exp_string(" expect ok {\"x\":5}\r\n")
+        .expect("the expect checked the slow reply");
+    assert!(!before.contains("failed"), "{before}");
+    assert!(before.contains("reply ok to slow"), "{before}");
+    // Pasted together: the push waits for the join, the expect for both.
+    type_keys(
+        &mut repl,
+        "\x1b[200~join room:pasted\npush room:pasted echo y:=6\nexpect ok y:=6\x1b[201~\r",
+    );
+    let before = repl
+        .exp_string(" expect ok {\"y\":6}\r\n")
+        .expect("the expect checked the echo");
+    assert!(!before.contains("failed"), "{before}");
+    quit(&mut repl);
+}

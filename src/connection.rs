@@ -1398,6 +1398,11 @@ fn write(ws: &mut Socket, msg: Message) -> Result<(), Ending> {
 fn failed(e: tungstenite::Error, closing: bool) -> Ending {
     let reason = match e {
         tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => String::new(),
+        // What a server process that stops (or a dropped network path)
+        // leaves behind: the TCP connection ends without a close frame.
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::ResetWithoutClosingHandshake,
+        ) => "the connection was reset without a close frame: the server stopped, or the network dropped it".into(),
         tungstenite::Error::Protocol(p) => format!("protocol error: {p}"),
         tungstenite::Error::Utf8(e) => {
             format!("the server sent a text frame that is not valid UTF-8: {e}")

@@ -392,6 +392,9 @@ fn a_leave_typed_while_reconnecting_closes_the_topic_and_it_is_not_rejoined() {
         l.starts_with("← room:b reply ok to phx_join")
     });
     drop(server);
+    client.expect_line("saying why", |l| {
+        l == "* connection lost (the connection was reset without a close frame: the server stopped, or the network dropped it)"
+    });
     client.expect_line("reconnecting", |l| l.starts_with("* reconnecting in "));
     client.send_line("leave room:b");
     client.expect_line("the leave waits for the connection", |l| {

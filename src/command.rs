@@ -171,7 +171,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         name: "expect",
         usage: "expect ok|error [JSON]",
-        summary: "check the status of the most recent reply, and that its response contains JSON if given; objects match key by key, recursively, arrays and other values must be equal; a failure exits 1",
+        summary: "check the status of the most recent reply, and that its response contains JSON if given; objects match key by key, recursively, arrays and other values must be equal; a failure exits 1 (at the prompt it first waits for the reply to the latest request)",
         example: "expect ok {\"joined\":\"room:lobby\"}",
     },
     CommandInfo {
@@ -195,7 +195,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         name: "record",
         usage: "record [FILE|stop]",
-        summary: "write every line run from now on to FILE as a replayable script, with what came back as `# expect …` / `# wait …` comments; `record stop` ends it",
+        summary: "write every line run from now on to FILE as a replayable script, with what came back as `# expect …` / `# wait …` comments (started mid-session, it first writes the joins of the topics still joined); `record stop` ends it",
         example: "record smoke.phx",
     },
     CommandInfo {
@@ -1062,6 +1062,17 @@ mod tests {
             assert!(all.contains(c.name), "{}", c.name);
         }
         assert!(help(Some("send")).unwrap().starts_with("push TOPIC EVENT"));
+        // What the prompt does differently from a script is said.
+        assert!(
+            help(Some("expect"))
+                .unwrap()
+                .contains("at the prompt it first waits")
+        );
+        assert!(
+            help(Some("record"))
+                .unwrap()
+                .contains("joins of the topics still joined")
+        );
         assert_eq!(
             help(Some("jon")).unwrap_err().0,
             "no command `jon`; did you mean `join`?"

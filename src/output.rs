@@ -589,7 +589,13 @@ impl Style {
             ),
         };
         if m.stale {
-            let jr = clean(f.join_ref.as_deref().unwrap_or("null"));
+            // A V1 close or error has no join_ref; its ref names the instance.
+            let jr = clean(
+                f.join_ref
+                    .as_deref()
+                    .or(f.ref_.as_deref())
+                    .unwrap_or("null"),
+            );
             let note = format!("{line} [stale join_ref {jr}: an earlier instance of the channel]");
             let _ = writeln!(out, "{}", note.dimmed());
         } else {

@@ -600,7 +600,15 @@ impl Session {
             return Incoming::Reply(self.receive_reply(frame, now));
         }
         let current = self.channels.get(&frame.topic);
-        let stale = match (&frame.join_ref, current) {
+        // Phoenix sends phx_close and phx_error with ref = join_ref (§8.2),
+        // so the ref tells the instance even where the frame has no join_ref
+        // (V1): the old instance's close after a duplicate join must not
+        // close the new one.
+        let instance = match (&frame.join_ref, frame.event.as_str()) {
+            (None, PHX_CLOSE | PHX_ERROR) => frame.ref_.as_ref(),
+            (jr, _) => jr.as_ref(),
+        };
+        let stale = match (instance, current) {
             (None, _) => false,
             (Some(jr), Some(ch)) => *jr != ch.join_ref,
             (Some(_), None) => true,
@@ -1233,6 +1241,26 @@ mod tests {
         assert_eq!((t.len(), t[0].why), (1, "left while offline"));
         s.reconnected(t0);
         assert!(s.rejoins_due(t0).is_empty());
+    }
+
+    #[test]
+    fn without_a_join_ref_a_close_or_error_is_told_apart_by_its_ref() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        join(&mut s, "room:a", t0);
+        join(&mut s, "room:a", t0);
+        reply(
+            &mut s,
+            r#"[null,"2","room:a","phx_reply",{"status":"ok","response":{}}]"#,
+            t0,
+        );
+        // V1 frames carry no join_ref; the ref of a close is the join_ref.
+        let m = message(&mut s, r#"[null,"1","room:a","phx_close",{}]"#, t0);
+        assert!(m.stale);
+        assert_eq!(state(&s, "room:a"), ChannelState::Joined);
+        let m = message(&mut s, r#"[null,"2","room:a","phx_error",{}]"#, t0);
+        assert!(!m.stale);
+        assert_eq!(state(&s, "room:a"), ChannelState::Errored);
     }
 
     #[test]

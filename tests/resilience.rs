@@ -141,6 +141,19 @@ fn a_duplicate_join_keeps_the_topic_joined_under_the_new_join_ref() {
 }
 
 #[test]
+fn with_v1_a_duplicate_join_keeps_the_topic_joined_too() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["--vsn", "1.0.0"])
+        .stdin("join room:a\njoin room:a\npush room:a echo\ntopics\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("[stale join_ref 1: an earlier instance of the channel]")
+        .assert_stdout_contains("→ room:a echo {}  (ref 3)")
+        .assert_stdout_contains("  room:a  joined    join_ref 2");
+}
+
+#[test]
 fn a_server_that_stops_answering_heartbeats_is_detected_and_left() {
     let server = Server::start();
     let mut client = Script::new(&server)

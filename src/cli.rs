@@ -35,9 +35,9 @@ fn after_help() -> String {
          phx-repl ws://localhost:4000/socket -p token=abc\n  \
          phx-repl localhost:4000/socket --fail < smoke.phx\n\
          \nPiped input runs as a script: each join/leave/push waits for its reply.\n\
-         Exit codes: 0 ok; 1 a line failed (invalid, timed out, or an error with --fail);\n\
-         2 usage error; 3 could not connect, or the connection was lost for good\n\
-         (--no-reconnect, or --max-retries attempts failed).",
+         Exit codes: 0 ok; 1 a line failed (invalid, a failed expect or wait, a reply\n\
+         timed out, or an error with --fail); 2 usage error; 3 could not connect, or\n\
+         the connection was lost for good (--no-reconnect, or --max-retries attempts failed).",
     );
     out
 }
@@ -506,6 +506,11 @@ mod tests {
         for c in command::COMMANDS {
             assert!(help.contains(&format!("  {}", c.name)), "{}", c.name);
         }
+    }
+
+    #[test]
+    fn help_says_a_failed_expectation_exits_1() {
+        assert!(after_help().contains("1 a line failed (invalid, a failed expect or wait,"));
     }
 
     #[test]

@@ -214,6 +214,10 @@ pub struct ClientArgs {
     #[arg(long)]
     pub no_history: bool,
 
+    /// Print secrets as they are: connect params such as token or password, --auth-token, and Authorization/Cookie headers are otherwise shown as REDACTED
+    #[arg(long)]
+    pub show_secrets: bool,
+
     /// Stop a script at its first failure (a failed expect or wait, an invalid line, a timeout)
     #[arg(long)]
     pub bail: bool,
@@ -301,6 +305,8 @@ pub struct Config {
     pub show_heartbeats: bool,
     pub fail: bool,
     pub history: bool,
+    /// `--show-secrets`: print secret values instead of `REDACTED`.
+    pub show_secrets: bool,
     pub bail: bool,
     pub quiet: bool,
     /// `-e` lines and `-f` scripts to run first, in order.
@@ -378,6 +384,7 @@ impl ClientArgs {
             show_heartbeats: self.show_heartbeats,
             fail: self.fail,
             history: !self.no_history,
+            show_secrets: self.show_secrets,
             bail: self.bail,
             quiet: self.quiet,
             first: if self.first.is_empty() {

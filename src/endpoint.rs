@@ -180,9 +180,187 @@ pub fn redact(url: &Url) -> String {
     shown.to_string()
 }
 
+/// Hides known secret values wherever they appear in text about to be
+/// printed or recorded: the values of secret-looking connect params, the
+/// `--auth-token`, `Authorization`/`Cookie`/secret-named header values and
+/// a URL password, in the forms they take on the wire (as typed, URL-encoded,
+/// Base64 in the auth-token header). Structural redaction ([`redact`])
+/// covers the URL line; this catches the rest, such as a server echoing a
+/// token in an error body or a header quoted in an error.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    /// Longest first, so a value that contains another is replaced whole.
+    values: Vec<String>,
+}
+
+/// Values shorter than this are not scrubbed from free text: hiding every
+/// `1` or `on` in the output would garble it. The URL line still shows
+/// them as `REDACTED`.
+const MIN_SCRUBBED: usize = 4;
+
+impl Redactor {
+    /// The secrets among what the user passed: `url` as typed (its query
+    /// and password), `-p` params, handshake headers (the auth-token header
+    /// included) and the `--auth-token` itself.
+    pub fn new(
+        url: Option<&str>,
+        params: &[(String, String)],
+        headers: &[(String, String)],
+        auth_token: Option<&str>,
+    ) -> Redactor {
+        let mut r = Redactor::default();
+        if let Some(input) = url {
+            if let Some((_, query)) = input.split_once('?') {
+                let query = query.split('#').next().unwrap_or(query);
+                for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+                    if is_secret_key(&k) {
+                        r.add(&v);
+                    }
+                }
+                // As typed, too, in case it was not encoded the usual way.
+                for pair in query.split('&') {
+                    if let Some((k, v)) = pair.split_once('=')
+                        && is_secret_key(k)
+                    {
+                        r.add(v);
+                    }
+                }
+            }
+            let with_scheme = if input.contains("://") {
+                input.to_owned()
+            } else {
+                format!("ws://{input}")
+            };
+            if let Ok(u) = Url::parse(&with_scheme)
+                && let Some(pw) = u.password()
+            {
+                r.add(pw);
+                if let Ok(decoded) = percent_decode(pw) {
+                    r.add(&decoded);
+                }
+            }
+        }
+        for (k, v) in params {
+            if is_secret_key(k) {
+                r.add(v);
+            }
+        }
+        for (name, value) in headers {
+            let lower = name.to_ascii_lowercase();
+            if lower == "authorization" || lower == "proxy-authorization" || is_secret_key(name) {
+                r.add(value);
+                // `Bearer xyz`: the credentials alone, too.
+                if let Some((_, cred)) = value.trim().split_once(' ') {
+                    r.add(cred.trim());
+                }
+                if lower == "cookie" {
+                    for c in value.split(';') {
+                        if let Some((_, v)) = c.split_once('=') {
+                            r.add(v.trim());
+                        }
+                    }
+                }
+            } else if lower == "sec-websocket-protocol" {
+                // The auth-token header: `phoenix, base64url.bearer.phx.B64`.
+                for proto in value.split(',') {
+                    if let Some(b64) = proto.trim().strip_prefix("base64url.bearer.phx.") {
+                        r.add(b64);
+                    }
+                }
+            }
+        }
+        if let Some(t) = auth_token {
+            r.add(t);
+        }
+        r.values
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        r.values.dedup();
+        r
+    }
+
+    fn add(&mut self, value: &str) {
+        if value.len() < MIN_SCRUBBED {
+            return;
+        }
+        self.values.push(value.to_owned());
+        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        if encoded != value {
+            self.values.push(encoded);
+        }
+        // As it would appear inside a JSON string.
+        let json = crate::protocol::json_str(value);
+        let json = &json[1..json.len() - 1];
+        if json != value {
+            self.values.push(json.to_owned());
+        }
+    }
+
+    /// Whether there is anything to hide.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// `text` with every known secret replaced by `REDACTED`.
+    pub fn scrub<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = std::borrow::Cow::Borrowed(text);
+        for v in &self.values {
+            if out.contains(v.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(v.as_str(), "REDACTED"));
+            }
+        }
+        out
+    }
+}
+
+fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
+    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+        .next()
+        .map_or(Ok(String::new()), |(_, v)| Ok(v.into_owned()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
+        list.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_redactor_hides_each_kind_of_secret_in_free_text() {
+        let r = Redactor::new(
+            Some("wss://user:pw%2Fsecret@h/socket?Token=tok+en%2F1&room=lobby"),
+            &pairs(&[("api_key", "key-123456"), ("user", "ana-public")]),
+            &pairs(&[
+                ("Authorization", "Bearer bearer-abc"),
+                ("Cookie", "a=1; session=cookie-xyz"),
+                (
+                    "Sec-WebSocket-Protocol",
+                    "phoenix, base64url.bearer.phx.QUJDREVG",
+                ),
+            ]),
+            Some("auth-tok-9"),
+        );
+        let text = "tok en/1 tok+en%2F1 key-123456 bearer-abc cookie-xyz QUJDREVG auth-tok-9 \
+                    pw/secret ana-public lobby";
+        assert_eq!(
+            r.scrub(text),
+            "REDACTED REDACTED REDACTED REDACTED REDACTED REDACTED REDACTED REDACTED \
+             ana-public lobby"
+        );
+    }
+
+    #[test]
+    fn the_redactor_leaves_short_values_and_clean_text_alone() {
+        let r = Redactor::new(None, &pairs(&[("token", "on")]), &[], None);
+        assert!(r.is_empty());
+        assert!(matches!(
+            r.scrub("on and on"),
+            std::borrow::Cow::Borrowed(_)
+        ));
+    }
 
     fn norm(s: &str) -> String {
         normalize(s, &[]).unwrap().to_string()

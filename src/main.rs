@@ -52,6 +52,8 @@ impl Fatal {
 
 fn main() -> ExitCode {
     let cli = cli::parse();
+    // Nothing to hide until the client's arguments say otherwise.
+    let mut redactor = endpoint::Redactor::default();
     let result = match cli.command {
         Some(Sub::Serve(args)) => serve(&args),
         Some(Sub::Completions { shell }) => {
@@ -70,17 +72,21 @@ fn main() -> ExitCode {
                     Err(Fatal::new(EXIT_FAILED, e.to_string()))
                 }
             }),
-        None => cli
-            .client
-            .resolve()
-            .map_err(|m| Fatal::new(EXIT_USAGE, m))
-            .and_then(client),
+        None => {
+            redactor = secrets(&cli.client);
+            let scrub = redactor.clone();
+            cli.client
+                .resolve()
+                .map_err(|m| Fatal::new(EXIT_USAGE, m))
+                .and_then(|config| client(config, scrub))
+        }
     };
     match result {
         Ok(code) => code,
         Err(f) => {
             // Not eprintln: a closed stderr is no reason to panic.
-            let _ = writeln!(io::stderr(), "phx-repl: error: {}", f.message);
+            let message = redactor.scrub(&f.message);
+            let _ = writeln!(io::stderr(), "phx-repl: error: {message}");
             ExitCode::from(f.code)
         }
     }
@@ -120,7 +126,7 @@ fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn client(config: Config) -> Result<ExitCode, Fatal> {
+fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fatal> {
     // Before any thread starts, so that every thread inherits the mask and
     // only the signal thread sees SIGINT and SIGTERM.
     let signals = block_signals();
@@ -186,7 +192,11 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
                 .map_err(|m| Fatal::new(EXIT_USAGE, m))?
         }
     };
-    let shown_url = endpoint::redact(&url);
+    let shown_url = if config.show_secrets {
+        url.to_string()
+    } else {
+        endpoint::redact(&url)
+    };
     let record = match &config.record {
         Some(path) => Some(recorder::Recorder::create(path, &shown_url).map_err(|e| {
             Fatal::new(
@@ -295,7 +305,8 @@ fn client(config: Config) -> Result<ExitCode, Fatal> {
             summary: !interactive && !config.quiet,
             mode,
             shown_url,
-            record,
+            record: record.map(|r| r.scrubbing(redactor.clone())),
+            redactor,
             insecure: config.trust.insecure && url.scheme() == "wss",
         },
     );
@@ -329,6 +340,24 @@ fn first_lines(first: &[cli::First]) -> Result<Vec<String>, Fatal> {
         }
     }
     Ok(lines)
+}
+
+/// What must never be printed: secret connect params, `--auth-token` and
+/// credential headers (none with `--show-secrets`).
+fn secrets(args: &cli::ClientArgs) -> endpoint::Redactor {
+    if args.show_secrets {
+        return endpoint::Redactor::default();
+    }
+    let mut headers = args.headers.clone();
+    if let Some(token) = &args.auth_token {
+        headers.push(cli::auth_token_header(token));
+    }
+    endpoint::Redactor::new(
+        args.url.as_deref(),
+        &args.params,
+        &headers,
+        args.auth_token.as_deref(),
+    )
 }
 
 /// Blocks SIGINT and SIGTERM in this thread (and so in every thread it

@@ -13,6 +13,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use crate::endpoint::Redactor;
 use crate::output::{display_json, rfc3339};
 
 /// An open recording.
@@ -21,6 +22,8 @@ pub struct Recorder {
     file: BufWriter<File>,
     /// Set after a write error, which is reported once and ends the recording.
     failed: bool,
+    /// Secrets to keep out of the file.
+    redactor: Redactor,
 }
 
 impl Recorder {
@@ -44,6 +47,7 @@ impl Recorder {
             path: path.to_owned(),
             file: BufWriter::new(file),
             failed: false,
+            redactor: Redactor::default(),
         };
         let mut started = String::new();
         rfc3339(SystemTime::now(), &mut started);
@@ -55,6 +59,13 @@ impl Recorder {
         ));
         rec.flush()?;
         Ok(rec)
+    }
+
+    /// Keeps the secrets `redactor` knows out of everything written from
+    /// now on (the header has the URL already redacted).
+    pub fn scrubbing(mut self, redactor: Redactor) -> Recorder {
+        self.redactor = redactor;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -113,6 +124,7 @@ impl Recorder {
     }
 
     fn write(&mut self, s: &str) {
+        let s = self.redactor.scrub(s);
         if !self.failed && self.file.write_all(s.as_bytes()).is_err() {
             self.failed = true;
         }

@@ -23,6 +23,7 @@ use serde_json::value::RawValue;
 
 use crate::command::{self, Command};
 use crate::connection::{Event, Handle, ToNet};
+use crate::endpoint::Redactor;
 use crate::matcher;
 use crate::multiline;
 use crate::output::{Expectation, Style, display_json};
@@ -177,6 +178,8 @@ pub struct Settings {
     pub record: Option<Recorder>,
     /// `--insecure` on a wss:// URL: warn on every connect.
     pub insecure: bool,
+    /// Secrets kept out of everything printed (empty with `--show-secrets`).
+    pub redactor: Redactor,
 }
 
 /// What the runner is waiting for before it runs the next line.
@@ -1547,7 +1550,8 @@ impl Runner {
         ) {
             self.flush();
             let mut stderr = io::stderr().lock();
-            let _ = stderr.write_all(self.err.as_bytes());
+            let err = self.settings.redactor.scrub(&self.err);
+            let _ = stderr.write_all(err.as_bytes());
             let _ = stderr.flush();
             self.err.clear();
         } else {
@@ -1608,6 +1612,9 @@ impl Runner {
         if self.out.is_empty() || self.stdout_closed {
             self.out.clear();
             return;
+        }
+        if let std::borrow::Cow::Owned(clean) = self.settings.redactor.scrub(&self.out) {
+            self.out = clean;
         }
         match &mut self.sink {
             Sink::Stdout { .. } => {

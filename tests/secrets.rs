@@ -1,0 +1,178 @@
+//! Secrets stay secret: a known secret passed each way phx-repl takes one
+//! (a URL query param, `-p` params of every secret-looking name, the
+//! `--auth-token` flag and its environment variable, `Authorization` and
+//! `Cookie` headers) appears nowhere in what it prints or records, in human
+//! or JSON mode, in `status`, in errors, and when a server echoes it back,
+//! unless `--show-secrets`.
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::thread;
+
+use support::{Script, Server, TempDir};
+
+/// One distinct secret per way in, so a leak names its way.
+const SECRETS: &[(&str, &str)] = &[
+    ("url-token", "S3cretUrlToken"),
+    ("param-token", "S3cretParamTok"),
+    ("param-auth", "S3cretParamAuth"),
+    ("param-apikey", "S3cretApiKey1"),
+    ("param-api_key", "S3cretApiKey2"),
+    ("param-password", "S3cretPassword"),
+    ("param-secret", "S3cretSecret"),
+    ("param-jwt", "S3cretJwtValue"),
+    ("auth-token", "S3cretAuthTok"),
+    ("authorization", "S3cretBearer"),
+    ("cookie", "S3cretCookie"),
+];
+
+fn secret(way: &str) -> &'static str {
+    SECRETS.iter().find(|(w, _)| *w == way).unwrap().1
+}
+
+/// The arguments that pass every secret, for a server at `base`
+/// (`ws://HOST:PORT/socket`). Names vary in case, as users type them.
+fn args(base: &str) -> Vec<String> {
+    vec![
+        format!("{base}?Token={}", secret("url-token")),
+        "-p".into(),
+        format!("TOKEN={}", secret("param-token")),
+        "-p".into(),
+        format!("auth={}", secret("param-auth")),
+        "-p".into(),
+        format!("ApiKey={}", secret("param-apikey")),
+        "-p".into(),
+        format!("api_key={}", secret("param-api_key")),
+        "-p".into(),
+        format!("Password={}", secret("param-password")),
+        "-p".into(),
+        format!("secret={}", secret("param-secret")),
+        "-p".into(),
+        format!("jwt={}", secret("param-jwt")),
+        "--auth-token".into(),
+        secret("auth-token").into(),
+        "-H".into(),
+        format!("Authorization: Bearer {}", secret("authorization")),
+        "-H".into(),
+        format!("Cookie: theme=dark; session={}", secret("cookie")),
+    ]
+}
+
+/// Fails naming every secret found in `text`.
+fn assert_no_secret(what: &str, text: &str) {
+    let leaks: Vec<&str> = SECRETS
+        .iter()
+        .filter(|(_, s)| text.contains(s))
+        .map(|(w, _)| *w)
+        .collect();
+    assert!(leaks.is_empty(), "{what} leaks {leaks:?}:\n{text}");
+}
+
+#[test]
+fn no_secret_is_printed_or_recorded_in_a_session() {
+    let server = Server::start();
+    for mode in [&[][..], &["--json"][..]] {
+        let home = TempDir::new();
+        let record = home.path().join("session.phx");
+        let out = Script::with_url(&args(&server.url)[0])
+            .args(&args(&server.url)[1..])
+            .args(mode)
+            .arg("--record")
+            .arg(&record)
+            .stdin("join room:lobby\nstatus\ntopics\npush room:lobby echo n:=1\n")
+            .run();
+        out.assert_success();
+        assert!(
+            out.stdout.contains("REDACTED"),
+            "the URL line shows where a secret was\n{}",
+            out.report()
+        );
+        assert_no_secret(&format!("stdout {mode:?}"), &out.stdout);
+        assert_no_secret(&format!("stderr {mode:?}"), &out.stderr);
+        let recorded = std::fs::read_to_string(&record).expect("the record file");
+        assert_no_secret(&format!("the record file {mode:?}"), &recorded);
+    }
+}
+
+#[test]
+fn the_auth_token_from_the_environment_is_not_printed() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .env("PHX_REPL_AUTH_TOKEN", secret("auth-token"))
+        .args(["--json"])
+        .stdin("status\n")
+        .run();
+    out.assert_success();
+    assert_no_secret("stdout", &out.stdout);
+    assert_no_secret("stderr", &out.stderr);
+}
+
+/// A server that refuses the upgrade and echoes the whole request back in
+/// its error body, as some frameworks' debug pages do.
+fn echoing_refuser() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("ws://{}/socket", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => req.extend_from_slice(&buf[..n]),
+                }
+            }
+            let body = String::from_utf8_lossy(&req).replace("\r\n", " | ");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    base
+}
+
+#[test]
+fn no_secret_is_printed_when_connecting_fails_or_the_server_echoes_it() {
+    let base = echoing_refuser();
+    for mode in [&[][..], &["--json"][..]] {
+        let out = Script::with_url(&args(&base)[0])
+            .args(&args(&base)[1..])
+            .args(mode)
+            .stdin("join room:lobby\n")
+            .run();
+        out.assert_code(3);
+        assert!(
+            out.stderr.contains("HTTP 403"),
+            "the refusal is reported\n{}",
+            out.report()
+        );
+        assert_no_secret(&format!("stdout {mode:?}"), &out.stdout);
+        assert_no_secret(&format!("stderr {mode:?}"), &out.stderr);
+    }
+    // A usage error that quotes the URL as typed.
+    let out = Script::with_url(&format!(
+        "ftp://example.com/socket?token={}",
+        secret("url-token")
+    ))
+    .run();
+    out.assert_code(2);
+    assert_no_secret("a usage error", &out.stderr);
+}
+
+#[test]
+fn show_secrets_prints_them() {
+    let server = Server::start();
+    let out = Script::with_url(&args(&server.url)[0])
+        .args(&args(&server.url)[1..])
+        .arg("--show-secrets")
+        .stdin("status\n")
+        .run();
+    out.assert_success()
+        .assert_stdout_contains(secret("url-token"))
+        .assert_stdout_contains(secret("param-password"));
+}

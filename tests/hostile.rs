@@ -286,7 +286,13 @@ fn a_server_that_stops_reading_does_not_hang_the_client() {
 
 #[test]
 fn terminal_controls_anywhere_the_server_writes_are_escaped() {
-    for mode in [&[][..], &["--json"][..], &["--color", "always"][..]] {
+    for mode in [
+        &[][..],
+        &["--json"][..],
+        &["--color", "always"][..],
+        &["--raw"][..],
+        &["--pretty", "--timestamps"][..],
+    ] {
         let url = controls_peer();
         let out = Script::with_url(&url)
             .args(mode)
@@ -635,4 +641,32 @@ fn a_script_line_over_the_limit_is_refused_and_the_script_goes_on() {
             "error: line 2: the line is longer than 1 MiB, the limit for one command; nothing was sent",
         )
         .assert_stdout_contains("reply ok to echo");
+}
+
+#[test]
+fn terminal_controls_in_an_http_error_body_are_escaped() {
+    for mode in [&[][..], &["--json"][..]] {
+        let url = raw_peer(|mut stream| {
+            let mut buf = [0u8; 4096];
+            let _ = stream.read(&mut buf);
+            let body = "denied\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}1m";
+            let _ = write!(
+                stream,
+                "HTTP/1.1 403 Forbidden\r\ncontent-length: {}\r\n\r\n{body}",
+                body.len()
+            );
+        });
+        let out = Script::with_url(&url)
+            .args(mode)
+            .stdin("join room:lobby\n")
+            .run();
+        out.assert_code(3).assert_stderr_contains("HTTP 403");
+        for bad in ['\u{1b}', '\u{7}', '\u{9b}'] {
+            assert!(
+                !out.stderr.contains(bad) && !out.stdout.contains(bad),
+                "{mode:?}: raw {bad:?}\n{}",
+                out.report()
+            );
+        }
+    }
 }

@@ -12,8 +12,9 @@ use support::{Script, Server, TempDir};
 #[test]
 fn auth_token_is_accepted_and_exposed_by_the_server() {
     let server = Server::with_args(&["--require-auth-token", "s3cret"]);
+    // --show-secrets: the server's echo of the token is otherwise REDACTED.
     Script::new(&server)
-        .args(["--auth-token", "s3cret"])
+        .args(["--auth-token", "s3cret", "--show-secrets"])
         .stdin("join room:lobby\npush room:lobby connect_info\n")
         .run()
         .assert_success()

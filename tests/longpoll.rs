@@ -94,8 +94,15 @@ fn no_heartbeats_are_sent_on_long_poll() {
 #[test]
 fn the_auth_token_travels_in_its_long_poll_header() {
     let server = Server::with_args(&["--require-auth-token", "s3cret"]);
+    // --show-secrets: the server's echo of the token is otherwise REDACTED.
     Script::new(&server)
-        .args(["--transport", "longpoll", "--auth-token", "s3cret"])
+        .args([
+            "--transport",
+            "longpoll",
+            "--auth-token",
+            "s3cret",
+            "--show-secrets",
+        ])
         .stdin("join room:lobby\npush room:lobby connect_info\n")
         .run()
         .assert_success()

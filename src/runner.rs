@@ -1041,7 +1041,16 @@ impl Runner {
         };
         match ev {
             Event::Reply(r) if !r.auto => {
-                if r.request.is_some() {
+                // A late reply answers an earlier line, not the latest:
+                // as an `expect` it would check the wrong request.
+                if let (true, Some(request)) = (r.late, &r.request) {
+                    rec.note(&format!(
+                        "late reply to {request} on {}: {} {}",
+                        r.frame.topic,
+                        r.status.as_deref().unwrap_or("(no status)"),
+                        r.response.to_json()
+                    ));
+                } else if r.request.is_some() {
                     rec.reply(r.status.as_deref(), &r.response.to_json());
                 } else {
                     rec.message(&r.frame.topic, &r.frame.event, &r.frame.payload.to_json());

@@ -116,6 +116,32 @@ fn a_reply_that_comes_after_the_crash_is_matched_to_its_request() {
 }
 
 #[test]
+fn a_recording_notes_a_late_reply_instead_of_expecting_it_from_the_next_line() {
+    let server = Server::start();
+    let home = support::TempDir::new();
+    let file = home.path().join("late.phx");
+    Script::new(&server)
+        .arg("--record")
+        .arg(&file)
+        .stdin(
+            "join room:lobby\npush room:lobby stall ms:=1000\n\
+             raw [\"1\",\"50\",\"room:lobby\",\"crash\",{}]\n\
+             push room:lobby echo body=after\n\
+             wait room:lobby presence_state\nwait room:lobby presence_state 10s\n",
+        )
+        .run()
+        .assert_success();
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        recorded.contains(
+            "# late reply to echo on room:lobby: error {\"reason\":\"unmatched topic\"}\n"
+        ),
+        "{recorded}"
+    );
+    assert!(!recorded.contains("# expect error"), "{recorded}");
+}
+
+#[test]
 fn a_refused_join_is_not_retried() {
     let server = Server::start();
     let out = Script::new(&server).stdin("join private:x\ntopics\n").run();

@@ -345,8 +345,8 @@ impl Pump {
                 Err(_) => return Err(None),
             }
         }
-        for chunk in batch.chunks(MAX_BATCH) {
-            self.post(chunk)?;
+        for body in bodies(&batch) {
+            self.post(&body)?;
         }
         match self.ws.flush() {
             Ok(()) => Ok(false),
@@ -363,26 +363,16 @@ impl Pump {
         }
     }
 
-    /// POSTs frames: one JSON frame as `application/json`, which every
-    /// Phoenix version takes, several (or binary) as NDJSON lines.
-    fn post(&mut self, frames: &[String]) -> Result<(), Option<(u16, String)>> {
+    /// POSTs one body of frames (see [`bodies`]).
+    fn post(&mut self, body: &Body) -> Result<(), Option<(u16, String)>> {
         let token = self
             .token
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let single_json = matches!(frames, [f] if f.starts_with('[') || f.starts_with('{'));
-        let body = Body {
-            text: frames.join("\n"),
-            content_type: if single_json {
-                "application/json"
-            } else {
-                "application/x-ndjson"
-            },
-        };
         match self
             .endpoint
-            .request("POST", Some(&token), Some(&body), REQUEST_TIMEOUT)
+            .request("POST", Some(&token), Some(body), REQUEST_TIMEOUT)
         {
             Ok(Answer { status: 200, .. }) => Ok(()),
             Ok(Answer { status: 410, .. }) => {
@@ -397,7 +387,49 @@ impl Pump {
     }
 }
 
+/// Splits frames into POST bodies. One JSON frame goes alone as
+/// `application/json`, which every Phoenix version takes. Several go as
+/// `application/x-ndjson`, at most [`MAX_BATCH`] lines, where Phoenix reads
+/// a line starting with `[` as a V2 frame and any other line as Base64
+/// binary (PROTOCOL.md §7). A V1 frame (`{…}`) would be taken for Base64
+/// there, so each goes in a body of its own.
+fn bodies(frames: &[String]) -> Vec<Body> {
+    let mut out = Vec::new();
+    let mut lines: Vec<&str> = Vec::new();
+    let flush = |lines: &mut Vec<&str>, out: &mut Vec<Body>| {
+        match lines.as_slice() {
+            [] => {}
+            [one] if one.starts_with('[') => out.push(Body {
+                text: (*one).to_owned(),
+                content_type: "application/json",
+            }),
+            many => out.push(Body {
+                text: many.join("\n"),
+                content_type: "application/x-ndjson",
+            }),
+        }
+        lines.clear();
+    };
+    for frame in frames {
+        if frame.starts_with('{') {
+            flush(&mut lines, &mut out);
+            out.push(Body {
+                text: frame.clone(),
+                content_type: "application/json",
+            });
+        } else {
+            lines.push(frame);
+            if lines.len() == MAX_BATCH {
+                flush(&mut lines, &mut out);
+            }
+        }
+    }
+    flush(&mut lines, &mut out);
+    out
+}
+
 /// A request body and its type.
+#[derive(Debug, PartialEq)]
 struct Body {
     text: String,
     content_type: &'static str,
@@ -526,6 +558,40 @@ fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn kinds(bodies: &[Body]) -> Vec<(&str, usize)> {
+        bodies
+            .iter()
+            .map(|b| (b.content_type, b.text.lines().count()))
+            .collect()
+    }
+
+    #[test]
+    fn v1_frames_are_posted_one_per_json_body_never_as_ndjson_lines() {
+        let v1 = |n: usize| format!(r#"{{"topic":"t","event":"e","payload":{{}},"ref":"{n}"}}"#);
+        let v2 = |n: usize| format!(r#"["1","{n}","t","e",{{}}]"#);
+        let bodies = bodies(&[v1(1), v1(2)]);
+        assert_eq!(
+            kinds(&bodies),
+            [("application/json", 1), ("application/json", 1)]
+        );
+        assert_eq!(bodies[1].text, v1(2));
+
+        // V2 frames and Base64 binary share NDJSON bodies of at most 100 lines.
+        let frames: Vec<String> = (0..150).map(v2).chain(["AAE=".to_owned()]).collect();
+        let b = super::bodies(&frames);
+        assert_eq!(
+            kinds(&b),
+            [("application/x-ndjson", 100), ("application/x-ndjson", 51)]
+        );
+        assert!(b[1].text.ends_with("\nAAE="));
+        assert_eq!(kinds(&super::bodies(&[v2(1)])), [("application/json", 1)]);
+        assert_eq!(
+            kinds(&super::bodies(&["AAE=".to_owned()])),
+            [("application/x-ndjson", 1)]
+        );
+        assert!(super::bodies(&[]).is_empty());
+    }
 
     #[test]
     fn responses_with_length_chunks_or_neither_are_read() {

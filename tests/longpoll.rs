@@ -145,3 +145,30 @@ fn a_lost_session_reconnects_and_rejoins() {
     client.expect_line("the echo", |l| l.contains("reply ok to echo (ref 4,"));
     client.finish().assert_success();
 }
+
+/// After a lost session, the rejoins go out back to back, so they may share
+/// one POST. Phoenix reads NDJSON lines that do not start with `[` as
+/// Base64, so V1 frames must not be batched that way (the built-in server
+/// refuses such a POST as Phoenix does).
+#[test]
+fn v1_rejoins_of_several_topics_after_a_lost_session_are_accepted() {
+    let server = Server::start();
+    let mut client = Script::new(&server)
+        .args(["--transport", "longpoll", "--vsn", "1.0.0"])
+        .stdin("join room:a\njoin room:b\njoin room:c\npush room:a restart\n")
+        .spawn();
+    client.expect_line("the session ending", |l| {
+        l == "* disconnected by the server: code 3410 (session gone)"
+    });
+    for topic in ["room:a", "room:b", "room:c"] {
+        client.expect_line("a rejoin's reply", |l| {
+            l.starts_with(&format!("← {topic} reply ok to phx_join"))
+        });
+    }
+    client.send_line("push room:c echo a=1");
+    client.expect_line("the echo", |l| l.contains("reply ok to echo (ref 8,"));
+    client
+        .finish()
+        .assert_success()
+        .assert_stdout_lacks("code 1011");
+}

@@ -175,8 +175,13 @@ fn handle(req: &Request, peer: SocketAddr, server: &Arc<Server>) -> String {
         ("GET", Some(session), Some(token)) => poll(&session, &token),
         ("POST", Some(session), _) => {
             session.touch();
-            post(&session, req);
-            status_body(200, None, &[])
+            match post(&session, req) {
+                Ok(()) => status_body(200, None, &[]),
+                Err(why) => {
+                    server.log(format_args!("{peer} bad long-poll POST: {why}"));
+                    status_body(400, None, &[])
+                }
+            }
         }
         // No session (or an unknown token): a GET opens one, anything
         // else is told the session is gone.
@@ -237,37 +242,49 @@ fn poll(session: &Session, token: &str) -> String {
     }
 }
 
-/// Hands the POSTed frames to the session: the body is one frame, or with
-/// `application/x-ndjson` one per line; a frame not starting with `[` or
-/// `{` is Base64 binary.
-fn post(session: &Session, req: &Request) {
+/// Hands the POSTed frames to the session: the body is one text frame, or
+/// with `application/x-ndjson` one per line, where, as in Phoenix, a line
+/// starting with `[` is a text frame and any other is Base64 binary. A
+/// line that is not Base64 fails the whole POST (Phoenix raises), before
+/// any of its frames is handed over.
+fn post(session: &Session, req: &Request) -> Result<(), String> {
     let body = String::from_utf8_lossy(&req.body);
     let ndjson = req
         .header("content-type")
         .is_some_and(|t| t.contains("ndjson"));
-    // Any other type is one frame, whatever its line breaks.
-    let frames: Vec<&str> = if ndjson {
-        body.lines().collect()
+    let messages: Vec<Message> = if ndjson {
+        body.lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(|line| {
+                if line.starts_with('[') {
+                    Ok(Message::text(line.to_owned()))
+                } else {
+                    BASE64
+                        .decode(line.as_bytes())
+                        .map(Message::binary)
+                        .map_err(|_| format!("NDJSON line is neither `[…]` nor Base64: {line:.40}"))
+                }
+            })
+            .collect::<Result<_, _>>()?
     } else {
-        vec![&body]
+        // Any other type is one frame, whatever its line breaks.
+        let frame = body.trim();
+        (!frame.is_empty())
+            .then(|| Message::text(frame.to_owned()))
+            .into_iter()
+            .collect()
     };
     let to = session
         .to_socket
         .lock()
         .unwrap_or_else(PoisonError::into_inner);
-    for line in frames.into_iter().map(str::trim).filter(|l| !l.is_empty()) {
-        let message = if line.starts_with('[') || line.starts_with('{') {
-            Message::text(line.to_owned())
-        } else {
-            match BASE64.decode(line.as_bytes()) {
-                Ok(data) => Message::binary(data),
-                Err(_) => Message::text(line.to_owned()),
-            }
-        };
+    for message in messages {
         let _ = to.send(message);
     }
     drop(to);
     let _ = session.waker.notify();
+    Ok(())
 }
 
 /// Opens a session after the checks a WebSocket upgrade gets; its token.

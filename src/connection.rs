@@ -513,6 +513,8 @@ pub struct Handle {
     /// Set while the network thread waits for a free slot: only then does
     /// freeing one need to wake it.
     starved: Arc<AtomicBool>,
+    /// Emptied batches going back to the network thread.
+    spare: SyncSender<Vec<Event>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -527,8 +529,11 @@ impl Handle {
     }
 
     /// Tells the network thread that one batch of events has been handled,
-    /// so it may read more.
-    pub fn batch_done(&self) {
+    /// so it may read more, and gives it the emptied batch to fill again
+    /// (a flood then reuses a few vectors instead of growing new ones).
+    pub fn batch_done(&self, mut emptied: Vec<Event>) {
+        emptied.clear();
+        let _ = self.spare.try_send(emptied);
         if self.credits.try_recv().is_ok() && self.starved.load(Ordering::SeqCst) {
             let _ = self.poller.notify();
         }
@@ -557,6 +562,7 @@ pub fn start(
     let (tx, rx) = mpsc::channel();
     let (credits_tx, credits) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
     let starved = Arc::new(AtomicBool::new(false));
+    let (spare, spares) = mpsc::sync_channel(BATCHES_IN_FLIGHT);
     let net = Net {
         poller: Arc::clone(&poller),
         rx,
@@ -564,6 +570,7 @@ pub fn start(
         batch: Vec::new(),
         credits: credits_tx,
         starved: Arc::clone(&starved),
+        spares,
         paused: None,
         echo_held: None,
         paused_since_beat: false,
@@ -585,6 +592,7 @@ pub fn start(
         poller,
         credits,
         starved,
+        spare,
         thread: Some(thread),
     })
 }
@@ -600,6 +608,8 @@ struct Net {
     credits: SyncSender<()>,
     /// Shared with `Handle`: we wait for a slot.
     starved: Arc<AtomicBool>,
+    /// Emptied batches handed back by the front end, to reuse.
+    spares: Receiver<Vec<Event>>,
     /// Every batch slot is taken since this instant: stop reading until one
     /// frees up.
     paused: Option<Instant>,
@@ -1308,7 +1318,8 @@ impl Net {
         match self.credits.try_send(()) {
             Ok(()) => {
                 self.resume();
-                let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(64));
+                let fresh = self.fresh_batch();
+                let batch = std::mem::replace(&mut self.batch, fresh);
                 (self.emit)(batch)
             }
             Err(TrySendError::Full(())) => {
@@ -1319,7 +1330,8 @@ impl Net {
                 if self.credits.try_send(()).is_ok() {
                     self.starved.store(false, Ordering::SeqCst);
                     self.resume();
-                    let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(64));
+                    let fresh = self.fresh_batch();
+                    let batch = std::mem::replace(&mut self.batch, fresh);
                     return (self.emit)(batch);
                 }
                 // The pause takes over from the backlog (see resume).
@@ -1332,6 +1344,13 @@ impl Net {
             }
             Err(TrySendError::Disconnected(())) => false,
         }
+    }
+
+    /// An empty batch, reused if the front end has given one back.
+    fn fresh_batch(&self) -> Vec<Event> {
+        self.spares
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(64))
     }
 
     /// Reads again after a pause; reply timeouts do not count the pause.

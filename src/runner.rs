@@ -36,9 +36,12 @@ use crate::vocab::Word;
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
 const WAIT_MEMORY: usize = 10_000;
-/// Payload bytes kept for `wait`, at most, so a flood of large frames
-/// cannot fill memory while a script waits.
-const WAIT_MEMORY_BYTES: usize = 16 << 20;
+/// And at most this much of them (topics, events and payloads, plus an
+/// estimate of the bookkeeping), so a flood of large frames keeps memory
+/// flat.
+const WAIT_MEMORY_BYTES: usize = 256 * 1024;
+/// The bookkeeping counted per kept message.
+const WAIT_ENTRY_COST: usize = 96;
 /// Output is written once this much is buffered, even mid-burst.
 const FLUSH_AT: usize = 64 * 1024;
 /// How long to wait for the server to confirm our close.
@@ -233,14 +236,16 @@ pub struct Runner {
     /// Refs of automatic rejoins not yet answered: their replies are not
     /// what `expect` checks, what the summary counts, or what is recorded.
     rejoin_refs: std::collections::HashSet<String>,
-    /// (topic, event) pairs already told to the prompt for completion.
-    told: std::collections::HashSet<(String, String)>,
+    /// Events already told to the prompt for completion, by topic, and
+    /// how many pairs that is.
+    told: std::collections::HashMap<String, std::collections::HashSet<String>>,
+    told_pairs: usize,
     lines_read: usize,
     eof: bool,
     next_id: u64,
     /// (topic, event, payload) of messages not yet consumed by `wait`.
     unconsumed: VecDeque<(String, String, Box<RawValue>)>,
-    /// Payload bytes in `unconsumed`.
+    /// Their size, as `WAIT_MEMORY_BYTES` counts it.
     unconsumed_bytes: usize,
     /// What the latest request got, for `expect`.
     last_reply: Option<LastReply>,
@@ -292,7 +297,8 @@ impl Runner {
             scripted: false,
             partial: None,
             rejoin_refs: std::collections::HashSet::new(),
-            told: std::collections::HashSet::new(),
+            told: std::collections::HashMap::new(),
+            told_pairs: 0,
             lines_read: 0,
             eof: false,
             next_id: 0,
@@ -559,11 +565,11 @@ impl Runner {
                     self.begin_close();
                 }
             }
-            Input::Net(events) => {
-                for ev in events {
+            Input::Net(mut events) => {
+                for ev in events.drain(..) {
                     self.on_net(ev);
                 }
-                self.net.batch_done();
+                self.net.batch_done(events);
             }
         }
     }
@@ -612,10 +618,14 @@ impl Runner {
         };
         if let Word::Seen { topic, event } = &word {
             // Each pair once; a server inventing names stops being heard.
-            if self.told.len() >= 100_000 || self.told.contains(&(topic.clone(), event.clone())) {
+            if self.told_pairs >= 100_000 || self.was_told(topic, event) {
                 return;
             }
-            self.told.insert((topic.clone(), event.clone()));
+            self.told
+                .entry(topic.clone())
+                .or_default()
+                .insert(event.clone());
+            self.told_pairs += 1;
         }
         let _ = words.send(word);
     }
@@ -824,8 +834,8 @@ impl Runner {
             }
         });
         if let Some(i) = found {
-            if let Some((_, _, p)) = self.unconsumed.remove(i) {
-                self.unconsumed_bytes -= p.get().len();
+            if let Some(kept) = self.unconsumed.remove(i) {
+                self.unconsumed_bytes -= kept_cost(&kept);
             }
             self.wait_passed();
             return;
@@ -1007,8 +1017,19 @@ impl Runner {
         }
     }
 
+    fn was_told(&self, topic: &str, event: &str) -> bool {
+        self.told
+            .get(topic)
+            .is_some_and(|events| events.contains(event))
+    }
+
     /// Feeds tab completion from a frame.
     fn learn(&mut self, ev: &Event) {
+        // Only the prompt completes; a flood repeats the same pair, which
+        // is looked up without copying it.
+        if !self.interactive() {
+            return;
+        }
         let seen = |f: &crate::protocol::Frame| Word::Seen {
             topic: f.topic.clone(),
             event: f.event.clone(),
@@ -1025,7 +1046,9 @@ impl Runner {
                 _ => {}
             },
             Event::Message(m) => {
-                self.tell(seen(&m.frame));
+                if !self.was_told(&m.frame.topic, &m.frame.event) {
+                    self.tell(seen(&m.frame));
+                }
                 if !m.stale && matches!(m.kind, MessageKind::Error | MessageKind::Close { .. }) {
                     self.tell(Word::Left(m.frame.topic.clone()));
                 }
@@ -1528,11 +1551,15 @@ impl Runner {
             }
             *near_miss = Some(payload.get().to_owned());
         }
-        self.unconsumed_bytes += payload.get().len();
-        self.unconsumed.push_back((topic, event, payload));
-        while self.unconsumed.len() > WAIT_MEMORY || self.unconsumed_bytes > WAIT_MEMORY_BYTES {
+        let kept = (topic, event, payload);
+        self.unconsumed_bytes += kept_cost(&kept);
+        self.unconsumed.push_back(kept);
+        // The newest is always kept, however large.
+        while self.unconsumed.len() > WAIT_MEMORY
+            || (self.unconsumed_bytes > WAIT_MEMORY_BYTES && self.unconsumed.len() > 1)
+        {
             match self.unconsumed.pop_front() {
-                Some((_, _, p)) => self.unconsumed_bytes -= p.get().len(),
+                Some(old) => self.unconsumed_bytes -= kept_cost(&old),
                 None => break,
             }
         }
@@ -1692,6 +1719,11 @@ impl Tally {
         ));
         s
     }
+}
+
+/// What a message kept for `wait` counts against `WAIT_MEMORY_BYTES`.
+fn kept_cost((topic, event, payload): &(String, String, Box<RawValue>)) -> usize {
+    topic.len() + event.len() + payload.get().len() + WAIT_ENTRY_COST
 }
 
 fn matches_wait(want_topic: &str, want_event: &str, topic: &str, event: &str) -> bool {

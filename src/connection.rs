@@ -358,7 +358,8 @@ pub enum Event {
     /// Connecting failed and will not be retried; this is the last event.
     ConnectFailed(String),
     /// The connection dropped and a reconnect follows (unlike `Closed`).
-    /// `by_client` when we closed it (a heartbeat timeout).
+    /// `by_client` is false: a heartbeat timeout, which we close ourselves,
+    /// is reported as a lost connection (`HeartbeatTimeout` comes first).
     Disconnected {
         code: Option<u16>,
         reason: String,

@@ -307,12 +307,14 @@ impl Style {
         let beat = match st.heartbeat_interval {
             None => "off (--heartbeat 0)".to_owned(),
             Some(every) => {
-                let rtt = st.heartbeat.last_rtt.map_or_else(
-                    || "no reply yet".to_owned(),
-                    |d| format!("last round trip {}", fmt_latency(d)),
-                );
+                let rtt = match (st.heartbeat.last_rtt, st.heartbeat.waiting) {
+                    (Some(d), _) => format!("last round trip {}, ", fmt_latency(d)),
+                    // The wait below says it.
+                    (None, Some(w)) if w >= Duration::from_secs(1) => String::new(),
+                    (None, _) => "no reply yet, ".to_owned(),
+                };
                 let mut line = format!(
-                    "every {}, {rtt}, {} missed",
+                    "every {}, {rtt}{} missed",
                     fmt_latency_short(every),
                     st.heartbeat.missed
                 );
@@ -1331,7 +1333,7 @@ mod tests {
     #[test]
     fn status_says_when_a_heartbeat_reply_is_slow_or_overdue() {
         colored::control::set_override(false);
-        let heartbeat_line = |waiting: Option<Duration>| {
+        let heartbeat_line_with = |last_rtt: Option<Duration>, waiting: Option<Duration>| {
             let st = Status {
                 up: Some(Duration::from_secs(60)),
                 session: Duration::from_secs(60),
@@ -1339,7 +1341,7 @@ mod tests {
                 next_attempt: None,
                 heartbeat_interval: Some(Duration::from_secs(30)),
                 heartbeat: crate::session::HeartbeatStats {
-                    last_rtt: Some(Duration::from_micros(200)),
+                    last_rtt,
                     missed: 0,
                     waiting,
                 },
@@ -1349,6 +1351,8 @@ mod tests {
             HUMAN.status(&st, "ws://h/socket/websocket", &mut out);
             out.lines().nth(1).unwrap_or_default().to_owned()
         };
+        let heartbeat_line =
+            |waiting| heartbeat_line_with(Some(Duration::from_micros(200)), waiting);
         let base = "  heartbeat   every 30 s, last round trip 200 µs, 0 missed";
         assert_eq!(heartbeat_line(None), base);
         assert_eq!(heartbeat_line(Some(Duration::from_millis(3))), base);
@@ -1361,6 +1365,15 @@ mod tests {
             format!(
                 "{base}, no reply for 45 s (overdue, but other frames keep arriving, so the connection still counts as alive)"
             )
+        );
+        // Never answered: the wait says it, once.
+        assert_eq!(
+            heartbeat_line_with(None, None),
+            "  heartbeat   every 30 s, no reply yet, 0 missed"
+        );
+        assert_eq!(
+            heartbeat_line_with(None, Some(Duration::from_secs(3))),
+            "  heartbeat   every 30 s, 0 missed, waiting 3 s for a reply"
         );
     }
 

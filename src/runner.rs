@@ -990,7 +990,9 @@ impl Runner {
                 }
                 let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
                 let path = recorder::expand_home(&file, home.as_deref());
-                match Recorder::create(&path, &self.settings.shown_url) {
+                let created = Recorder::create(&path, &self.settings.shown_url)
+                    .map(|r| r.scrubbing(self.settings.redactor.clone()));
+                match created {
                     Ok(mut r) => {
                         let joined: Vec<&str> =
                             self.join_lines.iter().map(|(_, l)| l.as_str()).collect();

@@ -176,3 +176,26 @@ fn show_secrets_prints_them() {
         .assert_stdout_contains(secret("url-token"))
         .assert_stdout_contains(secret("param-password"));
 }
+
+#[test]
+fn a_recording_started_at_a_line_is_scrubbed_too() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let record = home.path().join("later.phx");
+    let token = secret("param-token");
+    let out = Script::new(&server)
+        .args(["-p", &format!("token={token}")])
+        .stdin(&format!(
+            "join room:lobby\nrecord {}\npush room:lobby echo t={token}\n",
+            record.display()
+        ))
+        .run();
+    out.assert_success();
+    assert_no_secret("stdout", &out.stdout);
+    let recorded = std::fs::read_to_string(&record).expect("the record file");
+    assert!(
+        recorded.contains("# expect ok {\"t\":\"REDACTED\"}"),
+        "{recorded}"
+    );
+    assert_no_secret("the record file", &recorded);
+}

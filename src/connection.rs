@@ -298,6 +298,19 @@ fn handshake_failure(e: tungstenite::Error) -> ConnectError {
                 "the server closed the connection before answering the upgrade".into(),
             )
         }
+        // Browsers let this pass; tungstenite refuses it. A server that
+        // does not take the token in the subprotocol header (Phoenix 1.7,
+        // or 1.8 without `auth_token: true`) answers without one.
+        tungstenite::Error::Protocol(
+            tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(
+                tungstenite::error::SubProtocolError::NoSubProtocol,
+            ),
+        ) => ConnectError::Handshake(
+            "the server chose no subprotocol, so it does not take `--auth-token` \
+             (Phoenix 1.8 sockets with `auth_token: true` do); \
+             pass the token as a connect param instead: `-p token=…`"
+                .into(),
+        ),
         tungstenite::Error::Io(e) if tls_error(&e).is_some() => {
             ConnectError::Tls(tls_error(&e).unwrap_or_default())
         }

@@ -40,6 +40,29 @@ fn missing_or_wrong_auth_token_is_refused_with_403() {
         .assert_stderr_contains("the auth token was rejected");
 }
 
+/// Phoenix 1.7 (and 1.8 without `auth_token: true`) upgrades without
+/// choosing a subprotocol. The WebSocket library refuses that; the error
+/// says what it means for the token.
+#[test]
+fn a_server_that_takes_no_auth_token_is_named_as_such() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("ws://{}/socket", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        // tungstenite's server side answers no subprotocol.
+        let _ws = tungstenite::accept(stream);
+    });
+    Script::with_url(&url)
+        .args(["--auth-token", "s3cret"])
+        .stdin("join room:lobby\n")
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains(
+            "the server chose no subprotocol, so it does not take `--auth-token`",
+        )
+        .assert_stderr_contains("-p token=");
+}
+
 #[test]
 fn origin_is_sent_and_a_wrong_one_gets_a_403_with_a_hint() {
     let server = Server::with_args(&["--check-origin", "https://app.example"]);

@@ -387,6 +387,8 @@ pub enum Event {
         error: Option<String>,
         /// The error is the same as the previous attempt's.
         repeated: bool,
+        /// No connection has opened yet: retrying the first (`--retry`).
+        first: bool,
     },
     /// No reply to the last heartbeat by the time the next was due: the
     /// connection is closed as dead.
@@ -777,6 +779,7 @@ impl Net {
                 delay,
                 error,
                 repeated,
+                first: !opened,
             });
             let at = Instant::now() + delay;
             self.next_attempt = Some((attempt, at));

@@ -144,7 +144,12 @@ impl Style {
                 delay,
                 error,
                 repeated,
-            } => self.reconnecting(*attempt, *delay, error.as_deref(), *repeated, out),
+                first,
+            } => {
+                let verb = if *first { "retrying" } else { "reconnecting" };
+                let error = error.as_deref();
+                self.reconnecting(verb, *attempt, *delay, error, *repeated, out);
+            }
             Event::HeartbeatTimeout { after } => self.info(
                 "heartbeat_timeout",
                 &format!(
@@ -200,16 +205,14 @@ impl Style {
 
     fn reconnecting(
         &self,
+        verb: &str,
         attempt: u32,
         delay: Duration,
         error: Option<&str>,
         repeated: bool,
         out: &mut String,
     ) {
-        let mut text = format!(
-            "reconnecting in {} (attempt {attempt})",
-            fmt_latency_short(delay)
-        );
+        let mut text = format!("{verb} in {} (attempt {attempt})", fmt_latency_short(delay));
         match error {
             Some(_) if repeated => text.push_str("; the last attempt failed the same way"),
             Some(e) => {

@@ -293,7 +293,7 @@ fn retry_waits_for_a_server_that_is_not_up_yet() {
         .spawn();
     client.expect_line("a retry", |l| {
         l.starts_with(
-            "* reconnecting in 10 ms (attempt 1); the last attempt failed: connection refused",
+            "* retrying in 10 ms (attempt 1); the last attempt failed: connection refused",
         )
     });
     let _server = Server::listening_on(&format!("127.0.0.1:{port}"), &[]);

@@ -191,6 +191,8 @@ pub fn redact(url: &Url) -> String {
 pub struct Redactor {
     /// Longest first, so a value that contains another is replaced whole.
     values: Vec<String>,
+    /// `--show-secrets`: nothing is hidden, not even secrets learnt later.
+    disabled: bool,
 }
 
 /// Values shorter than this are not scrubbed from free text: hiding every
@@ -276,6 +278,25 @@ impl Redactor {
             .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         r.values.dedup();
         r
+    }
+
+    /// One that hides nothing, ever (`--show-secrets`).
+    pub fn disabled() -> Redactor {
+        Redactor {
+            values: Vec::new(),
+            disabled: true,
+        }
+    }
+
+    /// Adds a secret met later: the value of a secret-named `${NAME}`.
+    pub fn learn(&mut self, value: &str) {
+        if self.disabled || self.values.iter().any(|v| v == value) {
+            return;
+        }
+        self.add(value);
+        self.values
+            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        self.values.dedup();
     }
 
     fn add(&mut self, value: &str) {

@@ -346,7 +346,7 @@ fn first_lines(first: &[cli::First]) -> Result<Vec<String>, Fatal> {
 /// credential headers (none with `--show-secrets`).
 fn secrets(args: &cli::ClientArgs) -> endpoint::Redactor {
     if args.show_secrets {
-        return endpoint::Redactor::default();
+        return endpoint::Redactor::disabled();
     }
     let mut headers = args.headers.clone();
     if let Some(token) = &args.auth_token {

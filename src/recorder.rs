@@ -80,6 +80,11 @@ impl Recorder {
         self.write(&s);
     }
 
+    /// Hides `value` from now on (see `Redactor::learn`).
+    pub fn learn_secret(&mut self, value: &str) {
+        self.redactor.learn(value);
+    }
+
     /// The `join` lines of topics joined before the recording started,
     /// written first so that the replay joins them too.
     pub fn joined_before(&mut self, lines: &[&str]) {

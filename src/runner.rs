@@ -678,7 +678,25 @@ impl Runner {
         let line = if line.trim_start().starts_with('#') {
             line
         } else {
-            match vars::substitute_env(line) {
+            // The values of secret-named variables (`${TOKEN}`) are hidden
+            // in output and recordings like secret connect params.
+            let secrets = std::cell::RefCell::new(Vec::new());
+            let result = vars::substitute(line, |name| {
+                let value = std::env::var(name).ok();
+                if let Some(v) = &value
+                    && crate::endpoint::is_secret_key(name)
+                {
+                    secrets.borrow_mut().push(v.clone());
+                }
+                value
+            });
+            for v in secrets.into_inner() {
+                self.settings.redactor.learn(&v);
+                if let Some(rec) = &mut self.recorder {
+                    rec.learn_secret(&v);
+                }
+            }
+            match result {
                 Ok(l) => {
                     substituted = l;
                     substituted.as_str()

@@ -199,3 +199,43 @@ fn a_recording_started_at_a_line_is_scrubbed_too() {
     );
     assert_no_secret("the record file", &recorded);
 }
+
+#[test]
+fn secret_named_variables_are_hidden_and_others_shown() {
+    let server = Server::start();
+    let home = TempDir::new();
+    let record = home.path().join("vars.phx");
+    let script = "join room:lobby token=${SMOKE_TOKEN}\n\
+                  push room:lobby echo who=${PHX_TEST_WHO} pw=${DB_PASSWORD}\n";
+    let run = |extra: &[&str]| {
+        Script::new(&server)
+            .env("SMOKE_TOKEN", "S3cretFromEnvTok")
+            .env("DB_PASSWORD", "S3cretFromEnvPw")
+            .env("PHX_TEST_WHO", "anastasia")
+            .arg("--record")
+            .arg(&record)
+            .args(extra)
+            .stdin(script)
+            .run()
+    };
+    let out = run(&[]);
+    out.assert_success()
+        .assert_stdout_contains("phx_join {\"token\":\"REDACTED\"}")
+        .assert_stdout_contains("{\"who\":\"anastasia\",\"pw\":\"REDACTED\"}");
+    for text in [
+        &out.stdout,
+        &out.stderr,
+        &std::fs::read_to_string(&record).unwrap(),
+    ] {
+        assert!(!text.contains("S3cretFromEnv"), "{text}");
+    }
+    // The file keeps the variables, so it replays.
+    let recorded = std::fs::read_to_string(&record).unwrap();
+    assert!(
+        recorded.contains("join room:lobby token=${SMOKE_TOKEN}\n"),
+        "{recorded}"
+    );
+    run(&["--show-secrets"])
+        .assert_success()
+        .assert_stdout_contains("{\"token\":\"S3cretFromEnvTok\"}");
+}

@@ -67,11 +67,23 @@ const SOCKET_KEY: usize = 1;
 /// Why connecting failed. Each variant renders as one line with a hint.
 #[derive(Debug)]
 pub enum ConnectError {
-    Resolve { host: String, error: String },
-    Tcp { addr: String, error: io::Error },
-    Http { status: u16, body: String },
+    Resolve {
+        host: String,
+        error: String,
+    },
+    Tcp {
+        addr: String,
+        error: io::Error,
+    },
+    Http {
+        status: u16,
+        body: String,
+    },
     Tls(String),
     Handshake(String),
+    /// A long-poll request failed or was answered with something other
+    /// than a session; the text says which.
+    LongPoll(String),
 }
 
 impl fmt::Display for ConnectError {
@@ -118,6 +130,7 @@ impl fmt::Display for ConnectError {
             }
             ConnectError::Tls(e) => write!(f, "TLS error: {e}"),
             ConnectError::Handshake(e) => write!(f, "WebSocket handshake failed: {e}"),
+            ConnectError::LongPoll(e) => f.write_str(e),
         }
     }
 }

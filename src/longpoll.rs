@@ -92,7 +92,7 @@ impl Endpoint {
             return Err(ConnectError::Http { status, body: text });
         }
         serde_json::from_str(&text).map_err(|e| {
-            ConnectError::Handshake(format!(
+            ConnectError::LongPoll(format!(
                 "the long-poll endpoint did not answer JSON ({e}): {}",
                 crate::output::excerpt(&text, 120)
             ))
@@ -127,18 +127,21 @@ pub fn connect(
     let token = match (opened.status, opened.token) {
         (410, Some(token)) => token,
         (403, _) => {
-            return Err(ConnectError::Http {
-                status: 403,
-                body: "long-poll session refused".to_owned(),
-            });
+            return Err(ConnectError::LongPoll(
+                "the long-poll endpoint refused the session (status 403): connect/3 refused \
+                 the params (check -p token=…) or the token (--auth-token), the vsn is not \
+                 supported, or check_origin rejected the Origin header (set the one your app \
+                 expects with --origin)"
+                    .to_owned(),
+            ));
         }
         (status, _) => {
-            return Err(ConnectError::Handshake(format!(
+            return Err(ConnectError::LongPoll(format!(
                 "the long-poll endpoint answered status {status} to a new session (expected 410 and a token)"
             )));
         }
     };
-    bridge(endpoint, token).map_err(|e| ConnectError::Handshake(format!("long-poll bridge: {e}")))
+    bridge(endpoint, token).map_err(|e| ConnectError::LongPoll(format!("long-poll bridge: {e}")))
 }
 
 /// The token in a `phoenix, base64url.bearer.phx.<Base64>` header value.
@@ -449,7 +452,7 @@ fn http(
     let tcp = tcp_connect(url)?;
     let io_err = |e: io::Error| match tls_error(&e) {
         Some(t) => ConnectError::Tls(t),
-        None => ConnectError::Handshake(format!("long-poll request failed: {e}")),
+        None => ConnectError::LongPoll(format!("long-poll request failed: {e}")),
     };
     tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
     tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
@@ -490,7 +493,8 @@ fn http(
         stream.write_all(req.as_bytes()).map_err(io_err)?;
         read_to_close(&mut stream, &mut raw).map_err(io_err)?;
     }
-    parse_response(&raw).map_err(|e| ConnectError::Handshake(format!("long-poll answer: {e}")))
+    parse_response(&raw)
+        .map_err(|e| ConnectError::LongPoll(format!("the long-poll answer is not HTTP: {e}")))
 }
 
 /// Reads until the server closes. A TLS peer that closes without

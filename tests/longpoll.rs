@@ -112,7 +112,8 @@ fn the_auth_token_travels_in_its_long_poll_header() {
         .stdin("join room:lobby\n")
         .run()
         .assert_code(3)
-        .assert_stderr_contains("403");
+        .assert_stderr_contains("the long-poll endpoint refused the session (status 403)")
+        .assert_stderr_lacks("WebSocket");
 }
 
 #[test]

@@ -64,6 +64,7 @@ struct Plan {
     big_flood: u64,
     round_trips: u64,
     heartbeat_flood: u64,
+    pty_flood: u64,
 }
 
 impl Plan {
@@ -76,6 +77,7 @@ impl Plan {
             big_flood: 10_000_000,
             round_trips: 10_000,
             heartbeat_flood: 3_000_000,
+            pty_flood: 100_000,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -222,7 +224,9 @@ impl Env {
     /// phx-repl reading `script` from stdin, output discarded.
     fn phx(&self, script: &Path, extra: &[&str]) -> Result<Sample, String> {
         let mut cmd = Command::new(&self.phx);
-        cmd.args(extra)
+        // --quiet: no summary line on stderr after each run.
+        cmd.arg("--quiet")
+            .args(extra)
             .arg(&self.server.url)
             .stdin(open(script)?)
             .stdout(Stdio::null())
@@ -580,6 +584,28 @@ fn bench(args: &[String]) -> Result<(), String> {
     progress("heartbeats during a flood", 1);
     let heartbeats = heartbeat_run(&env, plan.heartbeat_flood);
 
+    // At the prompt: a flood printed above a half-typed line.
+    let pn = plan.pty_flood;
+    let label = format!("{} frames at the prompt (pty)", count(pn));
+    let piped_label = format!("{} frames flooded, piped", count(pn));
+    let pty_script = env.script("pty-flood.txt", &flood_script(pn))?;
+    let mut r_pty = Row::new(&label, Tool::PhxRepl, pn);
+    let mut r_piped = Row::new(&piped_label, Tool::PhxRepl, pn);
+    let mut survived = 0;
+    progress(&label, plan.runs);
+    for _ in 0..plan.runs {
+        r_piped.record(env.phx(&pty_script, &[]));
+        match pty_run(&env, pn) {
+            Ok((sample, kept)) => {
+                survived += usize::from(kept);
+                r_pty.samples.push(sample);
+            }
+            Err(e) => r_pty.record(Err(e)),
+        }
+    }
+    let (i_pty, i_pty_piped) = (rows.len(), rows.len() + 1);
+    rows.extend([r_pty, r_piped]);
+
     let load_after = load_average();
     let _ = writeln!(report, "load average at end: {load_after}");
     let _ = writeln!(report);
@@ -675,6 +701,23 @@ fn bench(args: &[String]) -> Result<(), String> {
             e,
             false,
         ),
+    }
+    if let (Some(p), Some(q)) = (rows[i_pty].wall(), rows[i_pty_piped].wall()) {
+        let r = p.as_secs_f64() / q.as_secs_f64();
+        let runs = rows[i_pty].samples.len();
+        target(
+            &mut report,
+            &format!(
+                "{} flood at the prompt ≤ 3× piped, the typed line survives",
+                count(pn)
+            ),
+            &format!(
+                "{r:.2}× ({} vs {}); line kept in {survived} of {runs} runs",
+                fmt_dur(p),
+                fmt_dur(q)
+            ),
+            r <= 3.0 && runs > 0 && survived == runs,
+        );
     }
     if let (Some(d), Some(f)) = (rows[i_drain].wall(), rows[i_floor].wall()) {
         let per_frame = rows[i_drain]
@@ -891,7 +934,13 @@ fn heartbeat_run(env: &Env, n: u64) -> Result<Heartbeats, String> {
     let interval = Duration::from_millis(100);
     let script = env.script("heartbeat-flood.txt", &flood_script(n))?;
     let mut child = Command::new(&env.phx)
-        .args(["--json", "--show-heartbeats", "--heartbeat", "0.1"])
+        .args([
+            "--quiet",
+            "--json",
+            "--show-heartbeats",
+            "--heartbeat",
+            "0.1",
+        ])
         .arg(&env.server.url)
         .stdin(open(&script)?)
         .stdout(Stdio::piped())
@@ -958,6 +1007,166 @@ fn heartbeat_run(env: &Env, n: u64) -> Result<Heartbeats, String> {
         longest_gap: Duration::from_secs_f64(longest.max(0.0)),
         slowest_reply_ms: slowest,
     })
+}
+
+/// phx-repl at an interactive prompt in a pseudo-terminal: types `join
+/// flood:N`, then half of another line while the flood prints, and
+/// finishes that line after `done`. The sample's wall time runs from the
+/// Enter to the `done` line; true if the half-typed line was kept (its join
+/// was answered).
+fn pty_run(env: &Env, n: u64) -> Result<(Sample, bool), String> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::os::unix::process::CommandExt;
+
+    let mut master: libc::c_int = -1;
+    let mut slave: libc::c_int = -1;
+    let size = libc::winsize {
+        ws_row: 40,
+        ws_col: 120,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: valid out-pointers; no name buffer or termios is passed.
+    let r = unsafe {
+        libc::openpty(
+            &mut master,
+            &mut slave,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
+    if r != 0 {
+        return Err(format!("openpty: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: openpty returned two fresh descriptors that we now own.
+    let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+    let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| e.to_string());
+    let mut cmd = Command::new(&env.phx);
+    cmd.args([env.server.url.as_str(), "--no-history", "--color", "never"])
+        .env("TERM", "xterm")
+        .stdin(Stdio::from(dup(&slave)?))
+        .stdout(Stdio::from(dup(&slave)?))
+        .stderr(Stdio::from(dup(&slave)?));
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setsid() < 0 || libc::ioctl(0, libc::TIOCSCTTY, 0) < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let server_before = env.server.cpu();
+    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    drop(slave);
+    drop(cmd);
+    let mut term = Terminal {
+        file: fs::File::from(master),
+        seen: Vec::new(),
+        searched: 0,
+    };
+    let fd = term.file.as_raw_fd();
+    let result = (|| {
+        term.until(fd, b"connected to ")?;
+        term.until(fd, b"> ")?;
+        term.type_text(&format!("join flood:{n}\r"))?;
+        let start = Instant::now();
+        term.until(fd, b"push msg {\"i\":1}")?;
+        term.type_text("join room:lob")?;
+        term.until(fd, format!("push done {{\"count\":{n}}}").as_bytes())?;
+        let wall = start.elapsed();
+        term.type_text("by\r")?;
+        let kept = term.until(fd, b"room:lobby reply ok to phx_join").is_ok();
+        term.type_text("quit\r")?;
+        Ok::<_, String>((wall, kept))
+    })();
+    if result.is_err() {
+        let _ = child.kill();
+    }
+    // Keep reading so the child can print its last lines and exit.
+    let reader = std::thread::spawn(move || {
+        let _ = io::copy(&mut term.file, &mut io::sink());
+    });
+    let (ok, cpu, rss_kib) = wait4(child.id())?;
+    let _ = reader.join();
+    let (wall, kept) = result?;
+    if !ok {
+        return Err("phx-repl at the prompt did not exit with status 0".into());
+    }
+    Ok((
+        Sample {
+            wall,
+            cpu,
+            rss_kib,
+            server_cpu: env.server.cpu().saturating_sub(server_before),
+        },
+        kept,
+    ))
+}
+
+/// The controlling side of a pseudo-terminal, with everything read so far.
+struct Terminal {
+    file: fs::File,
+    seen: Vec<u8>,
+    /// Where the next search starts (earlier matches were consumed).
+    searched: usize,
+}
+
+impl Terminal {
+    fn type_text(&mut self, text: &str) -> Result<(), String> {
+        self.file
+            .write_all(text.as_bytes())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Reads until `needle` appears after the previous match; gives up
+    /// after 60 s without it.
+    fn until(&mut self, fd: libc::c_int, needle: &[u8]) -> Result<(), String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if let Some(at) = self.seen[self.searched..]
+                .windows(needle.len())
+                .position(|w| w == needle)
+            {
+                self.searched += at + needle.len();
+                return Ok(());
+            }
+            // Only the tail can still hold the start of a match.
+            self.searched = self
+                .searched
+                .max(self.seen.len().saturating_sub(needle.len() - 1));
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(format!(
+                    "no `{}` at the prompt within 60 s",
+                    String::from_utf8_lossy(needle)
+                ));
+            }
+            let mut pfd = libc::pollfd {
+                fd,
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            let ms = libc::c_int::try_from(left.as_millis()).unwrap_or(libc::c_int::MAX);
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, ms) } <= 0 {
+                continue;
+            }
+            match self.file.read(&mut buf) {
+                Ok(0) | Err(_) => return Err("the prompt's terminal closed".into()),
+                Ok(k) => {
+                    // Keep memory small: drop what was searched already.
+                    if self.searched > 1 << 20 {
+                        self.seen.drain(..self.searched);
+                        self.searched = 0;
+                    }
+                    self.seen.extend_from_slice(&buf[..k]);
+                }
+            }
+        }
+    }
 }
 
 /// `…THH:MM:SS.mmmZ` → seconds since midnight (a run does not span one).

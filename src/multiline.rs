@@ -11,7 +11,9 @@
 use crate::command::COMMANDS;
 
 /// Whether `text` (one or more lines) is a command whose payload has an
-/// unclosed `{` or `[` outside strings.
+/// unclosed `{` or `[` outside strings. Counting starts at the first `{` or
+/// `[` that opens JSON: one that starts a word, or a `key:=` value; a
+/// brace inside a word (`body={`, `body=:-[`, a topic) is text.
 pub fn is_incomplete(text: &str) -> bool {
     let t = text.trim_start();
     if t.starts_with('#') {
@@ -24,6 +26,9 @@ pub fn is_incomplete(text: &str) -> bool {
     let mut depth: i64 = 0;
     let mut in_str = false;
     let mut escaped = false;
+    let mut counting = false;
+    // The two characters before `c`, outside strings.
+    let (mut p1, mut p2) = (' ', ' ');
     for c in t.chars() {
         if in_str {
             match c {
@@ -37,10 +42,14 @@ pub fn is_incomplete(text: &str) -> bool {
         }
         match c {
             '"' => in_str = true,
-            '{' | '[' => depth += 1,
-            '}' | ']' => depth -= 1,
+            '{' | '[' if counting || p1.is_whitespace() || (p2, p1) == (':', '=') => {
+                counting = true;
+                depth += 1;
+            }
+            '}' | ']' if counting => depth -= 1,
             _ => {}
         }
+        (p2, p1) = (p1, c);
     }
     depth > 0
 }
@@ -63,6 +72,20 @@ mod tests {
         assert!(is_incomplete("expect ok {\"a\":"));
         assert!(!is_incomplete("push t e {\n  \"a\": 1\n}"));
         assert!(!is_incomplete("push t e body=hi"));
+    }
+
+    #[test]
+    fn braces_inside_words_are_text() {
+        assert!(!is_incomplete("push t e body={"));
+        assert!(!is_incomplete("push t e body=:-["));
+        assert!(!is_incomplete("join room:{x"));
+        assert!(is_incomplete("push t e n:={\"a\":"));
+        assert!(is_incomplete("push t e body=x n:=[1,"));
+        assert!(is_incomplete("join t <\"a\": {"));
+        assert!(is_incomplete("wait t e 2s {"));
+        // Once JSON has started, every brace counts.
+        assert!(is_incomplete("push t e {\"a\":{\"b\":[1,{}"));
+        assert!(!is_incomplete("push t e {\"a\":[{}]}"));
     }
 
     #[test]

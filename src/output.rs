@@ -902,7 +902,16 @@ impl Style {
                     }
                     out.push('\n');
                 }
-                Change::Leave { key, remaining, .. } => {
+                Change::Leave {
+                    key,
+                    remaining,
+                    removed,
+                    ..
+                } => {
+                    // A leave of metas already gone changes nothing.
+                    if *removed == 0 {
+                        continue;
+                    }
                     let _ = write!(out, "  {topic} {} {}", "-".red().bold(), clean(key));
                     match remaining.metas.len() {
                         0 => {}
@@ -1296,6 +1305,37 @@ mod tests {
         show_heartbeats: false,
         vsn: Vsn::V2,
     };
+
+    #[test]
+    fn presence_lines_skip_joins_and_leaves_that_change_nothing() {
+        use crate::presence::{Applied, Tracker};
+        let mut t = Tracker::new();
+        t.joining("room:1", Some("1"));
+        let p = |s: &str| raw(s.to_owned());
+        let mut out = String::new();
+        for a in t
+            .on_state(
+                "room:1",
+                &p(r#"{"bob":{"metas":[{"phx_ref":"a"},{"phx_ref":"b"}]}}"#),
+            )
+            .unwrap()
+        {
+            HUMAN.presence(&a, &mut out);
+        }
+        let diffs = [
+            // Our view already has `b`, and never had `z`: nothing to show.
+            r#"{"joins":{"bob":{"metas":[{"phx_ref":"b"}]}},"leaves":{"bob":{"metas":[{"phx_ref":"z"}]}}}"#,
+            r#"{"joins":{},"leaves":{"bob":{"metas":[{"phx_ref":"a"}]}}}"#,
+        ];
+        for d in diffs {
+            let a: Applied = t.on_diff("room:1", &p(d)).unwrap().unwrap();
+            HUMAN.presence(&a, &mut out);
+        }
+        assert_eq!(
+            out,
+            "  room:1 + bob (2 sessions)\n  room:1 - bob (1 session left)\n"
+        );
+    }
 
     fn render(style: Style, ev: &Event) -> String {
         colored::control::set_override(false);

@@ -61,11 +61,14 @@ pub enum Change {
         entry: Entry,
     },
     /// `left`'s metas left `key`; `remaining` is what is left (empty when
-    /// the key is gone).
+    /// the key is gone); `removed` counts the metas that really were there
+    /// (0 when the leave names refs the state no longer has, e.g. a diff
+    /// held back until a state that already lacks them).
     Leave {
         key: String,
         remaining: Entry,
         left: Entry,
+        removed: usize,
     },
 }
 
@@ -189,7 +192,9 @@ pub fn sync_diff(state: &mut State, diff: Diff) -> Vec<Change> {
             continue;
         };
         let gone = left.refs();
+        let before = current.metas.len();
         current.metas.retain(|m| !gone.contains(&phx_ref(m)));
+        let removed = before - current.metas.len();
         let remaining = current.clone();
         if remaining.metas.is_empty() {
             state.remove(&key);
@@ -198,6 +203,7 @@ pub fn sync_diff(state: &mut State, diff: Diff) -> Vec<Change> {
             key,
             remaining,
             left,
+            removed,
         });
     }
     changes
@@ -350,6 +356,24 @@ mod tests {
     }
 
     // The cases below follow the official client's presence tests.
+
+    #[test]
+    fn a_leave_of_refs_the_state_lacks_removes_nothing_and_says_so() {
+        let mut st = state(json!({"bob": {"metas": [{"phx_ref": "2"}]}}));
+        let changes = sync_diff(
+            &mut st,
+            diff(json!({"leaves": {"bob": {"metas": [{"phx_ref": "1"}]}}})),
+        );
+        assert!(
+            matches!(&changes[..], [Change::Leave { removed: 0, remaining, .. }] if remaining.metas.len() == 1)
+        );
+        let changes = sync_diff(
+            &mut st,
+            diff(json!({"leaves": {"bob": {"metas": [{"phx_ref": "2"}]}}})),
+        );
+        assert!(matches!(&changes[..], [Change::Leave { removed: 1, .. }]));
+        assert!(st.is_empty());
+    }
 
     #[test]
     fn sync_state_on_empty_state_joins_everyone() {

@@ -384,8 +384,9 @@ pub enum Event {
     /// Connecting failed and will not be retried; this is the last event.
     ConnectFailed(String),
     /// The connection dropped and a reconnect follows (unlike `Closed`).
-    /// `by_client` is false: a heartbeat timeout, which we close ourselves,
-    /// is reported as a lost connection (`HeartbeatTimeout` comes first).
+    /// `by_client` is true only for a heartbeat timeout: we closed it
+    /// ourselves with 1000 "heartbeat timeout" (`HeartbeatTimeout` comes
+    /// first).
     Disconnected {
         code: Option<u16>,
         reason: String,
@@ -459,11 +460,13 @@ pub enum Event {
         error: String,
         text: String,
     },
-    /// The connection is over; this is the last event.
+    /// The connection is over; this is the last event. `by_client` as for
+    /// `Disconnected`; `lost` unless the front end asked to close it.
     Closed {
         code: Option<u16>,
         reason: String,
         by_client: bool,
+        lost: bool,
     },
 }
 
@@ -500,6 +503,9 @@ pub struct Status {
     pub reconnects: u32,
     /// While offline: the next attempt's number and the time left before it.
     pub next_attempt: Option<(u32, Duration)>,
+    /// No connection has opened yet: `next_attempt` retries the first
+    /// (`--retry`), it does not reconnect.
+    pub first: bool,
     pub heartbeat_interval: Option<Duration>,
     pub heartbeat: HeartbeatStats,
     pub topics: Vec<TopicStatus>,
@@ -609,6 +615,7 @@ pub fn start(
         up_since: None,
         reconnects: 0,
         next_attempt: None,
+        opened: false,
         session: Session::new(options.timeout),
         offline: VecDeque::new(),
         options,
@@ -660,6 +667,9 @@ struct Net {
     up_since: Option<Instant>,
     reconnects: u32,
     next_attempt: Option<(u32, Instant)>,
+    /// A connection has opened at least once (else `--retry` is retrying
+    /// the first).
+    opened: bool,
     session: Session,
     /// Commands that arrived while the socket was down, with their
     /// deadlines; they run once it is open again.
@@ -672,6 +682,9 @@ struct Ending {
     code: Option<u16>,
     reason: String,
     by_client: bool,
+    /// We closed it because the peer seemed dead (a heartbeat timeout):
+    /// closed by the client, yet a reconnect follows.
+    dead_peer: bool,
 }
 
 impl Ending {
@@ -680,6 +693,7 @@ impl Ending {
             code: None,
             reason: "output closed".into(),
             by_client: true,
+            dead_peer: false,
         }
     }
 }
@@ -713,6 +727,7 @@ impl Net {
                     last_error = None;
                     attempt = 0;
                     opened = true;
+                    self.opened = true;
                     self.up_since = Some(Instant::now());
                     self.next_attempt = None;
                     self.batch.push(Event::Connected);
@@ -731,6 +746,7 @@ impl Net {
                         code: None,
                         reason: e.to_string(),
                         by_client: false,
+                        dead_peer: false,
                     },
                     false,
                     Some(e.to_string()),
@@ -748,7 +764,7 @@ impl Net {
                     self.batch.push(Event::Disconnected {
                         code: ending.code,
                         reason: ending.reason.clone(),
-                        by_client: false,
+                        by_client: ending.dead_peer,
                     });
                 }
                 self.session.transport_closed(Instant::now());
@@ -773,6 +789,7 @@ impl Net {
                         code: None,
                         reason: format!("gave up after {max} reconnect {tries}"),
                         by_client: false,
+                        dead_peer: false,
                     });
                 } else {
                     let last = error.unwrap_or_default();
@@ -801,6 +818,7 @@ impl Net {
                     code: None,
                     reason: String::new(),
                     by_client: true,
+                    dead_peer: false,
                 });
                 return;
             }
@@ -817,6 +835,7 @@ impl Net {
             next_attempt: self
                 .next_attempt
                 .map(|(n, at)| (n, at.saturating_duration_since(now))),
+            first: !self.opened,
             heartbeat_interval: self.options.heartbeat,
             heartbeat: self.session.heartbeat_stats(now),
             topics: self.session.topic_status(now),
@@ -836,7 +855,8 @@ impl Net {
         self.batch.push(Event::Closed {
             code: ending.code,
             reason: ending.reason,
-            by_client: ending.by_client,
+            by_client: ending.by_client || ending.dead_peer,
+            lost: !ending.by_client,
         });
         self.deliver_last();
     }
@@ -990,12 +1010,14 @@ impl Net {
                     code: None,
                     reason: format!("cannot watch the socket: {e}"),
                     by_client: false,
+                    dead_peer: false,
                 },
             },
             None => Ending {
                 code: None,
                 reason: "unsupported stream".into(),
                 by_client: false,
+                dead_peer: false,
             },
         }
     }
@@ -1064,6 +1086,7 @@ impl Net {
                             // ours; any other code is the server's own.
                             return Ending {
                                 by_client: closing.is_some() && code == Some(1000),
+                                dead_peer: false,
                                 code,
                                 reason,
                             };
@@ -1108,6 +1131,7 @@ impl Net {
                     code: Some(1000),
                     reason: "closed (the server did not confirm)".into(),
                     by_client: true,
+                    dead_peer: false,
                 };
             }
             if closing.is_none() {
@@ -1145,9 +1169,10 @@ impl Net {
                         }));
                         let _ = ws.flush();
                         return Ending {
-                            code: None,
+                            code: Some(1000),
                             reason: "heartbeat timeout".into(),
                             by_client: false,
+                            dead_peer: true,
                         };
                     }
                     self.paused_since_beat = self.paused.is_some();
@@ -1236,6 +1261,7 @@ impl Net {
                     code: None,
                     reason: format!("poll failed: {e}"),
                     by_client: false,
+                    dead_peer: false,
                 };
             }
         }
@@ -1469,6 +1495,7 @@ fn failed(e: tungstenite::Error, closing: bool) -> Ending {
         code: None,
         reason,
         by_client: closing,
+        dead_peer: false,
     }
 }
 

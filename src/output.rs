@@ -133,6 +133,7 @@ impl Style {
                 code,
                 reason,
                 by_client,
+                ..
             } => self.closed(*code, reason, *by_client, out),
             Event::Disconnected {
                 code,
@@ -240,8 +241,8 @@ impl Style {
             |d: Option<Duration>| d.map_or_else(|| "null".to_owned(), |d| ms(d).to_string());
         let state = match (st.up, st.next_attempt) {
             (Some(_), _) => "connected",
-            (None, Some(_)) => "reconnecting",
-            (None, None) => "connecting",
+            (None, Some(_)) if !st.first => "reconnecting",
+            (None, _) => "connecting",
         };
         if self.json {
             let mut topics = String::from("[");
@@ -292,6 +293,10 @@ impl Style {
         }
         let conn = match (st.up, st.next_attempt) {
             (Some(up), _) => format!("connected to {url}, up {}", fmt_uptime(up)),
+            (None, Some((n, left))) if st.first => format!(
+                "connecting to {url}: not up yet, retrying in {} (attempt {n})",
+                fmt_latency_short(left)
+            ),
             (None, Some((n, left))) => format!(
                 "reconnecting to {url}: attempt {n} in {}",
                 fmt_latency_short(left)
@@ -1374,6 +1379,49 @@ mod tests {
     }
 
     #[test]
+    fn status_before_the_first_connection_says_connecting_not_reconnecting() {
+        colored::control::set_override(false);
+        let st = |first| Status {
+            up: None,
+            session: Duration::from_secs(1),
+            reconnects: 0,
+            next_attempt: Some((3, Duration::from_millis(80))),
+            first,
+            heartbeat_interval: Some(Duration::from_secs(30)),
+            heartbeat: crate::session::HeartbeatStats::default(),
+            topics: Vec::new(),
+        };
+        let url = "ws://h/socket/websocket";
+        let human = |first| {
+            let mut out = String::new();
+            HUMAN.status(&st(first), url, &mut out);
+            out.lines().next().unwrap_or_default().to_owned()
+        };
+        assert_eq!(
+            human(true),
+            "  connection  connecting to ws://h/socket/websocket: not up yet, retrying in 80 ms (attempt 3) (0 reconnects in 1 s)"
+        );
+        assert!(
+            human(false).contains("reconnecting to ws://h/socket/websocket: attempt 3 in 80 ms")
+        );
+        let json = |first| {
+            let mut out = String::new();
+            JSON.status(&st(first), url, &mut out);
+            out
+        };
+        assert!(
+            json(true).contains("\"state\":\"connecting\""),
+            "{}",
+            json(true)
+        );
+        assert!(
+            json(false).contains("\"state\":\"reconnecting\""),
+            "{}",
+            json(false)
+        );
+    }
+
+    #[test]
     fn status_says_when_a_heartbeat_reply_is_slow_or_overdue() {
         colored::control::set_override(false);
         let heartbeat_line_with = |last_rtt: Option<Duration>, waiting: Option<Duration>| {
@@ -1382,6 +1430,7 @@ mod tests {
                 session: Duration::from_secs(60),
                 reconnects: 0,
                 next_attempt: None,
+                first: false,
                 heartbeat_interval: Some(Duration::from_secs(30)),
                 heartbeat: crate::session::HeartbeatStats {
                     last_rtt,

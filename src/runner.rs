@@ -1435,13 +1435,13 @@ impl Runner {
                     self.sent(id);
                 }
             }
-            Event::Closed { by_client, .. } => {
+            Event::Closed { lost, .. } => {
                 self.connected = false;
                 self.ended = true;
-                if !by_client {
+                if lost {
                     self.connection_lost = true;
                 }
-                if script || matches!(self.step, Step::Closing { .. }) || by_client {
+                if script || matches!(self.step, Step::Closing { .. }) || !lost {
                     self.step = Step::Done;
                 } else {
                     // At the prompt the user reads what happened and quits.

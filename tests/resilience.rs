@@ -190,7 +190,7 @@ fn a_server_that_stops_answering_heartbeats_is_detected_and_left() {
         l == "* no reply to the heartbeat within 0.3 s: the connection is dead, closing it"
     });
     client.expect_line("closing it", |l| {
-        l == "* connection lost (heartbeat timeout)"
+        l == "* connection closed: code 1000 (heartbeat timeout)"
     });
     client.expect_line("a reconnect", |l| l.starts_with("* reconnected to "));
     client.expect_line("a rejoin", |l| {
@@ -201,6 +201,25 @@ fn a_server_that_stops_answering_heartbeats_is_detected_and_left() {
         .finish()
         .assert_success()
         .assert_stdout_contains("← room:lobby reply ok to echo");
+}
+
+#[test]
+fn a_heartbeat_timeout_without_reconnect_is_our_close_and_still_a_lost_connection() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .args(["--json", "--heartbeat", "0.3", "--no-reconnect"])
+        .stdin("join room:lobby\npush room:lobby mute_heartbeats\nwait * nothing 30s\n")
+        .run();
+    let report = out.report();
+    out.assert_code(3);
+    let last = out
+        .json()
+        .into_iter()
+        .rfind(|r| r["event"] == "disconnected")
+        .unwrap_or_else(|| panic!("no disconnected record\n{report}"));
+    assert_eq!(last["code"], 1000, "{report}");
+    assert_eq!(last["reason"], "heartbeat timeout", "{report}");
+    assert_eq!(last["by_client"], true, "{report}");
 }
 
 #[test]
@@ -363,6 +382,13 @@ fn json_records_tell_the_whole_reconnect_story() {
     let disconnected = info("disconnected");
     assert_eq!(disconnected[0]["code"], 1011, "{report}");
     assert_eq!(disconnected[0]["reason"], "kicked", "{report}");
+    // The heartbeat timeout: we closed it ourselves, with 1000.
+    let timeout = disconnected
+        .iter()
+        .find(|r| r["reason"] == "heartbeat timeout")
+        .unwrap_or_else(|| panic!("no heartbeat-timeout disconnect\n{report}"));
+    assert_eq!(timeout["code"], 1000, "{report}");
+    assert_eq!(timeout["by_client"], true, "{report}");
     let reconnecting = info("reconnecting");
     assert_eq!(reconnecting[0]["attempt"], 1, "{report}");
     assert_eq!(reconnecting[0]["delay_ms"], 10, "{report}");

@@ -324,6 +324,12 @@ fn handshake_failure(e: tungstenite::Error) -> ConnectError {
              pass the token as a connect param instead: `-p token=…`"
                 .into(),
         ),
+        // A TLS server answers a plain request with a TLS alert.
+        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HttparseError(e)) => {
+            ConnectError::Handshake(format!(
+                "the server's answer is not HTTP ({e}); if it speaks TLS, use a wss:// URL"
+            ))
+        }
         tungstenite::Error::Io(e) if tls_error(&e).is_some() => {
             ConnectError::Tls(tls_error(&e).unwrap_or_default())
         }

@@ -141,6 +141,17 @@ impl Pki {
 }
 
 #[test]
+fn ws_to_a_tls_server_suggests_wss() {
+    let pki = Pki::new();
+    let server = pki.server();
+    Script::with_url(&format!("ws://localhost:{}/socket", server.port))
+        .stdin("join room:lobby\n")
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("if it speaks TLS, use a wss:// URL");
+}
+
+#[test]
 fn wss_with_the_test_ca_works_end_to_end() {
     let pki = Pki::new();
     let server = pki.server();

@@ -34,6 +34,7 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(payload) = parse_payload(line) {
         // Syntax only: `1e999` is valid JSON that no f64 holds.
-        serde_json::from_str::<&serde_json::value::RawValue>(payload.get()).expect("payload is JSON");
+        serde_json::from_str::<&serde_json::value::RawValue>(payload.get())
+            .expect("payload is JSON");
     }
 });

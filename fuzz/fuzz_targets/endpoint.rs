@@ -19,8 +19,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(url) = normalize(input, &params) else {
         return;
     };
-    assert!(matches!(url.scheme(), "ws" | "wss"));
-    assert!(url.path().ends_with("/websocket"));
+    // WebSocket, or the long-poll transport a `/longpoll` URL asks for.
+    match url.scheme() {
+        "ws" | "wss" => assert!(url.path().ends_with("/websocket")),
+        "http" | "https" => assert!(url.path().ends_with("/longpoll")),
+        other => panic!("scheme {other}"),
+    }
     let again = normalize(url.as_str(), &[]).expect("a normalised URL normalises");
     assert_eq!(url, again);
     let shown = redact(&url);

@@ -739,7 +739,14 @@ impl Net {
                     self.batch.push(Event::Connected);
                     let now = Instant::now();
                     self.session.reconnected(now);
-                    let ending = self.serve_socket(&mut ws);
+                    let mut ending = self.serve_socket(&mut ws);
+                    if ending.code == Some(crate::longpoll::CLOSE_ERROR)
+                        && crate::longpoll::endpoint(&target.url).is_some()
+                    {
+                        // The long-poll bridge's code for a failed request,
+                        // not the server's: a lost connection.
+                        ending.code = None;
+                    }
                     (ending, true, None)
                 }
                 Err(e) if !opened && !self.options.retry => {

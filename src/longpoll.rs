@@ -44,9 +44,11 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Frames per POST, as Phoenix accepts at most 100 lines (PROTOCOL.md §4).
 const MAX_BATCH: usize = 100;
 /// The JS client's close codes for a session that is gone and for a
-/// failed request (PROTOCOL.md §5).
+/// failed request (PROTOCOL.md §5). The server sends neither: long-poll
+/// has no close frames. The connection loop reports a bridge close with
+/// `CLOSE_ERROR` as a lost connection, without the code.
 const CLOSE_SESSION_GONE: u16 = 3410;
-const CLOSE_ERROR: u16 = 1011;
+pub const CLOSE_ERROR: u16 = 1011;
 
 /// The long-poll endpoint of a URL: `http(s)://…/longpoll…` means
 /// long-poll; `ws(s)://` does not.
@@ -142,6 +144,29 @@ pub fn connect(
         }
     };
     bridge(endpoint, token).map_err(|e| ConnectError::LongPoll(format!("long-poll bridge: {e}")))
+}
+
+/// Why a request of a running session failed, in long-poll terms (the
+/// connect-time wording of `ConnectError` speaks of a handshake).
+fn failed(method: &str, e: &ConnectError) -> String {
+    let detail = match e {
+        ConnectError::LongPoll(s) => s
+            .strip_prefix("long-poll request failed: ")
+            .unwrap_or(s)
+            .to_owned(),
+        other => other.to_string(),
+    };
+    let mut text = format!("a long-poll {method} failed: {detail}");
+    // It travels as a close frame's reason: at most 123 bytes.
+    if text.len() > 123 {
+        let mut end = 120;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 /// The token in a `phoenix, base64url.bearer.phx.<Base64>` header value.
@@ -247,7 +272,7 @@ fn poll_loop(
                     other => Polled::Ended(CLOSE_ERROR, format!("poll answered status {other}")),
                 }
             }
-            Err(e) => Polled::Ended(CLOSE_ERROR, format!("poll failed: {e}")),
+            Err(e) => Polled::Ended(CLOSE_ERROR, failed("GET", &e)),
         };
         let ended = matches!(polled, Polled::Ended(..));
         if tx.send(polled).is_err() {
@@ -385,7 +410,7 @@ impl Pump {
                 CLOSE_ERROR,
                 format!("the server answered status {status} to a POST"),
             ))),
-            Err(e) => Err(Some((CLOSE_ERROR, format!("POST failed: {e}")))),
+            Err(e) => Err(Some((CLOSE_ERROR, failed("POST", &e)))),
         }
     }
 }
@@ -493,6 +518,11 @@ fn http(
         stream.write_all(req.as_bytes()).map_err(io_err)?;
         read_to_close(&mut stream, &mut raw).map_err(io_err)?;
     }
+    if raw.is_empty() {
+        return Err(ConnectError::LongPoll(
+            "the server closed the connection without answering".into(),
+        ));
+    }
     parse_response(&raw)
         .map_err(|e| ConnectError::LongPoll(format!("the long-poll answer is not HTTP: {e}")))
 }
@@ -512,7 +542,7 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or("no end of headers")?;
+        .ok_or("the answer ended within its headers")?;
     let head = std::str::from_utf8(&raw[..split]).map_err(|_| "headers are not UTF-8")?;
     let mut body = &raw[split + 4..];
     let mut lines = head.split("\r\n");
@@ -606,6 +636,18 @@ mod tests {
         let r = b"HTTP/1.1 404 Not Found\r\n\r\nnope";
         assert_eq!(parse_response(r).unwrap(), (404, "nope".to_owned()));
         assert!(parse_response(b"garbage").is_err());
+    }
+
+    #[test]
+    fn a_failed_request_is_told_in_long_poll_terms_and_fits_a_close_frame() {
+        let e = ConnectError::LongPoll("long-poll request failed: connection reset".into());
+        assert_eq!(
+            failed("GET", &e),
+            "a long-poll GET failed: connection reset"
+        );
+        let long = ConnectError::LongPoll("é".repeat(100));
+        let text = failed("POST", &long);
+        assert!(text.len() <= 123 && text.ends_with('…'), "{text}");
     }
 
     #[test]

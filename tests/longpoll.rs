@@ -173,3 +173,26 @@ fn v1_rejoins_of_several_topics_after_a_lost_session_are_accepted() {
         .assert_success()
         .assert_stdout_lacks("code 1011");
 }
+
+#[test]
+fn a_server_that_goes_away_is_a_lost_connection_in_long_poll_terms() {
+    let server = Server::start();
+    let mut client = Script::new(&server)
+        .args(["--transport", "longpoll", "--max-retries", "1"])
+        .stdin("join room:lobby\nwait * nothing 60s\n")
+        .spawn();
+    client.expect_line("joined", |l| {
+        l.starts_with("← room:lobby reply ok to phx_join")
+    });
+    drop(server);
+    // The GET in flight ends without an answer (or a reset); no close
+    // code is shown, as the server sent none.
+    client.expect_line("the drop", |l| {
+        l.starts_with("* connection lost (a long-poll GET failed: ")
+    });
+    client
+        .finish()
+        .assert_code(3)
+        .assert_stdout_lacks("WebSocket handshake")
+        .assert_stdout_lacks("code 1011");
+}

@@ -1390,7 +1390,12 @@ impl Runner {
                 {
                     self.mark_failed();
                 }
-                self.saw(m.frame.topic, m.frame.event, m.frame.payload.into_json());
+                // A stale frame is from a channel instance that no longer
+                // exists (an earlier join of the topic): it satisfies no
+                // `wait`, now or later.
+                if !m.stale {
+                    self.saw(m.frame.topic, m.frame.event, m.frame.payload.into_json());
+                }
             }
             Event::TimedOut(e) => {
                 if e.auto {

@@ -167,6 +167,20 @@ fn a_duplicate_join_keeps_the_topic_joined_under_the_new_join_ref() {
 }
 
 #[test]
+fn a_stale_frame_does_not_satisfy_a_wait() {
+    let server = Server::start();
+    // The first instance's phx_close arrives (stale) before the second
+    // join's reply, so before the wait line runs.
+    Script::new(&server)
+        .stdin("join room:a\njoin room:a\nwait room:a phx_close 0.3s\n")
+        .run()
+        .assert_code(1)
+        .assert_stdout_contains("← room:a phx_close")
+        .assert_stdout_contains("[stale join_ref 1: an earlier instance of the channel]")
+        .assert_stderr_contains("no `phx_close` on `room:a` within 300 ms");
+}
+
+#[test]
 fn with_v1_a_duplicate_join_keeps_the_topic_joined_too() {
     let server = Server::start();
     Script::new(&server)

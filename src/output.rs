@@ -321,11 +321,16 @@ impl Style {
                     (None, Some(w)) if w >= Duration::from_secs(1) => String::new(),
                     (None, _) => "no reply yet, ".to_owned(),
                 };
-                let mut line = format!(
-                    "every {}, {rtt}{} missed",
-                    fmt_latency_short(every),
-                    st.heartbeat.missed
-                );
+                // "Missed" is a heartbeat timeout: no reply by the time the
+                // next beat was due while nothing else arrived either, so
+                // the connection was closed as dead. Beats let pass while
+                // frames kept arriving are the wait below, not this count.
+                let missed = match st.heartbeat.missed {
+                    0 => "0 missed".to_owned(),
+                    1 => "1 missed (the connection was closed as dead for it)".to_owned(),
+                    n => format!("{n} missed (each closed the connection as dead)"),
+                };
+                let mut line = format!("every {}, {rtt}{missed}", fmt_latency_short(every));
                 // A reply normally comes within milliseconds: say when one
                 // is slow, and when it is overdue but let pass because
                 // frames keep arriving.
@@ -1466,6 +1471,40 @@ mod tests {
         assert_eq!(
             heartbeat_line_with(None, Some(Duration::from_secs(3))),
             "  heartbeat   every 30 s, 0 missed, waiting 3 s for a reply"
+        );
+    }
+
+    #[test]
+    fn status_says_what_a_missed_heartbeat_did() {
+        colored::control::set_override(false);
+        let line = |missed| {
+            let st = Status {
+                up: Some(Duration::from_secs(60)),
+                session: Duration::from_secs(60),
+                reconnects: missed as u32,
+                next_attempt: None,
+                first: false,
+                heartbeat_interval: Some(Duration::from_secs(30)),
+                heartbeat: crate::session::HeartbeatStats {
+                    last_rtt: Some(Duration::from_micros(200)),
+                    missed,
+                    waiting: None,
+                },
+                topics: Vec::new(),
+            };
+            let mut out = String::new();
+            HUMAN.status(&st, "ws://h/socket/websocket", &mut out);
+            out.lines().nth(1).unwrap_or_default().to_owned()
+        };
+        let base = "  heartbeat   every 30 s, last round trip 200 µs, ";
+        assert_eq!(line(0), format!("{base}0 missed"));
+        assert_eq!(
+            line(1),
+            format!("{base}1 missed (the connection was closed as dead for it)")
+        );
+        assert_eq!(
+            line(2),
+            format!("{base}2 missed (each closed the connection as dead)")
         );
     }
 

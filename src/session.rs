@@ -224,7 +224,10 @@ pub struct Rejoining {
 pub struct HeartbeatStats {
     /// Round-trip time of the last answered heartbeat.
     pub last_rtt: Option<Duration>,
-    /// Heartbeats that got no reply before the next one was due.
+    /// Heartbeat timeouts, over the whole session: a heartbeat with no
+    /// reply by the time the next was due while no other frame arrived
+    /// either, for which the connection was closed as dead. A beat let
+    /// pass because frames kept arriving is not counted (see `waiting`).
     pub missed: u64,
     /// How long the oldest heartbeat still unanswered has waited: it grows
     /// past the interval only while other frames keep the connection

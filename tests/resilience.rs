@@ -434,6 +434,18 @@ fn json_records_tell_the_whole_reconnect_story() {
         status[0]["heartbeats_missed"].as_u64() >= Some(1),
         "{report}"
     );
+    // The count is exactly the heartbeat timeouts (each closed the
+    // connection) reported before the status.
+    let timeouts_before = records
+        .iter()
+        .take_while(|r| r["event"] != "status")
+        .filter(|r| r["event"] == "heartbeat_timeout")
+        .count() as u64;
+    assert_eq!(
+        status[0]["heartbeats_missed"].as_u64(),
+        Some(timeouts_before),
+        "{report}"
+    );
     assert_eq!(status[0]["topics"][0]["topic"], "room:lobby", "{report}");
 }
 

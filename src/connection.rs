@@ -389,10 +389,10 @@ pub enum Event {
     Connected,
     /// Connecting failed and will not be retried; this is the last event.
     ConnectFailed(String),
-    /// The connection dropped and a reconnect follows (unlike `Closed`).
-    /// `by_client` is true only for a heartbeat timeout: we closed it
-    /// ourselves with 1000 "heartbeat timeout" (`HeartbeatTimeout` comes
-    /// first).
+    /// The open socket ended: a reconnect follows, unless a `Closed` with
+    /// `reported` does (after the requests it left unanswered).
+    /// `by_client` is true when we closed it: at the front end's request,
+    /// or with 1000 "heartbeat timeout" (`HeartbeatTimeout` comes first).
     Disconnected {
         code: Option<u16>,
         reason: String,
@@ -467,12 +467,14 @@ pub enum Event {
         text: String,
     },
     /// The connection is over; this is the last event. `by_client` as for
-    /// `Disconnected`; `lost` unless the front end asked to close it.
+    /// `Disconnected`; `lost` unless the front end asked to close it;
+    /// `reported` when a `Disconnected` just before already said so.
     Closed {
         code: Option<u16>,
         reason: String,
         by_client: bool,
         lost: bool,
+        reported: bool,
     },
 }
 
@@ -773,13 +775,13 @@ impl Net {
             let again = retry && !ending.by_client;
             self.up_since = None;
             if was_open {
-                if again {
-                    self.batch.push(Event::Disconnected {
-                        code: ending.code,
-                        reason: ending.reason.clone(),
-                        by_client: ending.dead_peer,
-                    });
-                }
+                // Said first, before the requests it left unanswered; when
+                // no reconnect follows, `Closed` ends it without a line.
+                self.batch.push(Event::Disconnected {
+                    code: ending.code,
+                    reason: ending.reason.clone(),
+                    by_client: ending.by_client || ending.dead_peer,
+                });
                 self.session.transport_closed(Instant::now());
                 if !again {
                     // No channel is coming back: "rejoins once reconnected"
@@ -789,7 +791,7 @@ impl Net {
                 let _ = self.settle(None);
             }
             if !again {
-                self.finish(ending);
+                self.finish(ending, was_open);
                 return;
             }
             attempt += 1;
@@ -798,12 +800,15 @@ impl Net {
             {
                 let tries = if max == 1 { "attempt" } else { "attempts" };
                 if opened {
-                    self.finish(Ending {
-                        code: None,
-                        reason: format!("gave up after {max} reconnect {tries}"),
-                        by_client: false,
-                        dead_peer: false,
-                    });
+                    self.finish(
+                        Ending {
+                            code: None,
+                            reason: format!("gave up after {max} reconnect {tries}"),
+                            by_client: false,
+                            dead_peer: false,
+                        },
+                        false,
+                    );
                 } else {
                     let last = error.unwrap_or_default();
                     self.batch.push(Event::ConnectFailed(format!(
@@ -827,12 +832,15 @@ impl Net {
             let at = Instant::now() + delay;
             self.next_attempt = Some((attempt, at));
             if !self.wait_offline(at) {
-                self.finish(Ending {
-                    code: None,
-                    reason: String::new(),
-                    by_client: true,
-                    dead_peer: false,
-                });
+                self.finish(
+                    Ending {
+                        code: None,
+                        reason: String::new(),
+                        by_client: true,
+                        dead_peer: false,
+                    },
+                    false,
+                );
                 return;
             }
         }
@@ -859,8 +867,9 @@ impl Net {
         });
     }
 
-    /// Reports the end of the connection (the last event) and stops.
-    fn finish(&mut self, ending: Ending) {
+    /// Reports the end of the connection (the last event) and stops;
+    /// `reported` when a `Disconnected` event already told how it ended.
+    fn finish(&mut self, ending: Ending, reported: bool) {
         // Commands still held will never run.
         for (_, msg) in std::mem::take(&mut self.offline) {
             self.reject_offline(msg, "the connection is closed");
@@ -870,6 +879,7 @@ impl Net {
             reason: ending.reason,
             by_client: ending.by_client || ending.dead_peer,
             lost: !ending.by_client,
+            reported,
         });
         self.deliver_last();
     }

@@ -133,8 +133,10 @@ impl Style {
                 code,
                 reason,
                 by_client,
+                reported: false,
                 ..
             } => self.closed(*code, reason, *by_client, out),
+            Event::Closed { reported: true, .. } => {}
             Event::Disconnected {
                 code,
                 reason,

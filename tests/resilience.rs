@@ -274,14 +274,26 @@ fn an_idle_timeout_closes_with_a_close_frame_and_the_client_comes_back() {
 #[test]
 fn a_kick_with_no_reconnect_ends_the_run_with_exit_3() {
     let server = Server::start();
-    Script::new(&server)
+    let out = Script::new(&server)
         .arg("--no-reconnect")
         .stdin("join room:lobby\npush room:lobby kick\npush room:lobby echo\n")
-        .run()
-        .assert_code(3)
+        .run();
+    out.assert_code(3)
         .assert_stdout_contains("* disconnected by the server: code 1011 (kicked)\n")
         .assert_stdout_lacks("reconnecting")
         .assert_stdout_lacks("echo");
+    // The cause comes first, then what it left unanswered; said once.
+    let report = out.report();
+    let drop = out
+        .stdout
+        .find("* disconnected by the server")
+        .expect("checked");
+    let unanswered = out
+        .stdout
+        .find("* no reply to kick on room:lobby (ref 2): the connection dropped")
+        .unwrap_or_else(|| panic!("no unanswered line\n{report}"));
+    assert!(drop < unanswered, "{report}");
+    assert_eq!(out.stdout.matches("code 1011").count(), 1, "{report}");
 }
 
 #[test]

@@ -138,6 +138,9 @@ pub struct Expired {
     pub topic: String,
     pub event: String,
     pub auto: bool,
+    /// The timeout it was given. Not the time measured since sending: time
+    /// spent paused behind a slow reader or a backlog does not count against
+    /// a reply, so the measured wait can be longer than the budget.
     pub after: Duration,
 }
 
@@ -772,7 +775,7 @@ impl Session {
                 topic: p.topic.clone(),
                 event: p.event.clone(),
                 auto: p.auto,
-                after: now.saturating_duration_since(p.sent_at),
+                after: self.timeout,
             });
             if p.event == PHX_JOIN {
                 let topic = p.topic.clone();

@@ -147,7 +147,7 @@ pub fn connect(
     timeout: Duration,
 ) -> Result<Socket, ConnectError> {
     if let Some(lp) = crate::longpoll::endpoint(url) {
-        return crate::longpoll::connect(&lp, headers, trust);
+        return crate::longpoll::connect(&lp, headers, trust, timeout);
     }
     let stream = tcp_connect(url)?;
     let io_err = |e: io::Error| ConnectError::Handshake(e.to_string());
@@ -283,7 +283,7 @@ impl Watchdog {
 }
 
 /// `1 s`, `0.5 s`.
-fn secs(d: Duration) -> String {
+pub fn secs(d: Duration) -> String {
     let s = d.as_secs_f64();
     if s.fract() == 0.0 {
         format!("{s:.0} s")

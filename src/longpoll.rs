@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use data_encoding::BASE64;
 use polling::{Events, Poller};
@@ -39,8 +39,12 @@ use crate::tls::{self, Trust};
 /// How long one poll may take: the server answers within its window
 /// (10 s in Phoenix); the JS client gives up after 20 s.
 const POLL_TIMEOUT: Duration = Duration::from_secs(20);
-/// How long a POST or the opening GET may take.
+/// How long a POST may take. The opening GET gets `--timeout`, like the
+/// WebSocket upgrade.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest answer read: a hostile endpoint must not grow memory
+/// without bound.
+const MAX_ANSWER: usize = 64 << 20;
 /// Frames per POST, as Phoenix accepts at most 100 lines (PROTOCOL.md §4).
 const MAX_BATCH: usize = 100;
 /// The JS client's close codes for a session that is gone and for a
@@ -107,6 +111,7 @@ pub fn connect(
     url: &Url,
     headers: &[(String, String)],
     trust: &Trust,
+    timeout: Duration,
 ) -> Result<Socket, ConnectError> {
     // The token travels in its own header on long-poll (PROTOCOL.md §1);
     // the subprotocol header means nothing here.
@@ -125,7 +130,7 @@ pub fn connect(
         headers: lp_headers,
         trust: trust.clone(),
     };
-    let opened = endpoint.request("GET", None, None, REQUEST_TIMEOUT)?;
+    let opened = endpoint.request("GET", None, None, timeout)?;
     let token = match (opened.status, opened.token) {
         (410, Some(token)) => token,
         (403, _) => {
@@ -465,7 +470,8 @@ struct Body {
 
 /// A minimal HTTP/1.1 exchange with `Connection: close`: the status and the
 /// body as text. Enough for Phoenix's long-poll answers (JSON, with a
-/// Content-Length, chunked, or up to the close).
+/// Content-Length, chunked, or up to the close). `timeout` bounds the whole
+/// exchange, not each read, so a server trickling bytes cannot hold it.
 fn http(
     url: &Url,
     method: &str,
@@ -474,9 +480,17 @@ fn http(
     trust: &Trust,
     timeout: Duration,
 ) -> Result<(u16, String), ConnectError> {
+    let deadline = Instant::now() + timeout;
     let tcp = tcp_connect(url)?;
+    let clock = tcp
+        .try_clone()
+        .map_err(|e| ConnectError::LongPoll(format!("long-poll request failed: {e}")))?;
     let io_err = |e: io::Error| match tls_error(&e) {
         Some(t) => ConnectError::Tls(t),
+        None if e.kind() == ErrorKind::TimedOut => ConnectError::LongPoll(format!(
+            "the long-poll endpoint gave no complete answer within {}",
+            crate::connection::secs(timeout)
+        )),
         None => ConnectError::LongPoll(format!("long-poll request failed: {e}")),
     };
     tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
@@ -512,11 +526,11 @@ fn http(
             .map_err(|e| ConnectError::Tls(e.to_string()))?;
         let mut stream = rustls::StreamOwned::new(conn, tcp);
         stream.write_all(req.as_bytes()).map_err(io_err)?;
-        read_to_close(&mut stream, &mut raw).map_err(io_err)?;
+        read_to_close(&mut stream, &clock, deadline, &mut raw).map_err(io_err)?;
     } else {
         let mut stream = tcp;
         stream.write_all(req.as_bytes()).map_err(io_err)?;
-        read_to_close(&mut stream, &mut raw).map_err(io_err)?;
+        read_to_close(&mut stream, &clock, deadline, &mut raw).map_err(io_err)?;
     }
     if raw.is_empty() {
         return Err(ConnectError::LongPoll(
@@ -527,13 +541,40 @@ fn http(
         .map_err(|e| ConnectError::LongPoll(format!("the long-poll answer is not HTTP: {e}")))
 }
 
-/// Reads until the server closes. A TLS peer that closes without
-/// close_notify still delivered the whole answer.
-fn read_to_close(stream: &mut impl Read, out: &mut Vec<u8>) -> io::Result<()> {
-    match stream.read_to_end(out) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == ErrorKind::UnexpectedEof && !out.is_empty() => Ok(()),
-        Err(e) => Err(e),
+/// Reads until the server closes, by `deadline` and at most `MAX_ANSWER`
+/// bytes. A TLS peer that closes without close_notify still delivered the
+/// whole answer. `tcp` is the stream's socket, whose read timeout is set
+/// to what is left before each read.
+fn read_to_close(
+    stream: &mut impl Read,
+    tcp: &TcpStream,
+    deadline: Instant,
+    out: &mut Vec<u8>,
+) -> io::Result<()> {
+    let too_slow = || io::Error::new(ErrorKind::TimedOut, "no complete answer in time");
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(too_slow());
+        }
+        tcp.set_read_timeout(Some(left))?;
+        match stream.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) if out.len() + n > MAX_ANSWER => {
+                return Err(io::Error::other(format!(
+                    "the answer is larger than {} MiB",
+                    MAX_ANSWER >> 20
+                )));
+            }
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if e.kind() == ErrorKind::UnexpectedEof && !out.is_empty() => return Ok(()),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return Err(too_slow());
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 

@@ -670,3 +670,27 @@ fn terminal_controls_in_an_http_error_body_are_escaped() {
         }
     }
 }
+
+#[test]
+fn a_long_poll_endpoint_that_trickles_its_answer_times_out_in_total() {
+    let url = raw_peer(|mut stream| {
+        // The opening GET gets a status line, then a byte at a time, each
+        // well within any per-read timeout.
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n");
+        loop {
+            if stream.write_all(b"X").is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(200));
+        }
+    });
+    let out = Script::with_url(&url)
+        .args(["--transport", "longpoll", "--timeout", "1"])
+        .stdin("join room:lobby\n")
+        .run();
+    out.assert_code(3)
+        .assert_stderr_contains("the long-poll endpoint gave no complete answer within 1 s");
+    assert!(out.elapsed < Duration::from_secs(10), "{:?}", out.elapsed);
+}

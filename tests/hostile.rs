@@ -35,6 +35,20 @@ fn raw_peer(then: impl FnOnce(TcpStream) + Send + 'static) -> String {
     url
 }
 
+/// A peer that reads the request, sends `status_line`, then a byte every
+/// 200 ms, each well within any per-read timeout: only a deadline for the
+/// whole exchange ends this.
+fn trickling_peer(status_line: &'static [u8]) -> String {
+    raw_peer(move |mut stream| {
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf);
+        let _ = stream.write_all(status_line);
+        while stream.write_all(b"X").is_ok() {
+            thread::sleep(Duration::from_millis(200));
+        }
+    })
+}
+
 /// Answers the first frame (the join) with an ok reply.
 fn answer_join(ws: &mut Ws) {
     if let Ok(Message::Text(t)) = ws.read() {
@@ -241,19 +255,7 @@ fn a_server_that_never_answers_the_upgrade_times_out() {
 
 #[test]
 fn a_server_that_trickles_its_upgrade_answer_times_out_in_total() {
-    let url = raw_peer(|mut stream| {
-        // A byte at a time, each well within any per-read timeout: only a
-        // deadline for the whole handshake ends this.
-        let mut buf = [0u8; 4096];
-        let _ = stream.read(&mut buf);
-        let _ = stream.write_all(b"HTTP/1.1 101 Switching Protocols\r\n");
-        loop {
-            if stream.write_all(b"X").is_err() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(200));
-        }
-    });
+    let url = trickling_peer(b"HTTP/1.1 101 Switching Protocols\r\n");
     let out = Script::with_url(&url)
         .args(["--timeout", "1"])
         .stdin("join room:lobby\n")
@@ -673,19 +675,7 @@ fn terminal_controls_in_an_http_error_body_are_escaped() {
 
 #[test]
 fn a_long_poll_endpoint_that_trickles_its_answer_times_out_in_total() {
-    let url = raw_peer(|mut stream| {
-        // The opening GET gets a status line, then a byte at a time, each
-        // well within any per-read timeout.
-        let mut buf = [0u8; 4096];
-        let _ = stream.read(&mut buf);
-        let _ = stream.write_all(b"HTTP/1.1 200 OK\r\n");
-        loop {
-            if stream.write_all(b"X").is_err() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(200));
-        }
-    });
+    let url = trickling_peer(b"HTTP/1.1 200 OK\r\n");
     let out = Script::with_url(&url)
         .args(["--transport", "longpoll", "--timeout", "1"])
         .stdin("join room:lobby\n")

@@ -226,7 +226,7 @@ mod tests {
     use crate::protocol::{Payload, raw};
 
     fn json(text: &str) -> Payload {
-        Payload::Json(raw(text.into()))
+        raw(text.into()).into()
     }
 
     fn ms(n: u64) -> Duration {

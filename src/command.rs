@@ -608,12 +608,12 @@ pub fn payload_form(text: &str) -> Result<Payload, String> {
         let json = String::from_utf8(bytes)
             .map_err(|_| format!("`{path}` is not UTF-8 text; send its bytes with @@{path}"))?;
         return RawValue::from_string(json.trim().to_owned())
-            .map(Payload::Json)
+            .map(Payload::from)
             .map_err(|e| {
                 format!("`{path}` does not hold valid JSON ({e}); send its bytes with @@{path}")
             });
     }
-    parse_payload(text).map(Payload::Json)
+    parse_payload(text).map(Payload::from)
 }
 
 fn read_file(path: &str) -> Result<Vec<u8>, String> {

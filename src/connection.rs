@@ -451,7 +451,9 @@ pub enum Event {
         id: u64,
         message: String,
     },
-    Reply(Reply),
+    /// Boxed: replies are rarer than messages and much larger, and every
+    /// event is moved into a batch.
+    Reply(Box<Reply>),
     Message(PhxMessage),
     TimedOut(Expired),
     /// A request's channel crashed or closed before it was answered.
@@ -1094,6 +1096,11 @@ impl Net {
             let mut read_any = false;
             if self.paused.is_none() {
                 let mut batch_bytes = 0;
+                // One clock reading per batch: a frame's arrival time (a
+                // reply's latency) is when we started reading it, at most
+                // one batch of processing early, and a flood does not pay
+                // for a clock call per frame.
+                let read_at = Instant::now();
                 for _ in 0..READ_BATCH {
                     match ws.read() {
                         Ok(Message::Close(frame)) => {
@@ -1117,7 +1124,7 @@ impl Net {
                         Ok(msg) => {
                             read_any = true;
                             batch_bytes += msg.len();
-                            self.incoming(msg);
+                            self.incoming(msg, read_at);
                             if self.session.has_effects()
                                 && let Err(e) = self.settle(Some(ws))
                             {
@@ -1210,7 +1217,7 @@ impl Net {
                 }
                 for rejoin in self.session.rejoins_due(now) {
                     self.batch.push(Event::Rejoining {
-                        topic: rejoin.frame.topic.clone(),
+                        topic: rejoin.frame.topic.to_string(),
                         attempt: rejoin.attempt,
                     });
                     if let Err(e) = write(ws, self.wire(&rejoin.frame)) {
@@ -1449,15 +1456,15 @@ impl Net {
     }
 
     /// Handles one received WebSocket message (not a close).
-    fn incoming(&mut self, msg: Message) {
+    fn incoming(&mut self, msg: Message, now: Instant) {
         let decoded = match &msg {
             Message::Text(text) => self.options.vsn.decode(text),
             Message::Binary(data) => protocol::decode_binary(data, Side::Server),
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => return,
         };
         let event = match decoded {
-            Ok(frame) => match self.session.receive(frame, Instant::now()) {
-                Incoming::Reply(r) => Event::Reply(r),
+            Ok(frame) => match self.session.receive(frame, now) {
+                Incoming::Reply(r) => Event::Reply(Box::new(r)),
                 Incoming::Message(m) => Event::Message(m),
             },
             Err(e) => Event::Undecodable {

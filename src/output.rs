@@ -1323,7 +1323,7 @@ mod tests {
         use crate::presence::{Applied, Tracker};
         let mut t = Tracker::new();
         t.joining("room:1", Some("1"));
-        let p = |s: &str| raw(s.to_owned());
+        let p = |s: &str| s.to_owned();
         let mut out = String::new();
         for a in t
             .on_state(
@@ -1357,7 +1357,7 @@ mod tests {
     }
 
     fn reply_event() -> Event {
-        Event::Reply(Reply {
+        Event::Reply(Box::new(Reply {
             frame: decode(r#"["1","1","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#).unwrap(),
             status: Some("ok".into()),
             response: raw(r#"{"joined":"room:lobby"}"#.into()).into(),
@@ -1365,7 +1365,7 @@ mod tests {
             latency: Some(Duration::from_micros(1900)),
             late: false,
             auto: false,
-        })
+        }))
     }
 
     fn without_time(s: &str) -> String {

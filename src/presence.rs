@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 
 pub const PRESENCE_STATE: &str = "presence_state";
@@ -253,8 +252,8 @@ impl Tracker {
     }
 
     /// A `presence_state` arrived: merge it, then the diffs held back.
-    pub fn on_state(&mut self, topic: &str, payload: &RawValue) -> Result<Vec<Applied>, String> {
-        let new = parse_state(payload.get())
+    pub fn on_state(&mut self, topic: &str, payload: &str) -> Result<Vec<Applied>, String> {
+        let new = parse_state(payload)
             .map_err(|e| format!("{PRESENCE_STATE} on {topic} is not presence: {e}"))?;
         let t = self.topics.entry(topic.to_owned()).or_default();
         t.synced_join_ref = Some(t.channel_join_ref.clone());
@@ -275,8 +274,8 @@ impl Tracker {
 
     /// A `presence_diff` arrived: merged now, or held until the state for
     /// the current join (then `Ok(None)`).
-    pub fn on_diff(&mut self, topic: &str, payload: &RawValue) -> Result<Option<Applied>, String> {
-        let diff = parse_diff(payload.get())
+    pub fn on_diff(&mut self, topic: &str, payload: &str) -> Result<Option<Applied>, String> {
+        let diff = parse_diff(payload)
             .map_err(|e| format!("{PRESENCE_DIFF} on {topic} is not a presence diff: {e}"))?;
         let t = self.topics.entry(topic.to_owned()).or_default();
         if t.in_pending_sync() {
@@ -326,8 +325,8 @@ mod tests {
         parse_diff(&v.to_string()).unwrap()
     }
 
-    fn raw(v: Value) -> Box<RawValue> {
-        RawValue::from_string(v.to_string()).unwrap()
+    fn raw(v: Value) -> String {
+        v.to_string()
     }
 
     fn show(s: &State) -> Value {

@@ -13,6 +13,7 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use compact_str::{CompactString, ToCompactString};
 use data_encoding::BASE64;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
@@ -28,20 +29,76 @@ pub const HEARTBEAT: &str = "heartbeat";
 pub const PHOENIX_TOPIC: &str = "phoenix";
 
 /// One Phoenix message, whichever direction it travels.
+///
+/// The strings are [`Text`]: short ones (refs, most topics and events, small
+/// payloads) live inside the frame itself, so decoding a typical frame
+/// allocates nothing. That matters in a flood, where frames are decoded on
+/// the network thread and dropped on the front end's: memory allocated on
+/// one thread and freed on another makes both contend for the allocator.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    pub join_ref: Option<String>,
-    pub ref_: Option<String>,
-    pub topic: String,
-    pub event: String,
+    pub join_ref: Option<Text>,
+    pub ref_: Option<Text>,
+    pub topic: Text,
+    pub event: Text,
     pub payload: Payload,
+}
+
+/// A frame's string: up to 24 bytes are stored inline, without allocating.
+pub type Text = CompactString;
+
+/// Valid JSON text (a payload as it arrived, or one we built), stored like
+/// [`Text`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct Json(Text);
+
+impl Json {
+    /// Wraps text the caller knows to be valid JSON (it was parsed as a
+    /// JSON value, or built from valid parts).
+    fn trusted(text: impl Into<Text>) -> Json {
+        Json(text.into())
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+
+    /// As a `RawValue`, for code that deserializes or stores it.
+    pub fn to_raw(&self) -> Box<RawValue> {
+        raw(self.0.to_string())
+    }
+}
+
+impl fmt::Debug for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Display for Json {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<Box<RawValue>> for Json {
+    fn from(json: Box<RawValue>) -> Json {
+        Json::trusted(json.get())
+    }
+}
+
+impl From<&RawValue> for Json {
+    fn from(json: &RawValue) -> Json {
+        Json::trusted(json.get())
+    }
 }
 
 /// What a frame carries: JSON text, or the bytes of a V2 binary frame.
 #[derive(Debug, Clone)]
 pub enum Payload {
     /// The payload exactly as it appeared on the wire (valid JSON).
-    Json(Box<RawValue>),
+    Json(Json),
     /// The data of a binary push (kind 0) or broadcast (kind 2).
     Binary(Vec<u8>),
     /// A binary reply (kind 1, event `phx_reply`): the status travels in the
@@ -51,7 +108,7 @@ pub enum Payload {
 
 impl Payload {
     /// The JSON text, if this is a JSON payload.
-    pub fn json(&self) -> Option<&RawValue> {
+    pub fn json(&self) -> Option<&Json> {
         match self {
             Payload::Json(j) => Some(j),
             _ => None,
@@ -84,16 +141,22 @@ impl Payload {
 impl Payload {
     /// The payload as a JSON value (see [`Payload::to_json`]), for code
     /// that compares or stores payloads as JSON.
-    pub fn into_json(self) -> Box<RawValue> {
+    pub fn into_json(self) -> Json {
         match self {
             Payload::Json(j) => j,
-            other => raw(other.to_json().into_owned()),
+            other => Json::trusted(other.to_json()),
         }
     }
 }
 
 impl From<Box<RawValue>> for Payload {
     fn from(json: Box<RawValue>) -> Payload {
+        Payload::Json(json.into())
+    }
+}
+
+impl From<Json> for Payload {
+    fn from(json: Json) -> Payload {
         Payload::Json(json)
     }
 }
@@ -113,14 +176,14 @@ impl Frame {
         ref_: Option<&str>,
         topic: &str,
         event: &str,
-        payload: Box<RawValue>,
+        payload: impl Into<Json>,
     ) -> Frame {
         Frame {
-            join_ref: join_ref.map(str::to_owned),
-            ref_: ref_.map(str::to_owned),
-            topic: topic.to_owned(),
-            event: event.to_owned(),
-            payload: Payload::Json(payload),
+            join_ref: join_ref.map(Text::from),
+            ref_: ref_.map(Text::from),
+            topic: topic.into(),
+            event: event.into(),
+            payload: Payload::Json(payload.into()),
         }
     }
 
@@ -244,9 +307,9 @@ pub fn decode(text: &str) -> Result<Frame, DecodeError> {
     Ok(Frame {
         join_ref: env.join_ref,
         ref_: env.ref_,
-        topic: env.topic.into_owned(),
-        event: env.event.into_owned(),
-        payload: Payload::Json(env.payload.to_owned()),
+        topic: env.topic.0,
+        event: env.event.0,
+        payload: Payload::Json(env.payload.into()),
     })
 }
 
@@ -260,10 +323,10 @@ fn describe(e: &serde_json::Error) -> String {
 }
 
 struct Envelope<'a> {
-    join_ref: Option<String>,
-    ref_: Option<String>,
-    topic: Cow<'a, str>,
-    event: Cow<'a, str>,
+    join_ref: Option<Text>,
+    ref_: Option<Text>,
+    topic: StrField,
+    event: StrField,
     payload: &'a RawValue,
 }
 
@@ -286,14 +349,8 @@ impl<'de: 'a, 'a> Visitor<'de> for EnvelopeVisitor<'a> {
         let missing = |n| de::Error::invalid_length(n, &"an array of 5 elements");
         let join_ref: RefField = seq.next_element()?.ok_or_else(|| missing(0))?;
         let ref_: RefField = seq.next_element()?.ok_or_else(|| missing(1))?;
-        let topic: Cow<'a, str> = seq
-            .next_element::<StrField<'a>>()?
-            .ok_or_else(|| missing(2))?
-            .0;
-        let event: Cow<'a, str> = seq
-            .next_element::<StrField<'a>>()?
-            .ok_or_else(|| missing(3))?
-            .0;
+        let topic: StrField = seq.next_element()?.ok_or_else(|| missing(2))?;
+        let event: StrField = seq.next_element()?.ok_or_else(|| missing(3))?;
         let payload: &'a RawValue = seq.next_element()?.ok_or_else(|| missing(4))?;
         while seq.next_element::<IgnoredAny>()?.is_some() {}
         Ok(Envelope {
@@ -306,34 +363,28 @@ impl<'de: 'a, 'a> Visitor<'de> for EnvelopeVisitor<'a> {
     }
 }
 
-/// A string that borrows from the input when it has no escapes.
-struct StrField<'a>(Cow<'a, str>);
+/// A string field, unescaped into a [`Text`].
+struct StrField(Text);
 
-impl<'de: 'a, 'a> Deserialize<'de> for StrField<'a> {
+impl<'de> Deserialize<'de> for StrField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
-            type Value = StrField<'a>;
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = StrField;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
-                Ok(StrField(Cow::Borrowed(v)))
-            }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(StrField(Cow::Owned(v.to_owned())))
-            }
-            fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
-                Ok(StrField(Cow::Owned(v)))
+                Ok(StrField(Text::from(v)))
             }
         }
-        d.deserialize_str(V(std::marker::PhantomData))
+        d.deserialize_str(V)
     }
 }
 
 /// A ref or join_ref: string, number (kept as its text) or null.
 #[derive(Default)]
-struct RefField(Option<String>);
+struct RefField(Option<Text>);
 
 impl<'de> Deserialize<'de> for RefField {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -344,16 +395,16 @@ impl<'de> Deserialize<'de> for RefField {
                 f.write_str("a ref (string, number or null)")
             }
             fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
-                Ok(RefField(Some(v.to_owned())))
+                Ok(RefField(Some(Text::from(v))))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
-                Ok(RefField(Some(v.to_string())))
+                Ok(RefField(Some(v.to_compact_string())))
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
-                Ok(RefField(Some(v.to_string())))
+                Ok(RefField(Some(v.to_compact_string())))
             }
             fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
-                Ok(RefField(Some(v.to_string())))
+                Ok(RefField(Some(v.to_string().into())))
             }
             fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
                 Ok(RefField(None))
@@ -396,19 +447,19 @@ pub fn parse_reply(payload: &Payload) -> Option<ReplyPayload> {
     let raw: Raw<'_> = serde_json::from_str(json.get()).ok()?;
     Some(ReplyPayload {
         status: raw.status.into_owned(),
-        response: Payload::Json(raw.response.map_or_else(empty_object, |r| r.to_owned())),
+        response: Payload::Json(raw.response.map_or_else(|| Json::trusted("{}"), Json::from)),
     })
 }
 
 /// Builds the payload of a `phx_reply`.
-pub fn reply_payload(status: &str, response: &RawValue) -> Box<RawValue> {
+pub fn reply_payload(status: &str, response: &Json) -> Json {
     let mut s = String::with_capacity(32 + response.get().len());
     s.push_str("{\"status\":");
     push_json_str(&mut s, status);
     s.push_str(",\"response\":");
     s.push_str(response.get());
     s.push('}');
-    raw(s)
+    Json::trusted(s)
 }
 
 /// `{}` as a raw payload.
@@ -520,12 +571,12 @@ impl Vsn {
     /// Encodes `frame` as `side` sends it.
     pub fn encode(self, frame: &Frame, side: Side) -> Result<Wire, EncodeError> {
         match (&frame.payload, self) {
-            (Payload::Json(p), Vsn::V2) => Ok(Wire::Text(encode(
+            (Payload::Json(p), Vsn::V2) => Ok(Wire::Text(encode_str(
                 frame.join_ref.as_deref(),
                 frame.ref_.as_deref(),
                 &frame.topic,
                 &frame.event,
-                p,
+                p.get(),
             ))),
             (Payload::Json(p), Vsn::V1) => Ok(Wire::Text(encode_v1(frame, p, side))),
             (_, Vsn::V1) => Err(EncodeError::BinaryOnV1),
@@ -551,7 +602,7 @@ fn check_len(field: &'static str, s: &str) -> Result<u8, EncodeError> {
 
 /// `{"topic":…,"event":…,"payload":…,"ref":…,"join_ref":…}`; the server's
 /// frames have no `join_ref` (PROTOCOL.md §2, V1).
-fn encode_v1(frame: &Frame, payload: &RawValue, side: Side) -> String {
+fn encode_v1(frame: &Frame, payload: &Json, side: Side) -> String {
     let mut out = String::with_capacity(64 + frame.topic.len() + payload.get().len());
     out.push_str("{\"topic\":");
     push_json_str(&mut out, &frame.topic);
@@ -598,9 +649,9 @@ pub fn decode_v1(text: &str) -> Result<Frame, DecodeError> {
     Ok(Frame {
         join_ref: v.join_ref.0,
         ref_: v.ref_.0,
-        topic: v.topic.into_owned(),
-        event: v.event.into_owned(),
-        payload: Payload::Json(v.payload.to_owned()),
+        topic: v.topic.as_ref().into(),
+        event: v.event.as_ref().into(),
+        payload: Payload::Json(v.payload.into()),
     })
 }
 
@@ -699,7 +750,7 @@ pub fn decode_binary(bytes: &[u8], side: Side) -> Result<Frame, DecodeError> {
         )));
     }
     let (lens, mut body) = rest.split_at(fields);
-    let mut strings: Vec<String> = Vec::with_capacity(fields);
+    let mut strings: Vec<Text> = Vec::with_capacity(fields);
     for &len in lens {
         let len = usize::from(len);
         if body.len() < len {
@@ -715,11 +766,11 @@ pub fn decode_binary(bytes: &[u8], side: Side) -> Result<Frame, DecodeError> {
                 "binary frame of kind {kind} has a field that is not UTF-8"
             ))
         })?;
-        strings.push(s.to_owned());
+        strings.push(s.into());
         body = after;
     }
     let data = body.to_vec();
-    let nonempty = |s: String| (!s.is_empty()).then_some(s);
+    let nonempty = |s: Text| (!s.is_empty()).then_some(s);
     let mut it = strings.into_iter();
     let mut next = || it.next().unwrap_or_default();
     Ok(match (side, kind) {
@@ -734,9 +785,9 @@ pub fn decode_binary(bytes: &[u8], side: Side) -> Result<Frame, DecodeError> {
             join_ref: nonempty(next()),
             ref_: nonempty(next()),
             topic: next(),
-            event: PHX_REPLY.to_owned(),
+            event: PHX_REPLY.into(),
             payload: Payload::BinaryReply {
-                status: next(),
+                status: next().into_string(),
                 response: data,
             },
         },
@@ -848,7 +899,7 @@ mod tests {
 
     #[test]
     fn builds_reply_payloads() {
-        let r = reply_payload("ok", &p(r#"{"x":1}"#));
+        let r = reply_payload("ok", &p(r#"{"x":1}"#).into());
         assert_eq!(r.get(), r#"{"status":"ok","response":{"x":1}}"#);
     }
 
@@ -860,10 +911,10 @@ mod tests {
         payload: Payload,
     ) -> Frame {
         Frame {
-            join_ref: jr.map(str::to_owned),
-            ref_: r.map(str::to_owned),
-            topic: topic.to_owned(),
-            event: event.to_owned(),
+            join_ref: jr.map(Text::from),
+            ref_: r.map(Text::from),
+            topic: topic.into(),
+            event: event.into(),
             payload,
         }
     }

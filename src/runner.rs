@@ -28,7 +28,7 @@ use crate::matcher;
 use crate::multiline;
 use crate::output::{Expectation, Style, display_json};
 use crate::presence::{self, PRESENCE_DIFF, PRESENCE_STATE};
-use crate::protocol::{PHX_JOIN, json_str};
+use crate::protocol::{Json, PHX_JOIN, Text, json_str};
 use crate::recorder::{self, Recorder};
 use crate::session::MessageKind;
 use crate::vars;
@@ -244,7 +244,7 @@ pub struct Runner {
     eof: bool,
     next_id: u64,
     /// (topic, event, payload) of messages not yet consumed by `wait`.
-    unconsumed: VecDeque<(String, String, Box<RawValue>)>,
+    unconsumed: VecDeque<(Text, Text, Json)>,
     /// Their size, as `WAIT_MEMORY_BYTES` counts it.
     unconsumed_bytes: usize,
     /// What the latest request got, for `expect`.
@@ -1051,8 +1051,8 @@ impl Runner {
             return;
         }
         let seen = |f: &crate::protocol::Frame| Word::Seen {
-            topic: f.topic.clone(),
-            event: f.event.clone(),
+            topic: f.topic.to_string(),
+            event: f.event.to_string(),
         };
         match ev {
             Event::Sent {
@@ -1060,9 +1060,11 @@ impl Runner {
             } if frame.topic != crate::protocol::PHOENIX_TOPIC => self.tell(seen(frame)),
             Event::Reply(r) if !r.auto => match r.request.as_deref() {
                 Some(crate::protocol::PHX_JOIN) if !r.is_error() => {
-                    self.tell(Word::Joined(r.frame.topic.clone()));
+                    self.tell(Word::Joined(r.frame.topic.to_string()));
                 }
-                Some(crate::protocol::PHX_LEAVE) => self.tell(Word::Left(r.frame.topic.clone())),
+                Some(crate::protocol::PHX_LEAVE) => {
+                    self.tell(Word::Left(r.frame.topic.to_string()));
+                }
                 _ => {}
             },
             Event::Message(m) => {
@@ -1070,7 +1072,7 @@ impl Runner {
                     self.tell(seen(&m.frame));
                 }
                 if !m.stale && matches!(m.kind, MessageKind::Error | MessageKind::Close { .. }) {
-                    self.tell(Word::Left(m.frame.topic.clone()));
+                    self.tell(Word::Left(m.frame.topic.to_string()));
                 }
             }
             _ => {}
@@ -1287,7 +1289,7 @@ impl Runner {
                 frame,
             } => {
                 if let Some(r) = &frame.ref_ {
-                    self.rejoin_refs.insert(r.clone());
+                    self.rejoin_refs.insert(r.to_string());
                 }
                 false
             }
@@ -1295,7 +1297,7 @@ impl Runner {
                 .frame
                 .ref_
                 .as_ref()
-                .is_some_and(|x| self.rejoin_refs.remove(x)),
+                .is_some_and(|x| self.rejoin_refs.remove(x.as_str())),
             _ => false,
         };
         if !rejoin {
@@ -1335,7 +1337,7 @@ impl Runner {
                 ..
             } => {
                 if matches!(self.unreplied, Some((u, _)) if u == id) {
-                    self.unreplied = frame.ref_.clone().map(|r| (id, Some(r)));
+                    self.unreplied = frame.ref_.as_deref().map(|r| (id, Some(r.to_owned())));
                 }
                 if let Step::Sending {
                     id: want, scripted, ..
@@ -1343,7 +1345,9 @@ impl Runner {
                     && want == id
                 {
                     self.step = match frame.ref_ {
-                        Some(ref_) if scripted => Step::Reply { ref_ },
+                        Some(ref_) if scripted => Step::Reply {
+                            ref_: ref_.into_string(),
+                        },
                         _ => Step::Idle,
                     };
                 }
@@ -1368,7 +1372,7 @@ impl Runner {
                     self.last_reply = Some(LastReply::Reply {
                         what: format!("{request} on {}", r.frame.topic),
                         status: r.status.clone(),
-                        response: r.response.clone().into_json(),
+                        response: r.response.clone().into_json().to_raw(),
                     });
                 }
                 if self.settings.fail && r.is_error() {
@@ -1484,10 +1488,10 @@ impl Runner {
                     return;
                 };
                 match m.frame.event.as_str() {
-                    PRESENCE_STATE => self.presence.on_state(&m.frame.topic, payload),
+                    PRESENCE_STATE => self.presence.on_state(&m.frame.topic, payload.get()),
                     PRESENCE_DIFF => self
                         .presence
-                        .on_diff(&m.frame.topic, payload)
+                        .on_diff(&m.frame.topic, payload.get())
                         .map(|a| a.into_iter().collect()),
                     _ => return,
                 }
@@ -1555,7 +1559,7 @@ impl Runner {
     }
 
     /// Offers an incoming message to a pending `wait`, or keeps it for a later one.
-    fn saw(&mut self, topic: String, event: String, payload: Box<RawValue>) {
+    fn saw(&mut self, topic: Text, event: Text, payload: Json) {
         if let Step::Waiting {
             topic: wt,
             event: we,
@@ -1747,7 +1751,7 @@ impl Tally {
 }
 
 /// What a message kept for `wait` counts against `WAIT_MEMORY_BYTES`.
-fn kept_cost((topic, event, payload): &(String, String, Box<RawValue>)) -> usize {
+fn kept_cost((topic, event, payload): &(Text, Text, Json)) -> usize {
     topic.len() + event.len() + payload.get().len() + WAIT_ENTRY_COST
 }
 

@@ -430,10 +430,10 @@ impl Session {
                 // A join of a topic already joined replaces it, as Phoenix
                 // does (§3): frames for the old join_ref become stale.
                 let frame = Frame {
-                    join_ref: Some(r.clone()),
-                    ref_: Some(r.clone()),
-                    topic: topic.clone(),
-                    event: PHX_JOIN.to_owned(),
+                    join_ref: Some(r.as_str().into()),
+                    ref_: Some(r.as_str().into()),
+                    topic: topic.as_str().into(),
+                    event: PHX_JOIN.into(),
                     payload: payload.clone(),
                 };
                 if self.channels.contains_key(&topic) {
@@ -467,10 +467,10 @@ impl Session {
                 let r = self.next_ref();
                 (
                     Frame {
-                        join_ref,
-                        ref_: Some(r),
-                        topic,
-                        event: PHX_LEAVE.to_owned(),
+                        join_ref: join_ref.map(Into::into),
+                        ref_: Some(r.into()),
+                        topic: topic.into(),
+                        event: PHX_LEAVE.into(),
                         payload: empty_object().into(),
                     },
                     false,
@@ -488,10 +488,10 @@ impl Session {
                 let r = self.next_ref();
                 (
                     Frame {
-                        join_ref,
-                        ref_: Some(r),
-                        topic,
-                        event,
+                        join_ref: join_ref.map(Into::into),
+                        ref_: Some(r.into()),
+                        topic: topic.into(),
+                        event: event.into(),
                         payload,
                     },
                     false,
@@ -502,16 +502,20 @@ impl Session {
                 (
                     Frame {
                         join_ref: None,
-                        ref_: Some(r),
-                        topic: PHOENIX_TOPIC.to_owned(),
-                        event: HEARTBEAT.to_owned(),
+                        ref_: Some(r.into()),
+                        topic: PHOENIX_TOPIC.into(),
+                        event: HEARTBEAT.into(),
                         payload: empty_object().into(),
                     },
                     auto,
                 )
             }
         };
-        let r = frame.ref_.clone().expect("requests always carry a ref");
+        let r = frame
+            .ref_
+            .as_deref()
+            .map(str::to_owned)
+            .expect("requests always carry a ref");
         self.track(&frame, r, auto, now);
         Ok(frame)
     }
@@ -522,8 +526,8 @@ impl Session {
         self.pending.insert(
             r.clone(),
             Pending {
-                topic: frame.topic.clone(),
-                event: frame.event.clone(),
+                topic: frame.topic.to_string(),
+                event: frame.event.to_string(),
                 sent_at: now,
                 auto,
                 timed_out: false,
@@ -556,10 +560,10 @@ impl Session {
             let (payload, attempt) = (ch.payload.clone(), ch.attempts.max(1));
             self.change(&topic, now, "rejoin", |ch| ch.rejoin(r.clone()));
             let frame = Frame {
-                join_ref: Some(r.clone()),
-                ref_: Some(r.clone()),
-                topic,
-                event: PHX_JOIN.to_owned(),
+                join_ref: Some(r.as_str().into()),
+                ref_: Some(r.as_str().into()),
+                topic: topic.into(),
+                event: PHX_JOIN.into(),
                 payload,
             };
             self.track(&frame, r, false, now);
@@ -605,7 +609,7 @@ impl Session {
         if frame.event == PHX_REPLY {
             return Incoming::Reply(self.receive_reply(frame, now));
         }
-        let current = self.channels.get(&frame.topic);
+        let current = self.channels.get(frame.topic.as_str());
         // Phoenix sends phx_close and phx_error with ref = join_ref (§8.2),
         // so the ref tells the instance even where the frame has no join_ref
         // (V1): the old instance's close after a duplicate join must not
@@ -629,7 +633,7 @@ impl Session {
             _ if frame.join_ref.is_none() => MessageKind::Broadcast,
             _ => MessageKind::Push,
         };
-        if !stale && self.channels.contains_key(&frame.topic) {
+        if !stale && self.channels.contains_key(frame.topic.as_str()) {
             match kind {
                 MessageKind::Error => {
                     self.change(&frame.topic, now, "phx_error", |ch| {
@@ -657,7 +661,10 @@ impl Session {
             Some(p) => (Some(p.status), p.response),
             None => (None, frame.payload.clone()),
         };
-        let pending = frame.ref_.as_ref().and_then(|r| self.pending.remove(r));
+        let pending = frame
+            .ref_
+            .as_ref()
+            .and_then(|r| self.pending.remove(r.as_str()));
         let Some(p) = pending else {
             return Reply {
                 frame,
@@ -670,11 +677,16 @@ impl Session {
             };
         };
         if p.timed_out {
-            self.late.retain(|r| Some(r) != frame.ref_.as_ref());
+            self.late
+                .retain(|r| Some(r.as_str()) != frame.ref_.as_deref());
         }
         let latency = now.saturating_duration_since(p.sent_at);
         if p.auto {
-            if self.heartbeat.as_ref().map(|(r, _)| Some(r)) == Some(frame.ref_.as_ref()) {
+            if self
+                .heartbeat
+                .as_ref()
+                .is_some_and(|(r, _)| Some(r.as_str()) == frame.ref_.as_deref())
+            {
                 self.heartbeat = None;
             }
             self.heartbeat_since = None;
@@ -1505,7 +1517,7 @@ mod tests {
         let topics: Vec<String> = s
             .rejoins_due(t0 + T)
             .into_iter()
-            .map(|r| r.frame.topic)
+            .map(|r| r.frame.topic.into_string())
             .collect();
         assert_eq!(topics, ["room:a", "room:b"]);
     }

@@ -117,11 +117,11 @@ fn every_json_frame_survives_encode_then_decode_in_both_serializers() {
         let mut g = Gen::new(seed);
         let payload = g.json(0);
         let frame = Frame {
-            join_ref: g.opt_ref(),
-            ref_: g.opt_ref(),
-            topic: g.string(20),
-            event: g.string(12),
-            payload: Payload::Json(raw(&payload)),
+            join_ref: g.opt_ref().map(Into::into),
+            ref_: g.opt_ref().map(Into::into),
+            topic: g.string(20).into(),
+            event: g.string(12).into(),
+            payload: raw(&payload).into(),
         };
         for vsn in [Vsn::V2, Vsn::V1] {
             for side in [Side::Client, Side::Server] {
@@ -169,10 +169,10 @@ fn every_binary_push_survives_encode_then_decode() {
         };
         let data: Vec<u8> = (0..g.below(64)).map(|_| g.next() as u8).collect();
         let frame = Frame {
-            join_ref: opt(&mut g),
-            ref_: opt(&mut g),
-            topic: short(&mut g, 20),
-            event: short(&mut g, 12),
+            join_ref: opt(&mut g).map(Into::into),
+            ref_: opt(&mut g).map(Into::into),
+            topic: short(&mut g, 20).into(),
+            event: short(&mut g, 12).into(),
             payload: Payload::Binary(data.clone()),
         };
         let Ok(Wire::Binary(bytes)) = Vsn::V2.encode(&frame, Side::Client) else {

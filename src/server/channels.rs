@@ -212,7 +212,7 @@ impl Connection {
         if frame.event == protocol::PHX_JOIN {
             return self.join(frame);
         }
-        let Some(channel) = self.channels.get(&frame.topic) else {
+        let Some(channel) = self.channels.get(frame.topic.as_str()) else {
             return if frame.event == protocol::PHX_LEAVE {
                 // Leaving what is not joined succeeds, echoing the join_ref.
                 vec![reply(
@@ -227,7 +227,7 @@ impl Connection {
         };
         // Phoenix 1.8.12 drops a message for an older instance of the
         // channel; a null join_ref is accepted (PROTOCOL.md §3, last row).
-        if frame.join_ref.is_some() && frame.join_ref != channel.join_ref {
+        if frame.join_ref.is_some() && frame.join_ref.as_deref() != channel.join_ref.as_deref() {
             return Vec::new();
         }
         let route = channel.route;
@@ -251,7 +251,7 @@ impl Connection {
                     join_ref: None,
                     ref_: None,
                     topic: frame.topic.clone(),
-                    event: "shout".to_owned(),
+                    event: "shout".into(),
                     payload: frame.payload.clone(),
                 }),
                 reply(jr, &frame, "ok", protocol::empty_object()),
@@ -325,7 +325,7 @@ impl Connection {
         };
         // A duplicate join kills the old instance (PROTOCOL.md §3); its
         // phx_close goes out after the new join's reply.
-        let old = self.channels.remove(&frame.topic);
+        let old = self.channels.remove(frame.topic.as_str());
         let client_jr = frame.join_ref.as_deref();
         let mut out = Vec::new();
         let joined = match route {
@@ -338,13 +338,17 @@ impl Connection {
                 // app's `:after_join` would send it: the order the client
                 // sees is then fixed, which keeps transcripts exact.
                 if old.is_some() {
-                    out.push(Action::Untrack(frame.topic.clone()));
+                    out.push(Action::Untrack(frame.topic.to_string()));
                 } else {
-                    out.push(Action::Subscribe(frame.topic.clone()));
+                    out.push(Action::Subscribe(frame.topic.to_string()));
                 }
                 out.push(Action::Track {
-                    topic: frame.topic.clone(),
-                    join_ref: frame.join_ref.clone().or_else(|| frame.ref_.clone()),
+                    topic: frame.topic.to_string(),
+                    join_ref: frame
+                        .join_ref
+                        .as_ref()
+                        .or(frame.ref_.as_ref())
+                        .map(|r| r.to_string()),
                 });
                 let response = protocol::raw(format!(
                     "{{\"joined\":{}}}",
@@ -372,23 +376,27 @@ impl Connection {
             self.instances += 1;
             let channel = Channel {
                 route,
-                join_ref: frame.join_ref.clone().or_else(|| frame.ref_.clone()),
+                join_ref: frame
+                    .join_ref
+                    .as_ref()
+                    .or(frame.ref_.as_ref())
+                    .map(|r| r.to_string()),
                 instance: self.instances,
             };
             if old.is_none() && route != Route::Room {
-                out.push(Action::Subscribe(frame.topic.clone()));
+                out.push(Action::Subscribe(frame.topic.to_string()));
             }
             if let Route::Flood(count) = route {
                 out.push(Action::Flood(Flood {
-                    topic: frame.topic.clone(),
+                    topic: frame.topic.to_string(),
                     join_ref: channel.join_ref.clone(),
                     instance: channel.instance,
                     count,
                 }));
             }
-            self.channels.insert(frame.topic, channel);
+            self.channels.insert(frame.topic.into_string(), channel);
         } else if old.is_some() {
-            out.push(Action::Unsubscribe(frame.topic));
+            out.push(Action::Unsubscribe(frame.topic.into_string()));
         }
         out
     }
@@ -429,10 +437,10 @@ fn reply(join_ref: Option<&str>, to: &Frame, status: &str, response: impl Into<P
         }
     };
     Action::Send(Frame {
-        join_ref: join_ref.map(str::to_owned),
+        join_ref: join_ref.map(Into::into),
         ref_: to.ref_.clone(),
         topic: to.topic.clone(),
-        event: protocol::PHX_REPLY.to_owned(),
+        event: protocol::PHX_REPLY.into(),
         payload,
     })
 }

@@ -39,7 +39,7 @@ use url::Url;
 use crate::channel::reconnect_delay;
 use crate::protocol::{self, Frame, Side, Vsn, Wire};
 use crate::session::{
-    Expired, HeartbeatStats, Incoming, Message as PhxMessage, Reply, Request, Session, TopicInfo,
+    Expired, HeartbeatStats, Message as PhxMessage, Reply, Request, Session, TopicInfo,
     TopicStatus, Transition, Unanswered,
 };
 use crate::tls::{self, Trust};
@@ -1463,10 +1463,13 @@ impl Net {
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => return,
         };
         let event = match decoded {
-            Ok(frame) => match self.session.receive(frame, now) {
-                Incoming::Reply(r) => Event::Reply(Box::new(r)),
-                Incoming::Message(m) => Event::Message(m),
-            },
+            Ok(frame) if frame.event == protocol::PHX_REPLY => {
+                Event::Reply(Box::new(self.session.receive_reply(frame, now)))
+            }
+            Ok(frame) => {
+                let (kind, stale) = self.session.receive_message(&frame, now);
+                Event::Message(PhxMessage { frame, kind, stale })
+            }
             Err(e) => Event::Undecodable {
                 error: e.0,
                 text: match msg {

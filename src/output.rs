@@ -1109,7 +1109,7 @@ fn json_string(s: &str) -> String {
 /// terminal.
 pub fn clean(s: &str) -> Cow<'_, str> {
     // Printable ASCII, the usual topic or event, is decided byte by byte.
-    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(is_unsafe_char) {
+    if crate::protocol::printable_ascii(s.as_bytes(), false) || !s.chars().any(is_unsafe_char) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -1192,9 +1192,7 @@ pub fn json_payload(p: &Payload) -> Cow<'_, str> {
 }
 
 pub fn display_json(s: &str) -> Cow<'_, str> {
-    let plain = s
-        .bytes()
-        .all(|b| b != b'\n' && b != b'\r' && b != b'\t' && b != 0x7f && b < 0x80);
+    let plain = crate::protocol::printable_ascii(s.as_bytes(), false);
     let needs_work = !plain
         && s.chars()
             .any(|c| matches!(c, '\n' | '\r' | '\t') || is_unsafe_char(c));

@@ -609,6 +609,14 @@ impl Session {
         if frame.event == PHX_REPLY {
             return Incoming::Reply(self.receive_reply(frame, now));
         }
+        let (kind, stale) = self.receive_message(&frame, now);
+        Incoming::Message(Message { frame, kind, stale })
+    }
+
+    /// [`Session::receive`] for a frame that is not a `phx_reply`: what kind
+    /// of message it is and whether it is stale. The frame is only looked
+    /// at, so the network thread moves it once, into its batch.
+    pub fn receive_message(&mut self, frame: &Frame, now: Instant) -> (MessageKind, bool) {
         let current = self.channels.get(frame.topic.as_str());
         // Phoenix sends phx_close and phx_error with ref = join_ref (§8.2),
         // so the ref tells the instance even where the frame has no join_ref
@@ -633,7 +641,7 @@ impl Session {
             _ if frame.join_ref.is_none() => MessageKind::Broadcast,
             _ => MessageKind::Push,
         };
-        if !stale && self.channels.contains_key(frame.topic.as_str()) {
+        if !stale && current.is_some() {
             match kind {
                 MessageKind::Error => {
                     self.change(&frame.topic, now, "phx_error", |ch| {
@@ -652,10 +660,11 @@ impl Session {
                 _ => {}
             }
         }
-        Incoming::Message(Message { frame, kind, stale })
+        (kind, stale)
     }
 
-    fn receive_reply(&mut self, frame: Frame, now: Instant) -> Reply {
+    /// [`Session::receive`] for a `phx_reply`.
+    pub fn receive_reply(&mut self, frame: Frame, now: Instant) -> Reply {
         let parsed = parse_reply(&frame.payload);
         let (status, response) = match parsed {
             Some(p) => (Some(p.status), p.response),

@@ -574,11 +574,11 @@ impl Handle {
     }
 
     /// Tells the network thread that one batch of events has been handled,
-    /// so it may read more, and gives it the emptied batch to fill again
-    /// (a flood then reuses a few vectors instead of growing new ones).
-    pub fn batch_done(&self, mut emptied: Vec<Event>) {
-        emptied.clear();
-        let _ = self.spare.try_send(emptied);
+    /// so it may read more, and gives the batch back to be filled again (a
+    /// flood then reuses a few vectors instead of growing new ones). Events
+    /// still in it are dropped by the network thread, which allocated them.
+    pub fn batch_done(&self, handled: Vec<Event>) {
+        let _ = self.spare.try_send(handled);
         if self.credits.try_recv().is_ok() && self.starved.load(Ordering::SeqCst) {
             let _ = self.poller.notify();
         }
@@ -1434,9 +1434,13 @@ impl Net {
 
     /// An empty batch, reused if the front end has given one back.
     fn fresh_batch(&self) -> Vec<Event> {
-        self.spares
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(64))
+        match self.spares.try_recv() {
+            Ok(mut handled) => {
+                handled.clear();
+                handled
+            }
+            Err(_) => Vec::with_capacity(64),
+        }
     }
 
     /// Reads again after a pause; reply timeouts do not count the pause.

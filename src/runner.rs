@@ -28,7 +28,7 @@ use crate::matcher;
 use crate::multiline;
 use crate::output::{Expectation, Style, display_json};
 use crate::presence::{self, PRESENCE_DIFF, PRESENCE_STATE};
-use crate::protocol::{Json, PHX_JOIN, Text, json_str};
+use crate::protocol::{Frame, Json, PHX_JOIN, Payload, Text, json_str};
 use crate::recorder::{self, Recorder};
 use crate::session::MessageKind;
 use crate::vars;
@@ -566,8 +566,18 @@ impl Runner {
                 }
             }
             Input::Net(mut events) => {
-                for ev in events.drain(..) {
+                let mut held = 0;
+                for ev in &events {
+                    held += payload_len(ev);
                     self.on_net(ev);
+                }
+                // The events go back to the network thread, which drops
+                // them when it reuses the batch: memory is then freed by
+                // the thread that allocated it, which keeps the two threads
+                // from contending for the allocator in a flood. Big
+                // payloads are freed here instead of being held meanwhile.
+                if held > HELD_BYTES {
+                    events.clear();
                 }
                 self.net.batch_done(events);
             }
@@ -1211,8 +1221,8 @@ impl Runner {
         }
     }
 
-    fn on_net(&mut self, ev: Event) {
-        match &ev {
+    fn on_net(&mut self, ev: &Event) {
+        match ev {
             Event::Connected => {
                 self.connected = true;
                 self.opened += 1;
@@ -1281,8 +1291,8 @@ impl Runner {
             _ => {}
         }
         let is_error =
-            matches!(ev, Event::Undecodable { .. }) || matches!(&ev, Event::TimedOut(e) if !e.auto);
-        let rejoin = match &ev {
+            matches!(ev, Event::Undecodable { .. }) || matches!(ev, Event::TimedOut(e) if !e.auto);
+        let rejoin = match ev {
             Event::Sent {
                 id: None,
                 auto: false,
@@ -1301,18 +1311,18 @@ impl Runner {
             _ => false,
         };
         if !rejoin {
-            self.record_event(&ev);
+            self.record_event(ev);
         }
         if self.interactive() {
-            self.learn(&ev);
+            self.learn(ev);
         }
-        if !self.hidden(&ev) {
+        if !self.hidden(ev) {
             let mut s = std::mem::take(if is_error {
                 &mut self.err
             } else {
                 &mut self.out
             });
-            self.settings.style.event(&ev, &mut s);
+            self.settings.style.event(ev, &mut s);
             if is_error {
                 self.err = s;
                 self.flush_errors();
@@ -1320,8 +1330,8 @@ impl Runner {
                 self.out = s;
             }
         }
-        self.track_presence(&ev);
-        if let Event::ChannelState(t) = &ev
+        self.track_presence(ev);
+        if let Event::ChannelState(t) = ev
             && !t.to.is_live()
             && t.rejoin_in.is_none()
         {
@@ -1336,23 +1346,23 @@ impl Runner {
                 frame,
                 ..
             } => {
-                if matches!(self.unreplied, Some((u, _)) if u == id) {
-                    self.unreplied = frame.ref_.as_deref().map(|r| (id, Some(r.to_owned())));
+                if matches!(self.unreplied, Some((u, _)) if u == *id) {
+                    self.unreplied = frame.ref_.as_deref().map(|r| (*id, Some(r.to_owned())));
                 }
                 if let Step::Sending {
                     id: want, scripted, ..
                 } = self.step
-                    && want == id
+                    && want == *id
                 {
-                    self.step = match frame.ref_ {
+                    self.step = match &frame.ref_ {
                         Some(ref_) if scripted => Step::Reply {
-                            ref_: ref_.into_string(),
+                            ref_: ref_.to_string(),
                         },
                         _ => Step::Idle,
                     };
                 }
             }
-            Event::SentRaw { id, .. } | Event::Topics { id, .. } => self.sent(id),
+            Event::SentRaw { id, .. } | Event::Topics { id, .. } => self.sent(*id),
             Event::Reply(r) => {
                 if r.auto {
                     return;
@@ -1381,7 +1391,7 @@ impl Runner {
                 // A reply that answers none of our requests (one to a `raw`
                 // frame, say) is a message like any other for `wait`.
                 if r.request.is_none() {
-                    self.saw(r.frame.topic, r.frame.event, r.frame.payload.into_json());
+                    self.saw(&r.frame);
                 }
             }
             Event::Message(m) => {
@@ -1398,7 +1408,7 @@ impl Runner {
                 // exists (an earlier join of the topic): it satisfies no
                 // `wait`, now or later.
                 if !m.stale {
-                    self.saw(m.frame.topic, m.frame.event, m.frame.payload.into_json());
+                    self.saw(&m.frame);
                 }
             }
             Event::TimedOut(e) => {
@@ -1433,21 +1443,21 @@ impl Runner {
                 let mut s = std::mem::take(&mut self.out);
                 self.settings
                     .style
-                    .status(&status, &self.settings.shown_url, &mut s);
+                    .status(status, &self.settings.shown_url, &mut s);
                 self.out = s;
-                self.sent(id);
+                self.sent(*id);
             }
             Event::Queued { id, .. } => {
                 // At the prompt the line is done; a script line waits for
                 // the push to go out (or be given up on).
                 if !script {
-                    self.sent(id);
+                    self.sent(*id);
                 }
             }
             Event::Closed { lost, .. } => {
                 self.connected = false;
                 self.ended = true;
-                if lost {
+                if *lost {
                     self.connection_lost = true;
                 }
                 if script || matches!(self.step, Step::Closing { .. }) || !lost {
@@ -1559,7 +1569,11 @@ impl Runner {
     }
 
     /// Offers an incoming message to a pending `wait`, or keeps it for a later one.
-    fn saw(&mut self, topic: Text, event: Text, payload: Json) {
+    /// What is kept is a copy: the frame itself goes back to the network
+    /// thread (see `Input::Net`).
+    fn saw(&mut self, frame: &Frame) {
+        let (topic, event) = (&frame.topic, &frame.event);
+        let payload = frame.payload.to_json();
         if let Step::Waiting {
             topic: wt,
             event: we,
@@ -1567,10 +1581,10 @@ impl Runner {
             near_miss,
             ..
         } = &mut self.step
-            && matches_wait(wt, we, &topic, &event)
+            && matches_wait(wt, we, topic, event)
         {
             let matched = match want {
-                Some(w) => matcher::subset_text(w, payload.get()).is_none(),
+                Some(w) => matcher::subset_text(w, &payload).is_none(),
                 None => true,
             };
             if matched {
@@ -1578,9 +1592,19 @@ impl Runner {
                 self.wait_passed();
                 return;
             }
-            *near_miss = Some(payload.get().to_owned());
+            *near_miss = Some(payload.into_owned());
         }
-        let kept = (topic, event, payload);
+        self.keep(frame);
+    }
+
+    /// Keeps a message for a later `wait`, forgetting the oldest beyond
+    /// the wait memory's bounds.
+    fn keep(&mut self, frame: &Frame) {
+        let payload = match &frame.payload {
+            Payload::Json(j) => j.clone(),
+            other => other.clone().into_json(),
+        };
+        let kept = (frame.topic.clone(), frame.event.clone(), payload);
         self.unconsumed_bytes += kept_cost(&kept);
         self.unconsumed.push_back(kept);
         // The newest is always kept, however large.
@@ -1747,6 +1771,24 @@ impl Tally {
             self.passed, self.failed
         ));
         s
+    }
+}
+
+/// Payload bytes a batch may hold on its way back to the network thread
+/// (see `Input::Net`).
+const HELD_BYTES: usize = 256 * 1024;
+
+/// The payload bytes an event carries.
+fn payload_len(ev: &Event) -> usize {
+    let payload = match ev {
+        Event::Message(m) => &m.frame.payload,
+        Event::Reply(r) => &r.frame.payload,
+        _ => return 0,
+    };
+    match payload {
+        Payload::Json(j) => j.get().len(),
+        Payload::Binary(d) => d.len(),
+        Payload::BinaryReply { response, .. } => response.len(),
     }
 }
 

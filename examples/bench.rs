@@ -512,11 +512,19 @@ fn bench(args: &[String]) -> Result<(), String> {
     let mut r_floor = Row::new("join + reply + exit", Tool::Floor, 1);
     let mut r_ws = Row::new("join + reply + exit", Tool::Websocat, 1);
     progress("join + reply + exit", plan.join_runs);
-    for _ in 0..plan.join_runs {
-        r_phx.record(env.phx(&join, &[]));
-        r_floor.record(env.floor("join", 1));
-        if env.websocat.is_some() {
-            r_ws.record(env.websocat(JOIN_FRAME, "\"phx_reply\""));
+    // The order rotates every round: whichever client runs right after
+    // websocat (a much bigger process) starts with colder caches, and no
+    // client should always be the one.
+    for round in 0..plan.join_runs {
+        for turn in 0..3 {
+            match (round + turn) % 3 {
+                0 => r_phx.record(env.phx(&join, &[])),
+                1 => r_floor.record(env.floor("join", 1)),
+                _ if env.websocat.is_some() => {
+                    r_ws.record(env.websocat(JOIN_FRAME, "\"phx_reply\""));
+                }
+                _ => {}
+            }
         }
     }
     rows.extend([r_phx, r_floor]);
@@ -534,14 +542,19 @@ fn bench(args: &[String]) -> Result<(), String> {
     let mut r_ws = Row::new(&label, Tool::Websocat, n);
     let mut r_drain = Row::new(&label, Tool::Drain, n);
     progress(&label, plan.runs);
-    for _ in 0..plan.runs {
-        r_phx.record(env.phx(&flood, &[]));
-        r_floor.record(env.floor("flood", n));
-        r_json.record(env.phx(&flood, &["--json"]));
-        if env.websocat.is_some() {
-            r_ws.record(env.websocat(&flood_join_frame(n), "\"done\",{\"count\":"));
+    for round in 0..plan.runs {
+        for turn in 0..5 {
+            match (round + turn) % 5 {
+                0 => r_phx.record(env.phx(&flood, &[])),
+                1 => r_floor.record(env.floor("flood", n)),
+                2 => r_json.record(env.phx(&flood, &["--json"])),
+                3 if env.websocat.is_some() => {
+                    r_ws.record(env.websocat(&flood_join_frame(n), "\"done\",{\"count\":"));
+                }
+                3 => {}
+                _ => r_drain.record(env.floor("drain", n)),
+            }
         }
-        r_drain.record(env.floor("drain", n));
     }
     let (i_phx, i_json, i_floor) = (rows.len(), rows.len() + 1, rows.len() + 2);
     rows.extend([r_phx, r_json, r_floor]);

@@ -71,7 +71,7 @@ impl Plan {
     fn from_args(args: &[String]) -> Result<Plan, String> {
         let mut plan = Plan {
             runs: 5,
-            join_runs: 21,
+            join_runs: 24,
             big_runs: 3,
             flood: 1_000_000,
             big_flood: 10_000_000,
@@ -84,7 +84,7 @@ impl Plan {
             match a.as_str() {
                 "--quick" => {
                     plan.runs = 1;
-                    plan.join_runs = 5;
+                    plan.join_runs = 6;
                     plan.big_runs = 1;
                     plan.big_flood = 2_000_000;
                     plan.heartbeat_flood = 1_000_000;
@@ -512,12 +512,20 @@ fn bench(args: &[String]) -> Result<(), String> {
     let mut r_floor = Row::new("join + reply + exit", Tool::Floor, 1);
     let mut r_ws = Row::new("join + reply + exit", Tool::Websocat, 1);
     progress("join + reply + exit", plan.join_runs);
-    // The order rotates every round: whichever client runs right after
-    // websocat (a much bigger process) starts with colder caches, and no
-    // client should always be the one.
+    // The order changes every round, through all six: whichever client
+    // runs right after websocat (a much bigger process) starts with colder
+    // caches, and each client should follow each other about as often.
+    const ORDERS: [[usize; 3]; 6] = [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ];
     for round in 0..plan.join_runs {
-        for turn in 0..3 {
-            match (round + turn) % 3 {
+        for &client in &ORDERS[round % ORDERS.len()] {
+            match client {
                 0 => r_phx.record(env.phx(&join, &[])),
                 1 => r_floor.record(env.floor("join", 1)),
                 _ if env.websocat.is_some() => {
@@ -544,6 +552,8 @@ fn bench(args: &[String]) -> Result<(), String> {
     progress(&label, plan.runs);
     for round in 0..plan.runs {
         for turn in 0..5 {
+            // Rotated, and every other round backwards (see the joins).
+            let turn = if round % 2 == 0 { turn } else { 4 - turn };
             match (round + turn) % 5 {
                 0 => r_phx.record(env.phx(&flood, &[])),
                 1 => r_floor.record(env.floor("flood", n)),

@@ -210,9 +210,13 @@ fn ctrl_c_cancels_a_pending_sleep_and_the_lines_queued_behind_it() {
     let home = TempDir::new();
     let mut repl = spawn_repl(&server, &home);
 
-    type_line(&mut repl, "sleep 60s");
-    type_line(&mut repl, "push room:lobby echo {\"queued\":1}");
-    repl.send_control('c').expect("Ctrl-C");
+    // Typed in one go while the editor has the terminal in raw mode, so
+    // Ctrl-C stays a key read after the two lines. Typed a moment later it
+    // could land between two reads, in cooked mode, and become a SIGINT
+    // that overtakes lines the editor has not read yet.
+    repl.send("sleep 60s\rpush room:lobby echo {\"queued\":1}\r\x03")
+        .expect("type two lines and Ctrl-C");
+    repl.flush().expect("flush the pty");
     repl.exp_string("cancelled the sleep")
         .expect("the sleep was cancelled");
     type_line(&mut repl, "push room:lobby echo {\"after\":1}");

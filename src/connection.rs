@@ -66,6 +66,8 @@ const READ_BATCH_BYTES: usize = 1 << 20;
 /// for the next command before it sleeps. A script that waits for each
 /// reply sends its next line within microseconds; a sleeping thread would
 /// need a wake-up for it, which costs tens of microseconds on an idle VM.
+/// With a single CPU there is no spinning: it would hold up the very thread
+/// that is to send the command.
 const SPIN: Duration = Duration::from_micros(100);
 const SOCKET_KEY: usize = 1;
 
@@ -626,6 +628,7 @@ pub fn start(
         paused_since_beat: false,
         last_frame: Instant::now(),
         answered: false,
+        may_spin: std::thread::available_parallelism().is_ok_and(|n| n.get() > 1),
         early: None,
         backlog: None,
         started: Instant::now(),
@@ -676,6 +679,8 @@ struct Net {
     last_frame: Instant,
     /// A reply to a command arrived since we last blocked (see `SPIN`).
     answered: bool,
+    /// There is more than one CPU: spinning cannot hold up the front end.
+    may_spin: bool,
     /// A command taken off the queue while spinning, to run first.
     early: Option<ToNet>,
     /// Since when every read batch has come back full: the socket holds
@@ -1301,6 +1306,7 @@ impl Net {
             };
             if timeout != Some(Duration::ZERO)
                 && std::mem::take(&mut self.answered)
+                && self.may_spin
                 && closing.is_none()
                 && self.spin_for_command()
             {

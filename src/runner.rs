@@ -574,8 +574,9 @@ impl Runner {
                 // The events go back to the network thread, which drops
                 // them when it reuses the batch: memory is then freed by
                 // the thread that allocated it, which keeps the two threads
-                // from contending for the allocator in a flood. Big
-                // payloads are freed here instead of being held meanwhile.
+                // from contending for the allocator in a flood. A batch
+                // holding much (big frames, a long undecodable one) is freed
+                // here instead, so it is not kept on the way back.
                 if held > HELD_BYTES {
                     events.clear();
                 }
@@ -1774,21 +1775,27 @@ impl Tally {
     }
 }
 
-/// Payload bytes a batch may hold on its way back to the network thread
-/// (see `Input::Net`).
+/// Bytes of frames and text a batch may hold on its way back to the
+/// network thread (see `Input::Net`); a bigger one is freed here.
 const HELD_BYTES: usize = 256 * 1024;
 
-/// The payload bytes an event carries.
+/// About how many bytes an event holds: its frame's strings and payload,
+/// a reply's response, the text of a frame that did not decode.
 fn payload_len(ev: &Event) -> usize {
-    let payload = match ev {
-        Event::Message(m) => &m.frame.payload,
-        Event::Reply(r) => &r.frame.payload,
-        _ => return 0,
-    };
-    match payload {
-        Payload::Json(j) => j.get().len(),
-        Payload::Binary(d) => d.len(),
-        Payload::BinaryReply { response, .. } => response.len(),
+    fn frame_len(f: &Frame) -> usize {
+        let payload = match &f.payload {
+            Payload::Json(j) => j.get().len(),
+            Payload::Binary(d) => d.len(),
+            Payload::BinaryReply { response, .. } => response.len(),
+        };
+        f.topic.len() + f.event.len() + payload
+    }
+    match ev {
+        Event::Message(m) => frame_len(&m.frame),
+        Event::Reply(r) => frame_len(&r.frame) * 2,
+        Event::Sent { frame, .. } => frame_len(frame),
+        Event::SentRaw { text, .. } | Event::Undecodable { text, .. } => text.len(),
+        _ => 0,
     }
 }
 

@@ -513,33 +513,26 @@ fn bench(args: &[String]) -> Result<(), String> {
     let mut r_ws = Row::new("join + reply + exit", Tool::Websocat, 1);
     progress("join + reply + exit", plan.join_runs);
     // One untimed run of each first: the first start of a binary that was
-    // just built pays for loading it, and the clients' caches start equal.
+    // just built pays for loading it.
     let _ = env.phx(&join, &[]);
     let _ = env.floor("join", 1);
-    if env.websocat.is_some() {
-        let _ = env.websocat(JOIN_FRAME, "\"phx_reply\"");
-    }
-    // The order changes every round, through all six: whichever client
-    // runs right after websocat (a much bigger process) starts with colder
-    // caches, and each client should follow each other about as often.
-    const ORDERS: [[usize; 3]; 6] = [
-        [0, 1, 2],
-        [0, 2, 1],
-        [1, 0, 2],
-        [1, 2, 0],
-        [2, 0, 1],
-        [2, 1, 0],
-    ];
+    // phx-repl and the floor alternate, each going first every other
+    // round. websocat's runs come after them, as a block: a start-up of a
+    // few milliseconds right after websocat's much bigger process runs
+    // with colder caches (1-2 ms slower here), which would weigh on
+    // whichever client happened to follow it.
     for round in 0..plan.join_runs {
-        for &client in &ORDERS[round % ORDERS.len()] {
-            match client {
-                0 => r_phx.record(env.phx(&join, &[])),
-                1 => r_floor.record(env.floor("join", 1)),
-                _ if env.websocat.is_some() => {
-                    r_ws.record(env.websocat(JOIN_FRAME, "\"phx_reply\""));
-                }
-                _ => {}
-            }
+        if round % 2 == 0 {
+            r_phx.record(env.phx(&join, &[]));
+            r_floor.record(env.floor("join", 1));
+        } else {
+            r_floor.record(env.floor("join", 1));
+            r_phx.record(env.phx(&join, &[]));
+        }
+    }
+    if env.websocat.is_some() {
+        for _ in 0..plan.join_runs {
+            r_ws.record(env.websocat(JOIN_FRAME, "\"phx_reply\""));
         }
     }
     rows.extend([r_phx, r_floor]);

@@ -246,12 +246,14 @@ impl Connection {
             // The broadcast goes to every subscriber, the sender included;
             // the sender then also gets an ok reply, so a script waiting on
             // the push's reply moves on at once instead of timing out.
-            (Route::Room, "shout") => vec![
+            // `new_msg` is the event of the chat channel in Phoenix's guide,
+            // and of the examples in this README.
+            (Route::Room, "shout" | "new_msg") => vec![
                 Action::Broadcast(Frame {
                     join_ref: None,
                     ref_: None,
                     topic: frame.topic.clone(),
-                    event: "shout".into(),
+                    event: frame.event.clone(),
                     payload: frame.payload.clone(),
                 }),
                 reply(jr, &frame, "ok", protocol::empty_object()),
@@ -833,8 +835,23 @@ mod tests {
     fn unknown_room_event_crashes_like_a_missing_handle_in() {
         let mut c = joined_lobby();
         assert_eq!(
-            run(&mut c, r#"["1","2","room:lobby","new_msg",{}]"#)[0],
+            run(&mut c, r#"["1","2","room:lobby","no_such_event",{}]"#)[0],
             r#"["1","1","room:lobby","phx_error",{"reason":"channel_crash"}]"#
+        );
+    }
+
+    #[test]
+    fn new_msg_is_broadcast_like_the_phoenix_guide_chat_then_replied_to() {
+        let mut c = joined_lobby();
+        let out = run(&mut c, r#"["1","2","room:lobby","new_msg",{"body":"hi"}]"#);
+        assert_eq!(out.len(), 2, "{out:?}");
+        assert!(
+            out[0].contains(r#""new_msg""#) && out[0].contains(r#"{"body":"hi"}"#),
+            "{out:?}"
+        );
+        assert_eq!(
+            out[1],
+            r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{}}]"#
         );
     }
 

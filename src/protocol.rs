@@ -49,7 +49,7 @@ pub type Text = CompactString;
 
 /// Valid JSON text (a payload as it arrived, or one we built), stored like
 /// [`Text`].
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct Json(Text);
 
 impl Json {
@@ -139,11 +139,11 @@ impl Payload {
 }
 
 impl Payload {
-    /// The payload as a JSON value (see [`Payload::to_json`]), for code
-    /// that compares or stores payloads as JSON.
-    pub fn into_json(self) -> Json {
+    /// The payload as a JSON value of its own (see [`Payload::to_json`]),
+    /// for code that keeps payloads as JSON.
+    pub fn json_value(&self) -> Json {
         match self {
-            Payload::Json(j) => j,
+            Payload::Json(j) => j.clone(),
             other => Json::trusted(other.to_json()),
         }
     }

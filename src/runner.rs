@@ -568,7 +568,7 @@ impl Runner {
             Input::Net(mut events) => {
                 let mut held = 0;
                 for ev in &events {
-                    held += payload_len(ev);
+                    held += held_len(ev);
                     self.on_net(ev);
                 }
                 // The events go back to the network thread, which drops
@@ -1383,7 +1383,7 @@ impl Runner {
                     self.last_reply = Some(LastReply::Reply {
                         what: format!("{request} on {}", r.frame.topic),
                         status: r.status.clone(),
-                        response: r.response.clone().into_json().to_raw(),
+                        response: r.response.json_value().to_raw(),
                     });
                 }
                 if self.settings.fail && r.is_error() {
@@ -1573,8 +1573,7 @@ impl Runner {
     /// What is kept is a copy: the frame itself goes back to the network
     /// thread (see `Input::Net`).
     fn saw(&mut self, frame: &Frame) {
-        let (topic, event) = (&frame.topic, &frame.event);
-        let payload = frame.payload.to_json();
+        let payload = frame.payload.json_value();
         if let Step::Waiting {
             topic: wt,
             event: we,
@@ -1582,10 +1581,10 @@ impl Runner {
             near_miss,
             ..
         } = &mut self.step
-            && matches_wait(wt, we, topic, event)
+            && matches_wait(wt, we, &frame.topic, &frame.event)
         {
             let matched = match want {
-                Some(w) => matcher::subset_text(w, &payload).is_none(),
+                Some(w) => matcher::subset_text(w, payload.get()).is_none(),
                 None => true,
             };
             if matched {
@@ -1593,18 +1592,8 @@ impl Runner {
                 self.wait_passed();
                 return;
             }
-            *near_miss = Some(payload.into_owned());
+            *near_miss = Some(payload.get().to_owned());
         }
-        self.keep(frame);
-    }
-
-    /// Keeps a message for a later `wait`, forgetting the oldest beyond
-    /// the wait memory's bounds.
-    fn keep(&mut self, frame: &Frame) {
-        let payload = match &frame.payload {
-            Payload::Json(j) => j.clone(),
-            other => other.clone().into_json(),
-        };
         let kept = (frame.topic.clone(), frame.event.clone(), payload);
         self.unconsumed_bytes += kept_cost(&kept);
         self.unconsumed.push_back(kept);
@@ -1781,7 +1770,7 @@ const HELD_BYTES: usize = 256 * 1024;
 
 /// About how many bytes an event holds: its frame's strings and payload,
 /// a reply's response, the text of a frame that did not decode.
-fn payload_len(ev: &Event) -> usize {
+fn held_len(ev: &Event) -> usize {
     fn frame_len(f: &Frame) -> usize {
         let payload = match &f.payload {
             Payload::Json(j) => j.get().len(),

@@ -37,10 +37,12 @@ use tungstenite::{Connector, Message, WebSocket};
 use url::Url;
 
 use crate::channel::reconnect_delay;
+use crate::presence::{PRESENCE_DIFF, PRESENCE_STATE};
 use crate::protocol::{self, Frame, Side, Vsn, Wire};
+use crate::recent::Packed;
 use crate::session::{
-    Expired, HeartbeatStats, Message as PhxMessage, Reply, Request, Session, TopicInfo,
-    TopicStatus, Transition, Unanswered,
+    Expired, HeartbeatStats, Message as PhxMessage, MessageKind, Reply, Request, Session,
+    TopicInfo, TopicStatus, Transition, Unanswered,
 };
 use crate::tls::{self, Trust};
 
@@ -54,6 +56,13 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 /// Frames read before looking at commands and timers again, so a flood
 /// cannot starve heartbeats or the user's commands.
 const READ_BATCH: usize = 512;
+/// A packed message counts this much less against `READ_BATCH` than an
+/// event does.
+const PACKED_SHARE: usize = 4;
+/// The text a new pack has room for.
+const PACK_BYTES: usize = 64 * 1024;
+/// Packs handed back bigger than this are freed, not kept for reuse.
+const SPARE_PACK_BYTES: usize = 256 * 1024;
 /// How long the echo of a request may wait for more events (usually its
 /// reply) before it is handed over alone: a script's round trip then wakes
 /// the front end once instead of twice. Short enough not to be seen at the
@@ -462,6 +471,10 @@ pub enum Event {
     /// event is moved into a batch.
     Reply(Box<Reply>),
     Message(PhxMessage),
+    /// Pushes and broadcasts in a row, from current channel instances and
+    /// with JSON payloads, not presence events: most of a flood. Packed,
+    /// they cost the network thread one copy each and no allocation.
+    Messages(Box<Packed>),
     TimedOut(Expired),
     /// A request's channel crashed or closed before it was answered.
     Unanswered(Unanswered),
@@ -637,6 +650,7 @@ pub fn start(
         next_attempt: None,
         opened: false,
         session: Session::new(options.timeout),
+        spare_packs: Vec::new(),
         offline: VecDeque::new(),
         options,
     };
@@ -697,6 +711,8 @@ struct Net {
     /// the first).
     opened: bool,
     session: Session,
+    /// Packed messages handed back in spent batches, to pack into again.
+    spare_packs: Vec<Packed>,
     /// Commands that arrived while the socket was down, with their
     /// deadlines; they run once it is open again.
     offline: VecDeque<(Instant, ToNet)>,
@@ -1121,7 +1137,10 @@ impl Net {
                 // one batch of processing early, and a flood does not pay
                 // for a clock call per frame.
                 let read_at = Instant::now();
-                for _ in 0..READ_BATCH {
+                // A packed message costs the batch one unit, any other
+                // event `PACKED_SHARE`: packed, it is far smaller and cheaper.
+                let mut budget = READ_BATCH * PACKED_SHARE;
+                while budget > 0 {
                     match ws.read() {
                         Ok(Message::Close(frame)) => {
                             // The server's close, or its answer to ours:
@@ -1144,7 +1163,8 @@ impl Net {
                         Ok(msg) => {
                             read_any = true;
                             batch_bytes += msg.len();
-                            self.incoming(msg, read_at);
+                            let packed = self.incoming(msg, read_at);
+                            budget = budget.saturating_sub(if packed { 1 } else { PACKED_SHARE });
                             if self.session.has_effects()
                                 && let Err(e) = self.settle(Some(ws))
                             {
@@ -1477,10 +1497,20 @@ impl Net {
     }
 
     /// An empty batch, reused if the front end has given one back.
-    fn fresh_batch(&self) -> Vec<Event> {
+    fn fresh_batch(&mut self) -> Vec<Event> {
         match self.spares.try_recv() {
             Ok(mut handled) => {
-                handled.clear();
+                for ev in handled.drain(..) {
+                    // One too small would grow step by step, one too big
+                    // would keep memory.
+                    if let Event::Messages(mut pack) = ev
+                        && (PACK_BYTES..=SPARE_PACK_BYTES).contains(&pack.capacity())
+                        && self.spare_packs.len() < BATCHES_IN_FLIGHT
+                    {
+                        pack.clear();
+                        self.spare_packs.push(*pack);
+                    }
+                }
                 handled
             }
             Err(_) => Vec::with_capacity(64),
@@ -1503,12 +1533,46 @@ impl Net {
         }
     }
 
-    /// Handles one received WebSocket message (not a close).
-    fn incoming(&mut self, msg: Message, now: Instant) {
+    /// Handles one received WebSocket message (not a close); true if it
+    /// was packed.
+    fn incoming(&mut self, msg: Message, now: Instant) -> bool {
+        if let (Message::Text(text), Vsn::V2) = (&msg, self.options.vsn)
+            && let Some(v) = protocol::decode_view(text)
+            && v.event != protocol::PHX_REPLY
+        {
+            let (kind, stale) = self
+                .session
+                .receive_parts(v.join_ref, v.ref_, v.topic, v.event, now);
+            if !stale
+                && matches!(kind, MessageKind::Push | MessageKind::Broadcast)
+                && v.event != PRESENCE_STATE
+                && v.event != PRESENCE_DIFF
+            {
+                if !matches!(self.batch.last(), Some(Event::Messages(_))) {
+                    // Sized for a full batch of small messages at once:
+                    // growing step by step would touch far more memory.
+                    let pack = self.spare_packs.pop().unwrap_or_else(|| {
+                        Packed::with_capacity(READ_BATCH * PACKED_SHARE, PACK_BYTES)
+                    });
+                    self.batch.push(Event::Messages(Box::new(pack)));
+                }
+                if let Some(Event::Messages(pack)) = self.batch.last_mut()
+                    && pack.push(&v)
+                {
+                    return true;
+                }
+            }
+            let frame = v.to_frame();
+            self.batch
+                .push(Event::Message(PhxMessage { frame, kind, stale }));
+            return false;
+        }
         let decoded = match &msg {
             Message::Text(text) => self.options.vsn.decode(text),
             Message::Binary(data) => protocol::decode_binary(data, Side::Server),
-            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => return,
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) | Message::Frame(_) => {
+                return false;
+            }
         };
         let event = match decoded {
             Ok(frame) if frame.event == protocol::PHX_REPLY => {
@@ -1532,6 +1596,7 @@ impl Net {
             },
         };
         self.batch.push(event);
+        false
     }
 }
 

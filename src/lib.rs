@@ -16,6 +16,7 @@ pub mod multiline;
 pub mod output;
 pub mod presence;
 pub mod protocol;
+pub mod recent;
 pub mod recorder;
 pub mod repl;
 pub mod runner;

@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Write as _;
+use std::ops::Range;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use colored::Colorize;
@@ -19,7 +20,8 @@ use crate::connection::{Event, Status};
 use data_encoding::HEXLOWER;
 
 use crate::presence::{Applied, Change, State};
-use crate::protocol::{self, Frame, Payload, Side, Vsn, Wire};
+use crate::protocol::{self, Frame, Payload, Side, View, Vsn, Wire};
+use crate::recent::Packed;
 use crate::session::{
     ChannelState, Expired, Message, MessageKind, Reply, TopicInfo, Transition, Unanswered,
 };
@@ -59,8 +61,62 @@ impl Display {
 impl Style {
     /// Renders a network event; appends nothing for hidden events.
     pub fn event(&self, ev: &Event, out: &mut String) {
+        if let Event::Messages(pack) = ev {
+            // A line each, each with its own timestamp.
+            self.plain_messages(pack, 0..pack.len(), out, |_, _| {});
+            return;
+        }
         let start = out.len();
         self.render_event(ev, out);
+        self.stamp(start, out);
+    }
+
+    /// What [`Style::event`] renders for a push or a broadcast with a JSON
+    /// payload from a channel's current instance: the line most of a flood
+    /// is made of, rendered straight from the frame's text.
+    pub fn plain_message(&self, v: &View<'_>, broadcast: bool, out: &mut String) {
+        let start = out.len();
+        self.plain_message_line(v, broadcast, out);
+        self.stamp(start, out);
+    }
+
+    /// [`Style::plain_message`] for packed messages `range`, in order;
+    /// `seen` is shown each message after its line.
+    pub fn plain_messages(
+        &self,
+        pack: &Packed,
+        range: Range<usize>,
+        out: &mut String,
+        mut seen: impl FnMut(usize, &View<'_>),
+    ) {
+        // The flood's usual case: plain human lines, no colour, and text
+        // that is printable ASCII, so there is nothing to make safe. The
+        // line is then the parts as they are, as `plain_message_line`
+        // would write them.
+        let bare = !self.json
+            && !self.display.pretty
+            && !self.display.timestamps
+            && !colored::control::SHOULD_COLORIZE.should_colorize();
+        for i in range {
+            let v = pack.get(i);
+            let broadcast = v.join_ref.is_none();
+            if bare && pack.ascii(i) {
+                out.push_str("← ");
+                out.push_str(v.topic);
+                out.push_str(if broadcast { " broadcast " } else { " push " });
+                out.push_str(v.event);
+                out.push(' ');
+                out.push_str(v.payload);
+                out.push('\n');
+            } else {
+                self.plain_message(&v, broadcast, out);
+            }
+            seen(i, &v);
+        }
+    }
+
+    /// `--timestamps`: the wall clock before the human line(s) from `start`.
+    fn stamp(&self, start: usize, out: &mut String) {
         if self.display.timestamps && !self.json && out.len() > start {
             let mut stamp = String::with_capacity(16);
             clock(SystemTime::now(), &mut stamp);
@@ -121,6 +177,11 @@ impl Style {
                 }
             }
             Event::Message(m) => self.message(m, out),
+            Event::Messages(pack) => {
+                for v in pack.iter() {
+                    self.plain_message_line(&v, v.join_ref.is_none(), out);
+                }
+            }
             Event::TimedOut(e) => {
                 if !e.auto || self.show_heartbeats {
                     self.timed_out(e, out);
@@ -548,8 +609,51 @@ impl Style {
         out.push('\n');
     }
 
+    /// [`Style::plain_message`] without the timestamp. The human line is
+    /// written straight into `out`, with no temporary line and no colour
+    /// objects when colour is off.
+    fn plain_message_line(&self, v: &View<'_>, broadcast: bool, out: &mut String) {
+        if self.json {
+            self.record_start("message", out);
+            out.push_str(",\"join_ref\":");
+            push_opt_str(out, v.join_ref);
+            out.push_str(",\"ref\":");
+            push_opt_str(out, v.ref_);
+            out.push_str(",\"topic\":");
+            push_json_str(out, v.topic);
+            out.push_str(",\"event\":");
+            push_json_str(out, v.event);
+            out.push_str(",\"payload\":");
+            out.push_str(&display_json(v.payload));
+            out.push_str("}\n");
+            return;
+        }
+        out.push_str("← ");
+        out.push_str(&clean(v.topic));
+        out.push_str(if broadcast { " broadcast " } else { " push " });
+        push_bold(out, &clean(v.event));
+        out.push(' ');
+        out.push_str(&self.human_json(v.payload, true));
+        out.push('\n');
+    }
+
     fn message(&self, m: &Message, out: &mut String) {
         let f = &m.frame;
+        if let Payload::Json(payload) = &f.payload
+            && !m.stale
+            && matches!(m.kind, MessageKind::Push | MessageKind::Broadcast)
+            && (self.json || !self.display.raw)
+        {
+            let v = View {
+                join_ref: f.join_ref.as_deref(),
+                ref_: f.ref_.as_deref(),
+                topic: &f.topic,
+                event: &f.event,
+                payload: payload.get(),
+            };
+            self.plain_message_line(&v, m.kind == MessageKind::Broadcast, out);
+            return;
+        }
         if self.json {
             self.record_start("message", out);
             frame_fields(f, out);
@@ -572,22 +676,6 @@ impl Style {
         }
         let topic = clean(&f.topic);
         let payload = self.styled_payload(&f.payload, !m.stale);
-        if !m.stale && matches!(m.kind, MessageKind::Push | MessageKind::Broadcast) {
-            // The line a flood is made of: written straight into `out`,
-            // with no temporary line and no colour objects when colour is off.
-            out.push_str("← ");
-            out.push_str(&topic);
-            out.push_str(if m.kind == MessageKind::Push {
-                " push "
-            } else {
-                " broadcast "
-            });
-            push_bold(out, &clean(&f.event));
-            out.push(' ');
-            out.push_str(&payload);
-            out.push('\n');
-            return;
-        }
         let line = match m.kind {
             MessageKind::Broadcast => {
                 format!("← {topic} broadcast {} {payload}", clean(&f.event).bold())

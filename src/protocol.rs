@@ -388,13 +388,36 @@ pub fn decode_general(text: &str) -> Result<Frame, DecodeError> {
     })
 }
 
-/// The common shape of a V2 frame, read without serde's machinery: no
-/// whitespace around the envelope's elements, refs that are null or
-/// strings, and strings without escapes. Anything else (numeric refs,
-/// escapes, extra elements, errors) is `None` and goes the general way,
-/// which gives the same frame or says what is wrong. The payload is still
-/// checked to be one valid JSON value.
-fn decode_plain(text: &str) -> Option<Frame> {
+/// A V2 frame read in place: every part borrows the frame's text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct View<'a> {
+    pub join_ref: Option<&'a str>,
+    pub ref_: Option<&'a str>,
+    pub topic: &'a str,
+    pub event: &'a str,
+    /// The payload's JSON text (one valid JSON value).
+    pub payload: &'a str,
+}
+
+impl View<'_> {
+    pub fn to_frame(&self) -> Frame {
+        Frame {
+            join_ref: self.join_ref.map(Text::from),
+            ref_: self.ref_.map(Text::from),
+            topic: Text::from(self.topic),
+            event: Text::from(self.event),
+            payload: Payload::Json(Json::trusted(self.payload)),
+        }
+    }
+}
+
+/// The common shape of a V2 frame, read without serde's machinery and
+/// without copying: no whitespace around the envelope's elements, refs that
+/// are null or strings, and strings without escapes. Anything else (numeric
+/// refs, escapes, extra elements, errors) is `None` and goes the general
+/// way ([`decode`]), which gives the same frame or says what is wrong. The
+/// payload is still checked to be one valid JSON value.
+pub fn decode_view(text: &str) -> Option<View<'_>> {
     let inner = text.strip_prefix('[')?.strip_suffix(']')?;
     let mut rest = inner;
     let join_ref = plain_ref(&mut rest)?;
@@ -404,13 +427,17 @@ fn decode_plain(text: &str) -> Option<Frame> {
     // The rest is the payload alone: a fifth element followed by more
     // is not one value and goes the general way.
     let payload = plain_json(rest)?;
-    Some(Frame {
-        join_ref: join_ref.map(Text::from),
-        ref_: ref_.map(Text::from),
-        topic: Text::from(topic),
-        event: Text::from(event),
-        payload: Payload::Json(Json::trusted(payload)),
+    Some(View {
+        join_ref,
+        ref_,
+        topic,
+        event,
+        payload,
     })
+}
+
+fn decode_plain(text: &str) -> Option<Frame> {
+    decode_view(text).map(|v| v.to_frame())
 }
 
 /// `s` without the whitespace around it, if it is exactly one JSON value

@@ -28,22 +28,22 @@ use crate::matcher;
 use crate::multiline;
 use crate::output::{Expectation, Style, display_json};
 use crate::presence::{self, PRESENCE_DIFF, PRESENCE_STATE};
-use crate::protocol::{Frame, Json, PHX_JOIN, Payload, Text, json_str};
+use crate::protocol::{Frame, PHX_JOIN, Payload, View, json_str};
+use crate::recent::{Packed, Recent};
 use crate::recorder::{self, Recorder};
-use crate::session::MessageKind;
+use crate::session::{Message as PhxMessage, MessageKind};
 use crate::vars;
 use crate::vocab::Word;
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
 const WAIT_MEMORY: usize = 10_000;
-/// And at most this much of them (topics, events and payloads, plus an
-/// estimate of the bookkeeping), so a flood of large frames keeps memory
-/// flat.
+/// And at most this much of them (their text, plus an estimate of the
+/// bookkeeping), so a flood of large frames keeps memory flat.
 const WAIT_MEMORY_BYTES: usize = 256 * 1024;
-/// The bookkeeping counted per kept message.
-const WAIT_ENTRY_COST: usize = 96;
 /// Output is written once this much is buffered, even mid-burst.
 const FLUSH_AT: usize = 64 * 1024;
+/// Packed messages are printed this many at a time (see `FLUSH_AT`).
+const FLUSH_EVERY: usize = 256;
 /// How long to wait for the server to confirm our close.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
@@ -243,10 +243,8 @@ pub struct Runner {
     lines_read: usize,
     eof: bool,
     next_id: u64,
-    /// (topic, event, payload) of messages not yet consumed by `wait`.
-    unconsumed: VecDeque<(Text, Text, Json)>,
-    /// Their size, as `WAIT_MEMORY_BYTES` counts it.
-    unconsumed_bytes: usize,
+    /// Messages not yet consumed by `wait`.
+    recent: Recent,
     /// What the latest request got, for `expect`.
     last_reply: Option<LastReply>,
     /// Who is present on each topic.
@@ -302,8 +300,7 @@ impl Runner {
             lines_read: 0,
             eof: false,
             next_id: 0,
-            unconsumed: VecDeque::new(),
-            unconsumed_bytes: 0,
+            recent: Recent::new(WAIT_MEMORY, WAIT_MEMORY_BYTES),
             last_reply: None,
             presence: presence::Tracker::new(),
             tally: Tally::default(),
@@ -567,9 +564,12 @@ impl Runner {
             }
             Input::Net(mut events) => {
                 let mut held = 0;
-                for ev in &events {
+                for ev in &mut events {
                     held += held_len(ev);
-                    self.on_net(ev);
+                    match ev {
+                        Event::Messages(pack) => self.on_messages(pack),
+                        ev => self.on_net(ev),
+                    }
                 }
                 // The events go back to the network thread, which drops
                 // them when it reuses the batch: memory is then freed by
@@ -850,22 +850,19 @@ impl Runner {
         line: usize,
     ) {
         let mut near_miss = None;
-        let found = self.unconsumed.iter().position(|(t, e, p)| {
-            if !matches_wait(&topic, &event, t, e) {
+        let found = self.recent.take_first(|v| {
+            if !matches_wait(&topic, &event, v.topic, v.event) {
                 return false;
             }
             match &payload {
-                Some(want) if matcher::subset_text(want, p.get()).is_some() => {
-                    near_miss = Some(p.get().to_owned());
+                Some(want) if matcher::subset_text(want, v.payload).is_some() => {
+                    near_miss = Some(v.payload.to_owned());
                     false
                 }
                 _ => true,
             }
         });
-        if let Some(i) = found {
-            if let Some(kept) = self.unconsumed.remove(i) {
-                self.unconsumed_bytes -= kept_cost(&kept);
-            }
+        if found {
             self.wait_passed();
             return;
         }
@@ -1470,6 +1467,8 @@ impl Runner {
                 }
             }
             Event::Sent { id: None, .. }
+            // Handled by `on_messages`.
+            | Event::Messages(_)
             | Event::Undecodable { .. }
             | Event::Connected
             | Event::ConnectFailed(_)
@@ -1574,6 +1573,21 @@ impl Runner {
     /// thread (see `Input::Net`).
     fn saw(&mut self, frame: &Frame) {
         let payload = frame.payload.json_value();
+        let v = View {
+            join_ref: frame.join_ref.as_deref(),
+            ref_: frame.ref_.as_deref(),
+            topic: &frame.topic,
+            event: &frame.event,
+            payload: payload.get(),
+        };
+        if !self.wait_sees(&v) {
+            self.recent.push(&v);
+        }
+    }
+
+    /// Shows a message to a pending `wait`: true if it was the one waited
+    /// for (it is then not kept for a later one).
+    fn wait_sees(&mut self, v: &View<'_>) -> bool {
         if let Step::Waiting {
             topic: wt,
             event: we,
@@ -1581,31 +1595,63 @@ impl Runner {
             near_miss,
             ..
         } = &mut self.step
-            && matches_wait(wt, we, &frame.topic, &frame.event)
+            && matches_wait(wt, we, v.topic, v.event)
         {
             let matched = match want {
-                Some(w) => matcher::subset_text(w, payload.get()).is_none(),
+                Some(w) => matcher::subset_text(w, v.payload).is_none(),
                 None => true,
             };
             if matched {
                 self.step = Step::Idle;
                 self.wait_passed();
-                return;
+                return true;
             }
-            *near_miss = Some(payload.get().to_owned());
+            *near_miss = Some(v.payload.to_owned());
         }
-        let kept = (frame.topic.clone(), frame.event.clone(), payload);
-        self.unconsumed_bytes += kept_cost(&kept);
-        self.unconsumed.push_back(kept);
-        // The newest is always kept, however large.
-        while self.unconsumed.len() > WAIT_MEMORY
-            || (self.unconsumed_bytes > WAIT_MEMORY_BYTES && self.unconsumed.len() > 1)
-        {
-            match self.unconsumed.pop_front() {
-                Some(old) => self.unconsumed_bytes -= kept_cost(&old),
-                None => break,
+        false
+    }
+
+    /// Packed messages from the network thread. Where the runner would only
+    /// print them and keep them for `wait` (a script, no recording, no
+    /// mutes, no `--raw`), that is done straight from the packed text;
+    /// otherwise each goes the usual way.
+    fn on_messages(&mut self, pack: &mut Packed) {
+        let style = self.settings.style;
+        let plain = !self.interactive()
+            && self.recorder.is_none()
+            && (self.muted.is_empty() || style.json)
+            && (style.json || !style.display.raw);
+        if !plain {
+            for v in pack.iter() {
+                let ev = Event::Message(PhxMessage {
+                    frame: v.to_frame(),
+                    kind: packed_kind(&v),
+                    stale: false,
+                });
+                self.on_net(&ev);
             }
+            return;
         }
+        // Printed a slice at a time, so the output buffer stays small.
+        let mut taken = None;
+        let mut at = 0;
+        while at < pack.len() {
+            let to = pack.len().min(at + FLUSH_EVERY);
+            let mut out = std::mem::take(&mut self.out);
+            style.plain_messages(pack, at..to, &mut out, |i, v| {
+                if taken.is_none() && matches!(self.step, Step::Waiting { .. }) && self.wait_sees(v)
+                {
+                    taken = Some(i);
+                }
+            });
+            self.out = out;
+            if self.out.len() >= FLUSH_AT {
+                self.flush();
+            }
+            at = to;
+        }
+        let spare = self.recent.take_spent().unwrap_or_default();
+        self.recent.absorb(std::mem::replace(pack, spare), taken);
     }
 
     fn error(&mut self, message: &str, line: Option<usize>) {
@@ -1784,13 +1830,19 @@ fn held_len(ev: &Event) -> usize {
         Event::Reply(r) => frame_len(&r.frame) * 2,
         Event::Sent { frame, .. } => frame_len(frame),
         Event::SentRaw { text, .. } | Event::Undecodable { text, .. } => text.len(),
+        Event::Messages(pack) => pack.text_len(),
         _ => 0,
     }
 }
 
-/// What a message kept for `wait` counts against `WAIT_MEMORY_BYTES`.
-fn kept_cost((topic, event, payload): &(Text, Text, Json)) -> usize {
-    topic.len() + event.len() + payload.get().len() + WAIT_ENTRY_COST
+/// What the session calls a packed message: only pushes (with a join_ref)
+/// and broadcasts (without) are packed.
+fn packed_kind(v: &View<'_>) -> MessageKind {
+    if v.join_ref.is_some() {
+        MessageKind::Push
+    } else {
+        MessageKind::Broadcast
+    }
 }
 
 fn matches_wait(want_topic: &str, want_event: &str, topic: &str, event: &str) -> bool {

@@ -617,45 +617,64 @@ impl Session {
     /// of message it is and whether it is stale. The frame is only looked
     /// at, so the network thread moves it once, into its batch.
     pub fn receive_message(&mut self, frame: &Frame, now: Instant) -> (MessageKind, bool) {
-        let current = self.channels.get(frame.topic.as_str());
+        self.receive_parts(
+            frame.join_ref.as_deref(),
+            frame.ref_.as_deref(),
+            &frame.topic,
+            &frame.event,
+            now,
+        )
+    }
+
+    /// [`Session::receive_message`] for a frame's parts, which need not be
+    /// a [`Frame`] yet.
+    pub fn receive_parts(
+        &mut self,
+        join_ref: Option<&str>,
+        ref_: Option<&str>,
+        topic: &str,
+        event: &str,
+        now: Instant,
+    ) -> (MessageKind, bool) {
+        let current = self.channels.get(topic);
         // Phoenix sends phx_close and phx_error with ref = join_ref (§8.2),
         // so the ref tells the instance even where the frame has no join_ref
         // (V1): the old instance's close after a duplicate join must not
         // close the new one.
-        let instance = match (&frame.join_ref, frame.event.as_str()) {
-            (None, PHX_CLOSE | PHX_ERROR) => frame.ref_.as_ref(),
-            (jr, _) => jr.as_ref(),
+        let instance = match (join_ref, event) {
+            (None, PHX_CLOSE | PHX_ERROR) => ref_,
+            (jr, _) => jr,
         };
         let stale = match (instance, current) {
             (None, _) => false,
-            (Some(jr), Some(ch)) => *jr != ch.join_ref,
+            (Some(jr), Some(ch)) => jr != ch.join_ref,
             (Some(_), None) => true,
         };
-        let kind = match frame.event.as_str() {
+        let kind = match event {
             PHX_ERROR => MessageKind::Error,
             PHX_CLOSE => MessageKind::Close {
                 requested: current.is_some_and(|ch| {
                     matches!(ch.state, ChannelState::Leaving | ChannelState::Closed)
                 }),
             },
-            _ if frame.join_ref.is_none() => MessageKind::Broadcast,
+            _ if join_ref.is_none() => MessageKind::Broadcast,
             _ => MessageKind::Push,
         };
         if !stale && current.is_some() {
             match kind {
                 MessageKind::Error => {
-                    self.change(&frame.topic, now, "phx_error", |ch| {
+                    self.change(topic, now, "phx_error", |ch| {
                         if ch.state != ChannelState::Leaving {
                             ch.errored(now);
                         } else {
                             ch.left();
                         }
                     });
-                    self.orphan(&frame.topic, PHX_ERROR);
+                    self.orphan(topic, PHX_ERROR);
                 }
                 MessageKind::Close { .. } => {
-                    self.change(&frame.topic, now, "phx_close", Channel::closed);
-                    self.orphan(&frame.topic, PHX_CLOSE);
+                    self.change(topic, now, "phx_close", Channel::closed);
+                    self.orphan(topic, PHX_CLOSE);
                 }
                 _ => {}
             }

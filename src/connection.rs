@@ -58,7 +58,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 const READ_BATCH: usize = 512;
 /// A packed message counts this much less against `READ_BATCH` than an
 /// event does.
-const PACKED_SHARE: usize = 4;
+const PACKED_SHARE: usize = 8;
 /// The text a new pack has room for.
 const PACK_BYTES: usize = 64 * 1024;
 /// Packs handed back bigger than this are freed, not kept for reuse.
@@ -1556,8 +1556,11 @@ impl Net {
                     });
                     self.batch.push(Event::Messages(Box::new(pack)));
                 }
+                // The envelope around the parts is printable ASCII, so
+                // the whole text tells about the parts.
+                let ascii = protocol::printable_ascii(text.as_bytes(), false);
                 if let Some(Event::Messages(pack)) = self.batch.last_mut()
-                    && pack.push(&v)
+                    && pack.push_checked(&v, ascii)
                 {
                     return true;
                 }

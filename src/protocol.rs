@@ -572,8 +572,8 @@ fn json_number(b: &[u8], mut i: usize) -> Option<usize> {
 
 /// `null,` or a plain string and `,`, taken off the front of `rest`.
 fn plain_ref<'a>(rest: &mut &'a str) -> Option<Option<&'a str>> {
-    if let Some(after) = rest.strip_prefix("null,") {
-        *rest = after;
+    if rest.as_bytes().first_chunk::<5>() == Some(b"null,") {
+        *rest = &rest[5..];
         return Some(None);
     }
     plain_str(rest).map(Some)

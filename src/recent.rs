@@ -18,11 +18,14 @@ pub struct Packed {
 }
 
 /// One message: its join_ref, ref, topic, event and payload lie back to
-/// back in [`Packed::text`], from where the previous message ends to `end`.
-/// Twelve bytes, so a batch of small messages stays small.
+/// back in [`Packed::text`], from where the previous message ends to `end`,
+/// except that a topic and event the same as the previous message's are
+/// not stored again (a flood repeats them): `names` is where they are.
+/// Sixteen bytes, so a batch of small messages stays small.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     end: u32,
+    names: u32,
     topic: u16,
     event: u16,
     /// `NONE` for null.
@@ -64,6 +67,22 @@ impl Packed {
     /// long to pack: a ref of 255 bytes or more, a topic or event of 64 KiB
     /// or more, or a pack over 4 GiB.
     pub fn push(&mut self, v: &View<'_>) -> bool {
+        let ascii = [
+            v.join_ref.unwrap_or(""),
+            v.ref_.unwrap_or(""),
+            v.topic,
+            v.event,
+            v.payload,
+        ]
+        .iter()
+        .all(|s| crate::protocol::printable_ascii(s.as_bytes(), false));
+        self.push_checked(v, ascii)
+    }
+
+    /// [`Packed::push`] for a message whose every part is printable ASCII
+    /// (or not) as `ascii` says. The caller may know it from the frame's
+    /// whole text, which is cheaper to scan than the parts once copied.
+    pub fn push_checked(&mut self, v: &View<'_>, ascii: bool) -> bool {
         let short = |s: Option<&str>| match s {
             None => Some(NONE),
             Some(s) => u8::try_from(s.len()).ok().filter(|&n| n != NONE),
@@ -77,28 +96,48 @@ impl Packed {
             return false;
         };
         let start = self.text.len();
+        let shared = self.entries.last().and_then(|last| {
+            let at = last.names as usize;
+            let names = self.text.get(at..at + v.topic.len() + v.event.len())?;
+            (last.topic == topic
+                && last.event == event
+                && names.get(..v.topic.len()) == Some(v.topic)
+                && names.get(v.topic.len()..) == Some(v.event))
+            .then_some(last.names)
+        });
         let len = v.join_ref.map_or(0, str::len)
             + v.ref_.map_or(0, str::len)
-            + v.topic.len()
-            + v.event.len()
+            + if shared.is_some() {
+                0
+            } else {
+                v.topic.len() + v.event.len()
+            }
             + v.payload.len();
         let Ok(end) = u32::try_from(start + len) else {
             return false;
         };
         self.text.push_str(v.join_ref.unwrap_or(""));
         self.text.push_str(v.ref_.unwrap_or(""));
-        self.text.push_str(v.topic);
-        self.text.push_str(v.event);
+        let names = match shared {
+            Some(at) => at,
+            None => {
+                let at = self.text.len() as u32;
+                self.text.push_str(v.topic);
+                self.text.push_str(v.event);
+                at
+            }
+        };
         self.text.push_str(v.payload);
-        let ascii = crate::protocol::printable_ascii(&self.text.as_bytes()[start..], false);
         self.entries.push(Entry {
             end,
+            names,
             topic,
             event,
             join_ref,
             ref_,
             ascii,
         });
+        debug_assert_eq!(self.get(self.len() - 1), *v);
         true
     }
 
@@ -137,36 +176,31 @@ impl Packed {
     /// Message `i` (panics if there is none).
     pub fn get(&self, i: usize) -> View<'_> {
         let e = self.entries[i];
-        let end = e.end as usize;
-        let text = &self.text[self.start(i)..end];
-        let mut at = 0;
-        let mut take = |n: usize| {
-            debug_assert!(text.is_char_boundary(at) && text.is_char_boundary(at + n));
-            // SAFETY: `push` wrote each part from a `&str` and recorded its
-            // length, so every part boundary inside `text` (itself checked
-            // above) is a char boundary, and the lengths add up to at most
-            // `text.len()`, so the range is in bounds.
-            let s = unsafe { text.get_unchecked(at..at + n) };
-            at += n;
-            s
+        let start = self.start(i);
+        let text = &self.text[..e.end as usize];
+        // SAFETY: `push` wrote each part from a `&str` at the offsets it
+        // recorded, so every range below is in bounds (within `text`,
+        // itself checked) and starts and ends on char boundaries.
+        let part = |from: usize, len: usize| {
+            debug_assert!(text.is_char_boundary(from) && text.is_char_boundary(from + len));
+            unsafe { text.get_unchecked(from..from + len) }
         };
-        let opt = |n: u8| (n != NONE).then_some(usize::from(n));
-        let join_ref = opt(e.join_ref).map(&mut take);
-        let ref_ = opt(e.ref_).map(&mut take);
-        let topic = take(usize::from(e.topic));
-        let event = take(usize::from(e.event));
-        let rest = text.len()
-            - e.join_ref_len()
-            - e.ref_len()
-            - usize::from(e.topic)
-            - usize::from(e.event);
-        let payload = take(rest);
+        let (jr, rf) = (e.join_ref_len(), e.ref_len());
+        let join_ref = (e.join_ref != NONE).then(|| part(start, jr));
+        let ref_ = (e.ref_ != NONE).then(|| part(start + jr, rf));
+        let names = e.names as usize;
+        let (topic, event) = (usize::from(e.topic), usize::from(e.event));
+        // The payload follows the names if they are this message's own.
+        let mut payload = start + jr + rf;
+        if names == payload {
+            payload += topic + event;
+        }
         View {
             join_ref,
             ref_,
-            topic,
-            event,
-            payload,
+            topic: part(names, topic),
+            event: part(names + topic, event),
+            payload: part(payload, e.end as usize - payload),
         }
     }
 
@@ -513,6 +547,34 @@ mod tests {
     }
 
     #[test]
+    fn a_topic_and_event_like_the_previous_ones_are_stored_once() {
+        let mut p = Packed::default();
+        let msgs = [
+            view("flood:1", "msg", r#"{"i":1}"#),
+            view("flood:1", "msg", r#"{"i":2}"#),
+            view("flood:1", "done", r#"{"i":3}"#),
+            view("flood:1", "done", "4"),
+            view("flood:2", "done", "5"),
+            View {
+                join_ref: None,
+                ref_: Some("7"),
+                ..view("flood:2", "done", "6")
+            },
+        ];
+        for v in &msgs {
+            assert!(p.push(v));
+        }
+        assert_eq!(p.iter().collect::<Vec<_>>(), msgs);
+        // Names stored three times: for messages 1, 3 and 5.
+        let payloads: usize = msgs.iter().map(|v| v.payload.len()).sum();
+        let refs = 5 + 1;
+        assert_eq!(
+            p.text_len(),
+            payloads + refs + 3 * "flood:1".len() + 3 + 4 + 4
+        );
+    }
+
+    #[test]
     fn recent_keeps_the_latest_by_count() {
         let mut r = Recent::new(3, usize::MAX);
         for e in ["a", "b", "c", "d", "e"] {
@@ -603,7 +665,9 @@ mod tests {
         for (max_len, max_bytes) in [(7, usize::MAX), (usize::MAX, 900), (12, 700), (1, 1)] {
             let mut r = Recent::new(max_len, max_bytes);
             let mut model: std::collections::VecDeque<(String, usize)> = Default::default();
-            let cost = |p: &str| 1 + 1 + 1 + p.len() + ENTRY_COST;
+            // Each message has a topic of its own (the payload), so none
+            // shares its topic and event with the one before.
+            let cost = |p: &str| 1 + p.len() + 1 + p.len() + ENTRY_COST;
             let model_trim = |m: &mut std::collections::VecDeque<(String, usize)>| loop {
                 let bytes: usize = m.iter().map(|x| x.1).sum();
                 if m.len() > max_len || (bytes > max_bytes && m.len() > 1) {
@@ -618,7 +682,7 @@ mod tests {
                     0 => {
                         n += 1;
                         let p = format!("{n}{}", "x".repeat(next(40) as usize));
-                        r.push(&view("t", "e", &p));
+                        r.push(&view(&p, "e", &p));
                         model.push_back((p.clone(), cost(&p)));
                         model_trim(&mut model);
                     }
@@ -629,7 +693,7 @@ mod tests {
                         for _ in 0..k {
                             n += 1;
                             let p = format!("{n}{}", "y".repeat(next(40) as usize));
-                            pack.push(&view("t", "e", &p));
+                            pack.push(&view(&p, "e", &p));
                             ps.push(p);
                         }
                         let taken = (k > 0 && next(2) == 0).then(|| next(k as u64) as usize);

@@ -1846,7 +1846,9 @@ fn packed_kind(v: &View<'_>) -> MessageKind {
 }
 
 fn matches_wait(want_topic: &str, want_event: &str, topic: &str, event: &str) -> bool {
-    (want_topic == "*" || want_topic == topic) && (want_event == "*" || want_event == event)
+    // The event first: in a flood it differs from the one awaited more
+    // often than the topic does.
+    (want_event == "*" || want_event == event) && (want_topic == "*" || want_topic == topic)
 }
 
 fn fmt_duration(d: Duration) -> String {

@@ -99,6 +99,28 @@ fn timestamps_start_event_lines() {
 }
 
 #[test]
+fn timestamps_start_every_line_of_a_flood() {
+    // A flood's pushes are printed in runs; each line still gets its stamp.
+    let server = Server::start();
+    let out = Script::new(&server)
+        .arg("--timestamps")
+        .stdin("join flood:300\nwait flood:300 done\n")
+        .run();
+    out.assert_success();
+    let pushes: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.contains(" ← flood:300 push "))
+        .collect();
+    assert_eq!(pushes.len(), 301, "{}", out.report());
+    for line in pushes {
+        let (stamp, rest) = line.split_once(' ').unwrap();
+        assert_eq!(stamp.len(), "12:34:56.789".len(), "{line}");
+        assert!(rest.starts_with("← flood:300 push "), "{line}");
+    }
+}
+
+#[test]
 fn payloads_are_coloured_only_when_asked_and_no_color_wins() {
     let server = Server::start();
     let script = "join room:lobby\npush room:lobby echo n:=1\n";

@@ -75,6 +75,29 @@ fn a_flood_prints_every_push_once_in_order() {
 }
 
 #[test]
+fn messages_of_a_flood_are_kept_for_a_later_wait_each_taken_once() {
+    // A flood's messages travel packed; `wait` still finds one that came
+    // before it, takes it once, and no longer finds one long dropped (only
+    // the latest messages are kept).
+    let server = Server::start();
+    let topic = format!("flood:{FLOOD}");
+    let late = FLOOD - 10;
+    let out = Script::new(&server)
+        .stdin(&format!(
+            "join {topic}\nwait {topic} done 60s\n\
+             wait {topic} msg 5s {{\"i\":{late}}}\n\
+             wait {topic} msg 0.3s {{\"i\":{late}}}\n\
+             wait {topic} msg 0.3s {{\"i\":1}}\n"
+        ))
+        .run();
+    out.assert_code(1);
+    let report = out.report();
+    assert!(!out.stderr.contains("failed: line 3"), "{report}");
+    out.assert_stderr_contains(&format!("failed: line 4: no `msg` on `{topic}`"));
+    out.assert_stderr_contains(&format!("failed: line 5: no `msg` on `{topic}`"));
+}
+
+#[test]
 fn a_flood_in_json_has_one_record_per_push_in_order() {
     let server = Server::start();
     let topic = format!("flood:{FLOOD}");

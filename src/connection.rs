@@ -1547,6 +1547,7 @@ impl Net {
                 && matches!(kind, MessageKind::Push | MessageKind::Broadcast)
                 && v.event != PRESENCE_STATE
                 && v.event != PRESENCE_DIFF
+                && Packed::fits(&v)
             {
                 if !matches!(self.batch.last(), Some(Event::Messages(_))) {
                     // Sized for a full batch of small messages at once:

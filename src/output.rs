@@ -62,6 +62,18 @@ impl Style {
     /// Renders a network event; appends nothing for hidden events.
     pub fn event(&self, ev: &Event, out: &mut String) {
         if let Event::Messages(pack) = ev {
+            if self.display.raw && !self.json {
+                // As sent: the frame is needed again.
+                for v in pack.iter() {
+                    let m = Message {
+                        frame: v.to_frame(),
+                        kind: crate::recent::kind(&v),
+                        stale: false,
+                    };
+                    self.event(&Event::Message(m), out);
+                }
+                return;
+            }
             // A line each, each with its own timestamp.
             self.plain_messages(pack, 0..pack.len(), out, |_, _| {});
             return;
@@ -177,11 +189,8 @@ impl Style {
                 }
             }
             Event::Message(m) => self.message(m, out),
-            Event::Messages(pack) => {
-                for v in pack.iter() {
-                    self.plain_message_line(&v, v.join_ref.is_none(), out);
-                }
-            }
+            // Rendered by `event`, a line each.
+            Event::Messages(_) => {}
             Event::TimedOut(e) => {
                 if !e.auto || self.show_heartbeats {
                     self.timed_out(e, out);

@@ -9,6 +9,17 @@
 use std::collections::VecDeque;
 
 use crate::protocol::View;
+use crate::session::MessageKind;
+
+/// What the session calls a packed message: only pushes (with a join_ref)
+/// and broadcasts (without) are packed.
+pub fn kind(v: &View<'_>) -> MessageKind {
+    if v.join_ref.is_some() {
+        MessageKind::Push
+    } else {
+        MessageKind::Broadcast
+    }
+}
 
 /// Messages in arrival order, their texts in one string.
 #[derive(Debug, Default)]
@@ -79,20 +90,31 @@ impl Packed {
         self.push_checked(v, ascii)
     }
 
-    /// [`Packed::push`] for a message whose every part is printable ASCII
-    /// (or not) as `ascii` says. The caller may know it from the frame's
-    /// whole text, which is cheaper to scan than the parts once copied.
-    pub fn push_checked(&mut self, v: &View<'_>, ascii: bool) -> bool {
+    /// Whether a message's refs, topic and event are short enough to pack
+    /// (what else [`Packed::push`] refuses is a pack over 4 GiB).
+    pub fn fits(v: &View<'_>) -> bool {
+        Self::lengths(v).is_some()
+    }
+
+    /// The refs' lengths (`NONE` for null), the topic's and the event's.
+    fn lengths(v: &View<'_>) -> Option<(u8, u8, u16, u16)> {
         let short = |s: Option<&str>| match s {
             None => Some(NONE),
             Some(s) => u8::try_from(s.len()).ok().filter(|&n| n != NONE),
         };
-        let (Some(join_ref), Some(ref_), Ok(topic), Ok(event)) = (
-            short(v.join_ref),
-            short(v.ref_),
-            u16::try_from(v.topic.len()),
-            u16::try_from(v.event.len()),
-        ) else {
+        Some((
+            short(v.join_ref)?,
+            short(v.ref_)?,
+            u16::try_from(v.topic.len()).ok()?,
+            u16::try_from(v.event.len()).ok()?,
+        ))
+    }
+
+    /// [`Packed::push`] for a message whose every part is printable ASCII
+    /// (or not) as `ascii` says. The caller may know it from the frame's
+    /// whole text, which is cheaper to scan than the parts once copied.
+    pub fn push_checked(&mut self, v: &View<'_>, ascii: bool) -> bool {
+        let Some((join_ref, ref_, topic, event)) = Self::lengths(v) else {
             return false;
         };
         let start = self.text.len();
@@ -163,6 +185,11 @@ impl Packed {
     /// The bytes of text held.
     pub fn text_len(&self) -> usize {
         self.text.len()
+    }
+
+    /// The bytes of its room in use.
+    pub fn used(&self) -> usize {
+        self.text.len() + self.entries.len() * std::mem::size_of::<Entry>()
     }
 
     /// Where message `i` starts in the text (the text's end for `len()`).
@@ -239,7 +266,10 @@ pub struct Recent {
     bytes: usize,
     max_len: usize,
     max_bytes: usize,
-    /// The latest run freed, for [`Recent::take_spent`].
+    /// A pack using less than its room divided by this is sparse, and its
+    /// messages are copied (see `keep`).
+    sparse: usize,
+    /// The latest run freed, to hand back by `keep`.
     spent: Option<Packed>,
 }
 
@@ -269,15 +299,9 @@ impl Recent {
             bytes: 0,
             max_len,
             max_bytes,
+            sparse: 8,
             spent: None,
         }
-    }
-
-    /// A run of messages no longer kept, emptied, to pack into again.
-    pub fn take_spent(&mut self) -> Option<Packed> {
-        let mut p = self.spent.take()?;
-        p.clear();
-        Some(p)
     }
 
     pub fn len(&self) -> usize {
@@ -288,13 +312,29 @@ impl Recent {
         self.len == 0
     }
 
-    /// Keeps one message.
+    /// Keeps one message. Its refs are dropped if too long to pack (a
+    /// `wait` does not look at them); a message whose topic or event is
+    /// 64 KiB or longer is not kept.
     pub fn push(&mut self, v: &View<'_>) {
-        let fits = self
+        let stripped;
+        let v = if Packed::fits(v) {
+            v
+        } else {
+            stripped = View {
+                join_ref: None,
+                ref_: None,
+                ..*v
+            };
+            if !Packed::fits(&stripped) {
+                return;
+            }
+            &stripped
+        };
+        let room = self
             .runs
             .back()
             .is_some_and(|r| r.packed.text_len() < RUN_BYTES);
-        if !fits {
+        if !room {
             self.runs.push_back(Run {
                 packed: Packed::with_capacity(64, 1024),
                 first: 0,
@@ -307,7 +347,10 @@ impl Recent {
             return;
         };
         if !run.packed.push(v) {
-            // Too large to pack (a ref over 64 KiB): not kept.
+            // Over 4 GiB: not kept.
+            if run.packed.is_empty() {
+                self.runs.pop_back();
+            }
             return;
         }
         let cost = run.packed.cost(run.packed.len() - 1, run.packed.len());
@@ -318,27 +361,38 @@ impl Recent {
         self.trim();
     }
 
-    /// Keeps a run of messages, all but the one at `taken` (which a `wait`
-    /// has just taken), without copying them.
-    pub fn absorb(&mut self, packed: Packed, taken: Option<usize>) {
-        if packed.is_empty() {
+    /// Keeps the messages of `pack`, all but the one at `taken` (which a
+    /// `wait` has just taken). A pack is kept whole, without copying, and
+    /// `pack` is left holding an empty one to pack into again (one spent
+    /// here, if there is one). The few messages of a sparse pack (using
+    /// under an eighth of its room) are copied instead, so a trickle does
+    /// not keep a big pack per message, and `pack` is left as it was: what
+    /// is kept has at most eight times the room the limits allow for.
+    pub fn keep(&mut self, pack: &mut Packed, taken: Option<usize>) {
+        let taken = taken.filter(|&i| i < pack.len());
+        let kept = pack.len() - usize::from(taken.is_some());
+        if kept == 0 {
             return;
         }
-        let taken: Vec<usize> = taken.filter(|&i| i < packed.len()).into_iter().collect();
-        let (mut len, mut bytes) = (0, 0);
-        for i in 0..packed.len() {
-            if taken.first() != Some(&i) {
-                len += 1;
-                bytes += packed.cost(i, i + 1);
+        if pack.used().saturating_mul(self.sparse) < pack.capacity() {
+            for i in (0..pack.len()).filter(|&i| Some(i) != taken) {
+                self.push(&pack.get(i));
             }
+            return;
         }
-        self.len += len;
+        let spare = self.spent.take().map_or_else(Packed::default, |mut p| {
+            p.clear();
+            p
+        });
+        let packed = std::mem::replace(pack, spare);
+        let bytes = packed.cost(0, packed.len()) - taken.map_or(0, |i| packed.cost(i, i + 1));
+        self.len += kept;
         self.bytes += bytes;
         self.runs.push_back(Run {
             packed,
             first: 0,
-            taken,
-            len,
+            taken: taken.into_iter().collect(),
+            len: kept,
             bytes,
         });
         self.trim();
@@ -346,7 +400,7 @@ impl Recent {
 
     /// Takes the oldest kept message `pick` accepts; false if none does.
     pub fn take_first(&mut self, mut pick: impl FnMut(&View<'_>) -> bool) -> bool {
-        for run in &mut self.runs {
+        for (r, run) in self.runs.iter_mut().enumerate() {
             let found = run.live().find(|&i| pick(&run.packed.get(i)));
             if let Some(i) = found {
                 let at = run.taken.binary_search(&i).unwrap_or_else(|at| at);
@@ -356,7 +410,10 @@ impl Recent {
                 run.bytes -= cost;
                 self.len -= 1;
                 self.bytes -= cost;
-                self.drop_spent();
+                if run.len == 0 {
+                    // Nothing left in it: freed now, wherever it is.
+                    self.spent = self.runs.remove(r).map(|r| r.packed);
+                }
                 return true;
             }
         }
@@ -376,6 +433,7 @@ impl Recent {
         let (max_len, max_bytes) = (self.max_len, self.max_bytes);
         let over = |len: usize, bytes: usize| len > max_len || (bytes > max_bytes && len > 1);
         while over(self.len, self.bytes) {
+            self.drop_spent();
             let Some(run) = self.runs.front_mut() else {
                 break;
             };
@@ -409,8 +467,8 @@ impl Recent {
                 self.len = l;
                 self.bytes = b;
             }
-            self.drop_spent();
         }
+        self.drop_spent();
     }
 
     /// Frees runs at the front with nothing kept in them.
@@ -608,7 +666,9 @@ mod tests {
             p.push(&view("t", e, "{}"));
         }
         // A wait took `d` as the run arrived.
-        r.absorb(p, Some(2));
+        r.sparse = usize::MAX;
+        r.keep(&mut p, Some(2));
+        assert!(p.is_empty(), "kept whole, an empty pack given back");
         assert_eq!(events(&r), ["b", "c", "e", "f"]);
         assert_eq!(r.len(), 4);
         r.push(&view("t", "g", "{}"));
@@ -697,7 +757,9 @@ mod tests {
                             ps.push(p);
                         }
                         let taken = (k > 0 && next(2) == 0).then(|| next(k as u64) as usize);
-                        r.absorb(pack, taken);
+                        // Kept whole or copied, at random.
+                        r.sparse = if next(2) == 0 { 0 } else { usize::MAX };
+                        r.keep(&mut pack, taken);
                         for (i, p) in ps.into_iter().enumerate() {
                             if Some(i) != taken {
                                 let c = cost(&p);
@@ -724,5 +786,73 @@ mod tests {
                 assert_eq!(kept, want);
             }
         }
+    }
+
+    #[test]
+    fn packs_a_wait_took_whole_are_not_kept() {
+        let mut r = Recent::new(10, usize::MAX);
+        r.sparse = usize::MAX;
+        for _ in 0..1000 {
+            let mut p = Packed::default();
+            p.push(&view("t", "e", "{}"));
+            r.keep(&mut p, Some(0));
+            assert_eq!(p.len(), 1, "left with the caller, to reuse");
+        }
+        assert!(r.runs.is_empty());
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn a_trickle_is_copied_not_kept_a_pack_per_message() {
+        let mut r = Recent::new(usize::MAX, 1 << 20);
+        for i in 0..10_000 {
+            let mut p = Packed::with_capacity(4096, 64 * 1024);
+            p.push(&view("t", "e", &i.to_string()));
+            r.keep(&mut p, None);
+            assert_eq!(p.len(), 1, "left with the caller, to reuse");
+        }
+        assert_eq!(r.len(), 10_000);
+        let held: usize = r.runs.iter().map(|run| run.packed.capacity()).sum();
+        assert!(held < 1 << 20, "{held} bytes held");
+    }
+
+    #[test]
+    fn refs_too_long_to_pack_are_dropped_and_names_too_long_not_kept() {
+        let mut r = Recent::new(2, usize::MAX);
+        let long = "r".repeat(300);
+        r.push(&View {
+            ref_: Some(&long),
+            ..view("t", "e", "1")
+        });
+        let huge = "t".repeat(70_000);
+        r.push(&view(&huge, "e", "2"));
+        assert_eq!(
+            r.iter().map(|v| (v.ref_, v.payload)).collect::<Vec<_>>(),
+            [(None, "1")]
+        );
+        // Over the limit afterwards: no empty run is in the way.
+        r.sparse = usize::MAX;
+        let mut p = Packed::default();
+        for e in ["a", "b", "c"] {
+            p.push(&view("t", e, "{}"));
+        }
+        r.keep(&mut p, None);
+        assert_eq!(events(&r), ["b", "c"]);
+    }
+
+    #[test]
+    fn a_run_emptied_by_waits_is_freed_wherever_it_is() {
+        let mut r = Recent::new(usize::MAX, usize::MAX);
+        r.sparse = usize::MAX;
+        for e in ["a", "b", "c"] {
+            let mut p = Packed::default();
+            p.push(&view("t", e, "{}"));
+            p.push(&view("t", e, "[]"));
+            r.keep(&mut p, None);
+        }
+        assert!(r.take_first(|v| v.event == "b"));
+        assert!(r.take_first(|v| v.event == "b"));
+        assert_eq!(r.runs.len(), 2);
+        assert_eq!(events(&r), ["a", "a", "c", "c"]);
     }
 }

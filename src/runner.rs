@@ -1612,20 +1612,19 @@ impl Runner {
     }
 
     /// Packed messages from the network thread. Where the runner would only
-    /// print them and keep them for `wait` (a script, no recording, no
-    /// mutes, no `--raw`), that is done straight from the packed text;
-    /// otherwise each goes the usual way.
+    /// print them, keep them for `wait` and learn their names for tab
+    /// completion (no recording, no mutes, no `--raw`), that is done
+    /// straight from the packed text; otherwise each goes the usual way.
     fn on_messages(&mut self, pack: &mut Packed) {
         let style = self.settings.style;
-        let plain = !self.interactive()
-            && self.recorder.is_none()
+        let plain = self.recorder.is_none()
             && (self.muted.is_empty() || style.json)
             && (style.json || !style.display.raw);
         if !plain {
             for v in pack.iter() {
                 let ev = Event::Message(PhxMessage {
                     frame: v.to_frame(),
-                    kind: packed_kind(&v),
+                    kind: crate::recent::kind(&v),
                     stale: false,
                 });
                 self.on_net(&ev);
@@ -1635,6 +1634,9 @@ impl Runner {
         // Printed a slice at a time, so the output buffer stays small.
         let mut taken = None;
         let mut at = 0;
+        let interactive = self.interactive();
+        // The names of the previous message: a flood repeats them.
+        let (mut topic, mut event) = (String::new(), String::new());
         while at < pack.len() {
             let to = pack.len().min(at + FLUSH_EVERY);
             let mut out = std::mem::take(&mut self.out);
@@ -1643,6 +1645,18 @@ impl Runner {
                 {
                     taken = Some(i);
                 }
+                if interactive && (v.topic != topic || v.event != event) {
+                    topic.clear();
+                    topic.push_str(v.topic);
+                    event.clear();
+                    event.push_str(v.event);
+                    if !self.was_told(v.topic, v.event) {
+                        self.tell(Word::Seen {
+                            topic: v.topic.to_owned(),
+                            event: v.event.to_owned(),
+                        });
+                    }
+                }
             });
             self.out = out;
             if self.out.len() >= FLUSH_AT {
@@ -1650,8 +1664,7 @@ impl Runner {
             }
             at = to;
         }
-        let spare = self.recent.take_spent().unwrap_or_default();
-        self.recent.absorb(std::mem::replace(pack, spare), taken);
+        self.recent.keep(pack, taken);
     }
 
     fn error(&mut self, message: &str, line: Option<usize>) {
@@ -1832,16 +1845,6 @@ fn held_len(ev: &Event) -> usize {
         Event::SentRaw { text, .. } | Event::Undecodable { text, .. } => text.len(),
         Event::Messages(pack) => pack.text_len(),
         _ => 0,
-    }
-}
-
-/// What the session calls a packed message: only pushes (with a join_ref)
-/// and broadcasts (without) are packed.
-fn packed_kind(v: &View<'_>) -> MessageKind {
-    if v.join_ref.is_some() {
-        MessageKind::Push
-    } else {
-        MessageKind::Broadcast
     }
 }
 

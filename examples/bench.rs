@@ -37,6 +37,15 @@ const WEBSOCAT_REFERENCE_FPS: f64 = 1.25e6;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("pty-floor") {
+        return match pty_floor(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("pty-floor: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     if args.first().map(String::as_str) == Some("floor") {
         return match floor::run(&args[1..]) {
             Ok(()) => ExitCode::SUCCESS,
@@ -613,6 +622,7 @@ fn bench(args: &[String]) -> Result<(), String> {
     let piped_label = format!("{} frames flooded, piped", count(pn));
     let pty_script = env.script("pty-flood.txt", &flood_script(pn))?;
     let mut r_pty = Row::new(&label, Tool::PhxRepl, pn);
+    let mut r_pty_floor = Row::new(&label, Tool::Floor, pn);
     let mut r_piped = Row::new(&piped_label, Tool::PhxRepl, pn);
     let mut survived = 0;
     progress(&label, plan.runs);
@@ -625,9 +635,10 @@ fn bench(args: &[String]) -> Result<(), String> {
             }
             Err(e) => r_pty.record(Err(e)),
         }
+        r_pty_floor.record(pty_floor_run(&env, pn));
     }
-    let (i_pty, i_pty_piped) = (rows.len(), rows.len() + 1);
-    rows.extend([r_pty, r_piped]);
+    let (i_pty, i_pty_floor, i_pty_piped) = (rows.len(), rows.len() + 1, rows.len() + 2);
+    rows.extend([r_pty, r_pty_floor, r_piped]);
 
     let load_after = load_average();
     let _ = writeln!(report, "load average at end: {load_after}");
@@ -735,9 +746,11 @@ fn bench(args: &[String]) -> Result<(), String> {
                 count(pn)
             ),
             &format!(
-                "{r:.2}× ({} vs {}); line kept in {survived} of {runs} runs",
+                "{r:.2}× ({} vs {}); line kept in {survived} of {runs} runs; \
+                 the pty alone (floor) takes {}",
                 fmt_dur(p),
-                fmt_dur(q)
+                fmt_dur(q),
+                rows[i_pty_floor].wall().map_or("?".into(), fmt_dur)
             ),
             r <= 3.0 && runs > 0 && survived == runs,
         );
@@ -1038,6 +1051,68 @@ fn heartbeat_run(env: &Env, n: u64) -> Result<Heartbeats, String> {
 /// Enter to the `done` line; true if the half-typed line was kept (its join
 /// was answered).
 fn pty_run(env: &Env, n: u64) -> Result<(Sample, bool), String> {
+    let mut cmd = Command::new(&env.phx);
+    cmd.args([env.server.url.as_str(), "--no-history", "--color", "never"]);
+    in_pty(env, cmd, |term, fd| {
+        term.until(fd, b"connected to ")?;
+        term.until(fd, b"> ")?;
+        term.type_text(&format!("join flood:{n}\r"))?;
+        let start = Instant::now();
+        term.until(fd, b"push msg {\"i\":1}")?;
+        term.type_text("join room:lob")?;
+        term.until(fd, format!("push done {{\"count\":{n}}}").as_bytes())?;
+        let wall = start.elapsed();
+        term.type_text("by\r")?;
+        let kept = term.until(fd, b"room:lobby reply ok to phx_join").is_ok();
+        term.type_text("quit\r")?;
+        Ok((wall, kept))
+    })
+}
+
+/// The floor of the prompt's flood: this program writing the flood's
+/// lines to the same kind of pseudo-terminal, 64 KiB at a time, read the
+/// same way. What is left is what the terminal itself costs.
+fn pty_floor_run(env: &Env, n: u64) -> Result<Sample, String> {
+    let mut cmd = Command::new(&env.me);
+    cmd.args(["pty-floor", &n.to_string()]);
+    let (sample, _) = in_pty(env, cmd, |term, fd| {
+        term.until(fd, b"ready")?;
+        term.type_text("go\r")?;
+        let start = Instant::now();
+        term.until(fd, format!("push done {{\"count\":{n}}}").as_bytes())?;
+        Ok((start.elapsed(), true))
+    })?;
+    Ok(sample)
+}
+
+/// Writes the lines of a flood of `n` to stdout once a line is read from
+/// stdin (see `pty_floor_run`).
+fn pty_floor(args: &[String]) -> Result<(), String> {
+    let n: u64 = match args {
+        [n] => n.parse().map_err(|e| format!("{e}"))?,
+        _ => return Err("usage: bench pty-floor N".into()),
+    };
+    let mut out = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut line = String::new();
+    writeln!(out, "ready")
+        .and_then(|()| out.flush())
+        .and_then(|()| io::stdin().read_line(&mut line))
+        .map_err(|e| e.to_string())?;
+    for i in 1..=n {
+        writeln!(out, "← flood:{n} push msg {{\"i\":{i}}}").map_err(|e| e.to_string())?;
+    }
+    writeln!(out, "← flood:{n} push done {{\"count\":{n}}}")
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())
+}
+
+/// Runs `cmd` on a new pseudo-terminal (40×120, `TERM=xterm`) and lets
+/// `drive` talk to it; the wall time is the one `drive` measures.
+fn in_pty(
+    env: &Env,
+    mut cmd: Command,
+    drive: impl FnOnce(&mut Terminal, libc::c_int) -> Result<(Duration, bool), String>,
+) -> Result<(Sample, bool), String> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::process::CommandExt;
 
@@ -1065,9 +1140,7 @@ fn pty_run(env: &Env, n: u64) -> Result<(Sample, bool), String> {
     // SAFETY: openpty returned two fresh descriptors that we now own.
     let (master, slave) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
     let dup = |fd: &OwnedFd| fd.try_clone().map_err(|e| e.to_string());
-    let mut cmd = Command::new(&env.phx);
-    cmd.args([env.server.url.as_str(), "--no-history", "--color", "never"])
-        .env("TERM", "xterm")
+    cmd.env("TERM", "xterm")
         .stdin(Stdio::from(dup(&slave)?))
         .stdout(Stdio::from(dup(&slave)?))
         .stderr(Stdio::from(dup(&slave)?));
@@ -1090,20 +1163,7 @@ fn pty_run(env: &Env, n: u64) -> Result<(Sample, bool), String> {
         searched: 0,
     };
     let fd = term.file.as_raw_fd();
-    let result = (|| {
-        term.until(fd, b"connected to ")?;
-        term.until(fd, b"> ")?;
-        term.type_text(&format!("join flood:{n}\r"))?;
-        let start = Instant::now();
-        term.until(fd, b"push msg {\"i\":1}")?;
-        term.type_text("join room:lob")?;
-        term.until(fd, format!("push done {{\"count\":{n}}}").as_bytes())?;
-        let wall = start.elapsed();
-        term.type_text("by\r")?;
-        let kept = term.until(fd, b"room:lobby reply ok to phx_join").is_ok();
-        term.type_text("quit\r")?;
-        Ok::<_, String>((wall, kept))
-    })();
+    let result = drive(&mut term, fd);
     if result.is_err() {
         let _ = child.kill();
     }
@@ -1115,7 +1175,7 @@ fn pty_run(env: &Env, n: u64) -> Result<(Sample, bool), String> {
     let _ = reader.join();
     let (wall, kept) = result?;
     if !ok {
-        return Err("phx-repl at the prompt did not exit with status 0".into());
+        return Err("the program on the pseudo-terminal did not exit with status 0".into());
     }
     Ok((
         Sample {

@@ -42,9 +42,6 @@ const WAIT_MEMORY: usize = 10_000;
 const WAIT_MEMORY_BYTES: usize = 256 * 1024;
 /// Output is written once this much is buffered, even mid-burst.
 const FLUSH_AT: usize = 64 * 1024;
-/// The same above the prompt, where each write also clears and redraws
-/// the line being typed, and a terminal takes big writes better.
-const PRINT_AT: usize = 256 * 1024;
 /// Packed messages are printed this many at a time (see `FLUSH_AT`).
 const FLUSH_EVERY: usize = 256;
 /// How long to wait for the server to confirm our close.
@@ -363,7 +360,7 @@ impl Runner {
                     self.handle(i);
                     // Drain a burst without blocking, printing it as one batch.
                     // Stop early only when a line is ready to run.
-                    while self.out.len() < self.flush_at()
+                    while self.out.len() < FLUSH_AT
                         && (!matches!(self.step, Step::Idle) || self.queue.is_empty())
                     {
                         match self.rx.try_recv() {
@@ -1662,7 +1659,7 @@ impl Runner {
                 }
             });
             self.out = out;
-            if self.out.len() >= self.flush_at() {
+            if self.out.len() >= FLUSH_AT {
                 self.flush();
             }
             at = to;
@@ -1702,14 +1699,6 @@ impl Runner {
     }
 
     /// Whether output may be written now (see `Mode::Interactive::ready`).
-    /// How much output is gathered before it is written.
-    fn flush_at(&self) -> usize {
-        match self.sink {
-            Sink::Stdout { .. } => FLUSH_AT,
-            Sink::Printer(_) => PRINT_AT,
-        }
-    }
-
     fn may_print(&self) -> bool {
         match (&self.sink, &self.settings.mode) {
             (Sink::Printer(_), Mode::Interactive { ready, .. }) => ready.load(Ordering::SeqCst),

@@ -3,8 +3,9 @@
 //! A flood's messages travel from the network thread to the front end as
 //! [`Packed`] runs: their texts in one string, with a small record of where
 //! each part starts. The front end keeps the latest of them for `wait`
-//! ([`Recent`]) by keeping whole runs, so a message is copied once, when it
-//! is read off the socket, and freed with its run. Pure: no I/O.
+//! ([`Recent`]) by keeping whole runs, so a flood's message is copied once,
+//! when it is read off the socket, and freed with its run (the few messages
+//! of a sparse run are copied instead). Pure: no I/O.
 
 use std::collections::VecDeque;
 
@@ -658,7 +659,7 @@ mod tests {
     }
 
     #[test]
-    fn absorbed_runs_count_and_drop_like_single_messages() {
+    fn kept_runs_count_and_drop_like_single_messages() {
         let mut r = Recent::new(4, usize::MAX);
         r.push(&view("t", "a", "{}"));
         let mut p = Packed::default();
@@ -675,7 +676,7 @@ mod tests {
         r.push(&view("t", "h", "{}"));
         assert_eq!(events(&r), ["e", "f", "g", "h"]);
         // The run that held `a` is spent and freed; `g` and `h` joined the
-        // absorbed one.
+        // kept one.
         assert_eq!(r.runs.len(), 1);
     }
 

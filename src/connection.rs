@@ -1547,9 +1547,10 @@ impl Net {
                 && matches!(kind, MessageKind::Push | MessageKind::Broadcast)
                 && v.event != PRESENCE_STATE
                 && v.event != PRESENCE_DIFF
-                && Packed::fits(&v)
             {
-                if !matches!(self.batch.last(), Some(Event::Messages(_))) {
+                // A message that does not fit (very long refs or names)
+                // takes no new pack; in an open one, `push_checked` refuses.
+                if !matches!(self.batch.last(), Some(Event::Messages(_))) && Packed::fits(&v) {
                     // Sized for a full batch of small messages at once:
                     // growing step by step would touch far more memory.
                     let pack = self.spare_packs.pop().unwrap_or_else(|| {

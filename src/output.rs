@@ -111,7 +111,7 @@ impl Style {
             && !colored::control::SHOULD_COLORIZE.should_colorize();
         for i in range {
             let v = pack.get(i);
-            let broadcast = v.join_ref.is_none();
+            let broadcast = crate::recent::kind(&v) == MessageKind::Broadcast;
             if bare && pack.ascii(i) {
                 out.push_str("← ");
                 out.push_str(v.topic);
@@ -653,13 +653,7 @@ impl Style {
             && matches!(m.kind, MessageKind::Push | MessageKind::Broadcast)
             && (self.json || !self.display.raw)
         {
-            let v = View {
-                join_ref: f.join_ref.as_deref(),
-                ref_: f.ref_.as_deref(),
-                topic: &f.topic,
-                event: &f.event,
-                payload: payload.get(),
-            };
+            let v = f.view(payload.get());
             self.plain_message_line(&v, m.kind == MessageKind::Broadcast, out);
             return;
         }

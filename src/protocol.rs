@@ -399,6 +399,20 @@ pub struct View<'a> {
     pub payload: &'a str,
 }
 
+impl Frame {
+    /// The frame's parts as a [`View`], with `payload` as its payload's
+    /// JSON text (the caller's: a binary payload has none of its own).
+    pub fn view<'a>(&'a self, payload: &'a str) -> View<'a> {
+        View {
+            join_ref: self.join_ref.as_deref(),
+            ref_: self.ref_.as_deref(),
+            topic: &self.topic,
+            event: &self.event,
+            payload,
+        }
+    }
+}
+
 impl View<'_> {
     pub fn to_frame(&self) -> Frame {
         Frame {

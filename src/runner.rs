@@ -1573,13 +1573,7 @@ impl Runner {
     /// thread (see `Input::Net`).
     fn saw(&mut self, frame: &Frame) {
         let payload = frame.payload.json_value();
-        let v = View {
-            join_ref: frame.join_ref.as_deref(),
-            ref_: frame.ref_.as_deref(),
-            topic: &frame.topic,
-            event: &frame.event,
-            payload: payload.get(),
-        };
+        let v = frame.view(payload.get());
         if !self.wait_sees(&v) {
             self.recent.push(&v);
         }

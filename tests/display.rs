@@ -87,6 +87,12 @@ fn timestamps_start_event_lines() {
         .lines()
         .find(|l| l.contains("phx_join {}"))
         .expect("the join echo");
+    let rest = after_stamp(line);
+    assert!(rest.starts_with("→ room:lobby"), "{line}");
+}
+
+/// What follows the `12:34:56.789 ` that starts `line` (asserted).
+fn after_stamp(line: &str) -> &str {
     let (stamp, rest) = line.split_once(' ').unwrap();
     assert_eq!(stamp.len(), "12:34:56.789".len(), "{line}");
     assert!(
@@ -95,7 +101,7 @@ fn timestamps_start_event_lines() {
             .all(|c| c.is_ascii_digit() || c == ':' || c == '.'),
         "{line}"
     );
-    assert!(rest.starts_with("→ room:lobby"), "{line}");
+    rest
 }
 
 #[test]
@@ -114,9 +120,7 @@ fn timestamps_start_every_line_of_a_flood() {
         .collect();
     assert_eq!(pushes.len(), 301, "{}", out.report());
     for line in pushes {
-        let (stamp, rest) = line.split_once(' ').unwrap();
-        assert_eq!(stamp.len(), "12:34:56.789".len(), "{line}");
-        assert!(rest.starts_with("← flood:300 push "), "{line}");
+        assert!(after_stamp(line).starts_with("← flood:300 push "), "{line}");
     }
 }
 

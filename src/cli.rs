@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
-use crate::protocol::Vsn;
-use crate::tls::Trust;
-use crate::{command, endpoint};
+use crate::core::endpoint;
+use crate::core::protocol::Vsn;
+use crate::lang::command;
+use crate::transport::tls::Trust;
 
 /// Text shown after the options in `--help`: the REPL language, from the
 /// same table that `help` uses at the prompt.
@@ -360,7 +361,7 @@ impl ClientArgs {
             if token.is_empty() {
                 return Err("`--auth-token` needs a token; try `--auth-token abc123`".to_owned());
             }
-            headers.push(auth_token_header(token));
+            headers.push(endpoint::auth_token_header(token));
         }
         Ok(Config {
             target,
@@ -425,17 +426,6 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         return Err("a timeout of 0 would time out every reply; try `--timeout 10`".to_owned());
     }
     Ok(d)
-}
-
-/// The Phoenix 1.8 way to send a token (PROTOCOL.md §1): subprotocol
-/// `phoenix` plus `base64url.bearer.phx.` and the token in standard Base64
-/// without padding (what the JS client's `btoa` gives, `=` stripped).
-pub fn auth_token_header(token: &str) -> (String, String) {
-    let encoded = data_encoding::BASE64_NOPAD.encode(token.as_bytes());
-    (
-        "Sec-WebSocket-Protocol".to_owned(),
-        format!("phoenix, base64url.bearer.phx.{encoded}"),
-    )
 }
 
 fn parse_vsn(s: &str) -> Result<Vsn, String> {
@@ -599,7 +589,7 @@ mod tests {
     #[test]
     fn auth_token_goes_in_the_subprotocol_header_without_padding() {
         assert_eq!(
-            auth_token_header("abc1"),
+            endpoint::auth_token_header("abc1"),
             (
                 "Sec-WebSocket-Protocol".to_owned(),
                 "phoenix, base64url.bearer.phx.YWJjMQ".to_owned()

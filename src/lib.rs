@@ -3,25 +3,26 @@
 //! The binary (`main.rs`) only wires these together. They are a library so
 //! that fuzz targets, benchmarks and property tests can reach the pure parts
 //! (command parsing, frame encoding and decoding, URL normalisation) directly.
+//!
+//! The folders are layers, and each imports only from the ones listed
+//! before it (docs/ARCHITECTURE.md draws them):
+//!
+//! - [`core`]: the protocol, pure: frames and their formats, the session's
+//!   refs and pending replies, channel states, presence, URLs.
+//! - [`output`]: events in, text out (human or NDJSON), and terminal safety.
+//! - [`transport`]: sockets: WebSocket, long-poll, TLS, and the network
+//!   thread that owns them.
+//! - [`lang`]: the command language, pure: parsing typed lines, `${NAME}`,
+//!   multi-line payloads, matching for `expect`/`wait`, completion.
+//! - [`runner`]: the consumer loop that runs lines and prints events, the
+//!   prompt, and recording.
+//! - [`server`]: the built-in server; it imports only `core` and
+//!   `transport::tls`.
 
-pub mod channel;
 pub mod cli;
-pub mod command;
-pub mod connection;
-pub mod endpoint;
-pub mod jsonfmt;
-pub mod longpoll;
-pub mod matcher;
-pub mod multiline;
+pub mod core;
+pub mod lang;
 pub mod output;
-pub mod presence;
-pub mod protocol;
-pub mod recent;
-pub mod recorder;
-pub mod repl;
 pub mod runner;
 pub mod server;
-pub mod session;
-pub mod tls;
-pub mod vars;
-pub mod vocab;
+pub mod transport;

@@ -3,10 +3,11 @@
 //! This file wires the pieces together and is the one place that prints a
 //! fatal `phx-repl: error: …` and picks the exit code.
 
-use phx_repl::{
-    cli, command, connection, endpoint, longpoll, output, protocol, recorder, repl, runner, server,
-    tls,
-};
+use phx_repl::core::{endpoint, protocol};
+use phx_repl::lang::command;
+use phx_repl::runner::{prompt, recorder};
+use phx_repl::transport::{longpoll, net, tls};
+use phx_repl::{cli, output, runner, server};
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::TcpListener;
@@ -216,13 +217,13 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
             .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot watch for signals: {e}")))?;
     }
     let net_tx = tx.clone();
-    let net = connection::start(
-        connection::Target {
+    let net = net::start(
+        net::Target {
             url: url.clone(),
             headers: config.headers.clone(),
             trust: config.trust.clone(),
         },
-        connection::Options {
+        net::Options {
             // Long-poll sends no heartbeats, as in the JS client (§5).
             heartbeat: config
                 .heartbeat
@@ -253,8 +254,10 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         let history = config.history.then(history_path).flatten();
         let ready = Arc::new(AtomicBool::new(false));
         let (words_tx, words_rx) = mpsc::channel();
-        let mut ed = repl::editor(history.as_deref(), Arc::clone(&ready), tx.clone(), words_rx)
-            .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the line editor: {e}")))?;
+        let mut ed = prompt::editor(history.as_deref(), Arc::clone(&ready), tx.clone(), words_rx)
+            .map_err(|e| {
+            Fatal::new(EXIT_FAILED, format!("cannot start the line editor: {e}"))
+        })?;
         let sink = match ed.create_external_printer() {
             Ok(p) if stdout_tty => Sink::Printer(Box::new(p)),
             _ => Sink::Stdout {
@@ -265,7 +268,7 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         // Not joined: the thread may be blocked reading the terminal when
         // the run ends for another reason.
         let connecting = format!("{base} (connecting)> ");
-        let _prompt_thread = repl::spawn(ed, history, prompt_rx, tx, connecting)
+        let _prompt_thread = prompt::spawn(ed, history, prompt_rx, tx, connecting)
             .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the prompt: {e}")))?;
         (
             sink,
@@ -350,7 +353,7 @@ fn secrets(args: &cli::ClientArgs) -> endpoint::Redactor {
     }
     let mut headers = args.headers.clone();
     if let Some(token) = &args.auth_token {
-        headers.push(cli::auth_token_header(token));
+        headers.push(endpoint::auth_token_header(token));
     }
     endpoint::Redactor::new(
         args.url.as_deref(),

@@ -4,11 +4,11 @@
 //! every run checks the same few thousand cases and a failure names its
 //! seed. The fuzz targets in `fuzz/` explore further (see the README).
 
-use phx_repl::command::{Command, parse_line};
-use phx_repl::endpoint::{normalize, redact};
+use phx_repl::core::endpoint::{normalize, redact};
+use phx_repl::core::protocol::{Frame, Payload, Side, Vsn, Wire, decode_binary};
+use phx_repl::core::session::Request;
+use phx_repl::lang::command::{Command, parse_line};
 use phx_repl::output::display_json;
-use phx_repl::protocol::{Frame, Payload, Side, Vsn, Wire, decode_binary};
-use phx_repl::session::Request;
 use serde_json::Value;
 use serde_json::value::RawValue;
 

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phx_repl::protocol::{Side, Vsn, Wire, decode_binary};
+use phx_repl::core::protocol::{Side, Vsn, Wire, decode_binary};
 
 fuzz_target!(|data: &[u8]| {
     let _ = decode_binary(data, Side::Server);

@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phx_repl::protocol::Vsn;
+use phx_repl::core::protocol::Vsn;
 
 mod text_round_trip;
 

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phx_repl::protocol::{self, Vsn};
+use phx_repl::core::protocol::{self, Vsn};
 
 mod text_round_trip;
 

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use phx_repl::output::{clean, display_json};
-use phx_repl::protocol::Vsn;
+use phx_repl::core::protocol::Vsn;
 
 fn unsafe_char(c: char) -> bool {
     c.is_control()

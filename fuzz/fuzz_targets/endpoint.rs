@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phx_repl::endpoint::{is_secret_key, normalize, redact};
+use phx_repl::core::endpoint::{is_secret_key, normalize, redact};
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else {

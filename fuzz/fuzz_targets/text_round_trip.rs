@@ -1,7 +1,7 @@
 //! Shared by the V1 and V2 text targets: a text frame that decodes survives
 //! encode → decode unchanged.
 
-use phx_repl::protocol::{Side, Vsn, Wire};
+use phx_repl::core::protocol::{Side, Vsn, Wire};
 
 pub fn check(vsn: Vsn, data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {

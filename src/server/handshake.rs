@@ -4,7 +4,7 @@
 //!
 //! The checks on the request target (path, `vsn`, connect params) are pure
 //! functions, tested below; [`accept`] runs them inside tungstenite's
-//! handshake. Everything after the upgrade belongs to `conn.rs`.
+//! handshake. Everything after the upgrade belongs to `peer.rs`.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -17,7 +17,7 @@ use tungstenite::http::{HeaderValue, StatusCode, header};
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Error, WebSocket};
 
-use crate::protocol::Vsn;
+use crate::core::protocol::Vsn;
 
 /// Where the socket is mounted: `socket "/socket", UserSocket` plus the
 /// WebSocket transport suffix (PROTOCOL.md §1).

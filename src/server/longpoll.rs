@@ -1,7 +1,7 @@
 //! The built-in server's long-poll endpoint, `/socket/longpoll`
 //! (PROTOCOL.md §7): sessions over plain HTTP requests.
 //!
-//! A session is a WebSocket connection served by `conn.rs` like any other,
+//! A session is a WebSocket connection served by `peer.rs` like any other,
 //! over a loopback socket pair: its channels, presence and broadcasts are
 //! the same code. A thread per session writes the frames POSTed to it into
 //! that socket and queues what comes back until a GET collects it. HTTP
@@ -23,9 +23,9 @@ use tungstenite::protocol::Role;
 use tungstenite::{Message, WebSocket};
 
 use super::Server;
-use super::conn;
 use super::handshake::{self, ServerStream, Upgrade};
-use crate::protocol::push_json_str;
+use super::peer;
+use crate::core::protocol::push_json_str;
 
 pub(super) const LONGPOLL_PATH: &str = "/socket/longpoll";
 
@@ -294,7 +294,7 @@ fn open(req: &Request, peer: SocketAddr, server: &Arc<Server>) -> Result<String,
     // The token comes in its own header on long-poll (PROTOCOL.md §1).
     let protocols: Vec<String> = req
         .header("x-phoenix-authtoken")
-        .map(|t| crate::cli::auth_token_header(t).1)
+        .map(|t| crate::core::endpoint::auth_token_header(t).1)
         .into_iter()
         .collect();
     let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
@@ -326,7 +326,7 @@ fn open(req: &Request, peer: SocketAddr, server: &Arc<Server>) -> Result<String,
         .name(format!("phx-conn-{id}"))
         .spawn(move || {
             let ws = WebSocket::from_raw_socket(ServerStream::Plain(theirs), Role::Server, None);
-            conn::serve_upgraded(ws, upgrade, peer, id, &shared);
+            peer::serve_upgraded(ws, upgrade, peer, id, &shared);
         })
         .map_err(|e| e.to_string())?;
     // The session side: frames between the requests and the socket.
@@ -440,7 +440,7 @@ fn run_session(session: &Session, stream: TcpStream, rx: &Receiver<Message>, wak
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::Vsn;
+    use crate::core::protocol::Vsn;
 
     #[test]
     fn answers_carry_status_token_and_messages_as_strings() {

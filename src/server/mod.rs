@@ -5,14 +5,14 @@
 //!
 //! This file owns the public API ([`spawn`], [`run`]), the accept loop and
 //! the [`Registry`] of topic subscribers that carries broadcasts between
-//! connections. `handshake.rs` answers the HTTP upgrade, `conn.rs` runs one
-//! connection's socket loop and `channels.rs` decides what each frame gets
-//! back. Only `crate::protocol` is shared with the client.
+//! connections. `handshake.rs` answers the HTTP upgrade, `peer.rs` runs one
+//! connection's socket loop and `routes.rs` decides what each frame gets
+//! back. Only `crate::core::protocol` is shared with the client.
 
-mod channels;
-mod conn;
 mod handshake;
 mod longpoll;
+mod peer;
+mod routes;
 
 pub use handshake::Policy;
 
@@ -30,7 +30,7 @@ use std::time::Instant;
 use polling::Poller;
 use tungstenite::Message;
 
-use crate::protocol::{Frame, Side, Vsn, Wire, push_json_str};
+use crate::core::protocol::{Frame, Side, Vsn, Wire, push_json_str};
 
 /// Server settings.
 #[derive(Debug, Clone)]
@@ -159,7 +159,7 @@ fn accept_loop(listener: &TcpListener, server: &Arc<Server>) -> io::Result<()> {
         let shared = Arc::clone(server);
         let started = thread::Builder::new()
             .name(format!("phx-conn-{id}"))
-            .spawn(move || conn::serve(stream, peer, id, &shared));
+            .spawn(move || peer::serve(stream, peer, id, &shared));
         if let Err(e) = started {
             server.log(format_args!("{peer} dropped: cannot start a thread: {e}"));
         }
@@ -385,7 +385,13 @@ mod tests {
     }
 
     fn hi() -> Arc<Broadcast> {
-        let frame = Frame::new(None, None, "room:x", "hi", crate::protocol::empty_object());
+        let frame = Frame::new(
+            None,
+            None,
+            "room:x",
+            "hi",
+            crate::core::protocol::empty_object(),
+        );
         Arc::new(Broadcast::new(frame))
     }
 
@@ -399,7 +405,7 @@ mod tests {
             r#"{"topic":"room:x","event":"hi","payload":{},"ref":null}"#
         );
         let mut frame = b.frame.clone();
-        frame.payload = crate::protocol::Payload::Binary(vec![1]);
+        frame.payload = crate::core::protocol::Payload::Binary(vec![1]);
         let bin = Broadcast::new(frame);
         assert!(bin.message(Vsn::V1).is_none());
         assert_eq!(

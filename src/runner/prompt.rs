@@ -43,10 +43,10 @@ use rustyline::{
     EventContext, EventHandler, Helper, KeyCode, KeyEvent, Modifiers, RepeatCount,
 };
 
-use crate::command::{self, Command};
-use crate::multiline;
+use crate::lang::command::{self, Command};
+use crate::lang::multiline;
+use crate::lang::vocab::{self, Completion, Vocabulary, Word};
 use crate::runner::Input;
-use crate::vocab::{self, Completion, Vocabulary, Word};
 
 const HISTORY_SIZE: usize = 10_000;
 /// How long the first prompt waits for the connection before it is shown

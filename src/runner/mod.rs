@@ -9,6 +9,9 @@
 //! next line runs; at the prompt they do not. The runner also keeps the
 //! exit status.
 
+pub mod prompt;
+pub mod recorder;
+
 use std::collections::VecDeque;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,19 +24,20 @@ use rustyline::ExternalPrinter;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::command::{self, Command};
-use crate::connection::{Event, Handle, ToNet};
-use crate::endpoint::Redactor;
-use crate::matcher;
-use crate::multiline;
+use crate::core::endpoint::Redactor;
+use crate::core::event::{Event, ToNet};
+use crate::core::packed::{Packed, Recent};
+use crate::core::presence::{self, PRESENCE_DIFF, PRESENCE_STATE};
+use crate::core::protocol::{Frame, PHX_JOIN, Payload, View, json_str};
+use crate::core::session::{Message as PhxMessage, MessageKind};
+use crate::lang::command::{self, Command};
+use crate::lang::matcher;
+use crate::lang::multiline;
+use crate::lang::vars;
+use crate::lang::vocab::Word;
 use crate::output::{Expectation, Style, display_json};
-use crate::presence::{self, PRESENCE_DIFF, PRESENCE_STATE};
-use crate::protocol::{Frame, PHX_JOIN, Payload, View, json_str};
-use crate::recent::{Packed, Recent};
-use crate::recorder::{self, Recorder};
-use crate::session::{Message as PhxMessage, MessageKind};
-use crate::vars;
-use crate::vocab::Word;
+use crate::transport::net::Handle;
+use recorder::Recorder;
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
 const WAIT_MEMORY: usize = 10_000;
@@ -695,7 +699,7 @@ impl Runner {
             let result = vars::substitute(line, |name| {
                 let value = std::env::var(name).ok();
                 if let Some(v) = &value
-                    && crate::endpoint::is_secret_key(name)
+                    && crate::core::endpoint::is_secret_key(name)
                 {
                     secrets.borrow_mut().push(v.clone());
                 }
@@ -734,7 +738,7 @@ impl Runner {
         {
             rec.line(typed);
         }
-        if let Command::Request(crate::session::Request::Join { topic, .. }) = &cmd {
+        if let Command::Request(crate::core::session::Request::Join { topic, .. }) = &cmd {
             self.join_lines.retain(|(t, _)| t != topic);
             self.join_lines.push((topic.clone(), typed.to_owned()));
         }
@@ -1058,19 +1062,19 @@ impl Runner {
         if !self.interactive() {
             return;
         }
-        let seen = |f: &crate::protocol::Frame| Word::Seen {
+        let seen = |f: &crate::core::protocol::Frame| Word::Seen {
             topic: f.topic.to_string(),
             event: f.event.to_string(),
         };
         match ev {
             Event::Sent {
                 frame, auto: false, ..
-            } if frame.topic != crate::protocol::PHOENIX_TOPIC => self.tell(seen(frame)),
+            } if frame.topic != crate::core::protocol::PHOENIX_TOPIC => self.tell(seen(frame)),
             Event::Reply(r) if !r.auto => match r.request.as_deref() {
-                Some(crate::protocol::PHX_JOIN) if !r.is_error() => {
+                Some(crate::core::protocol::PHX_JOIN) if !r.is_error() => {
                     self.tell(Word::Joined(r.frame.topic.to_string()));
                 }
-                Some(crate::protocol::PHX_LEAVE) => {
+                Some(crate::core::protocol::PHX_LEAVE) => {
                     self.tell(Word::Left(r.frame.topic.to_string()));
                 }
                 _ => {}
@@ -1618,7 +1622,7 @@ impl Runner {
             for v in pack.iter() {
                 let ev = Event::Message(PhxMessage {
                     frame: v.to_frame(),
-                    kind: crate::recent::kind(&v),
+                    kind: crate::core::packed::kind(&v),
                     stale: false,
                 });
                 self.on_net(&ev);

@@ -3,7 +3,7 @@
 //! incoming frame (PROTOCOL.md §3).
 //!
 //! Pure: no sockets, threads or clock. [`Connection::handle_text`] turns one
-//! client text frame into a list of [`Action`]s; `conn.rs` carries them out
+//! client text frame into a list of [`Action`]s; `peer.rs` carries them out
 //! (writes, broadcasts through the registry, floods, close). Keeping the rules
 //! here lets every route be unit-tested without a socket.
 
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
-use crate::protocol::{self, Frame, Payload, Side, Vsn};
+use crate::core::protocol::{self, Frame, Payload, Side, Vsn};
 
 /// Close code sent when a client frame cannot be decoded (RFC 6455 "internal
 /// error"): Phoenix crashes the whole connection process on such a frame

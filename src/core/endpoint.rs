@@ -7,7 +7,7 @@
 
 use url::Url;
 
-use crate::protocol::Vsn;
+use crate::core::protocol::Vsn;
 
 /// Query keys whose values are never printed.
 const SECRET_KEYS: &[&str] = &[
@@ -309,7 +309,7 @@ impl Redactor {
             self.values.push(encoded);
         }
         // As it would appear inside a JSON string.
-        let json = crate::protocol::json_str(value);
+        let json = crate::core::protocol::json_str(value);
         let json = &json[1..json.len() - 1];
         if json != value {
             self.values.push(json.to_owned());
@@ -337,6 +337,17 @@ fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
     url::form_urlencoded::parse(format!("x={s}").as_bytes())
         .next()
         .map_or(Ok(String::new()), |(_, v)| Ok(v.into_owned()))
+}
+
+/// The Phoenix 1.8 way to send a token (PROTOCOL.md §1): subprotocol
+/// `phoenix` plus `base64url.bearer.phx.` and the token in standard Base64
+/// without padding (what the JS client's `btoa` gives, `=` stripped).
+pub fn auth_token_header(token: &str) -> (String, String) {
+    let encoded = data_encoding::BASE64_NOPAD.encode(token.as_bytes());
+    (
+        "Sec-WebSocket-Protocol".to_owned(),
+        format!("phoenix, base64url.bearer.phx.{encoded}"),
+    )
 }
 
 #[cfg(test)]

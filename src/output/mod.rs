@@ -8,6 +8,8 @@
 //! control characters escaped, and payloads are compacted onto one line with
 //! terminal controls inside strings turned into JSON `\u` escapes.
 
+pub mod jsonfmt;
+
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::Write as _;
@@ -16,13 +18,13 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use colored::Colorize;
 
-use crate::connection::{Event, Status};
+use crate::core::event::{Event, Status};
 use data_encoding::HEXLOWER;
 
-use crate::presence::{Applied, Change, State};
-use crate::protocol::{self, Frame, Payload, Side, View, Vsn, Wire};
-use crate::recent::Packed;
-use crate::session::{
+use crate::core::packed::Packed;
+use crate::core::presence::{Applied, Change, State};
+use crate::core::protocol::{self, Frame, Payload, Side, View, Vsn, Wire};
+use crate::core::session::{
     ChannelState, Expired, Message, MessageKind, Reply, TopicInfo, Transition, Unanswered,
 };
 
@@ -67,7 +69,7 @@ impl Style {
                 for v in pack.iter() {
                     let m = Message {
                         frame: v.to_frame(),
-                        kind: crate::recent::kind(&v),
+                        kind: crate::core::packed::kind(&v),
                         stale: false,
                     };
                     self.event(&Event::Message(m), out);
@@ -111,7 +113,7 @@ impl Style {
             && !colored::control::SHOULD_COLORIZE.should_colorize();
         for i in range {
             let v = pack.get(i);
-            let broadcast = crate::recent::kind(&v) == MessageKind::Broadcast;
+            let broadcast = crate::core::packed::kind(&v) == MessageKind::Broadcast;
             if bare && pack.ascii(i) {
                 out.push_str("← ");
                 out.push_str(v.topic);
@@ -156,7 +158,7 @@ impl Style {
         if !colour && !self.display.pretty {
             return safe;
         }
-        Cow::Owned(crate::jsonfmt::render(
+        Cow::Owned(crate::output::jsonfmt::render(
             &safe,
             self.display.pretty && !self.display.raw,
             colour,
@@ -1200,7 +1202,8 @@ fn json_string(s: &str) -> String {
 /// terminal.
 pub fn clean(s: &str) -> Cow<'_, str> {
     // Printable ASCII, the usual topic or event, is decided byte by byte.
-    if crate::protocol::printable_ascii(s.as_bytes(), false) || !s.chars().any(is_unsafe_char) {
+    if crate::core::protocol::printable_ascii(s.as_bytes(), false) || !s.chars().any(is_unsafe_char)
+    {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
@@ -1277,13 +1280,13 @@ pub fn json_payload(p: &Payload) -> Cow<'_, str> {
     match p {
         Payload::Json(j) => display_json(j.get()),
         Payload::Binary(data) | Payload::BinaryReply { response: data, .. } => {
-            Cow::Owned(crate::protocol::binary_json(data))
+            Cow::Owned(crate::core::protocol::binary_json(data))
         }
     }
 }
 
 pub fn display_json(s: &str) -> Cow<'_, str> {
-    let plain = crate::protocol::printable_ascii(s.as_bytes(), false);
+    let plain = crate::core::protocol::printable_ascii(s.as_bytes(), false);
     let needs_work = !plain
         && s.chars()
             .any(|c| matches!(c, '\n' | '\r' | '\t') || is_unsafe_char(c));
@@ -1389,8 +1392,8 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{decode, raw};
-    use crate::session::{ChannelState, Reply};
+    use crate::core::protocol::{decode, raw};
+    use crate::core::session::{ChannelState, Reply};
 
     const HUMAN: Style = Style {
         display: Display::PLAIN,
@@ -1409,7 +1412,7 @@ mod tests {
 
     #[test]
     fn presence_lines_skip_joins_and_leaves_that_change_nothing() {
-        use crate::presence::{Applied, Tracker};
+        use crate::core::presence::{Applied, Tracker};
         let mut t = Tracker::new();
         t.joining("room:1", Some("1"));
         let p = |s: &str| s.to_owned();
@@ -1484,7 +1487,7 @@ mod tests {
             next_attempt: Some((3, Duration::from_millis(80))),
             first,
             heartbeat_interval: Some(Duration::from_secs(30)),
-            heartbeat: crate::session::HeartbeatStats::default(),
+            heartbeat: crate::core::session::HeartbeatStats::default(),
             topics: Vec::new(),
         };
         let url = "ws://h/socket/websocket";
@@ -1528,7 +1531,7 @@ mod tests {
                 next_attempt: None,
                 first: false,
                 heartbeat_interval: Some(Duration::from_secs(30)),
-                heartbeat: crate::session::HeartbeatStats {
+                heartbeat: crate::core::session::HeartbeatStats {
                     last_rtt,
                     missed: 0,
                     waiting,
@@ -1576,7 +1579,7 @@ mod tests {
                 next_attempt: None,
                 first: false,
                 heartbeat_interval: Some(Duration::from_secs(30)),
-                heartbeat: crate::session::HeartbeatStats {
+                heartbeat: crate::core::session::HeartbeatStats {
                     last_rtt: Some(Duration::from_micros(200)),
                     missed,
                     waiting: None,

@@ -9,9 +9,9 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-pub use crate::channel::ChannelState;
-use crate::channel::{Channel, Rejoin};
-use crate::protocol::{
+pub use crate::core::channel::ChannelState;
+use crate::core::channel::{Channel, Rejoin};
+use crate::core::protocol::{
     Frame, HEARTBEAT, PHOENIX_TOPIC, PHX_CLOSE, PHX_ERROR, PHX_JOIN, PHX_LEAVE, PHX_REPLY, Payload,
     empty_object, parse_reply,
 };
@@ -982,7 +982,7 @@ fn is_unmatched_topic(response: &Payload) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{decode, raw};
+    use crate::core::protocol::{decode, raw};
 
     const T: Duration = Duration::from_secs(10);
 

@@ -33,8 +33,8 @@ use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Message, WebSocket};
 use url::Url;
 
-use crate::connection::{ConnectError, Socket, tcp_connect, tls_error};
-use crate::tls::{self, Trust};
+use crate::transport::net::{ConnectError, Socket, tcp_connect, tls_error};
+use crate::transport::tls::{self, Trust};
 
 /// How long one poll may take: the server answers within its window
 /// (10 s in Phoenix); the JS client gives up after 20 s.
@@ -489,7 +489,7 @@ fn http(
         Some(t) => ConnectError::Tls(t),
         None if e.kind() == ErrorKind::TimedOut => ConnectError::LongPoll(format!(
             "the long-poll endpoint gave no complete answer within {}",
-            crate::connection::secs(timeout)
+            crate::transport::net::secs(timeout)
         )),
         None => ConnectError::LongPoll(format!("long-poll request failed: {e}")),
     };
@@ -693,7 +693,7 @@ mod tests {
 
     #[test]
     fn the_bearer_token_is_read_back_from_the_subprotocol_value() {
-        let (_, value) = crate::cli::auth_token_header("s3cret");
+        let (_, value) = crate::core::endpoint::auth_token_header("s3cret");
         assert_eq!(bearer_token(&value).as_deref(), Some("s3cret"));
         assert_eq!(bearer_token("phoenix"), None);
     }

@@ -9,8 +9,8 @@
 
 use std::collections::VecDeque;
 
-use crate::protocol::View;
-use crate::session::MessageKind;
+use crate::core::protocol::View;
+use crate::core::session::MessageKind;
 
 /// What the session calls a packed message: only pushes (with a join_ref)
 /// and broadcasts (without) are packed.
@@ -87,7 +87,7 @@ impl Packed {
             v.payload,
         ]
         .iter()
-        .all(|s| crate::protocol::printable_ascii(s.as_bytes(), false));
+        .all(|s| crate::core::protocol::printable_ascii(s.as_bytes(), false));
         self.push_checked(v, ascii)
     }
 

@@ -10,8 +10,8 @@
 
 use std::collections::HashMap;
 
-use crate::command::{COMMANDS, Switch};
-use crate::protocol::{PHX_CLOSE, PHX_ERROR, PHX_JOIN, PHX_LEAVE, PHX_REPLY};
+use crate::core::protocol::{PHX_CLOSE, PHX_ERROR, PHX_JOIN, PHX_LEAVE, PHX_REPLY};
+use crate::lang::command::{COMMANDS, Switch};
 
 /// Topics and events kept at most, so a server inventing names cannot
 /// grow the prompt's memory without bound.

@@ -36,15 +36,13 @@ use tungstenite::stream::MaybeTlsStream;
 use tungstenite::{Connector, Message, WebSocket};
 use url::Url;
 
-use crate::channel::reconnect_delay;
-use crate::presence::{PRESENCE_DIFF, PRESENCE_STATE};
-use crate::protocol::{self, Frame, Side, Vsn, Wire};
-use crate::recent::Packed;
-use crate::session::{
-    Expired, HeartbeatStats, Message as PhxMessage, MessageKind, Reply, Request, Session,
-    TopicInfo, TopicStatus, Transition, Unanswered,
-};
-use crate::tls::{self, Trust};
+use crate::core::channel::reconnect_delay;
+use crate::core::event::{Event, Status, ToNet};
+use crate::core::packed::Packed;
+use crate::core::presence::{PRESENCE_DIFF, PRESENCE_STATE};
+use crate::core::protocol::{self, Frame, Side, Vsn, Wire};
+use crate::core::session::{Message as PhxMessage, MessageKind, Request, Session};
+use crate::transport::tls::{self, Trust};
 
 /// The connected WebSocket.
 pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
@@ -162,8 +160,8 @@ pub fn connect(
     trust: &Trust,
     timeout: Duration,
 ) -> Result<Socket, ConnectError> {
-    if let Some(lp) = crate::longpoll::endpoint(url) {
-        return crate::longpoll::connect(&lp, headers, trust, timeout);
+    if let Some(lp) = crate::transport::longpoll::endpoint(url) {
+        return crate::transport::longpoll::connect(&lp, headers, trust, timeout);
     }
     let stream = tcp_connect(url)?;
     let io_err = |e: io::Error| ConnectError::Handshake(e.to_string());
@@ -396,149 +394,6 @@ fn tcp_of(ws: &Socket) -> Option<&TcpStream> {
         MaybeTlsStream::Rustls(s) => Some(s.get_ref()),
         _ => None,
     }
-}
-
-/// What the network thread reports.
-#[derive(Debug)]
-pub enum Event {
-    /// The WebSocket handshake succeeded (again, after a reconnect).
-    Connected,
-    /// Connecting failed and will not be retried; this is the last event.
-    ConnectFailed(String),
-    /// The open socket ended: a reconnect follows, unless a `Closed` with
-    /// `reported` does (after the requests it left unanswered).
-    /// `by_client` is true when we closed it: at the front end's request,
-    /// or with 1000 "heartbeat timeout" (`HeartbeatTimeout` comes first).
-    Disconnected {
-        code: Option<u16>,
-        reason: String,
-        by_client: bool,
-    },
-    /// Waiting `delay` before connect attempt `attempt` (1, 2, …, counted
-    /// since the socket was last open); `error` is why the previous
-    /// attempt failed, if it did.
-    Reconnecting {
-        attempt: u32,
-        delay: Duration,
-        error: Option<String>,
-        /// The error is the same as the previous attempt's.
-        repeated: bool,
-        /// No connection has opened yet: retrying the first (`--retry`).
-        first: bool,
-    },
-    /// No reply to the last heartbeat by the time the next was due: the
-    /// connection is closed as dead.
-    HeartbeatTimeout {
-        after: Duration,
-    },
-    /// A channel is joined again automatically; its `phx_join` follows as
-    /// a `Sent` event without an id.
-    Rejoining {
-        topic: String,
-        attempt: u32,
-    },
-    /// A channel changed state.
-    ChannelState(Transition),
-    /// The answer to `status`.
-    Status {
-        id: u64,
-        status: Box<Status>,
-    },
-    /// A command is held until its topic has joined (`joining`) or the
-    /// socket is open again (`offline`); a `Sent` or `Rejected` with the
-    /// same id follows.
-    Queued {
-        id: u64,
-        topic: Option<String>,
-        until: &'static str,
-    },
-    /// A request went out (`id` is `None` for automatic heartbeats).
-    Sent {
-        id: Option<u64>,
-        frame: Frame,
-        auto: bool,
-    },
-    SentRaw {
-        id: u64,
-        text: String,
-    },
-    /// A command could not be sent; nothing went out.
-    Rejected {
-        id: u64,
-        message: String,
-    },
-    /// Boxed: replies are rarer than messages and much larger, and every
-    /// event is moved into a batch.
-    Reply(Box<Reply>),
-    Message(PhxMessage),
-    /// Pushes and broadcasts in a row, from current channel instances and
-    /// with JSON payloads, not presence events: most of a flood. Packed,
-    /// they cost the network thread one copy each and no allocation.
-    Messages(Box<Packed>),
-    TimedOut(Expired),
-    /// A request's channel crashed or closed before it was answered.
-    Unanswered(Unanswered),
-    Topics {
-        id: u64,
-        topics: Vec<TopicInfo>,
-    },
-    /// A frame that does not decode with the connection's serializer
-    /// (`text` is a binary frame's bytes as `hex:…`).
-    Undecodable {
-        error: String,
-        text: String,
-    },
-    /// The connection is over; this is the last event. `by_client` as for
-    /// `Disconnected`; `lost` unless the front end asked to close it;
-    /// `reported` when a `Disconnected` just before already said so.
-    Closed {
-        code: Option<u16>,
-        reason: String,
-        by_client: bool,
-        lost: bool,
-        reported: bool,
-    },
-}
-
-/// Work for the network thread.
-#[derive(Debug)]
-pub enum ToNet {
-    Request {
-        id: u64,
-        request: Request,
-    },
-    Raw {
-        id: u64,
-        text: String,
-    },
-    Topics {
-        id: u64,
-    },
-    /// The connection's health and every topic's (`status`).
-    Status {
-        id: u64,
-    },
-    /// Close with a normal close frame and end the thread.
-    Close,
-}
-
-/// The connection as `status` shows it.
-#[derive(Debug, Clone)]
-pub struct Status {
-    /// How long the current socket has been open; `None` while offline.
-    pub up: Option<Duration>,
-    /// Since the network thread started.
-    pub session: Duration,
-    /// Successful reconnects so far.
-    pub reconnects: u32,
-    /// While offline: the next attempt's number and the time left before it.
-    pub next_attempt: Option<(u32, Duration)>,
-    /// No connection has opened yet: `next_attempt` retries the first
-    /// (`--retry`), it does not reconnect.
-    pub first: bool,
-    pub heartbeat_interval: Option<Duration>,
-    pub heartbeat: HeartbeatStats,
-    pub topics: Vec<TopicStatus>,
 }
 
 /// Where to connect.
@@ -776,8 +631,8 @@ impl Net {
                     let now = Instant::now();
                     self.session.reconnected(now);
                     let mut ending = self.serve_socket(&mut ws);
-                    if ending.code == Some(crate::longpoll::CLOSE_ERROR)
-                        && crate::longpoll::endpoint(&target.url).is_some()
+                    if ending.code == Some(crate::transport::longpoll::CLOSE_ERROR)
+                        && crate::transport::longpoll::endpoint(&target.url).is_some()
                     {
                         // The long-poll bridge's code for a failed request,
                         // not the server's: a lost connection.

@@ -13,7 +13,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::endpoint::Redactor;
+use crate::core::endpoint::Redactor;
 use crate::output::{display_json, rfc3339};
 
 /// An open recording.

@@ -11,9 +11,9 @@ use std::time::Duration;
 use data_encoding::{BASE64, HEXLOWER_PERMISSIVE};
 use serde_json::value::RawValue;
 
+use crate::core::protocol::{Payload, json_str, push_json_str, raw};
+use crate::core::session::Request;
 use crate::output::excerpt;
-use crate::protocol::{Payload, json_str, push_json_str, raw};
-use crate::session::Request;
 
 /// One parsed line.
 #[derive(Debug, Clone)]

@@ -24,7 +24,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::protocol::Payload;
+use crate::core::protocol::Payload;
 
 /// Reconnect delays of the JS client, in ms: then 5 s for every later
 /// attempt (PROTOCOL.md §4).
@@ -223,7 +223,7 @@ impl Channel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{Payload, raw};
+    use crate::core::protocol::{Payload, raw};
 
     fn json(text: &str) -> Payload {
         raw(text.into()).into()

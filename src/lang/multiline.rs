@@ -8,7 +8,7 @@
 //! with a command name is never taken as the continuation of another, so a
 //! typo cannot swallow the rest of a script.
 
-use crate::command::COMMANDS;
+use crate::lang::command::COMMANDS;
 
 /// Whether `text` (one or more lines) is a command whose payload has an
 /// unclosed `{` or `[` outside strings. Counting starts at the first `{` or

@@ -123,7 +123,7 @@ fn push_key(path: &mut String, key: &str) {
         path.push_str(key);
     } else {
         path.push('[');
-        path.push_str(&crate::protocol::json_str(key));
+        path.push_str(&crate::core::protocol::json_str(key));
         path.push(']');
     }
 }

@@ -4,7 +4,7 @@
 //! The socket is non-blocking and watched by a `polling::Poller`, which other
 //! connections also `notify()` after queueing a broadcast in this one's
 //! mailbox, so the loop reacts at once to either. Each turn reads what the
-//! client sent (answered by `channels.rs`), delivers queued broadcasts,
+//! client sent (answered by `routes.rs`), delivers queued broadcasts,
 //! writes the next batch of any `flood:N` pushes and flushes. Writes that
 //! would block stay in tungstenite's buffer; the loop then also waits for
 //! writability and generates no more flood frames until the buffer drains,
@@ -24,11 +24,11 @@ use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
 
-use super::channels::{self, Action, Connection};
 use super::handshake::{self, ServerStream};
+use super::routes::{self, Action, Connection};
 use super::{Broadcast, Mailbox, Outbound, Server, wire_message};
-use crate::presence::{PRESENCE_DIFF, PRESENCE_STATE};
-use crate::protocol::{self, Frame, Side, Vsn};
+use crate::core::presence::{PRESENCE_DIFF, PRESENCE_STATE};
+use crate::core::protocol::{self, Frame, Side, Vsn};
 
 /// The poller key of the socket (the only source; notify needs none).
 const SOCKET: usize = 0;
@@ -97,9 +97,9 @@ pub(super) fn serve_upgraded(
     server.log(format_args!("{peer} disconnected: {reason}"));
 }
 
-/// A flood in progress (see [`channels::Flood`]).
+/// A flood in progress (see [`routes::Flood`]).
 struct FloodRun {
-    spec: channels::Flood,
+    spec: routes::Flood,
     /// Messages written so far; the next one is `i = sent + 1`.
     sent: u64,
     /// `[join_ref,null,topic,"msg",{"i":` — everything before the number.
@@ -107,7 +107,7 @@ struct FloodRun {
 }
 
 impl FloodRun {
-    fn new(spec: channels::Flood) -> FloodRun {
+    fn new(spec: routes::Flood) -> FloodRun {
         let mut prefix = String::from("[");
         match &spec.join_ref {
             Some(jr) => protocol::push_json_str(&mut prefix, jr),
@@ -415,7 +415,7 @@ impl<'s> Conn<'s> {
         Ok(())
     }
 
-    /// Carries out what `channels.rs` decided, in order.
+    /// Carries out what `routes.rs` decided, in order.
     fn apply(&mut self, actions: Vec<Action>) -> Result<(), Ended> {
         for action in actions {
             match action {

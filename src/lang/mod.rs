@@ -1,0 +1,9 @@
+//! The command language, pure: a typed or scripted line → a command,
+//! `${NAME}` substitution, payloads over several lines, JSON subset matching
+//! for `expect`/`wait`, and what tab completion offers.
+
+pub mod command;
+pub mod matcher;
+pub mod multiline;
+pub mod vars;
+pub mod vocab;

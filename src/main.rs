@@ -36,17 +36,42 @@ const EXIT_CONNECTION: u8 = 3;
 const EXIT_SIGINT: u8 = 130;
 const EXIT_SIGTERM: u8 = 143;
 
-/// A fatal error and the exit code it maps to.
-struct Fatal {
-    message: String,
-    code: u8,
+/// A fatal error: what to print after `phx-repl: error:`, and which kind
+/// of failure it is, which decides the exit code (in [`Fatal::code`]).
+enum Fatal {
+    /// The arguments or a file they name are wrong: exit 2.
+    Usage(String),
+    /// The server could not be reached or the connection was lost: exit 3.
+    Connection(String),
+    /// Anything else that stops the run: exit 1.
+    Failed(String),
 }
 
 impl Fatal {
-    fn new(code: u8, message: impl Into<String>) -> Fatal {
-        Fatal {
-            message: message.into(),
-            code,
+    fn usage(message: impl Into<String>) -> Fatal {
+        Fatal::Usage(message.into())
+    }
+
+    fn connection(message: impl Into<String>) -> Fatal {
+        Fatal::Connection(message.into())
+    }
+
+    fn failed(message: impl Into<String>) -> Fatal {
+        Fatal::Failed(message.into())
+    }
+
+    fn message(&self) -> &str {
+        match self {
+            Fatal::Usage(m) | Fatal::Connection(m) | Fatal::Failed(m) => m,
+        }
+    }
+
+    /// The one place a fatal error becomes an exit code.
+    fn code(&self) -> u8 {
+        match self {
+            Fatal::Usage(_) => EXIT_USAGE,
+            Fatal::Connection(_) => EXIT_CONNECTION,
+            Fatal::Failed(_) => EXIT_FAILED,
         }
     }
 }
@@ -70,7 +95,7 @@ fn main() -> ExitCode {
                 if e.kind() == io::ErrorKind::BrokenPipe {
                     Ok(ExitCode::SUCCESS)
                 } else {
-                    Err(Fatal::new(EXIT_FAILED, e.to_string()))
+                    Err(Fatal::failed(e.to_string()))
                 }
             }),
         None => {
@@ -78,7 +103,7 @@ fn main() -> ExitCode {
             let scrub = redactor.clone();
             cli.client
                 .resolve()
-                .map_err(|m| Fatal::new(EXIT_USAGE, m))
+                .map_err(Fatal::usage)
                 .and_then(|config| client(config, scrub))
         }
     };
@@ -86,29 +111,23 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(f) => {
             // Not eprintln: a closed stderr is no reason to panic.
-            let message = redactor.scrub(&f.message);
+            let message = redactor.scrub(f.message());
             let _ = writeln!(io::stderr(), "phx-repl: error: {message}");
-            ExitCode::from(f.code)
+            ExitCode::from(f.code())
         }
     }
 }
 
 fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => {
-            Some(tls::server_config(cert, key).map_err(|m| Fatal::new(EXIT_USAGE, m))?)
-        }
+        (Some(cert), Some(key)) => Some(tls::server_config(cert, key).map_err(Fatal::usage)?),
         _ => None,
     };
-    let listener = TcpListener::bind(&args.listen).map_err(|e| {
-        Fatal::new(
-            EXIT_CONNECTION,
-            format!("cannot listen on `{}`: {e}", args.listen),
-        )
-    })?;
+    let listener = TcpListener::bind(&args.listen)
+        .map_err(|e| Fatal::connection(format!("cannot listen on `{}`: {e}", args.listen)))?;
     let addr = listener
         .local_addr()
-        .map_err(|e| Fatal::new(EXIT_CONNECTION, e.to_string()))?;
+        .map_err(|e| Fatal::connection(e.to_string()))?;
     // Tests and scripts read this line for the port. A closed stdout is no
     // reason to stop serving.
     let mut stdout = io::stdout();
@@ -123,7 +142,7 @@ fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
             check_origin: args.check_origin.clone(),
         },
     };
-    server::run(listener, options).map_err(|e| Fatal::new(EXIT_CONNECTION, e.to_string()))?;
+    server::run(listener, options).map_err(|e| Fatal::connection(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -142,55 +161,12 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
     let first = first_lines(&config.first)?;
     // With --exit nothing is read after the -e and -f lines, so there is no prompt.
     let interactive = io::stdin().is_terminal() && !config.exit;
-    let stdout_tty = io::stdout().is_terminal();
-    let style = Style {
-        json: config.json,
-        dim_sent: interactive,
-        show_heartbeats: config.show_heartbeats,
-        display: config.display,
-        // For --raw; a vsn in the URL wins, as when connecting.
-        vsn: match &config.target {
-            Target::Url(u) => endpoint::vsn_of(u),
-            Target::BuiltIn => config.vsn,
-        },
-    };
-
-    // The line announcing the in-process server, and its URL.
-    let mut started: Option<(String, String)> = None;
-    let url = match &config.target {
-        Target::Url(u) => u.clone(),
+    let style = style(&config, interactive);
+    let (url, started) = match &config.target {
+        Target::Url(u) => (u.clone(), None),
         Target::BuiltIn => {
-            let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| {
-                Fatal::new(
-                    EXIT_CONNECTION,
-                    format!("cannot start the built-in server: {e}"),
-                )
-            })?;
-            let addr = server::spawn(
-                listener,
-                server::Options {
-                    idle_timeout: Duration::from_secs(60),
-                    log: false,
-                    tls: None,
-                    policy: server::Policy::default(),
-                },
-            )
-            .map_err(|e| {
-                Fatal::new(
-                    EXIT_CONNECTION,
-                    format!("cannot start the built-in server: {e}"),
-                )
-            })?;
-            let base = format!("ws://{addr}/socket");
-            started = Some((
-                format!(
-                    "no URL given: started the built-in server at {base} \
-                     (for your app: phx-repl ws://localhost:4000/socket)"
-                ),
-                protocol::json_str(&base),
-            ));
-            endpoint::normalize_for(&base, &config.params, config.vsn, config.longpoll)
-                .map_err(|m| Fatal::new(EXIT_USAGE, m))?
+            let (url, started) = start_built_in(&config)?;
+            (url, Some(started))
         }
     };
     let shown_url = if config.show_secrets {
@@ -199,12 +175,10 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         endpoint::redact(&url)
     };
     let record = match &config.record {
-        Some(path) => Some(recorder::Recorder::create(path, &shown_url).map_err(|e| {
-            Fatal::new(
-                EXIT_USAGE,
-                format!("cannot record to `{}`: {e}", path.display()),
-            )
-        })?),
+        Some(path) => Some(
+            recorder::Recorder::create(path, &shown_url)
+                .map_err(|e| Fatal::usage(format!("cannot record to `{}`: {e}", path.display())))?,
+        ),
         None => None,
     };
 
@@ -214,86 +188,13 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
     }
     if let Some(set) = signals {
         spawn_signal_thread(set, interactive, tx.clone())
-            .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot watch for signals: {e}")))?;
+            .map_err(|e| Fatal::failed(format!("cannot watch for signals: {e}")))?;
     }
-    let net_tx = tx.clone();
-    let net = net::start(
-        net::Target {
-            url: url.clone(),
-            headers: config.headers.clone(),
-            trust: config.trust.clone(),
-        },
-        net::Options {
-            // Long-poll sends no heartbeats, as in the JS client (§5).
-            heartbeat: config
-                .heartbeat
-                .filter(|_| longpoll::endpoint(&url).is_none()),
-            timeout: config.timeout,
-            vsn: endpoint::vsn_of(&url),
-            reconnect: config.reconnect,
-            retry: config.retry,
-            max_retries: config
-                .max_retries
-                .or((!interactive).then_some(SCRIPT_MAX_RETRIES)),
-        },
-        move |events| net_tx.send(Input::Net(events)).is_ok(),
-    )
-    .map_err(|e| {
-        Fatal::new(
-            EXIT_CONNECTION,
-            format!("cannot start the network thread: {e}"),
-        )
-    })?;
-
-    let host = url.host_str().unwrap_or("?").to_owned();
-    let base = match url.port() {
-        Some(p) => format!("phx-repl {host}:{p}"),
-        None => format!("phx-repl {host}"),
-    };
+    let net = start_network(&config, &url, interactive, tx.clone())?;
     let (sink, mode) = if interactive {
-        let history = config.history.then(history_path).flatten();
-        let ready = Arc::new(AtomicBool::new(false));
-        let (words_tx, words_rx) = mpsc::channel();
-        let mut ed = prompt::editor(history.as_deref(), Arc::clone(&ready), tx.clone(), words_rx)
-            .map_err(|e| {
-            Fatal::new(EXIT_FAILED, format!("cannot start the line editor: {e}"))
-        })?;
-        let sink = match ed.create_external_printer() {
-            Ok(p) if stdout_tty => Sink::Printer(Box::new(p)),
-            _ => Sink::Stdout {
-                errors_to_stderr: false,
-            },
-        };
-        let (prompt_tx, prompt_rx) = mpsc::channel();
-        // Not joined: the thread may be blocked reading the terminal when
-        // the run ends for another reason.
-        let connecting = format!("{base} (connecting)> ");
-        let _prompt_thread = prompt::spawn(ed, history, prompt_rx, tx, connecting)
-            .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot start the prompt: {e}")))?;
-        (
-            sink,
-            Mode::Interactive {
-                prompt: prompt_tx,
-                base,
-                ready,
-                words: words_tx,
-            },
-        )
+        prompt_front_end(&config, &url, tx)?
     } else {
-        let read_ahead = Arc::new(ReadAhead::new(SCRIPT_READ_AHEAD));
-        if config.exit {
-            let _ = tx.send(Input::Eof);
-        } else {
-            // Not joined either: it may be blocked reading stdin.
-            let _stdin_thread = spawn_stdin_reader(tx, Arc::clone(&read_ahead))
-                .map_err(|e| Fatal::new(EXIT_FAILED, format!("cannot read stdin: {e}")))?;
-        }
-        (
-            Sink::Stdout {
-                errors_to_stderr: !config.json,
-            },
-            Mode::Script { read_ahead },
-        )
+        script_front_end(&config, tx)?
     };
 
     let mut runner = Runner::new(
@@ -320,9 +221,144 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         Outcome::Ok => Ok(ExitCode::SUCCESS),
         Outcome::Failed => Ok(ExitCode::from(EXIT_FAILED)),
         Outcome::ConnectionLost => Ok(ExitCode::from(EXIT_CONNECTION)),
-        Outcome::CouldNotConnect(message) => Err(Fatal::new(EXIT_CONNECTION, message)),
+        Outcome::CouldNotConnect(message) => Err(Fatal::connection(message)),
         Outcome::Terminated(code) => Ok(ExitCode::from(code)),
     }
+}
+
+/// How events are shown, from the flags and whether there is a prompt.
+fn style(config: &Config, interactive: bool) -> Style {
+    Style {
+        json: config.json,
+        dim_sent: interactive,
+        show_heartbeats: config.show_heartbeats,
+        display: config.display,
+        // For --raw; a vsn in the URL wins, as when connecting.
+        vsn: match &config.target {
+            Target::Url(u) => endpoint::vsn_of(u),
+            Target::BuiltIn => config.vsn,
+        },
+    }
+}
+
+/// Starts the built-in server in this process on a free loopback port.
+/// Returns the URL to connect to, and the line announcing the server with
+/// its URL as JSON.
+fn start_built_in(config: &Config) -> Result<(url::Url, (String, String)), Fatal> {
+    let cannot_start =
+        |e: io::Error| Fatal::connection(format!("cannot start the built-in server: {e}"));
+    let listener = TcpListener::bind("127.0.0.1:0").map_err(cannot_start)?;
+    let addr = server::spawn(
+        listener,
+        server::Options {
+            idle_timeout: Duration::from_secs(60),
+            log: false,
+            tls: None,
+            policy: server::Policy::default(),
+        },
+    )
+    .map_err(cannot_start)?;
+    let base = format!("ws://{addr}/socket");
+    let started = (
+        format!(
+            "no URL given: started the built-in server at {base} \
+             (for your app: phx-repl ws://localhost:4000/socket)"
+        ),
+        protocol::json_str(&base),
+    );
+    let url = endpoint::normalize_for(&base, &config.params, config.vsn, config.longpoll)
+        .map_err(Fatal::usage)?;
+    Ok((url, started))
+}
+
+/// Starts the network thread; its event batches reach the runner as input.
+fn start_network(
+    config: &Config,
+    url: &url::Url,
+    interactive: bool,
+    tx: mpsc::Sender<Input>,
+) -> Result<net::Handle, Fatal> {
+    net::start(
+        net::Target {
+            url: url.clone(),
+            headers: config.headers.clone(),
+            trust: config.trust.clone(),
+        },
+        net::Options {
+            // Long-poll sends no heartbeats, as in the JS client (§5).
+            heartbeat: config
+                .heartbeat
+                .filter(|_| longpoll::endpoint(url).is_none()),
+            timeout: config.timeout,
+            vsn: endpoint::vsn_of(url),
+            reconnect: config.reconnect,
+            retry: config.retry,
+            max_retries: config
+                .max_retries
+                .or((!interactive).then_some(SCRIPT_MAX_RETRIES)),
+        },
+        move |events| tx.send(Input::Net(events)).is_ok(),
+    )
+    .map_err(|e| Fatal::connection(format!("cannot start the network thread: {e}")))
+}
+
+/// The prompt: a line editor on its own thread, printing through
+/// rustyline's external printer when stdout is the terminal.
+fn prompt_front_end(
+    config: &Config,
+    url: &url::Url,
+    tx: mpsc::Sender<Input>,
+) -> Result<(Sink, Mode), Fatal> {
+    let host = url.host_str().unwrap_or("?").to_owned();
+    let base = match url.port() {
+        Some(p) => format!("phx-repl {host}:{p}"),
+        None => format!("phx-repl {host}"),
+    };
+    let history = config.history.then(history_path).flatten();
+    let ready = Arc::new(AtomicBool::new(false));
+    let (words_tx, words_rx) = mpsc::channel();
+    let mut ed = prompt::editor(history.as_deref(), Arc::clone(&ready), tx.clone(), words_rx)
+        .map_err(|e| Fatal::failed(format!("cannot start the line editor: {e}")))?;
+    let sink = match ed.create_external_printer() {
+        Ok(p) if io::stdout().is_terminal() => Sink::Printer(Box::new(p)),
+        _ => Sink::Stdout {
+            errors_to_stderr: false,
+        },
+    };
+    let (prompt_tx, prompt_rx) = mpsc::channel();
+    // Not joined: the thread may be blocked reading the terminal when
+    // the run ends for another reason.
+    let connecting = format!("{base} (connecting)> ");
+    let _prompt_thread = prompt::spawn(ed, history, prompt_rx, tx, connecting)
+        .map_err(|e| Fatal::failed(format!("cannot start the prompt: {e}")))?;
+    Ok((
+        sink,
+        Mode::Interactive {
+            prompt: prompt_tx,
+            base,
+            ready,
+            words: words_tx,
+        },
+    ))
+}
+
+/// A script: lines from stdin (unless `--exit`), output to stdout, errors
+/// to stderr unless `--json` keeps everything on one stream.
+fn script_front_end(config: &Config, tx: mpsc::Sender<Input>) -> Result<(Sink, Mode), Fatal> {
+    let read_ahead = Arc::new(ReadAhead::new(SCRIPT_READ_AHEAD));
+    if config.exit {
+        let _ = tx.send(Input::Eof);
+    } else {
+        // Not joined either: it may be blocked reading stdin.
+        let _stdin_thread = spawn_stdin_reader(tx, Arc::clone(&read_ahead))
+            .map_err(|e| Fatal::failed(format!("cannot read stdin: {e}")))?;
+    }
+    Ok((
+        Sink::Stdout {
+            errors_to_stderr: !config.json,
+        },
+        Mode::Script { read_ahead },
+    ))
 }
 
 /// The lines of `-e` commands and `-f` scripts, in order.
@@ -333,10 +369,7 @@ fn first_lines(first: &[cli::First]) -> Result<Vec<String>, Fatal> {
             cli::First::Exec(line) => lines.push(line.clone()),
             cli::First::File(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
-                    Fatal::new(
-                        EXIT_USAGE,
-                        format!("cannot read the script `{}`: {e}", path.display()),
-                    )
+                    Fatal::usage(format!("cannot read the script `{}`: {e}", path.display()))
                 })?;
                 lines.extend(text.lines().map(|l| l.trim_end_matches('\r').to_owned()));
             }

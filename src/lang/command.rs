@@ -5,7 +5,6 @@
 //! `CommandError` whose message names the bad token and shows the right form,
 //! and nothing is sent. (Pure but for `@FILE` payloads, see `payload_form`.)
 
-use std::fmt;
 use std::time::Duration;
 
 use data_encoding::{BASE64, HEXLOWER_PERMISSIVE};
@@ -13,6 +12,7 @@ use serde_json::value::RawValue;
 
 use crate::core::protocol::{Payload, json_str, push_json_str, raw};
 use crate::core::session::Request;
+use crate::lang::error::{CommandError, PayloadError};
 use crate::output::excerpt;
 
 /// One parsed line.
@@ -83,18 +83,6 @@ impl Switch {
         }
     }
 }
-
-/// A line that could not be parsed, with the message to show.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CommandError(pub String);
-
-impl fmt::Display for CommandError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for CommandError {}
 
 /// What `help` and `--help` say about a command.
 #[derive(Debug, Clone, Copy)]
@@ -224,10 +212,9 @@ pub const MAX_LINE_BYTES: usize = 1 << 20;
 /// Parses one line. Blank lines and `#` comments yield `Ok(None)`.
 pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
     if line.len() > MAX_LINE_BYTES {
-        return Err(err(format!(
-            "the line is longer than {} MiB, the limit for one command; nothing was sent",
-            MAX_LINE_BYTES >> 20
-        )));
+        return Err(CommandError::TooLong {
+            mib: MAX_LINE_BYTES >> 20,
+        });
     }
     let line = line.trim();
     if line.is_empty() || line.starts_with('#') {
@@ -253,9 +240,11 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
             let (topic, rest) = topic_arg(rest, word)?;
             let (event, rest) = split_word(rest);
             if event.is_empty() {
-                return Err(err(format!(
-                    "`{word} {topic}` needs an event; try `{word} {topic} new_msg {{\"body\":\"hi\"}}`"
-                )));
+                return Err(CommandError::Missing {
+                    command: format!("{word} {topic}"),
+                    what: "an event",
+                    hint: format!("`{word} {topic} new_msg {{\"body\":\"hi\"}}`"),
+                });
             }
             Command::Request(Request::Push {
                 payload: payload_arg(rest, &format!("{word} {topic} {event}"))?,
@@ -269,9 +258,11 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
         }
         "raw" => {
             if rest.is_empty() {
-                return Err(err(
-                    "`raw` needs the text to send; try `raw [null,\"1\",\"phoenix\",\"heartbeat\",{}]`",
-                ));
+                return Err(CommandError::Missing {
+                    command: "raw".to_owned(),
+                    what: "the text to send",
+                    hint: "`raw [null,\"1\",\"phoenix\",\"heartbeat\",{}]`".to_owned(),
+                });
             }
             Command::Raw(rest.to_owned())
         }
@@ -291,9 +282,11 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
         "sleep" => {
             let (d, rest) = split_word(rest);
             if d.is_empty() {
-                return Err(err(
-                    "`sleep` needs a duration; try `sleep 500ms` or `sleep 2s`",
-                ));
+                return Err(CommandError::Missing {
+                    command: "sleep".to_owned(),
+                    what: "a duration",
+                    hint: "`sleep 500ms` or `sleep 2s`".to_owned(),
+                });
             }
             no_more(rest, "sleep")?;
             Command::Sleep(parse_duration(d)?)
@@ -302,9 +295,11 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
             let (topic, rest) = topic_arg(rest, "wait")?;
             let (event, rest) = split_word(rest);
             if event.is_empty() {
-                return Err(err(format!(
-                    "`wait {topic}` needs an event; try `wait {topic} new_msg 5s` (`*` for any)"
-                )));
+                return Err(CommandError::Missing {
+                    command: format!("wait {topic}"),
+                    what: "an event",
+                    hint: format!("`wait {topic} new_msg 5s` (`*` for any)"),
+                });
             }
             let (first, after) = split_word(rest);
             let (timeout, rest) = match parse_duration(first) {
@@ -329,15 +324,14 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
                 "ok" => true,
                 "error" => false,
                 "" => {
-                    return Err(err(
-                        "`expect` needs a status; try `expect ok` or `expect error {\"reason\":\"nope\"}`",
-                    ));
+                    return Err(CommandError::Missing {
+                        command: "expect".to_owned(),
+                        what: "a status",
+                        hint: "`expect ok` or `expect error {\"reason\":\"nope\"}`".to_owned(),
+                    });
                 }
                 other => {
-                    return Err(err(format!(
-                        "`expect {}` is not a status; the form is `expect ok|error [JSON]`",
-                        shorten(other)
-                    )));
+                    return Err(CommandError::NotAStatus(shorten(other)));
                 }
             };
             let response = if rest.is_empty() {
@@ -361,21 +355,16 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
                 let switch = Switch::ALL
                     .into_iter()
                     .find(|s| s.name() == name)
-                    .ok_or_else(|| {
-                        err(format!(
-                            "no display switch `{}`; try `display pretty on` (switches: timestamps, pretty, raw)",
-                            shorten(name)
-                        ))
-                    })?;
+                    .ok_or_else(|| CommandError::NoSuchSwitch(shorten(name)))?;
                 let value = match value {
                     "" => None,
                     "on" => Some(true),
                     "off" => Some(false),
                     other => {
-                        return Err(err(format!(
-                            "`{}` is not on or off; try `display {name} on`",
-                            shorten(other)
-                        )));
+                        return Err(CommandError::NotOnOff {
+                            value: shorten(other),
+                            switch: name.to_owned(),
+                        });
                     }
                 };
                 Command::Display(Some((switch, value)))
@@ -405,13 +394,10 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
             Command::Quit
         }
         other => {
-            let mut msg = format!("unknown command `{}`", shorten(other));
-            if let Some(s) = suggest(other) {
-                msg.push_str(&format!("; did you mean `{s}`?"));
-            } else {
-                msg.push_str("; type `help` for the list of commands");
-            }
-            return Err(err(msg));
+            return Err(CommandError::UnknownCommand {
+                word: shorten(other),
+                suggestion: suggest(other),
+            });
         }
     };
     Ok(Some(cmd))
@@ -446,11 +432,10 @@ pub fn help(command: Option<&str>) -> Result<String, CommandError> {
                 example,
                 ..
             } = COMMANDS.iter().find(|c| c.name == name).ok_or_else(|| {
-                let mut msg = format!("no command `{}`", shorten(name));
-                if let Some(s) = suggest(name) {
-                    msg.push_str(&format!("; did you mean `{s}`?"));
+                CommandError::NoHelpFor {
+                    word: shorten(name),
+                    suggestion: suggest(name),
                 }
-                err(msg)
             })?;
             let mut out = format!("{usage}\n  {summary}\n  example: {example}\n");
             if usage.contains("PAYLOAD") {
@@ -466,10 +451,6 @@ pub fn help(command: Option<&str>) -> Result<String, CommandError> {
 /// The width of the usage column in command lists.
 pub fn usage_width() -> usize {
     COMMANDS.iter().map(|c| c.usage.len()).max().unwrap_or(0)
-}
-
-fn err(msg: impl Into<String>) -> CommandError {
-    CommandError(msg.into())
 }
 
 /// Splits off the first whitespace-separated word.
@@ -489,13 +470,17 @@ fn topic_arg<'a>(rest: &'a str, cmd: &str) -> Result<(String, &'a str), CommandE
             "wait" => "wait room:lobby new_msg",
             _ => "push room:lobby new_msg {\"body\":\"hi\"}",
         };
-        return Err(err(format!("`{cmd}` needs a topic; try `{example}`")));
+        return Err(CommandError::Missing {
+            command: cmd.to_owned(),
+            what: "a topic",
+            hint: format!("`{example}`"),
+        });
     }
     if topic.starts_with(['{', '<', '[']) || topic.contains('=') {
-        return Err(err(format!(
-            "`{}` looks like a payload, not a topic; try `{cmd} room:lobby …`",
-            shorten(topic)
-        )));
+        return Err(CommandError::PayloadNotTopic {
+            token: shorten(topic),
+            command: cmd.to_owned(),
+        });
     }
     Ok((topic.to_owned(), rest))
 }
@@ -508,56 +493,51 @@ fn no_more(rest: &str, cmd: &str) -> Result<(), CommandError> {
             .iter()
             .find(|c| c.name == cmd)
             .map_or(cmd, |c| c.usage);
-        Err(err(format!(
-            "unexpected `{}` after `{cmd}`; the form is `{usage}`",
-            shorten(rest)
-        )))
+        Err(CommandError::Unexpected {
+            token: shorten(rest),
+            command: cmd.to_owned(),
+            usage: usage.to_owned(),
+        })
     }
 }
 
 /// Parses a payload: empty → `{}`; JSON; `<…>` shorthand; or key=value pairs.
-pub fn parse_payload(text: &str) -> Result<Box<RawValue>, String> {
+pub fn parse_payload(text: &str) -> Result<Box<RawValue>, PayloadError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(raw("{}".to_owned()));
     }
     if let Some(inner) = text.strip_prefix('<') {
         let Some(inner) = inner.strip_suffix('>') else {
-            return Err(format!(
-                "the shorthand `{}` is not closed with `>`; try <\"some\":\"param\">",
-                shorten(text)
-            ));
+            return Err(PayloadError::ShorthandNotClosed(shorten(text)));
         };
         let json = format!("{{{inner}}}");
-        return RawValue::from_string(json).map_err(|e| {
-            format!(
-                "the shorthand `{}` is not a JSON object body ({e}); try <\"some\":\"param\">",
-                shorten(text)
-            )
+        return RawValue::from_string(json).map_err(|e| PayloadError::ShorthandNotJson {
+            text: shorten(text),
+            error: e.to_string(),
         });
     }
     let first = text.split_whitespace().next().unwrap_or("");
     if looks_like_pair(first) {
         return parse_pairs(text);
     }
-    RawValue::from_string(text.to_owned()).map_err(|e| {
-        format!(
-            "payload `{}` is not valid JSON ({e}); try {{\"key\":\"value\"}} or key=value",
-            shorten(text)
-        )
+    RawValue::from_string(text.to_owned()).map_err(|e| PayloadError::NotJson {
+        text: shorten(text),
+        error: e.to_string(),
     })
 }
 
 fn payload_arg(text: &str, before: &str) -> Result<Payload, CommandError> {
-    payload_form(text).map_err(|m| err(format!("{m} (after `{before}`)")))
+    payload_form(text).map_err(|error| CommandError::Payload {
+        error,
+        before: before.to_owned(),
+    })
 }
 
 /// A join's payload reaches the channel's `join/3` as a map: binary cannot.
-fn json_only(payload: Payload, cmd: &str) -> Result<Payload, CommandError> {
+fn json_only(payload: Payload, cmd: &'static str) -> Result<Payload, CommandError> {
     if payload.is_binary() {
-        return Err(err(format!(
-            "a `{cmd}` payload must be JSON, not binary; send binary with `push TOPIC EVENT hex:…`"
-        )));
+        return Err(CommandError::BinaryNotAllowed(cmd));
     }
     Ok(payload)
 }
@@ -568,7 +548,7 @@ fn json_only(payload: Payload, cmd: &str) -> Result<Payload, CommandError> {
 /// The one piece of I/O in this module: `@FILE` and `@@FILE` read the file
 /// when the line is parsed, so a missing file is an error on that line and
 /// nothing is sent.
-pub fn payload_form(text: &str) -> Result<Payload, String> {
+pub fn payload_form(text: &str) -> Result<Payload, PayloadError> {
     let text = text.trim();
     // `hex:=…` and `base64:=…` are key:=JSON pairs, not binary.
     let binary_prefix = |p: &str| text.starts_with(p) && !text[p.len()..].starts_with('=');
@@ -579,11 +559,9 @@ pub fn payload_form(text: &str) -> Result<Payload, String> {
         return HEXLOWER_PERMISSIVE
             .decode(digits.as_bytes())
             .map(Payload::Binary)
-            .map_err(|e| {
-                format!(
-                    "`{}` is not hex ({e}); give pairs of hex digits: hex:DEADBEEF",
-                    shorten(text)
-                )
+            .map_err(|e| PayloadError::NotHex {
+                text: shorten(text),
+                error: e.to_string(),
             });
     }
     if binary_prefix("base64:")
@@ -593,11 +571,9 @@ pub fn payload_form(text: &str) -> Result<Payload, String> {
         return BASE64
             .decode(digits.as_bytes())
             .map(Payload::Binary)
-            .map_err(|e| {
-                format!(
-                    "`{}` is not base64 ({e}); try base64:3q2+7w==",
-                    shorten(text)
-                )
+            .map_err(|e| PayloadError::NotBase64 {
+                text: shorten(text),
+                error: e.to_string(),
             });
     }
     if let Some(path) = text.strip_prefix("@@") {
@@ -605,30 +581,35 @@ pub fn payload_form(text: &str) -> Result<Payload, String> {
     }
     if let Some(path) = text.strip_prefix('@') {
         let bytes = read_file(path)?;
-        let json = String::from_utf8(bytes)
-            .map_err(|_| format!("`{path}` is not UTF-8 text; send its bytes with @@{path}"))?;
+        let json =
+            String::from_utf8(bytes).map_err(|_| PayloadError::FileNotText(path.to_owned()))?;
         return RawValue::from_string(json.trim().to_owned())
             .map(Payload::from)
-            .map_err(|e| {
-                format!("`{path}` does not hold valid JSON ({e}); send its bytes with @@{path}")
+            .map_err(|e| PayloadError::FileNotJson {
+                path: path.to_owned(),
+                error: e.to_string(),
             });
     }
     parse_payload(text).map(Payload::from)
 }
 
-fn read_file(path: &str) -> Result<Vec<u8>, String> {
+fn read_file(path: &str) -> Result<Vec<u8>, PayloadError> {
     if path.is_empty() {
-        return Err(
-            "`@` needs a file name; try @payload.json (JSON) or @@image.png (bytes)".into(),
-        );
+        return Err(PayloadError::NoFileName);
     }
-    std::fs::read(path).map_err(|e| format!("cannot read `{path}`: {e}"))
+    std::fs::read(path).map_err(|e| PayloadError::CannotRead {
+        path: path.to_owned(),
+        error: e.to_string(),
+    })
 }
 
 /// A payload to match against (any payload form), parsed into a value.
 fn json_arg(text: &str, before: &str) -> Result<serde_json::Value, CommandError> {
     let payload = payload_arg(text, before)?;
-    serde_json::from_str(&payload.to_json()).map_err(|e| err(format!("{e} (after `{before}`)")))
+    serde_json::from_str(&payload.to_json()).map_err(|e| CommandError::NotMatchable {
+        error: e.to_string(),
+        before: before.to_owned(),
+    })
 }
 
 /// `key=value` or `key:=json`, where key is a bare word.
@@ -644,17 +625,14 @@ fn looks_like_pair(token: &str) -> bool {
             .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '[' | ']'))
 }
 
-fn parse_pairs(text: &str) -> Result<Box<RawValue>, String> {
+fn parse_pairs(text: &str) -> Result<Box<RawValue>, PayloadError> {
     let mut out = String::from("{");
     let mut seen: Vec<String> = Vec::new();
     let mut rest = text.trim_start();
     while !rest.is_empty() {
         let (token, _) = split_word(rest);
         if !looks_like_pair(token) {
-            return Err(format!(
-                "`{}` is not a key=value or key:=JSON pair; quote spaces as key=\"two words\"",
-                shorten(token)
-            ));
+            return Err(PayloadError::NotAPair(shorten(token)));
         }
         let i = token.find(['=', ':']).expect("looks_like_pair found it");
         let key = &token[..i];
@@ -669,14 +647,14 @@ fn parse_pairs(text: &str) -> Result<Box<RawValue>, String> {
                 }
                 Some(Err(e)) => {
                     let what = if is_json { "JSON" } else { "a JSON string" };
-                    return Err(format!(
-                        "the value of `{key}` is not {what} ({e}); try {key}:=[1,2] or {key}=\"two words\""
-                    ));
+                    return Err(PayloadError::BadPairValue {
+                        key: key.to_owned(),
+                        what,
+                        error: e.to_string(),
+                    });
                 }
                 _ => {
-                    return Err(format!(
-                        "`{key}:=` needs a JSON value; try {key}:=3 or {key}:=true"
-                    ));
+                    return Err(PayloadError::NoPairValue(key.to_owned()));
                 }
             }
         } else {
@@ -685,13 +663,13 @@ fn parse_pairs(text: &str) -> Result<Box<RawValue>, String> {
         };
         let after_value = &after[consumed..];
         if !after_value.is_empty() && !after_value.starts_with(char::is_whitespace) {
-            return Err(format!(
-                "unexpected `{}` after the value of `{key}`; separate pairs with spaces",
-                shorten(after_value)
-            ));
+            return Err(PayloadError::AfterPairValue {
+                token: shorten(after_value),
+                key: key.to_owned(),
+            });
         }
         if seen.iter().any(|k| k == key) {
-            return Err(format!("`{key}` is given twice; give each key once"));
+            return Err(PayloadError::DuplicateKey(key.to_owned()));
         }
         seen.push(key.to_owned());
         if out.len() > 1 {
@@ -708,12 +686,7 @@ fn parse_pairs(text: &str) -> Result<Box<RawValue>, String> {
 
 /// `250ms`, `2s`, `1.5s`, `1m`, or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, CommandError> {
-    let bad = || {
-        err(format!(
-            "`{}` is not a duration; try `250ms`, `2s` or `1m`",
-            shorten(s)
-        ))
-    };
+    let bad = || CommandError::NotADuration(shorten(s));
     let (num, unit_ms) = if let Some(n) = s.strip_suffix("ms") {
         (n, 1.0)
     } else if let Some(n) = s.strip_suffix('s') {
@@ -771,7 +744,7 @@ mod tests {
     }
 
     fn error(line: &str) -> String {
-        parse_line(line).unwrap_err().0
+        parse_line(line).unwrap_err().to_string()
     }
 
     fn payload_of(line: &str) -> String {
@@ -1074,7 +1047,7 @@ mod tests {
                 .contains("joins of the topics still joined")
         );
         assert_eq!(
-            help(Some("jon")).unwrap_err().0,
+            help(Some("jon")).unwrap_err().to_string(),
             "no command `jon`; did you mean `join`?"
         );
     }

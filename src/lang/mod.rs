@@ -3,6 +3,7 @@
 //! for `expect`/`wait`, and what tab completion offers.
 
 pub mod command;
+pub mod error;
 pub mod matcher;
 pub mod multiline;
 pub mod vars;

@@ -5,8 +5,10 @@
 //! is an error that names it, `$${` stands for a literal `${`, and a `$` not
 //! followed by `{` is left alone (payloads may contain dollar signs).
 
+use crate::lang::error::VarError;
+
 /// Replaces each `${NAME}` in `line` using `lookup`.
-pub fn substitute(line: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, String> {
+pub fn substitute(line: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<String, VarError> {
     if !line.contains("${") {
         return Ok(line.to_owned());
     }
@@ -20,10 +22,7 @@ pub fn substitute(line: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
             let Some(end) = tail.find('}') else {
-                return Err(
-                    "`${` is not closed with `}`; write `${NAME}`, or `$${` for a literal `${`"
-                        .to_owned(),
-                );
+                return Err(VarError::NotClosed);
             };
             let name = &tail[..end];
             let valid = name
@@ -32,18 +31,11 @@ pub fn substitute(line: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
                 .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
                 && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                return Err(format!(
-                    "`${{{}}}` is not a variable name; use letters, digits and `_`, or `$${{` for a literal `${{`",
-                    crate::output::excerpt(name, 40)
-                ));
+                return Err(VarError::BadName(crate::output::excerpt(name, 40)));
             }
             match lookup(name) {
                 Some(v) => out.push_str(&v),
-                None => {
-                    return Err(format!(
-                        "environment variable `{name}` is not set (used as `${{{name}}}`); set it, e.g. `{name}=… phx-repl …`"
-                    ));
-                }
+                None => return Err(VarError::Unset(name.to_owned())),
             }
             rest = &tail[end + 1..];
         } else {
@@ -56,7 +48,7 @@ pub fn substitute(line: &str, lookup: impl Fn(&str) -> Option<String>) -> Result
 }
 
 /// `substitute` with the process environment.
-pub fn substitute_env(line: &str) -> Result<String, String> {
+pub fn substitute_env(line: &str) -> Result<String, VarError> {
     substitute(line, |name| std::env::var(name).ok())
 }
 
@@ -70,6 +62,7 @@ mod tests {
             "EMPTY" => Some(String::new()),
             _ => None,
         })
+        .map_err(|e| e.to_string())
     }
 
     #[test]

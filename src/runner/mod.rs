@@ -717,7 +717,7 @@ impl Runner {
                     substituted.as_str()
                 }
                 Err(e) => {
-                    self.error(&e, self.line_label(n));
+                    self.error(&e.to_string(), self.line_label(n));
                     self.mark_failed();
                     return;
                 }
@@ -727,7 +727,7 @@ impl Runner {
             Ok(Some(c)) => c,
             Ok(None) => return,
             Err(e) => {
-                self.error(&e.0, self.line_label(n));
+                self.error(&e.to_string(), self.line_label(n));
                 self.mark_failed();
                 return;
             }
@@ -785,7 +785,7 @@ impl Runner {
                         self.out = s;
                     }
                     Err(e) => {
-                        self.error(&e.0, self.line_label(n));
+                        self.error(&e.to_string(), self.line_label(n));
                         self.mark_failed();
                     }
                 }

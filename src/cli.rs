@@ -322,16 +322,36 @@ pub struct Config {
     pub max_retries: Option<u32>,
 }
 
+/// Client arguments that parse one by one but not together.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The URL cannot be made into a socket URL (`core::endpoint` says why).
+    #[error("{0}")]
+    Url(String),
+    #[error(
+        "`{0}` is for TLS, but this connection is not encrypted; \
+         use a wss:// or https:// URL, or leave `{0}` out"
+    )]
+    TlsFlagWithoutTls(&'static str),
+    #[error("`{0}` is not an origin; give one like `--origin https://example.com`")]
+    NotAnOrigin(String),
+    #[error("`--auth-token` needs a token; try `--auth-token abc123`")]
+    EmptyAuthToken,
+}
+
 impl ClientArgs {
     /// Validates and normalises the client arguments.
-    pub fn resolve(self) -> Result<Config, String> {
+    pub fn resolve(self) -> Result<Config, ConfigError> {
         let target = match &self.url {
-            Some(u) => Target::Url(endpoint::normalize_for(
-                u,
-                &self.params,
-                self.vsn,
-                self.transport == Transport::Longpoll,
-            )?),
+            Some(u) => Target::Url(
+                endpoint::normalize_for(
+                    u,
+                    &self.params,
+                    self.vsn,
+                    self.transport == Transport::Longpoll,
+                )
+                .map_err(ConfigError::Url)?,
+            ),
             None => Target::BuiltIn,
         };
         let tls_flag = if self.insecure {
@@ -343,23 +363,18 @@ impl ClientArgs {
         if let Some(flag) = tls_flag
             && !tls_url
         {
-            return Err(format!(
-                "`{flag}` is for TLS, but this connection is not encrypted; \
-                 use a wss:// or https:// URL, or leave `{flag}` out"
-            ));
+            return Err(ConfigError::TlsFlagWithoutTls(flag));
         }
         let mut headers = self.headers;
         if let Some(origin) = self.origin {
             if url::Url::parse(&origin).is_err() {
-                return Err(format!(
-                    "`{origin}` is not an origin; give one like `--origin https://example.com`"
-                ));
+                return Err(ConfigError::NotAnOrigin(origin));
             }
             headers.push(("Origin".to_owned(), origin));
         }
         if let Some(token) = &self.auth_token {
             if token.is_empty() {
-                return Err("`--auth-token` needs a token; try `--auth-token abc123`".to_owned());
+                return Err(ConfigError::EmptyAuthToken);
             }
             headers.push(endpoint::auth_token_header(token));
         }
@@ -617,6 +632,7 @@ mod tests {
         assert!(
             resolve(&["ws://h/socket", "--insecure"])
                 .unwrap_err()
+                .to_string()
                 .contains("`--insecure`")
         );
         assert!(resolve(&["--ca-cert", "ca.pem"]).is_err());

@@ -103,7 +103,7 @@ fn main() -> ExitCode {
             let scrub = redactor.clone();
             cli.client
                 .resolve()
-                .map_err(Fatal::usage)
+                .map_err(|e| Fatal::usage(e.to_string()))
                 .and_then(|config| client(config, scrub))
         }
     };

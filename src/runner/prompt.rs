@@ -20,6 +20,10 @@
 //! (from what the runner has seen, see `vocab`); history offers the rest of
 //! a line as a dimmed hint (→ or End takes it); a payload whose `{` or `[`
 //! is not closed continues on the next line under a continuation prompt.
+//!
+//! It runs nothing itself: lines, Ctrl-C and Ctrl-D go to the runner as
+//! `Input`s, and the runner sends back the prompt text and the words to
+//! complete (see `completion`).
 
 use std::borrow::Cow;
 use std::cell::RefCell;

@@ -7,6 +7,10 @@
 //! message. Replaying the file runs the same commands; removing the `# `
 //! in front of a comment turns what was seen into an assertion. The file is
 //! created readable only by its owner, since lines may hold tokens.
+//!
+//! This file owns the file and its format. What is written and when (which
+//! lines, which events, the joins a late recording begins with) is the
+//! runner's, in `recording`.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};

@@ -1,0 +1,536 @@
+//! Script checks: `wait` (a message to come, or one kept from before) and
+//! `expect` (the latest request's outcome), what a failure does (the exit
+//! status, `--bail`), and the tally behind the summary line.
+//!
+//! The verdicts themselves are pure ([`Wait::offer`], [`Wait::missed`],
+//! [`verdict`], [`Tally::line`]); the runner methods here print them.
+//! Matching a payload is `lang::matcher`'s; printing is `output`'s.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::Runner;
+use super::flow::Step;
+use crate::core::packed::Recent;
+use crate::core::protocol::{Frame, View};
+use crate::lang::matcher;
+use crate::output::{Expectation, display_json};
+
+/// Messages kept for `wait` to find, at most (oldest dropped first).
+const WAIT_MEMORY: usize = 10_000;
+/// And at most this much of them (their text, plus an estimate of the
+/// bookkeeping), so a flood of large frames keeps memory flat.
+const WAIT_MEMORY_BYTES: usize = 256 * 1024;
+
+/// What the checks remember between lines.
+pub(super) struct Checks {
+    pub tally: Tally,
+    /// What the latest request got, for `expect`.
+    pub last_reply: Option<LastReply>,
+    /// Messages not yet consumed by `wait`.
+    pub recent: Recent,
+    /// Something failed: a script exits with failure.
+    pub failed: bool,
+    /// `--bail` stopped the script: later lines are ignored.
+    pub bailed: bool,
+}
+
+impl Checks {
+    pub fn new() -> Checks {
+        Checks {
+            tally: Tally::default(),
+            last_reply: None,
+            recent: Recent::new(WAIT_MEMORY, WAIT_MEMORY_BYTES),
+            failed: false,
+            bailed: false,
+        }
+    }
+}
+
+/// A pending `wait TOPIC EVENT [TIMEOUT] [JSON]`.
+#[derive(Debug)]
+pub(super) struct Wait {
+    pub topic: String,
+    pub event: String,
+    pub payload: Option<Value>,
+    /// The last message with that topic and event whose payload did not
+    /// match, to show when the wait fails.
+    pub near_miss: Option<String>,
+    pub deadline: Instant,
+    pub timeout: Duration,
+    pub line: usize,
+}
+
+/// How a `wait` failed, ready to print.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Missed {
+    /// Nothing with that topic and event came.
+    Nothing(String),
+    /// Messages came, but no payload matched.
+    Mismatch {
+        summary: String,
+        expected: String,
+        got: String,
+        detail: Option<String>,
+    },
+}
+
+impl Wait {
+    /// Shows a message to the wait: true if it is the one waited for.
+    /// One with the right names but the wrong payload is kept as the near
+    /// miss.
+    pub fn offer(&mut self, v: &View<'_>) -> bool {
+        if !matches_wait(&self.topic, &self.event, v.topic, v.event) {
+            return false;
+        }
+        let matched = match &self.payload {
+            Some(w) => matcher::subset_text(w, v.payload).is_none(),
+            None => true,
+        };
+        if !matched {
+            self.near_miss = Some(v.payload.to_owned());
+        }
+        matched
+    }
+
+    /// What to say when the deadline passed.
+    pub fn missed(&self) -> Missed {
+        let Wait {
+            topic,
+            event,
+            timeout,
+            ..
+        } = self;
+        match &self.payload {
+            None => Missed::Nothing(format!(
+                "no `{event}` on `{topic}` within {}; raise it with `wait {topic} {event} 30s`",
+                fmt_duration(*timeout)
+            )),
+            Some(want) => {
+                let (got, detail) = match &self.near_miss {
+                    Some(p) => (
+                        display_json(p).into_owned(),
+                        matcher::subset_text(want, p).map(|m| m.to_string()),
+                    ),
+                    None => (format!("no `{event}` on `{topic}`"), None),
+                };
+                Missed::Mismatch {
+                    summary: format!(
+                        "no `{event}` on `{topic}` with a matching payload within {}",
+                        fmt_duration(*timeout)
+                    ),
+                    expected: want.to_string(),
+                    got,
+                    detail,
+                }
+            }
+        }
+    }
+}
+
+/// What the latest request got, for `expect`.
+#[derive(Debug)]
+pub(super) enum LastReply {
+    Reply {
+        /// `push on room:lobby`
+        what: String,
+        status: Option<String>,
+        response: Box<RawValue>,
+    },
+    /// It timed out, or its channel crashed or closed first.
+    Missing { what: String, why: &'static str },
+}
+
+/// The outcome of an `expect`, ready to print.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct Verdict {
+    pub passed: bool,
+    pub summary: String,
+    pub expected: String,
+    pub got: String,
+    pub detail: Option<String>,
+}
+
+/// `expect ok|error [JSON]` against what the latest request got.
+pub(super) fn verdict(last: Option<&LastReply>, ok: bool, response: Option<&Value>) -> Verdict {
+    let want_status = if ok { "ok" } else { "error" };
+    let expected = match response {
+        Some(r) => format!("{want_status} {r}"),
+        None => want_status.to_owned(),
+    };
+    let command = format!("expect {expected}");
+    let (passed, summary, got, detail) = match last {
+        None => (
+            false,
+            "no reply to check yet; `expect` checks the reply to the latest join, leave, push or heartbeat".to_owned(),
+            "no reply".to_owned(),
+            None,
+        ),
+        Some(LastReply::Missing { what, why }) => (
+            false,
+            format!("{what} got no reply ({why})"),
+            format!("no reply ({why})"),
+            None,
+        ),
+        Some(LastReply::Reply {
+            what,
+            status,
+            response: got_response,
+        }) => {
+            let status = status.as_deref().unwrap_or("(no status)");
+            let got = format!("{} {}", status, display_json(got_response.get()));
+            if status != want_status {
+                (false, format!("{what} replied {status}"), got, None)
+            } else {
+                match response.and_then(|r| matcher::subset_text(r, got_response.get())) {
+                    None => (true, String::new(), got, None),
+                    Some(m) => (
+                        false,
+                        format!("{what} replied {status} with a different response"),
+                        got,
+                        Some(m.to_string()),
+                    ),
+                }
+            }
+        }
+    };
+    let summary = if passed { command } else { summary };
+    Verdict {
+        passed,
+        summary,
+        expected,
+        got,
+        detail,
+    }
+}
+
+/// Counts for the summary line at the end of a piped run.
+#[derive(Debug, Default)]
+pub(super) struct Tally {
+    pub commands: usize,
+    pub ok: usize,
+    pub error: usize,
+    pub timed_out: usize,
+    pub unanswered: usize,
+    /// `expect` and `wait` lines that passed or failed.
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl Tally {
+    pub fn line(&self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let mut s = format!(
+            "summary: {} run; replies: {} ok, {} error, {} timed out",
+            plural(self.commands, "command", "commands"),
+            self.ok,
+            self.error,
+            self.timed_out
+        );
+        if self.unanswered > 0 {
+            s.push_str(&format!(", {} unanswered", self.unanswered));
+        }
+        s.push_str(&format!(
+            "; expectations: {} passed, {} failed",
+            self.passed, self.failed
+        ));
+        s
+    }
+}
+
+fn matches_wait(want_topic: &str, want_event: &str, topic: &str, event: &str) -> bool {
+    // The event first: in a flood it differs from the one awaited more
+    // often than the topic does.
+    (want_event == "*" || want_event == event) && (want_topic == "*" || want_topic == topic)
+}
+
+fn fmt_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms.is_multiple_of(1000) {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
+    }
+}
+
+impl Runner {
+    /// `wait`: passes at once on a kept message, else waits for one.
+    pub(super) fn start_wait(
+        &mut self,
+        topic: String,
+        event: String,
+        timeout: Option<Duration>,
+        payload: Option<Value>,
+        line: usize,
+    ) {
+        let timeout = timeout.unwrap_or(self.settings.timeout);
+        let mut wait = Wait {
+            topic,
+            event,
+            payload,
+            near_miss: None,
+            deadline: Instant::now() + timeout,
+            timeout,
+            line,
+        };
+        if self.checks.recent.take_first(|v| wait.offer(v)) {
+            self.wait_passed();
+            return;
+        }
+        // Counted from now: looking through the kept messages took time.
+        wait.deadline = Instant::now() + timeout;
+        self.step = Step::Waiting(wait);
+    }
+
+    /// Counts a `wait` that found its message.
+    fn wait_passed(&mut self) {
+        self.checks.tally.passed += 1;
+    }
+
+    /// Offers an incoming message to a pending `wait`, or keeps it for a later one.
+    /// What is kept is a copy: the frame itself goes back to the network
+    /// thread (see `Input::Net`).
+    pub(super) fn saw(&mut self, frame: &Frame) {
+        let payload = frame.payload.json_value();
+        let v = frame.view(payload.get());
+        if !self.wait_sees(&v) {
+            self.checks.recent.push(&v);
+        }
+    }
+
+    /// Shows a message to a pending `wait`: true if it was the one waited
+    /// for (it is then not kept for a later one).
+    pub(super) fn wait_sees(&mut self, v: &View<'_>) -> bool {
+        if let Step::Waiting(wait) = &mut self.step
+            && wait.offer(v)
+        {
+            self.step = Step::Idle;
+            self.wait_passed();
+            return true;
+        }
+        false
+    }
+
+    /// The deadline of a `wait` passed.
+    pub(super) fn wait_missed(&mut self, wait: Wait) {
+        self.checks.tally.failed += 1;
+        match wait.missed() {
+            Missed::Nothing(msg) => self.error(&msg, self.line_label(wait.line)),
+            Missed::Mismatch {
+                summary,
+                expected,
+                got,
+                detail,
+            } => self.expectation(Expectation {
+                passed: false,
+                summary: &summary,
+                expected: &expected,
+                got: &got,
+                detail: detail.as_deref(),
+                line: self.line_label(wait.line),
+            }),
+        }
+        self.mark_failed();
+    }
+
+    /// `expect ok|error [JSON]` against the latest request's outcome.
+    pub(super) fn check_expectation(&mut self, ok: bool, response: Option<&Value>, line: usize) {
+        let v = verdict(self.checks.last_reply.as_ref(), ok, response);
+        self.expectation(Expectation {
+            passed: v.passed,
+            summary: &v.summary,
+            expected: &v.expected,
+            got: &v.got,
+            detail: v.detail.as_deref(),
+            line: self.line_label(line),
+        });
+        if v.passed {
+            self.checks.tally.passed += 1;
+        } else {
+            self.checks.tally.failed += 1;
+            self.mark_failed();
+        }
+    }
+
+    fn expectation(&mut self, e: Expectation<'_>) {
+        if e.passed {
+            let mut s = std::mem::take(&mut self.screen.out);
+            self.settings.style.expectation(&e, &mut s);
+            self.screen.out = s;
+        } else {
+            let mut s = std::mem::take(&mut self.screen.err);
+            self.settings.style.expectation(&e, &mut s);
+            self.screen.err = s;
+            self.flush_errors();
+        }
+    }
+
+    /// Records a failure; with `--bail` a script stops here.
+    pub(super) fn mark_failed(&mut self) {
+        self.checks.failed = true;
+        if self.settings.bail && !self.interactive() && !self.checks.bailed {
+            self.checks.bailed = true;
+            self.queue.clear();
+            self.queue.eof = true;
+            self.info("bail", "stopping at the first failure (--bail)", &[]);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn view<'a>(topic: &'a str, event: &'a str, payload: &'a str) -> View<'a> {
+        View {
+            topic,
+            event,
+            payload,
+            join_ref: None,
+            ref_: None,
+        }
+    }
+
+    fn wait(topic: &str, event: &str, payload: Option<Value>) -> Wait {
+        Wait {
+            topic: topic.to_owned(),
+            event: event.to_owned(),
+            payload,
+            near_miss: None,
+            deadline: Instant::now(),
+            timeout: Duration::from_secs(5),
+            line: 3,
+        }
+    }
+
+    #[test]
+    fn wait_matches_topic_and_event_with_wildcards() {
+        assert!(matches_wait("room:a", "shout", "room:a", "shout"));
+        assert!(matches_wait("*", "shout", "room:b", "shout"));
+        assert!(matches_wait("room:a", "*", "room:a", "x"));
+        assert!(!matches_wait("room:a", "shout", "room:b", "shout"));
+        assert!(!matches_wait("room:a", "shout", "room:a", "other"));
+    }
+
+    #[test]
+    fn a_wait_takes_a_matching_payload_and_remembers_the_near_miss() {
+        let mut w = wait("room:a", "shout", Some(json!({"n": 2})));
+        assert!(!w.offer(&view("room:b", "shout", r#"{"n":2}"#)));
+        assert_eq!(w.near_miss, None);
+        assert!(!w.offer(&view("room:a", "shout", r#"{"n":1}"#)));
+        assert_eq!(w.near_miss.as_deref(), Some(r#"{"n":1}"#));
+        assert!(w.offer(&view("room:a", "shout", r#"{"n":2,"m":0}"#)));
+    }
+
+    #[test]
+    fn a_missed_wait_says_what_came_instead() {
+        let w = wait("room:a", "shout", None);
+        assert_eq!(
+            w.missed(),
+            Missed::Nothing(
+                "no `shout` on `room:a` within 5 s; raise it with `wait room:a shout 30s`"
+                    .to_owned()
+            )
+        );
+        let mut w = wait("room:a", "shout", Some(json!({"n": 2})));
+        let Missed::Mismatch { got, detail, .. } = w.missed() else {
+            panic!("a payload was wanted");
+        };
+        assert_eq!((got.as_str(), detail), ("no `shout` on `room:a`", None));
+        w.offer(&view("room:a", "shout", r#"{"n":1}"#));
+        let Missed::Mismatch {
+            summary, detail, ..
+        } = w.missed()
+        else {
+            panic!("a payload was wanted");
+        };
+        assert_eq!(
+            summary,
+            "no `shout` on `room:a` with a matching payload within 5 s"
+        );
+        assert!(detail.is_some());
+    }
+
+    #[test]
+    fn expect_checks_status_then_response() {
+        let reply = |status: &str, response: &str| LastReply::Reply {
+            what: "push on room:a".to_owned(),
+            status: Some(status.to_owned()),
+            response: RawValue::from_string(response.to_owned()).unwrap(),
+        };
+        let v = verdict(
+            Some(&reply("ok", r#"{"a":1}"#)),
+            true,
+            Some(&json!({"a": 1})),
+        );
+        assert!(v.passed);
+        assert_eq!(v.summary, r#"expect ok {"a":1}"#);
+        let v = verdict(Some(&reply("error", "{}")), true, None);
+        assert!(!v.passed);
+        assert_eq!(v.summary, "push on room:a replied error");
+        let v = verdict(
+            Some(&reply("ok", r#"{"a":2}"#)),
+            true,
+            Some(&json!({"a": 1})),
+        );
+        assert_eq!(
+            (v.passed, v.summary.as_str()),
+            (false, "push on room:a replied ok with a different response")
+        );
+        assert!(v.detail.is_some());
+    }
+
+    #[test]
+    fn expect_without_a_reply_fails() {
+        let v = verdict(None, true, None);
+        assert!(!v.passed);
+        assert_eq!(v.got, "no reply");
+        let missing = LastReply::Missing {
+            what: "join on room:a".to_owned(),
+            why: "timed out",
+        };
+        let v = verdict(Some(&missing), false, None);
+        assert_eq!(v.summary, "join on room:a got no reply (timed out)");
+        assert_eq!(v.expected, "error");
+    }
+
+    #[test]
+    fn the_summary_counts_everything() {
+        let t = Tally {
+            commands: 1,
+            ok: 3,
+            error: 1,
+            timed_out: 0,
+            unanswered: 0,
+            passed: 2,
+            failed: 1,
+        };
+        assert_eq!(
+            t.line(),
+            "summary: 1 command run; replies: 3 ok, 1 error, 0 timed out; expectations: 2 passed, 1 failed"
+        );
+    }
+
+    #[test]
+    fn the_summary_names_unanswered_requests_only_when_there_are_some() {
+        let t = Tally {
+            commands: 2,
+            unanswered: 1,
+            ..Tally::default()
+        };
+        assert_eq!(
+            t.line(),
+            "summary: 2 commands run; replies: 0 ok, 0 error, 0 timed out, 1 unanswered; expectations: 0 passed, 0 failed"
+        );
+    }
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(fmt_duration(Duration::from_secs(10)), "10 s");
+        assert_eq!(fmt_duration(Duration::from_millis(250)), "250 ms");
+    }
+}

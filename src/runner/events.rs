@@ -1,0 +1,320 @@
+//! What each network event does: it is recorded, fed to completion,
+//! printed (unless muted), followed for presence, and then moves the step,
+//! the checks and the tally along.
+//!
+//! Batches arrive whole (`Input::Net`); packed messages (most of a flood)
+//! take a shorter path when nothing but printing and `wait` needs them.
+//! Rendering is `output`'s; the connection's own events are `link`'s.
+
+use super::Runner;
+use super::checks::LastReply;
+use super::flow::Step;
+use super::screen::FLUSH_AT;
+use crate::core::event::Event;
+use crate::core::event::Status;
+use crate::core::packed::Packed;
+use crate::core::protocol::{Frame, Payload};
+use crate::core::session::{Expired, Message as PhxMessage, MessageKind, Reply, Unanswered};
+use crate::lang::vocab::Word;
+
+/// Packed messages are printed this many at a time (see `FLUSH_AT`).
+const FLUSH_EVERY: usize = 256;
+
+/// Bytes of frames and text a batch may hold on its way back to the
+/// network thread (see `Input::Net`); a bigger one is freed here.
+const HELD_BYTES: usize = 256 * 1024;
+
+impl Runner {
+    /// A batch of network events, in order.
+    pub(super) fn on_batch(&mut self, mut events: Vec<Event>) {
+        let mut held = 0;
+        for ev in &mut events {
+            held += held_len(ev);
+            match ev {
+                Event::Messages(pack) => self.on_messages(pack),
+                ev => self.on_net(ev),
+            }
+        }
+        // The events go back to the network thread, which drops
+        // them when it reuses the batch: memory is then freed by
+        // the thread that allocated it, which keeps the two threads
+        // from contending for the allocator in a flood. A batch
+        // holding much (big frames, a long undecodable one) is freed
+        // here instead, so it is not kept on the way back.
+        if held > HELD_BYTES {
+            events.clear();
+        }
+        self.net.batch_done(events);
+    }
+
+    pub(super) fn on_net(&mut self, ev: &Event) {
+        match ev {
+            Event::Connected => return self.on_connected(),
+            Event::ConnectFailed(message) => return self.on_connect_failed(message),
+            Event::Rejected { id, message } => return self.on_rejected(*id, message),
+            _ => {}
+        }
+        let rejoin = self.replies.rejoin(ev);
+        self.show(ev, rejoin);
+        match ev {
+            Event::Sent {
+                id: Some(id),
+                frame,
+                ..
+            } => self.on_sent(*id, frame),
+            Event::SentRaw { id, .. } | Event::Topics { id, .. } => self.sent(*id),
+            Event::Reply(r) => self.on_reply(r, rejoin),
+            Event::Message(m) => self.on_message(m),
+            Event::TimedOut(e) => self.on_timed_out(e),
+            Event::Unanswered(u) => self.on_unanswered(u),
+            Event::Disconnected { .. } => self.on_disconnected(),
+            Event::Status { id, status } => self.on_status(*id, status),
+            Event::Queued { id, .. } => {
+                // At the prompt the line is done; a script line waits for
+                // the push to go out (or be given up on).
+                if self.interactive() {
+                    self.sent(*id);
+                }
+            }
+            Event::Closed { lost, .. } => self.on_closed(*lost),
+            Event::Sent { id: None, .. }
+            // Handled by `on_messages`.
+            | Event::Messages(_)
+            | Event::Undecodable { .. }
+            | Event::Connected
+            | Event::ConnectFailed(_)
+            | Event::Rejected { .. }
+            | Event::Reconnecting { .. }
+            | Event::HeartbeatTimeout { .. }
+            | Event::Rejoining { .. }
+            | Event::ChannelState(_) => {}
+        }
+    }
+
+    /// What every event gets before its own handling: it is recorded
+    /// (unless it answers an automatic rejoin), fed to completion,
+    /// printed, and followed for presence.
+    fn show(&mut self, ev: &Event, rejoin: bool) {
+        let is_error =
+            matches!(ev, Event::Undecodable { .. }) || matches!(ev, Event::TimedOut(e) if !e.auto);
+        if !rejoin {
+            self.record_event(ev);
+        }
+        if self.interactive() {
+            self.learn(ev);
+        }
+        if !self.hidden(ev) {
+            let mut s = std::mem::take(if is_error {
+                &mut self.screen.err
+            } else {
+                &mut self.screen.out
+            });
+            self.settings.style.event(ev, &mut s);
+            if is_error {
+                self.screen.err = s;
+                self.flush_errors();
+            } else {
+                self.screen.out = s;
+            }
+        }
+        self.track_presence(ev);
+        if let Event::ChannelState(t) = ev
+            && !t.to.is_live()
+            && t.rejoin_in.is_none()
+        {
+            // Left, closed, or refused: a replay should not join it.
+            self.recording.gone(&t.topic);
+        }
+    }
+
+    /// A command could not be sent; reported with the script line it came
+    /// from.
+    fn on_rejected(&mut self, id: u64, message: &str) {
+        let line = match self.step {
+            Step::Sending { line, .. } => self.line_label(line),
+            _ => None,
+        };
+        self.replies.rejected(id);
+        self.error(message, line);
+        self.sent(id);
+        self.mark_failed();
+    }
+
+    /// Request `id` went out: a scripted line now waits for its reply.
+    fn on_sent(&mut self, id: u64, frame: &Frame) {
+        self.replies.sent(id, frame.ref_.as_deref());
+        if let Step::Sending {
+            id: want, scripted, ..
+        } = self.step
+            && want == id
+        {
+            self.step = match &frame.ref_ {
+                Some(ref_) if scripted => Step::Reply {
+                    ref_: ref_.to_string(),
+                },
+                _ => Step::Idle,
+            };
+        }
+    }
+
+    fn on_reply(&mut self, r: &Reply, rejoin: bool) {
+        if r.auto {
+            return;
+        }
+        if let Some(ref_) = &r.frame.ref_ {
+            self.end_reply_wait(&ref_.clone());
+        }
+        if let Some(request) = &r.request
+            && !r.late
+            && !rejoin
+        {
+            if r.is_error() {
+                self.checks.tally.error += 1;
+            } else {
+                self.checks.tally.ok += 1;
+            }
+            self.checks.last_reply = Some(LastReply::Reply {
+                what: format!("{request} on {}", r.frame.topic),
+                status: r.status.clone(),
+                response: r.response.json_value().to_raw(),
+            });
+        }
+        if self.settings.fail && r.is_error() {
+            self.mark_failed();
+        }
+        // A reply that answers none of our requests (one to a `raw`
+        // frame, say) is a message like any other for `wait`.
+        if r.request.is_none() {
+            self.saw(&r.frame);
+        }
+    }
+
+    fn on_message(&mut self, m: &PhxMessage) {
+        if self.settings.fail
+            && !m.stale
+            && matches!(
+                m.kind,
+                MessageKind::Error | MessageKind::Close { requested: false }
+            )
+        {
+            self.mark_failed();
+        }
+        // A stale frame is from a channel instance that no longer
+        // exists (an earlier join of the topic): it satisfies no
+        // `wait`, now or later.
+        if !m.stale {
+            self.saw(&m.frame);
+        }
+    }
+
+    fn on_timed_out(&mut self, e: &Expired) {
+        if e.auto {
+            return;
+        }
+        self.checks.tally.timed_out += 1;
+        self.checks.last_reply = Some(LastReply::Missing {
+            what: format!("{} on {}", e.event, e.topic),
+            why: "timed out",
+        });
+        self.end_reply_wait(&e.ref_);
+        self.mark_failed();
+    }
+
+    fn on_unanswered(&mut self, u: &Unanswered) {
+        self.checks.tally.unanswered += 1;
+        self.checks.last_reply = Some(LastReply::Missing {
+            what: format!("{} on {}", u.event, u.topic),
+            why: match u.because {
+                "phx_error" => "the channel crashed",
+                "disconnected" => "the connection dropped",
+                _ => "the channel closed",
+            },
+        });
+        self.end_reply_wait(&u.ref_);
+    }
+
+    fn on_status(&mut self, id: u64, status: &Status) {
+        let mut s = std::mem::take(&mut self.screen.out);
+        self.settings
+            .style
+            .status(status, &self.settings.shown_url, &mut s);
+        self.screen.out = s;
+        self.sent(id);
+    }
+
+    /// Packed messages from the network thread. Where the runner would only
+    /// print them, keep them for `wait` and learn their names for tab
+    /// completion (no recording, no mutes, no `--raw`), that is done
+    /// straight from the packed text; otherwise each goes the usual way.
+    fn on_messages(&mut self, pack: &mut Packed) {
+        let style = self.settings.style;
+        let plain = self.recording.recorder.is_none()
+            && (self.mutes.is_empty() || style.json)
+            && (style.json || !style.display.raw);
+        if !plain {
+            for v in pack.iter() {
+                let ev = Event::Message(PhxMessage {
+                    frame: v.to_frame(),
+                    kind: crate::core::packed::kind(&v),
+                    stale: false,
+                });
+                self.on_net(&ev);
+            }
+            return;
+        }
+        // Printed a slice at a time, so the output buffer stays small.
+        let mut taken = None;
+        let mut at = 0;
+        let interactive = self.interactive();
+        // The names of the previous message: a flood repeats them.
+        let (mut topic, mut event) = (String::new(), String::new());
+        while at < pack.len() {
+            let to = pack.len().min(at + FLUSH_EVERY);
+            let mut out = std::mem::take(&mut self.screen.out);
+            style.plain_messages(pack, at..to, &mut out, |i, v| {
+                if taken.is_none() && matches!(self.step, Step::Waiting(_)) && self.wait_sees(v) {
+                    taken = Some(i);
+                }
+                if interactive && (v.topic != topic || v.event != event) {
+                    topic.clear();
+                    topic.push_str(v.topic);
+                    event.clear();
+                    event.push_str(v.event);
+                    if !self.told.has(v.topic, v.event) {
+                        self.tell(Word::Seen {
+                            topic: v.topic.to_owned(),
+                            event: v.event.to_owned(),
+                        });
+                    }
+                }
+            });
+            self.screen.out = out;
+            if self.screen.out.len() >= FLUSH_AT {
+                self.flush();
+            }
+            at = to;
+        }
+        self.checks.recent.keep(pack, taken);
+    }
+}
+
+/// About how many bytes an event holds: its frame's strings and payload,
+/// a reply's response, the text of a frame that did not decode.
+fn held_len(ev: &Event) -> usize {
+    fn frame_len(f: &Frame) -> usize {
+        let payload = match &f.payload {
+            Payload::Json(j) => j.get().len(),
+            Payload::Binary(d) => d.len(),
+            Payload::BinaryReply { response, .. } => response.len(),
+        };
+        f.topic.len() + f.event.len() + payload
+    }
+    match ev {
+        Event::Message(m) => frame_len(&m.frame),
+        Event::Reply(r) => frame_len(&r.frame) * 2,
+        Event::Sent { frame, .. } => frame_len(frame),
+        Event::SentRaw { text, .. } | Event::Undecodable { text, .. } => text.len(),
+        Event::Messages(pack) => pack.text_len(),
+        _ => 0,
+    }
+}

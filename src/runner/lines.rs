@@ -1,0 +1,193 @@
+//! Running one line: `${NAME}` substitution, parsing, and the command it
+//! names, either handed to the network thread or done here (the local
+//! commands: `sleep`, `wait`, `expect`, `help`, `display`, `record`,
+//! `mute`, `presence`, `quit`).
+//!
+//! Parsing is `lang::command`'s. The checks, recording, mutes and
+//! presence each have their own file; this one dispatches to them.
+
+use std::cell::RefCell;
+use std::time::Instant;
+
+use super::flow::Step;
+use super::{Mode, Runner};
+use crate::core::endpoint::is_secret_key;
+use crate::core::event::ToNet;
+use crate::core::session::Request;
+use crate::lang::command::{self, Command};
+use crate::lang::vars;
+
+impl Runner {
+    pub(super) fn run_line(&mut self, n: usize, line: &str) {
+        if let Mode::Script { read_ahead } = &self.settings.mode {
+            read_ahead.give_back();
+        }
+        let Some(cmd) = self.parse(n, line) else {
+            return;
+        };
+        self.checks.tally.commands += 1;
+        self.note_line(line, &cmd);
+        let id = self.replies.issue();
+        match cmd {
+            Command::Request(request) => {
+                if self.interactive() {
+                    self.replies.awaiting(id);
+                }
+                self.send(ToNet::Request { id, request }, id, n);
+            }
+            Command::Raw(text) => self.send(ToNet::Raw { id, text }, id, n),
+            Command::Topics => self.send(ToNet::Topics { id }, id, n),
+            Command::Status => self.send(ToNet::Status { id }, id, n),
+            Command::Presence(topic) => self.show_presence(topic.as_deref()),
+            Command::Sleep(d) => {
+                self.step = Step::Sleeping {
+                    deadline: Instant::now() + d,
+                };
+            }
+            Command::Wait {
+                topic,
+                event,
+                timeout,
+                payload,
+            } => self.start_wait(topic, event, timeout, payload, n),
+            Command::Expect { ok, response } => self.check_expectation(ok, response.as_ref(), n),
+            Command::Help(name) => self.help(name.as_deref(), n),
+            Command::Display(change) => self.display(change),
+            Command::Record(action) => self.record(action, n),
+            Command::Mute(name) => self.mute(name),
+            Command::Unmute(name) => self.unmute(name, n),
+            Command::Quit => {
+                self.queue.clear();
+                self.begin_close();
+            }
+        }
+    }
+
+    /// The command a line holds after `${NAME}` substitution; `None` for
+    /// a blank line or a comment, or after reporting why it is invalid.
+    fn parse(&mut self, n: usize, typed: &str) -> Option<Command> {
+        let substituted;
+        let line = if typed.trim_start().starts_with('#') {
+            typed
+        } else {
+            substituted = self.substitute(typed, n)?;
+            substituted.as_str()
+        };
+        match command::parse_line(line) {
+            Ok(c) => c,
+            Err(e) => {
+                self.error(&e.to_string(), self.line_label(n));
+                self.mark_failed();
+                None
+            }
+        }
+    }
+
+    /// Replaces `${NAME}` with the environment's value. The values of
+    /// secret-named variables (`${TOKEN}`) are hidden in output and
+    /// recordings like secret connect params. `None` after reporting why
+    /// it failed.
+    fn substitute(&mut self, line: &str, n: usize) -> Option<String> {
+        let secrets = RefCell::new(Vec::new());
+        let result = vars::substitute(line, |name| {
+            let value = std::env::var(name).ok();
+            if let Some(v) = &value
+                && is_secret_key(name)
+            {
+                secrets.borrow_mut().push(v.clone());
+            }
+            value
+        });
+        for v in secrets.into_inner() {
+            self.screen.learn_secret(&v);
+            if let Some(rec) = &mut self.recording.recorder {
+                rec.learn_secret(&v);
+            }
+        }
+        match result {
+            Ok(l) => Some(l),
+            Err(e) => {
+                self.error(&e.to_string(), self.line_label(n));
+                self.mark_failed();
+                None
+            }
+        }
+    }
+
+    /// Writes a line into the recording as typed, and remembers a join.
+    fn note_line(&mut self, typed: &str, cmd: &Command) {
+        if let Some(rec) = &mut self.recording.recorder
+            && !matches!(cmd, Command::Record(_) | Command::Help(_) | Command::Quit)
+        {
+            rec.line(typed);
+        }
+        if let Command::Request(Request::Join { topic, .. }) = cmd {
+            self.recording.joined(topic, typed);
+        }
+    }
+
+    /// Hands a command to the network thread; the line then waits for it
+    /// to go out.
+    fn send(&mut self, to_net: ToNet, id: u64, n: usize) {
+        // While reconnecting the network thread holds commands for the
+        // next connection; only once it has given up is nothing sent.
+        if self.link.ended || !self.net.send(to_net) {
+            self.error(
+                "the connection is closed for good, so nothing was sent; type `quit` and start phx-repl again",
+                self.line_label(n),
+            );
+            self.mark_failed();
+            return;
+        }
+        self.step = Step::Sending {
+            id,
+            line: n,
+            scripted: self.scripted,
+        };
+    }
+
+    /// `help [COMMAND]`.
+    fn help(&mut self, name: Option<&str>, n: usize) {
+        match command::help(name) {
+            Ok(text) => {
+                let mut s = std::mem::take(&mut self.screen.out);
+                self.settings.style.help(&text, &mut s);
+                self.screen.out = s;
+            }
+            Err(e) => {
+                self.error(&e.to_string(), self.line_label(n));
+                self.mark_failed();
+            }
+        }
+    }
+
+    /// `display`: shows the switches, or sets one.
+    fn display(&mut self, change: Option<(command::Switch, Option<bool>)>) {
+        let d = &mut self.settings.style.display;
+        if let Some((switch, value)) = change {
+            let flag = match switch {
+                command::Switch::Timestamps => &mut d.timestamps,
+                command::Switch::Pretty => &mut d.pretty,
+                command::Switch::Raw => &mut d.raw,
+            };
+            *flag = value.unwrap_or(!*flag);
+        }
+        let d = self.settings.style.display;
+        let onoff = |b: bool| if b { "on" } else { "off" };
+        let text = format!(
+            "display: timestamps {}, pretty {}, raw {}",
+            onoff(d.timestamps),
+            onoff(d.pretty),
+            onoff(d.raw)
+        );
+        self.info(
+            "display",
+            &text,
+            &[
+                ("timestamps", d.timestamps.to_string()),
+                ("pretty", d.pretty.to_string()),
+                ("raw", d.raw.to_string()),
+            ],
+        );
+    }
+}

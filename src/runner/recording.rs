@@ -1,0 +1,174 @@
+//! The runner's side of recording: the `record` command, and what goes
+//! into an open recording (the lines run, what came back, and the joins a
+//! recording started later must begin with).
+//!
+//! The file and its format are `recorder`'s.
+
+use super::Runner;
+use super::recorder::{self, Recorder};
+use crate::core::event::Event;
+use crate::core::protocol::json_str;
+use crate::lang::command;
+
+/// An open recording, if any, and the joins it would need.
+#[derive(Default)]
+pub(super) struct Recording {
+    /// `record FILE` / `--record FILE`.
+    pub recorder: Option<Recorder>,
+    /// Each live topic's `join` line as typed, so that a recording started
+    /// later begins by joining them (its replay needs them).
+    join_lines: Vec<(String, String)>,
+}
+
+impl Recording {
+    pub fn new(recorder: Option<Recorder>) -> Recording {
+        Recording {
+            recorder,
+            join_lines: Vec::new(),
+        }
+    }
+
+    /// `topic` was joined by `typed`, replacing an earlier join of it.
+    pub fn joined(&mut self, topic: &str, typed: &str) {
+        self.join_lines.retain(|(t, _)| t != topic);
+        self.join_lines.push((topic.to_owned(), typed.to_owned()));
+    }
+
+    /// `topic` was left, closed, or refused: a replay should not join it.
+    pub fn gone(&mut self, topic: &str) {
+        self.join_lines.retain(|(t, _)| t != topic);
+    }
+
+    /// The join lines of the live topics, in the order they were joined.
+    fn join_lines(&self) -> Vec<&str> {
+        self.join_lines.iter().map(|(_, l)| l.as_str()).collect()
+    }
+}
+
+impl Runner {
+    /// `record FILE`, `record stop`, `record`.
+    pub(super) fn record(&mut self, action: command::Record, line: usize) {
+        match action {
+            command::Record::Status => {
+                let text = match &self.recording.recorder {
+                    Some(r) => {
+                        format!("recording to {}; `record stop` ends it", r.path().display())
+                    }
+                    None => "not recording; `record FILE` starts".to_owned(),
+                };
+                self.info("record", &text, &[]);
+            }
+            command::Record::Stop => {
+                let text = match self.recording.recorder.take() {
+                    Some(mut r) => {
+                        let _ = r.flush();
+                        format!("stopped recording to {}", r.path().display())
+                    }
+                    None => "not recording; `record FILE` starts".to_owned(),
+                };
+                self.info("record", &text, &[]);
+            }
+            command::Record::Start(file) => self.record_start(file, line),
+        }
+    }
+
+    /// `record FILE`: stops a recording in progress, starts the new one.
+    fn record_start(&mut self, file: String, line: usize) {
+        let mut stopped = String::new();
+        if let Some(mut old) = self.recording.recorder.take() {
+            let _ = old.flush();
+            stopped = format!("stopped recording to {}; ", old.path().display());
+        }
+        let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+        let path = recorder::expand_home(&file, home.as_deref());
+        let created = Recorder::create(&path, &self.settings.shown_url)
+            .map(|r| r.scrubbing(self.screen.redactor().clone()));
+        match created {
+            Ok(mut r) => {
+                let joined = self.recording.join_lines();
+                if !joined.is_empty() {
+                    r.joined_before(&joined);
+                }
+                self.recording.recorder = Some(r);
+                let text = format!(
+                    "{stopped}recording to {}; `record stop` ends it",
+                    path.display()
+                );
+                self.info("record", &text, &[("file", json_str(&file))]);
+            }
+            Err(e) => {
+                let msg = format!(
+                    "cannot record to `{}`: {e}; try a path in a writable directory",
+                    path.display()
+                );
+                self.error(&msg, self.line_label(line));
+                self.mark_failed();
+            }
+        }
+    }
+
+    /// Writes what came back into the recording, as comments.
+    pub(super) fn record_event(&mut self, ev: &Event) {
+        let Some(rec) = &mut self.recording.recorder else {
+            return;
+        };
+        match ev {
+            Event::Reply(r) if !r.auto => {
+                // A late reply answers an earlier line, not the latest:
+                // as an `expect` it would check the wrong request.
+                if let (true, Some(request)) = (r.late, &r.request) {
+                    rec.note(&format!(
+                        "late reply to {request} on {}: {} {}",
+                        r.frame.topic,
+                        r.status.as_deref().unwrap_or("(no status)"),
+                        r.response.to_json()
+                    ));
+                } else if r.request.is_some() {
+                    rec.reply(r.status.as_deref(), &r.response.to_json());
+                } else {
+                    rec.message(&r.frame.topic, &r.frame.event, &r.frame.payload.to_json());
+                }
+            }
+            Event::Message(m) => {
+                rec.message(&m.frame.topic, &m.frame.event, &m.frame.payload.to_json());
+            }
+            Event::TimedOut(e) if !e.auto => rec.note(&format!(
+                "no reply to {} on {} (timed out)",
+                e.event, e.topic
+            )),
+            Event::Unanswered(u) => rec.note(&format!(
+                "no reply to {} on {} ({})",
+                u.event, u.topic, u.because
+            )),
+            _ => {}
+        }
+        if rec.failed() {
+            let msg = format!(
+                "writing the recording {} failed; recording stopped",
+                rec.path().display()
+            );
+            self.recording.recorder = None;
+            self.error(&msg, None);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recording_begins_with_the_live_joins_latest_last() {
+        let mut r = Recording::default();
+        r.joined("room:a", "join room:a");
+        r.joined("room:b", "join room:b {\"x\":1}");
+        r.joined("room:a", "join room:a {\"again\":true}");
+        assert_eq!(
+            r.join_lines(),
+            ["join room:b {\"x\":1}", "join room:a {\"again\":true}"]
+        );
+        r.gone("room:b");
+        r.gone("room:c");
+        assert_eq!(r.join_lines(), ["join room:a {\"again\":true}"]);
+    }
+}

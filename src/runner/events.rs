@@ -55,7 +55,7 @@ impl Runner {
             _ => {}
         }
         let rejoin = self.replies.rejoin(ev);
-        self.show(ev, rejoin);
+        self.observe(ev, rejoin);
         match ev {
             Event::Sent {
                 id: Some(id),
@@ -94,7 +94,7 @@ impl Runner {
     /// What every event gets before its own handling: it is recorded
     /// (unless it answers an automatic rejoin), fed to completion,
     /// printed, and followed for presence.
-    fn show(&mut self, ev: &Event, rejoin: bool) {
+    fn observe(&mut self, ev: &Event, rejoin: bool) {
         let is_error =
             matches!(ev, Event::Undecodable { .. }) || matches!(ev, Event::TimedOut(e) if !e.auto);
         if !rejoin {

@@ -210,7 +210,7 @@ impl ConditionalEventHandler for TakeHint {
 /// newest prompt text. Ctrl-C clears the line and cancels what is pending;
 /// Ctrl-D or `quit` ends the session.
 pub fn spawn(
-    mut ed: LineEditor,
+    ed: LineEditor,
     history: Option<PathBuf>,
     prompts: Receiver<String>,
     lines: Sender<Input>,
@@ -219,92 +219,139 @@ pub fn spawn(
     std::thread::Builder::new()
         .name("prompt".into())
         .spawn(move || {
-            let mut prompt = match prompts.recv_timeout(FIRST_PROMPT_WAIT) {
+            let prompt = match prompts.recv_timeout(FIRST_PROMPT_WAIT) {
                 Ok(p) => p,
                 Err(RecvTimeoutError::Timeout) => connecting,
                 Err(RecvTimeoutError::Disconnected) => return,
             };
-            let mut ending = false;
-            // The lines of a command whose JSON payload is still open.
-            let mut pending: Option<String> = None;
-            loop {
-                if !ending {
-                    // The newest prompt; none left means the runner has ended.
-                    loop {
-                        match prompts.try_recv() {
-                            Ok(p) => prompt = p,
-                            Err(TryRecvError::Empty) => break,
-                            Err(TryRecvError::Disconnected) => return,
-                        }
-                    }
-                }
-                let shown = if ending {
-                    ""
-                } else if pending.is_some() {
-                    CONTINUATION_PROMPT
-                } else {
-                    prompt.as_str()
-                };
-                let result = ed.readline(shown);
-                if let Some(gate) = ed.helper() {
-                    gate.close();
-                }
-                if ending {
-                    // Reading only so queued output is shown; the process
-                    // exits once the connection is closed. A terminal that
-                    // is gone ends this too.
-                    match result {
-                        Ok(_) | Err(ReadlineError::Interrupted) => continue,
-                        Err(_) => return,
-                    }
-                }
-                let sent = match result {
-                    Ok(line) => {
-                        let line = match pending.take() {
-                            Some(mut before) => {
-                                before.push('\n');
-                                before.push_str(&line);
-                                before
-                            }
-                            None => line,
-                        };
-                        if multiline::is_incomplete(&line) {
-                            pending = Some(line);
-                            continue;
-                        }
-                        if !line.trim().is_empty() {
-                            let _ = ed.add_history_entry(line.as_str());
-                            // Saved at once: the process may exit without
-                            // returning here.
-                            if let Some(path) = &history {
-                                save_history(&mut ed, path);
-                            }
-                        }
-                        ending = line
-                            .lines()
-                            .any(|l| matches!(command::parse_line(l), Ok(Some(Command::Quit))));
-                        let sent = lines.send(Input::Line(line)).is_ok();
-                        if ending {
-                            sent && lines.send(Input::Eof).is_ok()
-                        } else {
-                            sent
-                        }
-                    }
-                    Err(ReadlineError::Interrupted) => {
-                        // Ctrl-C drops an unfinished command too.
-                        pending = None;
-                        lines.send(Input::Interrupt).is_ok()
-                    }
-                    Err(_) => {
-                        ending = true;
-                        lines.send(Input::Eof).is_ok()
-                    }
-                };
-                if !sent {
-                    return;
+            Reader {
+                ed,
+                history,
+                prompts,
+                lines,
+                prompt,
+                ending: false,
+                pending: None,
+            }
+            .run();
+        })
+}
+
+/// The prompt thread: the editor and what it reads lines for.
+struct Reader {
+    ed: LineEditor,
+    history: Option<PathBuf>,
+    /// Prompt texts from the runner, newest last.
+    prompts: Receiver<String>,
+    lines: Sender<Input>,
+    /// The newest prompt text.
+    prompt: String,
+    /// After `quit` or Ctrl-D: reading goes on only so that queued output
+    /// is shown.
+    ending: bool,
+    /// The lines of a command whose JSON payload is still open.
+    pending: Option<String>,
+}
+
+impl Reader {
+    /// Reads lines until the runner or the terminal is gone.
+    fn run(mut self) {
+        loop {
+            // None left means the runner has ended.
+            if !self.ending && !self.newest_prompt() {
+                return;
+            }
+            let shown = if self.ending {
+                ""
+            } else if self.pending.is_some() {
+                CONTINUATION_PROMPT
+            } else {
+                self.prompt.as_str()
+            };
+            let result = self.ed.readline(shown);
+            if let Some(gate) = self.ed.helper() {
+                gate.close();
+            }
+            if self.ending {
+                // Reading only so queued output is shown; the process
+                // exits once the connection is closed. A terminal that
+                // is gone ends this too.
+                match result {
+                    Ok(_) | Err(ReadlineError::Interrupted) => continue,
+                    Err(_) => return,
                 }
             }
-        })
+            let sent = match result {
+                Ok(line) => match self.whole(line) {
+                    Some(line) => self.submit(line),
+                    None => continue,
+                },
+                Err(ReadlineError::Interrupted) => {
+                    // Ctrl-C drops an unfinished command too.
+                    self.pending = None;
+                    self.lines.send(Input::Interrupt).is_ok()
+                }
+                Err(_) => {
+                    self.ending = true;
+                    self.lines.send(Input::Eof).is_ok()
+                }
+            };
+            if !sent {
+                return;
+            }
+        }
+    }
+
+    /// Takes the newest prompt text; false once the runner has ended.
+    fn newest_prompt(&mut self) -> bool {
+        loop {
+            match self.prompts.try_recv() {
+                Ok(p) => self.prompt = p,
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+    }
+
+    /// Joins a line to the unfinished command before it; the command once
+    /// its payload is closed, `None` while it is not.
+    fn whole(&mut self, line: String) -> Option<String> {
+        let line = match self.pending.take() {
+            Some(mut before) => {
+                before.push('\n');
+                before.push_str(&line);
+                before
+            }
+            None => line,
+        };
+        if multiline::is_incomplete(&line) {
+            self.pending = Some(line);
+            return None;
+        }
+        Some(line)
+    }
+
+    /// Keeps a command in history and hands it to the runner, with the
+    /// end of input after `quit`; false if the runner is gone.
+    fn submit(&mut self, line: String) -> bool {
+        if !line.trim().is_empty() {
+            let _ = self.ed.add_history_entry(line.as_str());
+            // Saved at once: the process may exit without
+            // returning here.
+            if let Some(path) = &self.history {
+                save_history(&mut self.ed, path);
+            }
+        }
+        self.ending = line
+            .lines()
+            .any(|l| matches!(command::parse_line(l), Ok(Some(Command::Quit))));
+        let sent = self.lines.send(Input::Line(line)).is_ok();
+        if self.ending {
+            sent && self.lines.send(Input::Eof).is_ok()
+        } else {
+            sent
+        }
+    }
 }
 
 /// Saves history to a file created with mode 0600 (lines may hold tokens).

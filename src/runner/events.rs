@@ -10,8 +10,7 @@ use super::Runner;
 use super::checks::LastReply;
 use super::flow::Step;
 use super::screen::FLUSH_AT;
-use crate::core::event::Event;
-use crate::core::event::Status;
+use crate::core::event::{Event, Status};
 use crate::core::packed::Packed;
 use crate::core::protocol::{Frame, Payload};
 use crate::core::session::{Expired, Message as PhxMessage, MessageKind, Reply, Unanswered};
@@ -48,6 +47,8 @@ impl Runner {
     }
 
     pub(super) fn on_net(&mut self, ev: &Event) {
+        // These are about the connection or a command, not a frame: they
+        // are neither recorded nor printed the usual way.
         match ev {
             Event::Connected => return self.on_connected(),
             Event::ConnectFailed(message) => return self.on_connect_failed(message),

@@ -13,11 +13,11 @@
 //! network events. The rest is split by concern, each file owning its part
 //! of the state: `queue` (lines waiting to run), `read_ahead` (how far a
 //! script is read ahead), `flow` (what the runner waits for), `lines`
-//! (running a line), `events` (network events), `checks` (`expect`,
-//! `wait`, the tally), `link` (the connection's state), `screen`
-//! (writing output), `completion` (words for the prompt), `recording`,
-//! `mute` and `roster` (presence). The prompt itself is `prompt`'s and the
-//! recording file `recorder`'s.
+//! (running a line), `events` (network events), `replies` (the replies
+//! awaited), `checks` (`expect`, `wait`, the tally), `link` (the
+//! connection's state), `screen` (writing output), `completion` (words
+//! for the prompt), `recording`, `mute` and `roster` (presence). The
+//! prompt itself is `prompt`'s and the recording file `recorder`'s.
 
 mod checks;
 mod completion;
@@ -167,6 +167,7 @@ pub struct Runner {
 impl Runner {
     pub fn new(rx: Receiver<Input>, net: Handle, sink: Sink, mut settings: Settings) -> Runner {
         let recording = Recording::new(settings.record.take());
+        // The screen scrubs everything written, so the secrets go there.
         let screen = Screen::new(sink, &settings.mode, std::mem::take(&mut settings.redactor));
         Runner {
             rx,

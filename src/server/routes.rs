@@ -180,9 +180,7 @@ impl Connection {
     pub fn handle_binary(&mut self, data: &[u8]) -> Vec<Action> {
         let decoded = match self.vsn {
             Vsn::V2 => protocol::decode_binary(data, Side::Client),
-            Vsn::V1 => Err(protocol::DecodeError(
-                "a binary frame on a V1 (vsn 1.0.0) connection".to_owned(),
-            )),
+            Vsn::V1 => Err(protocol::DecodeError::BinaryOnV1),
         };
         self.handle_decoded(decoded)
     }

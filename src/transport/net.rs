@@ -1445,7 +1445,7 @@ impl Net {
                 Event::Message(PhxMessage { frame, kind, stale })
             }
             Err(e) => Event::Undecodable {
-                error: e.0,
+                error: e.to_string(),
                 text: match msg {
                     Message::Text(text) => text.as_str().to_owned(),
                     other => {

@@ -5,7 +5,7 @@
 //! the join_ref of the current instance, the payload it was joined with, and
 //! whether and when it should be rejoined. Every transition is a method
 //! taking the current time; nothing here sleeps, sends or prints. The
-//! session (`session.rs`) decides which transition a frame means and sends
+//! session (`session/`) decides which transition a frame means and sends
 //! the rejoins this module says are due.
 //!
 //! The rules follow the official JS client (PROTOCOL.md §5) except where a

@@ -26,16 +26,54 @@ const SECRET_KEYS: &[&str] = &[
     "key",
 ];
 
+/// Why what the user typed is not a socket URL phx-repl can use. The text
+/// is what the user sees.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UrlError {
+    #[error("the URL is empty; try `ws://localhost:4000/socket`")]
+    Empty,
+    /// The URL parser refused it.
+    #[error("`{input}` is not a URL ({reason}); try `ws://localhost:4000/socket`")]
+    NotAUrl {
+        input: String,
+        reason: url::ParseError,
+    },
+    #[error("unsupported scheme `{0}`; use ws://, wss://, http:// or https://")]
+    UnsupportedScheme(String),
+    /// The URL library would not switch it to `ws`/`wss`.
+    #[error("cannot use `{0}` as a WebSocket URL")]
+    NotWebSocket(String),
+    /// The URL library would not switch it to `http`/`https`.
+    #[error("cannot use `{0}` as a long-poll URL")]
+    NotLongPoll(String),
+    #[error("`{0}` has no host; try `ws://localhost:4000/socket`")]
+    NoHost(String),
+    /// A `vsn` that names no serializer Phoenix (and phx-repl) speaks.
+    #[error(
+        "`vsn={0}` asks for a serializer phx-repl does not speak; give `vsn=2.0.0` \
+         (arrays, the default) or `vsn=1.0.0` (objects)"
+    )]
+    UnknownVsn(String),
+}
+
+/// The message alone, for callers that report their errors as text (the
+/// command line's argument checks), so `?` works there.
+impl From<UrlError> for String {
+    fn from(e: UrlError) -> String {
+        e.to_string()
+    }
+}
+
 /// Turns what the user typed into a WebSocket URL for Phoenix: maps
 /// http(s) to ws(s), adds `ws://` to a bare `host:port/path`, appends
 /// `/websocket`, adds `vsn=2.0.0` unless present, and appends `params`.
-pub fn normalize(input: &str, params: &[(String, String)]) -> Result<Url, String> {
+pub fn normalize(input: &str, params: &[(String, String)]) -> Result<Url, UrlError> {
     normalize_with(input, params, Vsn::V2)
 }
 
 /// Like [`normalize`], adding `vsn` for the given serializer unless the URL
 /// or `params` already have one (which wins).
-pub fn normalize_with(input: &str, params: &[(String, String)], vsn: Vsn) -> Result<Url, String> {
+pub fn normalize_with(input: &str, params: &[(String, String)], vsn: Vsn) -> Result<Url, UrlError> {
     normalize_for(input, params, vsn, false)
 }
 
@@ -47,10 +85,10 @@ pub fn normalize_for(
     params: &[(String, String)],
     vsn: Vsn,
     longpoll: bool,
-) -> Result<Url, String> {
+) -> Result<Url, UrlError> {
     let input = input.trim();
     if input.is_empty() {
-        return Err("the URL is empty; try `ws://localhost:4000/socket`".to_owned());
+        return Err(UrlError::Empty);
     }
     // A scheme is letters, digits, `+`, `-`, `.` before `://`; a `://`
     // later on (in the query, say) does not make one.
@@ -65,26 +103,22 @@ pub fn normalize_for(
     } else {
         format!("ws://{input}")
     };
-    let mut url = Url::parse(&with_scheme)
-        .map_err(|e| format!("`{input}` is not a URL ({e}); try `ws://localhost:4000/socket`"))?;
+    let mut url = Url::parse(&with_scheme).map_err(|reason| UrlError::NotAUrl {
+        input: input.to_owned(),
+        reason,
+    })?;
     let scheme = match url.scheme() {
         "ws" | "http" => "ws",
         "wss" | "https" => "wss",
-        other => {
-            return Err(format!(
-                "unsupported scheme `{other}`; use ws://, wss://, http:// or https://"
-            ));
-        }
+        other => return Err(UrlError::UnsupportedScheme(other.to_owned())),
     };
     if url.scheme() != scheme {
         // Switching between these special schemes is allowed by the URL spec.
         url.set_scheme(scheme)
-            .map_err(|()| format!("cannot use `{input}` as a WebSocket URL"))?;
+            .map_err(|()| UrlError::NotWebSocket(input.to_owned()))?;
     }
     if url.host_str().is_none_or(str::is_empty) {
-        return Err(format!(
-            "`{input}` has no host; try `ws://localhost:4000/socket`"
-        ));
+        return Err(UrlError::NoHost(input.to_owned()));
     }
     let path = url.path().trim_end_matches('/');
     let longpoll = longpoll || path.ends_with("/longpoll");
@@ -107,7 +141,7 @@ pub fn normalize_for(
             "http"
         };
         url.set_scheme(http)
-            .map_err(|()| format!("cannot use `{input}` as a long-poll URL"))?;
+            .map_err(|()| UrlError::NotLongPoll(input.to_owned()))?;
     }
     let given = url
         .query_pairs()
@@ -120,10 +154,7 @@ pub fn normalize_for(
     if let Some(v) = &given
         && Vsn::from_param(v).is_none()
     {
-        return Err(format!(
-            "`vsn={v}` asks for a serializer phx-repl does not speak; give `vsn=2.0.0` \
-             (arrays, the default) or `vsn=1.0.0` (objects)"
-        ));
+        return Err(UrlError::UnknownVsn(v.clone()));
     }
     {
         let mut q = url.query_pairs_mut();
@@ -477,7 +508,7 @@ mod tests {
     #[test]
     fn unknown_serializer_versions_are_refused() {
         let e = normalize("ws://h/socket?vsn=3.0.0", &[]).unwrap_err();
-        assert!(e.contains("`vsn=3.0.0`"), "{e}");
+        assert!(e.to_string().contains("`vsn=3.0.0`"), "{e}");
         assert!(normalize("ws://h/socket", &[("vsn".into(), "2.0".into())]).is_err());
     }
 
@@ -518,11 +549,57 @@ mod tests {
         );
     }
 
+    /// The texts users see stay word for word what they were when the
+    /// error was a plain string.
+    #[test]
+    fn url_errors_read_as_they_always_have() {
+        let cases = [
+            (
+                normalize(" ", &[]),
+                "the URL is empty; try `ws://localhost:4000/socket`",
+            ),
+            (
+                normalize("http://[::1", &[]),
+                "`http://[::1` is not a URL (invalid IPv6 address); try `ws://localhost:4000/socket`",
+            ),
+            (
+                normalize("ftp://h/socket", &[]),
+                "unsupported scheme `ftp`; use ws://, wss://, http:// or https://",
+            ),
+            (
+                normalize("ws://", &[]),
+                "`ws://` is not a URL (empty host); try `ws://localhost:4000/socket`",
+            ),
+            (
+                normalize("ws://h/socket?vsn=3.0.0", &[]),
+                "`vsn=3.0.0` asks for a serializer phx-repl does not speak; give `vsn=2.0.0` \
+                 (arrays, the default) or `vsn=1.0.0` (objects)",
+            ),
+        ];
+        for (got, want) in cases {
+            assert_eq!(got.unwrap_err().to_string(), want);
+        }
+        assert_eq!(
+            UrlError::NoHost("x".into()).to_string(),
+            "`x` has no host; try `ws://localhost:4000/socket`"
+        );
+        assert_eq!(
+            UrlError::NotWebSocket("x".into()).to_string(),
+            "cannot use `x` as a WebSocket URL"
+        );
+        assert_eq!(
+            UrlError::NotLongPoll("x".into()).to_string(),
+            "cannot use `x` as a long-poll URL"
+        );
+        assert_eq!(String::from(UrlError::Empty), UrlError::Empty.to_string());
+    }
+
     #[test]
     fn rejects_other_schemes_and_garbage() {
         assert!(
             normalize("ftp://h/socket", &[])
                 .unwrap_err()
+                .to_string()
                 .contains("`ftp`")
         );
         assert!(normalize("", &[]).is_err());

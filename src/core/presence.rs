@@ -71,24 +71,59 @@ pub enum Change {
     },
 }
 
+/// Why a payload is not a presence state or diff.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PayloadError {
+    /// Not JSON; serde's own words.
+    #[error("{0}")]
+    NotJson(String),
+    /// A state that is not an object of keys.
+    #[error("expected an object of keys")]
+    NotKeys,
+    #[error("the entry of `{0}` is not an object")]
+    EntryNotObject(String),
+    #[error("the entry of `{0}` has no `metas` list")]
+    NoMetas(String),
+    /// A diff that is not an object.
+    #[error("expected {{\"joins\": …, \"leaves\": …}}")]
+    NotDiff,
+    /// The `joins` or `leaves` of a diff is not a state.
+    #[error("`{part}`: {error}")]
+    DiffPart {
+        part: &'static str,
+        error: Box<PayloadError>,
+    },
+}
+
+/// Why the tracker could not apply a presence message: its payload, on
+/// its topic, is not presence.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrackError {
+    #[error("presence_state on {topic} is not presence: {error}")]
+    State { topic: String, error: PayloadError },
+    #[error("presence_diff on {topic} is not a presence diff: {error}")]
+    Diff { topic: String, error: PayloadError },
+}
+
 /// Parses `{"key": {"metas": [...]}, ...}`.
-pub fn parse_state(payload: &str) -> Result<State, String> {
-    let v: Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+pub fn parse_state(payload: &str) -> Result<State, PayloadError> {
+    let v: Value =
+        serde_json::from_str(payload).map_err(|e| PayloadError::NotJson(e.to_string()))?;
     state_of(v)
 }
 
-fn state_of(v: Value) -> Result<State, String> {
+fn state_of(v: Value) -> Result<State, PayloadError> {
     let Value::Object(map) = v else {
-        return Err("expected an object of keys".to_owned());
+        return Err(PayloadError::NotKeys);
     };
     map.into_iter()
         .map(|(key, entry)| {
             let Value::Object(mut fields) = entry else {
-                return Err(format!("the entry of `{key}` is not an object"));
+                return Err(PayloadError::EntryNotObject(key));
             };
             let metas = match fields.remove("metas") {
                 Some(Value::Array(metas)) => metas,
-                _ => return Err(format!("the entry of `{key}` has no `metas` list")),
+                _ => return Err(PayloadError::NoMetas(key)),
             };
             Ok((
                 key,
@@ -102,14 +137,18 @@ fn state_of(v: Value) -> Result<State, String> {
 }
 
 /// Parses `{"joins": {...}, "leaves": {...}}` (either may be missing).
-pub fn parse_diff(payload: &str) -> Result<Diff, String> {
-    let v: Value = serde_json::from_str(payload).map_err(|e| e.to_string())?;
+pub fn parse_diff(payload: &str) -> Result<Diff, PayloadError> {
+    let v: Value =
+        serde_json::from_str(payload).map_err(|e| PayloadError::NotJson(e.to_string()))?;
     let Value::Object(mut map) = v else {
-        return Err("expected {\"joins\": …, \"leaves\": …}".to_owned());
+        return Err(PayloadError::NotDiff);
     };
-    let mut part = |name: &str| match map.remove(name) {
+    let mut part = |name: &'static str| match map.remove(name) {
         None | Some(Value::Null) => Ok(State::new()),
-        Some(v) => state_of(v).map_err(|e| format!("`{name}`: {e}")),
+        Some(v) => state_of(v).map_err(|e| PayloadError::DiffPart {
+            part: name,
+            error: Box::new(e),
+        }),
     };
     Ok(Diff {
         joins: part("joins")?,
@@ -252,9 +291,11 @@ impl Tracker {
     }
 
     /// A `presence_state` arrived: merge it, then the diffs held back.
-    pub fn on_state(&mut self, topic: &str, payload: &str) -> Result<Vec<Applied>, String> {
-        let new = parse_state(payload)
-            .map_err(|e| format!("{PRESENCE_STATE} on {topic} is not presence: {e}"))?;
+    pub fn on_state(&mut self, topic: &str, payload: &str) -> Result<Vec<Applied>, TrackError> {
+        let new = parse_state(payload).map_err(|error| TrackError::State {
+            topic: topic.to_owned(),
+            error,
+        })?;
         let t = self.topics.entry(topic.to_owned()).or_default();
         t.synced_join_ref = Some(t.channel_join_ref.clone());
         let mut out = vec![Applied {
@@ -274,9 +315,11 @@ impl Tracker {
 
     /// A `presence_diff` arrived: merged now, or held until the state for
     /// the current join (then `Ok(None)`).
-    pub fn on_diff(&mut self, topic: &str, payload: &str) -> Result<Option<Applied>, String> {
-        let diff = parse_diff(payload)
-            .map_err(|e| format!("{PRESENCE_DIFF} on {topic} is not a presence diff: {e}"))?;
+    pub fn on_diff(&mut self, topic: &str, payload: &str) -> Result<Option<Applied>, TrackError> {
+        let diff = parse_diff(payload).map_err(|error| TrackError::Diff {
+            topic: topic.to_owned(),
+            error,
+        })?;
         let t = self.topics.entry(topic.to_owned()).or_default();
         if t.in_pending_sync() {
             t.pending.push(diff);
@@ -525,6 +568,47 @@ mod tests {
         assert!(parse_diff(r#"{"joins": []}"#).is_err());
         assert!(parse_diff("1").is_err());
         assert_eq!(parse_diff("{}").unwrap(), Diff::default());
+    }
+
+    /// Users see these texts: they stay word for word what they were when
+    /// the errors were plain strings.
+    #[test]
+    fn errors_read_as_they_always_have() {
+        let mut t = Tracker::new();
+        let cases = [
+            (
+                t.on_state("room:1", "[]").unwrap_err(),
+                "presence_state on room:1 is not presence: expected an object of keys",
+            ),
+            (
+                t.on_state("room:1", r#"{"u1": 3}"#).unwrap_err(),
+                "presence_state on room:1 is not presence: the entry of `u1` is not an object",
+            ),
+            (
+                t.on_state("room:1", r#"{"u1": {"no": 1}}"#).unwrap_err(),
+                "presence_state on room:1 is not presence: the entry of `u1` has no `metas` list",
+            ),
+            (
+                t.on_diff("room:1", "1").map(drop).unwrap_err(),
+                "presence_diff on room:1 is not a presence diff: \
+                 expected {\"joins\": …, \"leaves\": …}",
+            ),
+            (
+                t.on_diff("room:1", r#"{"leaves": []}"#)
+                    .map(drop)
+                    .unwrap_err(),
+                "presence_diff on room:1 is not a presence diff: \
+                 `leaves`: expected an object of keys",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+        }
+        let e = t.on_state("room:1", "{").unwrap_err().to_string();
+        assert!(
+            e.starts_with("presence_state on room:1 is not presence: EOF while parsing"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -47,7 +47,7 @@ impl Runner {
                 }
                 self.screen.out = s;
             }
-            Err(e) => self.error(&e, None),
+            Err(e) => self.error(&e.to_string(), None),
         }
     }
 

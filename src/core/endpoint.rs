@@ -87,6 +87,15 @@ pub fn normalize_for(
     longpoll: bool,
 ) -> Result<Url, UrlError> {
     let input = input.trim();
+    let mut url = parse_ws(input)?;
+    to_transport(&mut url, input, longpoll)?;
+    add_query(&mut url, params, vsn)?;
+    Ok(url)
+}
+
+/// `input` as a `ws://` or `wss://` URL with a host: http(s) is mapped
+/// to ws(s), and a bare `host:port/path` gets `ws://`.
+fn parse_ws(input: &str) -> Result<Url, UrlError> {
     if input.is_empty() {
         return Err(UrlError::Empty);
     }
@@ -120,6 +129,13 @@ pub fn normalize_for(
     if url.host_str().is_none_or(str::is_empty) {
         return Err(UrlError::NoHost(input.to_owned()));
     }
+    Ok(url)
+}
+
+/// Points `url` at the transport under the socket's mount: `/websocket`,
+/// or with `longpoll` (or a path already ending in `/longpoll`) the
+/// long-poll endpoint over http(s).
+fn to_transport(url: &mut Url, input: &str, longpoll: bool) -> Result<(), UrlError> {
     let path = url.path().trim_end_matches('/');
     let longpoll = longpoll || path.ends_with("/longpoll");
     let mount = path
@@ -143,6 +159,12 @@ pub fn normalize_for(
         url.set_scheme(http)
             .map_err(|()| UrlError::NotLongPoll(input.to_owned()))?;
     }
+    Ok(())
+}
+
+/// Adds `vsn` for the serializer unless the URL or `params` give one
+/// (which must be one Phoenix knows), then `params`.
+fn add_query(url: &mut Url, params: &[(String, String)], vsn: Vsn) -> Result<(), UrlError> {
     let given = url
         .query_pairs()
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
@@ -156,16 +178,14 @@ pub fn normalize_for(
     {
         return Err(UrlError::UnknownVsn(v.clone()));
     }
-    {
-        let mut q = url.query_pairs_mut();
-        if given.is_none() {
-            q.append_pair("vsn", vsn.as_param());
-        }
-        for (k, v) in params {
-            q.append_pair(k, v);
-        }
+    let mut q = url.query_pairs_mut();
+    if given.is_none() {
+        q.append_pair("vsn", vsn.as_param());
     }
-    Ok(url)
+    for (k, v) in params {
+        q.append_pair(k, v);
+    }
+    Ok(())
 }
 
 /// The serializer a normalised URL asks for (its first `vsn`; V1 when it

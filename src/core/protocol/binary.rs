@@ -7,6 +7,8 @@
 
 use super::{DecodeError, EncodeError, Frame, PHX_REPLY, Payload, Side, Text};
 
+/// `s`'s length as the one byte a binary frame gives a string field
+/// (at most [`BINARY_FIELD_MAX`](super::BINARY_FIELD_MAX)).
 pub(super) fn check_len(field: &'static str, s: &str) -> Result<u8, EncodeError> {
     u8::try_from(s.len()).map_err(|_| EncodeError::TooLong {
         field,

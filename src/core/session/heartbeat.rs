@@ -21,7 +21,7 @@ pub struct HeartbeatStats {
     pub missed: u64,
     /// How long the oldest heartbeat still unanswered has waited: it grows
     /// past the interval only while other frames keep the connection
-    /// counted as alive (see the heartbeat rule in `connection.rs`).
+    /// counted as alive (see the heartbeat rule in `transport::net`).
     pub waiting: Option<Duration>,
 }
 

@@ -325,9 +325,9 @@ pub struct Config {
 /// Client arguments that parse one by one but not together.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    /// The URL cannot be made into a socket URL (`core::endpoint` says why).
-    #[error("{0}")]
-    Url(String),
+    /// The URL cannot be made into a socket URL.
+    #[error(transparent)]
+    Url(#[from] endpoint::UrlError),
     #[error(
         "`{0}` is for TLS, but this connection is not encrypted; \
          use a wss:// or https:// URL, or leave `{0}` out"

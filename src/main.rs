@@ -267,7 +267,7 @@ fn start_built_in(config: &Config) -> Result<(url::Url, (String, String)), Fatal
         protocol::json_str(&base),
     );
     let url = endpoint::normalize_for(&base, &config.params, config.vsn, config.longpoll)
-        .map_err(Fatal::usage)?;
+        .map_err(|e| Fatal::usage(e.to_string()))?;
     Ok((url, started))
 }
 

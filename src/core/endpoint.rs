@@ -58,12 +58,6 @@ pub enum UrlError {
 
 /// The message alone, for callers that report their errors as text (the
 /// command line's argument checks), so `?` works there.
-impl From<UrlError> for String {
-    fn from(e: UrlError) -> String {
-        e.to_string()
-    }
-}
-
 /// Turns what the user typed into a WebSocket URL for Phoenix: maps
 /// http(s) to ws(s), adds `ws://` to a bare `host:port/path`, appends
 /// `/websocket`, adds `vsn=2.0.0` unless present, and appends `params`.
@@ -611,7 +605,6 @@ mod tests {
             UrlError::NotLongPoll("x".into()).to_string(),
             "cannot use `x` as a long-poll URL"
         );
-        assert_eq!(String::from(UrlError::Empty), UrlError::Empty.to_string());
     }
 
     #[test]

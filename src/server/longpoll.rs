@@ -7,6 +7,10 @@
 //! that socket and queues what comes back until a GET collects it. HTTP
 //! answers are always 200 with the real status in the JSON body, as in
 //! Phoenix, and every answer closes its connection.
+//!
+//! The request head is parsed and the answer written by `http.rs`, and a
+//! session opens after the checks of `connect.rs`; the WebSocket side of a
+//! session is `peer.rs`'s.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, ErrorKind, Read, Write};
@@ -22,12 +26,12 @@ use polling::{Events, Poller};
 use tungstenite::protocol::Role;
 use tungstenite::{Message, WebSocket};
 
-use super::Server;
-use super::handshake::{self, ServerStream, Upgrade};
+use super::connect::{self, ConnectInfo, Refusal};
+use super::http::{self, Head, HeadError};
+use super::hub::Server;
 use super::peer;
+use super::stream::ServerStream;
 use crate::core::protocol::push_json_str;
-
-pub(super) const LONGPOLL_PATH: &str = "/socket/longpoll";
 
 /// How long a GET waits for messages before answering 204.
 const WINDOW: Duration = Duration::from_secs(10);
@@ -40,9 +44,30 @@ const KEEPALIVE: Duration = Duration::from_secs(20);
 /// The most a request body may be.
 const MAX_BODY: usize = 8 * 1024 * 1024;
 
+/// Why a long-poll request failed; logged, while the client gets only a
+/// status.
+#[derive(Debug, thiserror::Error)]
+enum Failure {
+    #[error(transparent)]
+    Head(#[from] HeadError),
+    #[error("a body of {0} bytes is too large")]
+    BodyTooLarge(usize),
+    #[error("{0}")]
+    ReadBody(io::Error),
+    #[error("NDJSON line is neither `[…]` nor Base64: {0:.40}")]
+    NotBase64(String),
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("cannot make a socket pair: {0}")]
+    SocketPair(io::Error),
+    /// A poller or thread for the session could not be made.
+    #[error("{0}")]
+    Start(io::Error),
+}
+
 /// Every open long-poll session, by token.
 #[derive(Default)]
-pub(super) struct Sessions {
+pub struct Sessions {
     map: Mutex<HashMap<String, Arc<Session>>>,
     next: AtomicU64,
 }
@@ -81,96 +106,69 @@ impl Session {
     }
 }
 
-/// A parsed request.
-struct Request {
-    method: String,
-    query: String,
-    headers: Vec<(String, String)>,
+/// A request: its head, borrowed from what the handshake read, and its
+/// whole body.
+struct Request<'b> {
+    head: Head<'b>,
     body: Vec<u8>,
 }
 
-impl Request {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+impl Request<'_> {
+    fn query(&self) -> &str {
+        self.head.query.unwrap_or("")
     }
 }
 
 /// Answers one long-poll request on `stream`, of which `head` was read.
-pub(super) fn answer(
+pub fn answer(
     mut stream: ServerStream,
     head: &[u8],
     peer: SocketAddr,
     server: &Arc<Server>,
+    sessions: &Arc<Sessions>,
 ) {
     let body = match read_request(&mut stream, head) {
-        Ok(req) => handle(&req, peer, server),
+        Ok(req) => handle(&req, peer, server, sessions),
         Err(e) => {
             server.log(format_args!("{peer} bad long-poll request: {e}"));
             status_body(400, None, &[])
         }
     };
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
-         access-control-allow-origin: *\r\naccess-control-allow-headers: content-type, x-phoenix-authtoken\r\n\
-         cache-control: no-store\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let _ = stream
-        .write_all(response.as_bytes())
-        .and_then(|()| stream.flush());
-    if let ServerStream::Tls(s) = &mut stream {
-        s.conn.send_close_notify();
-        let _ = s.flush();
-    }
+    let response = http::to_bytes(&http::json_response(body));
+    let _ = stream.write_all(&response).and_then(|()| stream.flush());
+    stream.close_notify();
 }
 
-fn read_request(stream: &mut ServerStream, head: &[u8]) -> Result<Request, String> {
-    let end = head
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or("headers too long")?;
-    let text = std::str::from_utf8(&head[..end]).map_err(|_| "headers are not UTF-8")?;
-    let mut lines = text.split("\r\n");
-    let mut first = lines.next().ok_or("no request line")?.split(' ');
-    let method = first.next().unwrap_or_default().to_owned();
-    let target = first.next().unwrap_or_default();
-    let query = target.split_once('?').map_or("", |(_, q)| q).to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
-        .collect();
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
+fn read_request<'b>(stream: &mut ServerStream, bytes: &'b [u8]) -> Result<Request<'b>, Failure> {
+    let head = http::parse_head(bytes)?;
+    let length: usize = head
+        .header("content-length")
+        .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0);
     if length > MAX_BODY {
-        return Err(format!("a body of {length} bytes is too large"));
+        return Err(Failure::BodyTooLarge(length));
     }
-    let mut body = head[end + 4..].to_vec();
+    let mut body = bytes[head.len..].to_vec();
     body.truncate(length);
     let mut rest = vec![0; length - body.len()];
-    stream.read_exact(&mut rest).map_err(|e| e.to_string())?;
+    stream.read_exact(&mut rest).map_err(Failure::ReadBody)?;
     body.extend_from_slice(&rest);
-    Ok(Request {
-        method,
-        query,
-        headers,
-        body,
-    })
+    Ok(Request { head, body })
 }
 
 /// The JSON answer to one request.
-fn handle(req: &Request, peer: SocketAddr, server: &Arc<Server>) -> String {
-    let token = url::form_urlencoded::parse(req.query.as_bytes())
+fn handle(
+    req: &Request<'_>,
+    peer: SocketAddr,
+    server: &Arc<Server>,
+    sessions: &Arc<Sessions>,
+) -> String {
+    let token = url::form_urlencoded::parse(req.query().as_bytes())
         .filter(|(k, _)| k == "token")
         .map(|(_, v)| v.into_owned())
         .last();
-    let session = token.as_deref().and_then(|t| server.longpoll.get(t));
-    match (req.method.as_str(), session, token) {
+    let session = token.as_deref().and_then(|t| sessions.get(t));
+    match (req.head.method, session, token) {
         ("OPTIONS", ..) => status_body(200, None, &[]),
         ("GET", Some(session), Some(token)) => poll(&session, &token),
         ("POST", Some(session), _) => {
@@ -185,7 +183,7 @@ fn handle(req: &Request, peer: SocketAddr, server: &Arc<Server>) -> String {
         }
         // No session (or an unknown token): a GET opens one, anything
         // else is told the session is gone.
-        ("GET", None, _) => match open(req, peer, server) {
+        ("GET", None, _) => match open(req, peer, server, sessions) {
             Ok(token) => status_body(410, Some(&token), &[]),
             Err(why) => {
                 server.log(format_args!("{peer} long-poll refused: {why}"));
@@ -247,9 +245,10 @@ fn poll(session: &Session, token: &str) -> String {
 /// starting with `[` is a text frame and any other is Base64 binary. A
 /// line that is not Base64 fails the whole POST (Phoenix raises), before
 /// any of its frames is handed over.
-fn post(session: &Session, req: &Request) -> Result<(), String> {
+fn post(session: &Session, req: &Request<'_>) -> Result<(), Failure> {
     let body = String::from_utf8_lossy(&req.body);
     let ndjson = req
+        .head
         .header("content-type")
         .is_some_and(|t| t.contains("ndjson"));
     let messages: Vec<Message> = if ndjson {
@@ -263,7 +262,7 @@ fn post(session: &Session, req: &Request) -> Result<(), String> {
                     BASE64
                         .decode(line.as_bytes())
                         .map(Message::binary)
-                        .map_err(|_| format!("NDJSON line is neither `[…]` nor Base64: {line:.40}"))
+                        .map_err(|_| Failure::NotBase64(line.to_owned()))
                 }
             })
             .collect::<Result<_, _>>()?
@@ -288,28 +287,17 @@ fn post(session: &Session, req: &Request) -> Result<(), String> {
 }
 
 /// Opens a session after the checks a WebSocket upgrade gets; its token.
-fn open(req: &Request, peer: SocketAddr, server: &Arc<Server>) -> Result<String, String> {
-    let vsn = handshake::check_target(handshake::SOCKET_PATH, Some(&req.query))
-        .map_err(|(_, why)| why)?;
-    // The token comes in its own header on long-poll (PROTOCOL.md §1).
-    let protocols: Vec<String> = req
-        .header("x-phoenix-authtoken")
-        .map(|t| crate::core::endpoint::auth_token_header(t).1)
-        .into_iter()
-        .collect();
-    let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
-    let checked =
-        handshake::check_headers(req.header("origin"), &protocols, &server.options.policy)
-            .map_err(|(_, why)| why)?;
-    let upgrade = Upgrade {
-        vsn,
-        user: handshake::param(Some(&req.query), "user"),
-        auth_token: checked.auth_token,
-    };
-    let (ours, theirs) = socket_pair().map_err(|e| format!("cannot make a socket pair: {e}"))?;
-    let n = server.longpoll.next.fetch_add(1, Ordering::Relaxed) + 1;
+fn open(
+    req: &Request<'_>,
+    peer: SocketAddr,
+    server: &Arc<Server>,
+    sessions: &Arc<Sessions>,
+) -> Result<String, Failure> {
+    let info = check_connect(req, &server.options.policy)?;
+    let (ours, theirs) = socket_pair().map_err(Failure::SocketPair)?;
+    let n = sessions.next.fetch_add(1, Ordering::Relaxed) + 1;
     let token = format!("lp.{n}.{:x}", nonce());
-    let waker = Arc::new(Poller::new().map_err(|e| e.to_string())?);
+    let waker = Arc::new(Poller::new().map_err(Failure::Start)?);
     let (tx, rx) = mpsc::channel();
     let session = Arc::new(Session {
         to_socket: Mutex::new(tx),
@@ -326,11 +314,11 @@ fn open(req: &Request, peer: SocketAddr, server: &Arc<Server>) -> Result<String,
         .name(format!("phx-conn-{id}"))
         .spawn(move || {
             let ws = WebSocket::from_raw_socket(ServerStream::Plain(theirs), Role::Server, None);
-            peer::serve_upgraded(ws, upgrade, peer, id, &shared);
+            peer::serve_upgraded(ws, info, peer, id, &shared);
         })
-        .map_err(|e| e.to_string())?;
+        .map_err(Failure::Start)?;
     // The session side: frames between the requests and the socket.
-    let shared = Arc::clone(server);
+    let all = Arc::clone(sessions);
     let (s, t) = (Arc::clone(&session), token.clone());
     thread::Builder::new()
         .name(format!("phx-longpoll-{n}"))
@@ -338,11 +326,30 @@ fn open(req: &Request, peer: SocketAddr, server: &Arc<Server>) -> Result<String,
             run_session(&s, ours, &rx, &waker);
             s.gone.store(true, Ordering::Relaxed);
             s.arrived.notify_all();
-            shared.longpoll.lock().remove(&t);
+            all.lock().remove(&t);
         })
-        .map_err(|e| e.to_string())?;
-    server.longpoll.lock().insert(token.clone(), session);
+        .map_err(Failure::Start)?;
+    sessions.lock().insert(token.clone(), session);
     Ok(token)
+}
+
+/// The checks a WebSocket upgrade gets, on a long-poll GET.
+fn check_connect(req: &Request<'_>, policy: &connect::Policy) -> Result<ConnectInfo, Refusal> {
+    let vsn = connect::check_target(connect::SOCKET_PATH, Some(req.query()))?;
+    // The token comes in its own header on long-poll (PROTOCOL.md §1).
+    let protocols: Vec<String> = req
+        .head
+        .header("x-phoenix-authtoken")
+        .map(|t| crate::core::endpoint::auth_token_header(t).1)
+        .into_iter()
+        .collect();
+    let protocols: Vec<&str> = protocols.iter().map(String::as_str).collect();
+    let checked = connect::check_headers(req.head.header("origin"), &protocols, policy)?;
+    Ok(ConnectInfo {
+        vsn,
+        user: connect::param(Some(req.query()), "user"),
+        auth_token: checked.auth_token,
+    })
 }
 
 /// Some bits that differ between runs, so tokens are not guessable from
@@ -462,7 +469,7 @@ mod tests {
     fn vsn_default_is_checked_like_a_websocket() {
         // The long-poll open reuses the upgrade's target check.
         assert_eq!(
-            handshake::check_target(handshake::SOCKET_PATH, Some("vsn=2.0.0")).unwrap(),
+            connect::check_target(connect::SOCKET_PATH, Some("vsn=2.0.0")).unwrap(),
             Vsn::V2
         );
     }

@@ -1,59 +1,156 @@
 //! The built-in Phoenix-compatible server: a Phoenix socket speaking V2
 //! (text and binary) and V1, by the client's `vsn`, at
-//! `/socket/websocket` with a few demo channels (`room:*`, `miami:weather`,
-//! `private:*`, `flood:N`), for trying the REPL out and for tests.
+//! `/socket/websocket` (and long-poll at `/socket/longpoll`) with a few
+//! demo channels (`room:*`, `miami:weather`, `private:*`, `flood:N`), for
+//! trying the REPL out and for tests.
 //!
 //! This file owns the public API ([`spawn`], [`run`]), the accept loop and
-//! the [`Registry`] of topic subscribers that carries broadcasts between
-//! connections. `handshake.rs` answers the HTTP upgrade, `peer.rs` runs one
-//! connection's socket loop and `routes.rs` decides what each frame gets
-//! back. Only `crate::core::protocol` is shared with the client.
+//! the dispatch of each new connection to the WebSocket or the long-poll
+//! transport. Only `crate::core` is shared with the client.
+//!
+//! # Layout
+//!
+//! Dependencies inside `server/` point one way: each file imports only the
+//! ones listed before it, and nothing imports this one.
+//!
+//! - `flood.rs`: a `flood:N` flood and the text of its pushes. Pure.
+//! - `presence.rs`: who is tracked on which `room:*` topic, and the
+//!   presence payloads.
+//! - `connect.rs`: what a connect must carry (path, `vsn`, connect params,
+//!   Origin, auth token), for both transports. Pure.
+//! - `http.rs`: plain HTTP request heads (`httparse`) and responses.
+//! - `stream.rs`: the byte stream, plain TCP or TLS.
+//! - `routes.rs` (uses `flood`): what each client frame gets back. Pure.
+//! - `hub.rs` (uses `connect`, `presence`): what every connection shares,
+//!   and the registry that carries broadcasts between them.
+//! - `handshake.rs` (uses `connect`, `http`, `stream`): the WebSocket
+//!   upgrade.
+//! - `peer.rs` (uses `connect`, `flood`, `hub`, `routes`, `stream`): one
+//!   WebSocket connection's thread, from the upgrade to the close.
+//! - `longpoll.rs` (uses `connect`, `http`, `hub`, `peer`, `stream`): the
+//!   long-poll transport, bridged onto `peer.rs`.
+//!
+//! # Where this server differs from Phoenix
+//!
+//! It is a stand-in for a Phoenix app, built to make the client's paths
+//! easy to reach and its transcripts exact. Facts about Phoenix are from
+//! PROTOCOL.md; what follows is everything known to differ, and why.
+//!
+//! The app (channels a real app would define its own way):
+//!
+//! - **Demo channels.** `room:*` answers test events: `echo` (reply with
+//!   the payload), `shout`/`new_msg` (broadcast), `slow` (reply after
+//!   `ms`), `fail` (error reply), `connect_info`, `noreply`, `stop`, `crash`
+//!   and unknown events (`phx_error`), and fault injection (`kick`,
+//!   `mute_heartbeats`, `stall`, `restart`). `miami:weather` takes
+//!   `report_emergency` as in the guide's client example, `private:*`
+//!   always refuses the join (`unauthorized`), and `flood:N` pushes N
+//!   messages, for the benchmark and backpressure tests.
+//! - **`new_msg` and `shout` are replied to.** The guide's chat handler
+//!   broadcasts and sends no reply (PROTOCOL.md §3); here the sender also
+//!   gets an ok reply, so a script that waits for each push's reply moves
+//!   on. The sender's own copy of the broadcast is always written before
+//!   that reply.
+//! - **`flood:N`** pushes `msg {"i": i}`, then `done {"count": N}`, written only
+//!   as fast as the client reads: a Phoenix channel would queue its pushes
+//!   without bound. The flood stops when its channel instance goes.
+//! - **Presence.** `room:*` tracks each connection under its `user`
+//!   connect param (or `user-<id>`), with metas that hold only a `phx_ref`
+//!   of the form `P<n>`. `presence_state` comes *before* the join reply,
+//!   not after it as an app's `:after_join` would send it (PROTOCOL.md §3,
+//!   "Order after a join"), so the order a client sees is fixed.
+//! - **`connect/3`.** Any params are accepted except `token=bad`, which
+//!   stands in for an app refusing them (403). `connect_info` exposes the
+//!   auth token, the presence key and the `vsn`. The socket has no `id/1`,
+//!   so a `"disconnect"` broadcast is not supported.
+//!
+//! The socket (where Phoenix itself would behave otherwise):
+//!
+//! - **Refusals have text bodies.** Phoenix answers a bad `vsn` or a
+//!   refused connect with 403 and an empty body (PROTOCOL.md §1); here the
+//!   body says why. A path other than the socket's gets 404 with a hint
+//!   (Phoenix's router would answer its own 404), and a request to the
+//!   socket path that is no upgrade gets 400 with a text body.
+//! - **Auth token.** An entry that is not standard Base64 gets 403 (Phoenix
+//!   1.8.12 answers 500 for `-`/`_`), and a refused connect does not echo
+//!   subprotocol `phoenix` (Phoenix does, PROTOCOL.md §1).
+//! - **`check_origin`** allows one origin, compared whole (scheme, host and
+//!   port, any case, a trailing `/` ignored); Phoenix compares the host
+//!   with `url[:host]` or a configured list.
+//! - **Limits.** No limit on channels per connection (Phoenix: 100, then
+//!   `too many channels joined`), and no join ever crashes (`join
+//!   crashed`). Messages are capped at 64 MiB and frames at 16 MiB
+//!   (tungstenite's defaults); Phoenix has no cap (PROTOCOL.md §4).
+//! - **Idle timeout.** 60 s as in Phoenix, but settable (`--idle-timeout`),
+//!   and the close is ours: code 1000, reason `idle timeout` (Phoenix
+//!   leaves the close to the HTTP adapter). A client has 10 s to send its
+//!   upgrade request.
+//! - **An undecodable frame** closes the connection with 1011 and reason
+//!   `undecodable frame`; Phoenix's connection process crashes and the
+//!   adapter closes it.
+//! - **`restart`** closes every connection with 1012, as a Phoenix node
+//!   shutting down does, but without sending `phx_drain` first, and drops
+//!   new connections before the handshake while down.
+//! - **Versions.** A message with a stale join_ref is dropped and a null
+//!   join_ref accepted, as in 1.8.12 (1.7 delivers it, 1.8.3–1.8.11 drop
+//!   null too); `phx_error` carries `{"reason":"channel_crash"}` as from
+//!   1.8.10. The auth token follows 1.8 (1.7 has none).
+//!
+//! Long-poll (`longpoll.rs`):
+//!
+//! - **A bridge.** Each session is a WebSocket connection served by
+//!   `peer.rs` over a loopback socket pair, so channels behave exactly as
+//!   over WebSocket; the session pings that socket so its idle timeout does
+//!   not end a session whose client sends no heartbeats.
+//! - **Tokens** are `lp.<n>.<hex>`, neither signed nor aged as Phoenix's
+//!   are (PROTOCOL.md §4: 1 209 600 s); a session dies after 15 s unpolled
+//!   as in Phoenix. The token is read from the `token` param only, not the
+//!   `x-phoenix-longpoll-token` header of Phoenix 1.8.10+.
+//! - **POST** is answered 200 at once, never 408; an NDJSON batch has no
+//!   100-line limit; a body over 8 MiB, a malformed request or a line that
+//!   is neither `[…]` nor Base64 gets `{"status":400}` where Phoenix
+//!   raises.
+//! - **Answers** always carry `"messages"` (a refused open is
+//!   `{"status":403,"messages":[]}`, Phoenix sends `{"status":403}`), and
+//!   every answer closes its HTTP connection.
 
+mod connect;
+mod flood;
 mod handshake;
+mod http;
+mod hub;
 mod longpoll;
 mod peer;
+mod presence;
 mod routes;
+mod stream;
 
-pub use handshake::Policy;
+pub use connect::Policy;
+pub use hub::Options;
 
-use std::collections::{BTreeMap, HashMap};
-use std::fmt;
 use std::io;
-use std::net::{SocketAddr, TcpListener};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::thread;
 use std::time::Duration;
-use std::time::Instant;
 
-use polling::Poller;
-use tungstenite::Message;
+use tungstenite::protocol::WebSocketConfig;
 
-use crate::core::protocol::{Frame, Side, Vsn, Wire, push_json_str};
-
-/// Server settings.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Close a connection after this long without a frame from its client.
-    pub idle_timeout: Duration,
-    /// Log connections and disconnections to stderr.
-    pub log: bool,
-    /// Serve TLS (wss://) with this configuration.
-    pub tls: Option<Arc<rustls::ServerConfig>>,
-    /// Auth token and Origin checks on the upgrade.
-    pub policy: Policy,
-}
+use handshake::Refused;
+use hub::Server;
+use longpoll::Sessions;
+use stream::ServerStream;
 
 /// Starts serving `listener` on background threads and returns at once.
 pub fn spawn(listener: TcpListener, options: Options) -> io::Result<SocketAddr> {
     let addr = listener.local_addr()?;
-    let server = Arc::new(Server::new(options));
+    let endpoint = Endpoint::new(options);
     thread::Builder::new()
         .name("phx-server-accept".to_owned())
         .spawn(move || {
-            if let Err(e) = accept_loop(&listener, &server) {
-                server.log(format_args!("stopped accepting: {e}"));
+            if let Err(e) = endpoint.accept_loop(&listener) {
+                endpoint.server.log(format_args!("stopped accepting: {e}"));
             }
         })?;
     Ok(addr)
@@ -61,405 +158,81 @@ pub fn spawn(listener: TcpListener, options: Options) -> io::Result<SocketAddr> 
 
 /// Serves `listener` on the calling thread, forever.
 pub fn run(listener: TcpListener, options: Options) -> io::Result<()> {
-    accept_loop(&listener, &Arc::new(Server::new(options)))
+    Endpoint::new(options).accept_loop(&listener)
 }
 
-/// State shared by every connection of one server.
-struct Server {
-    options: Options,
-    registry: Registry,
-    presence: PresenceRegistry,
-    longpoll: longpoll::Sessions,
-    next_conn: AtomicU64,
-    /// Bumped by `restart`: connections opened under an older value close.
-    generation: AtomicU64,
-    /// The waker of every open connection, for `restart`.
-    wakers: Mutex<HashMap<u64, Arc<Poller>>>,
-    /// After a `restart`, new connections are refused until then.
-    down_until: Mutex<Option<Instant>>,
+/// The socket's two transports and the state they share.
+#[derive(Clone)]
+struct Endpoint {
+    server: Arc<Server>,
+    longpoll: Arc<Sessions>,
 }
 
-impl Server {
-    fn new(options: Options) -> Server {
-        Server {
-            options,
-            registry: Registry::default(),
-            presence: PresenceRegistry::default(),
-            longpoll: longpoll::Sessions::default(),
-            next_conn: AtomicU64::new(1),
-            generation: AtomicU64::new(0),
-            wakers: Mutex::new(HashMap::new()),
-            down_until: Mutex::new(None),
+impl Endpoint {
+    fn new(options: Options) -> Endpoint {
+        Endpoint {
+            server: Arc::new(Server::new(options)),
+            longpoll: Arc::new(Sessions::default()),
         }
     }
 
-    /// Drops every connection, as a restarting server does, and refuses
-    /// new ones for `down`.
-    fn restart(&self, down: Duration) {
-        *self
-            .down_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + down);
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        let wakers: Vec<Arc<Poller>> = self
-            .wakers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .values()
-            .cloned()
-            .collect();
-        for w in wakers {
-            let _ = w.notify();
-        }
-    }
-
-    /// Whether a `restart` is still refusing connections.
-    fn is_down(&self) -> bool {
-        self.down_until
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .is_some_and(|t| Instant::now() < t)
-    }
-
-    /// One line to stderr when logging is on; stdout belongs to `main`.
-    fn log(&self, line: fmt::Arguments<'_>) {
-        if self.options.log {
-            eprintln!("[server] {line}");
-        }
-    }
-}
-
-/// Accepts connections until the listener fails for good, one thread each.
-fn accept_loop(listener: &TcpListener, server: &Arc<Server>) -> io::Result<()> {
-    loop {
-        let (stream, peer) = match listener.accept() {
-            Ok(accepted) => accepted,
-            // Not a listening socket: nothing will ever be accepted.
-            Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(e),
-            Err(e) => {
-                // Aborted handshakes and running out of descriptors or memory
-                // pass; the pause keeps the latter from spinning the CPU.
-                server.log(format_args!("accept failed: {e}"));
-                if !matches!(
-                    e.kind(),
-                    io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
-                ) {
-                    thread::sleep(Duration::from_millis(50));
+    /// Accepts connections until the listener fails for good, one thread each.
+    fn accept_loop(&self, listener: &TcpListener) -> io::Result<()> {
+        let server = &self.server;
+        loop {
+            let (stream, peer) = match listener.accept() {
+                Ok(accepted) => accepted,
+                // Not a listening socket: nothing will ever be accepted.
+                Err(e) if e.kind() == io::ErrorKind::InvalidInput => return Err(e),
+                Err(e) => {
+                    // Aborted handshakes and running out of descriptors or
+                    // memory pass; the pause keeps the latter from spinning
+                    // the CPU.
+                    server.log(format_args!("accept failed: {e}"));
+                    if !matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionAborted | io::ErrorKind::Interrupted
+                    ) {
+                        thread::sleep(Duration::from_millis(50));
+                    }
+                    continue;
                 }
+            };
+            if server.is_down() {
+                // Restarting: the connection is dropped before the handshake.
+                server.log(format_args!("{peer} refused: restarting"));
+                drop(stream);
                 continue;
             }
-        };
-        if server.is_down() {
-            // Restarting: the connection is dropped before the handshake.
-            server.log(format_args!("{peer} refused: restarting"));
-            drop(stream);
-            continue;
-        }
-        let id = server.next_conn.fetch_add(1, Ordering::Relaxed);
-        let shared = Arc::clone(server);
-        let started = thread::Builder::new()
-            .name(format!("phx-conn-{id}"))
-            .spawn(move || peer::serve(stream, peer, id, &shared));
-        if let Err(e) = started {
-            server.log(format_args!("{peer} dropped: cannot start a thread: {e}"));
-        }
-    }
-}
-
-/// A broadcast queued for one connection.
-struct Outbound {
-    topic: Arc<str>,
-    /// The frame, shared by every recipient.
-    broadcast: Arc<Broadcast>,
-}
-
-/// A broadcast frame, encoded at most once per serializer as Phoenix does
-/// (PROTOCOL.md §3), by the first recipient that speaks it.
-pub(crate) struct Broadcast {
-    frame: Frame,
-    v1: OnceLock<Option<Message>>,
-    v2: OnceLock<Option<Message>>,
-}
-
-impl Broadcast {
-    fn new(frame: Frame) -> Broadcast {
-        Broadcast {
-            frame,
-            v1: OnceLock::new(),
-            v2: OnceLock::new(),
-        }
-    }
-
-    /// The message for a `vsn` connection; `None` when the frame has no
-    /// form there (binary data to a V1 client).
-    fn message(&self, vsn: Vsn) -> Option<Message> {
-        let cell = match vsn {
-            Vsn::V1 => &self.v1,
-            Vsn::V2 => &self.v2,
-        };
-        cell.get_or_init(|| vsn.encode(&self.frame, Side::Server).ok().map(wire_message))
-            .clone()
-    }
-}
-
-/// A WebSocket message for an encoded frame.
-fn wire_message(wire: Wire) -> Message {
-    match wire {
-        Wire::Text(text) => Message::text(text),
-        Wire::Binary(data) => Message::binary(data),
-    }
-}
-
-/// Where to queue broadcasts for one connection, and how to wake it.
-#[derive(Clone)]
-struct Mailbox {
-    queue: Sender<Outbound>,
-    waker: Arc<Poller>,
-}
-
-impl Mailbox {
-    fn deliver(&self, outbound: Outbound) {
-        // A closed queue means the connection is ending and will unsubscribe.
-        if self.queue.send(outbound).is_ok() {
-            let _ = self.waker.notify();
-        }
-    }
-}
-
-/// Which connections are joined to which topic, for broadcasts.
-#[derive(Default)]
-struct Registry {
-    topics: Mutex<HashMap<String, Vec<(u64, Mailbox)>>>,
-}
-
-impl Registry {
-    /// The map, even if a thread panicked while holding the lock: every
-    /// update leaves it consistent.
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<(u64, Mailbox)>>> {
-        self.topics.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Subscribes connection `conn` to `topic` (once, however often called).
-    fn subscribe(&self, topic: &str, conn: u64, mailbox: &Mailbox) {
-        let mut topics = self.lock();
-        let subscribers = topics.entry(topic.to_owned()).or_default();
-        if !subscribers.iter().any(|(id, _)| *id == conn) {
-            subscribers.push((conn, mailbox.clone()));
-        }
-    }
-
-    fn unsubscribe(&self, topic: &str, conn: u64) {
-        let mut topics = self.lock();
-        if let Some(subscribers) = topics.get_mut(topic) {
-            subscribers.retain(|(id, _)| *id != conn);
-            if subscribers.is_empty() {
-                topics.remove(topic);
+            let id = server.next_conn.fetch_add(1, Ordering::Relaxed);
+            let endpoint = self.clone();
+            let started = thread::Builder::new()
+                .name(format!("phx-conn-{id}"))
+                .spawn(move || endpoint.serve(stream, peer, id));
+            if let Err(e) = started {
+                server.log(format_args!("{peer} dropped: cannot start a thread: {e}"));
             }
         }
     }
 
-    /// Queues `broadcast` for every subscriber of `topic` except connection
-    /// `from`, which writes its own copy in order with its reply.
-    fn broadcast(&self, topic: &str, from: u64, broadcast: &Arc<Broadcast>) {
-        // Copy the mailboxes out so no lock is held while waking threads.
-        let recipients: Vec<Mailbox> = match self.lock().get(topic) {
-            Some(subscribers) => subscribers
-                .iter()
-                .filter(|(id, _)| *id != from)
-                .map(|(_, mailbox)| mailbox.clone())
-                .collect(),
-            None => return,
-        };
-        let topic: Arc<str> = Arc::from(topic);
-        for mailbox in recipients {
-            mailbox.deliver(Outbound {
-                topic: Arc::clone(&topic),
-                broadcast: Arc::clone(broadcast),
-            });
-        }
-    }
-}
-
-/// One tracked presence: which connection, under which `phx_ref`.
-#[derive(Debug, Clone)]
-struct Tracked {
-    conn: u64,
-    phx_ref: String,
-}
-
-/// Presence on `room:*` topics, as Phoenix.Presence keeps it for an app
-/// that tracks each socket by user (PROTOCOL.md §6): topic → key → one
-/// meta per connection.
-#[derive(Default)]
-struct PresenceRegistry {
-    topics: Mutex<HashMap<String, BTreeMap<String, Vec<Tracked>>>>,
-    next_ref: AtomicU64,
-}
-
-impl PresenceRegistry {
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, BTreeMap<String, Vec<Tracked>>>> {
-        self.topics.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Tracks connection `conn` on `topic` under `key`. Returns the
-    /// `presence_state` payload (this connection included) and the
-    /// `presence_diff` payload announcing it.
-    fn track(&self, topic: &str, key: &str, conn: u64) -> (String, String) {
-        let n = self.next_ref.fetch_add(1, Ordering::Relaxed) + 1;
-        let tracked = Tracked {
-            conn,
-            phx_ref: format!("P{n}"),
-        };
-        let mut topics = self.lock();
-        let keys = topics.entry(topic.to_owned()).or_default();
-        keys.entry(key.to_owned())
-            .or_default()
-            .push(tracked.clone());
-        let state = entries(keys.iter().map(|(k, v)| (k.as_str(), v.as_slice())));
-        let diff = diff_payload(Some((key, &tracked)), None);
-        (state, diff)
-    }
-
-    /// Stops tracking `conn` on `topic`; the `presence_diff` payload for
-    /// the leave, if it was tracked.
-    fn untrack(&self, topic: &str, conn: u64) -> Option<String> {
-        let mut topics = self.lock();
-        let keys = topics.get_mut(topic)?;
-        let (key, i) = keys.iter().find_map(|(k, v)| {
-            v.iter()
-                .position(|t| t.conn == conn)
-                .map(|i| (k.clone(), i))
-        })?;
-        let list = keys.get_mut(&key)?;
-        let left = list.remove(i);
-        if list.is_empty() {
-            keys.remove(&key);
-        }
-        if keys.is_empty() {
-            topics.remove(topic);
-        }
-        Some(diff_payload(None, Some((&key, &left))))
-    }
-}
-
-/// `{"key": {"metas": [{"phx_ref": …}, …]}, …}`.
-fn entries<'a>(list: impl Iterator<Item = (&'a str, &'a [Tracked])>) -> String {
-    let mut out = String::from("{");
-    for (i, (key, tracked)) in list.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        push_json_str(&mut out, key);
-        out.push_str(":{\"metas\":[");
-        for (j, t) in tracked.iter().enumerate() {
-            if j > 0 {
-                out.push(',');
+    /// Serves one accepted TCP connection until it closes: a WebSocket, or
+    /// one long-poll request.
+    fn serve(&self, stream: TcpStream, peer: SocketAddr, id: u64) {
+        let server = &self.server;
+        let stream = match ServerStream::new(stream, server.options.tls.as_ref()) {
+            Ok(stream) => stream,
+            Err(e) => {
+                server.log(format_args!("{peer} TLS setup failed: {e}"));
+                return;
             }
-            out.push_str("{\"phx_ref\":");
-            push_json_str(&mut out, &t.phx_ref);
-            out.push('}');
+        };
+        let config = WebSocketConfig::default();
+        match handshake::accept(stream, config, &server.options.policy) {
+            Ok((ws, info)) => peer::serve_upgraded(ws, info, peer, id, server),
+            Err(Refused::LongPoll { stream, head }) => {
+                longpoll::answer(stream, &head, peer, server, &self.longpoll);
+            }
+            Err(refused) => server.log(format_args!("{peer} {refused}")),
         }
-        out.push_str("]}");
-    }
-    out.push('}');
-    out
-}
-
-/// `{"joins": {…}, "leaves": {…}}` with at most one key on each side.
-fn diff_payload(join: Option<(&str, &Tracked)>, leave: Option<(&str, &Tracked)>) -> String {
-    let side = |one: Option<(&str, &Tracked)>| {
-        entries(one.map(|(k, t)| (k, std::slice::from_ref(t))).into_iter())
-    };
-    format!("{{\"joins\":{},\"leaves\":{}}}", side(join), side(leave))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::sync::mpsc;
-
-    fn mailbox() -> (Mailbox, mpsc::Receiver<Outbound>) {
-        let (queue, inbox) = mpsc::channel();
-        let waker = Arc::new(Poller::new().expect("poller"));
-        (Mailbox { queue, waker }, inbox)
-    }
-
-    fn hi() -> Arc<Broadcast> {
-        let frame = Frame::new(
-            None,
-            None,
-            "room:x",
-            "hi",
-            crate::core::protocol::empty_object(),
-        );
-        Arc::new(Broadcast::new(frame))
-    }
-
-    #[test]
-    fn broadcast_is_encoded_per_serializer() {
-        let b = hi();
-        let text = |m: Option<Message>| m.unwrap().into_text().unwrap().to_string();
-        assert_eq!(text(b.message(Vsn::V2)), r#"[null,null,"room:x","hi",{}]"#);
-        assert_eq!(
-            text(b.message(Vsn::V1)),
-            r#"{"topic":"room:x","event":"hi","payload":{},"ref":null}"#
-        );
-        let mut frame = b.frame.clone();
-        frame.payload = crate::core::protocol::Payload::Binary(vec![1]);
-        let bin = Broadcast::new(frame);
-        assert!(bin.message(Vsn::V1).is_none());
-        assert_eq!(
-            bin.message(Vsn::V2).unwrap().into_data().as_ref(),
-            b"\x02\x06\x02room:xhi\x01"
-        );
-    }
-
-    #[test]
-    fn broadcast_reaches_other_subscribers_once_and_skips_the_sender() {
-        let registry = Registry::default();
-        let (a, a_inbox) = mailbox();
-        let (b, b_inbox) = mailbox();
-        registry.subscribe("room:x", 1, &a);
-        registry.subscribe("room:x", 2, &b);
-        registry.subscribe("room:x", 2, &b);
-        registry.broadcast("room:x", 1, &hi());
-        assert!(a_inbox.try_recv().is_err());
-        let got = b_inbox.try_recv().expect("b gets the broadcast");
-        assert_eq!((&*got.topic, &*got.broadcast.frame.event), ("room:x", "hi"));
-        assert!(b_inbox.try_recv().is_err());
-    }
-
-    #[test]
-    fn unsubscribed_connections_get_nothing() {
-        let registry = Registry::default();
-        let (b, b_inbox) = mailbox();
-        registry.subscribe("room:x", 2, &b);
-        registry.unsubscribe("room:x", 2);
-        registry.broadcast("room:x", 1, &hi());
-        assert!(b_inbox.try_recv().is_err());
-        assert!(registry.lock().is_empty());
-    }
-
-    #[test]
-    fn presence_tracks_each_connection_under_its_key() {
-        let p = PresenceRegistry::default();
-        let (state, diff) = p.track("room:a", "alice", 1);
-        assert_eq!(state, r#"{"alice":{"metas":[{"phx_ref":"P1"}]}}"#);
-        assert_eq!(
-            diff,
-            r#"{"joins":{"alice":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}"#
-        );
-        let (state, _) = p.track("room:a", "alice", 2);
-        assert_eq!(
-            state,
-            r#"{"alice":{"metas":[{"phx_ref":"P1"},{"phx_ref":"P2"}]}}"#
-        );
-        assert_eq!(
-            p.untrack("room:a", 1).unwrap(),
-            r#"{"joins":{},"leaves":{"alice":{"metas":[{"phx_ref":"P1"}]}}}"#
-        );
-        assert!(p.untrack("room:a", 1).is_none());
-        assert!(p.untrack("room:a", 2).is_some());
-        assert!(p.lock().is_empty());
     }
 }

@@ -1,5 +1,6 @@
 //! One connection of the built-in server: the thread that owns its
-//! WebSocket from the handshake to the close.
+//! WebSocket from the accepted upgrade to the close (the handshake is
+//! `handshake.rs`'s, and `longpoll.rs` bridges its sessions in here).
 //!
 //! The socket is non-blocking and watched by a `polling::Poller`, which other
 //! connections also `notify()` after queueing a broadcast in this one's
@@ -12,23 +13,24 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
-use tungstenite::protocol::WebSocketConfig;
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
 
-use super::handshake::{self, ServerStream};
-use super::routes::{self, Action, Connection};
-use super::{Broadcast, Mailbox, Outbound, Server, wire_message};
+use super::connect::ConnectInfo;
+use super::flood::FloodRun;
+use super::hub::{Broadcast, Mailbox, Outbound, Server, wire_message};
+use super::routes::{Action, Connection};
+use super::stream::ServerStream;
 use crate::core::presence::{PRESENCE_DIFF, PRESENCE_STATE};
-use crate::core::protocol::{self, Frame, Side, Vsn};
+use crate::core::protocol::{self, EncodeError, Frame, Side, Vsn};
 
 /// The poller key of the socket (the only source; notify needs none).
 const SOCKET: usize = 0;
@@ -43,38 +45,11 @@ const INBOX_BUDGET: usize = 4096;
 /// How long to wait for the client's close reply after we sent a close.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// Serves one accepted TCP connection until it closes, logging its life.
-pub(super) fn serve(stream: TcpStream, peer: SocketAddr, id: u64, server: &Arc<Server>) {
-    let stream = match &server.options.tls {
-        Some(config) => match rustls::ServerConnection::new(Arc::clone(config)) {
-            Ok(tls) => ServerStream::Tls(Box::new(rustls::StreamOwned::new(tls, stream))),
-            Err(e) => {
-                server.log(format_args!("{peer} TLS setup failed: {e}"));
-                return;
-            }
-        },
-        None => ServerStream::Plain(stream),
-    };
-    let accepted = handshake::accept(stream, WebSocketConfig::default(), &server.options.policy);
-    let (ws, upgrade) = match accepted {
-        Ok(accepted) => accepted,
-        Err(handshake::Refused::LongPoll { stream, head }) => {
-            super::longpoll::answer(stream, &head, peer, server);
-            return;
-        }
-        Err(refused) => {
-            server.log(format_args!("{peer} {refused}"));
-            return;
-        }
-    };
-    serve_upgraded(ws, upgrade, peer, id, server);
-}
-
 /// Serves a WebSocket whose upgrade was accepted, until it closes; also
 /// the server end of each long-poll session.
-pub(super) fn serve_upgraded(
+pub fn serve_upgraded(
     ws: WebSocket<ServerStream>,
-    upgrade: handshake::Upgrade,
+    upgrade: ConnectInfo,
     peer: SocketAddr,
     id: u64,
     server: &Server,
@@ -92,68 +67,42 @@ pub(super) fn serve_upgraded(
     info.push('}');
     let reason = match Conn::new(ws, upgrade.vsn, user, protocol::raw(info), peer, id, server) {
         Ok(mut conn) => conn.run(),
-        Err(e) => format!("socket setup failed: {e}"),
+        Err(e) => Ended::Setup(e),
     };
     server.log(format_args!("{peer} disconnected: {reason}"));
 }
 
-/// A flood in progress (see [`routes::Flood`]).
-struct FloodRun {
-    spec: routes::Flood,
-    /// Messages written so far; the next one is `i = sent + 1`.
-    sent: u64,
-    /// `[join_ref,null,topic,"msg",{"i":` — everything before the number.
-    prefix: String,
-}
-
-impl FloodRun {
-    fn new(spec: routes::Flood) -> FloodRun {
-        let mut prefix = String::from("[");
-        match &spec.join_ref {
-            Some(jr) => protocol::push_json_str(&mut prefix, jr),
-            None => prefix.push_str("null"),
-        }
-        prefix.push_str(",null,");
-        protocol::push_json_str(&mut prefix, &spec.topic);
-        prefix.push_str(",\"msg\",{\"i\":");
-        FloodRun {
-            spec,
-            sent: 0,
-            prefix,
-        }
-    }
-
-    /// Push number `i`, in a string of exactly its length: `Bytes` then takes
-    /// the buffer over without a second allocation.
-    fn message(&self, i: u64) -> String {
-        let mut digits = [0u8; 20];
-        let mut start = digits.len();
-        let mut n = i;
-        loop {
-            start -= 1;
-            digits[start] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        let digits = &digits[start..];
-        let mut s = String::with_capacity(self.prefix.len() + digits.len() + 2);
-        s.push_str(&self.prefix);
-        s.extend(digits.iter().map(|&d| char::from(d)));
-        s.push_str("}]");
-        s
-    }
-
-    fn done(&self) -> Frame {
-        let jr = self.spec.join_ref.as_deref();
-        let payload = protocol::raw(format!("{{\"count\":{}}}", self.spec.count));
-        Frame::new(jr, None, &self.spec.topic, "done", payload)
-    }
-}
-
 /// Why the loop ended, for the log line.
-type Ended = String;
+#[derive(Debug, thiserror::Error)]
+enum Ended {
+    /// We closed, for this reason, and the client answered (or left).
+    #[error("{0}")]
+    Closed(String),
+    /// We closed, for this reason, and the client never answered.
+    #[error("{0} (no close reply)")]
+    NoCloseReply(String),
+    #[error("{}", closed_by_client(.0.as_ref()))]
+    ByClient(Option<CloseFrame>),
+    #[error("connection closed")]
+    ConnectionClosed,
+    #[error("read failed: {0}")]
+    ReadFailed(Error),
+    #[error("write failed: {0}")]
+    WriteFailed(Error),
+    #[error("poll failed: {0}")]
+    PollFailed(io::Error),
+    #[error("socket setup failed: {0}")]
+    Setup(io::Error),
+}
+
+/// How the client's close reads in the log.
+fn closed_by_client(frame: Option<&CloseFrame>) -> String {
+    match frame {
+        Some(f) if f.reason.is_empty() => format!("closed by client ({})", f.code),
+        Some(f) => format!("closed by client ({} {})", f.code, f.reason),
+        None => "closed by client".to_owned(),
+    }
+}
 
 struct Conn<'s> {
     server: &'s Server,
@@ -210,11 +159,7 @@ impl<'s> Conn<'s> {
         // building `Conn` could fail after this line the stream would leak
         // from the poller, so nothing fallible follows.
         unsafe { poller.add(stream, Event::readable(SOCKET))? };
-        server
-            .wakers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(id, Arc::clone(&poller));
+        server.watch(id, &poller);
         let (queue, inbox) = mpsc::channel();
         let mailbox = Mailbox {
             queue,
@@ -293,12 +238,12 @@ impl<'s> Conn<'s> {
             // Deaf and mute: only the end of the stall wakes us.
             self.poller
                 .modify(self.ws.get_ref().tcp(), Event::none(SOCKET))
-                .map_err(|e| format!("poll failed: {e}"))?;
+                .map_err(Ended::PollFailed)?;
             events.clear();
             return match self.poller.wait_deadline(events, until) {
                 Ok(_) => Ok(()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-                Err(e) => Err(format!("poll failed: {e}")),
+                Err(e) => Err(Ended::PollFailed(e)),
             };
         }
         let flooding = !self.floods.is_empty() && !self.write_blocked && self.closing.is_none();
@@ -309,7 +254,7 @@ impl<'s> Conn<'s> {
         let interest = Event::new(SOCKET, true, self.write_blocked);
         self.poller
             .modify(self.ws.get_ref().tcp(), interest)
-            .map_err(|e| format!("poll failed: {e}"))?;
+            .map_err(Ended::PollFailed)?;
         events.clear();
         let waited = match self.deadline() {
             Some(deadline) => self.poller.wait_deadline(events, deadline),
@@ -318,7 +263,7 @@ impl<'s> Conn<'s> {
         match waited {
             Ok(_) => Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-            Err(e) => Err(format!("poll failed: {e}")),
+            Err(e) => Err(Ended::PollFailed(e)),
         }
     }
 
@@ -361,7 +306,7 @@ impl<'s> Conn<'s> {
             return Ok(());
         }
         match &self.closing {
-            Some((_, reason)) => Err(format!("{reason} (no close reply)")),
+            Some((_, reason)) => Err(Ended::NoCloseReply(reason.clone())),
             None => {
                 self.start_close(1000, "idle timeout", "idle timeout".to_owned())?;
                 self.flush()
@@ -380,9 +325,9 @@ impl<'s> Conn<'s> {
                 Ok(message) => message,
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(Error::ConnectionClosed | Error::AlreadyClosed) => {
-                    return Err(self.gone("connection closed"));
+                    return Err(self.gone(Ended::ConnectionClosed));
                 }
-                Err(e) => return Err(self.gone(&format!("read failed: {e}"))),
+                Err(e) => return Err(self.gone(Ended::ReadFailed(e))),
             };
             // Any frame counts as activity, heartbeats and pings included.
             self.last_seen = Instant::now();
@@ -399,12 +344,7 @@ impl<'s> Conn<'s> {
                 Message::Close(frame) => {
                     // tungstenite queued the close reply; send it if we can.
                     let _ = self.ws.flush();
-                    let how = match frame {
-                        Some(f) if f.reason.is_empty() => format!("closed by client ({})", f.code),
-                        Some(f) => format!("closed by client ({} {})", f.code, f.reason),
-                        None => "closed by client".to_owned(),
-                    };
-                    return Err(self.gone(&how));
+                    return Err(self.gone(Ended::ByClient(frame)));
                 }
                 // Pongs are queued by tungstenite itself and go out with the
                 // next flush.
@@ -519,26 +459,12 @@ impl<'s> Conn<'s> {
             return Ok(());
         }
         let mut written = 0;
-        while run.sent < run.spec.count && written < FLOOD_BATCH && !self.write_blocked {
-            let i = run.sent + 1;
-            let message = match self.vsn {
-                Vsn::V2 => run.message(i),
-                // V1 floods are rare: the general encoder will do.
-                Vsn::V1 => {
-                    let payload = protocol::raw(format!("{{\"i\":{i}}}"));
-                    let jr = run.spec.join_ref.as_deref();
-                    let frame = Frame::new(jr, None, &run.spec.topic, "msg", payload);
-                    match Vsn::V1.encode(&frame, Side::Server) {
-                        Ok(protocol::Wire::Text(text)) => text,
-                        _ => unreachable!("a JSON payload encodes as text"),
-                    }
-                }
-            };
-            self.send(Message::text(message))?;
+        while !run.finished() && written < FLOOD_BATCH && !self.write_blocked {
+            self.send(Message::text(run.message(self.vsn, run.sent + 1)))?;
             run.sent += 1;
             written += 1;
         }
-        if run.sent < run.spec.count {
+        if !run.finished() {
             self.floods.push_back(run);
         } else {
             self.send_frame(&run.done())?;
@@ -547,11 +473,8 @@ impl<'s> Conn<'s> {
     }
 
     /// Encodes a frame with the connection's serializer.
-    fn encode(&self, frame: &Frame) -> Result<Message, String> {
-        self.vsn
-            .encode(frame, Side::Server)
-            .map(wire_message)
-            .map_err(|e| e.to_string())
+    fn encode(&self, frame: &Frame) -> Result<Message, EncodeError> {
+        self.vsn.encode(frame, Side::Server).map(wire_message)
     }
 
     /// Queues a frame. One that cannot be encoded (binary data to a V1
@@ -601,8 +524,10 @@ impl<'s> Conn<'s> {
                 self.write_blocked = true;
                 Ok(())
             }
-            Error::ConnectionClosed | Error::AlreadyClosed => Err(self.gone("connection closed")),
-            e => Err(self.gone(&format!("write failed: {e}"))),
+            Error::ConnectionClosed | Error::AlreadyClosed => {
+                Err(self.gone(Ended::ConnectionClosed))
+            }
+            e => Err(self.gone(Ended::WriteFailed(e))),
         }
     }
 
@@ -627,21 +552,17 @@ impl<'s> Conn<'s> {
     }
 
     /// The reason to log when the connection ends: ours if we were closing.
-    fn gone(&self, what: &str) -> Ended {
+    fn gone(&self, what: Ended) -> Ended {
         match &self.closing {
-            Some((_, reason)) => reason.clone(),
-            None => what.to_owned(),
+            Some((_, reason)) => Ended::Closed(reason.clone()),
+            None => what,
         }
     }
 }
 
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
-        self.server
-            .wakers
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .remove(&self.id);
+        self.server.unwatch(self.id);
         for topic in self.channels.topics() {
             self.server.registry.unsubscribe(topic, self.id);
             // The socket is gone, so its presence leaves (to the others).

@@ -4,13 +4,15 @@
 //!
 //! Pure: no sockets, threads or clock. [`Connection::handle_text`] turns one
 //! client text frame into a list of [`Action`]s; `peer.rs` carries them out
-//! (writes, broadcasts through the registry, floods, close). Keeping the rules
+//! (writes, broadcasts through the registry, floods, close), and `flood.rs`
+//! writes a flood's pushes. Keeping the rules
 //! here lets every route be unit-tested without a socket.
 
 use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
+use super::flood::Flood;
 use crate::core::protocol::{self, Frame, Payload, Side, Vsn};
 
 /// Close code sent when a client frame cannot be decoded (RFC 6455 "internal
@@ -61,19 +63,6 @@ pub enum Action {
         reason: &'static str,
         detail: String,
     },
-}
-
-/// A flood the connection loop generates lazily: pushes
-/// `[join_ref, null, topic, "msg", {"i": i}]` for `i` in `1..=count`, then
-/// `[join_ref, null, topic, "done", {"count": count}]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Flood {
-    pub topic: String,
-    pub join_ref: Option<String>,
-    /// The channel instance that owns the flood; it stops as soon as that
-    /// instance is gone (left, closed, crashed or replaced by a new join).
-    pub instance: u64,
-    pub count: u64,
 }
 
 /// What a topic routes to; first match wins, as in a Phoenix socket's
@@ -236,17 +225,30 @@ impl Connection {
             out.extend(self.close_channel(&frame.topic, protocol::PHX_CLOSE));
             return out;
         }
-        match (route, frame.event.as_str()) {
-            (Route::Room, "echo") => {
+        match route {
+            Route::Room => self.room_event(jr, &frame),
+            Route::Weather if frame.event == "report_emergency" => {
+                vec![reply(jr, &frame, "ok", protocol::empty_object())]
+            }
+            // Any event the channel has no handle_in clause for: the
+            // channel process dies and the client gets phx_error.
+            _ => self.close_channel(&frame.topic, protocol::PHX_ERROR),
+        }
+    }
+
+    /// Answers an event on a joined `room:*` channel: the demo events.
+    fn room_event(&mut self, jr: Option<&str>, frame: &Frame) -> Vec<Action> {
+        match frame.event.as_str() {
+            "echo" => {
                 let response = frame.payload.clone();
-                vec![reply(jr, &frame, "ok", response)]
+                vec![reply(jr, frame, "ok", response)]
             }
             // The broadcast goes to every subscriber, the sender included;
             // the sender then also gets an ok reply, so a script waiting on
             // the push's reply moves on at once instead of timing out.
             // `new_msg` is the event of the chat channel in Phoenix's guide,
             // and of the examples in this README.
-            (Route::Room, "shout" | "new_msg") => vec![
+            "shout" | "new_msg" => vec![
                 Action::Broadcast(Frame {
                     join_ref: None,
                     ref_: None,
@@ -254,64 +256,61 @@ impl Connection {
                     event: frame.event.clone(),
                     payload: frame.payload.clone(),
                 }),
-                reply(jr, &frame, "ok", protocol::empty_object()),
+                reply(jr, frame, "ok", protocol::empty_object()),
             ],
             // Replies ok with the payload after `ms` milliseconds (default
             // 1000, at most 60 000): a slow handler, for reply timeouts.
-            (Route::Room, "slow") => {
+            "slow" => {
                 let ms = delay_ms(&frame.payload);
-                match reply(jr, &frame, "ok", frame.payload.clone()) {
+                match reply(jr, frame, "ok", frame.payload.clone()) {
                     Action::Send(f) => {
                         vec![Action::SendLater(std::time::Duration::from_millis(ms), f)]
                     }
                     other => vec![other],
                 }
             }
-            (Route::Room, "fail") => vec![reply(jr, &frame, "error", reason("nope"))],
+            "fail" => vec![reply(jr, frame, "error", reason("nope"))],
             // What the socket knows about the connection: the auth token
             // from the subprotocol header, the presence key and the vsn.
-            (Route::Room, "connect_info") => {
+            "connect_info" => {
                 let info = self
                     .connect_info
                     .clone()
                     .unwrap_or_else(protocol::empty_object);
-                vec![reply(jr, &frame, "ok", info)]
+                vec![reply(jr, frame, "ok", info)]
             }
             // `{:noreply, socket}`: nothing is sent; the client times out.
-            (Route::Room, "noreply") => Vec::new(),
+            "noreply" => Vec::new(),
             // `{:stop, :normal, :ok, socket}`: the reply, then phx_close.
-            (Route::Room, "stop") => {
-                let mut out = vec![reply(jr, &frame, "ok", protocol::empty_object())];
+            "stop" => {
+                let mut out = vec![reply(jr, frame, "ok", protocol::empty_object())];
                 out.extend(self.close_channel(&frame.topic, protocol::PHX_CLOSE));
                 out
             }
             // Fault injection, so failures can be rehearsed and tested over
             // real sockets.
-            (Route::Room, "kick") => vec![Action::Close {
+            "kick" => vec![Action::Close {
                 code: CLOSE_KICKED,
                 reason: "kicked",
                 detail: format!("kicked from {}", frame.topic),
             }],
-            (Route::Room, "mute_heartbeats") => {
+            "mute_heartbeats" => {
                 self.heartbeats_muted = true;
-                vec![reply(jr, &frame, "ok", protocol::empty_object())]
+                vec![reply(jr, frame, "ok", protocol::empty_object())]
             }
-            (Route::Room, "stall") => {
+            "stall" => {
                 let ms = delay_ms_or(&frame.payload, 60_000);
                 vec![
-                    reply(jr, &frame, "ok", protocol::empty_object()),
+                    reply(jr, frame, "ok", protocol::empty_object()),
                     Action::Stall(std::time::Duration::from_millis(ms)),
                 ]
             }
-            (Route::Room, "restart") => {
+            "restart" => {
                 let ms = delay_ms_or(&frame.payload, 0);
                 vec![
-                    reply(jr, &frame, "ok", protocol::empty_object()),
+                    reply(jr, frame, "ok", protocol::empty_object()),
                     Action::Restart(std::time::Duration::from_millis(ms)),
                 ]
-            }
-            (Route::Weather, "report_emergency") => {
-                vec![reply(jr, &frame, "ok", protocol::empty_object())]
             }
             // `crash`, and any event the channel has no handle_in clause for:
             // the channel process dies and the client gets phx_error.
@@ -326,42 +325,7 @@ impl Connection {
         // A duplicate join kills the old instance (PROTOCOL.md §3); its
         // phx_close goes out after the new join's reply.
         let old = self.channels.remove(frame.topic.as_str());
-        let client_jr = frame.join_ref.as_deref();
-        let mut out = Vec::new();
-        let joined = match route {
-            Route::Private => {
-                out.push(reply(client_jr, &frame, "error", reason("unauthorized")));
-                false
-            }
-            Route::Room => {
-                // Presence goes out before the reply, not after it as an
-                // app's `:after_join` would send it: the order the client
-                // sees is then fixed, which keeps transcripts exact.
-                if old.is_some() {
-                    out.push(Action::Untrack(frame.topic.to_string()));
-                } else {
-                    out.push(Action::Subscribe(frame.topic.to_string()));
-                }
-                out.push(Action::Track {
-                    topic: frame.topic.to_string(),
-                    join_ref: frame
-                        .join_ref
-                        .as_ref()
-                        .or(frame.ref_.as_ref())
-                        .map(|r| r.to_string()),
-                });
-                let response = protocol::raw(format!(
-                    "{{\"joined\":{}}}",
-                    protocol::json_str(&frame.topic)
-                ));
-                out.push(reply(client_jr, &frame, "ok", response));
-                true
-            }
-            Route::Weather | Route::Flood(_) => {
-                out.push(reply(client_jr, &frame, "ok", protocol::empty_object()));
-                true
-            }
-        };
+        let mut out = join_reply(route, old.is_some(), &frame);
         if let Some(old) = &old {
             let jr = old.join_ref.as_deref();
             out.push(Action::Send(Frame::new(
@@ -372,32 +336,34 @@ impl Connection {
                 protocol::empty_object(),
             )));
         }
-        if joined {
-            self.instances += 1;
-            let channel = Channel {
-                route,
-                join_ref: frame
-                    .join_ref
-                    .as_ref()
-                    .or(frame.ref_.as_ref())
-                    .map(|r| r.to_string()),
-                instance: self.instances,
-            };
-            if old.is_none() && route != Route::Room {
-                out.push(Action::Subscribe(frame.topic.to_string()));
+        if route == Route::Private {
+            if old.is_some() {
+                out.push(Action::Unsubscribe(frame.topic.into_string()));
             }
-            if let Route::Flood(count) = route {
-                out.push(Action::Flood(Flood {
-                    topic: frame.topic.to_string(),
-                    join_ref: channel.join_ref.clone(),
-                    instance: channel.instance,
-                    count,
-                }));
-            }
-            self.channels.insert(frame.topic.into_string(), channel);
-        } else if old.is_some() {
-            out.push(Action::Unsubscribe(frame.topic.into_string()));
+            return out;
         }
+        self.instances += 1;
+        let channel = Channel {
+            route,
+            join_ref: frame
+                .join_ref
+                .as_ref()
+                .or(frame.ref_.as_ref())
+                .map(|r| r.to_string()),
+            instance: self.instances,
+        };
+        if old.is_none() && route != Route::Room {
+            out.push(Action::Subscribe(frame.topic.to_string()));
+        }
+        if let Route::Flood(count) = route {
+            out.push(Action::Flood(Flood {
+                topic: frame.topic.to_string(),
+                join_ref: channel.join_ref.clone(),
+                instance: channel.instance,
+                count,
+            }));
+        }
+        self.channels.insert(frame.topic.into_string(), channel);
         out
     }
 
@@ -421,6 +387,43 @@ impl Connection {
             out.push(Action::Untrack(topic.to_owned()));
         }
         out
+    }
+}
+
+/// What a join of `route` answers, before the channel exists: the reply,
+/// and for `room:*` the presence around it. `rejoined` says an old
+/// instance of the topic was just replaced.
+fn join_reply(route: Route, rejoined: bool, frame: &Frame) -> Vec<Action> {
+    let client_jr = frame.join_ref.as_deref();
+    match route {
+        Route::Private => vec![reply(client_jr, frame, "error", reason("unauthorized"))],
+        Route::Room => {
+            // Presence goes out before the reply, not after it as an
+            // app's `:after_join` would send it: the order the client
+            // sees is then fixed, which keeps transcripts exact.
+            let topic = frame.topic.to_string();
+            let first = if rejoined {
+                Action::Untrack(topic.clone())
+            } else {
+                Action::Subscribe(topic.clone())
+            };
+            let track = Action::Track {
+                topic,
+                join_ref: frame
+                    .join_ref
+                    .as_ref()
+                    .or(frame.ref_.as_ref())
+                    .map(|r| r.to_string()),
+            };
+            let response = protocol::raw(format!(
+                "{{\"joined\":{}}}",
+                protocol::json_str(&frame.topic)
+            ));
+            vec![first, track, reply(client_jr, frame, "ok", response)]
+        }
+        Route::Weather | Route::Flood(_) => {
+            vec![reply(client_jr, frame, "ok", protocol::empty_object())]
+        }
     }
 }
 

@@ -9,7 +9,8 @@
 use crate::core::protocol::{self, Frame, Side, Vsn, Wire};
 
 /// A flood the connection loop generates lazily: pushes
-/// `[join_ref, null, topic, "msg", {"i": i}]` for `i` in `1..=count`, then
+/// `[join_ref, null, topic, "msg", {"i": i}]` for `i` in `1..=count`
+/// (`{"i": i, "body": body}` when the join gave a `body` string), then
 /// `[join_ref, null, topic, "done", {"count": count}]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flood {
@@ -19,6 +20,8 @@ pub struct Flood {
     /// instance is gone (left, closed, crashed or replaced by a new join).
     pub instance: u64,
     pub count: u64,
+    /// The join payload's `body` string, repeated in every push.
+    pub body: Option<String>,
 }
 
 /// A flood in progress: its spec, how far it got, and the fixed text
@@ -29,7 +32,7 @@ pub struct FloodRun {
     pub sent: u64,
     /// `[join_ref,null,topic,"msg",{"i":` — everything before the number.
     prefix: String,
-    /// `}]` — everything after it.
+    /// `}]`, or `,"body":BODY}]` — everything after it.
     suffix: String,
 }
 
@@ -40,7 +43,12 @@ impl FloodRun {
         prefix.push_str(",null,");
         protocol::push_json_str(&mut prefix, &spec.topic);
         prefix.push_str(",\"msg\",{\"i\":");
-        let suffix = String::from("}]");
+        let mut suffix = String::new();
+        if let Some(body) = &spec.body {
+            suffix.push_str(",\"body\":");
+            protocol::push_json_str(&mut suffix, body);
+        }
+        suffix.push_str("}]");
         FloodRun {
             spec,
             sent: 0,
@@ -98,18 +106,19 @@ impl FloodRun {
 mod tests {
     use super::*;
 
-    fn run() -> FloodRun {
+    fn run(body: Option<&str>) -> FloodRun {
         FloodRun::new(Flood {
             topic: "flood:3".to_owned(),
             join_ref: Some("7".to_owned()),
             instance: 1,
             count: 3,
+            body: body.map(str::to_owned),
         })
     }
 
     #[test]
     fn pushes_carry_their_number() {
-        let r = run();
+        let r = run(None);
         assert_eq!(
             r.message(Vsn::V2, 1),
             r#"["7",null,"flood:3","msg",{"i":1}]"#
@@ -125,15 +134,28 @@ mod tests {
     }
 
     #[test]
+    fn a_body_from_the_join_rides_in_every_push() {
+        let r = run(Some("hi \"x\""));
+        assert_eq!(
+            r.message(Vsn::V2, 10),
+            r#"["7",null,"flood:3","msg",{"i":10,"body":"hi \"x\""}]"#
+        );
+        assert_eq!(
+            r.message(Vsn::V1, 3),
+            r#"{"topic":"flood:3","event":"msg","payload":{"i":3,"body":"hi \"x\""},"ref":null}"#
+        );
+    }
+
+    #[test]
     fn a_v2_push_fills_its_buffer_exactly() {
-        let m = run().message(Vsn::V2, 123);
+        let m = run(Some("b")).message(Vsn::V2, 123);
         assert_eq!(m.len(), m.capacity());
     }
 
     #[test]
     fn done_reports_the_count() {
         assert_eq!(
-            run().done().encode(),
+            run(None).done().encode(),
             r#"["7",null,"flood:3","done",{"count":3}]"#
         );
     }

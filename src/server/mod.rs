@@ -51,7 +51,8 @@
 //!   gets an ok reply, so a script that waits for each push's reply moves
 //!   on. The sender's own copy of the broadcast is always written before
 //!   that reply.
-//! - **`flood:N`** pushes `msg {"i": i}`, then `done {"count": N}`, written only
+//! - **`flood:N`** pushes `msg {"i": i}` (with `"body"` when the join
+//!   payload has a `body` string), then `done {"count": N}`, written only
 //!   as fast as the client reads: a Phoenix channel would queue its pushes
 //!   without bound. The flood stops when its channel instance goes.
 //! - **Presence.** `room:*` tracks each connection under its `user`

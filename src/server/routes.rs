@@ -361,6 +361,7 @@ impl Connection {
                 join_ref: channel.join_ref.clone(),
                 instance: channel.instance,
                 count,
+                body: flood_body(&frame.payload),
             }));
         }
         self.channels.insert(frame.topic.into_string(), channel);
@@ -424,6 +425,20 @@ fn join_reply(route: Route, rejoined: bool, frame: &Frame) -> Vec<Action> {
         Route::Weather | Route::Flood(_) => {
             vec![reply(client_jr, frame, "ok", protocol::empty_object())]
         }
+    }
+}
+
+/// The `body` string of a `flood:N` join's payload, which every push then
+/// carries; anything else (no `body`, not a string, binary) carries none.
+fn flood_body(payload: &Payload) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Join {
+        body: Option<serde_json::Value>,
+    }
+    let json = payload.json()?;
+    match serde_json::from_str::<Join>(json.get()).ok()?.body? {
+        serde_json::Value::String(body) => Some(body),
+        _ => None,
     }
 }
 
@@ -643,6 +658,26 @@ mod tests {
         let mut c = Connection::new();
         let out = run(&mut c, r#"["1","1","flood:0","phx_join",{}]"#);
         assert_eq!(out[2], r#"flood flood:0 Some("1") #1 x0"#);
+    }
+
+    fn flood_body_of(text: &str) -> Option<String> {
+        let mut c = Connection::new();
+        c.handle_text(text).into_iter().find_map(|a| match a {
+            Action::Flood(f) => Some(f.body),
+            _ => None,
+        })?
+    }
+
+    #[test]
+    fn flood_join_with_a_body_string_puts_it_in_every_push() {
+        assert_eq!(
+            flood_body_of(r#"["1","1","flood:2","phx_join",{"body":"x\"y"}]"#).as_deref(),
+            Some("x\"y")
+        );
+        for payload in ["{}", r#"{"body":5}"#, r#"{"body":null}"#, "[1]"] {
+            let join = format!(r#"["1","1","flood:2","phx_join",{payload}]"#);
+            assert_eq!(flood_body_of(&join), None, "{payload}");
+        }
     }
 
     #[test]

@@ -93,11 +93,11 @@ pub fn accept(
         Err(HandshakeError::Interrupted(_)) => return Err(Refused::TimedOut),
         Err(HandshakeError::Failure(e)) => e,
     };
+    // The gate refused it, and tungstenite sent the gate's answer.
+    if let (Error::Http(_), Some(refusal)) = (&failure, gate.refusal) {
+        return Err(Refused::Refusal(refusal));
+    }
     match failure {
-        // The gate refused it, and tungstenite sent the gate's answer.
-        Error::Http(_) if gate.refusal.is_some() => {
-            Err(Refused::Refusal(gate.refusal.expect("checked above")))
-        }
         Error::Io(e) => Err(Refused::Io(e)),
         // The client left without sending a request.
         other if seen.is_empty() => Err(Refused::Gone(other)),
@@ -109,19 +109,19 @@ pub fn accept(
         // do, with 404 for a wrong path (a browser or curl gets the hint)
         // and 400 as Phoenix does for a non-upgrade request to the socket.
         other => {
-            let refused = match http::request_path(&seen) {
-                Some(path) if path != SOCKET_PATH => Refused::Refusal(Refusal::NotFound {
-                    path: path.to_owned(),
-                }),
-                _ => Refused::NotUpgrade(other),
-            };
-            let response = match &refused {
-                Refused::Refusal(r) => http::text_response(r.status(), r.to_string()),
-                Refused::NotUpgrade(e) => http::text_response(
-                    StatusCode::BAD_REQUEST,
-                    format!("expected a WebSocket upgrade request ({e})"),
-                ),
-                _ => unreachable!("only the two above are built here"),
+            let (refused, response) = match http::request_path(&seen) {
+                Some(path) if path != SOCKET_PATH => {
+                    let refusal = Refusal::NotFound {
+                        path: path.to_owned(),
+                    };
+                    let response = http::text_response(refusal.status(), refusal.to_string());
+                    (Refused::Refusal(refusal), response)
+                }
+                _ => {
+                    let body = format!("expected a WebSocket upgrade request ({other})");
+                    let response = http::text_response(StatusCode::BAD_REQUEST, body);
+                    (Refused::NotUpgrade(other), response)
+                }
             };
             // Best effort: the client may already be gone.
             let _ = stream
@@ -204,5 +204,34 @@ impl Write for Recording<'_> {
 
     fn flush(&mut self) -> io::Result<()> {
         self.stream.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_log_the_status_and_the_reason() {
+        let not_found = Refused::Refusal(Refusal::NotFound {
+            path: "/x".to_owned(),
+        });
+        assert_eq!(
+            not_found.to_string(),
+            "handshake refused with 404 Not Found: no socket at /x; try /socket/websocket"
+        );
+        assert_eq!(
+            Refused::Refusal(Refusal::TokenRejected).to_string(),
+            "handshake refused with 403 Forbidden: connect refused: the token was rejected"
+        );
+        let not_upgrade = Refused::NotUpgrade(Error::ConnectionClosed);
+        assert_eq!(
+            not_upgrade.to_string(),
+            format!(
+                "handshake refused with 400 Bad Request: expected a WebSocket upgrade request ({})",
+                Error::ConnectionClosed
+            )
+        );
+        assert_eq!(Refused::TimedOut.to_string(), "handshake failed: timed out");
     }
 }

@@ -49,23 +49,23 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 /// the server end of each long-poll session.
 pub fn serve_upgraded(
     ws: WebSocket<ServerStream>,
-    upgrade: ConnectInfo,
+    connect: ConnectInfo,
     peer: SocketAddr,
     id: u64,
     server: &Server,
 ) {
     server.log(format_args!("{peer} connected"));
     // Presence is keyed by the `user` connect param, or a generated id.
-    let user = upgrade.user.unwrap_or_else(|| format!("user-{id}"));
+    let user = connect.user.unwrap_or_else(|| format!("user-{id}"));
     // What connect_info exposes, for the `connect_info` event of room:*.
     let mut info = String::from("{\"auth_token\":");
-    protocol::push_opt_str(&mut info, upgrade.auth_token.as_deref());
+    protocol::push_opt_str(&mut info, connect.auth_token.as_deref());
     info.push_str(",\"user\":");
     protocol::push_json_str(&mut info, &user);
     info.push_str(",\"vsn\":");
-    protocol::push_json_str(&mut info, upgrade.vsn.as_param());
+    protocol::push_json_str(&mut info, connect.vsn.as_param());
     info.push('}');
-    let reason = match Conn::new(ws, upgrade.vsn, user, protocol::raw(info), peer, id, server) {
+    let reason = match Conn::new(ws, connect.vsn, user, protocol::raw(info), peer, id, server) {
         Ok(mut conn) => conn.run(),
         Err(e) => Ended::Setup(e),
     };

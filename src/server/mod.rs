@@ -110,7 +110,8 @@
 //! - **POST** is answered 200 at once, never 408; an NDJSON batch has no
 //!   100-line limit; a body over 8 MiB, a malformed request or a line that
 //!   is neither `[…]` nor Base64 gets `{"status":400}` where Phoenix
-//!   raises.
+//!   raises. A body must come with `content-length`: a chunked one is
+//!   read as empty.
 //! - **Answers** always carry `"messages"` (a refused open is
 //!   `{"status":403,"messages":[]}`, Phoenix sends `{"status":403}`), and
 //!   every answer closes its HTTP connection.

@@ -41,7 +41,7 @@ pub struct Row {
     tool: Tool,
     /// Frames or round trips per run, for rates.
     units: u64,
-    pub samples: Vec<Sample>,
+    samples: Vec<Sample>,
     failures: usize,
 }
 

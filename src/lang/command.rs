@@ -291,85 +291,13 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
             no_more(rest, "sleep")?;
             Command::Sleep(parse_duration(d)?)
         }
-        "wait" => {
-            let (topic, rest) = topic_arg(rest, "wait")?;
-            let (event, rest) = split_word(rest);
-            if event.is_empty() {
-                return Err(CommandError::Missing {
-                    command: format!("wait {topic}"),
-                    what: "an event",
-                    hint: format!("`wait {topic} new_msg 5s` (`*` for any)"),
-                });
-            }
-            let (first, after) = split_word(rest);
-            let (timeout, rest) = match parse_duration(first) {
-                Ok(d) if !first.is_empty() => (Some(d), after),
-                _ => (None, rest),
-            };
-            let payload = if rest.is_empty() {
-                None
-            } else {
-                Some(json_arg(rest, &format!("wait {topic} {event}"))?)
-            };
-            Command::Wait {
-                topic,
-                event: event.to_owned(),
-                timeout,
-                payload,
-            }
-        }
-        "expect" => {
-            let (status, rest) = split_word(rest);
-            let ok = match status {
-                "ok" => true,
-                "error" => false,
-                "" => {
-                    return Err(CommandError::Missing {
-                        command: "expect".to_owned(),
-                        what: "a status",
-                        hint: "`expect ok` or `expect error {\"reason\":\"nope\"}`".to_owned(),
-                    });
-                }
-                other => {
-                    return Err(CommandError::NotAStatus(shorten(other)));
-                }
-            };
-            let response = if rest.is_empty() {
-                None
-            } else {
-                Some(json_arg(rest, &format!("expect {status}"))?)
-            };
-            Command::Expect { ok, response }
-        }
+        "wait" => wait_command(rest)?,
+        "expect" => expect_command(rest)?,
         "help" | "?" => {
             let (topic, _) = split_word(rest);
             Command::Help((!topic.is_empty()).then(|| topic.to_owned()))
         }
-        "display" => {
-            let (name, rest) = split_word(rest);
-            let (value, rest) = split_word(rest);
-            no_more(rest, "display")?;
-            if name.is_empty() {
-                Command::Display(None)
-            } else {
-                let switch = Switch::ALL
-                    .into_iter()
-                    .find(|s| s.name() == name)
-                    .ok_or_else(|| CommandError::NoSuchSwitch(shorten(name)))?;
-                let value = match value {
-                    "" => None,
-                    "on" => Some(true),
-                    "off" => Some(false),
-                    other => {
-                        return Err(CommandError::NotOnOff {
-                            value: shorten(other),
-                            switch: name.to_owned(),
-                        });
-                    }
-                };
-                Command::Display(Some((switch, value)))
-            }
-        }
+        "display" => display_command(rest)?,
         "mute" | "unmute" => {
             let (name, rest) = split_word(rest);
             no_more(rest, word)?;
@@ -401,6 +329,86 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
         }
     };
     Ok(Some(cmd))
+}
+
+/// `wait TOPIC EVENT [DURATION] [PAYLOAD]`.
+fn wait_command(rest: &str) -> Result<Command, CommandError> {
+    let (topic, rest) = topic_arg(rest, "wait")?;
+    let (event, rest) = split_word(rest);
+    if event.is_empty() {
+        return Err(CommandError::Missing {
+            command: format!("wait {topic}"),
+            what: "an event",
+            hint: format!("`wait {topic} new_msg 5s` (`*` for any)"),
+        });
+    }
+    let (first, after) = split_word(rest);
+    let (timeout, rest) = match parse_duration(first) {
+        Ok(d) if !first.is_empty() => (Some(d), after),
+        _ => (None, rest),
+    };
+    let payload = if rest.is_empty() {
+        None
+    } else {
+        Some(json_arg(rest, &format!("wait {topic} {event}"))?)
+    };
+    Ok(Command::Wait {
+        topic,
+        event: event.to_owned(),
+        timeout,
+        payload,
+    })
+}
+
+/// `expect ok|error [PAYLOAD]`.
+fn expect_command(rest: &str) -> Result<Command, CommandError> {
+    let (status, rest) = split_word(rest);
+    let ok = match status {
+        "ok" => true,
+        "error" => false,
+        "" => {
+            return Err(CommandError::Missing {
+                command: "expect".to_owned(),
+                what: "a status",
+                hint: "`expect ok` or `expect error {\"reason\":\"nope\"}`".to_owned(),
+            });
+        }
+        other => {
+            return Err(CommandError::NotAStatus(shorten(other)));
+        }
+    };
+    let response = if rest.is_empty() {
+        None
+    } else {
+        Some(json_arg(rest, &format!("expect {status}"))?)
+    };
+    Ok(Command::Expect { ok, response })
+}
+
+/// `display [SWITCH [on|off]]`.
+fn display_command(rest: &str) -> Result<Command, CommandError> {
+    let (name, rest) = split_word(rest);
+    let (value, rest) = split_word(rest);
+    no_more(rest, "display")?;
+    if name.is_empty() {
+        return Ok(Command::Display(None));
+    }
+    let switch = Switch::ALL
+        .into_iter()
+        .find(|s| s.name() == name)
+        .ok_or_else(|| CommandError::NoSuchSwitch(shorten(name)))?;
+    let value = match value {
+        "" => None,
+        "on" => Some(true),
+        "off" => Some(false),
+        other => {
+            return Err(CommandError::NotOnOff {
+                value: shorten(other),
+                switch: name.to_owned(),
+            });
+        }
+    };
+    Ok(Command::Display(Some((switch, value))))
 }
 
 /// Help text: every command, or one in detail.

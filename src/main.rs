@@ -120,7 +120,9 @@ fn main() -> ExitCode {
 
 fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::server_config(cert, key).map_err(Fatal::usage)?),
+        (Some(cert), Some(key)) => {
+            Some(tls::server_config(cert, key).map_err(|e| Fatal::usage(e.to_string()))?)
+        }
         _ => None,
     };
     let listener = TcpListener::bind(&args.listen)

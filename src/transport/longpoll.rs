@@ -518,7 +518,7 @@ fn http(
     }
     let mut raw = Vec::new();
     if url.scheme() == "https" {
-        let config = tls::client_config(trust).map_err(ConnectError::Tls)?;
+        let config = tls::client_config(trust).map_err(|e| ConnectError::Tls(e.to_string()))?;
         let name =
             rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
                 .map_err(|e| ConnectError::Tls(format!("bad server name `{host}`: {e}")))?;

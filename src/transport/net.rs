@@ -183,7 +183,7 @@ pub fn connect(
 
     let connector = match url.scheme() {
         "wss" => Some(Connector::Rustls(
-            tls::client_config(trust).map_err(ConnectError::Tls)?,
+            tls::client_config(trust).map_err(|e| ConnectError::Tls(e.to_string()))?,
         )),
         _ => None,
     };

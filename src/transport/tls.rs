@@ -4,7 +4,7 @@
 //!
 //! Reads PEM files and the system's certificate store, so it is called only
 //! when TLS is in use: for a `wss://` URL, or a server given a certificate.
-//! Errors are one line naming the file and what to do.
+//! Errors are one line naming the file and what to do ([`TlsError`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -14,6 +14,34 @@ use rustls::crypto::{CryptoProvider, ring};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, ServerConfig, SignatureScheme};
+
+/// Why a TLS configuration could not be built. Each renders as one line
+/// naming the file and the flag it came from.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// rustls refused the protocol versions (a build without them).
+    #[error("cannot set up TLS: {0}")]
+    Setup(rustls::Error),
+    /// A PEM certificate file is missing, unreadable, or holds none.
+    #[error("cannot read PEM certificates from `{}` ({flag}): {why}", path.display())]
+    Certificates {
+        path: PathBuf,
+        flag: &'static str,
+        why: String,
+    },
+    /// A `--ca-cert` certificate cannot serve as a trust anchor.
+    #[error("`{}` (--ca-cert) holds a certificate that cannot be a CA: {error}", path.display())]
+    NotCa { path: PathBuf, error: rustls::Error },
+    /// The `--tls-key` file holds no usable private key.
+    #[error("cannot read a PEM private key from `{}` (--tls-key): {error}", path.display())]
+    Key {
+        path: PathBuf,
+        error: rustls::pki_types::pem::Error,
+    },
+    /// The certificate and key do not belong together.
+    #[error("the --tls-cert and --tls-key do not make a usable pair: {0}")]
+    Pair(rustls::Error),
+}
 
 /// How the client decides whether to trust a server.
 #[derive(Debug, Clone, Default)]
@@ -30,10 +58,10 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// The client configuration for `trust`: the bundled web roots plus the
 /// system's, plus `--ca-cert`; or no verification with `--insecure`.
-pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, String> {
+pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsError> {
     let builder = ClientConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?;
+        .map_err(TlsError::Setup)?;
     let config = if trust.insecure {
         builder
             .dangerous()
@@ -48,11 +76,9 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, String> {
         roots.add_parsable_certificates(native.certs);
         if let Some(path) = &trust.ca_cert {
             for cert in read_certs(path, "--ca-cert")? {
-                roots.add(cert).map_err(|e| {
-                    format!(
-                        "`{}` (--ca-cert) holds a certificate that cannot be a CA: {e}",
-                        path.display()
-                    )
+                roots.add(cert).map_err(|error| TlsError::NotCa {
+                    path: path.clone(),
+                    error,
                 })?;
             }
         }
@@ -62,30 +88,27 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, String> {
 }
 
 /// The server configuration for a PEM certificate chain and private key.
-pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, String> {
+pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = read_certs(cert, "--tls-cert")?;
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| {
-        format!(
-            "cannot read a PEM private key from `{}` (--tls-key): {e}",
-            key.display()
-        )
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|error| TlsError::Key {
+        path: key.to_owned(),
+        error,
     })?;
     let config = ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?
+        .map_err(TlsError::Setup)?
         .with_no_client_auth()
         .with_single_cert(certs, key)
-        .map_err(|e| format!("the --tls-cert and --tls-key do not make a usable pair: {e}"))?;
+        .map_err(TlsError::Pair)?;
     Ok(Arc::new(config))
 }
 
 /// Every certificate in a PEM file; an empty or unreadable file is an error.
-fn read_certs(path: &Path, flag: &str) -> Result<Vec<CertificateDer<'static>>, String> {
-    let bad = |e: &dyn std::fmt::Display| {
-        format!(
-            "cannot read PEM certificates from `{}` ({flag}): {e}",
-            path.display()
-        )
+fn read_certs(path: &Path, flag: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let bad = |e: &dyn std::fmt::Display| TlsError::Certificates {
+        path: path.to_owned(),
+        flag,
+        why: e.to_string(),
     };
     let certs = CertificateDer::pem_file_iter(path)
         .map_err(|e| bad(&e))?
@@ -158,7 +181,8 @@ mod tests {
             ca_cert: Some("/nonexistent/ca.pem".into()),
             insecure: false,
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("`/nonexistent/ca.pem` (--ca-cert)"), "{e}");
     }
 
@@ -170,7 +194,8 @@ mod tests {
             ca_cert: Some(path.clone()),
             insecure: false,
         })
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
         std::fs::remove_file(&path).unwrap();
         assert!(e.contains("no `BEGIN CERTIFICATE` block"), "{e}");
     }

@@ -16,6 +16,10 @@
 //! the WebSocket with the JS client's codes (3410, 1011), and the usual
 //! reconnect logic takes over. Heartbeats are not sent on long-poll, as in
 //! the JS client; the caller turns them off.
+//!
+//! Each request is one blocking HTTP/1.1 exchange with `Connection: close`
+//! on the bridge's own threads. TCP connect and the TLS descriptions come
+//! from `transport::websocket`; the network thread sees only the WebSocket.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -33,8 +37,8 @@ use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Message, WebSocket};
 use url::Url;
 
-use crate::transport::net::{ConnectError, Socket, tcp_connect, tls_error};
 use crate::transport::tls::{self, Trust};
+use crate::transport::websocket::{ConnectError, Socket, secs, tcp_connect, tls_error};
 
 /// How long one poll may take: the server answers within its window
 /// (10 s in Phoenix); the JS client gives up after 20 s.
@@ -53,6 +57,63 @@ const MAX_BATCH: usize = 100;
 /// `CLOSE_ERROR` as a lost connection, without the code.
 const CLOSE_SESSION_GONE: u16 = 3410;
 pub const CLOSE_ERROR: u16 = 1011;
+
+/// Why a long-poll request, or opening a session, failed. Each renders as
+/// one line.
+#[derive(Debug, thiserror::Error)]
+pub enum LongPollError {
+    /// Resolving, TCP, TLS, or an HTTP error status: told as for a
+    /// WebSocket.
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    /// Reading or writing the request failed.
+    #[error("long-poll request failed: {0}")]
+    Request(io::Error),
+    /// The whole answer did not arrive within the request's time.
+    #[error("the long-poll endpoint gave no complete answer within {}", secs(*.0))]
+    TooSlow(Duration),
+    /// The connection closed before a byte of the answer.
+    #[error("the server closed the connection without answering")]
+    NoAnswer,
+    /// The answer is not an HTTP response.
+    #[error("the long-poll answer is not HTTP: {0}")]
+    NotHttp(#[from] NotHttp),
+    /// The body is not the JSON of a long-poll answer.
+    #[error("the long-poll endpoint did not answer JSON ({error}): {excerpt}")]
+    NotJson {
+        error: serde_json::Error,
+        excerpt: String,
+    },
+    /// Opening the session was refused (status 403).
+    #[error(
+        "the long-poll endpoint refused the session (status 403): connect/3 refused \
+         the params (check -p token=…) or the token (--auth-token), the vsn is not \
+         supported, or check_origin rejected the Origin header (set the one your app \
+         expects with --origin)"
+    )]
+    Refused,
+    /// Opening the session was answered with another status than 410.
+    #[error(
+        "the long-poll endpoint answered status {0} to a new session (expected 410 and a token)"
+    )]
+    NoSession(u16),
+    /// The loopback WebSocket or its threads could not be set up.
+    #[error("long-poll bridge: {0}")]
+    Bridge(io::Error),
+}
+
+/// What makes an answer not HTTP.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NotHttp {
+    #[error("the answer ended within its headers")]
+    Incomplete,
+    #[error("headers are not UTF-8")]
+    NotUtf8,
+    #[error("no status line")]
+    NoStatus,
+    #[error("bad chunked body")]
+    BadChunks,
+}
 
 /// The long-poll endpoint of a URL: `http(s)://…/longpoll…` means
 /// long-poll; `ws(s)://` does not.
@@ -88,20 +149,18 @@ impl Endpoint {
         token: Option<&str>,
         body: Option<&Body>,
         timeout: Duration,
-    ) -> Result<Answer, ConnectError> {
+    ) -> Result<Answer, LongPollError> {
         let mut url = self.url.clone();
         if let Some(t) = token {
             url.query_pairs_mut().append_pair("token", t);
         }
         let (status, text) = http(&url, method, &self.headers, body, &self.trust, timeout)?;
         if status != 200 {
-            return Err(ConnectError::Http { status, body: text });
+            return Err(ConnectError::Http { status, body: text }.into());
         }
-        serde_json::from_str(&text).map_err(|e| {
-            ConnectError::LongPoll(format!(
-                "the long-poll endpoint did not answer JSON ({e}): {}",
-                crate::output::excerpt(&text, 120)
-            ))
+        serde_json::from_str(&text).map_err(|error| LongPollError::NotJson {
+            error,
+            excerpt: crate::output::excerpt(&text, 120),
         })
     }
 }
@@ -112,7 +171,7 @@ pub fn connect(
     headers: &[(String, String)],
     trust: &Trust,
     timeout: Duration,
-) -> Result<Socket, ConnectError> {
+) -> Result<Socket, LongPollError> {
     // The token travels in its own header on long-poll (PROTOCOL.md §1);
     // the subprotocol header means nothing here.
     let mut lp_headers = Vec::new();
@@ -133,32 +192,17 @@ pub fn connect(
     let opened = endpoint.request("GET", None, None, timeout)?;
     let token = match (opened.status, opened.token) {
         (410, Some(token)) => token,
-        (403, _) => {
-            return Err(ConnectError::LongPoll(
-                "the long-poll endpoint refused the session (status 403): connect/3 refused \
-                 the params (check -p token=…) or the token (--auth-token), the vsn is not \
-                 supported, or check_origin rejected the Origin header (set the one your app \
-                 expects with --origin)"
-                    .to_owned(),
-            ));
-        }
-        (status, _) => {
-            return Err(ConnectError::LongPoll(format!(
-                "the long-poll endpoint answered status {status} to a new session (expected 410 and a token)"
-            )));
-        }
+        (403, _) => return Err(LongPollError::Refused),
+        (status, _) => return Err(LongPollError::NoSession(status)),
     };
-    bridge(endpoint, token).map_err(|e| ConnectError::LongPoll(format!("long-poll bridge: {e}")))
+    bridge(endpoint, token).map_err(LongPollError::Bridge)
 }
 
 /// Why a request of a running session failed, in long-poll terms (the
 /// connect-time wording of `ConnectError` speaks of a handshake).
-fn failed(method: &str, e: &ConnectError) -> String {
+fn failed(method: &str, e: &LongPollError) -> String {
     let detail = match e {
-        ConnectError::LongPoll(s) => s
-            .strip_prefix("long-poll request failed: ")
-            .unwrap_or(s)
-            .to_owned(),
+        LongPollError::Request(e) => e.to_string(),
         other => other.to_string(),
     };
     let mut text = format!("a long-poll {method} failed: {detail}");
@@ -187,7 +231,7 @@ fn bearer_token(value: &str) -> Option<String> {
 }
 
 /// Starts the bridge thread and returns the client end of the loopback
-/// WebSocket, non-blocking, as `connection::connect` does.
+/// WebSocket, non-blocking, as `websocket::connect` returns one.
 fn bridge(endpoint: Endpoint, token: String) -> io::Result<Socket> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let addr = listener.local_addr()?;
@@ -479,22 +523,48 @@ fn http(
     body: Option<&Body>,
     trust: &Trust,
     timeout: Duration,
-) -> Result<(u16, String), ConnectError> {
+) -> Result<(u16, String), LongPollError> {
     let deadline = Instant::now() + timeout;
     let tcp = tcp_connect(url)?;
-    let clock = tcp
-        .try_clone()
-        .map_err(|e| ConnectError::LongPoll(format!("long-poll request failed: {e}")))?;
+    let clock = tcp.try_clone().map_err(LongPollError::Request)?;
     let io_err = |e: io::Error| match tls_error(&e) {
-        Some(t) => ConnectError::Tls(t),
-        None if e.kind() == ErrorKind::TimedOut => ConnectError::LongPoll(format!(
-            "the long-poll endpoint gave no complete answer within {}",
-            crate::transport::net::secs(timeout)
-        )),
-        None => ConnectError::LongPoll(format!("long-poll request failed: {e}")),
+        Some(t) => LongPollError::Connect(ConnectError::Tls(t)),
+        None if e.kind() == ErrorKind::TimedOut => LongPollError::TooSlow(timeout),
+        None => LongPollError::Request(e),
     };
     tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
     tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
+    let host = url.host_str().unwrap_or_default();
+    let req = request_text(url, method, headers, body);
+    let mut raw = Vec::new();
+    if url.scheme() == "https" {
+        let config = tls::client_config(trust).map_err(ConnectError::TlsConfig)?;
+        let name =
+            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+                .map_err(|e| ConnectError::Tls(format!("bad server name `{host}`: {e}")))?;
+        let conn = rustls::ClientConnection::new(config, name)
+            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+        let mut stream = rustls::StreamOwned::new(conn, tcp);
+        stream.write_all(req.as_bytes()).map_err(io_err)?;
+        read_to_close(&mut stream, &clock, deadline, &mut raw).map_err(io_err)?;
+    } else {
+        let mut stream = tcp;
+        stream.write_all(req.as_bytes()).map_err(io_err)?;
+        read_to_close(&mut stream, &clock, deadline, &mut raw).map_err(io_err)?;
+    }
+    if raw.is_empty() {
+        return Err(LongPollError::NoAnswer);
+    }
+    Ok(parse_response(&raw)?)
+}
+
+/// The request's bytes: request line, headers, and the body if any.
+fn request_text(
+    url: &Url,
+    method: &str,
+    headers: &[(String, String)],
+    body: Option<&Body>,
+) -> String {
     let host = url.host_str().unwrap_or_default();
     let mut req = format!(
         "{method} {}{} HTTP/1.1\r\nHost: {host}{}\r\nAccept: application/json\r\nConnection: close\r\n",
@@ -516,29 +586,7 @@ fn http(
     if let Some(b) = body {
         req.push_str(&b.text);
     }
-    let mut raw = Vec::new();
-    if url.scheme() == "https" {
-        let config = tls::client_config(trust).map_err(|e| ConnectError::Tls(e.to_string()))?;
-        let name =
-            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-                .map_err(|e| ConnectError::Tls(format!("bad server name `{host}`: {e}")))?;
-        let conn = rustls::ClientConnection::new(config, name)
-            .map_err(|e| ConnectError::Tls(e.to_string()))?;
-        let mut stream = rustls::StreamOwned::new(conn, tcp);
-        stream.write_all(req.as_bytes()).map_err(io_err)?;
-        read_to_close(&mut stream, &clock, deadline, &mut raw).map_err(io_err)?;
-    } else {
-        let mut stream = tcp;
-        stream.write_all(req.as_bytes()).map_err(io_err)?;
-        read_to_close(&mut stream, &clock, deadline, &mut raw).map_err(io_err)?;
-    }
-    if raw.is_empty() {
-        return Err(ConnectError::LongPoll(
-            "the server closed the connection without answering".into(),
-        ));
-    }
-    parse_response(&raw)
-        .map_err(|e| ConnectError::LongPoll(format!("the long-poll answer is not HTTP: {e}")))
+    req
 }
 
 /// Reads until the server closes, by `deadline` and at most `MAX_ANSWER`
@@ -579,19 +627,19 @@ fn read_to_close(
 }
 
 /// Splits an HTTP/1.1 response into status and body.
-fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
+fn parse_response(raw: &[u8]) -> Result<(u16, String), NotHttp> {
     let split = raw
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
-        .ok_or("the answer ended within its headers")?;
-    let head = std::str::from_utf8(&raw[..split]).map_err(|_| "headers are not UTF-8")?;
+        .ok_or(NotHttp::Incomplete)?;
+    let head = std::str::from_utf8(&raw[..split]).map_err(|_| NotHttp::NotUtf8)?;
     let mut body = &raw[split + 4..];
     let mut lines = head.split("\r\n");
     let status: u16 = lines
         .next()
         .and_then(|l| l.split(' ').nth(1))
         .and_then(|s| s.parse().ok())
-        .ok_or("no status line")?;
+        .ok_or(NotHttp::NoStatus)?;
     let mut chunked = false;
     let mut length = None;
     for line in lines {
@@ -607,7 +655,7 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), String> {
     }
     let decoded;
     if chunked {
-        decoded = dechunk(body).ok_or("bad chunked body")?;
+        decoded = dechunk(body).ok_or(NotHttp::BadChunks)?;
         body = &decoded;
     } else if let Some(n) = length {
         body = &body[..n.min(body.len())];
@@ -681,12 +729,19 @@ mod tests {
 
     #[test]
     fn a_failed_request_is_told_in_long_poll_terms_and_fits_a_close_frame() {
-        let e = ConnectError::LongPoll("long-poll request failed: connection reset".into());
+        let e = LongPollError::Request(io::Error::new(
+            ErrorKind::ConnectionReset,
+            "connection reset",
+        ));
         assert_eq!(
             failed("GET", &e),
             "a long-poll GET failed: connection reset"
         );
-        let long = ConnectError::LongPoll("é".repeat(100));
+        let long = LongPollError::NoSession(0);
+        let long = LongPollError::NotJson {
+            error: serde_json::from_str::<Answer>("x").unwrap_err(),
+            excerpt: format!("{long}{}", "é".repeat(100)),
+        };
         let text = failed("POST", &long);
         assert!(text.len() <= 123 && text.ends_with('…'), "{text}");
     }

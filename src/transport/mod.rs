@@ -1,6 +1,11 @@
 //! Sockets: the WebSocket and long-poll transports, TLS, and the network
 //! thread that owns the connection and reports `core::event::Event`s.
+//!
+//! `websocket` opens a WebSocket; `longpoll` opens a long-poll session
+//! (using `websocket`'s TCP connect); `net` runs the thread and imports
+//! both; `tls` builds the configurations for all of them and the server.
 
 pub mod longpoll;
 pub mod net;
 pub mod tls;
+pub mod websocket;

@@ -18,8 +18,9 @@
 //! the JS client; the caller turns them off.
 //!
 //! Each request is one blocking HTTP/1.1 exchange with `Connection: close`
-//! on the bridge's own threads. TCP connect and the TLS descriptions come
-//! from `transport::websocket`; the network thread sees only the WebSocket.
+//! on the bridge's own threads; `httparse` reads the answer's head and its
+//! chunk sizes. TCP connect and the TLS descriptions come from
+//! `transport::websocket`; the network thread sees only the WebSocket.
 
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -111,6 +112,8 @@ pub enum NotHttp {
     NotUtf8,
     #[error("no status line")]
     NoStatus,
+    #[error("bad header: {0}")]
+    BadHeader(httparse::Error),
     #[error("bad chunked body")]
     BadChunks,
 }
@@ -626,33 +629,45 @@ fn read_to_close(
     }
 }
 
-/// Splits an HTTP/1.1 response into status and body.
+/// Headers read from an answer; Phoenix sends about ten.
+const MAX_HEADERS: usize = 64;
+
+/// Splits an HTTP/1.1 response, read to the end, into status and body.
+/// As lenient as a browser with a header line it cannot read: it is
+/// skipped (only the framing headers matter here).
 fn parse_response(raw: &[u8]) -> Result<(u16, String), NotHttp> {
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or(NotHttp::Incomplete)?;
-    let head = std::str::from_utf8(&raw[..split]).map_err(|_| NotHttp::NotUtf8)?;
-    let mut body = &raw[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status: u16 = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .ok_or(NotHttp::NoStatus)?;
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut response = httparse::Response::new(&mut headers);
+    let parsed = httparse::ParserConfig::default()
+        .allow_spaces_after_header_name_in_responses(true)
+        .allow_obsolete_multiline_headers_in_responses(true)
+        .ignore_invalid_headers_in_responses(true)
+        .parse_response(&mut response, raw);
+    let head_len = match parsed {
+        Ok(httparse::Status::Complete(n)) => n,
+        // The whole answer is in: a head without its blank line (or
+        // bytes that never were a head) ended early.
+        Ok(httparse::Status::Partial) => return Err(NotHttp::Incomplete),
+        Err(_) if !raw.windows(4).any(|w| w == b"\r\n\r\n") => return Err(NotHttp::Incomplete),
+        Err(httparse::Error::Status | httparse::Error::Version) => return Err(NotHttp::NoStatus),
+        Err(e) => return Err(NotHttp::BadHeader(e)),
+    };
+    if std::str::from_utf8(&raw[..head_len]).is_err() {
+        return Err(NotHttp::NotUtf8);
+    }
+    let status = response.code.ok_or(NotHttp::NoStatus)?;
     let mut chunked = false;
     let mut length = None;
-    for line in lines {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
+    for header in response.headers.iter() {
+        let value = String::from_utf8_lossy(header.value);
         let value = value.trim();
-        if name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked") {
+        if header.name.eq_ignore_ascii_case("transfer-encoding") && value.contains("chunked") {
             chunked = true;
-        } else if name.eq_ignore_ascii_case("content-length") {
+        } else if header.name.eq_ignore_ascii_case("content-length") {
             length = value.parse::<usize>().ok();
         }
     }
+    let mut body = &raw[head_len..];
     let decoded;
     if chunked {
         decoded = dechunk(body).ok_or(NotHttp::BadChunks)?;
@@ -663,17 +678,22 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), NotHttp> {
     Ok((status, String::from_utf8_lossy(body).into_owned()))
 }
 
+/// The data of a chunked body (RFC 9112 §7.1); trailers are ignored.
+/// `httparse` reads each chunk's size line, extensions and all.
 fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
     let mut out = Vec::new();
     loop {
-        let line_end = body.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&body[..line_end]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        body = &body[line_end + 2..];
+        let Ok(httparse::Status::Complete((start, size))) = httparse::parse_chunk_size(body) else {
+            return None;
+        };
+        let size = usize::try_from(size).ok()?;
+        body = &body[start..];
         if size == 0 {
             return Some(out);
         }
         out.extend_from_slice(body.get(..size)?);
+        // The CRLF after the data is skipped, not checked: a sloppy
+        // server's answer still reads.
         body = body.get(size + 2..)?;
     }
 }
@@ -725,6 +745,24 @@ mod tests {
         let r = b"HTTP/1.1 404 Not Found\r\n\r\nnope";
         assert_eq!(parse_response(r).unwrap(), (404, "nope".to_owned()));
         assert!(parse_response(b"garbage").is_err());
+    }
+
+    #[test]
+    fn chunk_extensions_and_unreadable_header_lines_are_taken_in_stride() {
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\n{}\r\n0\r\n\r\n";
+        assert_eq!(parse_response(r).unwrap(), (200, "{}".to_owned()));
+        let r = b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 2\r\n\r\n{}junk";
+        assert_eq!(parse_response(r).unwrap(), (200, "{}".to_owned()));
+        let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
+        assert_eq!(parse_response(r), Err(NotHttp::BadChunks));
+        assert_eq!(
+            parse_response(b"HTTP/1.1 200 OK\r\n"),
+            Err(NotHttp::Incomplete)
+        );
+        assert_eq!(
+            parse_response(b"HTTP/1.1 abc\r\n\r\n"),
+            Err(NotHttp::NoStatus)
+        );
     }
 
     #[test]

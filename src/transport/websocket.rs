@@ -398,6 +398,9 @@ mod tests {
             SubProtocolError::NoSubProtocol,
         ));
         assert!(text(none).contains("pass the token as a connect param instead: `-p token=…`"));
+        let not_http =
+            tungstenite::Error::Protocol(ProtocolError::HttparseError(httparse::Error::Version));
+        assert!(text(not_http).ends_with("if it speaks TLS, use a wss:// URL"));
         let slow = tungstenite::Error::Io(io::Error::from(ErrorKind::TimedOut));
         assert_eq!(
             text(slow),

@@ -16,8 +16,8 @@
 //!
 //! The state is split as a thread serving many connections would need it:
 //! this file holds the loop's own (poller, command queue) and drives it;
-//! [`flow`] the batches to the front end and their credits; [`conn`] one
-//! connection (session, open socket, timers); [`reconnect`] its schedule
+//! `flow` the batches to the front end and their credits; `conn` one
+//! connection (session, open socket, timers); `reconnect` its schedule
 //! between sockets. Opening a socket is `transport::websocket` or
 //! `transport::longpoll`.
 

@@ -39,7 +39,7 @@ use tungstenite::{Message, WebSocket};
 use url::Url;
 
 use crate::transport::tls::{self, Trust};
-use crate::transport::websocket::{ConnectError, Socket, secs, tcp_connect, tls_error};
+use crate::transport::websocket::{ConnectError, Socket, TlsFailure, secs, tcp_connect, tls_error};
 
 /// How long one poll may take: the server answers within its window
 /// (10 s in Phoenix); the JS client gives up after 20 s.
@@ -531,7 +531,7 @@ fn http(
     let tcp = tcp_connect(url)?;
     let clock = tcp.try_clone().map_err(LongPollError::Request)?;
     let io_err = |e: io::Error| match tls_error(&e) {
-        Some(t) => LongPollError::Connect(ConnectError::Tls(t)),
+        Some(t) => LongPollError::Connect(ConnectError::Tls(TlsFailure::Rustls(t.clone()))),
         None if e.kind() == ErrorKind::TimedOut => LongPollError::TooSlow(timeout),
         None => LongPollError::Request(e),
     };
@@ -544,9 +544,14 @@ fn http(
         let config = tls::client_config(trust).map_err(ConnectError::TlsConfig)?;
         let name =
             rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-                .map_err(|e| ConnectError::Tls(format!("bad server name `{host}`: {e}")))?;
+                .map_err(|error| {
+                    ConnectError::Tls(TlsFailure::ServerName {
+                        host: host.to_owned(),
+                        error,
+                    })
+                })?;
         let conn = rustls::ClientConnection::new(config, name)
-            .map_err(|e| ConnectError::Tls(e.to_string()))?;
+            .map_err(|e| ConnectError::Tls(TlsFailure::Rustls(e)))?;
         let mut stream = rustls::StreamOwned::new(conn, tcp);
         stream.write_all(req.as_bytes()).map_err(io_err)?;
         read_to_close(&mut stream, &clock, deadline, &mut raw).map_err(io_err)?;

@@ -39,13 +39,77 @@ pub enum ConnectError {
     /// The server answered the upgrade (or a long-poll request) with an
     /// HTTP error status.
     Http { status: u16, body: String },
-    /// TLS could not be set up, or the TLS handshake failed; the text
-    /// says why in words (see [`tls_error`]).
-    Tls(String),
+    /// The TLS handshake failed, or TLS could not start.
+    Tls(TlsFailure),
     /// The trust for `wss://` could not be built (`--ca-cert`).
     TlsConfig(tls::TlsError),
-    /// The WebSocket upgrade failed for another reason, told in words.
-    Handshake(String),
+    /// The WebSocket upgrade failed.
+    Handshake(Upgrade),
+}
+
+/// Why TLS failed once the trust was built.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsFailure {
+    /// rustls refused the server (its certificate, most often), told in
+    /// words with what to do.
+    #[error("{}", describe_tls(.0))]
+    Rustls(rustls::Error),
+    /// tungstenite could not start TLS, in its words.
+    #[error("{0}")]
+    Start(tungstenite::error::TlsError),
+    /// The host cannot be a TLS server name.
+    #[error("bad server name `{host}`: {error}")]
+    ServerName {
+        host: String,
+        error: rustls::pki_types::InvalidDnsNameError,
+    },
+}
+
+/// Why the WebSocket upgrade failed, after TCP (and TLS) got through.
+#[derive(Debug, thiserror::Error)]
+pub enum Upgrade {
+    /// A `-H` header name is not a valid HTTP header name.
+    #[error("invalid header name `{0}`")]
+    HeaderName(String),
+    /// A `-H` header value is not a valid HTTP header value.
+    #[error("invalid value for header `{0}`")]
+    HeaderValue(String),
+    /// The URL does not make an upgrade request.
+    #[error("{0}")]
+    Request(tungstenite::Error),
+    /// Setting up the TCP socket failed.
+    #[error("{0}")]
+    Socket(io::Error),
+    /// The whole upgrade ran past `--timeout`.
+    #[error(
+        "the server did not answer the upgrade within {}; is this a Phoenix socket \
+         endpoint? (--timeout sets the limit)",
+        secs(*.0)
+    )]
+    TooSlow(Duration),
+    /// A read or write of the upgrade timed out.
+    #[error("the server did not answer the upgrade in time")]
+    TimedOut,
+    /// The server hung up without an answer.
+    #[error("the server closed the connection before answering the upgrade")]
+    Unanswered,
+    /// `--auth-token` went in the subprotocol header and the server
+    /// accepted none.
+    #[error(
+        "the server chose no subprotocol, so it does not take `--auth-token` \
+         (Phoenix 1.8 sockets with `auth_token: true` do); \
+         pass the token as a connect param instead: `-p token=…`"
+    )]
+    NoSubprotocol,
+    /// The answer is not HTTP: likely a TLS server spoken to in plain.
+    #[error("the server's answer is not HTTP ({0}); if it speaks TLS, use a wss:// URL")]
+    NotHttp(httparse::Error),
+    /// The socket is of a kind the network thread cannot watch.
+    #[error("unsupported stream")]
+    UnsupportedStream,
+    /// Anything else tungstenite refused, in its words.
+    #[error("{0}")]
+    Refused(tungstenite::Error),
 }
 
 impl fmt::Display for ConnectError {
@@ -102,6 +166,8 @@ impl std::error::Error for ConnectError {
         match self {
             ConnectError::Tcp { error, .. } => Some(error),
             ConnectError::TlsConfig(e) => Some(e),
+            ConnectError::Handshake(e) => Some(e),
+            ConnectError::Tls(e) => Some(e),
             _ => None,
         }
     }
@@ -117,7 +183,7 @@ pub fn connect(
     timeout: Duration,
 ) -> Result<Socket, ConnectError> {
     let stream = tcp_connect(url)?;
-    let io_err = |e: io::Error| ConnectError::Handshake(e.to_string());
+    let io_err = |e: io::Error| ConnectError::Handshake(Upgrade::Socket(e));
     stream.set_nodelay(true).map_err(io_err)?;
     stream.set_read_timeout(Some(timeout)).map_err(io_err)?;
     stream.set_write_timeout(Some(timeout)).map_err(io_err)?;
@@ -125,12 +191,12 @@ pub fn connect(
     let mut request = url
         .as_str()
         .into_client_request()
-        .map_err(|e| ConnectError::Handshake(e.to_string()))?;
+        .map_err(|e| ConnectError::Handshake(Upgrade::Request(e)))?;
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| ConnectError::Handshake(format!("invalid header name `{name}`")))?;
+            .map_err(|_| ConnectError::Handshake(Upgrade::HeaderName(name.clone())))?;
         let value = HeaderValue::from_str(value)
-            .map_err(|_| ConnectError::Handshake(format!("invalid value for header `{name}`")))?;
+            .map_err(|_| ConnectError::Handshake(Upgrade::HeaderValue(name.to_string())))?;
         request.headers_mut().append(name, value);
     }
 
@@ -140,13 +206,7 @@ pub fn connect(
         )),
         _ => None,
     };
-    let too_slow = || {
-        ConnectError::Handshake(format!(
-            "the server did not answer the upgrade within {}; is this a Phoenix socket \
-             endpoint? (--timeout sets the limit)",
-            secs(timeout)
-        ))
-    };
+    let too_slow = || ConnectError::Handshake(Upgrade::TooSlow(timeout));
     let watchdog = Watchdog::start(&stream, timeout).map_err(io_err)?;
     let result = tungstenite::client_tls_with_config(request, stream, None, connector);
     if watchdog.finish() {
@@ -161,7 +221,7 @@ pub fn connect(
         HandshakeError::Failure(e) => handshake_failure(e),
         HandshakeError::Interrupted(_) => too_slow(),
     })?;
-    let tcp = tcp_of(&ws).ok_or_else(|| ConnectError::Handshake("unsupported stream".into()))?;
+    let tcp = tcp_of(&ws).ok_or(ConnectError::Handshake(Upgrade::UnsupportedStream))?;
     tcp.set_read_timeout(None).map_err(io_err)?;
     tcp.set_write_timeout(None).map_err(io_err)?;
     tcp.set_nonblocking(true).map_err(io_err)?;
@@ -260,59 +320,51 @@ pub fn secs(d: Duration) -> String {
 }
 
 fn handshake_failure(e: tungstenite::Error) -> ConnectError {
-    match e {
+    use tungstenite::error::{ProtocolError, SubProtocolError};
+    let upgrade = match e {
         tungstenite::Error::Http(resp) => {
             let body = resp
                 .body()
                 .as_deref()
                 .map(|b| String::from_utf8_lossy(b).into_owned())
                 .unwrap_or_default();
-            ConnectError::Http {
+            return ConnectError::Http {
                 status: resp.status().as_u16(),
                 body,
-            }
+            };
         }
-        tungstenite::Error::Tls(e) => ConnectError::Tls(e.to_string()),
-        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HandshakeIncomplete) => {
-            ConnectError::Handshake(
-                "the server closed the connection before answering the upgrade".into(),
-            )
+        tungstenite::Error::Tls(e) => return ConnectError::Tls(TlsFailure::Start(e)),
+        tungstenite::Error::Io(e) if tls_error(&e).is_some() => {
+            let tls = tls_error(&e).cloned().expect("checked above");
+            return ConnectError::Tls(TlsFailure::Rustls(tls));
         }
+        tungstenite::Error::Protocol(ProtocolError::HandshakeIncomplete) => Upgrade::Unanswered,
         // Browsers let this pass; tungstenite refuses it. A server that
         // does not take the token in the subprotocol header (Phoenix 1.7,
         // or 1.8 without `auth_token: true`) answers without one.
-        tungstenite::Error::Protocol(
-            tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(
-                tungstenite::error::SubProtocolError::NoSubProtocol,
-            ),
-        ) => ConnectError::Handshake(
-            "the server chose no subprotocol, so it does not take `--auth-token` \
-             (Phoenix 1.8 sockets with `auth_token: true` do); \
-             pass the token as a connect param instead: `-p token=…`"
-                .into(),
-        ),
+        tungstenite::Error::Protocol(ProtocolError::SecWebSocketSubProtocolError(
+            SubProtocolError::NoSubProtocol,
+        )) => Upgrade::NoSubprotocol,
         // A TLS server answers a plain request with a TLS alert.
-        tungstenite::Error::Protocol(tungstenite::error::ProtocolError::HttparseError(e)) => {
-            ConnectError::Handshake(format!(
-                "the server's answer is not HTTP ({e}); if it speaks TLS, use a wss:// URL"
-            ))
-        }
-        tungstenite::Error::Io(e) if tls_error(&e).is_some() => {
-            ConnectError::Tls(tls_error(&e).unwrap_or_default())
-        }
+        tungstenite::Error::Protocol(ProtocolError::HttparseError(e)) => Upgrade::NotHttp(e),
         tungstenite::Error::Io(e)
             if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
         {
-            ConnectError::Handshake("the server did not answer the upgrade in time".into())
+            Upgrade::TimedOut
         }
-        other => ConnectError::Handshake(other.to_string()),
-    }
+        other => Upgrade::Refused(other),
+    };
+    ConnectError::Handshake(upgrade)
 }
 
-/// Describes a rustls error carried inside an I/O error, in words.
-pub(crate) fn tls_error(e: &io::Error) -> Option<String> {
-    let tls = e.get_ref()?.downcast_ref::<rustls::Error>()?;
-    let text = match tls {
+/// The rustls error carried inside an I/O error, if it is one.
+pub(crate) fn tls_error(e: &io::Error) -> Option<&rustls::Error> {
+    e.get_ref()?.downcast_ref::<rustls::Error>()
+}
+
+/// A rustls error in words; a rejected certificate says what to do.
+fn describe_tls(tls: &rustls::Error) -> String {
+    match tls {
         rustls::Error::InvalidCertificate(cert) => {
             use rustls::CertificateError as C;
             let what = match cert {
@@ -337,8 +389,7 @@ pub(crate) fn tls_error(e: &io::Error) -> Option<String> {
             format!("the server's certificate was rejected: {what}")
         }
         other => other.to_string(),
-    };
-    Some(text)
+    }
 }
 
 pub(crate) fn tcp_of(ws: &Socket) -> Option<&TcpStream> {
@@ -427,6 +478,19 @@ mod tests {
             resolve.to_string(),
             "cannot resolve `nowhere`: no such host; check the host name"
         );
+    }
+
+    #[test]
+    fn a_rejected_certificate_inside_an_io_error_says_what_to_do() {
+        let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = io::Error::new(ErrorKind::InvalidData, unknown);
+        let e = handshake_failure(tungstenite::Error::Io(io)).to_string();
+        assert!(
+            e.starts_with("TLS error: the server's certificate was rejected: it is signed by an unknown certificate authority"),
+            "{e}"
+        );
+        assert!(e.contains("--ca-cert CA.pem"), "{e}");
+        assert!(tls_error(&io::Error::other("plain")).is_none());
     }
 
     #[test]

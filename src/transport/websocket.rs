@@ -33,7 +33,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 pub enum ConnectError {
     /// The host name gave no address.
-    Resolve { host: String, error: String },
+    Resolve { host: String, error: io::Error },
     /// No address of the host took a TCP connection.
     Tcp { addr: String, error: io::Error },
     /// The server answered the upgrade (or a long-poll request) with an
@@ -164,7 +164,7 @@ impl fmt::Display for ConnectError {
 impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            ConnectError::Tcp { error, .. } => Some(error),
+            ConnectError::Resolve { error, .. } | ConnectError::Tcp { error, .. } => Some(error),
             ConnectError::TlsConfig(e) => Some(e),
             ConnectError::Handshake(e) => Some(e),
             ConnectError::Tls(e) => Some(e),
@@ -243,9 +243,9 @@ pub(crate) fn tcp_connect(url: &Url) -> Result<TcpStream, ConnectError> {
                 .to_socket_addrs()
                 .map(Iterator::collect)
         })
-        .map_err(|e| ConnectError::Resolve {
+        .map_err(|error| ConnectError::Resolve {
             host: host.clone(),
-            error: e.to_string(),
+            error,
         })?;
     let mut last_err = None;
     let mut stream = None;
@@ -472,7 +472,7 @@ mod tests {
         assert!(tcp(ErrorKind::TimedOut).starts_with("timed out connecting to 127.0.0.1:4000"));
         let resolve = ConnectError::Resolve {
             host: "nowhere".into(),
-            error: "no such host".into(),
+            error: io::Error::other("no such host"),
         };
         assert_eq!(
             resolve.to_string(),

@@ -3,9 +3,7 @@
 //! broadcasts between long-poll and WebSocket clients, tokens, TLS, and no
 //! heartbeats.
 
-mod support;
-
-use support::{Script, Server, dedent};
+use crate::support::{Script, Server, dedent};
 
 #[test]
 fn join_push_reply_and_broadcast_over_long_poll() {

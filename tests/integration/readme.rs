@@ -2,11 +2,9 @@
 //! recorded, its smoke test passes against the built-in server with the
 //! summary it shows, and a changed reply fails the way it shows.
 
-mod support;
+use crate::support::{self, Script, Server};
 
-use support::{Script, Server};
-
-const README: &str = include_str!("../README.md");
+const README: &str = include_str!("../../README.md");
 
 /// The walkthrough's smoke test, as printed in step 3.
 const SMOKE: &str = "\

@@ -1,9 +1,7 @@
 //! Display switches (`--pretty`, `--raw`, `--timestamps`, `display`),
 //! payload colours, and `mute`.
 
-mod support;
-
-use support::{Script, Server, dedent};
+use crate::support::{Script, Server, dedent};
 
 #[test]
 fn pretty_and_raw_switch_at_runtime() {

@@ -3,9 +3,7 @@
 //! leaves, lists the present with `presence`, and emits `presence` records
 //! with `--json`.
 
-mod support;
-
-use support::{Script, Server};
+use crate::support::{Script, Server};
 
 #[test]
 fn two_clients_see_each_other_join_and_leave() {

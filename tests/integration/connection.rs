@@ -1,14 +1,12 @@
 //! The connection: heartbeats, the built-in server, URL forms, secret
 //! redaction, and a closed stdout under a flood.
 
-mod support;
-
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use support::{Script, Server, TempDir, dedent};
+use crate::support::{self, Script, Server, TempDir, dedent};
 
 #[test]
 fn heartbeats_keep_an_idle_connection_alive_and_show_when_asked() {

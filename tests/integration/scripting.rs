@@ -1,9 +1,7 @@
 //! Scripts as smoke tests: `expect`, `wait` with a payload, `--bail`,
 //! `${NAME}` substitution and the summary line.
 
-mod support;
-
-use support::{Script, Server, dedent};
+use crate::support::{self, Script, Server, dedent};
 
 #[test]
 fn passing_expectations_exit_0_and_say_so() {

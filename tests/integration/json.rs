@@ -1,10 +1,8 @@
 //! `--json`: every stdout line is one JSON record with `type` and `time`,
 //! errors included, and each record type carries its documented fields.
 
-mod support;
-
+use crate::support::{Output, Script, Server};
 use serde_json::{Value, json};
-use support::{Output, Script, Server};
 
 /// `2026-11-27T19:25:04.123Z`: RFC 3339, UTC, milliseconds.
 fn is_rfc3339_millis_utc(t: &str) -> bool {

@@ -1,11 +1,9 @@
 //! Piped scripts in human mode: whole transcripts, compared after
 //! normalising latencies, and each REPL command's behaviour.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{Script, Server, dedent};
+use crate::support::{Script, Server, dedent};
 
 #[test]
 fn lobby_session_transcript_is_exact() {

@@ -3,11 +3,9 @@
 //! `crash`, the idle timeout, or the server process going away) break the
 //! connection and the client must bring every channel back.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{Script, Server, unused_port};
+use crate::support::{self, Script, Server, unused_port};
 
 /// Restarts `server` from a second client, as a deploy would.
 fn restart(server: &Server) {

@@ -7,8 +7,6 @@
 //! killed and the test fails with what it printed. Nothing here sleeps to
 //! let things settle: waits are on a condition with a deadline.
 
-#![allow(dead_code)] // each test crate uses a different part of this module
-
 use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Read, Write};

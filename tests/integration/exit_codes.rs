@@ -2,11 +2,9 @@
 //! error under --fail); 2 usage; 3 could not connect or the connection
 //! dropped. Each test also checks what the user is told.
 
-mod support;
-
 use std::time::Duration;
 
-use support::{Script, Server, dedent, unused_port};
+use crate::support::{Script, Server, dedent, unused_port};
 
 #[test]
 fn successful_script_exits_0() {

@@ -3,11 +3,9 @@
 //! generated for the test (trusted with `--ca-cert`, refused without it,
 //! accepted with `--insecure` and its warning).
 
-mod support;
-
 use std::path::PathBuf;
 
-use support::{Script, Server, TempDir};
+use crate::support::{Script, Server, TempDir};
 
 #[test]
 fn auth_token_is_accepted_and_exposed_by_the_server() {

@@ -1,13 +1,11 @@
 //! The interactive REPL in a pseudo-terminal (rexpect): frames printed while
 //! a line is half typed, Ctrl-D, and the history file.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{self, Script, Server, TempDir, command};
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_with_options};
-use support::{Script, Server, TempDir, command};
 
 /// How long each `exp_*` may wait.
 const EXPECT_MS: u64 = 10_000;

@@ -2,9 +2,7 @@
 //! against the built-in server, binary pushes, replies and broadcasts both
 //! ways, and the clear refusals (binary on V1, fields over 255 bytes).
 
-mod support;
-
-use support::{Script, Server, TempDir, dedent};
+use crate::support::{Script, Server, TempDir, dedent};
 
 const LOBBY: &str = "join room:lobby\n\
                      push room:lobby echo body=hi count:=3\n\

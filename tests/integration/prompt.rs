@@ -2,13 +2,11 @@
 //! hints, multi-line JSON (typed and pasted), muting, and `-e` before the
 //! prompt.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::{self, Server, TempDir, command};
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_with_options};
-use support::{Server, TempDir, command};
 
 const EXPECT_MS: u64 = 10_000;
 

@@ -5,13 +5,11 @@
 //! or JSON mode, in `status`, in errors, and when a server echoes it back,
 //! unless `--show-secrets`.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
 
-use support::{Script, Server, TempDir};
+use crate::support::{Script, Server, TempDir};
 
 /// One distinct secret per way in, so a leak names its way.
 const SECRETS: &[(&str, &str)] = &[

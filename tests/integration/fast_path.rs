@@ -4,13 +4,11 @@
 //! included), in human and `--json` output, also behind a slow reader.
 //! Speed is measured by `examples/bench.rs`, never asserted here.
 
-mod support;
-
 use std::io::Read;
 use std::thread;
 use std::time::Duration;
 
-use support::{Script, Server, TempDir};
+use crate::support::{self, Script, Server, TempDir};
 
 /// Large enough to cross every batch and buffer boundary many times.
 const FLOOD: u64 = 50_000;

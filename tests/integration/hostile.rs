@@ -7,15 +7,13 @@
 //! does the handshake (or not), answers the join, then does what the test
 //! tells it, down to raw frame bytes on the TCP stream.
 
-mod support;
-
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use support::{Script, Server, TempDir};
+use crate::support::{self, Script, Server, TempDir};
 use tungstenite::Message;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;

@@ -1,0 +1,29 @@
+//! The integration tests, as one test binary: each module is one area of
+//! phx-repl, checked end to end through the built binary (or, for
+//! `properties`, through the library's pure parts).
+//!
+//! One binary rather than one per file: cargo links every test target
+//! against the whole dependency tree, so eighteen targets meant eighteen
+//! links of the same code. Shared helpers live in `support`; what a module
+//! needs only for itself stays in that module.
+
+mod support;
+
+mod connecting;
+mod connection;
+mod display;
+mod exit_codes;
+mod fast_path;
+mod hostile;
+mod interactive;
+mod json;
+mod longpoll;
+mod presence;
+mod prompt;
+mod properties;
+mod protocols;
+mod readme;
+mod resilience;
+mod script;
+mod scripting;
+mod secrets;

@@ -1,5 +1,6 @@
-//! The connection: heartbeats, the built-in server, URL forms, secret
-//! redaction, and a closed stdout under a flood.
+//! The connection: heartbeats, the built-in server, URL forms (typed or
+//! from `PHX_REPL_URL`), secret redaction, and a closed stdout under a
+//! flood.
 
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
@@ -128,6 +129,19 @@ fn full_websocket_url_is_kept() {
     .run()
     .assert_success()
     .assert_stdout_contains("* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0\n");
+}
+
+#[test]
+fn the_url_can_come_from_the_environment() {
+    let server = Server::start();
+    Script::without_url()
+        .env("PHX_REPL_URL", &server.url)
+        .env("PHX_REPL_TIMEOUT", "5")
+        .stdin("join room:lobby\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("* connected to ws://127.0.0.1:PORT/socket/websocket")
+        .assert_stdout_lacks("built-in server");
 }
 
 #[test]

@@ -9,6 +9,8 @@
 
 mod support;
 
+mod commands;
+mod completions;
 mod connecting;
 mod connection;
 mod display;
@@ -24,6 +26,5 @@ mod properties;
 mod protocols;
 mod readme;
 mod resilience;
-mod script;
-mod scripting;
 mod secrets;
+mod smoke_tests;

@@ -1,5 +1,8 @@
-//! Piped scripts in human mode: whole transcripts, compared after
-//! normalising latencies, and each REPL command's behaviour.
+//! What each REPL command does in a piped script (`join`, `leave`, `push`
+//! and `send`, `heartbeat`, `raw`, `topics`, `sleep`, `wait`, `help`,
+//! `quit`), checked in human mode on whole transcripts compared after
+//! normalising latencies; also comments, line endings and colour in piped
+//! output. Scripts used as tests (`expect`, recordings) are `smoke_tests`.
 
 use std::time::Duration;
 

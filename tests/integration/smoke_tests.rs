@@ -1,5 +1,7 @@
 //! Scripts as smoke tests: `expect`, `wait` with a payload, `--bail`,
-//! `${NAME}` substitution and the summary line.
+//! `${NAME}` substitution, the summary line, script files and `-e` lines,
+//! and recordings that replay as tests. What each command does on its own
+//! is `commands`.
 
 use crate::support::{self, Script, Server, dedent};
 
@@ -231,36 +233,6 @@ fn a_missing_script_file_is_a_usage_error() {
         .run()
         .assert_code(2)
         .assert_stderr_contains("phx-repl: error: cannot read the script `no-such-file.phx`");
-}
-
-#[test]
-fn the_url_can_come_from_the_environment() {
-    let server = Server::start();
-    Script::without_url()
-        .env("PHX_REPL_URL", &server.url)
-        .env("PHX_REPL_TIMEOUT", "5")
-        .stdin("join room:lobby\n")
-        .run()
-        .assert_success()
-        .assert_stdout_contains("* connected to ws://127.0.0.1:PORT/socket/websocket")
-        .assert_stdout_lacks("built-in server");
-}
-
-#[test]
-fn shell_completions_and_the_man_page_are_printed() {
-    let home = support::TempDir::new();
-    for shell in ["bash", "zsh", "fish", "powershell"] {
-        let out = support::command(&home)
-            .args(["completions", shell])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{shell}");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(text.contains("timeout"), "{shell}: {text}");
-    }
-    let out = support::command(&home).arg("man").output().unwrap();
-    assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains(".TH phx-repl 1"));
 }
 
 /// The reply and message lines of a run, for comparing two runs.

@@ -1,11 +1,11 @@
 //! What phx-repl writes for the shell rather than a session:
 //! `phx-repl completions SHELL` and `phx-repl man`.
 
-use crate::support::{TempDir, command};
+use crate::support::{Home, command};
 
 #[test]
 fn shell_completions_and_the_man_page_are_printed() {
-    let home = TempDir::new();
+    let home = Home::new();
     for shell in ["bash", "zsh", "fish", "powershell"] {
         let out = command(&home)
             .args(["completions", shell])

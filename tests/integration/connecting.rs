@@ -5,7 +5,8 @@
 
 use std::path::PathBuf;
 
-use crate::support::{Script, Server, TempDir};
+use crate::support::{Script, Server, scratch_dir};
+use tempfile::TempDir;
 
 #[test]
 fn auth_token_is_accepted_and_exposed_by_the_server() {
@@ -115,7 +116,7 @@ impl Pki {
             leaf.not_after = rcgen::date_time_ymd(2001, 1, 1);
         }
         let leaf = leaf.signed_by(&key, &ca_cert, &ca_key).unwrap();
-        let dir = TempDir::new();
+        let dir = scratch_dir();
         std::fs::write(dir.path().join("ca.pem"), ca_cert.pem()).unwrap();
         std::fs::write(dir.path().join("cert.pem"), leaf.pem()).unwrap();
         std::fs::write(dir.path().join("key.pem"), key.serialize_pem()).unwrap();

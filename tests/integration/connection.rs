@@ -7,7 +7,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Script, Server, TempDir, dedent};
+use crate::support::{self, Home, Script, Server, dedent};
 
 #[test]
 fn heartbeats_keep_an_idle_connection_alive_and_show_when_asked() {
@@ -178,7 +178,7 @@ fn token_in_the_url_is_redacted_too() {
 #[test]
 fn closed_stdout_during_a_flood_ends_the_run_without_a_panic() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut child = support::spawn_piped(
         &home,
         &[server.url.as_str()],

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::thread;
 use std::time::Duration;
 
-use crate::support::{self, Script, Server, TempDir};
+use crate::support::{self, Home, Script, Server};
 
 /// Large enough to cross every batch and buffer boundary many times.
 const FLOOD: u64 = 50_000;
@@ -124,7 +124,7 @@ fn a_flood_in_json_has_one_record_per_push_in_order() {
 #[test]
 fn a_flood_behind_a_slow_reader_still_arrives_whole_and_in_order() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let topic = format!("flood:{FLOOD}");
     let mut child = support::spawn_piped(
         &home,

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use crate::support::{self, Script, Server, TempDir};
+use crate::support::{self, Home, Script, Server};
 use tungstenite::Message;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
@@ -427,7 +427,7 @@ fn a_slow_reader_does_not_stop_heartbeats() {
     // The server drops connections silent for 1 s; the client's stdout is
     // not read for 2 s during a flood. Heartbeats must still go out.
     let server = Server::with_idle_timeout("1");
-    let home = TempDir::new();
+    let home = Home::new();
     let mut child = support::spawn_piped(
         &home,
         &[server.url.as_str(), "--heartbeat", "0.3"],
@@ -459,7 +459,7 @@ fn a_slow_reader_does_not_stop_heartbeats() {
 #[test]
 fn time_spent_behind_a_slow_reader_does_not_count_against_replies() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut child = support::spawn_piped(
         &home,
         // 2 s: the replies queue behind 300 000 frames, and reading them
@@ -539,7 +539,7 @@ fn sigterm_and_sigint_close_the_socket_normally_and_exit_143_and_130() {
 #[test]
 fn output_to_a_closed_pipe_ends_quietly() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut child = support::spawn_piped(
         &home,
         &[server.url.as_str()],
@@ -579,7 +579,7 @@ fn memory_stays_bounded_under_a_flood_of_big_frames_and_a_slow_reader() {
         let _ = ws.send(Message::text(AFTER));
         let _ = sent_tx.send(());
     });
-    let home = TempDir::new();
+    let home = Home::new();
     // Stdin stays open so the client is still there to be measured.
     let mut child = support::command(&home)
         .arg(&url)

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Script, Server, TempDir, command};
+use crate::support::{self, Home, Script, Server, command};
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_with_options};
 
@@ -11,7 +11,7 @@ use rexpect::session::{PtySession, spawn_with_options};
 const EXPECT_MS: u64 = 10_000;
 
 /// The client in a pty against `server`, with history in `home`.
-fn spawn_repl(server: &Server, home: &TempDir) -> PtySession {
+fn spawn_repl(server: &Server, home: &Home) -> PtySession {
     let mut cmd = command(home);
     cmd.env("TERM", "xterm")
         .args([server.url.as_str(), "--color", "never"]);
@@ -62,7 +62,7 @@ fn assert_exited_cleanly(repl: &mut PtySession) {
 #[test]
 fn half_typed_line_survives_an_incoming_broadcast() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn_repl(&server, &home);
 
     type_line(&mut repl, "join room:lobby");
@@ -93,7 +93,7 @@ fn half_typed_line_survives_an_incoming_broadcast() {
 #[test]
 fn ctrl_d_exits_with_status_0() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn_repl(&server, &home);
     type_line(&mut repl, "join room:lobby");
     repl.exp_string("reply ok to phx_join")
@@ -110,7 +110,7 @@ fn history_file_is_private_and_keeps_typed_lines() {
     use std::os::unix::fs::PermissionsExt;
 
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let history = home.history();
     let mut repl = spawn_repl(&server, &home);
     type_line(&mut repl, "join room:lobby");
@@ -140,7 +140,7 @@ fn history_file_is_private_and_keeps_typed_lines() {
 #[test]
 fn history_from_an_earlier_run_is_recalled_with_the_up_arrow() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut first = spawn_repl(&server, &home);
     type_line(&mut first, "push room:lobby echo {\"again\":1}");
     first
@@ -161,7 +161,7 @@ fn history_from_an_earlier_run_is_recalled_with_the_up_arrow() {
 #[test]
 fn lines_typed_ahead_all_run_in_order() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn_repl(&server, &home);
 
     // Three lines in one write, as a fast typist or a plain paste delivers
@@ -182,7 +182,7 @@ fn lines_typed_ahead_all_run_in_order() {
 #[test]
 fn enter_during_a_flood_does_not_freeze_the_prompt() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn_repl(&server, &home);
 
     type_line(&mut repl, "join flood:200000");
@@ -205,7 +205,7 @@ fn enter_during_a_flood_does_not_freeze_the_prompt() {
 #[test]
 fn ctrl_c_cancels_a_pending_sleep_and_the_lines_queued_behind_it() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn_repl(&server, &home);
 
     // Typed in one go while the editor has the terminal in raw mode, so
@@ -225,7 +225,7 @@ fn ctrl_c_cancels_a_pending_sleep_and_the_lines_queued_behind_it() {
 #[test]
 fn quit_during_a_flood_prints_every_frame_in_order_first() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn_repl(&server, &home);
 
     type_line(&mut repl, "join flood:30000");
@@ -254,7 +254,7 @@ fn quit_during_a_flood_prints_every_frame_in_order_first() {
 #[test]
 fn quit_behind_a_pending_sleep_ends_the_session_at_once() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn_repl(&server, &home);
 
     // The expect timeout (10 s) is far below the sleep: waiting it out
@@ -269,7 +269,7 @@ fn quit_behind_a_pending_sleep_ends_the_session_at_once() {
 #[test]
 fn with_stdout_in_a_file_the_prompt_stays_on_the_terminal() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let out = home.path().join("out.ndjson");
     // The same clean environment as every other client, around a shell
     // that sends stdout to a file.
@@ -310,7 +310,7 @@ fn with_stdout_in_a_file_the_prompt_stays_on_the_terminal() {
 #[test]
 fn at_the_prompt_a_push_to_a_rejoining_topic_is_queued_with_a_note_then_sent() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn_repl(&server, &home);
 
     type_line(&mut repl, "join room:lobby <\"user\":\"ana\">");

@@ -4,14 +4,14 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Server, TempDir, command};
+use crate::support::{self, Home, Server, command};
 use rexpect::process::WaitStatus;
 use rexpect::session::{PtySession, spawn_with_options};
 
 const EXPECT_MS: u64 = 10_000;
 
 /// The client in a pty against `server`, with `extra` arguments.
-fn spawn(server: &Server, home: &TempDir, extra: &[&str]) -> PtySession {
+fn spawn(server: &Server, home: &Home, extra: &[&str]) -> PtySession {
     let mut cmd = command(home);
     cmd.env("TERM", "xterm")
         .arg(server.url.as_str())
@@ -53,7 +53,7 @@ fn quit(repl: &mut PtySession) {
 #[test]
 fn tab_completes_commands_topics_and_events() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn(&server, &home, &["--color", "never"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     // `jo<Tab>` becomes `join `.
@@ -73,7 +73,7 @@ fn tab_completes_commands_topics_and_events() {
 #[test]
 fn a_history_hint_is_taken_with_the_right_arrow() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     std::fs::write(home.history(), "#V2\njoin room:hinted\n").unwrap();
     // Hints need colour to be dimmed, so they are only shown with colour.
     let mut repl = spawn(&server, &home, &["--color", "always"]);
@@ -90,7 +90,7 @@ fn a_history_hint_is_taken_with_the_right_arrow() {
 #[test]
 fn a_history_hint_is_taken_with_end_and_ctrl_e() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     std::fs::write(home.history(), "#V2\njoin room:first\njoin room:second\n").unwrap();
     let mut repl = spawn(&server, &home, &["--color", "always"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
@@ -111,7 +111,7 @@ fn a_history_hint_is_taken_with_end_and_ctrl_e() {
 #[test]
 fn an_open_json_payload_continues_on_the_next_line() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn(&server, &home, &["--color", "never"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     type_keys(&mut repl, "join room:lobby\r");
@@ -139,7 +139,7 @@ fn an_open_json_payload_continues_on_the_next_line() {
 #[test]
 fn muted_events_are_hidden_at_the_prompt_and_counted() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn(&server, &home, &["--color", "never"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     type_keys(&mut repl, "join room:lobby\r");
@@ -165,7 +165,7 @@ fn muted_events_are_hidden_at_the_prompt_and_counted() {
 #[test]
 fn exec_lines_run_before_the_prompt() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn(
         &server,
         &home,
@@ -192,7 +192,7 @@ fn exec_lines_run_before_the_prompt() {
 #[test]
 fn an_expect_typed_before_the_reply_waits_for_it() {
     let server = Server::start();
-    let home = TempDir::new();
+    let home = Home::new();
     let mut repl = spawn(&server, &home, &["--color", "never"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     type_keys(&mut repl, "join room:lobby\r");

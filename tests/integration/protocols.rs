@@ -2,7 +2,7 @@
 //! against the built-in server, binary pushes, replies and broadcasts both
 //! ways, and the clear refusals (binary on V1, fields over 255 bytes).
 
-use crate::support::{Script, Server, TempDir, dedent};
+use crate::support::{Script, Server, dedent, scratch_dir};
 
 const LOBBY: &str = "join room:lobby\n\
                      push room:lobby echo body=hi count:=3\n\
@@ -126,7 +126,7 @@ fn binary_push_gets_a_binary_reply_and_broadcast() {
 #[test]
 fn long_binary_is_abbreviated_for_humans_and_full_in_json() {
     let server = Server::start();
-    let dir = TempDir::new();
+    let dir = scratch_dir();
     let file = dir.path().join("blob.bin");
     let data: Vec<u8> = (0..=255).collect();
     std::fs::write(&file, &data).unwrap();

@@ -76,7 +76,7 @@ fn without_start_time(recording: &str) -> String {
 fn the_walkthrough_recording_reads_as_shown() {
     let shown = block_after("**2. Look at the recording.**");
     let server = Server::start();
-    let dir = support::TempDir::new();
+    let dir = support::scratch_dir();
     let file = dir.path().join("smoke.phx");
     Script::new(&server)
         .arg("--record")

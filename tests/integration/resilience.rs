@@ -116,8 +116,8 @@ fn a_reply_that_comes_after_the_crash_is_matched_to_its_request() {
 #[test]
 fn a_recording_notes_a_late_reply_instead_of_expecting_it_from_the_next_line() {
     let server = Server::start();
-    let home = support::TempDir::new();
-    let file = home.path().join("late.phx");
+    let dir = support::scratch_dir();
+    let file = dir.path().join("late.phx");
     Script::new(&server)
         .arg("--record")
         .arg(&file)

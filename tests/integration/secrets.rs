@@ -9,7 +9,7 @@ use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::thread;
 
-use crate::support::{Script, Server, TempDir};
+use crate::support::{Script, Server, scratch_dir};
 
 /// One distinct secret per way in, so a leak names its way.
 const SECRETS: &[(&str, &str)] = &[
@@ -72,8 +72,8 @@ fn assert_no_secret(what: &str, text: &str) {
 fn no_secret_is_printed_or_recorded_in_a_session() {
     let server = Server::start();
     for mode in [&[][..], &["--json"][..]] {
-        let home = TempDir::new();
-        let record = home.path().join("session.phx");
+        let dir = scratch_dir();
+        let record = dir.path().join("session.phx");
         let out = Script::with_url(&args(&server.url)[0])
             .args(&args(&server.url)[1..])
             .args(mode)
@@ -178,8 +178,8 @@ fn show_secrets_prints_them() {
 #[test]
 fn a_recording_started_at_a_line_is_scrubbed_too() {
     let server = Server::start();
-    let home = TempDir::new();
-    let record = home.path().join("later.phx");
+    let dir = scratch_dir();
+    let record = dir.path().join("later.phx");
     let token = secret("param-token");
     let out = Script::new(&server)
         .args(["-p", &format!("token={token}")])
@@ -201,8 +201,8 @@ fn a_recording_started_at_a_line_is_scrubbed_too() {
 #[test]
 fn secret_named_variables_are_hidden_and_others_shown() {
     let server = Server::start();
-    let home = TempDir::new();
-    let record = home.path().join("vars.phx");
+    let dir = scratch_dir();
+    let record = dir.path().join("vars.phx");
     let script = "join room:lobby token=${SMOKE_TOKEN}\n\
                   push room:lobby echo who=${PHX_TEST_WHO} pw=${DB_PASSWORD}\n";
     let run = |extra: &[&str]| {

@@ -183,8 +183,8 @@ fn piped_runs_end_with_a_summary_unless_quiet() {
 #[test]
 fn exec_lines_and_script_files_run_first_then_stdin() {
     let server = Server::start();
-    let home = support::TempDir::new();
-    let file = home.path().join("setup.phx");
+    let dir = support::scratch_dir();
+    let file = dir.path().join("setup.phx");
     std::fs::write(&file, "# setup\njoin room:lobby\nexpect ok\n").unwrap();
     Script::new(&server)
         .arg("-f")
@@ -249,8 +249,8 @@ fn frames_in(stdout: &str) -> Vec<String> {
 #[test]
 fn a_recording_replays_to_the_same_replies() {
     let server = Server::start();
-    let home = support::TempDir::new();
-    let file = home.path().join("session.phx");
+    let dir = support::scratch_dir();
+    let file = dir.path().join("session.phx");
     let first = Script::new(&server)
         .arg("--record")
         .arg(&file)
@@ -327,8 +327,8 @@ fn a_recording_replays_to_the_same_replies() {
 #[test]
 fn record_starts_and_stops_at_a_line() {
     let server = Server::start();
-    let home = support::TempDir::new();
-    let file = home.path().join("part.phx");
+    let dir = support::scratch_dir();
+    let file = dir.path().join("part.phx");
     let script = format!(
         "join room:lobby\nrecord {}\npush room:lobby echo n:=1\nrecord stop\npush room:lobby echo n:=2\n",
         file.display()
@@ -357,9 +357,9 @@ fn record_starts_and_stops_at_a_line() {
 #[test]
 fn a_recording_started_later_joins_the_live_topics_first_and_replays() {
     let server = Server::start();
-    let home = support::TempDir::new();
-    let file = home.path().join("later.phx");
-    let other = home.path().join("other.phx");
+    let dir = support::scratch_dir();
+    let file = dir.path().join("later.phx");
+    let other = dir.path().join("other.phx");
     let script = format!(
         "join room:lobby user=${{PHX_TEST_NAME}}\n\
          join room:gone\n\
@@ -439,8 +439,8 @@ fn an_unclosed_payload_does_not_swallow_the_next_command() {
 #[test]
 fn expect_checks_the_request_not_an_automatic_rejoin() {
     let server = Server::start();
-    let home = support::TempDir::new();
-    let file = home.path().join("crash.phx");
+    let dir = support::scratch_dir();
+    let file = dir.path().join("crash.phx");
     // The crash makes the client rejoin by itself after 1 s; the sleep
     // lets that happen before the expect.
     Script::new(&server)

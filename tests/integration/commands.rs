@@ -1,12 +1,9 @@
-//! What each REPL command does in a piped script (`join`, `leave`, `push`
-//! and `send`, `heartbeat`, `raw`, `topics`, `sleep`, `wait`, `help`,
-//! `quit`), checked in human mode on whole transcripts compared after
-//! normalising latencies; also comments, line endings and colour in piped
-//! output. Scripts used as tests (`expect`, recordings) are `smoke_tests`.
+//! Piped scripts in human mode: whole transcripts, compared after
+//! normalising latencies, and each REPL command's behaviour.
 
 use std::time::Duration;
 
-use crate::support::{Script, Server, dedent};
+use crate::support::{Script, Server, dedent, joined, joined_again, lobby_joined, transcript};
 
 #[test]
 fn lobby_session_transcript_is_exact() {
@@ -23,14 +20,10 @@ fn lobby_session_transcript_is_exact() {
         .run()
         .assert_success()
         .assert_stderr("")
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &lobby_joined(),
             r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby echo {"body":"hi","count":3}  (ref 2)
             ← room:lobby reply ok to echo (ref 2, _) {"body":"hi","count":3}
             → room:lobby shout {"x":1}  (ref 3)
@@ -42,7 +35,7 @@ fn lobby_session_transcript_is_exact() {
             ← room:lobby phx_close: channel closed {}
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]
@@ -76,25 +69,16 @@ fn duplicate_join_shows_the_old_close_as_stale_and_keeps_the_new_join_ref() {
         .run()
         .assert_success()
         .assert_stderr("")
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &lobby_joined(),
+            &joined_again("room:lobby", "user-1", 2, "P2"),
             r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
-            → room:lobby phx_join {}  (ref 2)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P2"}]}}
-              room:lobby + user-1 (2 sessions)
-              room:lobby - user-1 (1 session left)
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P2"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 2, _) {"joined":"room:lobby"}
             ← room:lobby phx_close: the server closed the channel {} [stale join_ref 1: an earlier instance of the channel]
               room:lobby  joined    join_ref 2
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]
@@ -115,21 +99,17 @@ fn leave_without_topic_leaves_the_only_joined_topic() {
         .stdin("join room:lobby\nleave\ntopics\n")
         .run()
         .assert_success()
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &lobby_joined(),
             r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby phx_leave {}  (ref 2)
             ← room:lobby reply ok to phx_leave (ref 2, _) {}
             ← room:lobby phx_close: channel closed {}
               room:lobby  closed    join_ref 1
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]
@@ -144,24 +124,16 @@ fn ambiguous_leave_is_an_error_and_sends_nothing() {
         .assert_stderr(
             "error: line 3: several topics are joined (room:a, room:b); say which: `leave room:a`\n",
         )
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &joined("room:a", "user-1", 1, "P1"),
+            &joined("room:b", "user-1", 2, "P2"),
             r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:a phx_join {}  (ref 1)
-            ← room:a push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:a + user-1
-            ← room:a broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:a reply ok to phx_join (ref 1, _) {"joined":"room:a"}
-            → room:b phx_join {}  (ref 2)
-            ← room:b push presence_state {"user-1":{"metas":[{"phx_ref":"P2"}]}}
-              room:b + user-1
-            ← room:b broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P2"}]}},"leaves":{}}
-            ← room:b reply ok to phx_join (ref 2, _) {"joined":"room:b"}
             → room:a echo {}  (ref 3)
             ← room:a reply ok to echo (ref 3, _) {}
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]
@@ -195,16 +167,14 @@ fn push_error_reply_and_unjoined_topic_are_shown() {
         .stdin("push room:lobby echo\njoin room:lobby\npush room:lobby fail\njoin private:x\n")
         .run()
         .assert_success()
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → room:lobby echo {}  (ref 1)
             ← room:lobby reply error to echo (ref 1, _) {"reason":"unmatched topic"}
-            → room:lobby phx_join {}  (ref 2)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 2, _) {"joined":"room:lobby"}
+            "#,
+            &joined("room:lobby", "user-1", 2, "P1"),
+            r#"
             → room:lobby fail {}  (ref 3)
             ← room:lobby reply error to fail (ref 3, _) {"reason":"nope"}
             → private:x phx_join {}  (ref 4)
@@ -212,7 +182,7 @@ fn push_error_reply_and_unjoined_topic_are_shown() {
             * private:x errored (join refused); not rejoined automatically, `join private:x` to retry
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]
@@ -461,17 +431,11 @@ fn lines_after_quit_do_not_run() {
         .run()
         .assert_success()
         .assert_stderr("")
-        .assert_stdout(&dedent(
-            r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
-            * connection closed: code 1000
-            "#,
-        ));
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &lobby_joined(),
+            "* connection closed: code 1000",
+        ]));
 }
 
 #[test]
@@ -492,17 +456,11 @@ fn comments_and_blank_lines_do_nothing() {
         .run()
         .assert_success()
         .assert_stderr("")
-        .assert_stdout(&dedent(
-            r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
-            * connection closed: code 1000
-            "#,
-        ));
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &lobby_joined(),
+            "* connection closed: code 1000",
+        ]));
 }
 
 #[test]

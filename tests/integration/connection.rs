@@ -1,13 +1,12 @@
-//! The connection: heartbeats, the built-in server, URL forms (typed or
-//! from `PHX_REPL_URL`), secret redaction, and a closed stdout under a
-//! flood.
+//! The connection: heartbeats, the built-in server, URL forms, secret
+//! redaction, and a closed stdout under a flood.
 
 use std::io::{BufRead, BufReader};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::support::{self, Home, Script, Server, dedent};
+use crate::support::{self, Home, Script, Server, lobby_joined, transcript};
 
 #[test]
 fn heartbeats_keep_an_idle_connection_alive_and_show_when_asked() {
@@ -64,20 +63,18 @@ fn no_url_starts_the_built_in_server_and_a_script_runs_against_it() {
         .run()
         .assert_success()
         .assert_stderr("")
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
             r#"
             * no URL given: started the built-in server at ws://127.0.0.1:PORT/socket (for your app: phx-repl ws://localhost:4000/socket)
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
+            "#,
+            &lobby_joined(),
+            r#"
             → room:lobby echo {"n":1}  (ref 2)
             ← room:lobby reply ok to echo (ref 2, _) {"n":1}
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]

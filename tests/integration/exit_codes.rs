@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Script, Server, dedent, unused_port};
+use crate::support::{Script, Server, joined_again, lobby_joined, transcript, unused_port};
 
 #[test]
 fn successful_script_exits_0() {
@@ -25,19 +25,15 @@ fn bad_line_exits_1_sends_nothing_and_later_lines_still_run() {
         .run()
         .assert_code(1)
         .assert_stderr("error: line 2: unknown command `jion`; did you mean `join`?\n")
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &lobby_joined(),
             r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby echo {}  (ref 2)
             ← room:lobby reply ok to echo (ref 2, _) {}
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]
@@ -175,31 +171,24 @@ fn a_push_that_crashes_its_channel_stops_waiting_at_once_and_exits_0() {
         .run()
         .assert_success()
         .assert_stderr("")
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &lobby_joined(),
             r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby crash {}  (ref 2)
             ← room:lobby phx_error: the channel crashed {"reason":"channel_crash"}
             * room:lobby errored (phx_error); rejoining in 1 s
             * no reply to crash on room:lobby (ref 2): the channel crashed
             * room:lobby is not joined yet: queued until it has joined
             * rejoining room:lobby with its join payload (attempt 1)
-            → room:lobby phx_join {}  (ref 3)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P2"}]}}
-              room:lobby + user-1 (2 sessions)
-              room:lobby - user-1 (1 session left)
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P2"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 3, _) {"joined":"room:lobby"}
+            "#,
+            &joined_again("room:lobby", "user-1", 3, "P2"),
+            r#"
             → room:lobby echo {}  (ref 4)
             ← room:lobby reply ok to echo (ref 4, _) {}
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]
@@ -337,17 +326,11 @@ fn connection_dropped_mid_script_exits_3_without_running_the_rest() {
         .args(["--heartbeat", "0", "--no-reconnect"])
         .stdin("join room:lobby\nsleep 2s\npush room:lobby echo\n")
         .run();
-    out.assert_code(3).assert_stdout(&dedent(
-        r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
-            * disconnected by the server: code 1000 (idle timeout)
-            "#,
-    ));
+    out.assert_code(3).assert_stdout(&transcript(&[
+        "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+        &lobby_joined(),
+        "* disconnected by the server: code 1000 (idle timeout)",
+    ]));
     assert!(
         out.elapsed < Duration::from_secs(2),
         "the run did not end when the connection dropped\n{}",

@@ -2,7 +2,7 @@
 //! against the built-in server, binary pushes, replies and broadcasts both
 //! ways, and the clear refusals (binary on V1, fields over 255 bytes).
 
-use crate::support::{Script, Server, dedent, scratch_dir};
+use crate::support::{Script, Server, lobby_joined, scratch_dir, transcript};
 
 const LOBBY: &str = "join room:lobby\n\
                      push room:lobby echo body=hi count:=3\n\
@@ -11,12 +11,8 @@ const LOBBY: &str = "join room:lobby\n\
                      topics\n\
                      leave room:lobby\n";
 
+/// What `LOBBY` prints after the join.
 const LOBBY_OUT: &str = r#"
-    → room:lobby phx_join {}  (ref 1)
-    ← room:lobby PUSH presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-      room:lobby + user-1
-    ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-    ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
     → room:lobby echo {"body":"hi","count":3}  (ref 2)
     ← room:lobby reply ok to echo (ref 2, _) {"body":"hi","count":3}
     → room:lobby shout {"x":1}  (ref 3)
@@ -45,10 +41,14 @@ fn v1_session_prints_what_v2_prints() {
             .run()
             .assert_success()
             .assert_stderr("")
-            .assert_stdout(&dedent(&format!(
-                "\n    * connected to ws://127.0.0.1:PORT/socket/websocket?vsn={vsn}{}",
-                LOBBY_OUT.replace("PUSH", push)
-            )));
+            .assert_stdout(&transcript(&[
+                &format!("* connected to ws://127.0.0.1:PORT/socket/websocket?vsn={vsn}"),
+                &lobby_joined().replace(
+                    "← room:lobby push presence_state",
+                    &format!("← room:lobby {push} presence_state"),
+                ),
+                LOBBY_OUT,
+            ]));
     }
 }
 
@@ -105,14 +105,10 @@ fn binary_push_gets_a_binary_reply_and_broadcast() {
         .run()
         .assert_success()
         .assert_stderr("")
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &lobby_joined(),
             r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             → room:lobby echo hex:deadbeef  (ref 2)
             ← room:lobby reply ok to echo (ref 2, _) hex:deadbeef
             → room:lobby shout hex:010203  (ref 3)
@@ -120,7 +116,7 @@ fn binary_push_gets_a_binary_reply_and_broadcast() {
             ← room:lobby reply ok to shout (ref 3, _) {}
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]

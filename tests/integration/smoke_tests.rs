@@ -1,9 +1,7 @@
 //! Scripts as smoke tests: `expect`, `wait` with a payload, `--bail`,
-//! `${NAME}` substitution, the summary line, script files and `-e` lines,
-//! and recordings that replay as tests. What each command does on its own
-//! is `commands`.
+//! `${NAME}` substitution and the summary line.
 
-use crate::support::{self, Script, Server, dedent};
+use crate::support::{self, Script, Server, dedent, lobby_joined, transcript};
 
 #[test]
 fn passing_expectations_exit_0_and_say_so() {
@@ -194,14 +192,10 @@ fn exec_lines_and_script_files_run_first_then_stdin() {
         .run()
         .assert_success()
         .assert_stderr("")
-        .assert_stdout(&dedent(
+        .assert_stdout(&transcript(&[
+            "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
+            &lobby_joined(),
             r#"
-            * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
-            → room:lobby phx_join {}  (ref 1)
-            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
-              room:lobby + user-1
-            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-            ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
             ✓ expect ok
             → room:lobby echo {"from":"exec"}  (ref 2)
             ← room:lobby reply ok to echo (ref 2, _) {"from":"exec"}
@@ -210,7 +204,7 @@ fn exec_lines_and_script_files_run_first_then_stdin() {
             ← room:lobby reply ok to echo (ref 3, _) {"from":"stdin"}
             * connection closed: code 1000
             "#,
-        ));
+        ]));
 }
 
 #[test]

@@ -1,8 +1,8 @@
 //! Helpers shared by the integration tests: a real built-in server on an
 //! OS-assigned port (`server`), one builder for the client (`client`),
-//! and output normalisation so whole transcripts can be compared
-//! (`output`). What only one module needs (a misbehaving peer, a
-//! pseudo-terminal) stays there.
+//! output normalisation so whole transcripts can be compared (`output`),
+//! and the transcript lines many tests expect (`transcript`). What only
+//! one module needs (a misbehaving peer, a pseudo-terminal) stays there.
 //!
 //! Every child process runs in a clean environment (no colour variables, a
 //! fresh `HOME` and history file) and has a deadline after which it is
@@ -12,6 +12,7 @@
 mod client;
 mod output;
 mod server;
+mod transcript;
 
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 pub use client::Script;
 pub use output::{Output, dedent, normalize};
 pub use server::Server;
+pub use transcript::{joined, joined_again, lobby_joined, transcript};
 
 /// How long any child process may run before it is killed.
 pub const DEADLINE: Duration = Duration::from_secs(20);

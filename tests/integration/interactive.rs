@@ -1,62 +1,17 @@
 //! The interactive REPL in a pseudo-terminal (rexpect): frames printed while
 //! a line is half typed, Ctrl-D, and the history file.
 
-use std::time::{Duration, Instant};
-
+use crate::support::pty::{self, assert_exited_cleanly, exit_status, in_pty, prompt, type_line};
 use crate::support::{self, Home, Script, Server, command};
 use rexpect::process::WaitStatus;
-use rexpect::session::{PtySession, spawn_with_options};
+use rexpect::session::PtySession;
 
-/// How long each `exp_*` may wait.
-const EXPECT_MS: u64 = 10_000;
-
-/// The client in a pty against `server`, with history in `home`.
+/// The client in a pty against `server`, with history in `home`, at its
+/// first prompt.
 fn spawn_repl(server: &Server, home: &Home) -> PtySession {
-    let mut cmd = command(home);
-    cmd.env("TERM", "xterm")
-        .args([server.url.as_str(), "--color", "never"]);
-    let options = rexpect::reader::Options::new()
-        .timeout_ms(Some(EXPECT_MS))
-        .strip_ansi_escape_codes(true);
-    let mut repl = spawn_with_options(cmd, options).expect("spawn the REPL in a pty");
-    repl.exp_string("connected to ")
-        .expect("the connected line");
-    repl.exp_string(&format!("phx-repl {}> ", server.addr()))
-        .expect("the prompt");
+    let mut repl = pty::repl(server, home, &["--color", "never"]);
+    repl.exp_string(&prompt(server)).expect("the prompt");
     repl
-}
-
-/// Types `line` and presses Enter (a carriage return, as a terminal sends).
-fn type_line(repl: &mut PtySession, line: &str) {
-    repl.send(line).expect("type");
-    repl.send("\r").expect("press Enter");
-    repl.flush().expect("flush the pty");
-}
-
-/// Waits for the child to exit, killing it at the deadline.
-fn exit_status(repl: &mut PtySession) -> WaitStatus {
-    let end = Instant::now() + support::DEADLINE;
-    loop {
-        match repl.process().status() {
-            Some(WaitStatus::StillAlive) | None => {}
-            Some(status) => return status,
-        }
-        if Instant::now() >= end {
-            let _ = repl.process_mut().exit();
-            panic!("the REPL did not exit within {:?}", support::DEADLINE);
-        }
-        // Keep reading so the child never blocks on a full pty.
-        let _ = repl.try_read();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
-/// Waits for the REPL to exit and checks it exited with status 0.
-fn assert_exited_cleanly(repl: &mut PtySession) {
-    match exit_status(repl) {
-        WaitStatus::Exited(_, 0) => {}
-        other => panic!("the REPL did not exit cleanly: {other:?}"),
-    }
 }
 
 #[test]
@@ -290,11 +245,8 @@ fn with_stdout_in_a_file_the_prompt_stays_on_the_terminal() {
             out.display()
         ),
     ]);
-    let options = rexpect::reader::Options::new()
-        .timeout_ms(Some(EXPECT_MS))
-        .strip_ansi_escape_codes(true);
-    let mut repl = spawn_with_options(sh, options).expect("spawn in a pty");
-    repl.exp_string(&format!("phx-repl {}> ", server.addr()))
+    let mut repl = in_pty(sh);
+    repl.exp_string(&prompt(&server))
         .expect("the prompt, on the terminal");
     type_line(&mut repl, "join room:lobby");
     type_line(&mut repl, "quit");

@@ -2,59 +2,14 @@
 //! hints, multi-line JSON (typed and pasted), muting, and `-e` before the
 //! prompt.
 
-use std::time::{Duration, Instant};
-
-use crate::support::{self, Home, Server, command};
-use rexpect::process::WaitStatus;
-use rexpect::session::{PtySession, spawn_with_options};
-
-const EXPECT_MS: u64 = 10_000;
-
-/// The client in a pty against `server`, with `extra` arguments.
-fn spawn(server: &Server, home: &Home, extra: &[&str]) -> PtySession {
-    let mut cmd = command(home);
-    cmd.env("TERM", "xterm")
-        .arg(server.url.as_str())
-        .args(extra);
-    let options = rexpect::reader::Options::new()
-        .timeout_ms(Some(EXPECT_MS))
-        .strip_ansi_escape_codes(true);
-    let mut repl = spawn_with_options(cmd, options).expect("spawn the REPL in a pty");
-    repl.exp_string("connected to ")
-        .expect("the connected line");
-    repl
-}
-
-fn prompt(server: &Server) -> String {
-    format!("phx-repl {}> ", server.addr())
-}
-
-fn type_keys(repl: &mut PtySession, keys: &str) {
-    repl.send(keys).expect("type");
-    repl.flush().expect("flush the pty");
-}
-
-/// Ctrl-D, then the exit status must be 0.
-fn quit(repl: &mut PtySession) {
-    repl.send_control('d').expect("Ctrl-D");
-    let end = Instant::now() + support::DEADLINE;
-    loop {
-        match repl.process().status() {
-            Some(WaitStatus::StillAlive) | None => {}
-            Some(WaitStatus::Exited(_, 0)) => return,
-            Some(other) => panic!("the REPL did not exit cleanly: {other:?}"),
-        }
-        assert!(Instant::now() < end, "the REPL did not exit");
-        let _ = repl.try_read();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
+use crate::support::pty::{self, prompt, quit, type_keys};
+use crate::support::{Home, Server};
 
 #[test]
 fn tab_completes_commands_topics_and_events() {
     let server = Server::start();
     let home = Home::new();
-    let mut repl = spawn(&server, &home, &["--color", "never"]);
+    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     // `jo<Tab>` becomes `join `.
     type_keys(&mut repl, "jo\troom:lobby\r");
@@ -76,7 +31,7 @@ fn a_history_hint_is_taken_with_the_right_arrow() {
     let home = Home::new();
     std::fs::write(home.history(), "#V2\njoin room:hinted\n").unwrap();
     // Hints need colour to be dimmed, so they are only shown with colour.
-    let mut repl = spawn(&server, &home, &["--color", "always"]);
+    let mut repl = pty::repl(&server, &home, &["--color", "always"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     type_keys(&mut repl, "join room:h");
     repl.exp_string("join room:hinted")
@@ -92,7 +47,7 @@ fn a_history_hint_is_taken_with_end_and_ctrl_e() {
     let server = Server::start();
     let home = Home::new();
     std::fs::write(home.history(), "#V2\njoin room:first\njoin room:second\n").unwrap();
-    let mut repl = spawn(&server, &home, &["--color", "always"]);
+    let mut repl = pty::repl(&server, &home, &["--color", "always"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     // End (as xterm sends it), then Enter.
     type_keys(&mut repl, "join room:f");
@@ -112,7 +67,7 @@ fn a_history_hint_is_taken_with_end_and_ctrl_e() {
 fn an_open_json_payload_continues_on_the_next_line() {
     let server = Server::start();
     let home = Home::new();
-    let mut repl = spawn(&server, &home, &["--color", "never"]);
+    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     type_keys(&mut repl, "join room:lobby\r");
     repl.exp_string("reply ok to phx_join").expect("joined");
@@ -140,7 +95,7 @@ fn an_open_json_payload_continues_on_the_next_line() {
 fn muted_events_are_hidden_at_the_prompt_and_counted() {
     let server = Server::start();
     let home = Home::new();
-    let mut repl = spawn(&server, &home, &["--color", "never"]);
+    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     type_keys(&mut repl, "join room:lobby\r");
     repl.exp_string("reply ok to phx_join").expect("joined");
@@ -166,7 +121,7 @@ fn muted_events_are_hidden_at_the_prompt_and_counted() {
 fn exec_lines_run_before_the_prompt() {
     let server = Server::start();
     let home = Home::new();
-    let mut repl = spawn(
+    let mut repl = pty::repl(
         &server,
         &home,
         &[
@@ -193,7 +148,7 @@ fn exec_lines_run_before_the_prompt() {
 fn an_expect_typed_before_the_reply_waits_for_it() {
     let server = Server::start();
     let home = Home::new();
-    let mut repl = spawn(&server, &home, &["--color", "never"]);
+    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
     repl.exp_string(&prompt(&server)).expect("the prompt");
     type_keys(&mut repl, "join room:lobby\r");
     repl.exp_string("reply ok to phx_join").expect("joined");

@@ -1,8 +1,9 @@
 //! Helpers shared by the integration tests: a real built-in server on an
 //! OS-assigned port (`server`), one builder for the client (`client`),
 //! output normalisation so whole transcripts can be compared (`output`),
-//! and the transcript lines many tests expect (`transcript`). What only
-//! one module needs (a misbehaving peer, a pseudo-terminal) stays there.
+//! the transcript lines many tests expect (`transcript`), and the client
+//! in a pseudo-terminal (`pty`). What only one module needs (a misbehaving
+//! peer, a test CA) stays in that module.
 //!
 //! Every child process runs in a clean environment (no colour variables, a
 //! fresh `HOME` and history file) and has a deadline after which it is
@@ -11,6 +12,7 @@
 
 mod client;
 mod output;
+pub mod pty;
 mod server;
 mod transcript;
 

@@ -120,9 +120,12 @@ impl Session {
                 event,
                 payload,
             } => {
-                // Without a live channel, send a null join_ref so the server
-                // answers "unmatched topic" instead of silently dropping a
-                // frame for a dead instance (§3, 1.8.3+).
+                // Without a live channel there is no current join_ref to
+                // send, so it is null. A server with no channel on the topic
+                // answers "unmatched topic" whatever the join_ref; one that
+                // still has an instance we think is gone handles a null
+                // join_ref on 1.7 and 1.8.12 and drops it on 1.8.3–1.8.11
+                // (§3).
                 let join_ref = self.current_join_ref(&topic).map(str::to_owned);
                 let r = self.next_ref();
                 let frame = Frame {

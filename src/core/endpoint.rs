@@ -310,7 +310,7 @@ impl Redactor {
             } else if lower == "sec-websocket-protocol" {
                 // The auth-token header: `phoenix, base64url.bearer.phx.B64`.
                 for proto in value.split(',') {
-                    if let Some(b64) = proto.trim().strip_prefix("base64url.bearer.phx.") {
+                    if let Some(b64) = proto.trim().strip_prefix(AUTH_TOKEN_PREFIX) {
                         r.add(b64);
                     }
                 }
@@ -384,6 +384,10 @@ fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
         .map_or(Ok(String::new()), |(_, v)| Ok(v.into_owned()))
 }
 
+/// The prefix of the subprotocol entry that carries an auth token
+/// (PROTOCOL.md §1).
+pub const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
+
 /// The Phoenix 1.8 way to send a token (PROTOCOL.md §1): subprotocol
 /// `phoenix` plus `base64url.bearer.phx.` and the token in standard Base64
 /// without padding (what the JS client's `btoa` gives, `=` stripped).
@@ -391,8 +395,16 @@ pub fn auth_token_header(token: &str) -> (String, String) {
     let encoded = data_encoding::BASE64_NOPAD.encode(token.as_bytes());
     (
         "Sec-WebSocket-Protocol".to_owned(),
-        format!("phoenix, base64url.bearer.phx.{encoded}"),
+        format!("phoenix, {AUTH_TOKEN_PREFIX}{encoded}"),
     )
+}
+
+/// The token's bytes from the Base64 after [`AUTH_TOKEN_PREFIX`]: the
+/// standard alphabet, with or without padding, as Phoenix decodes it.
+pub fn decode_auth_token(encoded: &str) -> Option<Vec<u8>> {
+    data_encoding::BASE64_NOPAD
+        .decode(encoded.trim_end_matches('=').as_bytes())
+        .ok()
 }
 
 #[cfg(test)]

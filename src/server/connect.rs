@@ -10,6 +10,7 @@
 
 use tungstenite::http::StatusCode;
 
+use crate::core::endpoint::{AUTH_TOKEN_PREFIX, decode_auth_token};
 use crate::core::protocol::Vsn;
 
 /// Where the socket is mounted: `socket "/socket", UserSocket` plus the
@@ -21,8 +22,6 @@ pub const LONGPOLL_PATH: &str = "/socket/longpoll";
 
 /// The subprotocol a Phoenix socket answers with (PROTOCOL.md §1).
 pub const PHOENIX_SUBPROTOCOL: &str = "phoenix";
-/// The prefix of the subprotocol entry that carries an auth token.
-const TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 
 /// What the server checks in an upgrade request besides its target.
 #[derive(Debug, Clone, Default)]
@@ -137,12 +136,9 @@ pub fn check_headers(
     let mut auth_token = None;
     let mut offered = Vec::new();
     for p in protocols.iter().flat_map(|v| v.split(',')).map(str::trim) {
-        match p.strip_prefix(TOKEN_PREFIX) {
+        match p.strip_prefix(AUTH_TOKEN_PREFIX) {
             Some(encoded) => {
-                let encoded = encoded.trim_end_matches('=');
-                let bytes = data_encoding::BASE64_NOPAD
-                    .decode(encoded.as_bytes())
-                    .map_err(|_| Refusal::AuthTokenNotBase64)?;
+                let bytes = decode_auth_token(encoded).ok_or(Refusal::AuthTokenNotBase64)?;
                 auth_token = Some(String::from_utf8_lossy(&bytes).into_owned());
             }
             None if !p.is_empty() => offered.push(p),

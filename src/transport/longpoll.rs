@@ -38,6 +38,7 @@ use tungstenite::protocol::{CloseFrame, Role};
 use tungstenite::{Message, WebSocket};
 use url::Url;
 
+use crate::core::endpoint;
 use crate::transport::tls::{self, Trust};
 use crate::transport::websocket::{ConnectError, Socket, TlsFailure, secs, tcp_connect, tls_error};
 
@@ -226,11 +227,8 @@ fn bearer_token(value: &str) -> Option<String> {
     let encoded = value
         .split(',')
         .map(str::trim)
-        .find_map(|p| p.strip_prefix("base64url.bearer.phx."))?;
-    let bytes = data_encoding::BASE64_NOPAD
-        .decode(encoded.trim_end_matches('=').as_bytes())
-        .ok()?;
-    String::from_utf8(bytes).ok()
+        .find_map(|p| p.strip_prefix(endpoint::AUTH_TOKEN_PREFIX))?;
+    String::from_utf8(endpoint::decode_auth_token(encoded)?).ok()
 }
 
 /// Starts the bridge thread and returns the client end of the loopback

@@ -10,14 +10,14 @@
 //! - [`core`]: the protocol, pure: frames and their formats, the session's
 //!   refs and pending replies, channel states, presence, URLs.
 //! - [`output`]: events in, text out (human or NDJSON), and terminal safety.
-//! - [`transport`]: sockets: WebSocket, long-poll, TLS, and the network
-//!   thread that owns them.
 //! - [`lang`]: the command language, pure: parsing typed lines, `${NAME}`,
 //!   multi-line payloads, matching for `expect`/`wait`, completion.
+//! - [`transport`]: sockets: WebSocket, long-poll, TLS, and the network
+//!   thread that owns them.
 //! - [`runner`]: the consumer loop that runs lines and prints events, the
 //!   prompt, and recording.
-//! - [`server`]: the built-in server; it imports only `core` and
-//!   `transport::tls`.
+//! - [`server`]: the built-in server; it imports only `core` (its TLS
+//!   config is built by `main` with `transport::tls`).
 
 pub mod cli;
 pub mod core;

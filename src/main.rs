@@ -3,7 +3,7 @@
 //! This file wires the pieces together and is the one place that prints a
 //! fatal `phx-repl: error: …` and picks the exit code.
 
-use phx_repl::core::{endpoint, protocol};
+use phx_repl::core::endpoint;
 use phx_repl::lang::command;
 use phx_repl::runner::{prompt, recorder};
 use phx_repl::transport::{longpoll, net, tls};
@@ -216,8 +216,8 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
             insecure: config.trust.insecure && url.scheme() == "wss",
         },
     );
-    if let Some((text, url_json)) = started {
-        runner.info("server_started", &text, &[("url", url_json)]);
+    if let Some((text, url)) = started {
+        runner.info(output::Info::ServerStarted { url: &url }, &text);
     }
     match runner.run() {
         Outcome::Ok => Ok(ExitCode::SUCCESS),
@@ -266,7 +266,7 @@ fn start_built_in(config: &Config) -> Result<(url::Url, (String, String)), Fatal
             "no URL given: started the built-in server at {base} \
              (for your app: phx-repl ws://localhost:4000/socket)"
         ),
-        protocol::json_str(&base),
+        base.clone(),
     );
     let url = endpoint::normalize_for(&base, &config.params, config.vsn, config.longpoll)
         .map_err(|e| Fatal::usage(e.to_string()))?;

@@ -1,6 +1,6 @@
 //! JSON payloads for people: syntax colours and optional indentation (pure).
 //!
-//! Works on the text of a valid JSON value that `output::display_json` has
+//! Works on the text of a valid JSON value that `output::safe::display_json` has
 //! already made safe for the terminal, token by token, so key order and
 //! number spelling stay exactly as the server sent them (no parse into a
 //! map). Whether to colour is the caller's decision (`output` asks

@@ -1,32 +1,35 @@
-//! Rendering: events in, text lines out, human (coloured) or NDJSON.
+//! Rendering: events in, text lines out, for people or as NDJSON.
 //!
-//! Whether to colour is decided once in `main` (through `colored`'s global
-//! switch); this module only appends to a `String` (JSON records also read
-//! the wall clock for `time`). Every line ends with `\n`. Text from the
-//! server is made safe before it reaches the terminal so a server cannot
-//! move the cursor or retitle the window: topics, events and reasons have
-//! control characters escaped, and payloads are compacted onto one line with
-//! terminal controls inside strings turned into JSON `\u` escapes.
+//! [`Style`] is what the runner holds and calls: it says how to render and
+//! hands each call to one of two renderers behind the [`Render`] trait,
+//! `human` (coloured lines) or `ndjson` (`--json` records, defined in
+//! `records` and encoded by `encode`). Both only append to a `String`;
+//! every line ends with `\n`. Whether to colour is decided once in `main`
+//! (through `colored`'s global switch). Text from the server is made safe
+//! for the terminal by `safe` before it is shown, so a server cannot move
+//! the cursor or retitle the window. Wall-clock text is `clock`'s and
+//! durations in words are `fmt`'s.
 
+pub mod clock;
+mod encode;
+mod fmt;
+mod human;
 pub mod jsonfmt;
+mod ndjson;
+pub mod records;
+pub mod safe;
 
-use std::borrow::Cow;
-use std::cell::RefCell;
-use std::fmt::Write as _;
 use std::ops::Range;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
-
-use colored::Colorize;
 
 use crate::core::event::{Event, Status};
-use data_encoding::HEXLOWER;
-
 use crate::core::packed::Packed;
-use crate::core::presence::{Applied, Change, State};
-use crate::core::protocol::{self, Frame, Payload, Side, View, Vsn, Wire};
-use crate::core::session::{
-    ChannelState, Expired, Message, MessageKind, Reply, TopicInfo, Transition, Unanswered,
-};
+use crate::core::presence::{Applied, State};
+use crate::core::protocol::{View, Vsn};
+
+pub use clock::{clock, rfc3339};
+pub use human::human_payload;
+pub use records::Info;
+pub use safe::{clean, display_json, excerpt};
 
 /// How to render.
 #[derive(Debug, Clone, Copy)]
@@ -60,1031 +63,6 @@ impl Display {
     };
 }
 
-impl Style {
-    /// Renders a network event; appends nothing for hidden events.
-    pub fn event(&self, ev: &Event, out: &mut String) {
-        if let Event::Messages(pack) = ev {
-            if self.display.raw && !self.json {
-                // As sent: the frame is needed again.
-                for v in pack.iter() {
-                    let m = Message {
-                        frame: v.to_frame(),
-                        kind: crate::core::packed::kind(&v),
-                        stale: false,
-                    };
-                    self.event(&Event::Message(m), out);
-                }
-                return;
-            }
-            // A line each, each with its own timestamp.
-            self.plain_messages(pack, 0..pack.len(), out, |_, _| {});
-            return;
-        }
-        let start = out.len();
-        self.render_event(ev, out);
-        self.stamp(start, out);
-    }
-
-    /// What [`Style::event`] renders for a push or a broadcast with a JSON
-    /// payload from a channel's current instance: the line most of a flood
-    /// is made of, rendered straight from the frame's text.
-    pub fn plain_message(&self, v: &View<'_>, broadcast: bool, out: &mut String) {
-        let start = out.len();
-        self.plain_message_line(v, broadcast, out);
-        self.stamp(start, out);
-    }
-
-    /// [`Style::plain_message`] for packed messages `range`, in order;
-    /// `seen` is shown each message after its line.
-    pub fn plain_messages(
-        &self,
-        pack: &Packed,
-        range: Range<usize>,
-        out: &mut String,
-        mut seen: impl FnMut(usize, &View<'_>),
-    ) {
-        // The flood's usual case: plain human lines, no colour, and text
-        // that is printable ASCII, so there is nothing to make safe. The
-        // line is then the parts as they are, as `plain_message_line`
-        // would write them.
-        let bare = !self.json
-            && !self.display.pretty
-            && !self.display.timestamps
-            && !colored::control::SHOULD_COLORIZE.should_colorize();
-        for i in range {
-            let v = pack.get(i);
-            let broadcast = crate::core::packed::kind(&v) == MessageKind::Broadcast;
-            if bare && pack.ascii(i) {
-                out.push_str("← ");
-                out.push_str(v.topic);
-                out.push_str(if broadcast { " broadcast " } else { " push " });
-                out.push_str(v.event);
-                out.push(' ');
-                out.push_str(v.payload);
-                out.push('\n');
-            } else {
-                self.plain_message(&v, broadcast, out);
-            }
-            seen(i, &v);
-        }
-    }
-
-    /// `--timestamps`: the wall clock before the human line(s) from `start`.
-    fn stamp(&self, start: usize, out: &mut String) {
-        if self.display.timestamps && !self.json && out.len() > start {
-            let mut stamp = String::with_capacity(16);
-            clock(SystemTime::now(), &mut stamp);
-            stamp.push(' ');
-            out.insert_str(start, &stamp.dimmed().to_string());
-        }
-    }
-
-    /// A frame as it travels (`--raw`): its text in the connection's
-    /// serializer, or a binary frame's bytes as `hex:…`.
-    fn wire(&self, f: &Frame, side: Side, colour: bool) -> String {
-        match self.vsn.encode(f, side) {
-            Ok(Wire::Text(text)) => self.human_json(&text, colour).into_owned(),
-            Ok(Wire::Binary(data)) => {
-                format!("binary {}", human_payload(&Payload::Binary(data)))
-            }
-            Err(_) => self.human_json(&f.encode(), colour).into_owned(),
-        }
-    }
-
-    /// A payload for a human line: safe, then coloured and indented as set.
-    fn human_json<'a>(&self, text: &'a str, colour: bool) -> Cow<'a, str> {
-        let safe = display_json(text);
-        let colour = colour && colored::control::SHOULD_COLORIZE.should_colorize();
-        if !colour && !self.display.pretty {
-            return safe;
-        }
-        Cow::Owned(crate::output::jsonfmt::render(
-            &safe,
-            self.display.pretty && !self.display.raw,
-            colour,
-        ))
-    }
-
-    /// `human_payload`, with JSON coloured and indented as set.
-    fn styled_payload<'a>(&self, p: &'a Payload, colour: bool) -> Cow<'a, str> {
-        match p {
-            Payload::Json(j) => self.human_json(j.get(), colour),
-            other => human_payload(other),
-        }
-    }
-
-    fn render_event(&self, ev: &Event, out: &mut String) {
-        match ev {
-            // Announced by the runner, which knows the URL; a failure is
-            // the fatal error.
-            Event::Connected | Event::ConnectFailed(_) => {}
-            Event::Sent { frame, auto, .. } => {
-                if !*auto || self.show_heartbeats {
-                    self.sent(frame, out);
-                }
-            }
-            Event::SentRaw { text, .. } => self.sent_raw(text, out),
-            Event::Rejected { message, .. } => self.error(message, None, out),
-            Event::Reply(r) => {
-                if !r.auto || self.show_heartbeats {
-                    self.reply(r, out);
-                }
-            }
-            Event::Message(m) => self.message(m, out),
-            // Rendered by `event`, a line each.
-            Event::Messages(_) => {}
-            Event::TimedOut(e) => {
-                if !e.auto || self.show_heartbeats {
-                    self.timed_out(e, out);
-                }
-            }
-            Event::Unanswered(u) => self.unanswered(u, out),
-            Event::Topics { topics, .. } => self.topics(topics, out),
-            Event::Undecodable { error, text } => self.undecodable(error, text, out),
-            Event::Closed {
-                code,
-                reason,
-                by_client,
-                reported: false,
-                ..
-            } => self.closed(*code, reason, *by_client, out),
-            Event::Closed { reported: true, .. } => {}
-            Event::Disconnected {
-                code,
-                reason,
-                by_client,
-            } => self.closed(*code, reason, *by_client, out),
-            Event::Reconnecting {
-                attempt,
-                delay,
-                error,
-                repeated,
-                first,
-            } => {
-                let verb = if *first { "retrying" } else { "reconnecting" };
-                let error = error.as_deref();
-                self.reconnecting(verb, *attempt, *delay, error, *repeated, out);
-            }
-            Event::HeartbeatTimeout { after } => self.info(
-                "heartbeat_timeout",
-                &format!(
-                    "no reply to the heartbeat within {}: the connection is dead, closing it",
-                    fmt_secs(*after)
-                ),
-                &[("after_ms", ms(*after).to_string())],
-                out,
-            ),
-            Event::Rejoining { topic, attempt } => self.info(
-                "rejoining",
-                &format!(
-                    "rejoining {} with its join payload (attempt {attempt})",
-                    clean(topic)
-                ),
-                &[
-                    ("topic", json_string(topic)),
-                    ("attempt", attempt.to_string()),
-                ],
-                out,
-            ),
-            Event::ChannelState(t) => self.channel_state(t, out),
-            // Rendered by the runner, which knows the URL (`status`).
-            Event::Status { .. } => {}
-            Event::Queued { topic, until, .. } => {
-                let text = match (until, topic) {
-                    (&"offline", Some(t)) => format!(
-                        "not connected: queued until the connection is back and {} has joined",
-                        clean(t)
-                    ),
-                    (&"offline", None) => {
-                        "not connected: queued until the connection is back".to_owned()
-                    }
-                    (_, Some(t)) => {
-                        format!("{} is not joined yet: queued until it has joined", clean(t))
-                    }
-                    (_, None) => {
-                        "the topic is not joined yet: queued until it has joined".to_owned()
-                    }
-                };
-                let topic_json = topic
-                    .as_deref()
-                    .map_or_else(|| "null".to_owned(), json_string);
-                self.info(
-                    "queued",
-                    &text,
-                    &[("topic", topic_json), ("until", json_string(until))],
-                    out,
-                );
-            }
-        }
-    }
-
-    fn reconnecting(
-        &self,
-        verb: &str,
-        attempt: u32,
-        delay: Duration,
-        error: Option<&str>,
-        repeated: bool,
-        out: &mut String,
-    ) {
-        let mut text = format!("{verb} in {} (attempt {attempt})", fmt_latency_short(delay));
-        match error {
-            Some(_) if repeated => text.push_str("; the last attempt failed the same way"),
-            Some(e) => {
-                let _ = write!(text, "; the last attempt failed: {}", clean(e));
-            }
-            None => {}
-        }
-        let error_json = error.map_or_else(|| "null".to_owned(), json_string);
-        self.info(
-            "reconnecting",
-            &text,
-            &[
-                ("attempt", attempt.to_string()),
-                ("delay_ms", delay.as_millis().to_string()),
-                ("error", error_json),
-            ],
-            out,
-        );
-    }
-
-    /// The `status` report: one `info` record with `event: "status"` in
-    /// JSON, a short table for humans.
-    pub fn status(&self, st: &Status, url: &str, out: &mut String) {
-        let opt_ms =
-            |d: Option<Duration>| d.map_or_else(|| "null".to_owned(), |d| ms(d).to_string());
-        let state = match (st.up, st.next_attempt) {
-            (Some(_), _) => "connected",
-            (None, Some(_)) if !st.first => "reconnecting",
-            (None, _) => "connecting",
-        };
-        if self.json {
-            let mut topics = String::from("[");
-            for (i, t) in st.topics.iter().enumerate() {
-                if i > 0 {
-                    topics.push(',');
-                }
-                topics.push_str("{\"topic\":");
-                push_json_str(&mut topics, &t.topic);
-                topics.push_str(",\"state\":");
-                push_json_str(&mut topics, t.state.as_str());
-                topics.push_str(",\"join_ref\":");
-                push_json_str(&mut topics, &t.join_ref);
-                topics.push_str(",\"payload\":");
-                topics.push_str(&json_payload(&t.payload));
-                let _ = write!(
-                    topics,
-                    ",\"rejoin_in_ms\":{},\"rejoin_attempts\":{}}}",
-                    opt_ms(t.rejoin_in),
-                    t.attempts
-                );
-            }
-            topics.push(']');
-            self.info(
-                "status",
-                "",
-                &[
-                    ("state", json_string(state)),
-                    ("url", json_string(url)),
-                    ("uptime_ms", opt_ms(st.up)),
-                    ("session_ms", ms(st.session).to_string()),
-                    ("reconnects", st.reconnects.to_string()),
-                    (
-                        "reconnect_attempt",
-                        st.next_attempt
-                            .map_or_else(|| "null".to_owned(), |(n, _)| n.to_string()),
-                    ),
-                    ("reconnect_in_ms", opt_ms(st.next_attempt.map(|(_, d)| d))),
-                    ("heartbeat_interval_ms", opt_ms(st.heartbeat_interval)),
-                    ("heartbeat_rtt_ms", opt_ms(st.heartbeat.last_rtt)),
-                    ("heartbeats_missed", st.heartbeat.missed.to_string()),
-                    ("heartbeat_waiting_ms", opt_ms(st.heartbeat.waiting)),
-                    ("topics", topics),
-                ],
-                out,
-            );
-            return;
-        }
-        let conn = match (st.up, st.next_attempt) {
-            (Some(up), _) => format!("connected to {url}, up {}", fmt_uptime(up)),
-            (None, Some((n, left))) if st.first => format!(
-                "connecting to {url}: not up yet, retrying in {} (attempt {n})",
-                fmt_latency_short(left)
-            ),
-            (None, Some((n, left))) => format!(
-                "reconnecting to {url}: attempt {n} in {}",
-                fmt_latency_short(left)
-            ),
-            (None, None) => format!("connecting to {url}"),
-        };
-        let reconnects = match st.reconnects {
-            1 => "1 reconnect".to_owned(),
-            n => format!("{n} reconnects"),
-        };
-        let _ = writeln!(
-            out,
-            "  connection  {conn} ({reconnects} in {})",
-            fmt_uptime(st.session)
-        );
-        let beat = match st.heartbeat_interval {
-            None => "off (--heartbeat 0)".to_owned(),
-            Some(every) => {
-                let rtt = match (st.heartbeat.last_rtt, st.heartbeat.waiting) {
-                    (Some(d), _) => format!("last round trip {}, ", fmt_latency(d)),
-                    // The wait below says it.
-                    (None, Some(w)) if w >= Duration::from_secs(1) => String::new(),
-                    (None, _) => "no reply yet, ".to_owned(),
-                };
-                // "Missed" is a heartbeat timeout: no reply by the time the
-                // next beat was due while nothing else arrived either, so
-                // the connection was closed as dead. Beats let pass while
-                // frames kept arriving are the wait below, not this count.
-                let missed = match st.heartbeat.missed {
-                    0 => "0 missed".to_owned(),
-                    1 => "1 missed (the connection was closed as dead for it)".to_owned(),
-                    n => format!("{n} missed (each closed the connection as dead)"),
-                };
-                let mut line = format!("every {}, {rtt}{missed}", fmt_latency_short(every));
-                // A reply normally comes within milliseconds: say when one
-                // is slow, and when it is overdue but let pass because
-                // frames keep arriving.
-                match st.heartbeat.waiting {
-                    Some(w) if w >= every => {
-                        let _ = write!(
-                            line,
-                            ", no reply for {} (overdue, but other frames keep arriving, so the connection still counts as alive)",
-                            fmt_latency_short(w)
-                        );
-                    }
-                    Some(w) if w >= Duration::from_secs(1) => {
-                        let _ = write!(line, ", waiting {} for a reply", fmt_latency_short(w));
-                    }
-                    _ => {}
-                }
-                line
-            }
-        };
-        let _ = writeln!(out, "  heartbeat   {beat}");
-        if st.topics.is_empty() {
-            out.push_str("  topics      none yet; try `join room:lobby`\n");
-            return;
-        }
-        out.push_str("  topics\n");
-        let width = st
-            .topics
-            .iter()
-            .map(|t| t.topic.chars().count())
-            .max()
-            .unwrap_or(0);
-        for t in &st.topics {
-            let mut line = format!(
-                "    {:<width$}  {:<8}  join_ref {}  payload {}",
-                clean(&t.topic),
-                t.state.as_str(),
-                clean(&t.join_ref),
-                human_payload(&t.payload)
-            );
-            match t.rejoin_in {
-                Some(d) if d.is_zero() && st.up.is_none() => {
-                    line.push_str("  rejoins once reconnected");
-                }
-                Some(d) => {
-                    let _ = write!(
-                        line,
-                        "  rejoining in {} (attempt {})",
-                        fmt_latency_short(d),
-                        t.attempts.max(1)
-                    );
-                }
-                None => {}
-            }
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
-
-    fn channel_state(&self, t: &Transition, out: &mut String) {
-        if self.json {
-            let from = t
-                .from
-                .map_or_else(|| "null".to_owned(), |f| json_string(f.as_str()));
-            let rejoin = t
-                .rejoin_in
-                .map_or_else(|| "null".to_owned(), |d| d.as_millis().to_string());
-            self.info(
-                "channel_state",
-                "",
-                &[
-                    ("topic", json_string(&t.topic)),
-                    ("from", from),
-                    ("to", json_string(t.to.as_str())),
-                    ("why", json_string(t.why)),
-                    ("rejoin_in_ms", rejoin),
-                ],
-                out,
-            );
-            return;
-        }
-        // At the terminal only what the frames do not already say: that an
-        // errored channel will come back, and when, or that a channel left
-        // while offline will not.
-        let topic = clean(&t.topic);
-        if t.to == ChannelState::Closed && t.why == "left while offline" {
-            let line = format!(
-                "{topic} closed: left while not connected (its server channel went with the connection); it will not be rejoined"
-            );
-            let _ = writeln!(out, "{} {}", "*".yellow(), line.yellow());
-            return;
-        }
-        if t.to != ChannelState::Errored {
-            return;
-        }
-        let line = match t.rejoin_in {
-            Some(d) if d.is_zero() && t.why == "disconnected" => {
-                format!("{topic} errored (disconnected); it rejoins once reconnected")
-            }
-            Some(d) => format!(
-                "{topic} errored ({}); rejoining in {}",
-                t.why,
-                fmt_latency_short(d)
-            ),
-            None => format!(
-                "{topic} errored ({}); not rejoined automatically, `join {topic}` to retry",
-                t.why
-            ),
-        };
-        let _ = writeln!(out, "{} {}", "*".yellow(), line.yellow());
-    }
-
-    fn sent(&self, f: &Frame, out: &mut String) {
-        if self.json {
-            self.record_start("sent", out);
-            frame_fields(f, out);
-            out.push_str(",\"payload\":");
-            out.push_str(&json_payload(&f.payload));
-            out.push_str("}\n");
-            return;
-        }
-        // An echo dimmed at the prompt is not coloured: colour resets would undo the dimming.
-        let colour = !self.dim_sent;
-        if self.display.raw {
-            let line = format!("→ {}", self.wire(f, Side::Client, colour));
-            self.push_sent_line(&line, out);
-            return;
-        }
-        let mut line = format!(
-            "→ {} {} {}",
-            clean(&f.topic),
-            clean(&f.event),
-            self.styled_payload(&f.payload, colour)
-        );
-        if let Some(r) = &f.ref_ {
-            let _ = write!(line, "  (ref {})", clean(r));
-        }
-        self.push_sent_line(&line, out);
-    }
-
-    fn sent_raw(&self, text: &str, out: &mut String) {
-        if self.json {
-            self.record_start("sent", out);
-            out.push_str(",\"raw\":");
-            push_json_str(out, text);
-            out.push_str("}\n");
-            return;
-        }
-        let line = format!("→ raw {}", clean(text));
-        self.push_sent_line(&line, out);
-    }
-
-    fn push_sent_line(&self, line: &str, out: &mut String) {
-        if self.dim_sent {
-            let _ = writeln!(out, "{}", line.dimmed());
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-
-    fn reply(&self, r: &Reply, out: &mut String) {
-        let f = &r.frame;
-        if self.json {
-            self.record_start("reply", out);
-            address_fields(f, out);
-            out.push_str(",\"status\":");
-            push_opt_str(out, r.status.as_deref());
-            out.push_str(",\"response\":");
-            out.push_str(&json_payload(&r.response));
-            out.push_str(",\"request\":");
-            push_opt_str(out, r.request.as_deref());
-            out.push_str(",\"latency_ms\":");
-            match r.latency {
-                Some(l) => {
-                    let _ = write!(out, "{}", ms(l));
-                }
-                None => out.push_str("null"),
-            }
-            if r.late {
-                out.push_str(",\"late\":true");
-            }
-            out.push_str("}\n");
-            return;
-        }
-        if self.display.raw {
-            let _ = writeln!(out, "← {}", self.wire(f, Side::Server, true));
-            return;
-        }
-        let status = r.status.as_deref().unwrap_or("(no status)");
-        let status_shown = match status {
-            "ok" => status.green().to_string(),
-            "error" => status.red().bold().to_string(),
-            other => clean(other).yellow().to_string(),
-        };
-        let _ = write!(out, "← {} reply {}", clean(&f.topic), status_shown);
-        match &r.request {
-            Some(req) => {
-                let _ = write!(out, " to {}", clean(req));
-            }
-            None => out.push_str(" to an unknown request"),
-        }
-        out.push_str(" (ref ");
-        out.push_str(&clean(f.ref_.as_deref().unwrap_or("null")));
-        if let Some(l) = r.latency {
-            let _ = write!(out, ", {}", fmt_latency(l));
-        }
-        out.push(')');
-        if r.late {
-            let _ = write!(out, " {}", "late".yellow());
-        }
-        out.push(' ');
-        out.push_str(&self.styled_payload(&r.response, true));
-        out.push('\n');
-    }
-
-    /// [`Style::plain_message`] without the timestamp. The human line is
-    /// written straight into `out`, with no temporary line and no colour
-    /// objects when colour is off.
-    fn plain_message_line(&self, v: &View<'_>, broadcast: bool, out: &mut String) {
-        if self.json {
-            self.record_start("message", out);
-            out.push_str(",\"join_ref\":");
-            push_opt_str(out, v.join_ref);
-            out.push_str(",\"ref\":");
-            push_opt_str(out, v.ref_);
-            out.push_str(",\"topic\":");
-            push_json_str(out, v.topic);
-            out.push_str(",\"event\":");
-            push_json_str(out, v.event);
-            out.push_str(",\"payload\":");
-            out.push_str(&display_json(v.payload));
-            out.push_str("}\n");
-            return;
-        }
-        out.push_str("← ");
-        out.push_str(&clean(v.topic));
-        out.push_str(if broadcast { " broadcast " } else { " push " });
-        push_bold(out, &clean(v.event));
-        out.push(' ');
-        out.push_str(&self.human_json(v.payload, true));
-        out.push('\n');
-    }
-
-    fn message(&self, m: &Message, out: &mut String) {
-        let f = &m.frame;
-        if let Payload::Json(payload) = &f.payload
-            && !m.stale
-            && matches!(m.kind, MessageKind::Push | MessageKind::Broadcast)
-            && (self.json || !self.display.raw)
-        {
-            let v = f.view(payload.get());
-            self.plain_message_line(&v, m.kind == MessageKind::Broadcast, out);
-            return;
-        }
-        if self.json {
-            self.record_start("message", out);
-            frame_fields(f, out);
-            out.push_str(",\"payload\":");
-            out.push_str(&json_payload(&f.payload));
-            if m.stale {
-                out.push_str(",\"stale\":true");
-            }
-            out.push_str("}\n");
-            return;
-        }
-        if self.display.raw {
-            let line = format!("← {}", self.wire(f, Side::Server, !m.stale));
-            if m.stale {
-                let _ = writeln!(out, "{}", line.dimmed());
-            } else {
-                let _ = writeln!(out, "{line}");
-            }
-            return;
-        }
-        let topic = clean(&f.topic);
-        let payload = self.styled_payload(&f.payload, !m.stale);
-        let line = match m.kind {
-            MessageKind::Broadcast => {
-                format!("← {topic} broadcast {} {payload}", clean(&f.event).bold())
-            }
-            MessageKind::Push => format!("← {topic} push {} {payload}", clean(&f.event).bold()),
-            MessageKind::Error => format!(
-                "← {topic} {} {payload}",
-                "phx_error: the channel crashed".red().bold()
-            ),
-            MessageKind::Close { requested: true } => {
-                format!("← {topic} phx_close: channel closed {payload}")
-            }
-            MessageKind::Close { requested: false } => format!(
-                "← {topic} {} {payload}",
-                "phx_close: the server closed the channel".yellow()
-            ),
-        };
-        if m.stale {
-            // A V1 close or error has no join_ref; its ref names the instance.
-            let jr = clean(
-                f.join_ref
-                    .as_deref()
-                    .or(f.ref_.as_deref())
-                    .unwrap_or("null"),
-            );
-            let note = format!("{line} [stale join_ref {jr}: an earlier instance of the channel]");
-            let _ = writeln!(out, "{}", note.dimmed());
-        } else {
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
-
-    fn timed_out(&self, e: &Expired, out: &mut String) {
-        let msg = format!(
-            "no reply to {} on {} (ref {}) within {}",
-            clean(&e.event),
-            clean(&e.topic),
-            clean(&e.ref_),
-            fmt_secs(e.after)
-        );
-        if self.json {
-            self.record_start("error", out);
-            out.push_str(",\"message\":");
-            push_json_str(out, &msg);
-            out.push_str(",\"kind\":\"timeout\",\"ref\":");
-            push_json_str(out, &e.ref_);
-            out.push_str(",\"topic\":");
-            push_json_str(out, &e.topic);
-            out.push_str(",\"event\":");
-            push_json_str(out, &e.event);
-            out.push_str("}\n");
-        } else {
-            let _ = writeln!(out, "{} {msg}", "timeout:".red().bold());
-        }
-    }
-
-    fn unanswered(&self, u: &Unanswered, out: &mut String) {
-        let what = match u.because {
-            "phx_error" => "the channel crashed",
-            "disconnected" => "the connection dropped",
-            _ => "the channel closed",
-        };
-        let text = format!(
-            "no reply to {} on {} (ref {}): {what}",
-            clean(&u.event),
-            clean(&u.topic),
-            clean(&u.ref_)
-        );
-        self.info(
-            "unanswered",
-            &text,
-            &[
-                ("ref", json_string(&u.ref_)),
-                ("topic", json_string(&u.topic)),
-                ("request", json_string(&u.event)),
-                ("reason", json_string(u.because)),
-            ],
-            out,
-        );
-    }
-
-    fn topics(&self, topics: &[TopicInfo], out: &mut String) {
-        if self.json {
-            self.record_start("info", out);
-            out.push_str(",\"event\":\"topics\",\"topics\":[");
-            for (i, t) in topics.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str("{\"topic\":");
-                push_json_str(out, &t.topic);
-                out.push_str(",\"join_ref\":");
-                push_json_str(out, &t.join_ref);
-                out.push_str(",\"state\":");
-                push_json_str(out, t.state.as_str());
-                out.push('}');
-            }
-            out.push_str("]}\n");
-            return;
-        }
-        if topics.is_empty() {
-            out.push_str("no topics yet; try `join room:lobby`\n");
-            return;
-        }
-        let width = topics
-            .iter()
-            .map(|t| t.topic.chars().count())
-            .max()
-            .unwrap_or(0);
-        for t in topics {
-            let _ = writeln!(
-                out,
-                "  {:<width$}  {:<8}  join_ref {}",
-                clean(&t.topic),
-                t.state.as_str(),
-                clean(&t.join_ref)
-            );
-        }
-    }
-
-    fn undecodable(&self, error: &str, text: &str, out: &mut String) {
-        let shown = excerpt(text, 200);
-        let msg = format!("received a frame that is not a V2 Phoenix frame ({error}): {shown}");
-        if self.json {
-            self.record_start("error", out);
-            out.push_str(",\"message\":");
-            push_json_str(out, &msg);
-            out.push_str(",\"kind\":\"protocol\",\"frame\":");
-            push_json_str(out, text);
-            out.push_str("}\n");
-        } else {
-            let _ = writeln!(out, "{} {msg}", "protocol:".red().bold());
-        }
-    }
-
-    fn closed(&self, code: Option<u16>, reason: &str, by_client: bool, out: &mut String) {
-        // "By the server" only when it said so with a close frame; a reset,
-        // a read error or a heartbeat timeout is a lost connection.
-        let mut text = String::from(if by_client {
-            "connection closed"
-        } else if code.is_some() || reason.is_empty() {
-            "disconnected by the server"
-        } else {
-            "connection lost"
-        });
-        if let Some(c) = code {
-            let _ = write!(text, ": code {c}");
-        }
-        if !reason.is_empty() {
-            let _ = write!(text, " ({})", clean(reason));
-        }
-        if !by_client && code.is_none() && reason.is_empty() {
-            text.push_str(" without a close frame");
-        }
-        let mut fields = vec![(
-            "code",
-            code.map_or_else(|| "null".to_owned(), |c| c.to_string()),
-        )];
-        let mut reason_json = String::new();
-        push_json_str(&mut reason_json, reason);
-        fields.push(("reason", reason_json));
-        fields.push(("by_client", by_client.to_string()));
-        if self.json || by_client {
-            self.info("disconnected", &text, &fields, out);
-        } else {
-            let _ = writeln!(out, "{} {}", "*".red(), text.red());
-        }
-    }
-
-    /// An `info` record: `event` plus extra fields (values are JSON text).
-    pub fn info(&self, event: &str, text: &str, fields: &[(&str, String)], out: &mut String) {
-        if self.json {
-            self.record_start("info", out);
-            out.push_str(",\"event\":");
-            push_json_str(out, event);
-            for (k, v) in fields {
-                out.push(',');
-                push_json_str(out, k);
-                out.push(':');
-                out.push_str(v);
-            }
-            out.push_str("}\n");
-        } else {
-            let _ = writeln!(out, "{} {text}", "*".cyan());
-        }
-    }
-
-    /// An `error` record for bad input or a failed script step.
-    pub fn error(&self, message: &str, line: Option<usize>, out: &mut String) {
-        if self.json {
-            self.record_start("error", out);
-            out.push_str(",\"message\":");
-            push_json_str(out, message);
-            if let Some(n) = line {
-                let _ = write!(out, ",\"line\":{n}");
-            }
-            out.push_str("}\n");
-        } else {
-            // Messages quote what was typed or received: keep them on one
-            // line and free of terminal controls.
-            let message = clean(message);
-            match line {
-                Some(n) => {
-                    let _ = writeln!(out, "{} line {n}: {message}", "error:".red().bold());
-                }
-                None => {
-                    let _ = writeln!(out, "{} {message}", "error:".red().bold());
-                }
-            }
-        }
-    }
-
-    /// Help text (an `info` record with `text` in JSON mode).
-    pub fn help(&self, text: &str, out: &mut String) {
-        if self.json {
-            let mut t = String::new();
-            push_json_str(&mut t, text);
-            self.info("help", text, &[("text", t)], out);
-        } else {
-            out.push_str(text);
-            if !text.ends_with('\n') {
-                out.push('\n');
-            }
-        }
-    }
-
-    /// The outcome of `expect`, or of a `wait` with a payload that failed.
-    /// A pass is one line; a failure shows expected vs got.
-    pub fn expectation(&self, e: &Expectation<'_>, out: &mut String) {
-        if self.json {
-            if e.passed {
-                self.info(
-                    "expect_passed",
-                    "",
-                    &[("expected", json_string(e.expected))],
-                    out,
-                );
-                return;
-            }
-            self.record_start("error", out);
-            out.push_str(",\"message\":");
-            push_json_str(out, e.summary);
-            out.push_str(",\"kind\":\"expect\"");
-            if let Some(n) = e.line {
-                let _ = write!(out, ",\"line\":{n}");
-            }
-            out.push_str(",\"expected\":");
-            push_json_str(out, e.expected);
-            out.push_str(",\"got\":");
-            push_json_str(out, e.got);
-            if let Some(d) = e.detail {
-                out.push_str(",\"detail\":");
-                push_json_str(out, d);
-            }
-            out.push_str("}\n");
-            return;
-        }
-        if e.passed {
-            let _ = writeln!(out, "{} {}", "✓".green(), e.summary);
-            return;
-        }
-        let head = match e.line {
-            Some(n) => format!("{} line {n}: {}", "failed:".red().bold(), e.summary),
-            None => format!("{} {}", "failed:".red().bold(), e.summary),
-        };
-        let _ = writeln!(out, "{head}");
-        let _ = writeln!(out, "  expected: {}", e.expected);
-        let _ = writeln!(out, "  got:      {}", e.got);
-        if let Some(d) = e.detail {
-            let _ = writeln!(out, "  ({d})");
-        }
-    }
-
-    /// What a presence state or diff changed: `+ alice (2 sessions)` and
-    /// `- bob` lines, or one `presence` record with `joins` and `leaves`.
-    pub fn presence(&self, applied: &Applied, out: &mut String) {
-        if self.json {
-            let mut joins = serde_json::Map::new();
-            let mut leaves = serde_json::Map::new();
-            for c in &applied.changes {
-                match c {
-                    Change::Join { key, joined, .. } => {
-                        joins.insert(key.clone(), joined.to_value());
-                    }
-                    Change::Leave { key, left, .. } => {
-                        leaves.insert(key.clone(), left.to_value());
-                    }
-                }
-            }
-            self.record_start("presence", out);
-            out.push_str(",\"topic\":");
-            push_json_str(out, &applied.topic);
-            out.push_str(",\"joins\":");
-            out.push_str(&display_json(&serde_json::Value::Object(joins).to_string()));
-            out.push_str(",\"leaves\":");
-            out.push_str(&display_json(
-                &serde_json::Value::Object(leaves).to_string(),
-            ));
-            out.push_str("}\n");
-            return;
-        }
-        let topic = clean(&applied.topic);
-        for c in &applied.changes {
-            match c {
-                Change::Join {
-                    key,
-                    previous,
-                    entry,
-                    ..
-                } => {
-                    // A join that adds no meta (our own join, seen in the
-                    // state and again in the diff) changes nothing.
-                    if previous
-                        .as_ref()
-                        .is_some_and(|p| p.metas.len() == entry.metas.len())
-                    {
-                        continue;
-                    }
-                    let n = entry.metas.len();
-                    let _ = write!(out, "  {topic} {} {}", "+".green().bold(), clean(key));
-                    if n > 1 {
-                        let _ = write!(out, " ({n} sessions)");
-                    }
-                    out.push('\n');
-                }
-                Change::Leave {
-                    key,
-                    remaining,
-                    removed,
-                    ..
-                } => {
-                    // A leave of metas already gone changes nothing.
-                    if *removed == 0 {
-                        continue;
-                    }
-                    let _ = write!(out, "  {topic} {} {}", "-".red().bold(), clean(key));
-                    match remaining.metas.len() {
-                        0 => {}
-                        1 => out.push_str(" (1 session left)"),
-                        n => {
-                            let _ = write!(out, " ({n} sessions left)");
-                        }
-                    }
-                    out.push('\n');
-                }
-            }
-        }
-    }
-
-    /// The `presence` command: who is present on each topic, with metas.
-    pub fn presence_list(&self, lists: &[(&str, &State)], out: &mut String) {
-        if self.json {
-            for (topic, state) in lists {
-                let value: serde_json::Map<String, serde_json::Value> = state
-                    .iter()
-                    .map(|(k, e)| (k.clone(), e.to_value()))
-                    .collect();
-                self.record_start("presence", out);
-                out.push_str(",\"topic\":");
-                push_json_str(out, topic);
-                out.push_str(",\"state\":");
-                out.push_str(&display_json(&serde_json::Value::Object(value).to_string()));
-                out.push_str("}\n");
-            }
-            return;
-        }
-        if lists.is_empty() {
-            out.push_str(
-                "no presence yet: it comes from a channel that sends presence_state after the join\n",
-            );
-            return;
-        }
-        for (topic, state) in lists {
-            let sessions: usize = state.values().map(|e| e.metas.len()).sum();
-            let _ = writeln!(
-                out,
-                "  {}: {} present ({sessions} session{})",
-                clean(topic),
-                state.len(),
-                if sessions == 1 { "" } else { "s" }
-            );
-            for (key, entry) in state.iter() {
-                let _ = writeln!(out, "    {}", clean(key).bold());
-                for meta in &entry.metas {
-                    let _ = writeln!(out, "      {}", display_json(&meta.to_string()));
-                }
-                if !entry.rest.is_empty() {
-                    let rest = serde_json::Value::Object(entry.rest.clone()).to_string();
-                    let _ = writeln!(out, "      (also {})", display_json(&rest));
-                }
-            }
-        }
-    }
-
-    fn record_start(&self, kind: &str, out: &mut String) {
-        out.push_str("{\"type\":\"");
-        out.push_str(kind);
-        out.push_str("\",\"time\":\"");
-        push_now(out);
-        out.push('"');
-    }
-}
-
 /// What `Style::expectation` shows.
 #[derive(Debug, Clone, Copy)]
 pub struct Expectation<'a> {
@@ -1098,302 +76,125 @@ pub struct Expectation<'a> {
     pub line: Option<usize>,
 }
 
-/// `join_ref`, `ref` and `topic` of a JSON record.
-fn address_fields(f: &Frame, out: &mut String) {
-    out.push_str(",\"join_ref\":");
-    push_opt_str(out, f.join_ref.as_deref());
-    out.push_str(",\"ref\":");
-    push_opt_str(out, f.ref_.as_deref());
-    out.push_str(",\"topic\":");
-    push_json_str(out, &f.topic);
-}
-
-/// `join_ref`, `ref`, `topic` and `event` of a JSON record.
-fn frame_fields(f: &Frame, out: &mut String) {
-    address_fields(f, out);
-    out.push_str(",\"event\":");
-    push_json_str(out, &f.event);
-}
-
-/// Milliseconds with microsecond precision, as a JSON number.
-fn ms(d: Duration) -> f64 {
-    (d.as_micros() as f64) / 1000.0
-}
-
-fn fmt_latency(d: Duration) -> String {
-    let m = ms(d);
-    if m < 1.0 {
-        format!("{} µs", d.as_micros())
-    } else if m < 10.0 {
-        format!("{m:.1} ms")
-    } else if m < 1000.0 {
-        format!("{m:.0} ms")
-    } else {
-        format!("{:.2} s", d.as_secs_f64())
-    }
-}
-
-/// `45 s`, `12m05s`, `3h02m`: how long something has been up.
-fn fmt_uptime(d: Duration) -> String {
-    let s = d.as_secs();
-    if s < 60 {
-        format!("{s} s")
-    } else if s < 3600 {
-        format!("{}m{:02}s", s / 60, s % 60)
-    } else {
-        format!("{}h{:02}m", s / 3600, (s % 3600) / 60)
-    }
-}
-
-/// `10 ms`, `1 s`, `2.5 s`: a delay, as short as it reads well.
-fn fmt_latency_short(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms < 1000 {
-        format!("{ms} ms")
-    } else if ms.is_multiple_of(1000) {
-        format!("{} s", ms / 1000)
-    } else {
-        format!("{:.1} s", d.as_secs_f64())
-    }
-}
-
-fn fmt_secs(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s.fract() < 0.01 {
-        format!("{s:.0} s")
-    } else {
-        format!("{s:.1} s")
-    }
-}
-
-/// Appends `s` as a JSON string literal that is safe on a terminal: besides
-/// what JSON requires, C1 controls and bidi and zero-width formatting
-/// characters become `\u` escapes (the same JSON value).
-fn push_json_str(out: &mut String, s: &str) {
-    if !s.chars().any(is_unsafe_char) {
-        protocol::push_json_str(out, s);
-        return;
-    }
-    let mut plain = String::with_capacity(s.len());
-    protocol::push_json_str(&mut plain, s);
-    for c in plain.chars() {
-        if is_unsafe_char(c) {
-            let _ = write!(out, "\\u{:04x}", u32::from(c));
-        } else {
-            out.push(c);
-        }
-    }
-}
-
-fn push_opt_str(out: &mut String, s: Option<&str>) {
-    match s {
-        Some(s) => push_json_str(out, s),
-        None => out.push_str("null"),
-    }
-}
-
-fn json_string(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    push_json_str(&mut out, s);
-    out
-}
-
-/// Escapes control characters (C0, DEL, C1) so server text cannot drive the
-/// terminal.
-pub fn clean(s: &str) -> Cow<'_, str> {
-    // Printable ASCII, the usual topic or event, is decided byte by byte.
-    if crate::core::protocol::printable_ascii(s.as_bytes(), false) || !s.chars().any(is_unsafe_char)
-    {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if is_unsafe_char(c) {
-            match c {
-                '\n' => out.push_str("\\n"),
-                '\r' => out.push_str("\\r"),
-                '\t' => out.push_str("\\t"),
-                _ => {
-                    let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// Appends `s` in bold, or as it is when colour is off.
-fn push_bold(out: &mut String, s: &str) {
-    if colored::control::SHOULD_COLORIZE.should_colorize() {
-        let _ = write!(out, "{}", s.bold());
-    } else {
-        out.push_str(s);
-    }
-}
-
-fn is_unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// `s` on one line for a message: control characters escaped, cut to
-/// `max` characters with `…`.
-pub fn excerpt(s: &str, max: usize) -> String {
-    let cleaned = clean(s);
-    match cleaned.char_indices().nth(max) {
-        Some((cut, _)) => format!("{}…", &cleaned[..cut]),
-        None => cleaned.into_owned(),
-    }
-}
-
-/// A payload made safe to print on one line: whitespace outside strings is
-/// dropped, and characters that could drive the terminal (DEL, C1 controls,
-/// bidi and zero-width formatting), which JSON allows raw inside strings,
-/// become `\uXXXX` escapes. The result is the same JSON value.
-/// Binary payloads up to this many bytes are shown in full in human mode.
-const BINARY_SHOWN: usize = 32;
-
-/// A payload for a human line: JSON compacted and made safe; binary data as
-/// `hex:…`, in full when short, else its first bytes and its length.
-pub fn human_payload(p: &Payload) -> Cow<'_, str> {
-    match p {
-        Payload::Json(j) => display_json(j.get()),
-        Payload::Binary(data) | Payload::BinaryReply { response: data, .. } => {
-            if data.len() <= BINARY_SHOWN {
-                Cow::Owned(format!("hex:{}", HEXLOWER.encode(data)))
-            } else {
-                Cow::Owned(format!(
-                    "hex:{}… ({} bytes)",
-                    HEXLOWER.encode(&data[..BINARY_SHOWN / 2]),
-                    data.len()
-                ))
-            }
-        }
-    }
-}
-
-/// A payload as a JSON value for `--json`: JSON made safe; binary data in
-/// full as `{"binary":"<base64>"}`.
-pub fn json_payload(p: &Payload) -> Cow<'_, str> {
-    match p {
-        Payload::Json(j) => display_json(j.get()),
-        Payload::Binary(data) | Payload::BinaryReply { response: data, .. } => {
-            Cow::Owned(crate::core::protocol::binary_json(data))
-        }
-    }
-}
-
-pub fn display_json(s: &str) -> Cow<'_, str> {
-    let plain = crate::core::protocol::printable_ascii(s.as_bytes(), false);
-    let needs_work = !plain
-        && s.chars()
-            .any(|c| matches!(c, '\n' | '\r' | '\t') || is_unsafe_char(c));
-    if !needs_work {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 16);
-    let mut in_str = false;
-    let mut escaped = false;
-    for c in s.chars() {
-        if is_unsafe_char(c) && !matches!(c, '\n' | '\r' | '\t') {
-            // Only possible inside a string: outside, JSON allows nothing
-            // but structural characters and plain whitespace.
-            let _ = write!(out, "\\u{:04x}", u32::from(c));
-            escaped = false;
-            continue;
-        }
-        if in_str {
-            out.push(c);
-            if escaped {
-                escaped = false;
-            } else if c == '\\' {
-                escaped = true;
-            } else if c == '"' {
-                in_str = false;
-            }
-        } else if c == '"' {
-            in_str = true;
-            out.push(c);
-        } else if !matches!(c, '\n' | '\r' | '\t') {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-/// Appends the current time as `rfc3339` does. Records come in bursts
-/// within one millisecond, so the text is kept and reused until the clock
-/// moves on.
-fn push_now(out: &mut String) {
-    thread_local! {
-        static LAST: RefCell<(u128, String)> = const { RefCell::new((u128::MAX, String::new())) };
-    }
-    let now = SystemTime::now();
-    let ms = now
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_millis();
-    LAST.with_borrow_mut(|(last_ms, text)| {
-        if *last_ms != ms {
-            text.clear();
-            rfc3339(now, text);
-            *last_ms = ms;
-        }
-        out.push_str(text);
-    });
-}
-
-/// Appends `t` as RFC 3339 UTC with milliseconds: `2026-11-27T19:25:04.123Z`.
-pub fn rfc3339(t: SystemTime, out: &mut String) {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs();
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, day) = civil_from_days(days as i64);
-    let _ = write!(
-        out,
-        "{y:04}-{m:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
+/// What a renderer draws. Each method appends whole lines to `out`, or
+/// nothing.
+pub trait Render {
+    /// A network event (automatic heartbeats already filtered out).
+    fn event(&self, ev: &Event, out: &mut String);
+    /// Packed pushes and broadcasts `range`, in order, a line each;
+    /// `seen` is shown each message after its line.
+    fn plain_messages(
+        &self,
+        pack: &Packed,
+        range: Range<usize>,
+        out: &mut String,
+        seen: &mut dyn FnMut(usize, &View<'_>),
     );
+    /// The `status` report: one `info` record with `event: "status"`, or
+    /// a short table.
+    fn status(&self, st: &Status, url: &str, out: &mut String);
+    /// An announcement: the `info` record, or `text` for people.
+    fn info(&self, info: &Info<'_>, text: &str, out: &mut String);
+    /// Bad input or a failed script step (`line` is the script's line).
+    fn error(&self, message: &str, line: Option<usize>, out: &mut String);
+    /// Help text.
+    fn help(&self, text: &str, out: &mut String);
+    /// The outcome of `expect`, or of a `wait` with a payload that failed.
+    fn expectation(&self, e: &Expectation<'_>, out: &mut String);
+    /// What a presence state or diff changed.
+    fn presence(&self, applied: &Applied, out: &mut String);
+    /// The `presence` command: who is present on each topic.
+    fn presence_list(&self, lists: &[(&str, &State)], out: &mut String);
 }
 
-/// `HH:MM:SS.mmm` in UTC, for `--timestamps`.
-pub fn clock(t: SystemTime, out: &mut String) {
-    let d = t.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let rem = d.as_secs() % 86_400;
-    let _ = write!(
-        out,
-        "{:02}:{:02}:{:02}.{:03}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    );
-}
+impl Style {
+    /// Calls `f` with the renderer this style picks.
+    fn with<T>(&self, f: impl FnOnce(&dyn Render) -> T) -> T {
+        if self.json {
+            f(&ndjson::Ndjson)
+        } else {
+            f(&human::Human { style: self })
+        }
+    }
 
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
+    /// Automatic heartbeats, their replies and their timeouts are shown
+    /// only with `--show-heartbeats`.
+    fn hidden(&self, ev: &Event) -> bool {
+        let auto = match ev {
+            Event::Sent { auto, .. } => *auto,
+            Event::Reply(r) => r.auto,
+            Event::TimedOut(e) => e.auto,
+            _ => false,
+        };
+        auto && !self.show_heartbeats
+    }
+
+    /// Renders a network event; appends nothing for hidden events.
+    pub fn event(&self, ev: &Event, out: &mut String) {
+        if !self.hidden(ev) {
+            self.with(|r| r.event(ev, out));
+        }
+    }
+
+    /// [`Render::plain_messages`]: what `event` renders for each packed
+    /// message, the line most of a flood is made of.
+    pub fn plain_messages(
+        &self,
+        pack: &Packed,
+        range: Range<usize>,
+        out: &mut String,
+        mut seen: impl FnMut(usize, &View<'_>),
+    ) {
+        self.with(|r| r.plain_messages(pack, range, out, &mut seen));
+    }
+
+    /// [`Render::status`].
+    pub fn status(&self, st: &Status, url: &str, out: &mut String) {
+        self.with(|r| r.status(st, url, out));
+    }
+
+    /// [`Render::info`].
+    pub fn info(&self, info: &Info<'_>, text: &str, out: &mut String) {
+        self.with(|r| r.info(info, text, out));
+    }
+
+    /// [`Render::error`].
+    pub fn error(&self, message: &str, line: Option<usize>, out: &mut String) {
+        self.with(|r| r.error(message, line, out));
+    }
+
+    /// [`Render::help`].
+    pub fn help(&self, text: &str, out: &mut String) {
+        self.with(|r| r.help(text, out));
+    }
+
+    /// [`Render::expectation`]: a pass is one line; a failure shows
+    /// expected vs got.
+    pub fn expectation(&self, e: &Expectation<'_>, out: &mut String) {
+        self.with(|r| r.expectation(e, out));
+    }
+
+    /// [`Render::presence`]: `+ alice (2 sessions)` and `- bob` lines, or
+    /// one `presence` record with `joins` and `leaves`.
+    pub fn presence(&self, applied: &Applied, out: &mut String) {
+        self.with(|r| r.presence(applied, out));
+    }
+
+    /// [`Render::presence_list`].
+    pub fn presence_list(&self, lists: &[(&str, &State)], out: &mut String) {
+        self.with(|r| r.presence_list(lists, out));
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::protocol::{decode, raw};
-    use crate::core::session::{ChannelState, Reply};
+    use std::time::Duration;
+
+    use crate::core::protocol::{Payload, View, decode, raw};
+    use crate::core::session::{
+        ChannelState, Expired, Message, MessageKind, Reply, TopicInfo, Unanswered,
+    };
 
     const HUMAN: Style = Style {
         display: Display::PLAIN,
@@ -1603,14 +404,6 @@ mod tests {
     }
 
     #[test]
-    fn latencies_read_in_a_fitting_unit() {
-        assert_eq!(fmt_latency(Duration::from_micros(43)), "43 µs");
-        assert_eq!(fmt_latency(Duration::from_micros(1900)), "1.9 ms");
-        assert_eq!(fmt_latency(Duration::from_millis(25)), "25 ms");
-        assert_eq!(fmt_latency(Duration::from_millis(2500)), "2.50 s");
-    }
-
-    #[test]
     fn json_reply_has_the_documented_fields() {
         let line = render(JSON, &reply_event());
         assert!(line.ends_with("}\n"));
@@ -1726,33 +519,6 @@ mod tests {
     }
 
     #[test]
-    fn multi_line_payloads_are_compacted() {
-        assert_eq!(
-            display_json("{\n  \"a\": \"x\\ny\",\n\t\"b\": [1,\r\n 2]\n}"),
-            "{  \"a\": \"x\\ny\",\"b\": [1, 2]}"
-        );
-        assert!(matches!(display_json("{\"a\":1}"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn terminal_controls_inside_payload_strings_are_escaped_as_json() {
-        let raw_payload = "{\"a\":\"x\u{9b}31mRED\u{202e}evil\u{7f}\"}";
-        let shown = display_json(raw_payload);
-        assert_eq!(shown, "{\"a\":\"x\\u009b31mRED\\u202eevil\\u007f\"}");
-        let a: serde_json::Value = serde_json::from_str(raw_payload).unwrap();
-        let b: serde_json::Value = serde_json::from_str(&shown).unwrap();
-        assert_eq!(a, b, "the same JSON value");
-        assert!(matches!(display_json("{\"a\":\"żółw\"}"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn excerpts_are_one_short_line() {
-        assert_eq!(excerpt("a\nb", 10), "a\\nb");
-        assert_eq!(excerpt("abcdef", 3), "abc…");
-        assert_eq!(excerpt("żółw", 4), "żółw");
-    }
-
-    #[test]
     fn topics_listing() {
         let ev = Event::Topics {
             id: 1,
@@ -1783,29 +549,6 @@ mod tests {
             "timeout: no reply to noreply on room:a (ref 3) within 10 s\n"
         );
         assert!(render(JSON, &ev).starts_with(r#"{"type":"error","time":""#));
-    }
-
-    #[test]
-    fn formats_rfc3339_utc_with_millis() {
-        let mut s = String::new();
-        rfc3339(
-            UNIX_EPOCH + Duration::from_millis(1_795_807_504_123),
-            &mut s,
-        );
-        assert_eq!(s, "2026-11-27T19:25:04.123Z");
-        s.clear();
-        rfc3339(UNIX_EPOCH + Duration::from_secs(951_782_400), &mut s);
-        assert_eq!(s, "2000-02-29T00:00:00.000Z");
-    }
-
-    #[test]
-    fn the_clock_has_milliseconds() {
-        let mut s = String::new();
-        clock(
-            UNIX_EPOCH + Duration::from_millis(1_795_807_504_123),
-            &mut s,
-        );
-        assert_eq!(s, "19:25:04.123");
     }
 
     #[test]
@@ -1888,4 +631,422 @@ mod tests {
         HUMAN.error("unknown command `x`", Some(3), &mut out);
         assert_eq!(out, "error: line 3: unknown command `x`\n");
     }
+    /// One of every event the network thread reports that renders, with
+    /// text a terminal must not obey in names, reasons and payloads.
+    fn every_event() -> Vec<Event> {
+        use crate::core::packed::Packed;
+        use crate::core::session::Transition;
+        let frame = |text: &str| decode(text).unwrap();
+        let mut binary = frame(r#"[null,null,"room:a","bin",{}]"#);
+        binary.payload = Payload::Binary(vec![1, 2, 3]);
+        let mut pack = Packed::with_capacity(2, 64);
+        for payload in ["{\"n\":1}", "{\"s\":\"\u{9b}x\"}"] {
+            let v = View {
+                join_ref: Some("1"),
+                ref_: None,
+                topic: "room:a",
+                event: "new_msg",
+                payload,
+            };
+            assert!(pack.push(&v));
+        }
+        let late = Reply {
+            frame: frame(r#"["1","7","room:a","phx_reply",{}]"#),
+            status: None,
+            response: Payload::Binary(vec![0xff; 4]),
+            request: None,
+            latency: None,
+            late: true,
+            auto: false,
+        };
+        vec![
+            Event::Connected,
+            Event::ConnectFailed("refused".into()),
+            Event::Sent {
+                id: Some(1),
+                frame: frame(
+                    "[\"1\",\"2\",\"room:\\u202e\\u0008\",\"phx_join\",{\"user\": \"ana\\u0008\u{85}\",\n \"n\": [1, 2]}]",
+                ),
+                auto: false,
+            },
+            Event::SentRaw {
+                id: 2,
+                text: "[\"x\"]\u{7f}\u{200b}".into(),
+            },
+            Event::Rejected {
+                id: 3,
+                message: "not joined: `room:\u{1b}`".into(),
+            },
+            reply_event(),
+            Event::Reply(Box::new(late)),
+            Event::Message(Message {
+                frame: frame(r#"[null,null,"room:a","shout",{"b":1}]"#),
+                kind: MessageKind::Broadcast,
+                stale: false,
+            }),
+            Event::Message(Message {
+                frame: frame(r#"["1","1","room:a","phx_close",{}]"#),
+                kind: MessageKind::Close { requested: false },
+                stale: true,
+            }),
+            Event::Message(Message {
+                frame: binary,
+                kind: MessageKind::Push,
+                stale: false,
+            }),
+            Event::Messages(Box::new(pack)),
+            Event::TimedOut(Expired {
+                ref_: "3".into(),
+                topic: "room:a".into(),
+                event: "noreply".into(),
+                auto: false,
+                after: Duration::from_millis(10_500),
+            }),
+            Event::Unanswered(Unanswered {
+                ref_: "4".into(),
+                topic: "room:a".into(),
+                event: "ping".into(),
+                because: "phx_error",
+            }),
+            Event::Topics {
+                id: 5,
+                topics: vec![TopicInfo {
+                    topic: "room:lobby".into(),
+                    join_ref: "1".into(),
+                    state: ChannelState::Joined,
+                }],
+            },
+            Event::Undecodable {
+                error: "not an array".into(),
+                text: "{\u{1b}[2J".into(),
+            },
+            Event::Disconnected {
+                code: Some(1000),
+                reason: "bye\u{8}".into(),
+                by_client: true,
+            },
+            Event::Reconnecting {
+                attempt: 2,
+                delay: Duration::from_millis(2500),
+                error: Some("refused".into()),
+                repeated: false,
+                first: false,
+            },
+            Event::Reconnecting {
+                attempt: 1,
+                delay: Duration::from_millis(100),
+                error: None,
+                repeated: false,
+                first: true,
+            },
+            Event::HeartbeatTimeout {
+                after: Duration::from_secs(30),
+            },
+            Event::HeartbeatTimeout {
+                after: Duration::from_micros(1500),
+            },
+            Event::Rejoining {
+                topic: "room:a".into(),
+                attempt: 2,
+            },
+            Event::ChannelState(Transition {
+                topic: "room:a".into(),
+                from: Some(ChannelState::Joined),
+                to: ChannelState::Errored,
+                why: "phx_error",
+                rejoin_in: Some(Duration::from_millis(1000)),
+            }),
+            Event::ChannelState(Transition {
+                topic: "room:b".into(),
+                from: None,
+                to: ChannelState::Joining,
+                why: "join",
+                rejoin_in: None,
+            }),
+            Event::Queued {
+                id: 6,
+                topic: None,
+                until: "offline",
+            },
+            Event::Queued {
+                id: 7,
+                topic: Some("room:a".into()),
+                until: "joining",
+            },
+            Event::Closed {
+                code: None,
+                reason: String::new(),
+                by_client: false,
+                lost: true,
+                reported: false,
+            },
+            Event::Closed {
+                code: None,
+                reason: String::new(),
+                by_client: false,
+                lost: true,
+                reported: true,
+            },
+        ]
+    }
+
+    fn a_status() -> Status {
+        use crate::core::session::{HeartbeatStats, TopicStatus};
+        Status {
+            up: Some(Duration::from_micros(61_500_250)),
+            session: Duration::from_secs(62),
+            reconnects: 1,
+            next_attempt: None,
+            first: false,
+            heartbeat_interval: Some(Duration::from_secs(30)),
+            heartbeat: HeartbeatStats {
+                last_rtt: Some(Duration::from_micros(420)),
+                missed: 0,
+                waiting: None,
+            },
+            topics: vec![TopicStatus {
+                topic: "room:a".into(),
+                join_ref: "1".into(),
+                state: ChannelState::Errored,
+                payload: Payload::Json(raw_json("{\"token\": \"t\u{202e}\"}")),
+                rejoin_in: Some(Duration::from_millis(250)),
+                attempts: 2,
+            }],
+        }
+    }
+
+    /// Presence from a state and a diff, and the tracker that saw them.
+    fn some_presence() -> (
+        Vec<crate::core::presence::Applied>,
+        crate::core::presence::Tracker,
+    ) {
+        let mut t = crate::core::presence::Tracker::new();
+        t.joining("room:1", Some("1"));
+        let mut applied = t
+            .on_state(
+                "room:1",
+                r#"{"bob":{"metas":[{"phx_ref":"a","s":"\u0008"},{"phx_ref":"b"}]},"al":{"metas":[{"phx_ref":"c"}],"x":1}}"#,
+            )
+            .unwrap();
+        applied.extend(
+            t.on_diff(
+                "room:1",
+                r#"{"joins":{"cy":{"metas":[{"phx_ref":"d"}]}},"leaves":{"bob":{"metas":[{"phx_ref":"a"}]}}}"#,
+            )
+            .unwrap(),
+        );
+        (applied, t)
+    }
+
+    /// `"time":"…"` as `"time":"T"`, after checking it is RFC 3339 UTC
+    /// with milliseconds.
+    fn mask_time(text: &str) -> String {
+        let mut out = String::new();
+        for line in text.lines() {
+            let (head, rest) = line.split_once(",\"time\":\"").unwrap();
+            let (time, tail) = rest.split_at(24);
+            assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{time}");
+            out.push_str(head);
+            out.push_str(",\"time\":\"T");
+            out.push_str(tail);
+            out.push('\n');
+        }
+        out
+    }
+
+    fn raw_json(s: &str) -> crate::core::protocol::Json {
+        raw(s.to_owned()).into()
+    }
+
+    /// Everything but the announcements of the runner and `main`.
+    fn render_all_but_infos(style: Style, out: &mut String) {
+        colored::control::set_override(false);
+        for ev in every_event() {
+            style.event(&ev, out);
+        }
+        style.status(&a_status(), "ws://h/socket/websocket", out);
+        style.error("unknown command `\u{1b}x`", Some(3), out);
+        style.error("no topic", None, out);
+        style.help("commands:\n  join TOPIC\n", out);
+        let pass = Expectation {
+            passed: true,
+            summary: "expect ok",
+            expected: "ok {\"a\":1}",
+            got: "",
+            detail: None,
+            line: None,
+        };
+        style.expectation(&pass, out);
+        let fail = Expectation {
+            passed: false,
+            summary: "expected ok, got error",
+            expected: "ok {\"a\":1}",
+            got: "error {\"a\":2}",
+            detail: Some("at .a expected 1, got \"x\""),
+            line: Some(4),
+        };
+        style.expectation(&fail, out);
+        let (applied, tracker) = some_presence();
+        for a in &applied {
+            style.presence(a, out);
+        }
+        style.presence_list(&[("room:1", tracker.list("room:1").unwrap())], out);
+    }
+
+    fn render_infos(style: Style, out: &mut String) {
+        let url = "ws://h/socket/websocket";
+        let infos = [
+            Info::Connected {
+                url,
+                reconnects: None,
+            },
+            Info::Connected {
+                url,
+                reconnects: Some(2),
+            },
+            Info::Insecure,
+            Info::Interrupted,
+            Info::Bail,
+            Info::Display {
+                timestamps: true,
+                pretty: false,
+                raw: false,
+            },
+            Info::Record { file: None },
+            Info::Record {
+                file: Some("~/s\u{202e}.txt"),
+            },
+            Info::Muted {
+                muted: &["presence_diff", "room:*"],
+            },
+            Info::ServerStarted {
+                url: "ws://127.0.0.1:4000/socket",
+            },
+        ];
+        for info in &infos {
+            style.info(info, "", out);
+        }
+    }
+
+    /// Every kind of `--json` record, byte for byte (the time masked):
+    /// field names, their order, number spelling and escapes.
+    #[test]
+    fn every_record_is_pinned_byte_for_byte() {
+        let mut out = String::new();
+        render_all_but_infos(JSON, &mut out);
+        render_infos(JSON, &mut out);
+        let got = mask_time(&out);
+        for (got, want) in got.lines().zip(EVERY_RECORD.lines()) {
+            assert_eq!(got, want);
+        }
+        assert_eq!(got, EVERY_RECORD);
+    }
+
+    /// The same for people, colour off.
+    #[test]
+    fn every_human_line_is_pinned_byte_for_byte() {
+        let mut out = String::new();
+        render_all_but_infos(HUMAN, &mut out);
+        for (got, want) in out.lines().zip(EVERY_HUMAN_LINE.lines()) {
+            assert_eq!(got, want);
+        }
+        assert_eq!(out, EVERY_HUMAN_LINE);
+    }
+
+    const EVERY_RECORD: &str = r##"{"type":"sent","time":"T","join_ref":"1","ref":"2","topic":"room:\u202e\u0008","event":"phx_join","payload":{"user": "ana\u0008\u0085", "n": [1, 2]}}
+{"type":"sent","time":"T","raw":"[\"x\"]\u007f\u200b"}
+{"type":"error","time":"T","message":"not joined: `room:\u001b`"}
+{"type":"reply","time":"T","join_ref":"1","ref":"1","topic":"room:lobby","status":"ok","response":{"joined":"room:lobby"},"request":"phx_join","latency_ms":1.9}
+{"type":"reply","time":"T","join_ref":"1","ref":"7","topic":"room:a","status":null,"response":{"binary":"/////w=="},"request":null,"latency_ms":null,"late":true}
+{"type":"message","time":"T","join_ref":null,"ref":null,"topic":"room:a","event":"shout","payload":{"b":1}}
+{"type":"message","time":"T","join_ref":"1","ref":"1","topic":"room:a","event":"phx_close","payload":{},"stale":true}
+{"type":"message","time":"T","join_ref":null,"ref":null,"topic":"room:a","event":"bin","payload":{"binary":"AQID"}}
+{"type":"message","time":"T","join_ref":"1","ref":null,"topic":"room:a","event":"new_msg","payload":{"n":1}}
+{"type":"message","time":"T","join_ref":"1","ref":null,"topic":"room:a","event":"new_msg","payload":{"s":"\u009bx"}}
+{"type":"error","time":"T","message":"no reply to noreply on room:a (ref 3) within 10.5 s","kind":"timeout","ref":"3","topic":"room:a","event":"noreply"}
+{"type":"info","time":"T","event":"unanswered","ref":"4","topic":"room:a","request":"ping","reason":"phx_error"}
+{"type":"info","time":"T","event":"topics","topics":[{"topic":"room:lobby","join_ref":"1","state":"joined"}]}
+{"type":"error","time":"T","message":"received a frame that is not a V2 Phoenix frame (not an array): {\\u{1b}[2J","kind":"protocol","frame":"{\u001b[2J"}
+{"type":"info","time":"T","event":"disconnected","code":1000,"reason":"bye\u0008","by_client":true}
+{"type":"info","time":"T","event":"reconnecting","attempt":2,"delay_ms":2500,"error":"refused"}
+{"type":"info","time":"T","event":"reconnecting","attempt":1,"delay_ms":100,"error":null}
+{"type":"info","time":"T","event":"heartbeat_timeout","after_ms":30000}
+{"type":"info","time":"T","event":"heartbeat_timeout","after_ms":1.5}
+{"type":"info","time":"T","event":"rejoining","topic":"room:a","attempt":2}
+{"type":"info","time":"T","event":"channel_state","topic":"room:a","from":"joined","to":"errored","why":"phx_error","rejoin_in_ms":1000}
+{"type":"info","time":"T","event":"channel_state","topic":"room:b","from":null,"to":"joining","why":"join","rejoin_in_ms":null}
+{"type":"info","time":"T","event":"queued","topic":null,"until":"offline"}
+{"type":"info","time":"T","event":"queued","topic":"room:a","until":"joining"}
+{"type":"info","time":"T","event":"disconnected","code":null,"reason":"","by_client":false}
+{"type":"info","time":"T","event":"status","state":"connected","url":"ws://h/socket/websocket","uptime_ms":61500.25,"session_ms":62000,"reconnects":1,"reconnect_attempt":null,"reconnect_in_ms":null,"heartbeat_interval_ms":30000,"heartbeat_rtt_ms":0.42,"heartbeats_missed":0,"heartbeat_waiting_ms":null,"topics":[{"topic":"room:a","state":"errored","join_ref":"1","payload":{"token": "t\u202e"},"rejoin_in_ms":250,"rejoin_attempts":2}]}
+{"type":"error","time":"T","message":"unknown command `\u001bx`","line":3}
+{"type":"error","time":"T","message":"no topic"}
+{"type":"info","time":"T","event":"help","text":"commands:\n  join TOPIC\n"}
+{"type":"info","time":"T","event":"expect_passed","expected":"ok {\"a\":1}"}
+{"type":"error","time":"T","message":"expected ok, got error","kind":"expect","line":4,"expected":"ok {\"a\":1}","got":"error {\"a\":2}","detail":"at .a expected 1, got \"x\""}
+{"type":"presence","time":"T","topic":"room:1","joins":{"al":{"metas":[{"phx_ref":"c"}],"x":1},"bob":{"metas":[{"phx_ref":"a","s":"\b"},{"phx_ref":"b"}]}},"leaves":{}}
+{"type":"presence","time":"T","topic":"room:1","joins":{"cy":{"metas":[{"phx_ref":"d"}]}},"leaves":{"bob":{"metas":[{"phx_ref":"a"}]}}}
+{"type":"presence","time":"T","topic":"room:1","state":{"al":{"metas":[{"phx_ref":"c"}],"x":1},"bob":{"metas":[{"phx_ref":"b"}]},"cy":{"metas":[{"phx_ref":"d"}]}}}
+{"type":"info","time":"T","event":"connected","url":"ws://h/socket/websocket"}
+{"type":"info","time":"T","event":"connected","url":"ws://h/socket/websocket","reconnects":2}
+{"type":"info","time":"T","event":"insecure"}
+{"type":"info","time":"T","event":"interrupted"}
+{"type":"info","time":"T","event":"bail"}
+{"type":"info","time":"T","event":"display","timestamps":true,"pretty":false,"raw":false}
+{"type":"info","time":"T","event":"record"}
+{"type":"info","time":"T","event":"record","file":"~/s\u202e.txt"}
+{"type":"info","time":"T","event":"muted","muted":["presence_diff","room:*"]}
+{"type":"info","time":"T","event":"server_started","url":"ws://127.0.0.1:4000/socket"}
+"##;
+
+    const EVERY_HUMAN_LINE: &str = r##"→ room:\u{202e}\u{8} phx_join {"user": "ana\u0008\u0085", "n": [1, 2]}  (ref 2)
+→ raw ["x"]\u{7f}\u{200b}
+error: not joined: `room:\u{1b}`
+← room:lobby reply ok to phx_join (ref 1, 1.9 ms) {"joined":"room:lobby"}
+← room:a reply (no status) to an unknown request (ref 7) late hex:ffffffff
+← room:a broadcast shout {"b":1}
+← room:a phx_close: the server closed the channel {} [stale join_ref 1: an earlier instance of the channel]
+← room:a push bin hex:010203
+← room:a push new_msg {"n":1}
+← room:a push new_msg {"s":"\u009bx"}
+timeout: no reply to noreply on room:a (ref 3) within 10.5 s
+* no reply to ping on room:a (ref 4): the channel crashed
+  room:lobby  joined    join_ref 1
+protocol: received a frame that is not a V2 Phoenix frame (not an array): {\u{1b}[2J
+* connection closed: code 1000 (bye\u{8})
+* reconnecting in 2.5 s (attempt 2); the last attempt failed: refused
+* retrying in 100 ms (attempt 1)
+* no reply to the heartbeat within 30 s: the connection is dead, closing it
+* no reply to the heartbeat within 0 s: the connection is dead, closing it
+* rejoining room:a with its join payload (attempt 2)
+* room:a errored (phx_error); rejoining in 1 s
+* not connected: queued until the connection is back
+* room:a is not joined yet: queued until it has joined
+* disconnected by the server without a close frame
+  connection  connected to ws://h/socket/websocket, up 1m01s (1 reconnect in 1m02s)
+  heartbeat   every 30 s, last round trip 420 µs, 0 missed
+  topics
+    room:a  errored   join_ref 1  payload {"token": "t\u202e"}  rejoining in 250 ms (attempt 2)
+error: line 3: unknown command `\u{1b}x`
+error: no topic
+commands:
+  join TOPIC
+✓ expect ok
+failed: line 4: expected ok, got error
+  expected: ok {"a":1}
+  got:      error {"a":2}
+  (at .a expected 1, got "x")
+  room:1 + al
+  room:1 + bob (2 sessions)
+  room:1 + cy
+  room:1 - bob (1 session left)
+  room:1: 3 present (3 sessions)
+    al
+      {"phx_ref":"c"}
+      (also {"x":1})
+    bob
+      {"phx_ref":"b"}
+    cy
+      {"phx_ref":"d"}
+"##;
 }

@@ -16,7 +16,7 @@ use super::flow::Step;
 use crate::core::packed::Recent;
 use crate::core::protocol::{Frame, View};
 use crate::lang::matcher;
-use crate::output::{Expectation, display_json};
+use crate::output::{Expectation, Info, display_json};
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
 const WAIT_MEMORY: usize = 10_000;
@@ -375,7 +375,7 @@ impl Runner {
             self.checks.bailed = true;
             self.queue.clear();
             self.queue.eof = true;
-            self.info("bail", "stopping at the first failure (--bail)", &[]);
+            self.info(Info::Bail, "stopping at the first failure (--bail)");
         }
     }
 }

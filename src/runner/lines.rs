@@ -16,6 +16,7 @@ use crate::core::event::ToNet;
 use crate::core::session::Request;
 use crate::lang::command::{self, Command};
 use crate::lang::vars;
+use crate::output::Info;
 
 impl Runner {
     pub(super) fn run_line(&mut self, n: usize, line: &str) {
@@ -181,13 +182,12 @@ impl Runner {
             onoff(d.raw)
         );
         self.info(
-            "display",
+            Info::Display {
+                timestamps: d.timestamps,
+                pretty: d.pretty,
+                raw: d.raw,
+            },
             &text,
-            &[
-                ("timestamps", d.timestamps.to_string()),
-                ("pretty", d.pretty.to_string()),
-                ("raw", d.raw.to_string()),
-            ],
         );
     }
 }

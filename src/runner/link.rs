@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::flow::Step;
 use super::{Mode, Runner};
 use crate::core::event::ToNet;
-use crate::core::protocol::json_str;
+use crate::output::Info;
 
 /// How long to wait for the server to confirm our close.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
@@ -68,9 +68,11 @@ impl Runner {
         if self.link.opened > 1 {
             let n = self.link.opened - 1;
             self.info(
-                "connected",
+                Info::Connected {
+                    url: &url,
+                    reconnects: Some(n),
+                },
                 &format!("reconnected to {url} (reconnect {n})"),
-                &[("url", json_str(&url)), ("reconnects", n.to_string())],
             );
         } else {
             let hint = if self.interactive() {
@@ -79,17 +81,18 @@ impl Runner {
                 ""
             };
             self.info(
-                "connected",
+                Info::Connected {
+                    url: &url,
+                    reconnects: None,
+                },
                 &format!("connected to {url}{hint}"),
-                &[("url", json_str(&url))],
             );
         }
         if self.settings.insecure {
             self.info(
-                "insecure",
+                Info::Insecure,
                 "warning: --insecure: the server's TLS certificate was not verified, \
                  so anyone between you and it could read or change this session",
-                &[],
             );
         }
         self.update_prompt();

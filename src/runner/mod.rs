@@ -48,7 +48,7 @@ use crate::core::endpoint::Redactor;
 use crate::core::event::{Event, ToNet};
 use crate::core::presence;
 use crate::lang::vocab::Word;
-use crate::output::Style;
+use crate::output::{Info, Style};
 use crate::transport::net::Handle;
 use checks::Checks;
 use completion::Told;
@@ -198,9 +198,9 @@ impl Runner {
     }
 
     /// Prints an `info` line (e.g. that the built-in server started).
-    pub fn info(&mut self, event: &str, text: &str, fields: &[(&str, String)]) {
+    pub fn info(&mut self, info: Info<'_>, text: &str) {
         let mut s = std::mem::take(&mut self.screen.out);
-        self.settings.style.info(event, text, fields, &mut s);
+        self.settings.style.info(&info, text, &mut s);
         self.screen.out = s;
     }
 
@@ -399,6 +399,6 @@ impl Runner {
             (None, Some(q)) => format!("cancelled {q}"),
             (None, None) => return,
         };
-        self.info("interrupted", &text, &[]);
+        self.info(Info::Interrupted, &text);
     }
 }

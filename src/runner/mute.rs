@@ -6,7 +6,7 @@
 
 use super::Runner;
 use crate::core::event::Event;
-use crate::core::protocol::json_str;
+use crate::output::Info;
 
 /// The muted names (exact, or a prefix ending in `*`), in the order given.
 #[derive(Debug, Default)]
@@ -66,12 +66,11 @@ impl Runner {
                 .collect();
             format!("muted: {}", list.join(", "))
         };
-        let names: Vec<String> = self.mutes.names.iter().map(|(m, _)| json_str(m)).collect();
-        self.info(
-            "muted",
-            &text,
-            &[("muted", format!("[{}]", names.join(",")))],
-        );
+        let names: Vec<&str> = self.mutes.names.iter().map(|(m, _)| m.as_str()).collect();
+        let mut s = std::mem::take(&mut self.screen.out);
+        let muted = Info::Muted { muted: &names };
+        self.settings.style.info(&muted, &text, &mut s);
+        self.screen.out = s;
     }
 
     /// `unmute NAME` removes a name, `unmute` all of them; then lists them.

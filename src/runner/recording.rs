@@ -7,8 +7,8 @@
 use super::Runner;
 use super::recorder::{self, Recorder};
 use crate::core::event::Event;
-use crate::core::protocol::json_str;
 use crate::lang::command;
+use crate::output::Info;
 
 /// An open recording, if any, and the joins it would need.
 #[derive(Default)]
@@ -56,7 +56,7 @@ impl Runner {
                     }
                     None => "not recording; `record FILE` starts".to_owned(),
                 };
-                self.info("record", &text, &[]);
+                self.info(Info::Record { file: None }, &text);
             }
             command::Record::Stop => {
                 let text = match self.recording.recorder.take() {
@@ -66,7 +66,7 @@ impl Runner {
                     }
                     None => "not recording; `record FILE` starts".to_owned(),
                 };
-                self.info("record", &text, &[]);
+                self.info(Info::Record { file: None }, &text);
             }
             command::Record::Start(file) => self.record_start(file, line),
         }
@@ -94,7 +94,7 @@ impl Runner {
                     "{stopped}recording to {}; `record stop` ends it",
                     path.display()
                 );
-                self.info("record", &text, &[("file", json_str(&file))]);
+                self.info(Info::Record { file: Some(&file) }, &text);
             }
             Err(e) => {
                 let msg = format!(

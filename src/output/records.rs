@@ -1,0 +1,387 @@
+//! The `--json` records: one `Serialize` struct per kind of line, field
+//! names and order as documented in the README's "JSON output" section.
+//!
+//! Every line starts with `type` and `time` ([`push`]), then has the
+//! record's own fields. Records borrow what they show; payloads are raw JSON text
+//! ([`Payload`]). Turning them into text is `output::encode`'s job, and
+//! which record an event becomes is `output::ndjson`'s.
+
+use serde::ser::SerializeSeq;
+use serde::{Serialize, Serializer};
+
+use crate::core::session::{TopicInfo, TopicStatus};
+use crate::output::clock;
+use crate::output::encode;
+pub use crate::output::encode::{Ms, Payload};
+
+/// A record of one `type`.
+pub trait Record: Serialize {
+    const TYPE: &'static str;
+}
+
+/// Appends `record` as one NDJSON line: `{"type":…,"time":…,` then the
+/// record's own fields, stamped with the current time.
+pub fn push<R: Record>(out: &mut String, record: &R) {
+    // The two fields every record starts with, written once here rather
+    // than carried by each record (serde's `flatten` would do it at a
+    // cost a flood of messages notices).
+    let start = out.len();
+    // A type is a plain word and the time is digits and punctuation:
+    // nothing in them needs escaping.
+    out.push_str("{\"type\":\"");
+    out.push_str(R::TYPE);
+    out.push_str("\",\"time\":\"");
+    clock::with_now(|now| out.push_str(now));
+    out.push('"');
+    encode::push_fields(out, start, record);
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// `sent`: a frame that went out.
+#[derive(Serialize)]
+pub struct Sent<'a> {
+    pub join_ref: Option<&'a str>,
+    #[serde(rename = "ref")]
+    pub ref_: Option<&'a str>,
+    pub topic: &'a str,
+    pub event: &'a str,
+    pub payload: Payload<'a>,
+}
+
+impl Record for Sent<'_> {
+    const TYPE: &'static str = "sent";
+}
+
+/// `sent`: a line sent as it was typed (`raw`).
+#[derive(Serialize)]
+pub struct SentRaw<'a> {
+    pub raw: &'a str,
+}
+
+impl Record for SentRaw<'_> {
+    const TYPE: &'static str = "sent";
+}
+
+/// `reply`: the answer to a request.
+#[derive(Serialize)]
+pub struct Reply<'a> {
+    pub join_ref: Option<&'a str>,
+    #[serde(rename = "ref")]
+    pub ref_: Option<&'a str>,
+    pub topic: &'a str,
+    pub status: Option<&'a str>,
+    pub response: Payload<'a>,
+    pub request: Option<&'a str>,
+    pub latency_ms: Option<Ms>,
+    #[serde(skip_serializing_if = "is_false")]
+    pub late: bool,
+}
+
+impl Record for Reply<'_> {
+    const TYPE: &'static str = "reply";
+}
+
+/// `message`: a push, a broadcast, or a channel's error or close.
+#[derive(Serialize)]
+pub struct Message<'a> {
+    pub join_ref: Option<&'a str>,
+    #[serde(rename = "ref")]
+    pub ref_: Option<&'a str>,
+    pub topic: &'a str,
+    pub event: &'a str,
+    pub payload: Payload<'a>,
+    /// From an earlier instance of the channel.
+    #[serde(skip_serializing_if = "is_false")]
+    pub stale: bool,
+}
+
+impl Record for Message<'_> {
+    const TYPE: &'static str = "message";
+}
+
+/// `error`: bad input, a rejected command, a failed step.
+#[derive(Serialize)]
+pub struct Error<'a> {
+    pub message: &'a str,
+    /// The script line, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+}
+
+impl Record for Error<'_> {
+    const TYPE: &'static str = "error";
+}
+
+/// `error` of kind `timeout`: no reply in time.
+#[derive(Serialize)]
+pub struct Timeout<'a> {
+    pub message: &'a str,
+    kind: &'static str,
+    #[serde(rename = "ref")]
+    pub ref_: &'a str,
+    pub topic: &'a str,
+    pub event: &'a str,
+}
+
+impl<'a> Timeout<'a> {
+    pub fn new(message: &'a str, ref_: &'a str, topic: &'a str, event: &'a str) -> Self {
+        Timeout {
+            message,
+            kind: "timeout",
+            ref_,
+            topic,
+            event,
+        }
+    }
+}
+
+impl Record for Timeout<'_> {
+    const TYPE: &'static str = "error";
+}
+
+/// `error` of kind `protocol`: a frame that does not decode.
+#[derive(Serialize)]
+pub struct Protocol<'a> {
+    pub message: &'a str,
+    kind: &'static str,
+    pub frame: &'a str,
+}
+
+impl<'a> Protocol<'a> {
+    pub fn new(message: &'a str, frame: &'a str) -> Self {
+        Protocol {
+            message,
+            kind: "protocol",
+            frame,
+        }
+    }
+}
+
+impl Record for Protocol<'_> {
+    const TYPE: &'static str = "error";
+}
+
+/// `error` of kind `expect`: an `expect`, or a `wait` with a payload,
+/// that failed.
+#[derive(Serialize)]
+pub struct ExpectFailed<'a> {
+    pub message: &'a str,
+    kind: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub expected: &'a str,
+    pub got: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'a str>,
+}
+
+impl<'a> ExpectFailed<'a> {
+    pub fn new(
+        message: &'a str,
+        line: Option<usize>,
+        expected: &'a str,
+        got: &'a str,
+        detail: Option<&'a str>,
+    ) -> Self {
+        ExpectFailed {
+            message,
+            kind: "expect",
+            line,
+            expected,
+            got,
+            detail,
+        }
+    }
+}
+
+impl Record for ExpectFailed<'_> {
+    const TYPE: &'static str = "error";
+}
+
+/// `presence`: what a `presence_state` or `presence_diff` changed.
+#[derive(Serialize)]
+pub struct PresenceDiff<'a> {
+    pub topic: &'a str,
+    pub joins: Payload<'a>,
+    pub leaves: Payload<'a>,
+}
+
+impl Record for PresenceDiff<'_> {
+    const TYPE: &'static str = "presence";
+}
+
+/// `presence`: who is present on a topic (the `presence` command).
+#[derive(Serialize)]
+pub struct PresenceState<'a> {
+    pub topic: &'a str,
+    pub state: Payload<'a>,
+}
+
+impl Record for PresenceState<'_> {
+    const TYPE: &'static str = "presence";
+}
+
+/// An `info` record announced by the runner or `main`, which also write
+/// its human line.
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Info<'a> {
+    Connected {
+        url: &'a str,
+        /// Absent on the first connection.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reconnects: Option<u32>,
+    },
+    Insecure,
+    Interrupted,
+    Bail,
+    Display {
+        timestamps: bool,
+        pretty: bool,
+        raw: bool,
+    },
+    Record {
+        /// Only when a recording starts.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        file: Option<&'a str>,
+    },
+    Muted {
+        muted: &'a [&'a str],
+    },
+    ServerStarted {
+        url: &'a str,
+    },
+}
+
+impl Record for Info<'_> {
+    const TYPE: &'static str = "info";
+}
+
+/// An `info` record about an event from the network thread, or about a
+/// command whose answer is the record itself.
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Notice<'a> {
+    HeartbeatTimeout {
+        after_ms: Ms,
+    },
+    Rejoining {
+        topic: &'a str,
+        attempt: u32,
+    },
+    Queued {
+        topic: Option<&'a str>,
+        until: &'a str,
+    },
+    Reconnecting {
+        attempt: u32,
+        delay_ms: u128,
+        error: Option<&'a str>,
+    },
+    Status(Status<'a>),
+    ChannelState {
+        topic: &'a str,
+        from: Option<&'a str>,
+        to: &'a str,
+        why: &'a str,
+        rejoin_in_ms: Option<u128>,
+    },
+    Unanswered {
+        #[serde(rename = "ref")]
+        ref_: &'a str,
+        topic: &'a str,
+        request: &'a str,
+        reason: &'a str,
+    },
+    Topics {
+        topics: Topics<'a>,
+    },
+    Disconnected {
+        code: Option<u16>,
+        reason: &'a str,
+        by_client: bool,
+    },
+    Help {
+        text: &'a str,
+    },
+    ExpectPassed {
+        expected: &'a str,
+    },
+}
+
+impl Record for Notice<'_> {
+    const TYPE: &'static str = "info";
+}
+
+/// The `status` answer.
+#[derive(Serialize)]
+pub struct Status<'a> {
+    pub state: &'a str,
+    pub url: &'a str,
+    pub uptime_ms: Option<Ms>,
+    pub session_ms: Ms,
+    pub reconnects: u32,
+    pub reconnect_attempt: Option<u32>,
+    pub reconnect_in_ms: Option<Ms>,
+    pub heartbeat_interval_ms: Option<Ms>,
+    pub heartbeat_rtt_ms: Option<Ms>,
+    pub heartbeats_missed: u64,
+    pub heartbeat_waiting_ms: Option<Ms>,
+    pub topics: StatusTopics<'a>,
+}
+
+/// `status`'s topics, each as `{topic, state, join_ref, payload,
+/// rejoin_in_ms, rejoin_attempts}`.
+pub struct StatusTopics<'a>(pub &'a [TopicStatus]);
+
+impl Serialize for StatusTopics<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Topic<'a> {
+            topic: &'a str,
+            state: &'a str,
+            join_ref: &'a str,
+            payload: Payload<'a>,
+            rejoin_in_ms: Option<Ms>,
+            rejoin_attempts: u32,
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for t in self.0 {
+            seq.serialize_element(&Topic {
+                topic: &t.topic,
+                state: t.state.as_str(),
+                join_ref: &t.join_ref,
+                payload: Payload::from(&t.payload),
+                rejoin_in_ms: t.rejoin_in.map(Ms),
+                rejoin_attempts: t.attempts,
+            })?;
+        }
+        seq.end()
+    }
+}
+
+/// `topics`' answer, each as `{topic, join_ref, state}`.
+pub struct Topics<'a>(pub &'a [TopicInfo]);
+
+impl Serialize for Topics<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        #[derive(Serialize)]
+        struct Topic<'a> {
+            topic: &'a str,
+            join_ref: &'a str,
+            state: &'a str,
+        }
+        let mut seq = s.serialize_seq(Some(self.0.len()))?;
+        for t in self.0 {
+            seq.serialize_element(&Topic {
+                topic: &t.topic,
+                join_ref: &t.join_ref,
+                state: t.state.as_str(),
+            })?;
+        }
+        seq.end()
+    }
+}

@@ -43,7 +43,7 @@ fn encode(out: &mut String, start: usize, splice: bool, record: &impl Serialize)
 /// Appends `s` as a JSON string literal that is safe on a terminal, as
 /// every string in a record is.
 #[inline]
-pub fn push_str(out: &mut String, s: &str) {
+fn push_str(out: &mut String, s: &str) {
     if printable_ascii(s.as_bytes(), true) {
         // Most names in a flood: nothing to escape.
         out.push('"');
@@ -65,7 +65,7 @@ const RAW: &str = "phx_repl::output::encode::Raw";
 /// a terminal would obey them raw), and control characters without a
 /// short escape are `\u00XX`. Floats are written as Rust's `Display`
 /// writes them (`1.9`, `1000`). Map keys are expected to be strings.
-pub struct Encoder<'a> {
+struct Encoder<'a> {
     out: &'a mut String,
     /// The next string is raw JSON text ([`Payload::Json`]).
     raw: bool,
@@ -77,7 +77,7 @@ pub struct Encoder<'a> {
 /// report anything, and the records have none that do.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct EncodeError(String);
+struct EncodeError(String);
 
 impl ser::Error for EncodeError {
     fn custom<T: fmt::Display>(msg: T) -> Self {
@@ -125,7 +125,7 @@ impl Encoder<'_> {
 }
 
 /// A sequence, map or struct being written.
-pub struct Compound<'e, 'a> {
+struct Compound<'e, 'a> {
     enc: &'e mut Encoder<'a>,
     first: bool,
     /// What ends it: `]`, `}`, or `]}` / `}}` inside a variant.

@@ -1,14 +1,15 @@
 //! The benchmark behind the README's Performance section.
 //!
 //! ```text
-//! cargo run --release --example bench              # the full run, a few minutes
-//! cargo run --release --example bench -- --quick   # one pass, smaller floods
+//! cargo run --profile dist --example bench              # the full run, a few minutes
+//! cargo run --profile dist --example bench -- --quick   # one pass, smaller floods
 //! ```
 //!
 //! What it measures is the `dist` build: it runs `cargo build --profile
 //! dist` (fat LTO, one codegen unit, what `cargo install --path .
-//! --profile dist` installs) and runs `target/dist/phx-repl`. The harness
-//! itself only needs `--release`. It starts the built-in server (`phx-repl
+//! --profile dist` installs) and runs `target/dist/phx-repl`. Run the harness
+//! with the same profile, since its floor clients are this executable. It
+//! starts the built-in server (`phx-repl
 //! serve`, its own process) and runs each scenario several times,
 //! alternating phx-repl with a floor client and, when `websocat` is on
 //! PATH, with websocat. The floor is this same executable run as `bench
@@ -181,8 +182,17 @@ impl Frames {
 
 fn bench(args: &[String]) -> Result<(), BenchError> {
     let plan = Plan::from_args(args)?;
-    if cfg!(debug_assertions) {
-        eprintln!("warning: built without --release; run `cargo run --release --example bench`");
+    // The floor and drain clients are this executable: built with another
+    // profile than phx-repl's, they would not be a fair floor.
+    let dist = std::env::current_exe()
+        .ok()
+        .and_then(|me| Some(me.parent()?.parent()?.file_name()? == "dist"))
+        .unwrap_or(false);
+    if !dist {
+        eprintln!(
+            "warning: the floor clients are built with this harness's profile, not phx-repl's; \
+             run `cargo run --profile dist --example bench`"
+        );
     }
     let env = Env::start()?;
     let mut report = String::new();

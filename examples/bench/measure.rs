@@ -318,7 +318,7 @@ fn build_phx_repl(me: &Path) -> Result<PathBuf, BenchError> {
     if !status.success() {
         return Err(BenchError::BuildFailed);
     }
-    // target/release/examples/bench → target/dist/phx-repl
+    // target/<profile>/examples/bench → target/dist/phx-repl
     let bin = me
         .ancestors()
         .nth(3)

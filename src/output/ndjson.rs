@@ -15,6 +15,7 @@ use crate::core::packed::Packed;
 use crate::core::presence::{Applied, Change, State};
 use crate::core::protocol::{Frame, View};
 use crate::core::session::{Message as PhxMessage, Reply, Transition};
+use crate::output::clock;
 use crate::output::fmt::{timeout_message, undecodable_message};
 use crate::output::records::{self as rec, Info, Ms, Notice, Payload};
 use crate::output::{Expectation, Render};
@@ -119,9 +120,11 @@ impl Render for Ndjson {
         out: &mut String,
         seen: &mut dyn FnMut(usize, &View<'_>),
     ) {
+        // Written in one go: one reading of the clock serves them all.
+        let now = clock::with_now(str::to_owned);
         for i in range {
             let v = pack.get(i);
-            plain_message(&v, out);
+            plain_message(&v, &now, out);
             seen(i, &v);
         }
     }
@@ -249,7 +252,7 @@ fn reply(r: &Reply, out: &mut String) {
 
 /// A push or broadcast with a JSON payload: most of a flood, written
 /// straight from the frame's text.
-fn plain_message(v: &View<'_>, out: &mut String) {
+fn plain_message(v: &View<'_>, now: &str, out: &mut String) {
     let m = rec::Message {
         join_ref: v.join_ref,
         ref_: v.ref_,
@@ -258,7 +261,7 @@ fn plain_message(v: &View<'_>, out: &mut String) {
         payload: Payload::Json(v.payload),
         stale: false,
     };
-    rec::push(out, &m);
+    rec::push_at(out, &m, now);
 }
 
 fn message(m: &PhxMessage, out: &mut String) {

@@ -22,6 +22,12 @@ pub trait Record: Serialize {
 /// Appends `record` as one NDJSON line: `{"type":…,"time":…,` then the
 /// record's own fields, stamped with the current time.
 pub fn push<R: Record>(out: &mut String, record: &R) {
+    clock::with_now(|now| push_at(out, record, now));
+}
+
+/// [`push`] with the time given, as [`clock::rfc3339`] writes it: records
+/// written together (a run of messages) share one reading of the clock.
+pub fn push_at<R: Record>(out: &mut String, record: &R, now: &str) {
     // The two fields every record starts with, written once here rather
     // than carried by each record (serde's `flatten` would do it at a
     // cost a flood of messages notices).
@@ -31,7 +37,7 @@ pub fn push<R: Record>(out: &mut String, record: &R) {
     out.push_str("{\"type\":\"");
     out.push_str(R::TYPE);
     out.push_str("\",\"time\":\"");
-    clock::with_now(|now| out.push_str(now));
+    out.push_str(now);
     out.push('"');
     encode::push_fields(out, start, record);
 }

@@ -103,8 +103,8 @@ pub enum Sub {
 
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on (port 0 picks a free port)
-    #[arg(long, default_value = "127.0.0.1:4000", value_name = "ADDR")]
+    /// Address to listen on, HOST:PORT (port 0 picks a free port)
+    #[arg(long, default_value = "127.0.0.1:4000", value_name = "HOST:PORT", value_parser = parse_listen)]
     pub listen: String,
 
     /// Close a connection after this many seconds without a frame from the client
@@ -422,6 +422,18 @@ impl ClientArgs {
     }
 }
 
+/// `HOST:PORT` for `serve --listen`; the host is resolved when binding.
+fn parse_listen(s: &str) -> Result<String, String> {
+    let ok = s
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if ok {
+        Ok(s.to_owned())
+    } else {
+        Err("expected --listen HOST:PORT, e.g. 127.0.0.1:4000 (port 0 picks a free one)".to_owned())
+    }
+}
+
 /// Seconds as a whole or decimal number (`30`, `0.5`).
 fn parse_secs(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
@@ -660,6 +672,27 @@ mod tests {
         );
         assert!(parse(&["--insecure", "--ca-cert", "x.pem"]).is_err());
         assert!(parse(&["serve", "--tls-cert", "c.pem"]).is_err());
+    }
+
+    #[test]
+    fn serve_refuses_a_listen_address_without_a_port() {
+        for bad in [
+            "nonsense",
+            "127.0.0.1",
+            ":4000",
+            "127.0.0.1:99999",
+            "host:port",
+        ] {
+            let e = parse(&["serve", "--listen", bad]).unwrap_err();
+            assert_eq!(e.exit_code(), 2, "{bad}");
+            assert!(
+                e.to_string()
+                    .contains("--listen HOST:PORT, e.g. 127.0.0.1:4000"),
+                "{e}"
+            );
+        }
+        assert!(parse(&["serve", "--listen", "[::1]:0"]).is_ok());
+        assert!(parse(&["serve", "--listen", "localhost:4000"]).is_ok());
     }
 
     #[test]

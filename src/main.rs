@@ -126,8 +126,14 @@ fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
         }
         _ => None,
     };
-    let listener = TcpListener::bind(&args.listen)
-        .map_err(|e| Fatal::connection(format!("cannot listen on `{}`: {e}", args.listen)))?;
+    let listener = TcpListener::bind(&args.listen).map_err(|e| {
+        let hint = if e.kind() == io::ErrorKind::AddrInUse {
+            "; the port is taken: pick another, or `--listen 127.0.0.1:0` for a free one"
+        } else {
+            ""
+        };
+        Fatal::connection(format!("cannot listen on `{}`: {e}{hint}", args.listen))
+    })?;
     let addr = listener
         .local_addr()
         .map_err(|e| Fatal::connection(e.to_string()))?;

@@ -411,21 +411,19 @@ fn display_command(rest: &str) -> Result<Command, CommandError> {
     Ok(Command::Display(Some((switch, value))))
 }
 
-/// Help text: every command, or one in detail.
-pub fn help(command: Option<&str>) -> Result<String, CommandError> {
+/// Help text: every command, or one in detail. With a `width` (the
+/// terminal's columns) each description wraps under itself; without one,
+/// each stays on one line.
+pub fn help(command: Option<&str>, width: Option<usize>) -> Result<String, CommandError> {
     match command {
         None => {
             let mut out = String::from("commands:\n");
+            let w = usage_width();
             for c in COMMANDS {
-                out.push_str(&format!(
-                    "  {:<w$} {}\n",
-                    c.usage,
-                    c.summary,
-                    w = usage_width()
-                ));
+                let lead = format!("  {:<w$} ", c.usage);
+                out.push_str(&wrap_under(&lead, c.summary, width));
             }
-            out.push_str(PAYLOAD_HELP);
-            out.push('\n');
+            out.push_str(&wrap_under("", PAYLOAD_HELP, width));
             Ok(out)
         }
         Some(name) => {
@@ -445,15 +443,33 @@ pub fn help(command: Option<&str>) -> Result<String, CommandError> {
                     suggestion: suggest(name),
                 }
             })?;
-            let mut out = format!("{usage}\n  {summary}\n  example: {example}\n");
+            let mut out = format!("{usage}\n");
+            out.push_str(&wrap_under("  ", summary, width));
+            out.push_str(&wrap_under("  example: ", example, width));
             if usage.contains("PAYLOAD") {
-                out.push_str("  ");
-                out.push_str(PAYLOAD_HELP);
-                out.push('\n');
+                out.push_str(&wrap_under("  ", PAYLOAD_HELP, width));
             }
             Ok(out)
         }
     }
+}
+
+/// `lead` then `text`, ending with a newline. With a width, `text` wraps at
+/// spaces and its later lines start under its first character. A lead
+/// wider than half the width gets no hanging indent, so the text keeps
+/// room to wrap.
+fn wrap_under(lead: &str, text: &str, width: Option<usize>) -> String {
+    let Some(width) = width else {
+        return format!("{lead}{text}\n");
+    };
+    let indent = lead.chars().count();
+    let hang = " ".repeat(if indent * 2 <= width { indent } else { 2 });
+    let options = textwrap::Options::new(width.max(20))
+        .initial_indent(lead)
+        .subsequent_indent(&hang);
+    let mut out = textwrap::fill(text, options);
+    out.push('\n');
+    out
 }
 
 /// The width of the usage column in command lists.
@@ -1038,25 +1054,49 @@ mod tests {
 
     #[test]
     fn help_lists_every_command_and_details_one() {
-        let all = help(None).unwrap();
+        let all = help(None, None).unwrap();
         for c in COMMANDS {
             assert!(all.contains(c.name), "{}", c.name);
         }
-        assert!(help(Some("send")).unwrap().starts_with("push TOPIC EVENT"));
+        assert!(
+            help(Some("send"), None)
+                .unwrap()
+                .starts_with("push TOPIC EVENT")
+        );
         // What the prompt does differently from a script is said.
         assert!(
-            help(Some("expect"))
+            help(Some("expect"), None)
                 .unwrap()
                 .contains("at the prompt it first waits")
         );
         assert!(
-            help(Some("record"))
+            help(Some("record"), None)
                 .unwrap()
                 .contains("joins of the topics still joined")
         );
         assert_eq!(
-            help(Some("jon")).unwrap_err().to_string(),
+            help(Some("jon"), None).unwrap_err().to_string(),
             "no command `jon`; did you mean `join`?"
+        );
+    }
+
+    #[test]
+    fn help_wraps_to_the_width_under_each_description() {
+        for width in [50, 80] {
+            for line in help(None, Some(width)).unwrap().lines() {
+                assert!(line.chars().count() <= width, "{line:?}");
+            }
+        }
+        let all = help(None, Some(80)).unwrap();
+        let column = usage_width() + 3;
+        // A description's later lines start under its first character.
+        let lines: Vec<&str> = all.lines().collect();
+        let push = lines.iter().position(|l| l.starts_with("  push")).unwrap();
+        assert!(lines[push + 1].starts_with(&" ".repeat(column)), "{all}");
+        // Without a width nothing wraps.
+        assert_eq!(
+            help(None, None).unwrap().lines().count(),
+            COMMANDS.len() + 2
         );
     }
 

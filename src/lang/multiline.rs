@@ -13,7 +13,10 @@ use crate::lang::command::COMMANDS;
 /// Whether `text` (one or more lines) is a command whose payload has an
 /// unclosed `{` or `[` outside strings. Counting starts at the first `{` or
 /// `[` that opens JSON: one that starts a word, or a `key:=` value; a
-/// brace inside a word (`body={`, `body=:-[`, a topic) is text.
+/// brace inside a word (`body={`, `body=:-[`, a topic) is text. A closing
+/// bracket that does not match the open one (`{"a":[1}`) can never be
+/// completed, so the command is complete as it is and its parse error, with
+/// the position, comes at once.
 pub fn is_incomplete(text: &str) -> bool {
     let t = text.trim_start();
     if t.starts_with('#') {
@@ -23,7 +26,8 @@ pub fn is_incomplete(text: &str) -> bool {
     if first == "raw" {
         return false;
     }
-    let mut depth: i64 = 0;
+    // The closing bracket each open one expects, innermost last.
+    let mut open: Vec<char> = Vec::new();
     let mut in_str = false;
     let mut escaped = false;
     let mut counting = false;
@@ -44,14 +48,15 @@ pub fn is_incomplete(text: &str) -> bool {
             '"' => in_str = true,
             '{' | '[' if counting || p1.is_whitespace() || (p2, p1) == (':', '=') => {
                 counting = true;
-                depth += 1;
+                open.push(if c == '{' { '}' } else { ']' });
             }
-            '}' | ']' if counting => depth -= 1,
+            // The guard pops the open bracket; a mismatch can never close.
+            '}' | ']' if counting && open.pop() != Some(c) => return false,
             _ => {}
         }
         (p2, p1) = (p1, c);
     }
-    depth > 0
+    !open.is_empty()
 }
 
 /// Whether `line` begins with a command name (so it starts a new command
@@ -72,6 +77,14 @@ mod tests {
         assert!(is_incomplete("expect ok {\"a\":"));
         assert!(!is_incomplete("push t e {\n  \"a\": 1\n}"));
         assert!(!is_incomplete("push t e body=hi"));
+    }
+
+    #[test]
+    fn a_mismatched_closing_bracket_ends_the_command() {
+        assert!(!is_incomplete("push t e {\"a\":[1}"));
+        assert!(!is_incomplete("push t e {\n  \"a\": [1,\n}"));
+        assert!(!is_incomplete("push t e ]"));
+        assert!(is_incomplete("push t e {\"a\":[1]"));
     }
 
     #[test]

@@ -147,9 +147,10 @@ impl Runner {
         };
     }
 
-    /// `help [COMMAND]`.
+    /// `help [COMMAND]`: at the prompt, wrapped to the terminal's width.
     fn help(&mut self, name: Option<&str>, n: usize) {
-        match command::help(name) {
+        let width = self.interactive().then(textwrap::termwidth);
+        match command::help(name, width) {
             Ok(text) => {
                 let mut s = std::mem::take(&mut self.screen.out);
                 self.settings.style.help(&text, &mut s);

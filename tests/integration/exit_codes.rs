@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Script, Server, joined_again, lobby_joined, transcript, unused_port};
+use crate::support::{self, Script, Server, joined_again, lobby_joined, transcript, unused_port};
 
 #[test]
 fn successful_script_exits_0() {
@@ -309,6 +309,41 @@ fn bad_flag_value_is_a_usage_error_exiting_2() {
         .assert_code(2)
         .assert_stdout("")
         .assert_stderr_contains("`soon` is not a number of seconds");
+}
+
+#[test]
+fn serve_without_a_port_to_listen_on_is_a_usage_error_exiting_2() {
+    let out = serve(&["--listen", "nonsense"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--listen HOST:PORT, e.g. 127.0.0.1:4000"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serve_on_a_port_in_use_suggests_a_free_one() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let out = serve(&["--listen", &addr]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("`--listen 127.0.0.1:0` for a free one"),
+        "{stderr}"
+    );
+}
+
+/// `phx-repl serve ARGS` run to its end (it ends at once when it cannot
+/// listen).
+fn serve(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(support::bin())
+        .arg("serve")
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
 }
 
 #[test]

@@ -431,6 +431,22 @@ fn an_unclosed_payload_does_not_swallow_the_next_command() {
 }
 
 #[test]
+fn a_payload_whose_brackets_cannot_match_is_refused_on_its_own_line() {
+    let server = Server::start();
+    // `}` closes a `[`: no later line can complete it, so it is not taken
+    // as the start of a payload over several lines.
+    Script::new(&server)
+        .stdin(
+            "join room:lobby\npush room:lobby echo {\"a\":[1}\n\"b\"]\npush room:lobby echo n:=2\n",
+        )
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("error: line 2: payload `{\"a\":[1}` is not valid JSON")
+        .assert_stderr_contains("column 8")
+        .assert_stdout_contains("reply ok to echo (ref 2, _) {\"n\":2}");
+}
+
+#[test]
 fn expect_checks_the_request_not_an_automatic_rejoin() {
     let server = Server::start();
     let dir = support::scratch_dir();

@@ -424,13 +424,13 @@ impl ClientArgs {
 
 /// `HOST:PORT` for `serve --listen`; the host is resolved when binding.
 fn parse_listen(s: &str) -> Result<String, String> {
-    let ok = s
-        .rsplit_once(':')
-        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
-    if ok {
-        Ok(s.to_owned())
-    } else {
-        Err("expected --listen HOST:PORT, e.g. 127.0.0.1:4000 (port 0 picks a free one)".to_owned())
+    let usage = "expected --listen HOST:PORT, e.g. 127.0.0.1:4000 (port 0 picks a free one)";
+    match s.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(s.to_owned()),
+        Some((host, port)) if !host.is_empty() && port.parse::<u64>().is_ok() => {
+            Err(format!("port {port} is out of range: {usage}"))
+        }
+        _ => Err(usage.to_owned()),
     }
 }
 

@@ -282,10 +282,10 @@ impl Reader {
                 }
             }
             let sent = match result {
-                Ok(line) => match self.whole(line) {
-                    Some(line) => self.submit(line),
-                    None => continue,
-                },
+                Ok(line) => {
+                    let (ended, line) = self.whole(line);
+                    ended.is_none_or(|c| self.submit(c)) && line.is_none_or(|c| self.submit(c))
+                }
                 Err(ReadlineError::Interrupted) => {
                     // Ctrl-C drops an unfinished command too.
                     self.pending = None;
@@ -313,22 +313,26 @@ impl Reader {
         }
     }
 
-    /// Joins a line to the unfinished command before it; the command once
-    /// its payload is closed, `None` while it is not.
-    fn whole(&mut self, line: String) -> Option<String> {
-        let line = match self.pending.take() {
+    /// Joins a line to the unfinished command before it. Returns, in
+    /// order, an unfinished command that this line ends by starting a new
+    /// one (it then fails on its own, as in a script, so `quit` or a typo'd
+    /// command is never swallowed), and the command this line completes;
+    /// `None` for each that is not there yet.
+    fn whole(&mut self, line: String) -> (Option<String>, Option<String>) {
+        let (ended, line) = match self.pending.take() {
+            Some(before) if multiline::starts_command(&line) => (Some(before), line),
             Some(mut before) => {
                 before.push('\n');
                 before.push_str(&line);
-                before
+                (None, before)
             }
-            None => line,
+            None => (None, line),
         };
         if multiline::is_incomplete(&line) {
             self.pending = Some(line);
-            return None;
+            return (ended, None);
         }
-        Some(line)
+        (ended, Some(line))
     }
 
     /// Keeps a command in history and hands it to the runner, with the

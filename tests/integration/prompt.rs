@@ -92,6 +92,23 @@ fn an_open_json_payload_continues_on_the_next_line() {
 }
 
 #[test]
+fn a_command_typed_under_an_open_payload_ends_it_instead_of_joining_it() {
+    let server = Server::start();
+    let home = Home::new();
+    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
+    repl.exp_string(&prompt(&server)).expect("the prompt");
+    type_keys(&mut repl, "push room:lobby echo {\"a\":\r");
+    repl.exp_string("... ").expect("the continuation prompt");
+    // `topics` starts a command: the open payload fails on its own, and
+    // `topics` runs.
+    type_keys(&mut repl, "topics\r");
+    repl.exp_string("is not valid JSON")
+        .expect("the unfinished payload is refused");
+    repl.exp_string("no topics").expect("topics ran");
+    quit(&mut repl);
+}
+
+#[test]
 fn muted_events_are_hidden_at_the_prompt_and_counted() {
     let server = Server::start();
     let home = Home::new();

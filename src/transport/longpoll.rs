@@ -39,8 +39,11 @@ use tungstenite::{Message, WebSocket};
 use url::Url;
 
 use crate::core::endpoint;
-use crate::transport::tls::{self, Trust};
-use crate::transport::websocket::{ConnectError, Socket, TlsFailure, secs, tcp_connect, tls_error};
+use crate::transport::tls::Trust;
+use crate::transport::websocket::{
+    Asked, ConnectError, HttpAnswer, Socket, TlsFailure, secs, tcp_connect, tls_connection,
+    tls_error,
+};
 
 /// How long one poll may take: the server answers within its window
 /// (10 s in Phoenix); the JS client gives up after 20 s.
@@ -64,10 +67,13 @@ pub const CLOSE_ERROR: u16 = 1011;
 /// one line.
 #[derive(Debug, thiserror::Error)]
 pub enum LongPollError {
-    /// Resolving, TCP, TLS, or an HTTP error status: told as for a
-    /// WebSocket.
+    /// Resolving, TCP or TLS: told as for a WebSocket.
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// The server answered `path` with another HTTP status than 200, which
+    /// every long-poll answer has.
+    #[error("{}", AnswerAt(.path, .answer))]
+    Http { path: String, answer: HttpAnswer },
     /// Reading or writing the request failed.
     #[error("long-poll request failed: {0}")]
     Request(io::Error),
@@ -102,6 +108,15 @@ pub enum LongPollError {
     /// The loopback WebSocket or its threads could not be set up.
     #[error("long-poll bridge: {0}")]
     Bridge(io::Error),
+}
+
+/// An unexpected answer in long-poll words.
+struct AnswerAt<'a>(&'a str, &'a HttpAnswer);
+
+impl std::fmt::Display for AnswerAt<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.1.describe(f, self.0, Asked::LongPoll)
+    }
 }
 
 /// What makes an answer not HTTP.
@@ -158,13 +173,16 @@ impl Endpoint {
         if let Some(t) = token {
             url.query_pairs_mut().append_pair("token", t);
         }
-        let (status, text) = http(&url, method, &self.headers, body, &self.trust, timeout)?;
-        if status != 200 {
-            return Err(ConnectError::Http { status, body: text }.into());
+        let answer = http(&url, method, &self.headers, body, &self.trust, timeout)?;
+        if answer.status != 200 {
+            return Err(LongPollError::Http {
+                path: url.path().to_owned(),
+                answer,
+            });
         }
-        serde_json::from_str(&text).map_err(|error| LongPollError::NotJson {
+        serde_json::from_str(&answer.body).map_err(|error| LongPollError::NotJson {
             error,
-            excerpt: crate::output::excerpt(&text, 120),
+            excerpt: crate::output::excerpt(&answer.body, 120),
         })
     }
 }
@@ -524,35 +542,39 @@ fn http(
     body: Option<&Body>,
     trust: &Trust,
     timeout: Duration,
-) -> Result<(u16, String), LongPollError> {
+) -> Result<HttpAnswer, LongPollError> {
     let deadline = Instant::now() + timeout;
     let tcp = tcp_connect(url)?;
     let clock = tcp.try_clone().map_err(LongPollError::Request)?;
     let io_err = |e: io::Error| match tls_error(&e) {
-        Some(t) => LongPollError::Connect(ConnectError::Tls(TlsFailure::Rustls(t.clone()))),
+        Some(t) => LongPollError::Connect(ConnectError::Tls(t.clone().into())),
         None if e.kind() == ErrorKind::TimedOut => LongPollError::TooSlow(timeout),
         None => LongPollError::Request(e),
     };
     tcp.set_read_timeout(Some(timeout)).map_err(io_err)?;
     tcp.set_write_timeout(Some(timeout)).map_err(io_err)?;
-    let host = url.host_str().unwrap_or_default();
     let req = request_text(url, method, headers, body);
     let mut raw = Vec::new();
     if url.scheme() == "https" {
-        let config = tls::client_config(trust).map_err(ConnectError::TlsConfig)?;
-        let name =
-            rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
-                .map_err(|error| {
-                    ConnectError::Tls(TlsFailure::ServerName {
-                        host: host.to_owned(),
-                        error,
-                    })
-                })?;
-        let conn = rustls::ClientConnection::new(config, name)
-            .map_err(|e| ConnectError::Tls(TlsFailure::Rustls(e)))?;
+        let conn = tls_connection(url, trust)?;
         let mut stream = rustls::StreamOwned::new(conn, tcp);
-        stream.write_all(req.as_bytes()).map_err(io_err)?;
-        read_to_close(&mut stream, &clock, deadline, &mut raw).map_err(io_err)?;
+        let exchanged = stream
+            .write_all(req.as_bytes())
+            .and_then(|()| read_to_close(&mut stream, &clock, deadline, &mut raw));
+        match exchanged {
+            Err(e)
+                if stream.conn.is_handshaking()
+                    && matches!(
+                        e.kind(),
+                        ErrorKind::UnexpectedEof
+                            | ErrorKind::ConnectionReset
+                            | ErrorKind::BrokenPipe
+                    ) =>
+            {
+                return Err(ConnectError::Tls(TlsFailure::ClosedInHandshake).into());
+            }
+            other => other.map_err(io_err)?,
+        }
     } else {
         let mut stream = tcp;
         stream.write_all(req.as_bytes()).map_err(io_err)?;
@@ -635,10 +657,11 @@ fn read_to_close(
 /// Headers read from an answer; Phoenix sends about ten.
 const MAX_HEADERS: usize = 64;
 
-/// Splits an HTTP/1.1 response, read to the end, into status and body.
+/// Reads an HTTP/1.x response, read to the end: its status line, headers
+/// and body.
 /// As lenient as a browser with a header line it cannot read: it is
 /// skipped (only the framing headers matter here).
-fn parse_response(raw: &[u8]) -> Result<(u16, String), NotHttp> {
+fn parse_response(raw: &[u8]) -> Result<HttpAnswer, NotHttp> {
     let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let mut response = httparse::Response::new(&mut headers);
     let parsed = httparse::ParserConfig::default()
@@ -658,7 +681,7 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), NotHttp> {
     if std::str::from_utf8(&raw[..head_len]).is_err() {
         return Err(NotHttp::NotUtf8);
     }
-    let status = response.code.ok_or(NotHttp::NoStatus)?;
+    response.code.ok_or(NotHttp::NoStatus)?;
     let mut chunked = false;
     let mut length = None;
     for header in response.headers.iter() {
@@ -678,7 +701,7 @@ fn parse_response(raw: &[u8]) -> Result<(u16, String), NotHttp> {
     } else if let Some(n) = length {
         body = &body[..n.min(body.len())];
     }
-    Ok((status, String::from_utf8_lossy(body).into_owned()))
+    Ok(HttpAnswer::from_head(&response, body))
 }
 
 /// The data of a chunked body (RFC 9112 §7.1); trailers are ignored.
@@ -739,23 +762,28 @@ mod tests {
         assert!(super::bodies(&[]).is_empty());
     }
 
+    fn status_body(raw: &[u8]) -> (u16, String) {
+        let answer = parse_response(raw).unwrap();
+        (answer.status, answer.body)
+    }
+
     #[test]
     fn responses_with_length_chunks_or_neither_are_read() {
         let r = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}junk";
-        assert_eq!(parse_response(r).unwrap(), (200, "{}".to_owned()));
+        assert_eq!(status_body(r), (200, "{}".to_owned()));
         let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n4\r\n\":1}\r\n0\r\n\r\n";
-        assert_eq!(parse_response(r).unwrap(), (200, "{\"a\":1}".to_owned()));
+        assert_eq!(status_body(r), (200, "{\"a\":1}".to_owned()));
         let r = b"HTTP/1.1 404 Not Found\r\n\r\nnope";
-        assert_eq!(parse_response(r).unwrap(), (404, "nope".to_owned()));
+        assert_eq!(status_body(r), (404, "nope".to_owned()));
         assert!(parse_response(b"garbage").is_err());
     }
 
     #[test]
     fn chunk_extensions_and_unreadable_header_lines_are_taken_in_stride() {
         let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;x=y\r\n{}\r\n0\r\n\r\n";
-        assert_eq!(parse_response(r).unwrap(), (200, "{}".to_owned()));
+        assert_eq!(status_body(r), (200, "{}".to_owned()));
         let r = b"HTTP/1.1 200 OK\r\nno colon here\r\nContent-Length: 2\r\n\r\n{}junk";
-        assert_eq!(parse_response(r).unwrap(), (200, "{}".to_owned()));
+        assert_eq!(status_body(r), (200, "{}".to_owned()));
         let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n";
         assert_eq!(parse_response(r), Err(NotHttp::BadChunks));
         assert_eq!(
@@ -785,6 +813,37 @@ mod tests {
         };
         let text = failed("POST", &long);
         assert!(text.len() <= 123 && text.ends_with('…'), "{text}");
+    }
+
+    #[test]
+    fn an_answer_that_is_not_200_is_told_in_long_poll_words() {
+        let raw = b"HTTP/1.0 404 File not found\r\nContent-Type: text/html\r\n\r\n<html>";
+        let answer = parse_response(raw).unwrap();
+        assert_eq!((answer.minor, answer.status), (0, 404));
+        let text = LongPollError::Http {
+            path: "/longpoll".into(),
+            answer,
+        }
+        .to_string();
+        assert_eq!(
+            text,
+            "the server answered HTTP/1.0 404 File not found to /longpoll instead of a \
+             long-poll answer; is this the socket path? Phoenix serves it at /socket/longpoll \
+             (the path of `socket \"/socket\", …` in endpoint.ex)"
+        );
+        let answer = parse_response(b"HTTP/1.1 502 Bad Gateway\r\n\r\nupstream down").unwrap();
+        let text = LongPollError::Http {
+            path: "/socket/longpoll".into(),
+            answer,
+        }
+        .to_string();
+        assert!(
+            text.ends_with(
+                "long-poll answer (body: upstream down); the server failed: its log says why"
+            ),
+            "{text}"
+        );
+        assert!(!text.contains("WebSocket"), "{text}");
     }
 
     #[test]

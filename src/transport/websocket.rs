@@ -8,17 +8,18 @@
 //! the TCP connect and the TLS descriptions from here.
 
 use std::fmt;
-use std::io::{self, ErrorKind};
+use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::mpsc::{self, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::handshake::HandshakeError;
-use tungstenite::http::{HeaderName, HeaderValue};
+use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
+use tungstenite::protocol::Role;
 use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Connector, WebSocket};
 use url::Url;
 
 use crate::transport::tls::{self, Trust};
@@ -36,9 +37,9 @@ pub enum ConnectError {
     Resolve { host: String, error: io::Error },
     /// No address of the host took a TCP connection.
     Tcp { addr: String, error: io::Error },
-    /// The server answered the upgrade (or a long-poll request) with an
-    /// HTTP error status.
-    Http { status: u16, body: String },
+    /// The server answered the upgrade at `path` with something else than
+    /// `101 Switching Protocols`, in any HTTP version.
+    Http { path: String, answer: HttpAnswer },
     /// The TLS handshake failed, or TLS could not start.
     Tls(TlsFailure),
     /// The trust for `wss://` could not be built (`--ca-cert`).
@@ -47,9 +48,144 @@ pub enum ConnectError {
     Handshake(Upgrade),
 }
 
+/// An HTTP answer that is not the one asked for: not the upgrade, or on
+/// long-poll not `200`. Enough of it to say what the server is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpAnswer {
+    /// The minor version: 0 for `HTTP/1.0` (what `python3 -m http.server`
+    /// answers), 1 for `HTTP/1.1`.
+    pub minor: u8,
+    pub status: u16,
+    /// The reason phrase as sent; empty if there was none.
+    pub reason: String,
+    /// Where a redirect points.
+    pub location: Option<String>,
+    pub body: String,
+}
+
+/// Which request an [`HttpAnswer`] answered, for its wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Asked {
+    Upgrade,
+    LongPoll,
+}
+
+impl HttpAnswer {
+    /// The answer from a parsed head and its body.
+    pub(crate) fn from_head(head: &httparse::Response<'_, '_>, body: &[u8]) -> HttpAnswer {
+        let location = head
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("location"))
+            .map(|h| String::from_utf8_lossy(h.value).trim().to_owned())
+            .filter(|l| !l.is_empty());
+        HttpAnswer {
+            minor: head.version.unwrap_or(1),
+            status: head.code.unwrap_or_default(),
+            reason: head.reason.unwrap_or_default().trim().to_owned(),
+            location,
+            body: String::from_utf8_lossy(body).into_owned(),
+        }
+    }
+
+    /// The answer at the start of `raw`, all that was read of it: its head
+    /// (which must be complete) and the body as far as it came, or as far
+    /// as its `Content-Length`. None if it is no HTTP head.
+    fn read(raw: &[u8]) -> Option<HttpAnswer> {
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut head = httparse::Response::new(&mut headers);
+        let httparse::Status::Complete(n) = head.parse(raw).ok()? else {
+            return None;
+        };
+        let mut body = &raw[n..];
+        let length = head
+            .headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+            .and_then(|h| {
+                std::str::from_utf8(h.value)
+                    .ok()?
+                    .trim()
+                    .parse::<usize>()
+                    .ok()
+            });
+        if let Some(len) = length {
+            body = &body[..len.min(body.len())];
+        }
+        Some(HttpAnswer::from_head(&head, body))
+    }
+
+    /// `HTTP/1.0 404 Not Found`; a missing reason phrase is filled in.
+    pub fn status_line(&self) -> String {
+        let reason = if self.reason.is_empty() {
+            StatusCode::from_u16(self.status)
+                .ok()
+                .and_then(|s| s.canonical_reason())
+                .unwrap_or_default()
+        } else {
+            &self.reason
+        };
+        format!("HTTP/1.{} {} {reason}", self.minor, self.status)
+            .trim_end()
+            .to_owned()
+    }
+
+    /// The body, if it is worth a place on the error line: not empty and
+    /// not a web page.
+    fn shown_body(&self) -> Option<String> {
+        let body = self.body.trim();
+        (!body.is_empty() && !body.starts_with('<')).then(|| crate::output::excerpt(body, 200))
+    }
+
+    /// One line: what came back, and the likely cause with what to try.
+    pub(crate) fn describe(
+        &self,
+        f: &mut fmt::Formatter<'_>,
+        path: &str,
+        asked: Asked,
+    ) -> fmt::Result {
+        let (instead, socket_path) = match asked {
+            Asked::Upgrade => ("instead of upgrading to a WebSocket", "/socket/websocket"),
+            Asked::LongPoll => ("instead of a long-poll answer", "/socket/longpoll"),
+        };
+        write!(
+            f,
+            "the server answered {} to {path} {instead}",
+            self.status_line()
+        )?;
+        if let Some(body) = self.shown_body() {
+            write!(f, " (body: {body})")?;
+        }
+        match (self.status, &self.location) {
+            (403, _) => f.write_str(
+                "; 403 usually means connect/3 refused the params (check -p token=…) \
+                 or the token (--auth-token), an unsupported vsn, or check_origin \
+                 rejected the Origin header (set the one your app expects with --origin)",
+            ),
+            (300..=399, Some(to)) => write!(f, "; it redirects to {to}: connect to that URL"),
+            (500..=599, _) => f.write_str("; the server failed: its log says why"),
+            _ => write!(
+                f,
+                "; is this the socket path? Phoenix serves it at {socket_path} \
+                 (the path of `socket \"/socket\", …` in endpoint.ex)"
+            ),
+        }
+    }
+}
+
 /// Why TLS failed once the trust was built.
 #[derive(Debug, thiserror::Error)]
 pub enum TlsFailure {
+    /// The server answered the TLS hello with something else than TLS:
+    /// a plain HTTP port.
+    #[error("this port does not speak TLS; try ws:// or http://")]
+    NotTls,
+    /// The server hung up before the TLS handshake was done.
+    #[error(
+        "the server closed the connection during the TLS handshake; \
+         if this port does not speak TLS, try ws:// or http://"
+    )]
+    ClosedInHandshake,
     /// rustls refused the server (its certificate, most often), told in
     /// words with what to do.
     #[error("{}", describe_tls(.0))]
@@ -63,6 +199,19 @@ pub enum TlsFailure {
         host: String,
         error: rustls::pki_types::InvalidDnsNameError,
     },
+}
+
+impl From<rustls::Error> for TlsFailure {
+    /// A TLS record of a type that does not exist is the first byte of a
+    /// plain answer, as `HTTP/1.1 400`: the port does not speak TLS.
+    fn from(e: rustls::Error) -> TlsFailure {
+        match e {
+            rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => {
+                TlsFailure::NotTls
+            }
+            other => TlsFailure::Rustls(other),
+        }
+    }
 }
 
 /// Why the WebSocket upgrade failed, after TCP (and TLS) got through.
@@ -131,28 +280,9 @@ impl fmt::Display for ConnectError {
                 }
                 _ => write!(f, "cannot connect to {addr}: {error}"),
             },
-            ConnectError::Http { status, body } => {
-                write!(
-                    f,
-                    "the server answered HTTP {status} instead of upgrading to a WebSocket"
-                )?;
-                let body = body.trim();
-                if !body.is_empty() {
-                    write!(f, " (body: {})", crate::output::excerpt(body, 200))?;
-                }
-                match status {
-                    403 => f.write_str(
-                        "; 403 usually means connect/3 refused the params (check -p token=…) \
-                         or the token (--auth-token), an unsupported vsn, or check_origin \
-                         rejected the Origin header (set the one your app expects with --origin)",
-                    ),
-                    404 => f.write_str(
-                        "; 404 usually means a wrong socket path: use the path of `socket \"/socket\", …` \
-                         in your endpoint.ex, e.g. ws://localhost:4000/socket",
-                    ),
-                    400 => f.write_str("; the URL may not point at a WebSocket endpoint"),
-                    _ => Ok(()),
-                }
+            ConnectError::Http { path, answer } => answer.describe(f, path, Asked::Upgrade),
+            ConnectError::Tls(e @ (TlsFailure::NotTls | TlsFailure::ClosedInHandshake)) => {
+                write!(f, "{e}")
             }
             ConnectError::Tls(e) => write!(f, "TLS error: {e}"),
             ConnectError::TlsConfig(e) => write!(f, "TLS error: {e}"),
@@ -200,32 +330,109 @@ pub fn connect(
         request.headers_mut().append(name, value);
     }
 
-    let connector = match url.scheme() {
-        "wss" => Some(Connector::Rustls(
-            tls::client_config(trust).map_err(ConnectError::TlsConfig)?,
-        )),
+    let tls = match url.scheme() {
+        "wss" => Some(tls_connection(url, trust)?),
         _ => None,
     };
-    let too_slow = || ConnectError::Handshake(Upgrade::TooSlow(timeout));
     let watchdog = Watchdog::start(&stream, timeout).map_err(io_err)?;
-    let result = tungstenite::client_tls_with_config(request, stream, None, connector);
+    let mut stream = match tls {
+        Some(tls) => MaybeTlsStream::Rustls(rustls::StreamOwned::new(tls, stream)),
+        None => MaybeTlsStream::Plain(stream),
+    };
+    // The answer is kept as read, so that one that is not the upgrade can
+    // be told in full, whatever its HTTP version (tungstenite refuses an
+    // HTTP/1.0 answer before it looks at the status).
+    let mut tee = Tee {
+        inner: &mut stream,
+        seen: Vec::new(),
+    };
+    let result = match tungstenite::client::client_with_config(request, &mut tee, None) {
+        Ok(_) => Ok(()),
+        Err(HandshakeError::Failure(tungstenite::Error::Io(e)))
+            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+        {
+            Err(None)
+        }
+        Err(HandshakeError::Failure(e)) => Err(Some(e)),
+        Err(HandshakeError::Interrupted(_)) => Err(None),
+    };
+    let seen = tee.seen;
+    let too_slow = || ConnectError::Handshake(Upgrade::TooSlow(timeout));
     if watchdog.finish() {
         return Err(too_slow());
     }
-    let (ws, _response) = result.map_err(|e| match e {
-        HandshakeError::Failure(tungstenite::Error::Io(e))
-            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
-        {
-            too_slow()
+    match result {
+        Ok(()) => {}
+        Err(None) => return Err(too_slow()),
+        Err(Some(tungstenite::Error::Io(e))) if closed_in_tls_handshake(&e, &stream) => {
+            return Err(ConnectError::Tls(TlsFailure::ClosedInHandshake));
         }
-        HandshakeError::Failure(e) => handshake_failure(e),
-        HandshakeError::Interrupted(_) => too_slow(),
-    })?;
+        Err(Some(e)) => return Err(handshake_failure(e, &seen, url.path())),
+    }
+    // What came after the head is the first WebSocket bytes: the socket
+    // starts with them, as tungstenite's own handshake does.
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let head = match httparse::Response::new(&mut headers).parse(&seen) {
+        Ok(httparse::Status::Complete(n)) => n,
+        _ => seen.len(),
+    };
+    let ws = WebSocket::from_partially_read(stream, seen[head..].to_vec(), Role::Client, None);
     let tcp = tcp_of(&ws).ok_or(ConnectError::Handshake(Upgrade::UnsupportedStream))?;
     tcp.set_read_timeout(None).map_err(io_err)?;
     tcp.set_write_timeout(None).map_err(io_err)?;
     tcp.set_nonblocking(true).map_err(io_err)?;
     Ok(ws)
+}
+
+/// A stream that keeps what is read through it: the handshake's answer.
+struct Tee<'a, S> {
+    inner: &'a mut S,
+    seen: Vec<u8>,
+}
+
+impl<S: Read> Read for Tee<'_, S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.seen.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Tee<'_, S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// Whether `e` is the server hanging up while TLS was still shaking hands.
+fn closed_in_tls_handshake(e: &io::Error, stream: &MaybeTlsStream<TcpStream>) -> bool {
+    matches!(stream, MaybeTlsStream::Rustls(s) if s.conn.is_handshaking())
+        && matches!(
+            e.kind(),
+            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
+        )
+}
+
+/// A TLS client for the URL's host with the trust of `--ca-cert` or
+/// `--insecure`.
+pub(crate) fn tls_connection(
+    url: &Url,
+    trust: &Trust,
+) -> Result<rustls::ClientConnection, ConnectError> {
+    let config = tls::client_config(trust).map_err(ConnectError::TlsConfig)?;
+    let host = url.host_str().unwrap_or_default();
+    let name = rustls::pki_types::ServerName::try_from(host.trim_matches(['[', ']']).to_owned())
+        .map_err(|error| {
+            ConnectError::Tls(TlsFailure::ServerName {
+                host: host.to_owned(),
+                error,
+            })
+        })?;
+    rustls::ClientConnection::new(config, name).map_err(|e| ConnectError::Tls(e.into()))
 }
 
 /// Resolves the URL's host and opens a TCP connection to the first address
@@ -319,24 +526,41 @@ pub fn secs(d: Duration) -> String {
     }
 }
 
-fn handshake_failure(e: tungstenite::Error) -> ConnectError {
+/// Why the upgrade of `path` failed, from tungstenite's error and the bytes
+/// the server answered (`seen`).
+fn handshake_failure(e: tungstenite::Error, seen: &[u8], path: &str) -> ConnectError {
     use tungstenite::error::{ProtocolError, SubProtocolError};
+    let http = |answer| ConnectError::Http {
+        path: path.to_owned(),
+        answer,
+    };
     let upgrade = match e {
         tungstenite::Error::Http(resp) => {
-            let body = resp
-                .body()
-                .as_deref()
-                .map(|b| String::from_utf8_lossy(b).into_owned())
-                .unwrap_or_default();
-            return ConnectError::Http {
-                status: resp.status().as_u16(),
-                body,
-            };
+            return http(HttpAnswer::read(seen).unwrap_or_else(|| {
+                HttpAnswer {
+                    minor: 1,
+                    status: resp.status().as_u16(),
+                    reason: String::new(),
+                    location: None,
+                    body: resp
+                        .body()
+                        .as_deref()
+                        .map(|b| String::from_utf8_lossy(b).into_owned())
+                        .unwrap_or_default(),
+                }
+            }));
+        }
+        // An HTTP/1.0 answer, refused for its version before its status
+        // was read: told like any other answer that is not the upgrade.
+        tungstenite::Error::Protocol(ProtocolError::WrongHttpVersion)
+            if HttpAnswer::read(seen).is_some() =>
+        {
+            return http(HttpAnswer::read(seen).expect("checked above"));
         }
         tungstenite::Error::Tls(e) => return ConnectError::Tls(TlsFailure::Start(e)),
         tungstenite::Error::Io(e) if tls_error(&e).is_some() => {
             let tls = tls_error(&e).cloned().expect("checked above");
-            return ConnectError::Tls(TlsFailure::Rustls(tls));
+            return ConnectError::Tls(tls.into());
         }
         tungstenite::Error::Protocol(ProtocolError::HandshakeIncomplete) => Upgrade::Unanswered,
         // Browsers let this pass; tungstenite refuses it. A server that
@@ -413,32 +637,103 @@ mod tests {
         tungstenite::Error::Http(Box::new(response))
     }
 
+    /// What the user reads when the server answers `raw` to an upgrade of
+    /// `/socket/websocket`, with tungstenite's error for it.
+    fn answered(e: tungstenite::Error, raw: &str) -> String {
+        handshake_failure(e, raw.as_bytes(), "/socket/websocket").to_string()
+    }
+
     #[test]
-    fn an_http_answer_names_its_status_body_and_the_likely_cause() {
-        let text = handshake_failure(http(403, " denied\n")).to_string();
+    fn an_http_answer_names_its_status_line_body_and_the_likely_cause() {
+        let text = answered(
+            http(403, " denied\n"),
+            "HTTP/1.1 403 Forbidden\r\ncontent-length: 8\r\n\r\n denied\n",
+        );
         assert!(
             text.starts_with(
-                "the server answered HTTP 403 instead of upgrading to a WebSocket (body: denied)"
+                "the server answered HTTP/1.1 403 Forbidden to /socket/websocket instead of \
+                 upgrading to a WebSocket (body: denied); 403 usually means"
             ),
             "{text}"
         );
         assert!(text.contains("--auth-token"), "{text}");
-        let text = handshake_failure(http(404, "")).to_string();
+        let text = answered(http(404, ""), "HTTP/1.1 404 Not Found\r\n\r\n");
+        assert_eq!(
+            text,
+            "the server answered HTTP/1.1 404 Not Found to /socket/websocket instead of \
+             upgrading to a WebSocket; is this the socket path? Phoenix serves it at \
+             /socket/websocket (the path of `socket \"/socket\", …` in endpoint.ex)"
+        );
+        let text = answered(http(500, ""), "HTTP/1.1 500 \r\n\r\n");
+        assert_eq!(
+            text,
+            "the server answered HTTP/1.1 500 Internal Server Error to /socket/websocket \
+             instead of upgrading to a WebSocket; the server failed: its log says why"
+        );
+        let text = answered(
+            http(301, ""),
+            "HTTP/1.1 301 Moved Permanently\r\nLocation: https://h/socket/websocket\r\n\r\n",
+        );
         assert!(
-            text.contains("404 usually means a wrong socket path"),
+            text.ends_with("; it redirects to https://h/socket/websocket: connect to that URL"),
+            "{text}"
+        );
+        // A web page is not worth quoting; the status line says enough.
+        let text = answered(
+            http(200, "<!DOCTYPE html><html>"),
+            "HTTP/1.1 200 OK\r\n\r\n<!DOCTYPE html><html>",
+        );
+        assert!(
+            text.starts_with("the server answered HTTP/1.1 200 OK to "),
             "{text}"
         );
         assert!(!text.contains("(body:"), "{text}");
-        let text = handshake_failure(http(500, "")).to_string();
+        // Without the bytes, tungstenite's response still tells it.
+        let text = handshake_failure(http(404, "gone"), b"", "/x").to_string();
+        assert!(
+            text.starts_with("the server answered HTTP/1.1 404 Not Found to /x instead of upgrading to a WebSocket (body: gone)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_http_1_0_answer_is_told_by_its_status_not_its_version() {
+        use tungstenite::error::ProtocolError;
+        let wrong = || tungstenite::Error::Protocol(ProtocolError::WrongHttpVersion);
+        for (raw, line) in [
+            (
+                "HTTP/1.0 404 File not found\r\nContent-Type: text/html\r\n\r\n<html>",
+                "HTTP/1.0 404 File not found",
+            ),
+            ("HTTP/1.0 200 OK\r\n\r\nhello", "HTTP/1.0 200 OK"),
+            ("HTTP/1.0 302\r\n\r\n", "HTTP/1.0 302 Found"),
+        ] {
+            let text = answered(wrong(), raw);
+            assert!(
+                text.starts_with(&format!(
+                    "the server answered {line} to /socket/websocket instead of upgrading"
+                )),
+                "{text}"
+            );
+            assert!(!text.contains("HTTP version"), "{text}");
+        }
+        // Bytes that are no HTTP head keep tungstenite's words.
+        assert!(answered(wrong(), "").contains("HTTP version"));
+    }
+
+    #[test]
+    fn a_tls_hello_answered_in_plain_text_means_the_port_does_not_speak_tls() {
+        let plain = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        let io = io::Error::new(ErrorKind::InvalidData, plain);
         assert_eq!(
-            text,
-            "the server answered HTTP 500 instead of upgrading to a WebSocket"
+            handshake_failure(tungstenite::Error::Io(io), b"", "/").to_string(),
+            "this port does not speak TLS; try ws:// or http://"
         );
     }
 
     #[test]
     fn protocol_failures_of_the_upgrade_say_what_to_try() {
-        let text = |e| handshake_failure(e).to_string();
+        let text = |e| handshake_failure(e, b"", "/socket/websocket").to_string();
         assert_eq!(
             text(tungstenite::Error::Protocol(
                 ProtocolError::HandshakeIncomplete
@@ -484,7 +779,7 @@ mod tests {
     fn a_rejected_certificate_inside_an_io_error_says_what_to_do() {
         let unknown = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
         let io = io::Error::new(ErrorKind::InvalidData, unknown);
-        let e = handshake_failure(tungstenite::Error::Io(io)).to_string();
+        let e = handshake_failure(tungstenite::Error::Io(io), b"", "/").to_string();
         assert!(
             e.starts_with("TLS error: the server's certificate was rejected: it is signed by an unknown certificate authority"),
             "{e}"

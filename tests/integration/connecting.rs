@@ -29,7 +29,7 @@ fn missing_or_wrong_auth_token_is_refused_with_403() {
         .stdin("join room:lobby\n")
         .run()
         .assert_code(3)
-        .assert_stderr_contains("HTTP 403")
+        .assert_stderr_contains("HTTP/1.1 403 Forbidden")
         .assert_stderr_contains("an auth token is required");
     Script::new(&server)
         .args(["--auth-token", "guess"])

@@ -272,7 +272,7 @@ fn http_403_exits_3_with_a_hint() {
         .run()
         .assert_code(3)
         .assert_stdout("")
-        .assert_stderr_contains("phx-repl: error: the server answered HTTP 403")
+        .assert_stderr_contains("phx-repl: error: the server answered HTTP/1.1 403 Forbidden")
         .assert_stderr_contains("check -p token=");
 }
 
@@ -297,8 +297,8 @@ fn wrong_path_exits_3_with_a_404_hint() {
         .run()
         .assert_code(3)
         .assert_stdout("")
-        .assert_stderr_contains("HTTP 404")
-        .assert_stderr_contains("wrong socket path");
+        .assert_stderr_contains("HTTP/1.1 404 Not Found to /wrong/websocket")
+        .assert_stderr_contains("is this the socket path? Phoenix serves it at /socket/websocket");
 }
 
 #[test]

@@ -660,7 +660,8 @@ fn terminal_controls_in_an_http_error_body_are_escaped() {
             .args(mode)
             .stdin("join room:lobby\n")
             .run();
-        out.assert_code(3).assert_stderr_contains("HTTP 403");
+        out.assert_code(3)
+            .assert_stderr_contains("HTTP/1.1 403 Forbidden");
         for bad in ['\u{1b}', '\u{7}', '\u{9b}'] {
             assert!(
                 !out.stderr.contains(bad) && !out.stdout.contains(bad),

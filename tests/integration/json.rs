@@ -317,7 +317,7 @@ fn connect_failure_is_an_error_record_and_exits_3() {
     assert!(
         records[0]["message"]
             .as_str()
-            .is_some_and(|m| m.contains("HTTP 403")),
+            .is_some_and(|m| m.contains("HTTP/1.1 403 Forbidden")),
         "{}",
         out.report()
     );

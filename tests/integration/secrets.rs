@@ -145,7 +145,7 @@ fn no_secret_is_printed_when_connecting_fails_or_the_server_echoes_it() {
             .run();
         out.assert_code(3);
         assert!(
-            out.stderr.contains("HTTP 403"),
+            out.stderr.contains("HTTP/1.1 403 Forbidden"),
             "the refusal is reported\n{}",
             out.report()
         );

@@ -133,8 +133,9 @@ pub struct ServeArgs {
 pub struct ClientArgs {
     /// Socket URL, e.g. ws://localhost:4000/socket (default: the built-in server)
     ///
-    /// ws://, wss://, http://, https:// or host:port/path. `/websocket` and
-    /// `vsn=2.0.0` are added when missing.
+    /// ws://, wss://, http://, https:// or host:port/path. No path means
+    /// Phoenix's default `/socket`; `/websocket` and `vsn=2.0.0` are added
+    /// when missing.
     #[arg(value_name = "URL", env = "PHX_REPL_URL")]
     pub url: Option<String>,
 

@@ -126,16 +126,24 @@ fn parse_ws(input: &str) -> Result<Url, UrlError> {
     Ok(url)
 }
 
+/// Where Phoenix mounts the socket unless told otherwise
+/// (`socket "/socket", UserSocket` in a generated endpoint.ex).
+const DEFAULT_MOUNT: &str = "/socket";
+
 /// Points `url` at the transport under the socket's mount: `/websocket`,
 /// or with `longpoll` (or a path already ending in `/longpoll`) the
-/// long-poll endpoint over http(s).
+/// long-poll endpoint over http(s). A URL without a path (or just `/`)
+/// means the default mount, `/socket`.
 fn to_transport(url: &mut Url, input: &str, longpoll: bool) -> Result<(), UrlError> {
     let path = url.path().trim_end_matches('/');
     let longpoll = longpoll || path.ends_with("/longpoll");
-    let mount = path
-        .strip_suffix("/websocket")
-        .or_else(|| path.strip_suffix("/longpoll"))
-        .unwrap_or(path);
+    let mount = if path.is_empty() {
+        DEFAULT_MOUNT
+    } else {
+        path.strip_suffix("/websocket")
+            .or_else(|| path.strip_suffix("/longpoll"))
+            .unwrap_or(path)
+    };
     let new_path = if longpoll {
         format!("{mount}/longpoll")
     } else {
@@ -491,7 +499,37 @@ mod tests {
             norm("localhost:4000/socket"),
             "ws://localhost:4000/socket/websocket?vsn=2.0.0"
         );
-        assert_eq!(norm("example.com"), "ws://example.com/websocket?vsn=2.0.0");
+        assert_eq!(
+            norm("example.com"),
+            "ws://example.com/socket/websocket?vsn=2.0.0"
+        );
+    }
+
+    #[test]
+    fn no_path_means_the_default_socket_mount() {
+        for input in [
+            "localhost:4000",
+            "localhost:4000/",
+            "ws://localhost:4000",
+            "http://localhost:4000/",
+            "ws://localhost:4000//",
+        ] {
+            assert_eq!(
+                norm(input),
+                "ws://localhost:4000/socket/websocket?vsn=2.0.0",
+                "{input}"
+            );
+        }
+        assert_eq!(
+            norm("https://h/?token=abc"),
+            "wss://h/socket/websocket?token=abc&vsn=2.0.0"
+        );
+        let lp = |s: &str| normalize_for(s, &[], Vsn::V2, true).unwrap().to_string();
+        assert_eq!(lp("ws://h:4000"), "http://h:4000/socket/longpoll?vsn=2.0.0");
+        assert_eq!(lp("https://h/"), "https://h/socket/longpoll?vsn=2.0.0");
+        // A path that names the transport keeps its mount, even the root.
+        assert_eq!(norm("ws://h/websocket"), "ws://h/websocket?vsn=2.0.0");
+        assert_eq!(lp("ws://h/longpoll"), "http://h/longpoll?vsn=2.0.0");
     }
 
     #[test]

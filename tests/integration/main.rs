@@ -16,6 +16,7 @@ mod connection;
 mod display;
 mod exit_codes;
 mod fast_path;
+mod first_use;
 mod hostile;
 mod interactive;
 mod json;

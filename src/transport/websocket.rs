@@ -27,6 +27,10 @@ use crate::transport::tls::{self, Trust};
 /// The connected WebSocket.
 pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 
+/// Headers read from the answer to an upgrade: as many as tungstenite
+/// reads, so that a head it took is one this file can find the end of.
+const MAX_HEADERS: usize = 124;
+
 /// How long opening a TCP connection may take, per address.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -92,7 +96,7 @@ impl HttpAnswer {
     /// (which must be complete) and the body as far as it came, or as far
     /// as its `Content-Length`. None if it is no HTTP head.
     fn read(raw: &[u8]) -> Option<HttpAnswer> {
-        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
         let mut head = httparse::Response::new(&mut headers);
         let httparse::Status::Complete(n) = head.parse(raw).ok()? else {
             return None;
@@ -371,7 +375,7 @@ pub fn connect(
     }
     // What came after the head is the first WebSocket bytes: the socket
     // starts with them, as tungstenite's own handshake does.
-    let mut headers = [httparse::EMPTY_HEADER; 64];
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
     let head = match httparse::Response::new(&mut headers).parse(&seen) {
         Ok(httparse::Status::Complete(n)) => n,
         _ => seen.len(),

@@ -35,7 +35,7 @@ fn after_help() -> String {
          phx-repl                                    the REPL on the built-in server\n  \
          phx-repl ws://localhost:4000/socket -p token=abc\n  \
          phx-repl localhost:4000/socket --fail < smoke.phx\n\
-         \nPiped input runs as a script: each join/leave/push waits for its reply.\n\
+         \nPiped input runs as a script: each join/leave/push waits for its reply (a cast does not).\n\
          Exit codes: 0 ok; 1 a line failed (invalid, a failed expect or wait, a reply\n\
          timed out, or an error with --fail); 2 usage error; 3 could not connect, or\n\
          the connection was lost for good (--no-reconnect, or --max-retries attempts failed).",

@@ -67,10 +67,12 @@ pub enum Event {
         until: &'static str,
     },
     /// A request went out (`id` is `None` for automatic heartbeats).
+    /// `cast`: a push that waits for no reply.
     Sent {
         id: Option<u64>,
         frame: Frame,
         auto: bool,
+        cast: bool,
     },
     SentRaw {
         id: u64,

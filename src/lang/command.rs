@@ -115,6 +115,12 @@ pub const COMMANDS: &[CommandInfo] = &[
         example: "push room:lobby new_msg {\"body\":\"hi\"}",
     },
     CommandInfo {
+        name: "cast",
+        usage: "cast TOPIC EVENT [PAYLOAD]",
+        summary: "push an event without waiting for a reply (for a handle_in that returns {:noreply, socket}); a script goes on as soon as it is sent, a reply that does come is still shown, and `expect` checks the latest push, join or leave instead",
+        example: "cast room:lobby new_msg {\"body\":\"hi\"}",
+    },
+    CommandInfo {
         name: "heartbeat",
         usage: "heartbeat",
         summary: "send a heartbeat now and show its reply",
@@ -159,7 +165,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         name: "expect",
         usage: "expect ok|error [JSON]",
-        summary: "check the status of the most recent reply, and that its response contains JSON if given; objects match key by key, recursively, arrays and other values must be equal; a failure exits 1 (at the prompt it first waits for the reply to the latest request)",
+        summary: "check the status of the most recent reply, and that its response contains JSON if given; objects match key by key, recursively, arrays and other values must be equal; a failure exits 1 (at the prompt it first waits for the reply to the latest request); a `cast`'s reply is never the one checked",
         example: "expect ok {\"joined\":\"room:lobby\"}",
     },
     CommandInfo {
@@ -236,7 +242,7 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
                 topic: (!topic.is_empty()).then(|| topic.to_owned()),
             })
         }
-        "push" | "send" => {
+        "push" | "send" | "cast" => {
             let (topic, rest) = topic_arg(rest, word)?;
             let (event, rest) = split_word(rest);
             if event.is_empty() {
@@ -250,6 +256,7 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
                 payload: payload_arg(rest, &format!("{word} {topic} {event}"))?,
                 topic,
                 event: event.to_owned(),
+                cast: word == "cast",
             })
         }
         "heartbeat" => {
@@ -850,6 +857,36 @@ mod tests {
             r#"{"url":"http://x/?a=1"}"#
         );
         assert_eq!(payload_of("push t e empty="), r#"{"empty":""}"#);
+    }
+
+    #[test]
+    fn cast_is_a_push_that_does_not_wait() {
+        match cmd("cast room:lobby new_msg body=hi") {
+            Command::Request(Request::Push {
+                topic,
+                event,
+                payload,
+                cast,
+            }) => {
+                assert_eq!((topic.as_str(), event.as_str()), ("room:lobby", "new_msg"));
+                assert_eq!(payload.to_json(), r#"{"body":"hi"}"#);
+                assert!(cast);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            cmd("push t e"),
+            Command::Request(Request::Push { cast: false, .. })
+        ));
+        assert_eq!(
+            error("cast room:lobby"),
+            "`cast room:lobby` needs an event; try `cast room:lobby new_msg {\"body\":\"hi\"}`"
+        );
+        assert!(
+            help(Some("cast"), None)
+                .unwrap()
+                .starts_with("cast TOPIC EVENT [PAYLOAD]\n")
+        );
     }
 
     #[test]

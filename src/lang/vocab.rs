@@ -155,9 +155,9 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
     };
     match (command, done.len()) {
         ("join" | "leave", 1) => topics(false),
-        ("push" | "send", 1) => topics(false),
+        ("push" | "send" | "cast", 1) => topics(false),
         ("wait", 1) => topics(true),
-        ("push" | "send" | "wait", 2) => {
+        ("push" | "send" | "cast" | "wait", 2) => {
             let mut e = vocab.events(done[1], word);
             if command == "wait" && "*".starts_with(word) {
                 e.push("*".to_owned());

@@ -72,6 +72,20 @@ pub fn timeout_message(e: &Expired) -> String {
     )
 }
 
+/// What a push that timed out is told: the handler may not reply at all.
+pub const CAST_HINT: &str =
+    "if its handle_in returns {:noreply, socket}, use `cast` instead of `push`";
+
+/// [`timeout_message`], with [`CAST_HINT`] after it when `hint`.
+pub fn timeout_text(e: &Expired, hint: bool) -> String {
+    let mut msg = timeout_message(e);
+    if hint {
+        msg.push_str("; ");
+        msg.push_str(CAST_HINT);
+    }
+    msg
+}
+
 /// What a frame that does not decode is reported as.
 pub fn undecodable_message(error: &str, text: &str) -> String {
     let shown = excerpt(text, 200);

@@ -25,6 +25,7 @@ use crate::core::event::{Event, Status};
 use crate::core::packed::Packed;
 use crate::core::presence::{Applied, State};
 use crate::core::protocol::{View, Vsn};
+use crate::core::session::Expired;
 
 pub use clock::{clock, rfc3339};
 pub use human::human_payload;
@@ -97,6 +98,9 @@ pub trait Render {
     fn info(&self, info: &Info<'_>, text: &str, out: &mut String);
     /// Bad input or a failed script step (`line` is the script's line).
     fn error(&self, message: &str, line: Option<usize>, out: &mut String);
+    /// A request that got no reply in time, from script line `line`;
+    /// `hint` adds what to do if the handler never replies.
+    fn timeout(&self, e: &Expired, line: Option<usize>, hint: bool, out: &mut String);
     /// Help text.
     fn help(&self, text: &str, out: &mut String);
     /// The outcome of `expect`, or of a `wait` with a payload that failed.
@@ -161,6 +165,11 @@ impl Style {
     /// [`Render::error`].
     pub fn error(&self, message: &str, line: Option<usize>, out: &mut String) {
         self.with(|r| r.error(message, line, out));
+    }
+
+    /// [`Render::timeout`].
+    pub fn timeout(&self, e: &Expired, line: Option<usize>, hint: bool, out: &mut String) {
+        self.with(|r| r.timeout(e, line, hint, out));
     }
 
     /// [`Render::help`].
@@ -258,6 +267,7 @@ mod tests {
             latency: Some(Duration::from_micros(1900)),
             late: false,
             auto: false,
+            cast: false,
         }))
     }
 
@@ -420,6 +430,7 @@ mod tests {
             id: Some(1),
             frame: f,
             auto: false,
+            cast: false,
         };
         assert_eq!(
             render(HUMAN, &ev),
@@ -432,12 +443,32 @@ mod tests {
     }
 
     #[test]
+    fn a_cast_is_marked_in_its_echo_and_its_record() {
+        let f = decode(r#"["1","4","room:lobby","new_msg",{"body":"hi"}]"#).unwrap();
+        let ev = Event::Sent {
+            id: Some(1),
+            frame: f,
+            auto: false,
+            cast: true,
+        };
+        assert_eq!(
+            render(HUMAN, &ev),
+            "→ room:lobby new_msg {\"body\":\"hi\"}  (ref 4, cast)\n"
+        );
+        assert_eq!(
+            without_time(&render(JSON, &ev)),
+            r#"{"cast":true,"event":"new_msg","join_ref":"1","payload":{"body":"hi"},"ref":"4","topic":"room:lobby","type":"sent"}"#
+        );
+    }
+
+    #[test]
     fn automatic_heartbeats_are_hidden() {
         let f = decode(r#"[null,"1","phoenix","heartbeat",{}]"#).unwrap();
         let ev = Event::Sent {
             id: None,
             frame: f,
             auto: true,
+            cast: false,
         };
         assert_eq!(render(HUMAN, &ev), "");
         let shown = Style {
@@ -658,6 +689,7 @@ mod tests {
             latency: None,
             late: true,
             auto: false,
+            cast: false,
         };
         vec![
             Event::Connected,
@@ -668,6 +700,7 @@ mod tests {
                     "[\"1\",\"2\",\"room:\\u202e\\u0008\",\"phx_join\",{\"user\": \"ana\\u0008\u{85}\",\n \"n\": [1, 2]}]",
                 ),
                 auto: false,
+                cast: false,
             },
             Event::SentRaw {
                 id: 2,

@@ -14,9 +14,9 @@ use crate::core::event::{Event, Status};
 use crate::core::packed::Packed;
 use crate::core::presence::{Applied, Change, State};
 use crate::core::protocol::{Frame, View};
-use crate::core::session::{Message as PhxMessage, Reply, Transition};
+use crate::core::session::{Expired, Message as PhxMessage, Reply, Transition};
 use crate::output::clock;
-use crate::output::fmt::{timeout_message, undecodable_message};
+use crate::output::fmt::{timeout_text, undecodable_message};
 use crate::output::records::{self as rec, Info, Ms, Notice, Payload};
 use crate::output::{Expectation, Render};
 
@@ -28,16 +28,13 @@ impl Render for Ndjson {
         match ev {
             // The runner says these (it knows the URL), or they are fatal.
             Event::Connected | Event::ConnectFailed(_) | Event::Status { .. } => {}
-            Event::Sent { frame, .. } => sent(frame, out),
+            Event::Sent { frame, cast, .. } => sent(frame, *cast, out),
             Event::SentRaw { text, .. } => rec::push(out, &rec::SentRaw { raw: text }),
             Event::Rejected { message, .. } => self.error(message, None, out),
             Event::Reply(r) => reply(r, out),
             Event::Message(m) => message(m, out),
             Event::Messages(pack) => self.plain_messages(pack, 0..pack.len(), out, &mut |_, _| {}),
-            Event::TimedOut(e) => {
-                let msg = timeout_message(e);
-                rec::push(out, &rec::Timeout::new(&msg, &e.ref_, &e.topic, &e.event));
-            }
+            Event::TimedOut(e) => self.timeout(e, None, false, out),
             Event::Unanswered(u) => notice(
                 out,
                 Notice::Unanswered {
@@ -160,6 +157,13 @@ impl Render for Ndjson {
         rec::push(out, &rec::Error { message, line });
     }
 
+    fn timeout(&self, e: &Expired, line: Option<usize>, hint: bool, out: &mut String) {
+        let msg = timeout_text(e, hint);
+        let mut record = rec::Timeout::new(&msg, &e.ref_, &e.topic, &e.event);
+        record.line = line;
+        rec::push(out, &record);
+    }
+
     fn help(&self, text: &str, out: &mut String) {
         notice(out, Notice::Help { text });
     }
@@ -224,13 +228,14 @@ fn notice(out: &mut String, n: Notice<'_>) {
     rec::push(out, &n);
 }
 
-fn sent(f: &Frame, out: &mut String) {
+fn sent(f: &Frame, cast: bool, out: &mut String) {
     let sent = rec::Sent {
         join_ref: f.join_ref.as_deref(),
         ref_: f.ref_.as_deref(),
         topic: &f.topic,
         event: &f.event,
         payload: Payload::from(&f.payload),
+        cast,
     };
     rec::push(out, &sent);
 }

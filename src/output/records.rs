@@ -55,6 +55,9 @@ pub struct Sent<'a> {
     pub topic: &'a str,
     pub event: &'a str,
     pub payload: Payload<'a>,
+    /// A `cast`: no reply is awaited. Left out otherwise.
+    #[serde(skip_serializing_if = "is_false")]
+    pub cast: bool,
 }
 
 impl Record for Sent<'_> {
@@ -130,6 +133,9 @@ pub struct Timeout<'a> {
     pub ref_: &'a str,
     pub topic: &'a str,
     pub event: &'a str,
+    /// The script line of the request, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl<'a> Timeout<'a> {
@@ -140,6 +146,7 @@ impl<'a> Timeout<'a> {
             ref_,
             topic,
             event,
+            line: None,
         }
     }
 }

@@ -12,7 +12,7 @@ use super::flow::Step;
 use super::screen::FLUSH_AT;
 use crate::core::event::{Event, Status};
 use crate::core::packed::Packed;
-use crate::core::protocol::{Frame, Payload};
+use crate::core::protocol::{Frame, PHOENIX_TOPIC, PHX_JOIN, PHX_LEAVE, Payload};
 use crate::core::session::{Expired, Message as PhxMessage, MessageKind, Reply, Unanswered};
 use crate::lang::vocab::Word;
 
@@ -61,8 +61,9 @@ impl Runner {
             Event::Sent {
                 id: Some(id),
                 frame,
+                cast,
                 ..
-            } => self.on_sent(*id, frame),
+            } => self.on_sent(*id, frame, *cast),
             Event::SentRaw { id, .. } | Event::Topics { id, .. } => self.sent(*id),
             Event::Reply(r) => self.on_reply(r, rejoin),
             Event::Message(m) => self.on_message(m),
@@ -105,12 +106,19 @@ impl Runner {
             self.learn(ev);
         }
         if !self.hidden(ev) {
+            let timeout = match ev {
+                Event::TimedOut(e) if !e.auto => Some((e, self.timeout_context(e))),
+                _ => None,
+            };
             let mut s = std::mem::take(if is_error {
                 &mut self.screen.err
             } else {
                 &mut self.screen.out
             });
-            self.settings.style.event(ev, &mut s);
+            match timeout {
+                Some((e, (line, hint))) => self.settings.style.timeout(e, line, hint, &mut s),
+                None => self.settings.style.event(ev, &mut s),
+            }
             if is_error {
                 self.screen.err = s;
                 self.flush_errors();
@@ -136,22 +144,29 @@ impl Runner {
             _ => None,
         };
         self.replies.rejected(id);
+        if let Some(rec) = &mut self.recording.recorder {
+            rec.push_rejected(id);
+        }
         self.error(message, line);
         self.sent(id);
         self.mark_failed();
     }
 
-    /// Request `id` went out: a scripted line now waits for its reply.
-    fn on_sent(&mut self, id: u64, frame: &Frame) {
+    /// Request `id` went out: a scripted line now waits for its reply
+    /// (a cast's line is done).
+    fn on_sent(&mut self, id: u64, frame: &Frame, cast: bool) {
         self.replies.sent(id, frame.ref_.as_deref());
         if let Step::Sending {
-            id: want, scripted, ..
+            id: want,
+            scripted,
+            line,
         } = self.step
             && want == id
         {
             self.step = match &frame.ref_ {
-                Some(ref_) if scripted => Step::Reply {
+                Some(ref_) if scripted && !cast => Step::Reply {
                     ref_: ref_.to_string(),
+                    line: self.line_label(line),
                 },
                 _ => Step::Idle,
             };
@@ -165,15 +180,18 @@ impl Runner {
         if let Some(ref_) = &r.frame.ref_ {
             self.end_reply_wait(&ref_.clone());
         }
-        if let Some(request) = &r.request
-            && !r.late
-            && !rejoin
-        {
+        if r.request.is_some() && !r.late && !rejoin {
             if r.is_error() {
                 self.checks.tally.error += 1;
             } else {
                 self.checks.tally.ok += 1;
             }
+        }
+        if let Some(request) = &r.request
+            && !r.late
+            && !rejoin
+            && !r.cast
+        {
             self.checks.last_reply = Some(LastReply::Reply {
                 what: format!("{request} on {}", r.frame.topic),
                 status: r.status.clone(),
@@ -206,6 +224,22 @@ impl Runner {
         if !m.stale {
             self.saw(&m.frame);
         }
+    }
+
+    /// The script line of a request that timed out, and whether to say
+    /// that `cast` may be what it needed: for a push, each time in a
+    /// script, once per session at the prompt.
+    fn timeout_context(&mut self, e: &Expired) -> (Option<usize>, bool) {
+        let line = match &self.step {
+            Step::Reply { ref_, line } if *ref_ == e.ref_ => *line,
+            _ => None,
+        };
+        let push = e.topic != PHOENIX_TOPIC && e.event != PHX_JOIN && e.event != PHX_LEAVE;
+        let hint = push && (line.is_some() || !self.replies.cast_hinted);
+        if hint && line.is_none() {
+            self.replies.cast_hinted = true;
+        }
+        (line, hint)
     }
 
     fn on_timed_out(&mut self, e: &Expired) {

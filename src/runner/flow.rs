@@ -25,6 +25,8 @@ pub(super) enum Step {
     },
     Reply {
         ref_: String,
+        /// The script line that sent it, named if it times out.
+        line: Option<usize>,
     },
     Waiting(Wait),
     Sleeping {
@@ -77,7 +79,10 @@ impl Runner {
         }
         let (id, ref_) = self.replies.unreplied()?;
         Some(match ref_ {
-            Some(r) => Step::Reply { ref_: r.clone() },
+            Some(r) => Step::Reply {
+                ref_: r.clone(),
+                line: None,
+            },
             // Still held (the topic is joining, or offline).
             None => Step::Sending {
                 id: *id,
@@ -99,7 +104,7 @@ impl Runner {
     /// The request with `ref_` was answered or given up on.
     pub(super) fn end_reply_wait(&mut self, ref_: &str) {
         self.replies.ended(ref_);
-        if let Step::Reply { ref_: want } = &self.step
+        if let Step::Reply { ref_: want, .. } = &self.step
             && want == ref_
         {
             self.step = Step::Idle;

@@ -27,11 +27,14 @@ impl Runner {
             return;
         };
         self.checks.tally.commands += 1;
-        self.note_line(line, &cmd);
         let id = self.replies.issue();
+        self.note_line(line, &cmd, id);
         match cmd {
             Command::Request(request) => {
-                if self.interactive() {
+                // `expect` checks the latest request that awaits a reply,
+                // never a cast.
+                let cast = matches!(request, Request::Push { cast: true, .. });
+                if self.interactive() && !cast {
                     self.replies.awaiting(id);
                 }
                 self.send(ToNet::Request { id, request }, id, n);
@@ -115,12 +118,15 @@ impl Runner {
         }
     }
 
-    /// Writes a line into the recording as typed, and remembers a join.
-    fn note_line(&mut self, typed: &str, cmd: &Command) {
-        if let Some(rec) = &mut self.recording.recorder
-            && !matches!(cmd, Command::Record(_) | Command::Help(_) | Command::Quit)
-        {
-            rec.line(typed);
+    /// Writes a line into the recording as typed (a push waits to learn
+    /// whether it is answered), and remembers a join.
+    fn note_line(&mut self, typed: &str, cmd: &Command, id: u64) {
+        if let Some(rec) = &mut self.recording.recorder {
+            match cmd {
+                Command::Record(_) | Command::Help(_) | Command::Quit => {}
+                Command::Request(Request::Push { cast: false, .. }) => rec.push_line(id, typed),
+                _ => rec.line(typed),
+            }
         }
         if let Command::Request(Request::Join { topic, .. }) = cmd {
             self.recording.joined(topic, typed);

@@ -8,10 +8,16 @@
 //! in front of a comment turns what was seen into an assertion. The file is
 //! created readable only by its owner, since lines may hold tokens.
 //!
+//! A `push` that gets no reply (its handler returns `{:noreply, socket}`)
+//! is written as `cast`, so the replay does not wait out the timeout for
+//! it. Until its reply or timeout says which, the push line and everything
+//! after it are held back, then written in order.
+//!
 //! This file owns the file and its format. What is written and when (which
 //! lines, which events, the joins a late recording begins with) is the
 //! runner's, in `recording`.
 
+use std::collections::VecDeque;
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -28,6 +34,21 @@ pub struct Recorder {
     failed: bool,
     /// Secrets to keep out of the file.
     redactor: Redactor,
+    /// Text held back behind a push whose fate is not known yet: empty
+    /// unless such a push was recorded.
+    held: VecDeque<Chunk>,
+}
+
+/// A piece of held-back text.
+enum Chunk {
+    Text(String),
+    /// A `push` line; `cast` is `Some` once its reply or timeout came.
+    Push {
+        id: u64,
+        ref_: Option<String>,
+        line: String,
+        cast: Option<bool>,
+    },
 }
 
 impl Recorder {
@@ -52,6 +73,7 @@ impl Recorder {
             file: BufWriter::new(file),
             failed: false,
             redactor: Redactor::default(),
+            held: VecDeque::new(),
         };
         let mut started = String::new();
         rfc3339(SystemTime::now(), &mut started);
@@ -82,6 +104,85 @@ impl Recorder {
         s.push_str(text);
         s.push('\n');
         self.write(&s);
+    }
+
+    /// A `push` line (command `id`), held until it is known whether a
+    /// reply came (see [`Recorder::push_ended`]).
+    pub fn push_line(&mut self, id: u64, text: &str) {
+        self.held.push_back(Chunk::Push {
+            id,
+            ref_: None,
+            line: text.to_owned(),
+            cast: None,
+        });
+    }
+
+    /// Command `id` went out with `ref_`.
+    pub fn push_sent(&mut self, id: u64, ref_: &str) {
+        for c in &mut self.held {
+            if let Chunk::Push { id: i, ref_: r, .. } = c
+                && *i == id
+            {
+                *r = Some(ref_.to_owned());
+            }
+        }
+    }
+
+    /// The push sent with `ref_` was answered (`timed_out` false) or got
+    /// no reply in time (written as `cast`).
+    pub fn push_ended(&mut self, ref_: &str, timed_out: bool) {
+        self.settle(
+            |c| matches!(c, Chunk::Push { ref_: Some(r), .. } if r == ref_),
+            timed_out,
+        );
+    }
+
+    /// Command `id` was not sent: its line is written as typed.
+    pub fn push_rejected(&mut self, id: u64) {
+        self.settle(
+            |c| matches!(c, Chunk::Push { id: i, .. } if *i == id),
+            false,
+        );
+    }
+
+    fn settle(&mut self, which: impl Fn(&Chunk) -> bool, as_cast: bool) {
+        for c in &mut self.held {
+            if which(c)
+                && let Chunk::Push { cast, .. } = c
+                && cast.is_none()
+            {
+                *cast = Some(as_cast);
+            }
+        }
+        self.release(false);
+    }
+
+    /// Writes the held text up to the first push still undecided (with
+    /// `all`, everything, undecided pushes as typed).
+    fn release(&mut self, all: bool) {
+        while let Some(front) = self.held.front() {
+            if !all && matches!(front, Chunk::Push { cast: None, .. }) {
+                break;
+            }
+            let text = match self.held.pop_front().expect("front exists") {
+                Chunk::Text(t) => t,
+                Chunk::Push { line, cast, .. } => {
+                    let line = if cast == Some(true) {
+                        as_cast(&line)
+                    } else {
+                        line
+                    };
+                    line + "\n"
+                }
+            };
+            self.write_now(&text);
+        }
+    }
+
+    /// Writes everything held and flushes: the recording ends.
+    pub fn finish(&mut self) -> io::Result<()> {
+        self.release(true);
+        self.flush()
     }
 
     /// Hides `value` from now on (see `Redactor::learn`).
@@ -133,11 +234,29 @@ impl Recorder {
     }
 
     fn write(&mut self, s: &str) {
+        if self.held.is_empty() {
+            return self.write_now(s);
+        }
+        match self.held.back_mut() {
+            Some(Chunk::Text(t)) => t.push_str(s),
+            _ => self.held.push_back(Chunk::Text(s.to_owned())),
+        }
+    }
+
+    fn write_now(&mut self, s: &str) {
         let s = self.redactor.scrub(s);
         if !self.failed && self.file.write_all(s.as_bytes()).is_err() {
             self.failed = true;
         }
     }
+}
+
+/// A typed `push`/`send` line with `cast` as its command word.
+fn as_cast(line: &str) -> String {
+    let start = line.len() - line.trim_start().len();
+    let rest = &line[start..];
+    let word = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    format!("{}cast{}", &line[..start], &rest[word..])
 }
 
 /// A payload on one safe line.
@@ -171,6 +290,33 @@ mod tests {
         );
         assert_eq!(expand_home("s.phx", Some(home)), PathBuf::from("s.phx"));
         assert_eq!(expand_home("~/s.phx", None), PathBuf::from("~/s.phx"));
+    }
+
+    #[test]
+    fn a_push_line_becomes_a_cast_line() {
+        assert_eq!(
+            as_cast("push room:lobby new_msg body=hi"),
+            "cast room:lobby new_msg body=hi"
+        );
+        assert_eq!(as_cast("  send t e"), "  cast t e");
+    }
+
+    #[test]
+    fn text_after_an_undecided_push_waits_for_it() {
+        let dir = std::env::temp_dir().join(format!("phx-rec-{}", std::process::id()));
+        let mut rec = Recorder::create(&dir, "ws://x").unwrap();
+        rec.push_line(1, "push t shout");
+        rec.push_sent(1, "5");
+        rec.message("t", "shout", "{}");
+        rec.line("push t echo");
+        rec.push_ended("5", true);
+        rec.finish().unwrap();
+        let text = std::fs::read_to_string(&dir).unwrap();
+        let _ = std::fs::remove_file(&dir);
+        assert!(
+            text.ends_with("cast t shout\n# wait t shout {}\npush t echo\n"),
+            "{text}"
+        );
     }
 
     #[test]

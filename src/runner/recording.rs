@@ -61,7 +61,7 @@ impl Runner {
             command::Record::Stop => {
                 let text = match self.recording.recorder.take() {
                     Some(mut r) => {
-                        let _ = r.flush();
+                        let _ = r.finish();
                         format!("stopped recording to {}", r.path().display())
                     }
                     None => "not recording; `record FILE` starts".to_owned(),
@@ -76,7 +76,7 @@ impl Runner {
     fn record_start(&mut self, file: String, line: usize) {
         let mut stopped = String::new();
         if let Some(mut old) = self.recording.recorder.take() {
-            let _ = old.flush();
+            let _ = old.finish();
             stopped = format!("stopped recording to {}; ", old.path().display());
         }
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
@@ -113,7 +113,19 @@ impl Runner {
             return;
         };
         match ev {
+            Event::Sent {
+                id: Some(id),
+                frame,
+                ..
+            } => {
+                if let Some(r) = &frame.ref_ {
+                    rec.push_sent(*id, r);
+                }
+            }
             Event::Reply(r) if !r.auto => {
+                if let (Some(ref_), Some(_)) = (&r.frame.ref_, &r.request) {
+                    rec.push_ended(ref_, false);
+                }
                 // A late reply answers an earlier line, not the latest:
                 // as an `expect` it would check the wrong request.
                 if let (true, Some(request)) = (r.late, &r.request) {
@@ -132,14 +144,20 @@ impl Runner {
             Event::Message(m) => {
                 rec.message(&m.frame.topic, &m.frame.event, &m.frame.payload.to_json());
             }
-            Event::TimedOut(e) if !e.auto => rec.note(&format!(
-                "no reply to {} on {} (timed out)",
-                e.event, e.topic
-            )),
-            Event::Unanswered(u) => rec.note(&format!(
-                "no reply to {} on {} ({})",
-                u.event, u.topic, u.because
-            )),
+            Event::TimedOut(e) if !e.auto => {
+                rec.push_ended(&e.ref_, true);
+                rec.note(&format!(
+                    "no reply to {} on {} (timed out; recorded as `cast`)",
+                    e.event, e.topic
+                ));
+            }
+            Event::Unanswered(u) => {
+                rec.push_ended(&u.ref_, false);
+                rec.note(&format!(
+                    "no reply to {} on {} ({})",
+                    u.event, u.topic, u.because
+                ));
+            }
             _ => {}
         }
         if rec.failed() {

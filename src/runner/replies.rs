@@ -19,6 +19,8 @@ pub(super) struct Replies {
     unreplied: Option<(u64, Option<String>)>,
     /// Refs of automatic rejoins not yet answered.
     rejoin_refs: HashSet<String>,
+    /// At the prompt, a timed-out push has been told about `cast` once.
+    pub cast_hinted: bool,
 }
 
 impl Replies {
@@ -68,6 +70,7 @@ impl Replies {
                 id: None,
                 auto: false,
                 frame,
+                ..
             } => {
                 if let Some(r) = &frame.ref_ {
                     self.rejoin_refs.insert(r.to_string());

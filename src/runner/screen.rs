@@ -177,7 +177,7 @@ impl Runner {
             }
         }
         if let Some(rec) = &mut self.recording.recorder {
-            let _ = rec.flush();
+            let _ = rec.finish();
         }
         self.screen.write();
         self.screen.drain_printer();

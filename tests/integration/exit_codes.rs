@@ -68,7 +68,10 @@ fn reply_timeout_exits_1_and_the_script_goes_on() {
         .stdin("join room:lobby\npush room:lobby noreply\npush room:lobby echo\n")
         .run()
         .assert_code(1)
-        .assert_stderr("timeout: no reply to noreply on room:lobby (ref 2) within 0.3 s\n")
+        .assert_stderr(
+            "timeout: line 2: no reply to noreply on room:lobby (ref 2) within 0.3 s; \
+             if its handle_in returns {:noreply, socket}, use `cast` instead of `push`\n",
+        )
         .assert_stdout_contains("← room:lobby reply ok to echo (ref 3, _) {}\n");
 }
 
@@ -199,7 +202,10 @@ fn a_reply_after_the_timeout_is_reported_then_printed_as_late() {
         .stdin("join room:lobby\npush room:lobby slow ms:=800\nsleep 1s\n")
         .run()
         .assert_code(1)
-        .assert_stderr("timeout: no reply to slow on room:lobby (ref 2) within 0.3 s\n")
+        .assert_stderr(
+            "timeout: line 2: no reply to slow on room:lobby (ref 2) within 0.3 s; \
+             if its handle_in returns {:noreply, socket}, use `cast` instead of `push`\n",
+        )
         .assert_stdout_contains("← room:lobby reply ok to slow (ref 2, _) late {\"ms\":800}\n");
 }
 

@@ -280,3 +280,24 @@ fn at_the_prompt_a_push_to_a_rejoining_topic_is_queued_with_a_note_then_sent() {
     type_line(&mut repl, "quit");
     assert_exited_cleanly(&mut repl);
 }
+
+#[test]
+fn at_the_prompt_a_push_that_times_out_suggests_cast_once() {
+    let server = Server::start();
+    let home = Home::new();
+    let mut repl = pty::repl(&server, &home, &["--color", "never", "--timeout", "0.3"]);
+    repl.exp_string(&prompt(&server)).expect("the prompt");
+    type_line(&mut repl, "join room:lobby");
+    repl.exp_string("reply ok to phx_join")
+        .expect("the join reply");
+    type_line(&mut repl, "push room:lobby noreply");
+    repl.exp_string(
+        "timeout: no reply to noreply on room:lobby (ref 2) within 0.3 s; \
+         if its handle_in returns {:noreply, socket}, use `cast` instead of `push`",
+    )
+    .expect("the first timeout, with the hint");
+    type_line(&mut repl, "push room:lobby noreply");
+    repl.exp_string("timeout: no reply to noreply on room:lobby (ref 3) within 0.3 s\r\n")
+        .expect("the second timeout, without the hint");
+    pty::quit(&mut repl);
+}

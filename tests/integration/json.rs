@@ -241,11 +241,13 @@ fn reply_timeout_is_an_error_record_with_ref_topic_and_event() {
         timeless(error),
         json!({
             "type": "error",
-            "message": "no reply to noreply on room:lobby (ref 2) within 0.3 s",
+            "message": "no reply to noreply on room:lobby (ref 2) within 0.3 s; \
+                        if its handle_in returns {:noreply, socket}, use `cast` instead of `push`",
             "kind": "timeout",
             "ref": "2",
             "topic": "room:lobby",
             "event": "noreply",
+            "line": 2,
         })
     );
 }

@@ -9,6 +9,7 @@
 
 mod support;
 
+mod cast;
 mod commands;
 mod completions;
 mod connecting;

@@ -220,6 +220,7 @@ fn a_typed_push_sends_the_topic_event_and_payload_it_names() {
                 topic: t,
                 event: e,
                 payload: p,
+                ..
             }))) => {
                 assert_eq!(t, topic, "seed {seed}: {line}");
                 assert_eq!(e, event, "seed {seed}: {line}");

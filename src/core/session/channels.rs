@@ -190,7 +190,7 @@ impl Session {
                 event: PHX_JOIN.into(),
                 payload,
             };
-            self.track(&frame, r, false, now);
+            self.track(&frame, r, false, false, now);
             out.push(Rejoining { frame, attempt });
         }
         out

@@ -18,6 +18,7 @@ struct Held {
     topic: String,
     event: String,
     payload: Payload,
+    cast: bool,
     deadline: Instant,
 }
 
@@ -49,6 +50,7 @@ impl Holding {
         topic: String,
         event: String,
         payload: Payload,
+        cast: bool,
         deadline: Instant,
     ) {
         self.held.push(Held {
@@ -56,6 +58,7 @@ impl Holding {
             topic,
             event,
             payload,
+            cast,
             deadline,
         });
     }
@@ -73,6 +76,7 @@ impl Holding {
                     topic: h.topic,
                     event: h.event,
                     payload: h.payload,
+                    cast: h.cast,
                 },
             )
         }));
@@ -153,12 +157,14 @@ mod tests {
             topic: "room:a".into(),
             event: "echo".into(),
             payload: empty_object().into(),
+            cast: false,
         };
         assert!(s.hold(7, req, t0).is_ok());
         let other = Request::Push {
             topic: "room:b".into(),
             event: "echo".into(),
             payload: empty_object().into(),
+            cast: false,
         };
         assert!(s.hold(8, other, t0).is_err(), "room:b is not coming back");
         s.reconnected(t0);
@@ -184,6 +190,7 @@ mod tests {
             topic: t.into(),
             event: "e".into(),
             payload: empty_object().into(),
+            cast: false,
         };
         s.hold(1, p("room:a"), t0).unwrap();
         s.hold(2, p("private:x"), t0).unwrap();

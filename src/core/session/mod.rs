@@ -42,10 +42,14 @@ pub enum Request {
     Leave {
         topic: Option<String>,
     },
+    /// `cast` marks a push sent without waiting for a reply (`cast`): it
+    /// gets no deadline, is never timed out or orphaned, and a reply that
+    /// does come is still matched to it.
     Push {
         topic: String,
         event: String,
         payload: Payload,
+        cast: bool,
     },
     /// `auto` marks the periodic heartbeat (hidden unless asked for).
     Heartbeat {
@@ -112,13 +116,16 @@ impl Session {
     /// Builds the frame for `req`, records it as pending and updates the
     /// channel state.
     pub fn prepare(&mut self, req: Request, now: Instant) -> Result<Frame, SessionError> {
-        let (frame, auto) = match req {
-            Request::Join { topic, payload } => (self.join_frame(topic, payload, now), false),
-            Request::Leave { topic } => (self.leave_frame(topic, now)?, false),
+        let (frame, auto, cast) = match req {
+            Request::Join { topic, payload } => {
+                (self.join_frame(topic, payload, now), false, false)
+            }
+            Request::Leave { topic } => (self.leave_frame(topic, now)?, false, false),
             Request::Push {
                 topic,
                 event,
                 payload,
+                cast,
             } => {
                 // Without a live channel there is no current join_ref to
                 // send, so it is null. A server with no channel on the topic
@@ -135,7 +142,7 @@ impl Session {
                     event: event.into(),
                     payload,
                 };
-                (frame, false)
+                (frame, false, cast)
             }
             Request::Heartbeat { auto } => {
                 let r = self.next_ref();
@@ -146,7 +153,7 @@ impl Session {
                     event: HEARTBEAT.into(),
                     payload: empty_object().into(),
                 };
-                (frame, auto)
+                (frame, auto, false)
             }
         };
         let r = frame
@@ -154,18 +161,18 @@ impl Session {
             .as_deref()
             .map(str::to_owned)
             .expect("requests always carry a ref");
-        self.track(&frame, r, auto, now);
+        self.track(&frame, r, auto, cast, now);
         Ok(frame)
     }
 
     /// Records a sent request as pending. Automatic heartbeats have no
     /// reply deadline: they are judged when the next one is due (§5).
-    fn track(&mut self, frame: &Frame, r: String, auto: bool, now: Instant) {
+    fn track(&mut self, frame: &Frame, r: String, auto: bool, cast: bool, now: Instant) {
         if auto {
             self.heartbeat.sent(r.clone(), now);
         }
         self.requests
-            .track(r, &frame.topic, &frame.event, auto, now);
+            .track(r, &frame.topic, &frame.event, auto, cast, now);
     }
 
     /// Holds a push to a topic that is joining or waiting to rejoin, to be
@@ -178,9 +185,10 @@ impl Session {
                 topic,
                 event,
                 payload,
+                cast,
             } if self.channels.get(&topic).is_some_and(Channel::coming_back) => {
                 let deadline = now + self.requests.timeout;
-                self.held.hold(id, topic, event, payload, deadline);
+                self.held.hold(id, topic, event, payload, cast, deadline);
                 Ok(())
             }
             other => Err(other),
@@ -309,6 +317,7 @@ mod tests {
                 topic: topic.into(),
                 event: event.into(),
                 payload: raw(r#"{"a":1}"#.into()).into(),
+                cast: false,
             },
             now,
         )

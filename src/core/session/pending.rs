@@ -20,6 +20,8 @@ pub(super) struct Pending {
     pub(super) event: String,
     pub(super) sent_at: Instant,
     pub(super) auto: bool,
+    /// Sent with `cast`: no deadline, never given up on.
+    pub(super) cast: bool,
     /// Given up on: timed out, or orphaned by a crash or close. A reply is
     /// still matched to its request, and marked late.
     pub(super) timed_out: bool,
@@ -65,6 +67,9 @@ pub(super) struct Requests {
     late: VecDeque<String>,
     /// Requests orphaned by a channel crash or close, not yet collected.
     unanswered: Vec<Unanswered>,
+    /// Refs of casts not yet answered, oldest first: most never are, so
+    /// only the latest `LATE_MEMORY` are kept matchable.
+    casts: VecDeque<String>,
 }
 
 impl Requests {
@@ -75,12 +80,23 @@ impl Requests {
             deadlines: VecDeque::new(),
             late: VecDeque::new(),
             unanswered: Vec::new(),
+            casts: VecDeque::new(),
         }
     }
 
     /// Records a sent request as pending. Automatic heartbeats have no
     /// reply deadline: they are judged when the next one is due (§5).
-    pub(super) fn track(&mut self, r: String, topic: &str, event: &str, auto: bool, now: Instant) {
+    /// Casts have none either: a handler that returns `{:noreply, socket}`
+    /// never answers them (§3).
+    pub(super) fn track(
+        &mut self,
+        r: String,
+        topic: &str,
+        event: &str,
+        auto: bool,
+        cast: bool,
+        now: Instant,
+    ) {
         self.pending.insert(
             r.clone(),
             Pending {
@@ -88,11 +104,19 @@ impl Requests {
                 event: event.to_owned(),
                 sent_at: now,
                 auto,
+                cast,
                 timed_out: false,
                 orphaned: false,
             },
         );
-        if !auto {
+        if cast {
+            self.casts.push_back(r);
+            if self.casts.len() > LATE_MEMORY
+                && let Some(old) = self.casts.pop_front()
+            {
+                self.pending.remove(&old);
+            }
+        } else if !auto {
             self.deadlines.push_back((now + self.timeout, r));
         }
     }
@@ -103,6 +127,9 @@ impl Requests {
         let p = self.pending.remove(r)?;
         if p.timed_out {
             self.late.retain(|late| late != r);
+        }
+        if p.cast {
+            self.casts.retain(|c| c != r);
         }
         Some(p)
     }
@@ -120,6 +147,12 @@ impl Requests {
             .collect();
         for r in refs {
             if let Some(p) = self.pending.get_mut(&r) {
+                if p.cast {
+                    // Expected no answer: not reported, but a reply that
+                    // still comes moves no state either.
+                    p.orphaned = true;
+                    continue;
+                }
                 p.timed_out = true;
                 p.orphaned = true;
                 self.unanswered.push(Unanswered {
@@ -208,7 +241,7 @@ impl Requests {
         let mut orphans: Vec<Unanswered> = self
             .pending
             .drain()
-            .filter(|(_, p)| !p.timed_out && !p.auto)
+            .filter(|(_, p)| !p.timed_out && !p.auto && !p.cast)
             .map(|(r, p)| Unanswered {
                 ref_: r,
                 topic: p.topic,
@@ -220,6 +253,7 @@ impl Requests {
         self.unanswered.extend(orphans);
         self.deadlines.clear();
         self.late.clear();
+        self.casts.clear();
     }
 }
 
@@ -350,5 +384,56 @@ mod tests {
         }
         s.expire(t0 + T);
         assert_eq!(s.requests.pending.len(), LATE_MEMORY);
+    }
+
+    #[test]
+    fn a_cast_never_times_out_nor_is_orphaned_and_its_reply_is_matched() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        joined(&mut s, "room:a", t0);
+        s.prepare(
+            crate::core::session::Request::Push {
+                topic: "room:a".into(),
+                event: "new_msg".into(),
+                payload: crate::core::protocol::empty_object().into(),
+                cast: true,
+            },
+            t0,
+        )
+        .unwrap();
+        assert_eq!(s.next_deadline(), None);
+        assert!(s.expire(t0 + T * 2).is_empty());
+        let r = reply(
+            &mut s,
+            r#"["1","2","room:a","phx_reply",{"status":"ok","response":{}}]"#,
+            t0,
+        );
+        assert!(r.cast && !r.late);
+        assert_eq!(r.request.as_deref(), Some("new_msg"));
+        s.prepare(
+            crate::core::session::Request::Push {
+                topic: "room:a".into(),
+                event: "new_msg".into(),
+                payload: crate::core::protocol::empty_object().into(),
+                cast: true,
+            },
+            t0,
+        )
+        .unwrap();
+        message(&mut s, r#"["1","1","room:a","phx_error",{}]"#, t0);
+        assert!(s.take_unanswered().is_empty());
+        s.requests.disconnected();
+        assert!(s.take_unanswered().is_empty());
+    }
+
+    #[test]
+    fn unanswered_casts_are_forgotten_beyond_the_late_memory() {
+        let mut r = Requests::new(T);
+        let t0 = Instant::now();
+        for i in 0..LATE_MEMORY + 10 {
+            r.track(i.to_string(), "room:a", "e", false, true, t0);
+        }
+        assert_eq!(r.pending.len(), LATE_MEMORY);
+        assert!(r.deadlines.is_empty());
     }
 }

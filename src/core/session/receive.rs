@@ -28,6 +28,8 @@ pub struct Reply {
     pub late: bool,
     /// The reply to a periodic heartbeat.
     pub auto: bool,
+    /// The reply to a `cast`: `expect` does not check it.
+    pub cast: bool,
 }
 
 impl Reply {
@@ -165,6 +167,7 @@ impl Session {
                 latency: None,
                 late: false,
                 auto: false,
+                cast: false,
             };
         };
         let latency = now.saturating_duration_since(p.sent_at);
@@ -211,6 +214,7 @@ impl Session {
             latency: Some(latency),
             late: p.timed_out,
             auto: p.auto,
+            cast: p.cast,
         }
     }
 }

@@ -28,7 +28,7 @@ use crate::core::session::{
 };
 use crate::output::clock::clock;
 use crate::output::fmt::{
-    fmt_latency, fmt_latency_short, fmt_secs, timeout_message, undecodable_message,
+    fmt_latency, fmt_latency_short, fmt_secs, timeout_text, undecodable_message,
 };
 use crate::output::records::Info;
 use crate::output::safe::{clean, display_json};
@@ -125,6 +125,12 @@ impl Render for Human<'_> {
         }
     }
 
+    fn timeout(&self, e: &Expired, line: Option<usize>, hint: bool, out: &mut String) {
+        let msg = timeout_text(e, hint);
+        let at = line.map(|n| format!("line {n}: ")).unwrap_or_default();
+        let _ = writeln!(out, "{} {at}{msg}", "timeout:".red().bold());
+    }
+
     fn help(&self, text: &str, out: &mut String) {
         out.push_str(text);
         if !text.ends_with('\n') {
@@ -169,7 +175,7 @@ impl Human<'_> {
             // Announced by the runner, which knows the URL; a failure is
             // the fatal error. `status` is the runner's too.
             Event::Connected | Event::ConnectFailed(_) | Event::Status { .. } => {}
-            Event::Sent { frame, .. } => self.sent(frame, out),
+            Event::Sent { frame, cast, .. } => self.sent(frame, *cast, out),
             Event::SentRaw { text, .. } => {
                 self.push_sent_line(&format!("→ raw {}", clean(text)), out);
             }
@@ -178,7 +184,7 @@ impl Human<'_> {
             Event::Message(m) => self.message(m, out),
             // Rendered by `event`, a line each.
             Event::Messages(_) => {}
-            Event::TimedOut(e) => timed_out(e, out),
+            Event::TimedOut(e) => self.timeout(e, None, false, out),
             Event::Unanswered(u) => unanswered(u, out),
             Event::Topics { topics, .. } => topics_list(topics, out),
             Event::Undecodable { error, text } => {
@@ -269,7 +275,7 @@ impl Human<'_> {
         }
     }
 
-    fn sent(&self, f: &Frame, out: &mut String) {
+    fn sent(&self, f: &Frame, cast: bool, out: &mut String) {
         // An echo dimmed at the prompt is not coloured: colour resets would undo the dimming.
         let colour = !self.style.dim_sent;
         if self.style.display.raw {
@@ -283,8 +289,14 @@ impl Human<'_> {
             clean(&f.event),
             self.payload(&f.payload, colour)
         );
-        if let Some(r) = &f.ref_ {
-            let _ = write!(line, "  (ref {})", clean(r));
+        match &f.ref_ {
+            Some(r) if cast => {
+                let _ = write!(line, "  (ref {}, cast)", clean(r));
+            }
+            Some(r) => {
+                let _ = write!(line, "  (ref {})", clean(r));
+            }
+            None => {}
         }
         self.push_sent_line(&line, out);
     }
@@ -463,10 +475,6 @@ fn channel_state(t: &Transition, out: &mut String) {
         ),
     };
     let _ = writeln!(out, "{} {}", "*".yellow(), line.yellow());
-}
-
-fn timed_out(e: &Expired, out: &mut String) {
-    let _ = writeln!(out, "{} {}", "timeout:".red().bold(), timeout_message(e));
 }
 
 fn unanswered(u: &Unanswered, out: &mut String) {

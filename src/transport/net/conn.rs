@@ -300,11 +300,13 @@ impl Conn {
         flow: &mut Flow,
     ) -> Result<(), Ending> {
         let auto = matches!(request, Request::Heartbeat { auto: true });
+        let cast = matches!(request, Request::Push { cast: true, .. });
         // Refused before it takes a ref, so nothing of it remains.
         if let Request::Push {
             topic,
             event,
             payload,
+            ..
         } = &request
             && let Err(e) = self.options.vsn.check(topic, event, payload)
         {
@@ -319,7 +321,12 @@ impl Conn {
         match self.session.prepare(request, now) {
             Ok(frame) => {
                 write(ws, self.wire(&frame))?;
-                flow.push(Event::Sent { id, frame, auto });
+                flow.push(Event::Sent {
+                    id,
+                    frame,
+                    auto,
+                    cast,
+                });
             }
             Err(e) => {
                 if let Some(id) = id {
@@ -437,6 +444,7 @@ impl Conn {
                 id: None,
                 frame: rejoin.frame,
                 auto: false,
+                cast: false,
             });
         }
         // Paused, or still reading a backlog, replies may sit unread: the

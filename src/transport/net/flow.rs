@@ -308,6 +308,7 @@ mod tests {
             id: Some(1),
             frame,
             auto: false,
+            cast: false,
         });
         assert_eq!(flow.hold_echoes(now), Some(now + ECHO_HOLD));
         // The hold does not restart.

@@ -208,7 +208,7 @@ pub const COMMANDS: &[CommandInfo] = &[
 
 const PAYLOAD_HELP: &str = "PAYLOAD (default {}) is JSON ({\"a\":1}), the object shorthand <\"a\":1>, \
 or pairs: key=text key:=JSON (push room:lobby new_msg body=hi count:=3); @FILE reads JSON from a file; \
-binary (push only): hex:DEADBEEF, base64:3q2+7w==, @@FILE (a file's bytes)";
+binary (push and cast only): hex:DEADBEEF, base64:3q2+7w==, @@FILE (a file's bytes)";
 
 /// The longest line accepted, in bytes. Script readers keep at most this
 /// much of a line (plus one byte, to tell it was longer), so a file with no

@@ -39,31 +39,37 @@
 //! The app (channels a real app would define its own way):
 //!
 //! - **Demo channels.** `room:*` answers test events: `echo` (reply with
-//!   the payload), `shout`/`new_msg` (broadcast), `slow` (reply after
+//!   the payload), `shout`/`new_msg` (broadcast and no reply, as the
+//!   guide's chat channel: `{:noreply, socket}`), `slow` (reply after
 //!   `ms`), `fail` (error reply), `connect_info`, `noreply`, `stop`, `crash`
 //!   and unknown events (`phx_error`), and fault injection (`kick`,
 //!   `mute_heartbeats`, `stall`, `restart`). `miami:weather` takes
 //!   `report_emergency` as in the guide's client example, `private:*`
 //!   always refuses the join (`unauthorized`), and `flood:N` pushes N
 //!   messages, for the benchmark and backpressure tests.
-//! - **`new_msg` and `shout` are replied to.** The guide's chat handler
-//!   broadcasts and sends no reply (PROTOCOL.md §3); here the sender also
-//!   gets an ok reply, so a script that waits for each push's reply moves
-//!   on. The sender's own copy of the broadcast is always written before
-//!   that reply.
 //! - **`flood:N`** pushes `msg {"i": i}` (with `"body"` when the join
 //!   payload has a `body` string), then `done {"count": N}`, written only
 //!   as fast as the client reads: a Phoenix channel would queue its pushes
 //!   without bound. The flood stops when its channel instance goes.
+//! - **After a join.** As in Phoenix, the join reply comes first and what
+//!   an app's `handle_info(:after_join, …)` sends follows it (PROTOCOL.md
+//!   §3, "Order after a join"): for `room:*` the `presence_diff` broadcast
+//!   of the join, then the `presence_state` push, the order of the recorded
+//!   transcripts. Unlike the recorded app, `room:*` pushes no `welcome`
+//!   message before them (an app's own choice; every transcript here would
+//!   grow a line). On a duplicate join the new reply, then the old
+//!   instance's `phx_close`, then the new instance's presence.
 //! - **Presence.** `room:*` tracks each connection under its `user`
 //!   connect param (or `user-<id>`), with metas that hold only a `phx_ref`
-//!   of the form `P<n>`. `presence_state` comes *before* the join reply,
-//!   not after it as an app's `:after_join` would send it (PROTOCOL.md §3,
-//!   "Order after a join"), so the order a client sees is fixed.
+//!   of the form `P<n>` (no `online_at`, which the recorded app adds), so
+//!   transcripts do not change from run to run.
 //! - **`connect/3`.** Any params are accepted except `token=bad`, which
 //!   stands in for an app refusing them (403). `connect_info` exposes the
 //!   auth token, the presence key and the `vsn`. The socket has no `id/1`,
-//!   so a `"disconnect"` broadcast is not supported.
+//!   so a `"disconnect"` broadcast is not supported (Phoenix 1.8.8+ closes
+//!   with 1001 on one, earlier versions with the adapter's default, 1000 on
+//!   Cowboy). `kick` is not that: it stands for the connection process
+//!   going down, and closes with 1011.
 //!
 //! The socket (where Phoenix itself would behave otherwise):
 //!
@@ -92,10 +98,13 @@
 //! - **`restart`** closes every connection with 1012, as a Phoenix node
 //!   shutting down does, but without sending `phx_drain` first, and drops
 //!   new connections before the handshake while down.
-//! - **Versions.** A message with a stale join_ref is dropped and a null
-//!   join_ref accepted, as in 1.8.12 (1.7 delivers it, 1.8.3–1.8.11 drop
-//!   null too); `phx_error` carries `{"reason":"channel_crash"}` as from
-//!   1.8.10. The auth token follows 1.8 (1.7 has none).
+//! - **Versions.** Where Phoenix versions differ this server follows
+//!   1.8.12. A message with a stale join_ref is dropped silently and a
+//!   null join_ref accepted (1.7, as in the recorded transcripts, delivers
+//!   both; 1.8.3–1.8.11 drop null too); `phx_error` carries
+//!   `{"reason":"channel_crash"}` as from 1.8.10 (`{}` before, as in the
+//!   transcripts). The auth token follows 1.8 (1.7 has none).
+
 //!
 //! Long-poll (`longpoll.rs`):
 //!

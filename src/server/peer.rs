@@ -390,8 +390,11 @@ impl<'s> Conn<'s> {
                 Action::Restart(down) => self.server.restart(down),
                 Action::Track { topic, join_ref } => {
                     let (state, diff) = self.server.presence.track(&topic, &self.user, self.id);
-                    // As an app does after join: push the list (with us in
-                    // it) to us, then broadcast the join to everyone.
+                    // As an app's `:after_join` does: `Presence.track`
+                    // broadcasts the join to everyone, then the list (with
+                    // us in it) is pushed to us (the order in Phoenix's
+                    // transcripts).
+                    self.broadcast_diff(&topic, diff, true)?;
                     let state = Frame::new(
                         join_ref.as_deref(),
                         None,
@@ -400,7 +403,6 @@ impl<'s> Conn<'s> {
                         protocol::raw(state),
                     );
                     self.send_frame(&state)?;
-                    self.broadcast_diff(&topic, diff, true)?;
                 }
                 Action::Untrack(topic) => {
                     if let Some(diff) = self.server.presence.untrack(&topic, self.id) {

@@ -243,21 +243,17 @@ impl Connection {
                 let response = frame.payload.clone();
                 vec![reply(jr, frame, "ok", response)]
             }
-            // The broadcast goes to every subscriber, the sender included;
-            // the sender then also gets an ok reply, so a script waiting on
-            // the push's reply moves on at once instead of timing out.
-            // `new_msg` is the event of the chat channel in Phoenix's guide,
-            // and of the examples in this README.
-            "shout" | "new_msg" => vec![
-                Action::Broadcast(Frame {
-                    join_ref: None,
-                    ref_: None,
-                    topic: frame.topic.clone(),
-                    event: frame.event.clone(),
-                    payload: frame.payload.clone(),
-                }),
-                reply(jr, frame, "ok", protocol::empty_object()),
-            ],
+            // `broadcast!(socket, event, payload)` and `{:noreply, socket}`,
+            // as the chat channel of Phoenix's guide answers `new_msg`: the
+            // broadcast goes to every subscriber, the sender included, and
+            // no reply comes (a client sends these with `cast`).
+            "shout" | "new_msg" => vec![Action::Broadcast(Frame {
+                join_ref: None,
+                ref_: None,
+                topic: frame.topic.clone(),
+                event: frame.event.clone(),
+                payload: frame.payload.clone(),
+            })],
             // Replies ok with the payload after `ms` milliseconds (default
             // 1000, at most 60 000): a slow handler, for reply timeouts.
             "slow" => {
@@ -326,6 +322,17 @@ impl Connection {
         // phx_close goes out after the new join's reply.
         let old = self.channels.remove(frame.topic.as_str());
         let mut out = join_reply(route, old.is_some(), &frame);
+        // What `handle_info(:after_join, …)` does, once `join/3` has
+        // returned and its reply is out (PROTOCOL.md §3, "Order after a
+        // join"): presence for `room:*`.
+        let after_join = (route == Route::Room).then(|| Action::Track {
+            topic: frame.topic.to_string(),
+            join_ref: frame
+                .join_ref
+                .as_ref()
+                .or(frame.ref_.as_ref())
+                .map(|r| r.to_string()),
+        });
         if let Some(old) = &old {
             let jr = old.join_ref.as_deref();
             out.push(Action::Send(Frame::new(
@@ -365,6 +372,7 @@ impl Connection {
             }));
         }
         self.channels.insert(frame.topic.into_string(), channel);
+        out.extend(after_join);
         out
     }
 
@@ -392,35 +400,24 @@ impl Connection {
 }
 
 /// What a join of `route` answers, before the channel exists: the reply,
-/// and for `room:*` the presence around it. `rejoined` says an old
-/// instance of the topic was just replaced.
+/// and for `room:*` the subscription (or, when `rejoined` says an old
+/// instance of the topic was just replaced, the old one's untracking).
 fn join_reply(route: Route, rejoined: bool, frame: &Frame) -> Vec<Action> {
     let client_jr = frame.join_ref.as_deref();
     match route {
         Route::Private => vec![reply(client_jr, frame, "error", reason("unauthorized"))],
         Route::Room => {
-            // Presence goes out before the reply, not after it as an
-            // app's `:after_join` would send it: the order the client
-            // sees is then fixed, which keeps transcripts exact.
             let topic = frame.topic.to_string();
             let first = if rejoined {
-                Action::Untrack(topic.clone())
+                Action::Untrack(topic)
             } else {
-                Action::Subscribe(topic.clone())
-            };
-            let track = Action::Track {
-                topic,
-                join_ref: frame
-                    .join_ref
-                    .as_ref()
-                    .or(frame.ref_.as_ref())
-                    .map(|r| r.to_string()),
+                Action::Subscribe(topic)
             };
             let response = protocol::raw(format!(
                 "{{\"joined\":{}}}",
                 protocol::json_str(&frame.topic)
             ));
-            vec![first, track, reply(client_jr, frame, "ok", response)]
+            vec![first, reply(client_jr, frame, "ok", response)]
         }
         Route::Weather | Route::Flood(_) => {
             vec![reply(client_jr, frame, "ok", protocol::empty_object())]
@@ -560,12 +557,14 @@ mod tests {
     #[test]
     fn room_join_replies_with_the_topic_and_subscribes() {
         let mut c = Connection::new();
+        // The reply first; presence is tracked after it, as an app's
+        // `:after_join` does once `join/3` has returned.
         assert_eq!(
             run(&mut c, r#"["1","1","room:lobby","phx_join",{"user":"x"}]"#),
             [
                 "subscribe room:lobby",
-                r#"track room:lobby Some("1")"#,
                 r#"["1","1","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#,
+                r#"track room:lobby Some("1")"#,
             ]
         );
         assert!(c.is_joined("room:lobby"));
@@ -698,7 +697,7 @@ mod tests {
     fn join_with_null_join_ref_uses_its_ref() {
         let mut c = Connection::new();
         assert_eq!(
-            run(&mut c, r#"[null,"5","room:a","phx_join",{}]"#)[2],
+            run(&mut c, r#"[null,"5","room:a","phx_join",{}]"#)[1],
             r#"[null,"5","room:a","phx_reply",{"status":"ok","response":{"joined":"room:a"}}]"#
         );
         assert_eq!(
@@ -714,9 +713,9 @@ mod tests {
             run(&mut c, r#"["2","2","room:lobby","phx_join",{}]"#),
             [
                 "untrack room:lobby",
-                r#"track room:lobby Some("2")"#,
                 r#"["2","2","room:lobby","phx_reply",{"status":"ok","response":{"joined":"room:lobby"}}]"#,
                 r#"["1","1","room:lobby","phx_close",{}]"#,
+                r#"track room:lobby Some("2")"#,
             ]
         );
         // The topic stays joined, now under the new join_ref.
@@ -819,14 +818,11 @@ mod tests {
     }
 
     #[test]
-    fn shout_broadcasts_then_replies_ok() {
+    fn shout_broadcasts_and_does_not_reply() {
         let mut c = joined_lobby();
         assert_eq!(
             run(&mut c, r#"["1","2","room:lobby","shout",{"body":"hi"}]"#),
-            [
-                r#"broadcast [null,null,"room:lobby","shout",{"body":"hi"}]"#,
-                r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
-            ]
+            [r#"broadcast [null,null,"room:lobby","shout",{"body":"hi"}]"#]
         );
     }
 
@@ -877,17 +873,11 @@ mod tests {
     }
 
     #[test]
-    fn new_msg_is_broadcast_like_the_phoenix_guide_chat_then_replied_to() {
+    fn new_msg_is_broadcast_without_a_reply_like_the_phoenix_guide_chat() {
         let mut c = joined_lobby();
-        let out = run(&mut c, r#"["1","2","room:lobby","new_msg",{"body":"hi"}]"#);
-        assert_eq!(out.len(), 2, "{out:?}");
-        assert!(
-            out[0].contains(r#""new_msg""#) && out[0].contains(r#"{"body":"hi"}"#),
-            "{out:?}"
-        );
         assert_eq!(
-            out[1],
-            r#"["1","2","room:lobby","phx_reply",{"status":"ok","response":{}}]"#
+            run(&mut c, r#"["1","2","room:lobby","new_msg",{"body":"hi"}]"#),
+            [r#"broadcast [null,null,"room:lobby","new_msg",{"body":"hi"}]"#]
         );
     }
 
@@ -922,7 +912,7 @@ mod tests {
     fn topics_with_quotes_are_escaped_in_replies() {
         let mut c = Connection::new();
         assert_eq!(
-            run(&mut c, r#"["1","1","room:\"q\"","phx_join",{}]"#)[2],
+            run(&mut c, r#"["1","1","room:\"q\"","phx_join",{}]"#)[1],
             r#"["1","1","room:\"q\"","phx_reply",{"status":"ok","response":{"joined":"room:\"q\""}}]"#
         );
     }
@@ -959,7 +949,7 @@ mod tests {
         let out = c.handle_text(
             r#"{"topic":"room:a","event":"phx_join","payload":{},"ref":"1","join_ref":"1"}"#,
         );
-        assert!(matches!(&out[2], Action::Send(f) if f.ref_.as_deref() == Some("1")));
+        assert!(matches!(&out[1], Action::Send(f) if f.ref_.as_deref() == Some("1")));
         assert!(c.is_joined("room:a"));
         let out = c.handle_binary(b"\x00\x00\x00\x01\x01te");
         assert!(matches!(

@@ -139,3 +139,44 @@ fn cast_is_in_help_and_needs_an_event() {
             "error: line 2: `cast room:lobby` needs an event; try `cast room:lobby new_msg {\"body\":\"hi\"}`\n",
         );
 }
+
+/// The chat channel of Phoenix's guide answers `new_msg` with a broadcast
+/// and no reply, and so does the built-in server: `cast` then `wait` is
+/// how a script talks to it, and it finishes at once.
+#[test]
+fn cast_then_wait_for_the_broadcast_exits_0_at_once() {
+    let server = Server::start();
+    let started = Instant::now();
+    Script::new(&server)
+        .stdin(
+            "join room:lobby\n\
+             cast room:lobby new_msg {\"body\":\"hi\"}\n\
+             wait room:lobby new_msg {\"body\":\"hi\"}\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stderr("")
+        .assert_stdout_contains("← room:lobby broadcast new_msg {\"body\":\"hi\"}\n")
+        .assert_stdout_lacks("reply ok to new_msg");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "took {:?}",
+        started.elapsed()
+    );
+}
+
+/// A `push` to such a handler waits out its timeout, and the message says
+/// which line it was and what to use instead.
+#[test]
+fn a_push_to_a_broadcasting_handler_times_out_with_the_cast_hint() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["--timeout", "0.3"])
+        .stdin("join room:lobby\npush room:lobby new_msg body=hi\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr(
+            "timeout: line 2: no reply to new_msg on room:lobby (ref 2) within 0.3 s; \
+             if its handle_in returns {:noreply, socket}, use `cast` instead of `push`\n",
+        );
+}

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::support::{Script, Server, dedent, joined, joined_again, lobby_joined, transcript};
+use crate::support::{Script, Server, dedent, joined, lobby_joined, transcript};
 
 #[test]
 fn lobby_session_transcript_is_exact() {
@@ -12,7 +12,7 @@ fn lobby_session_transcript_is_exact() {
         .stdin(
             "join room:lobby\n\
              push room:lobby echo body=hi count:=3\n\
-             push room:lobby shout {\"x\":1}\n\
+             cast room:lobby shout {\"x\":1}\n\
              wait room:lobby shout\n\
              topics\n\
              leave room:lobby\n",
@@ -26,9 +26,8 @@ fn lobby_session_transcript_is_exact() {
             r#"
             → room:lobby echo {"body":"hi","count":3}  (ref 2)
             ← room:lobby reply ok to echo (ref 2, _) {"body":"hi","count":3}
-            → room:lobby shout {"x":1}  (ref 3)
+            → room:lobby shout {"x":1}  (ref 3, cast)
             ← room:lobby broadcast shout {"x":1}
-            ← room:lobby reply ok to shout (ref 3, _) {}
               room:lobby  joined    join_ref 1
             → room:lobby phx_leave {}  (ref 4)
             ← room:lobby reply ok to phx_leave (ref 4, _) {}
@@ -72,9 +71,16 @@ fn duplicate_join_shows_the_old_close_as_stale_and_keeps_the_new_join_ref() {
         .assert_stdout(&transcript(&[
             "* connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0",
             &lobby_joined(),
-            &joined_again("room:lobby", "user-1", 2, "P2"),
+            // As in Phoenix: the new join's reply, the old instance's
+            // close, then what the new instance's `:after_join` sends.
             r#"
+            → room:lobby phx_join {}  (ref 2)
+            ← room:lobby reply ok to phx_join (ref 2, _) {"joined":"room:lobby"}
             ← room:lobby phx_close: the server closed the channel {} [stale join_ref 1: an earlier instance of the channel]
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P2"}]}},"leaves":{}}
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P2"}]}}
+              room:lobby + user-1 (2 sessions)
+              room:lobby - user-1 (1 session left)
               room:lobby  joined    join_ref 2
             * connection closed: code 1000
             "#,
@@ -279,7 +285,7 @@ fn wait_counts_a_message_that_arrived_before_the_wait_line() {
     // The broadcast reaches the sender before the shout's reply, so it is
     // already there when `wait` runs; a short timeout proves it was found.
     Script::new(&server)
-        .stdin("join room:lobby\npush room:lobby shout {\"n\":1}\nwait room:lobby shout 100ms\n")
+        .stdin("join room:lobby\ncast room:lobby shout {\"n\":1}\nwait room:lobby shout 100ms\n")
         .run()
         .assert_success()
         .assert_stderr("");
@@ -291,7 +297,7 @@ fn each_message_satisfies_only_one_wait() {
     Script::new(&server)
         .stdin(
             "join room:lobby\n\
-             push room:lobby shout {\"n\":1}\n\
+             cast room:lobby shout {\"n\":1}\n\
              wait room:lobby shout 1s\n\
              wait room:lobby shout 300ms\n",
         )
@@ -308,8 +314,8 @@ fn wait_accepts_wildcards() {
     Script::new(&server)
         .stdin(
             "join room:lobby\n\
-             push room:lobby shout {\"n\":1}\n\
-             push room:lobby shout {\"n\":2}\n\
+             cast room:lobby shout {\"n\":1}\n\
+             cast room:lobby shout {\"n\":2}\n\
              wait * shout 100ms\n\
              wait room:lobby * 100ms\n",
         )
@@ -328,7 +334,7 @@ fn wait_sees_a_broadcast_from_another_client() {
         l.contains("reply ok to phx_join")
     });
     Script::new(&server)
-        .stdin("join room:chat\npush room:chat shout {\"from\":\"b\"}\n")
+        .stdin("join room:chat\ncast room:chat shout {\"from\":\"b\"}\n")
         .run()
         .assert_success();
     listener

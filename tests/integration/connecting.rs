@@ -159,7 +159,7 @@ fn wss_with_the_test_ca_works_end_to_end() {
     Script::with_url(&url)
         .arg("--ca-cert")
         .arg(pki.path("ca.pem"))
-        .stdin("join room:lobby\npush room:lobby echo hex:00ff\npush room:lobby shout a=1\n")
+        .stdin("join room:lobby\npush room:lobby echo hex:00ff\ncast room:lobby shout a=1\n")
         .run()
         .assert_success()
         .assert_stderr("")

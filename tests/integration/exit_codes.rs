@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::{self, Script, Server, joined_again, lobby_joined, transcript, unused_port};
+use crate::support::{self, Script, Server, lobby_joined, transcript, unused_port};
 
 #[test]
 fn successful_script_exits_0() {
@@ -80,7 +80,7 @@ fn replies_within_a_short_timeout_exit_0_with_no_late_or_timeout_lines() {
     let server = Server::start();
     Script::new(&server)
         .args(["--timeout", "0.3"])
-        .stdin("join room:lobby\npush room:lobby echo\npush room:lobby shout\n")
+        .stdin("join room:lobby\npush room:lobby echo\ncast room:lobby shout\n")
         .run()
         .assert_success()
         .assert_stderr("")
@@ -184,10 +184,13 @@ fn a_push_that_crashes_its_channel_stops_waiting_at_once_and_exits_0() {
             * no reply to crash on room:lobby (ref 2): the channel crashed
             * room:lobby is not joined yet: queued until it has joined
             * rejoining room:lobby with its join payload (attempt 1)
-            "#,
-            &joined_again("room:lobby", "user-1", 3, "P2"),
-            r#"
+            → room:lobby phx_join {}  (ref 3)
+            ← room:lobby reply ok to phx_join (ref 3, _) {"joined":"room:lobby"}
             → room:lobby echo {}  (ref 4)
+            ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P2"}]}},"leaves":{}}
+            ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P2"}]}}
+              room:lobby + user-1 (2 sessions)
+              room:lobby - user-1 (1 session left)
             ← room:lobby reply ok to echo (ref 4, _) {}
             * connection closed: code 1000
             "#,

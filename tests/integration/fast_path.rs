@@ -159,7 +159,7 @@ fn a_flood_behind_a_slow_reader_still_arrives_whole_and_in_order() {
 fn shout_script() -> String {
     let mut s = String::from("join room:bytes\n");
     for p in PAYLOADS {
-        s.push_str("push room:bytes shout ");
+        s.push_str("cast room:bytes shout ");
         s.push_str(p);
         s.push('\n');
     }
@@ -218,7 +218,7 @@ fn terminal_controls_in_payloads_are_escaped_to_the_same_json_value() {
     let payload = "{\"c1\":\"x\u{9b}31my\",\"del\":\"\u{7f}\",\"bidi\":\"\u{202e}abc\"}";
     let server = Server::start();
     let out = Script::new(&server)
-        .stdin(&format!("join room:ctl\npush room:ctl shout {payload}\n"))
+        .stdin(&format!("join room:ctl\ncast room:ctl shout {payload}\n"))
         .run();
     out.assert_success();
     let shown = out

@@ -31,7 +31,7 @@ fn half_typed_line_survives_an_incoming_broadcast() {
         .expect("the half line echoed");
 
     Script::new(&server)
-        .stdin("join room:lobby\npush room:lobby shout {\"x\":1}\n")
+        .stdin("join room:lobby\ncast room:lobby shout {\"x\":1}\n")
         .run()
         .assert_success();
     repl.exp_string("broadcast shout {\"x\":1}")

@@ -77,7 +77,7 @@ fn every_line_is_a_record_with_type_and_time() {
         .args(["--json", "--timeout", "0.3"])
         .stdin(
             "join room:lobby\n\
-             push room:lobby shout {\"x\":1}\n\
+             cast room:lobby shout {\"x\":1}\n\
              push room:lobby noreply\n\
              bogus\n\
              topics\n\
@@ -167,7 +167,7 @@ fn broadcast_message_record_has_null_refs_and_the_payload() {
     let server = Server::start();
     let out = Script::new(&server)
         .arg("--json")
-        .stdin("join room:lobby\npush room:lobby shout {\"x\":1}\n")
+        .stdin("join room:lobby\ncast room:lobby shout {\"x\":1}\n")
         .run();
     out.assert_success();
     let records = records(&out);

@@ -12,8 +12,8 @@ fn two_clients_see_each_other_join_and_leave() {
         .args(["-p", "user=alice"])
         .stdin("join room:lobby\n")
         .spawn();
-    alice.expect_line("alice's own join", |l| l == "  room:lobby + alice");
     alice.expect_line("the join reply", |l| l.contains("reply ok to phx_join"));
+    alice.expect_line("alice's own join", |l| l == "  room:lobby + alice");
 
     let mut bob = Script::new(&server)
         .args(["-p", "user=bob"])
@@ -27,7 +27,7 @@ fn two_clients_see_each_other_join_and_leave() {
     // A second connection for bob is a second session under one key.
     let bob2 = Script::new(&server)
         .args(["-p", "user=bob"])
-        .stdin("join room:lobby\npresence room:lobby\n")
+        .stdin("join room:lobby\nwait room:lobby presence_state\npresence room:lobby\n")
         .run();
     bob2.assert_success()
         .assert_stdout_contains("  room:lobby + bob (2 sessions)\n")
@@ -65,7 +65,7 @@ fn json_has_presence_records_and_the_full_state_on_request() {
     let server = Server::start();
     let out = Script::new(&server)
         .args(["--json", "-p", "user=ana"])
-        .stdin("join room:lobby\npresence room:lobby\n")
+        .stdin("join room:lobby\nwait room:lobby presence_state\npresence room:lobby\n")
         .run();
     out.assert_success();
     let records = out.json();

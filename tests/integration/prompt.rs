@@ -118,9 +118,9 @@ fn muted_events_are_hidden_at_the_prompt_and_counted() {
     repl.exp_string("reply ok to phx_join").expect("joined");
     type_keys(&mut repl, "mute shout\r");
     repl.exp_string("muted: shout (0 hidden)").expect("muted");
-    type_keys(&mut repl, "push room:lobby shout body=quiet\r");
-    repl.exp_string("reply ok to shout")
-        .expect("the reply still shows");
+    type_keys(&mut repl, "cast room:lobby shout body=quiet\r");
+    repl.exp_string("(ref 2, cast)")
+        .expect("the echo still shows");
     type_keys(&mut repl, "mute\r");
     let before = repl
         .exp_string("muted: shout (1 hidden)")
@@ -128,7 +128,7 @@ fn muted_events_are_hidden_at_the_prompt_and_counted() {
     assert!(!before.contains("broadcast shout"), "{before}");
     type_keys(&mut repl, "unmute shout\r");
     repl.exp_string("nothing is muted").expect("unmuted");
-    type_keys(&mut repl, "push room:lobby shout body=loud\r");
+    type_keys(&mut repl, "cast room:lobby shout body=loud\r");
     repl.exp_string("broadcast shout {\"body\":\"loud\"}")
         .expect("shown again");
     quit(&mut repl);

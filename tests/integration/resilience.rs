@@ -62,7 +62,7 @@ fn a_script_survives_a_restart_without_rerunning_its_joins() {
         l.starts_with("← room:lobby reply ok to phx_join (ref 2")
     });
     Script::new(&server)
-        .stdin("join room:lobby\npush room:lobby shout body=back\n")
+        .stdin("join room:lobby\ncast room:lobby shout body=back\n")
         .run()
         .assert_success();
     let out = client.finish();

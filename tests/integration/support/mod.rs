@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 pub use client::Script;
 pub use output::{Output, dedent, normalize};
 pub use server::Server;
-pub use transcript::{joined, joined_again, lobby_joined, transcript};
+pub use transcript::{joined, lobby_joined, transcript};
 
 /// How long any child process may run before it is killed.
 pub const DEADLINE: Duration = Duration::from_secs(20);

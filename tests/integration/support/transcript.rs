@@ -19,19 +19,12 @@ pub fn lobby_joined() -> String {
 }
 
 /// The join of a `room:*` topic by the only session of `user` there: the
-/// channel pushes the presence state, the client says who is present, the
-/// server broadcasts the diff, then the join's reply (ref `join_ref`). The
-/// server gives each session a presence ref `phx_ref` (`P1`, `P2`, …).
+/// join's reply (ref `join_ref`) comes first, then, as a Phoenix app's
+/// `:after_join` sends them, the presence diff broadcast and the presence
+/// state pushed, after which the client says who is present. The server
+/// gives each session a presence ref `phx_ref` (`P1`, `P2`, …).
 pub fn joined(topic: &str, user: &str, join_ref: u32, phx_ref: &str) -> String {
     let shown = format!("  {topic} + {user}\n");
-    join(topic, user, join_ref, phx_ref, &shown)
-}
-
-/// A second join of `topic` by `user` while the first session's presence
-/// is still there (a duplicate join, or a rejoin after a crash): the new
-/// session shows as the second, and the old one leaves.
-pub fn joined_again(topic: &str, user: &str, join_ref: u32, phx_ref: &str) -> String {
-    let shown = format!("  {topic} + {user} (2 sessions)\n  {topic} - {user} (1 session left)\n");
     join(topic, user, join_ref, phx_ref, &shown)
 }
 
@@ -40,10 +33,10 @@ fn join(topic: &str, user: &str, join_ref: u32, phx_ref: &str, shown: &str) -> S
     let metas = format!(r#"{{"{user}":{{"metas":[{{"phx_ref":"{phx_ref}"}}]}}}}"#);
     format!(
         "→ {topic} phx_join {{}}  (ref {join_ref})\n\
-         ← {topic} push presence_state {metas}\n\
-         {shown}\
+         ← {topic} reply ok to phx_join (ref {join_ref}, _) {{\"joined\":\"{topic}\"}}\n\
          ← {topic} broadcast presence_diff {{\"joins\":{metas},\"leaves\":{{}}}}\n\
-         ← {topic} reply ok to phx_join (ref {join_ref}, _) {{\"joined\":\"{topic}\"}}\n"
+         ← {topic} push presence_state {metas}\n\
+         {shown}"
     )
 }
 
@@ -58,10 +51,10 @@ mod tests {
             dedent(
                 r#"
                 → room:lobby phx_join {}  (ref 1)
+                ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
+                ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
                 ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P1"}]}}
                   room:lobby + user-1
-                ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P1"}]}},"leaves":{}}
-                ← room:lobby reply ok to phx_join (ref 1, _) {"joined":"room:lobby"}
                 "#
             )
         );

@@ -43,7 +43,14 @@
 //!   guide's chat channel: `{:noreply, socket}`), `slow` (reply after
 //!   `ms`), `fail` (error reply), `connect_info`, `noreply`, `stop`, `crash`
 //!   and unknown events (`phx_error`), and fault injection (`kick`,
-//!   `mute_heartbeats`, `stall`, `restart`). `miami:weather` takes
+//!   `mute_heartbeats`, `stall`, `restart`). Where the recorded app has
+//!   the same events its answers differ only in content: the `room:*` join
+//!   reply is `{"joined": topic}` (the app adds the join's `params`),
+//!   `slow` replies with its payload (the app with `{"slept": ms}`) and
+//!   `stop` with `{}` (the app with `{"stopping": true}`). As a channel
+//!   process handles one message at a time, what a channel answers while
+//!   a `slow` reply is pending goes out after it; heartbeats, which the
+//!   socket answers, do not wait. `miami:weather` takes
 //!   `report_emergency` as in the guide's client example, `private:*`
 //!   always refuses the join (`unauthorized`), and `flood:N` pushes N
 //!   messages, for the benchmark and backpressure tests.
@@ -104,6 +111,10 @@
 //!   both; 1.8.3–1.8.11 drop null too); `phx_error` carries
 //!   `{"reason":"channel_crash"}` as from 1.8.10 (`{}` before, as in the
 //!   transcripts). The auth token follows 1.8 (1.7 has none).
+//!
+//! `tests/integration/phoenix_frames.rs` plays the client frames of the
+//! recorded Phoenix transcripts against this server over a socket and
+//! checks that nothing differs but what is listed here.
 
 //!
 //! Long-poll (`longpoll.rs`):

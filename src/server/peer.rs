@@ -359,7 +359,13 @@ impl<'s> Conn<'s> {
     fn apply(&mut self, actions: Vec<Action>) -> Result<(), Ended> {
         for action in actions {
             match action {
-                Action::Send(frame) => self.send_frame(&frame)?,
+                // A channel handles one message at a time: while a `slow`
+                // reply is pending, what the channel sends next waits
+                // behind it (heartbeats, answered by the socket, do not).
+                Action::Send(frame) => match self.busy_until(&frame.topic) {
+                    Some(at) => self.send_at(at, frame),
+                    None => self.send_frame(&frame)?,
+                },
                 Action::Broadcast(frame) => {
                     let topic = frame.topic.clone();
                     let broadcast = Arc::new(Broadcast::new(frame));
@@ -376,9 +382,8 @@ impl<'s> Conn<'s> {
                 }
                 Action::Unsubscribe(topic) => self.server.registry.unsubscribe(&topic, self.id),
                 Action::SendLater(delay, frame) => {
-                    let at = Instant::now() + delay;
-                    let i = self.later.partition_point(|(t, _)| *t <= at);
-                    self.later.insert(i, (at, frame));
+                    let start = self.busy_until(&frame.topic).unwrap_or_else(Instant::now);
+                    self.send_at(start + delay, frame);
                 }
                 Action::Flood(spec) => self.floods.push_back(FloodRun::new(spec)),
                 Action::Stall(d) => {
@@ -417,6 +422,21 @@ impl<'s> Conn<'s> {
             }
         }
         Ok(())
+    }
+
+    /// When the last reply the channel on `topic` still owes is due.
+    fn busy_until(&self, topic: &str) -> Option<Instant> {
+        self.later
+            .iter()
+            .rev()
+            .find(|(_, f)| f.topic.as_str() == topic)
+            .map(|(at, _)| *at)
+    }
+
+    /// Queues `frame` to go out at `at`, after those due no later.
+    fn send_at(&mut self, at: Instant, frame: Frame) {
+        let i = self.later.partition_point(|(t, _)| *t <= at);
+        self.later.insert(i, (at, frame));
     }
 
     /// Broadcasts a `presence_diff` to the topic; to this connection too

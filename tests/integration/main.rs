@@ -22,6 +22,7 @@ mod hostile;
 mod interactive;
 mod json;
 mod longpoll;
+mod phoenix_frames;
 mod presence;
 mod prompt;
 mod properties;

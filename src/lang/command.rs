@@ -112,7 +112,7 @@ pub const COMMANDS: &[CommandInfo] = &[
         name: "push",
         usage: "push TOPIC EVENT [PAYLOAD]",
         summary: "push an event to a channel and show its reply (alias: send)",
-        example: "push room:lobby new_msg {\"body\":\"hi\"}",
+        example: "push room:lobby echo {\"body\":\"hi\"}",
     },
     CommandInfo {
         name: "cast",
@@ -249,7 +249,11 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
                 return Err(CommandError::Missing {
                     command: format!("{word} {topic}"),
                     what: "an event",
-                    hint: format!("`{word} {topic} new_msg {{\"body\":\"hi\"}}`"),
+                    hint: if word == "cast" {
+                        format!("`cast {topic} new_msg {{\"body\":\"hi\"}}`")
+                    } else {
+                        format!("`{word} {topic} echo {{\"body\":\"hi\"}}`")
+                    },
                 });
             }
             Command::Request(Request::Push {
@@ -499,7 +503,9 @@ fn topic_arg<'a>(rest: &'a str, cmd: &str) -> Result<(String, &'a str), CommandE
         let example = match cmd {
             "join" => "join room:lobby",
             "wait" => "wait room:lobby new_msg",
-            _ => "push room:lobby new_msg {\"body\":\"hi\"}",
+            "cast" => "cast room:lobby new_msg {\"body\":\"hi\"}",
+            // An event that replies: `new_msg` usually does not.
+            _ => "push room:lobby echo {\"body\":\"hi\"}",
         };
         return Err(CommandError::Missing {
             command: cmd.to_owned(),
@@ -1051,9 +1057,13 @@ mod tests {
         assert_eq!(error("join"), "`join` needs a topic; try `join room:lobby`");
         assert_eq!(
             error("push room:lobby"),
-            "`push room:lobby` needs an event; try `push room:lobby new_msg {\"body\":\"hi\"}`"
+            "`push room:lobby` needs an event; try `push room:lobby echo {\"body\":\"hi\"}`"
         );
         assert!(error("push").starts_with("`push` needs a topic"));
+        assert_eq!(
+            error("cast"),
+            "`cast` needs a topic; try `cast room:lobby new_msg {\"body\":\"hi\"}`"
+        );
         assert!(error("wait t").starts_with("`wait t` needs an event"));
         assert!(error("sleep").starts_with("`sleep` needs a duration"));
         assert!(error("raw").starts_with("`raw` needs the text"));

@@ -256,6 +256,9 @@ mod tests {
             ]
         );
         assert_eq!(words("push room:lobby sh"), vec!["shout"]);
+        assert_eq!(words("cast room:lobby sh"), vec!["shout"]);
+        assert_eq!(words("cast room:o"), vec!["room:old"]);
+        assert_eq!(words("ca"), vec!["cast"]);
         assert_eq!(words("wait * he"), vec!["hello"]);
         assert_eq!(words("push room:none phx_l"), vec!["phx_leave"]);
     }

@@ -242,27 +242,7 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
                 topic: (!topic.is_empty()).then(|| topic.to_owned()),
             })
         }
-        "push" | "send" | "cast" => {
-            let (topic, rest) = topic_arg(rest, word)?;
-            let (event, rest) = split_word(rest);
-            if event.is_empty() {
-                return Err(CommandError::Missing {
-                    command: format!("{word} {topic}"),
-                    what: "an event",
-                    hint: if word == "cast" {
-                        format!("`cast {topic} new_msg {{\"body\":\"hi\"}}`")
-                    } else {
-                        format!("`{word} {topic} echo {{\"body\":\"hi\"}}`")
-                    },
-                });
-            }
-            Command::Request(Request::Push {
-                payload: payload_arg(rest, &format!("{word} {topic} {event}"))?,
-                topic,
-                event: event.to_owned(),
-                cast: word == "cast",
-            })
-        }
+        "push" | "send" | "cast" => push_command(word, rest)?,
         "heartbeat" => {
             no_more(rest, "heartbeat")?;
             Command::Request(Request::Heartbeat { auto: false })
@@ -340,6 +320,29 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
         }
     };
     Ok(Some(cmd))
+}
+
+/// `push|send|cast TOPIC EVENT [PAYLOAD]`.
+fn push_command(word: &str, rest: &str) -> Result<Command, CommandError> {
+    let (topic, rest) = topic_arg(rest, word)?;
+    let (event, rest) = split_word(rest);
+    if event.is_empty() {
+        return Err(CommandError::Missing {
+            command: format!("{word} {topic}"),
+            what: "an event",
+            hint: if word == "cast" {
+                format!("`cast {topic} new_msg {{\"body\":\"hi\"}}`")
+            } else {
+                format!("`{word} {topic} echo {{\"body\":\"hi\"}}`")
+            },
+        });
+    }
+    Ok(Command::Request(Request::Push {
+        payload: payload_arg(rest, &format!("{word} {topic} {event}"))?,
+        topic,
+        event: event.to_owned(),
+        cast: word == "cast",
+    }))
 }
 
 /// `wait TOPIC EVENT [DURATION] [PAYLOAD]`.

@@ -251,6 +251,14 @@ impl Recorder {
     }
 }
 
+impl Drop for Recorder {
+    /// A recording dropped without [`Recorder::finish`] (a write error,
+    /// a fatal end) still gets the lines it held back.
+    fn drop(&mut self) {
+        self.release(true);
+    }
+}
+
 /// A typed `push`/`send` line with `cast` as its command word.
 fn as_cast(line: &str) -> String {
     let start = line.len() - line.trim_start().len();

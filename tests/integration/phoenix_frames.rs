@@ -294,3 +294,92 @@ fn the_basics_answer_as_phoenix_does() {
 fn room_channel_frames_come_in_phoenixs_order() {
     play(ROOM, "&user=raw-bob");
 }
+
+/// Sends `frame` on `ws` and checks what `ws` and `other` receive next.
+fn exchange(ws: &mut Socket, frame: &str, back: &[&str], other: &mut Socket, seen: &[&str]) {
+    ws.send(Message::text(frame)).unwrap();
+    let parse = |f: &&str| normal(serde_json::from_str(f).unwrap());
+    let back: Vec<Value> = back.iter().map(parse).collect();
+    let seen: Vec<Value> = seen.iter().map(parse).collect();
+    assert_eq!(receive(ws, back.len()), back, "answers to {frame}");
+    assert_eq!(
+        receive(other, seen.len()),
+        seen,
+        "what the other saw of {frame}"
+    );
+}
+
+/// "two clients on room:p" of the recording, as the built-in server gives
+/// it: the recorded frames but for the `welcome` pushes, the join's params
+/// and `online_at`.
+#[test]
+fn two_clients_see_presence_and_broadcasts_in_phoenixs_order() {
+    let server = Server::start();
+    let mut a = connect(&server, "&user=alice");
+    let mut b = connect(&server, "&user=bob");
+    let alice = r#"{"alice":{"metas":[{"phx_ref":"_"}]}}"#;
+    let bob = r#"{"bob":{"metas":[{"phx_ref":"_"}]}}"#;
+    let both = r#"{"alice":{"metas":[{"phx_ref":"_"}]},"bob":{"metas":[{"phx_ref":"_"}]}}"#;
+    let joined = r#"{"response":{"joined":"room:p"},"status":"ok"}"#;
+    exchange(
+        &mut a,
+        r#"["1","1","room:p","phx_join",{}]"#,
+        &[
+            &format!(r#"["1","1","room:p","phx_reply",{joined}]"#),
+            &format!(r#"[null,null,"room:p","presence_diff",{{"joins":{alice},"leaves":{{}}}}]"#),
+            &format!(r#"["1",null,"room:p","presence_state",{alice}]"#),
+        ],
+        &mut b,
+        &[],
+    );
+    let bob_joins =
+        format!(r#"[null,null,"room:p","presence_diff",{{"joins":{bob},"leaves":{{}}}}]"#);
+    exchange(
+        &mut b,
+        r#"["7","7","room:p","phx_join",{}]"#,
+        &[
+            &format!(r#"["7","7","room:p","phx_reply",{joined}]"#),
+            &bob_joins,
+            &format!(r#"["7",null,"room:p","presence_state",{both}]"#),
+        ],
+        &mut a,
+        &[&bob_joins],
+    );
+    let shout = r#"[null,null,"room:p","shout",{"from":"bob"}]"#;
+    exchange(
+        &mut b,
+        r#"["7","8","room:p","shout",{"from":"bob"}]"#,
+        &[shout],
+        &mut a,
+        &[shout],
+    );
+    let bob_leaves =
+        format!(r#"[null,null,"room:p","presence_diff",{{"joins":{{}},"leaves":{bob}}}]"#);
+    exchange(
+        &mut b,
+        r#"["7","9","room:p","phx_leave",{}]"#,
+        &[
+            r#"["7","9","room:p","phx_reply",{"response":{},"status":"ok"}]"#,
+            r#"["7","7","room:p","phx_close",{}]"#,
+        ],
+        &mut a,
+        &[&bob_leaves],
+    );
+    exchange(
+        &mut b,
+        r#"["10","10","room:p","phx_join",{}]"#,
+        &[
+            &format!(r#"["10","10","room:p","phx_reply",{joined}]"#),
+            &bob_joins,
+            &format!(r#"["10",null,"room:p","presence_state",{both}]"#),
+        ],
+        &mut a,
+        &[&bob_joins],
+    );
+    // B closes its WebSocket without leaving.
+    let _ = b.close(None);
+    let _ = b.flush();
+    let seen = receive(&mut a, 1);
+    assert_eq!(seen, [normal(serde_json::from_str(&bob_leaves).unwrap())]);
+    let _ = a.close(None);
+}

@@ -13,6 +13,7 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use crate::core::endpoint;
 use crate::core::protocol::Vsn;
 use crate::lang::command;
+use crate::transport::fresh::{Slot, Source};
 use crate::transport::tls::Trust;
 
 /// Text shown after the options in `--help`: the REPL language, from the
@@ -155,6 +156,14 @@ pub struct ClientArgs {
         hide_env_values = true
     )]
     pub auth_token: Option<String>,
+
+    /// Run COMMAND (with sh -c) before every connect and reconnect; its trimmed stdout is connect param KEY (repeatable; a secret, redacted)
+    #[arg(long = "param-cmd", value_name = "KEY=COMMAND", value_parser = parse_param_cmd)]
+    pub param_cmds: Vec<(String, String)>,
+
+    /// Run COMMAND (with sh -c) before every connect and reconnect; its trimmed stdout is the auth token, as --auth-token
+    #[arg(long, value_name = "COMMAND", value_parser = parse_token_cmd)]
+    pub auth_token_cmd: Option<String>,
 
     /// Origin header to send (Phoenix's check_origin answers 403 to an Origin it does not expect)
     #[arg(long, value_name = "URL")]
@@ -321,6 +330,8 @@ pub struct Config {
     pub retry: bool,
     /// `None`: the mode's default (unlimited at the prompt, 10 piped).
     pub max_retries: Option<u32>,
+    /// `--param-cmd` and `--auth-token-cmd`, run before every attempt.
+    pub fresh: Vec<Source>,
 }
 
 /// Client arguments that parse one by one but not together.
@@ -338,6 +349,20 @@ pub enum ConfigError {
     NotAnOrigin(String),
     #[error("`--auth-token` needs a token; try `--auth-token abc123`")]
     EmptyAuthToken,
+    #[error(
+        "connect param `{0}` comes from both `--param-cmd {0}=…` and `-p`/the URL; \
+         keep one of them"
+    )]
+    ParamTwice(String),
+    #[error(
+        "`--param-cmd {0}=…` is given twice; keep one command per param"
+    )]
+    ParamCmdTwice(String),
+    #[error(
+        "`--auth-token-cmd` and `--auth-token` (or PHX_REPL_AUTH_TOKEN) both give the auth \
+         token; keep one of them"
+    )]
+    AuthTokenTwice,
 }
 
 impl ClientArgs {
@@ -366,6 +391,7 @@ impl ClientArgs {
         {
             return Err(ConfigError::TlsFlagWithoutTls(flag));
         }
+        let fresh = self.fresh_sources(&target)?;
         let mut headers = self.headers;
         if let Some(origin) = self.origin {
             if url::Url::parse(&origin).is_err() {
@@ -419,7 +445,38 @@ impl ClientArgs {
             reconnect: !self.no_reconnect,
             retry: self.retry,
             max_retries: self.max_retries,
+            fresh,
         })
+    }
+
+    /// The `--param-cmd` and `--auth-token-cmd` commands, each value given
+    /// one way only.
+    fn fresh_sources(&self, target: &Target) -> Result<Vec<Source>, ConfigError> {
+        let mut fresh = Vec::new();
+        for (key, command) in &self.param_cmds {
+            let given = self.params.iter().any(|(k, _)| k == key)
+                || matches!(target, Target::Url(u) if u.query_pairs().any(|(k, _)| k == *key));
+            if given {
+                return Err(ConfigError::ParamTwice(key.clone()));
+            }
+            if fresh.iter().any(|s: &Source| s.slot == Slot::Param(key.clone())) {
+                return Err(ConfigError::ParamCmdTwice(key.clone()));
+            }
+            fresh.push(Source {
+                slot: Slot::Param(key.clone()),
+                command: command.clone(),
+            });
+        }
+        if let Some(command) = &self.auth_token_cmd {
+            if self.auth_token.is_some() {
+                return Err(ConfigError::AuthTokenTwice);
+            }
+            fresh.push(Source {
+                slot: Slot::AuthToken,
+                command: command.clone(),
+            });
+        }
+        Ok(fresh)
     }
 }
 
@@ -466,6 +523,22 @@ fn parse_param(s: &str) -> Result<(String, String), String> {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("`{s}` is not KEY=VALUE; try `-p token=abc`")),
     }
+}
+
+fn parse_param_cmd(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, c)) if !k.is_empty() && !c.trim().is_empty() => Ok((k.to_owned(), c.to_owned())),
+        _ => Err(format!(
+            "`{s}` is not KEY=COMMAND; try `--param-cmd 'token=cat ~/.phx-token'`"
+        )),
+    }
+}
+
+fn parse_token_cmd(s: &str) -> Result<String, String> {
+    if s.trim().is_empty() {
+        return Err("the command is empty; try `--auth-token-cmd 'cat ~/.phx-token'`".into());
+    }
+    Ok(s.to_owned())
 }
 
 fn parse_header(s: &str) -> Result<(String, String), String> {

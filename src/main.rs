@@ -6,7 +6,7 @@
 use phx_repl::core::endpoint;
 use phx_repl::lang::command;
 use phx_repl::runner::{prompt, recorder};
-use phx_repl::transport::{longpoll, net, tls};
+use phx_repl::transport::{fresh, longpoll, net, tls};
 use phx_repl::{cli, output, runner, server};
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
@@ -181,7 +181,7 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
     let shown_url = if config.show_secrets {
         url.to_string()
     } else {
-        endpoint::redact(&url)
+        endpoint::redact(&with_fresh_params(&url, &config.fresh))
     };
     let record = match &config.record {
         Some(path) => Some(
@@ -199,7 +199,11 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         spawn_signal_thread(set, interactive, tx.clone())
             .map_err(|e| Fatal::failed(format!("cannot watch for signals: {e}")))?;
     }
-    let net = start_network(&config, &url, interactive, tx.clone())?;
+    let fresh = fresh::Fresh {
+        sources: config.fresh.clone(),
+        redactor: redactor.clone(),
+    };
+    let net = start_network(&config, &url, fresh, interactive, tx.clone())?;
     let (sink, mode) = if interactive {
         prompt_front_end(&config, &url, tx)?
     } else {
@@ -280,10 +284,23 @@ fn start_built_in(config: &Config) -> Result<(url::Url, (String, String)), Fatal
     Ok((url, started))
 }
 
+/// The URL as shown: `--param-cmd` params are in it too, as `REDACTED`
+/// (their values come before each connect).
+fn with_fresh_params(url: &url::Url, fresh: &[fresh::Source]) -> url::Url {
+    let mut shown = url.clone();
+    for source in fresh {
+        if let fresh::Slot::Param(key) = &source.slot {
+            shown.query_pairs_mut().append_pair(key, "REDACTED");
+        }
+    }
+    shown
+}
+
 /// Starts the network thread; its event batches reach the runner as input.
 fn start_network(
     config: &Config,
     url: &url::Url,
+    fresh: fresh::Fresh,
     interactive: bool,
     tx: mpsc::Sender<Input>,
 ) -> Result<net::Handle, Fatal> {
@@ -292,6 +309,7 @@ fn start_network(
             url: url.clone(),
             headers: config.headers.clone(),
             trust: config.trust.clone(),
+            fresh,
         },
         net::Options {
             // Long-poll sends no heartbeats, as in the JS client (§5).

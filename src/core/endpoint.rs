@@ -5,6 +5,8 @@
 //! Phoenix serves the WebSocket transport at `<mount>/websocket` and picks
 //! the serializer from `vsn` (PROTOCOL.md §1), so both are filled in here.
 
+use std::sync::{Arc, PoisonError, RwLock};
+
 use url::Url;
 
 use crate::core::protocol::Vsn;
@@ -240,10 +242,14 @@ pub fn redact(url: &Url) -> String {
 /// Base64 in the auth-token header). Structural redaction ([`redact`])
 /// covers the URL line; this catches the rest, such as a server echoing a
 /// token in an error body or a header quoted in an error.
+///
+/// Clones share what they know: a secret learnt through one (a fresh
+/// `--auth-token-cmd` value on the network thread) is hidden by all (the
+/// screen, the recording, the last error).
 #[derive(Debug, Clone, Default)]
 pub struct Redactor {
     /// Longest first, so a value that contains another is replaced whole.
-    values: Vec<String>,
+    values: Arc<RwLock<Vec<String>>>,
     /// `--show-secrets`: nothing is hidden, not even secrets learnt later.
     disabled: bool,
 }
@@ -327,57 +333,72 @@ impl Redactor {
         if let Some(t) = auth_token {
             r.add(t);
         }
-        r.values
-            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        r.values.dedup();
+        r.sort();
         r
     }
 
     /// One that hides nothing, ever (`--show-secrets`).
     pub fn disabled() -> Redactor {
         Redactor {
-            values: Vec::new(),
+            values: Arc::default(),
             disabled: true,
         }
     }
 
-    /// Adds a secret met later: the value of a secret-named `${NAME}`.
+    /// Adds a secret met later: the value of a secret-named `${NAME}`, or
+    /// a fresh `--param-cmd` value. Every clone hides it from now on.
     pub fn learn(&mut self, value: &str) {
-        if self.disabled || self.values.iter().any(|v| v == value) {
+        if self.disabled || self.read().iter().any(|v| v == value) {
             return;
         }
         self.add(value);
-        self.values
-            .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
-        self.values.dedup();
+        self.sort();
+    }
+
+    /// Adds a fresh auth token: the token, and its Base64 as the
+    /// subprotocol header carries it ([`auth_token_header`]).
+    pub fn learn_auth_token(&mut self, token: &str) {
+        self.learn(token);
+        self.learn(&data_encoding::BASE64_NOPAD.encode(token.as_bytes()));
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Vec<String>> {
+        self.values.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn sort(&self) {
+        let mut values = self.values.write().unwrap_or_else(PoisonError::into_inner);
+        values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
+        values.dedup();
     }
 
     fn add(&mut self, value: &str) {
         if value.len() < MIN_SCRUBBED {
             return;
         }
-        self.values.push(value.to_owned());
+        let mut values = self.values.write().unwrap_or_else(PoisonError::into_inner);
+        values.push(value.to_owned());
         let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
         if encoded != value {
-            self.values.push(encoded);
+            values.push(encoded);
         }
         // As it would appear inside a JSON string.
         let json = crate::core::protocol::json_str(value);
         let json = &json[1..json.len() - 1];
         if json != value {
-            self.values.push(json.to_owned());
+            values.push(json.to_owned());
         }
     }
 
     /// Whether there is anything to hide.
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.read().is_empty()
     }
 
     /// `text` with every known secret replaced by `REDACTED`.
     pub fn scrub<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
         let mut out = std::borrow::Cow::Borrowed(text);
-        for v in &self.values {
+        for v in self.read().iter() {
             if out.contains(v.as_str()) {
                 out = std::borrow::Cow::Owned(out.replace(v.as_str(), "REDACTED"));
             }

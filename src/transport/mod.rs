@@ -3,8 +3,9 @@
 //!
 //! `websocket` opens a WebSocket; `longpoll` opens a long-poll session
 //! (using `websocket`'s TCP connect); `net` runs the thread and imports
-//! both; `tls` builds the configurations for all of them and the server.
+//! both, and `fresh` for the credentials each attempt fetches first; `tls` builds the configurations for all of them and the server.
 
+pub mod fresh;
 pub mod longpoll;
 pub mod net;
 pub mod tls;

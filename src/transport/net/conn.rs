@@ -48,6 +48,14 @@ pub(super) struct Ending {
 }
 
 impl Ending {
+    /// The front end closed it between sockets.
+    pub(super) fn closed_by_client() -> Ending {
+        Ending {
+            by_client: true,
+            ..Ending::lost(String::new())
+        }
+    }
+
     /// Ended without a close frame, for `reason`.
     pub(super) fn lost(reason: String) -> Ending {
         Ending {

@@ -39,6 +39,7 @@ use self::flow::{Credits, Delivery, Flow};
 use self::reconnect::{Next, tries};
 use crate::core::event::{Event, ToNet};
 use crate::core::protocol::Vsn;
+use crate::transport::fresh::{self, Fresh, FreshError, Running, Slot};
 use crate::transport::longpoll::{self, LongPollError};
 use crate::transport::tls::Trust;
 use crate::transport::websocket::{self, ConnectError, Socket, tcp_of};
@@ -59,6 +60,9 @@ pub struct Target {
     pub headers: Vec<(String, String)>,
     /// Whom to trust for `wss://`.
     pub trust: Trust,
+    /// Commands whose output is a param or the auth token, run before
+    /// every attempt (`--param-cmd`, `--auth-token-cmd`).
+    pub fresh: Fresh,
 }
 
 #[derive(Debug, Clone)]
@@ -92,6 +96,25 @@ fn open(target: &Target, timeout: Duration) -> Result<Socket, OpenError> {
         Some(lp) => longpoll::connect(&lp, headers, trust, timeout)?,
         None => websocket::connect(url, headers, trust, timeout)?,
     })
+}
+
+/// How one attempt to connect went.
+enum Attempt {
+    Open(Socket),
+    Failed(String),
+    /// The front end asked to close while the credentials were fetched.
+    Closed,
+}
+
+/// How a wait between connections ended.
+#[derive(Debug, PartialEq, Eq)]
+enum Waited {
+    /// The time was up.
+    Due,
+    /// What it waited for is ready.
+    Ready,
+    /// The front end asked to close.
+    Closed,
 }
 
 /// The front ends' side of the network thread.
@@ -188,8 +211,8 @@ impl Net {
     /// their place without touching the session or the reconnect logic.
     fn run(mut self, target: &Target) {
         loop {
-            let (ending, was_open, error) = match open(target, self.conn.options.timeout) {
-                Ok(ws) => {
+            let (ending, was_open, error) = match self.attempt(target) {
+                Attempt::Open(ws) => {
                     self.conn.schedule.up(Instant::now());
                     self.flow.push(Event::Connected);
                     self.conn.session.reconnected(Instant::now());
@@ -203,12 +226,13 @@ impl Net {
                     }
                     (ending, true, None)
                 }
-                Err(e) if !self.conn.schedule.opened && !self.conn.options.retry => {
-                    self.flow.push(Event::ConnectFailed(e.to_string()));
+                Attempt::Failed(e) if !self.conn.schedule.opened && !self.conn.options.retry => {
+                    self.flow.push(Event::ConnectFailed(e));
                     self.flow.deliver_last();
                     return;
                 }
-                Err(e) => (Ending::lost(e.to_string()), false, Some(e.to_string())),
+                Attempt::Failed(e) => (Ending::lost(e.clone()), false, Some(e)),
+                Attempt::Closed => return self.finish(Ending::closed_by_client(), false),
             };
             let again = self.conn.schedule.again(ending.by_client);
             self.conn.schedule.down();
@@ -236,14 +260,87 @@ impl Net {
                         repeated,
                         first,
                     });
-                    if !self.wait_offline(at) {
-                        let closed = Ending {
-                            by_client: true,
-                            ..Ending::lost(String::new())
-                        };
-                        return self.finish(closed, false);
+                    if self.wait_offline(at, || false) == Waited::Closed {
+                        return self.finish(Ending::closed_by_client(), false);
                     }
                 }
+            }
+        }
+    }
+
+    /// One attempt: fresh credentials first, if any, then the socket.
+    fn attempt(&mut self, target: &Target) -> Attempt {
+        if target.fresh.sources.is_empty() {
+            return match open(target, self.conn.options.timeout) {
+                Ok(ws) => Attempt::Open(ws),
+                Err(e) => Attempt::Failed(e.to_string()),
+            };
+        }
+        let values = match self.fetch(&target.fresh.sources) {
+            Ok(Some(values)) => values,
+            Ok(None) => return Attempt::Closed,
+            Err(e) => return Attempt::Failed(e.to_string()),
+        };
+        // Learnt before anything can print them.
+        fresh::learn(&mut target.fresh.redactor.clone(), &values);
+        let (url, headers) = fresh::apply(&target.url, &target.headers, &values);
+        let fetched = Target {
+            url,
+            headers,
+            trust: target.trust.clone(),
+            fresh: Fresh::default(),
+        };
+        match open(&fetched, self.conn.options.timeout) {
+            Ok(ws) => Attempt::Open(ws),
+            Err(e) => Attempt::Failed(e.to_string()),
+        }
+    }
+
+    /// Runs the credential commands, all at once, each off this thread,
+    /// while serving what is served offline. Their values in order; `None`
+    /// if the front end asked to close; the first error otherwise. The
+    /// commands still running at the deadline or after an error are killed.
+    fn fetch(&mut self, sources: &[fresh::Source]) -> Result<Option<Vec<(Slot, String)>>, FreshError> {
+        let timeout = self.conn.options.timeout;
+        let until = Instant::now() + timeout;
+        let mut running: Vec<Running> = Vec::with_capacity(sources.len());
+        for source in sources {
+            let poller = Arc::clone(&self.poller);
+            running.push(source.start(move || {
+                let _ = poller.notify();
+            })?);
+        }
+        let mut values: Vec<Option<String>> = vec![None; sources.len()];
+        let mut failed = None;
+        let waited = self.wait_offline(until, || {
+            for (i, run) in running.iter().enumerate() {
+                if values[i].is_none() {
+                    match run.poll() {
+                        Some(Ok(v)) => values[i] = Some(v),
+                        Some(Err(e)) => failed = Some(e),
+                        None => {}
+                    }
+                }
+            }
+            failed.is_some() || values.iter().all(Option::is_some)
+        });
+        // Kills whatever still runs.
+        drop(running);
+        if let Some(e) = failed {
+            return Err(e);
+        }
+        match waited {
+            Waited::Closed => Ok(None),
+            Waited::Ready => Ok(Some(
+                sources
+                    .iter()
+                    .zip(values)
+                    .map(|(s, v)| (s.slot.clone(), v.unwrap_or_default()))
+                    .collect(),
+            )),
+            Waited::Due => {
+                let late = sources.iter().zip(&values).find(|(_, v)| v.is_none());
+                Err(late.map_or(sources[0].timed_out(timeout), |(s, _)| s.timed_out(timeout)))
             }
         }
     }
@@ -325,14 +422,14 @@ impl Net {
     }
 
     /// Between connections: answers what can be answered, holds commands
-    /// for the next socket, and drops held ones past their deadline. False
-    /// when the front end asked to close.
-    fn wait_offline(&mut self, until: Instant) -> bool {
+    /// for the next socket, and drops held ones past their deadline, until
+    /// `until` or until `ready` (asked after each wake-up) says yes.
+    fn wait_offline(&mut self, until: Instant, mut ready: impl FnMut() -> bool) -> Waited {
         let mut events = Events::new();
         loop {
             loop {
                 match self.rx.try_recv() {
-                    Ok(ToNet::Close) | Err(TryRecvError::Disconnected) => return false,
+                    Ok(ToNet::Close) | Err(TryRecvError::Disconnected) => return Waited::Closed,
                     Ok(msg) => self.conn.command_offline(msg, &mut self.flow),
                     Err(TryRecvError::Empty) => break,
                 }
@@ -341,10 +438,13 @@ impl Net {
             self.conn.expire_offline(now, &mut self.flow);
             let _ = self.conn.settle(None, &mut self.flow);
             if !self.deliver() {
-                return false;
+                return Waited::Closed;
+            }
+            if ready() {
+                return Waited::Ready;
             }
             if now >= until {
-                return true;
+                return Waited::Due;
             }
             let deadline = [
                 Some(until),
@@ -361,7 +461,7 @@ impl Net {
             if let Err(e) = self.poller.wait(&mut events, Some(timeout))
                 && e.kind() != ErrorKind::Interrupted
             {
-                return true;
+                return Waited::Due;
             }
         }
     }

@@ -354,9 +354,7 @@ pub enum ConfigError {
          keep one of them"
     )]
     ParamTwice(String),
-    #[error(
-        "`--param-cmd {0}=…` is given twice; keep one command per param"
-    )]
+    #[error("`--param-cmd {0}=…` is given twice; keep one command per param")]
     ParamCmdTwice(String),
     #[error(
         "`--auth-token-cmd` and `--auth-token` (or PHX_REPL_AUTH_TOKEN) both give the auth \
@@ -459,7 +457,10 @@ impl ClientArgs {
             if given {
                 return Err(ConfigError::ParamTwice(key.clone()));
             }
-            if fresh.iter().any(|s: &Source| s.slot == Slot::Param(key.clone())) {
+            if fresh
+                .iter()
+                .any(|s: &Source| s.slot == Slot::Param(key.clone()))
+            {
                 return Err(ConfigError::ParamCmdTwice(key.clone()));
             }
             fresh.push(Source {
@@ -565,6 +566,76 @@ mod tests {
     #[test]
     fn clap_definition_is_consistent() {
         command().debug_assert();
+    }
+
+    fn resolve(args: &[&str]) -> Result<Config, String> {
+        parse(args)
+            .map_err(|e| e.to_string())?
+            .client
+            .resolve()
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn credential_commands_become_sources_in_order() {
+        let cfg = resolve(&[
+            "ws://h/socket",
+            "--param-cmd",
+            "token=vault read -field=token x",
+            "--auth-token-cmd",
+            "cat t",
+        ])
+        .unwrap();
+        assert_eq!(
+            cfg.fresh,
+            [
+                Source {
+                    slot: Slot::Param("token".into()),
+                    command: "vault read -field=token x".into(),
+                },
+                Source {
+                    slot: Slot::AuthToken,
+                    command: "cat t".into(),
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn a_value_from_a_command_and_from_a_flag_is_refused() {
+        let twice = resolve(&["ws://h/socket", "--param-cmd", "token=x", "-p", "token=y"]);
+        assert!(twice.unwrap_err().contains("keep one of them"));
+        let in_url = resolve(&["ws://h/socket?token=y", "--param-cmd", "token=x"]);
+        assert!(in_url.unwrap_err().contains("`--param-cmd token=…`"));
+        let cmd_twice = resolve(&["ws://h/s", "--param-cmd", "k=a", "--param-cmd", "k=b"]);
+        assert!(cmd_twice.unwrap_err().contains("given twice"));
+        let token = resolve(&["ws://h/s", "--auth-token-cmd", "x", "--auth-token", "y"]);
+        assert!(
+            token
+                .unwrap_err()
+                .contains("`--auth-token-cmd` and `--auth-token`")
+        );
+        // Other keys are fine together.
+        assert!(resolve(&["ws://h/s", "--param-cmd", "token=x", "-p", "user=y"]).is_ok());
+    }
+
+    #[test]
+    fn a_credential_command_must_say_something() {
+        assert!(
+            resolve(&["--param-cmd", "token"])
+                .unwrap_err()
+                .contains("KEY=COMMAND")
+        );
+        assert!(
+            resolve(&["--param-cmd", "=cat t"])
+                .unwrap_err()
+                .contains("KEY=COMMAND")
+        );
+        assert!(
+            resolve(&["--auth-token-cmd", " "])
+                .unwrap_err()
+                .contains("empty")
+        );
     }
 
     #[test]

@@ -290,7 +290,10 @@ mod tests {
     #[test]
     fn the_value_is_stdout_trimmed() {
         let s = param("token", "cat t");
-        assert_eq!(s.value_of(&output(0, "  abc123\n", "")), Ok("abc123".into()));
+        assert_eq!(
+            s.value_of(&output(0, "  abc123\n", "")),
+            Ok("abc123".into())
+        );
     }
 
     #[test]
@@ -319,7 +322,9 @@ mod tests {
             command: "get".into(),
         };
         assert_eq!(
-            s.value_of(&output(0, " \n\t\n", "")).unwrap_err().to_string(),
+            s.value_of(&output(0, " \n\t\n", ""))
+                .unwrap_err()
+                .to_string(),
             "`--auth-token-cmd get` printed nothing; it must print the value on stdout"
         );
         assert!(matches!(

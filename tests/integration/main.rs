@@ -18,6 +18,7 @@ mod display;
 mod exit_codes;
 mod fast_path;
 mod first_use;
+mod fresh_credentials;
 mod hostile;
 mod interactive;
 mod json;

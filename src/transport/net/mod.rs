@@ -100,7 +100,8 @@ fn open(target: &Target, timeout: Duration) -> Result<Socket, OpenError> {
 
 /// How one attempt to connect went.
 enum Attempt {
-    Open(Socket),
+    /// Boxed: a socket is large, and this is once per connection.
+    Open(Box<Socket>),
     Failed(String),
     /// The front end asked to close while the credentials were fetched.
     Closed,
@@ -216,7 +217,7 @@ impl Net {
                     self.conn.schedule.up(Instant::now());
                     self.flow.push(Event::Connected);
                     self.conn.session.reconnected(Instant::now());
-                    let mut ending = self.serve_socket(ws);
+                    let mut ending = self.serve_socket(*ws);
                     if ending.code == Some(longpoll::CLOSE_ERROR)
                         && longpoll::endpoint(&target.url).is_some()
                     {
@@ -272,7 +273,7 @@ impl Net {
     fn attempt(&mut self, target: &Target) -> Attempt {
         if target.fresh.sources.is_empty() {
             return match open(target, self.conn.options.timeout) {
-                Ok(ws) => Attempt::Open(ws),
+                Ok(ws) => Attempt::Open(Box::new(ws)),
                 Err(e) => Attempt::Failed(e.to_string()),
             };
         }
@@ -291,7 +292,7 @@ impl Net {
             fresh: Fresh::default(),
         };
         match open(&fetched, self.conn.options.timeout) {
-            Ok(ws) => Attempt::Open(ws),
+            Ok(ws) => Attempt::Open(Box::new(ws)),
             Err(e) => Attempt::Failed(e.to_string()),
         }
     }
@@ -300,7 +301,10 @@ impl Net {
     /// while serving what is served offline. Their values in order; `None`
     /// if the front end asked to close; the first error otherwise. The
     /// commands still running at the deadline or after an error are killed.
-    fn fetch(&mut self, sources: &[fresh::Source]) -> Result<Option<Vec<(Slot, String)>>, FreshError> {
+    fn fetch(
+        &mut self,
+        sources: &[fresh::Source],
+    ) -> Result<Option<Vec<(Slot, String)>>, FreshError> {
         let timeout = self.conn.options.timeout;
         let until = Instant::now() + timeout;
         let mut running: Vec<Running> = Vec::with_capacity(sources.len());

@@ -225,7 +225,7 @@ pub struct ClientArgs {
     #[arg(long)]
     pub no_history: bool,
 
-    /// Print secrets as they are: connect params such as token or password, --auth-token, and Authorization/Cookie headers are otherwise shown as REDACTED
+    /// Print secrets as they are: connect params such as token or password, --auth-token, the values of --param-cmd and --auth-token-cmd, and Authorization/Cookie headers are otherwise shown as REDACTED
     #[arg(long)]
     pub show_secrets: bool,
 

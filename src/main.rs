@@ -199,11 +199,7 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         spawn_signal_thread(set, interactive, tx.clone())
             .map_err(|e| Fatal::failed(format!("cannot watch for signals: {e}")))?;
     }
-    let fresh = fresh::Fresh {
-        sources: config.fresh.clone(),
-        redactor: redactor.clone(),
-    };
-    let net = start_network(&config, &url, fresh, interactive, tx.clone())?;
+    let net = start_network(&config, &url, &redactor, interactive, tx.clone())?;
     let (sink, mode) = if interactive {
         prompt_front_end(&config, &url, tx)?
     } else {
@@ -300,7 +296,7 @@ fn with_fresh_params(url: &url::Url, fresh: &[fresh::Source]) -> url::Url {
 fn start_network(
     config: &Config,
     url: &url::Url,
-    fresh: fresh::Fresh,
+    redactor: &endpoint::Redactor,
     interactive: bool,
     tx: mpsc::Sender<Input>,
 ) -> Result<net::Handle, Fatal> {
@@ -309,7 +305,11 @@ fn start_network(
             url: url.clone(),
             headers: config.headers.clone(),
             trust: config.trust.clone(),
-            fresh,
+            // Fresh values are learnt by the screen's redactor too.
+            fresh: fresh::Fresh {
+                sources: config.fresh.clone(),
+                redactor: redactor.clone(),
+            },
         },
         net::Options {
             // Long-poll sends no heartbeats, as in the JS client (§5).

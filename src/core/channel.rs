@@ -8,7 +8,7 @@
 //! session (`session/`) decides which transition a frame means and sends
 //! the rejoins this module says are due.
 //!
-//! The rules follow the official JS client (PROTOCOL.md §5) except where a
+//! The rules follow the official JS client (docs/PROTOCOL.md §5) except where a
 //! REPL user is better served, as the README says:
 //! - `phx_error` → errored, rejoin after 1 s, 2 s, 5 s, then every 10 s,
 //!   with the original join payload and a new join_ref.
@@ -27,10 +27,10 @@ use std::time::{Duration, Instant};
 use crate::core::protocol::Payload;
 
 /// Reconnect delays of the JS client, in ms: then 5 s for every later
-/// attempt (PROTOCOL.md §4).
+/// attempt (docs/PROTOCOL.md §4).
 const RECONNECT_DELAYS_MS: [u64; 9] = [10, 50, 100, 150, 200, 250, 500, 1000, 2000];
 const RECONNECT_LAST_MS: u64 = 5000;
-/// Rejoin delays of the JS client, in ms: then 10 s (PROTOCOL.md §4).
+/// Rejoin delays of the JS client, in ms: then 10 s (docs/PROTOCOL.md §4).
 const REJOIN_DELAYS_MS: [u64; 3] = [1000, 2000, 5000];
 const REJOIN_LAST_MS: u64 = 10_000;
 

@@ -3,7 +3,7 @@
 //! Users type what they see in their app's `endpoint.ex` or browser:
 //! `localhost:4000/socket`, `http://…`, `wss://…/socket/websocket?token=…`.
 //! Phoenix serves the WebSocket transport at `<mount>/websocket` and picks
-//! the serializer from `vsn` (PROTOCOL.md §1), so both are filled in here.
+//! the serializer from `vsn` (docs/PROTOCOL.md §1), so both are filled in here.
 
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -75,7 +75,7 @@ pub fn normalize_with(input: &str, params: &[(String, String)], vsn: Vsn) -> Res
 
 /// Like [`normalize_with`]; with `longpoll` (or a URL that already ends in
 /// `/longpoll`) the result is Phoenix's long-poll endpoint instead:
-/// `http(s)://…/longpoll` (PROTOCOL.md §7).
+/// `http(s)://…/longpoll` (docs/PROTOCOL.md §7).
 pub fn normalize_for(
     input: &str,
     params: &[(String, String)],
@@ -175,7 +175,7 @@ fn add_query(url: &mut Url, params: &[(String, String)], vsn: Vsn) -> Result<(),
         .chain(params.iter().cloned())
         .find(|(k, _)| k == "vsn")
         .map(|(_, v)| v);
-    // Phoenix picks the serializer from vsn (PROTOCOL.md §1) and refuses
+    // Phoenix picks the serializer from vsn (docs/PROTOCOL.md §1) and refuses
     // anything but full semver it knows.
     if let Some(v) = &given
         && Vsn::from_param(v).is_none()
@@ -414,10 +414,10 @@ fn percent_decode(s: &str) -> Result<String, std::str::Utf8Error> {
 }
 
 /// The prefix of the subprotocol entry that carries an auth token
-/// (PROTOCOL.md §1).
+/// (docs/PROTOCOL.md §1).
 pub const AUTH_TOKEN_PREFIX: &str = "base64url.bearer.phx.";
 
-/// The Phoenix 1.8 way to send a token (PROTOCOL.md §1): subprotocol
+/// The Phoenix 1.8 way to send a token (docs/PROTOCOL.md §1): subprotocol
 /// `phoenix` plus `base64url.bearer.phx.` and the token in standard Base64
 /// without padding (what the JS client's `btoa` gives, `=` stripped).
 pub fn auth_token_header(token: &str) -> (String, String) {

@@ -1,6 +1,6 @@
 //! Phoenix Presence on the client side (pure): the official client's
 //! `syncState`/`syncDiff` merge, and per-topic tracking with the ordering
-//! rules of PROTOCOL.md §6 (diffs that arrive before the state for the
+//! rules of docs/PROTOCOL.md §6 (diffs that arrive before the state for the
 //! channel's current join are held back and applied after it).
 //!
 //! Fed by the runner with the join_ref of each join it sends and with the

@@ -1,7 +1,7 @@
 //! Presence as the runner shows it: following joins and presence
 //! messages, printing who joined and left, and the `presence` command.
 //!
-//! The presence state and its rules (PROTOCOL.md §6) are
+//! The presence state and its rules (docs/PROTOCOL.md §6) are
 //! `core::presence`'s; how an entry looks is `output`'s.
 
 use super::Runner;
@@ -11,7 +11,7 @@ use crate::core::protocol::PHX_JOIN;
 use crate::core::session::MessageKind;
 
 impl Runner {
-    /// Follows joins and presence messages (PROTOCOL.md §6) and shows who
+    /// Follows joins and presence messages (docs/PROTOCOL.md §6) and shows who
     /// joined and left.
     pub(super) fn track_presence(&mut self, ev: &Event) {
         let applied = match ev {

@@ -1,7 +1,7 @@
 //! What the built-in socket accepts on connect, whatever the transport:
 //! where it is mounted, the `vsn` and connect params of the request
 //! target, and the Origin and subprotocol (auth token) headers
-//! (PROTOCOL.md §1, the handshake table).
+//! (docs/PROTOCOL.md §1, the handshake table).
 //!
 //! Pure functions, the part of Phoenix's `Transport` and `connect/3` that
 //! both transports share. `handshake.rs` runs them inside the WebSocket
@@ -14,19 +14,19 @@ use crate::core::endpoint::{AUTH_TOKEN_PREFIX, decode_auth_token};
 use crate::core::protocol::Vsn;
 
 /// Where the socket is mounted: `socket "/socket", UserSocket` plus the
-/// WebSocket transport suffix (PROTOCOL.md §1).
+/// WebSocket transport suffix (docs/PROTOCOL.md §1).
 pub const SOCKET_PATH: &str = "/socket/websocket";
 
-/// The same socket's long-poll transport (PROTOCOL.md §7).
+/// The same socket's long-poll transport (docs/PROTOCOL.md §7).
 pub const LONGPOLL_PATH: &str = "/socket/longpoll";
 
-/// The subprotocol a Phoenix socket answers with (PROTOCOL.md §1).
+/// The subprotocol a Phoenix socket answers with (docs/PROTOCOL.md §1).
 pub const PHOENIX_SUBPROTOCOL: &str = "phoenix";
 
 /// What the server checks in an upgrade request besides its target.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
-    /// Refuse a request without this auth token (PROTOCOL.md §1).
+    /// Refuse a request without this auth token (docs/PROTOCOL.md §1).
     pub require_auth_token: Option<String>,
     /// Refuse a request whose Origin is set and differs (check_origin).
     pub check_origin: Option<String>,
@@ -82,7 +82,7 @@ pub fn check_target(path: &str, query: Option<&str>) -> Result<Vsn, Refusal> {
             _ => {}
         }
     }
-    // A missing vsn means V1 (PROTOCOL.md §1); anything but full semver
+    // A missing vsn means V1 (docs/PROTOCOL.md §1); anything but full semver
     // 1.x.y or 2.x.y fails, as in Phoenix.
     let vsn = match vsn {
         None => Vsn::V1,

@@ -1,6 +1,6 @@
 //! The WebSocket side of the built-in server's HTTP: upgrading a fresh
 //! connection to a WebSocket with tungstenite, or refusing it with a status
-//! and a short text body (PROTOCOL.md §1, the handshake table).
+//! and a short text body (docs/PROTOCOL.md §1, the handshake table).
 //!
 //! What to accept is decided by `connect.rs`; [`accept`] runs those checks
 //! inside tungstenite's handshake. A request for the long-poll endpoint is

@@ -101,7 +101,7 @@ pub fn text_response(status: StatusCode, body: String) -> ErrorResponse {
 }
 
 /// The long-poll transport's answer: always 200, with the real status in
-/// the JSON `body` (PROTOCOL.md §7), open to any origin, never cached, and
+/// the JSON `body` (docs/PROTOCOL.md §7), open to any origin, never cached, and
 /// closing the connection.
 pub fn json_response(body: String) -> Response<Option<String>> {
     let mut resp = Response::new(None);

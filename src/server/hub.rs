@@ -121,7 +121,7 @@ pub struct Outbound {
 }
 
 /// A broadcast frame, encoded at most once per serializer as Phoenix does
-/// (PROTOCOL.md §3), by the first recipient that speaks it.
+/// (docs/PROTOCOL.md §3), by the first recipient that speaks it.
 pub struct Broadcast {
     frame: Frame,
     v1: OnceLock<Option<Message>>,

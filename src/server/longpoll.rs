@@ -1,5 +1,5 @@
 //! The built-in server's long-poll endpoint, `/socket/longpoll`
-//! (PROTOCOL.md §7): sessions over plain HTTP requests.
+//! (docs/PROTOCOL.md §7): sessions over plain HTTP requests.
 //!
 //! A session is a WebSocket connection served by `peer.rs` like any other,
 //! over a loopback socket pair: its channels, presence and broadcasts are
@@ -336,7 +336,7 @@ fn open(
 /// The checks a WebSocket upgrade gets, on a long-poll GET.
 fn check_connect(req: &Request<'_>, policy: &connect::Policy) -> Result<ConnectInfo, Refusal> {
     let vsn = connect::check_target(connect::SOCKET_PATH, Some(req.query()))?;
-    // The token comes in its own header on long-poll (PROTOCOL.md §1).
+    // The token comes in its own header on long-poll (docs/PROTOCOL.md §1).
     let protocols: Vec<String> = req
         .head
         .header("x-phoenix-authtoken")

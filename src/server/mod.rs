@@ -34,7 +34,7 @@
 //!
 //! It is a stand-in for a Phoenix app, built to make the client's paths
 //! easy to reach and its transcripts exact. Facts about Phoenix are from
-//! PROTOCOL.md; what follows is everything known to differ, and why.
+//! docs/PROTOCOL.md; what follows is everything known to differ, and why.
 //!
 //! The app (channels a real app would define its own way):
 //!
@@ -59,7 +59,7 @@
 //!   as fast as the client reads: a Phoenix channel would queue its pushes
 //!   without bound. The flood stops when its channel instance goes.
 //! - **After a join.** As in Phoenix, the join reply comes first and what
-//!   an app's `handle_info(:after_join, …)` sends follows it (PROTOCOL.md
+//!   an app's `handle_info(:after_join, …)` sends follows it (docs/PROTOCOL.md
 //!   §3, "Order after a join"): for `room:*` the `presence_diff` broadcast
 //!   of the join, then the `presence_state` push, the order of the recorded
 //!   transcripts. Unlike the recorded app, `room:*` pushes no `welcome`
@@ -81,20 +81,20 @@
 //! The socket (where Phoenix itself would behave otherwise):
 //!
 //! - **Refusals have text bodies.** Phoenix answers a bad `vsn` or a
-//!   refused connect with 403 and an empty body (PROTOCOL.md §1); here the
+//!   refused connect with 403 and an empty body (docs/PROTOCOL.md §1); here the
 //!   body says why. A path other than the socket's gets 404 with a hint
 //!   (Phoenix's router would answer its own 404), and a request to the
 //!   socket path that is no upgrade gets 400 with a text body.
 //! - **Auth token.** An entry that is not standard Base64 gets 403 (Phoenix
 //!   1.8.12 answers 500 for `-`/`_`), and a refused connect does not echo
-//!   subprotocol `phoenix` (Phoenix does, PROTOCOL.md §1).
+//!   subprotocol `phoenix` (Phoenix does, docs/PROTOCOL.md §1).
 //! - **`check_origin`** allows one origin, compared whole (scheme, host and
 //!   port, any case, a trailing `/` ignored); Phoenix compares the host
 //!   with `url[:host]` or a configured list.
 //! - **Limits.** No limit on channels per connection (Phoenix: 100, then
 //!   `too many channels joined`), and no join ever crashes (`join
 //!   crashed`). Messages are capped at 64 MiB and frames at 16 MiB
-//!   (tungstenite's defaults); Phoenix has no cap (PROTOCOL.md §4).
+//!   (tungstenite's defaults); Phoenix has no cap (docs/PROTOCOL.md §4).
 //! - **Idle timeout.** 60 s as in Phoenix, but settable (`--idle-timeout`),
 //!   and the close is ours: code 1000, reason `idle timeout` (Phoenix
 //!   leaves the close to the HTTP adapter). A client has 10 s to send its
@@ -124,7 +124,7 @@
 //!   over WebSocket; the session pings that socket so its idle timeout does
 //!   not end a session whose client sends no heartbeats.
 //! - **Tokens** are `lp.<n>.<hex>`, neither signed nor aged as Phoenix's
-//!   are (PROTOCOL.md §4: 1 209 600 s); a session dies after 15 s unpolled
+//!   are (docs/PROTOCOL.md §4: 1 209 600 s); a session dies after 15 s unpolled
 //!   as in Phoenix. The token is read from the `token` param only, not the
 //!   `x-phoenix-longpoll-token` header of Phoenix 1.8.10+.
 //! - **POST** is answered 200 at once, never 408; an NDJSON batch has no

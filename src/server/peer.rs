@@ -125,7 +125,7 @@ struct Conn<'s> {
     /// A budget ran out with work left, so the next turn must not wait.
     more_input: bool,
     more_inbox: bool,
-    /// When a frame last came from the client (idle timeout, PROTOCOL.md §4).
+    /// When a frame last came from the client (idle timeout, docs/PROTOCOL.md §4).
     last_seen: Instant,
     /// Set once we sent a close: give up waiting for the reply at this time.
     closing: Option<(Instant, String)>,

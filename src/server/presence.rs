@@ -1,5 +1,5 @@
 //! Presence on the demo `room:*` topics, as Phoenix.Presence keeps it for
-//! an app that tracks each socket by user (PROTOCOL.md §6): which
+//! an app that tracks each socket by user (docs/PROTOCOL.md §6): which
 //! connection is tracked under which key and `phx_ref`, and the
 //! `presence_state` and `presence_diff` payloads that follow.
 //!
@@ -20,7 +20,7 @@ struct Tracked {
 }
 
 /// Presence on `room:*` topics, as Phoenix.Presence keeps it for an app
-/// that tracks each socket by user (PROTOCOL.md §6): topic → key → one
+/// that tracks each socket by user (docs/PROTOCOL.md §6): topic → key → one
 /// meta per connection.
 #[derive(Default)]
 pub struct PresenceRegistry {

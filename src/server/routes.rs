@@ -1,6 +1,6 @@
 //! Channel routing for one connection of the built-in server: which topics
 //! are joined under which join_ref, and what the server answers to each
-//! incoming frame (PROTOCOL.md §3).
+//! incoming frame (docs/PROTOCOL.md §3).
 //!
 //! Pure: no sockets, threads or clock. [`Connection::handle_text`] turns one
 //! client text frame into a list of [`Action`]s; `peer.rs` carries them out
@@ -17,7 +17,7 @@ use crate::core::protocol::{self, Frame, Payload, Side, Vsn};
 
 /// Close code sent when a client frame cannot be decoded (RFC 6455 "internal
 /// error"): Phoenix crashes the whole connection process on such a frame
-/// (PROTOCOL.md §3, last bullet), which the client sees as a server error.
+/// (docs/PROTOCOL.md §3, last bullet), which the client sees as a server error.
 pub const CLOSE_UNDECODABLE: u16 = 1011;
 
 /// Close code of `kick`: Phoenix's server-side disconnect as the client sees
@@ -38,7 +38,7 @@ pub enum Action {
     /// Stop receiving broadcasts for this topic.
     Unsubscribe(String),
     /// Send this frame after a delay, as a channel that answers later with
-    /// `reply/2` does (PROTOCOL.md §3).
+    /// `reply/2` does (docs/PROTOCOL.md §3).
     SendLater(std::time::Duration, Frame),
     /// Start streaming a `flood:N` channel's pushes after what was sent so far.
     Flood(Flood),
@@ -66,7 +66,7 @@ pub enum Action {
 }
 
 /// What a topic routes to; first match wins, as in a Phoenix socket's
-/// `channel` declarations (PROTOCOL.md §3, "Routes").
+/// `channel` declarations (docs/PROTOCOL.md §3, "Routes").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     /// `room:*`: a chat-like channel with test events (echo, shout, …).
@@ -103,7 +103,7 @@ impl Route {
 struct Channel {
     route: Route,
     /// Ref of the join that created this instance; the join's `ref` when its
-    /// join_ref was null (PROTOCOL.md §2).
+    /// join_ref was null (docs/PROTOCOL.md §2).
     join_ref: Option<String>,
     /// Distinguishes instances even when two joins carry the same join_ref.
     instance: u64,
@@ -158,12 +158,12 @@ impl Connection {
     }
 
     /// Answers one text frame from the client. An undecodable frame closes
-    /// the connection, as it crashes a Phoenix socket (PROTOCOL.md §3).
+    /// the connection, as it crashes a Phoenix socket (docs/PROTOCOL.md §3).
     pub fn handle_text(&mut self, text: &str) -> Vec<Action> {
         self.handle_decoded(self.vsn.decode(text))
     }
 
-    /// Answers one binary frame (a V2 kind-0 push, PROTOCOL.md §2); under
+    /// Answers one binary frame (a V2 kind-0 push, docs/PROTOCOL.md §2); under
     /// V1, or when it does not decode, it closes the connection like an
     /// undecodable text frame.
     pub fn handle_binary(&mut self, data: &[u8]) -> Vec<Action> {
@@ -185,7 +185,7 @@ impl Connection {
         }
     }
 
-    /// Answers one decoded frame, in the order of PROTOCOL.md §3.
+    /// Answers one decoded frame, in the order of docs/PROTOCOL.md §3.
     pub fn handle_frame(&mut self, frame: Frame) -> Vec<Action> {
         // Heartbeats are answered before any channel lookup.
         if frame.topic == protocol::PHOENIX_TOPIC && frame.event == protocol::HEARTBEAT {
@@ -213,7 +213,7 @@ impl Connection {
             };
         };
         // Phoenix 1.8.12 drops a message for an older instance of the
-        // channel; a null join_ref is accepted (PROTOCOL.md §3, last row).
+        // channel; a null join_ref is accepted (docs/PROTOCOL.md §3, last row).
         if frame.join_ref.is_some() && frame.join_ref.as_deref() != channel.join_ref.as_deref() {
             return Vec::new();
         }
@@ -318,12 +318,12 @@ impl Connection {
         let Some(route) = Route::of(&frame.topic) else {
             return vec![unmatched(&frame)];
         };
-        // A duplicate join kills the old instance (PROTOCOL.md §3); its
+        // A duplicate join kills the old instance (docs/PROTOCOL.md §3); its
         // phx_close goes out after the new join's reply.
         let old = self.channels.remove(frame.topic.as_str());
         let mut out = join_reply(route, old.is_some(), &frame);
         // What `handle_info(:after_join, …)` does, once `join/3` has
-        // returned and its reply is out (PROTOCOL.md §3, "Order after a
+        // returned and its reply is out (docs/PROTOCOL.md §3, "Order after a
         // join"): presence for `room:*`.
         let after_join = (route == Route::Room).then(|| Action::Track {
             topic: frame.topic.to_string(),
@@ -377,7 +377,7 @@ impl Connection {
     }
 
     /// Ends the channel on `topic` with `phx_close` or `phx_error`, both
-    /// carrying ref = join_ref (PROTOCOL.md §3, `{:stop, …}`).
+    /// carrying ref = join_ref (docs/PROTOCOL.md §3, `{:stop, …}`).
     fn close_channel(&mut self, topic: &str, event: &str) -> Vec<Action> {
         let Some(channel) = self.channels.remove(topic) else {
             return Vec::new();
@@ -461,7 +461,7 @@ fn reply(join_ref: Option<&str>, to: &Frame, status: &str, response: impl Into<P
 }
 
 /// The reply to a join with no route or a message for a topic not joined:
-/// join_ref null (PROTOCOL.md §3).
+/// join_ref null (docs/PROTOCOL.md §3).
 fn unmatched(to: &Frame) -> Action {
     reply(None, to, "error", reason("unmatched topic"))
 }

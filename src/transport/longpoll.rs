@@ -1,4 +1,4 @@
-//! The long-poll transport (PROTOCOL.md §7), for networks that do not let
+//! The long-poll transport (docs/PROTOCOL.md §7), for networks that do not let
 //! WebSockets through.
 //!
 //! Phoenix's long-poll speaks the same frames over plain HTTP: a GET
@@ -54,10 +54,10 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// The largest answer read: a hostile endpoint must not grow memory
 /// without bound.
 const MAX_ANSWER: usize = 64 << 20;
-/// Frames per POST, as Phoenix accepts at most 100 lines (PROTOCOL.md §4).
+/// Frames per POST, as Phoenix accepts at most 100 lines (docs/PROTOCOL.md §4).
 const MAX_BATCH: usize = 100;
 /// The JS client's close codes for a session that is gone and for a
-/// failed request (PROTOCOL.md §5). The server sends neither: long-poll
+/// failed request (docs/PROTOCOL.md §5). The server sends neither: long-poll
 /// has no close frames. The connection loop reports a bridge close with
 /// `CLOSE_ERROR` as a lost connection, without the code.
 const CLOSE_SESSION_GONE: u16 = 3410;
@@ -194,7 +194,7 @@ pub fn connect(
     trust: &Trust,
     timeout: Duration,
 ) -> Result<Socket, LongPollError> {
-    // The token travels in its own header on long-poll (PROTOCOL.md §1);
+    // The token travels in its own header on long-poll (docs/PROTOCOL.md §1);
     // the subprotocol header means nothing here.
     let mut lp_headers = Vec::new();
     for (name, value) in headers {
@@ -487,7 +487,7 @@ impl Pump {
 /// `application/json`, which every Phoenix version takes. Several go as
 /// `application/x-ndjson`, at most [`MAX_BATCH`] lines, where Phoenix reads
 /// a line starting with `[` as a V2 frame and any other line as Base64
-/// binary (PROTOCOL.md §7). A V1 frame (`{…}`) would be taken for Base64
+/// binary (docs/PROTOCOL.md §7). A V1 frame (`{…}`) would be taken for Base64
 /// there, so each goes in a body of its own.
 fn bodies(frames: &[String]) -> Vec<Body> {
     let mut out = Vec::new();

@@ -1,5 +1,5 @@
 //! `cast`: a push that waits for no reply, for handlers that answer with
-//! `{:noreply, socket}` (PROTOCOL.md §3). A script goes on as soon as the
+//! `{:noreply, socket}` (docs/PROTOCOL.md §3). A script goes on as soon as the
 //! frame is written; a reply that does come is still shown, matched to its
 //! request, but `expect` never checks it.
 

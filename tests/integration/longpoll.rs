@@ -1,5 +1,5 @@
 //! `--transport longpoll` against the built-in server's long-poll endpoint
-//! (PROTOCOL.md §7): the same commands and output as over a WebSocket,
+//! (docs/PROTOCOL.md §7): the same commands and output as over a WebSocket,
 //! broadcasts between long-poll and WebSocket clients, tokens, TLS, and no
 //! heartbeats.
 

@@ -63,7 +63,7 @@ fn a_vsn_in_the_url_wins_over_the_option() {
         .assert_stdout_contains("reply ok to phx_join");
 }
 
-/// V1 frames from the server carry no join_ref (PROTOCOL.md §2), so
+/// V1 frames from the server carry no join_ref (docs/PROTOCOL.md §2), so
 /// received records say `null` there; every other field is the same.
 #[test]
 fn v1_json_records_match_v2_records_but_for_the_join_ref_v1_lacks() {

@@ -1,4 +1,4 @@
-//! V2 binary frames (PROTOCOL.md §2): kind 0 (push), 1 (reply) and 2
+//! V2 binary frames (docs/PROTOCOL.md §2): kind 0 (push), 1 (reply) and 2
 //! (broadcast), each a kind byte, one length byte per string field, the
 //! strings, then the raw data.
 //!
@@ -16,7 +16,7 @@ pub(super) fn check_len(field: &'static str, s: &str) -> Result<u8, EncodeError>
     })
 }
 
-/// Message kinds of V2 binary frames (PROTOCOL.md §2).
+/// Message kinds of V2 binary frames (docs/PROTOCOL.md §2).
 const KIND_PUSH: u8 = 0;
 const KIND_REPLY: u8 = 1;
 const KIND_BROADCAST: u8 = 2;

@@ -1,5 +1,5 @@
 //! Phoenix Channels wire format: the `Frame` envelope and its encodings
-//! (PROTOCOL.md §2): V2 JSON text (`[join_ref, ref, topic, event, payload]`),
+//! (docs/PROTOCOL.md §2): V2 JSON text (`[join_ref, ref, topic, event, payload]`),
 //! V1 JSON objects (`{"topic", "event", "payload", "ref", "join_ref"}`) and
 //! V2 binary frames (kinds 0, 1 and 2).
 //!
@@ -117,7 +117,7 @@ pub enum Payload {
     /// The data of a binary push (kind 0) or broadcast (kind 2).
     Binary(Vec<u8>),
     /// A binary reply (kind 1, event `phx_reply`): the status travels in the
-    /// event slot and the data is the raw response (PROTOCOL.md §2).
+    /// event slot and the data is the raw response (docs/PROTOCOL.md §2).
     BinaryReply { status: String, response: Vec<u8> },
 }
 
@@ -405,7 +405,7 @@ pub fn raw(json: String) -> Box<RawValue> {
 }
 
 /// The serializer a connection speaks, picked by the `vsn` connect param
-/// (PROTOCOL.md §1, §2).
+/// (docs/PROTOCOL.md §1, §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Vsn {
     /// `1.x.y`: JSON objects, no binary frames.
@@ -416,7 +416,7 @@ pub enum Vsn {
 }
 
 /// Which end sends a frame: the binary layouts and V1's `join_ref` key
-/// differ by direction (PROTOCOL.md §2).
+/// differ by direction (docs/PROTOCOL.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
     Client,

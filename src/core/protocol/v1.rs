@@ -1,4 +1,4 @@
-//! V1 text frames (PROTOCOL.md §2): the JSON object
+//! V1 text frames (docs/PROTOCOL.md §2): the JSON object
 //! `{"topic", "event", "payload", "ref", "join_ref"}`, both ways.
 //!
 //! The serializer of `vsn 1.0.0`: no binary frames (the parent's `Vsn`
@@ -14,7 +14,7 @@ use super::v2::RefField;
 use super::{DecodeError, Frame, Json, Payload, Side, push_json_str, push_opt_str};
 
 /// `{"topic":…,"event":…,"payload":…,"ref":…,"join_ref":…}`; the server's
-/// frames have no `join_ref` (PROTOCOL.md §2, V1).
+/// frames have no `join_ref` (docs/PROTOCOL.md §2, V1).
 pub(super) fn encode_v1(frame: &Frame, payload: &Json, side: Side) -> String {
     let mut out = String::with_capacity(64 + frame.topic.len() + payload.get().len());
     out.push_str("{\"topic\":");

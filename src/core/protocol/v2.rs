@@ -1,4 +1,4 @@
-//! V2 text frames (PROTOCOL.md §2): the JSON array
+//! V2 text frames (docs/PROTOCOL.md §2): the JSON array
 //! `[join_ref, ref, topic, event, payload]`, both ways.
 //!
 //! Decoding has two paths. The plain one ([`decode_view`]) reads the common

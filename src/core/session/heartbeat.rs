@@ -1,4 +1,4 @@
-//! The automatic heartbeat's bookkeeping (PROTOCOL.md §5): which beat is
+//! The automatic heartbeat's bookkeeping (docs/PROTOCOL.md §5): which beat is
 //! still unanswered, since when one has been, and the figures `status`
 //! shows.
 //!

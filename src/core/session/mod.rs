@@ -4,7 +4,7 @@
 //! Driven by the connection thread with requests to send, frames received and
 //! the current time; it never sleeps, prints or touches a socket, so every
 //! rule here is unit-tested with made-up instants. The rules follow the
-//! official JS client and PROTOCOL.md §5 and §8.
+//! official JS client and docs/PROTOCOL.md §5 and §8.
 //!
 //! This file owns the [`Session`] and turns requests into frames; its parts
 //! each have a file: `channels.rs` (the channels, their changes of state and

@@ -1,4 +1,4 @@
-//! What a received frame means (PROTOCOL.md §3, §8): a reply matched to
+//! What a received frame means (docs/PROTOCOL.md §3, §8): a reply matched to
 //! its request, or a push, broadcast, crash or close, current or stale,
 //! and what each does to its channel.
 //!

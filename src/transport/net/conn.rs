@@ -468,7 +468,7 @@ impl Conn {
 
     /// The heartbeat is due: judges the previous one, then sends the next.
     fn heartbeat(&mut self, link: &mut Link, now: Instant, flow: &mut Flow) -> Result<(), Ending> {
-        // The JS client's rule (PROTOCOL.md §5): the previous heartbeat
+        // The JS client's rule (docs/PROTOCOL.md §5): the previous heartbeat
         // must be answered by the time the next is due. A reply we have
         // not read because our output is behind does not count against
         // the server.

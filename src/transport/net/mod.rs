@@ -9,7 +9,7 @@
 //! one per frame.
 //!
 //! The `Session` outlives each socket: when one drops, the thread reconnects
-//! with the JS client's backoff (PROTOCOL.md §5), holding commands typed
+//! with the JS client's backoff (docs/PROTOCOL.md §5), holding commands typed
 //! meanwhile, and rejoins every topic with its payload (`channel.rs` has the
 //! rules). A heartbeat left unanswered until the next one is due closes the
 //! socket as dead.
@@ -203,7 +203,7 @@ struct Net {
 
 impl Net {
     /// Connects, serves the socket, and reconnects with the JS client's
-    /// backoff when it drops (PROTOCOL.md §5), until the front end closes
+    /// backoff when it drops (docs/PROTOCOL.md §5), until the front end closes
     /// it or the retry budget is spent. The session outlives each socket,
     /// so channels are rejoined with their payloads after a reconnect.
     ///

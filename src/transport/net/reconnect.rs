@@ -1,5 +1,5 @@
 //! Between sockets, for one connection: when to try again (the JS client's
-//! backoff, PROTOCOL.md §5, and the retry budget), what `status` says about
+//! backoff, docs/PROTOCOL.md §5, and the retry budget), what `status` says about
 //! uptime and reconnects, and the commands typed while the socket is down,
 //! each held until it opens or its deadline passes.
 //!

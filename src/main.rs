@@ -21,7 +21,7 @@ use std::time::Duration;
 use cli::{ColorChoice, Config, Sub, Target};
 use nix::sys::signal::{SigSet, Signal};
 use output::Style;
-use runner::{Input, Mode, Outcome, ReadAhead, Runner, Settings, Sink};
+use runner::{EXIT_CONNECTION, EXIT_FAILED, Input, Mode, Outcome, ReadAhead, Runner, Settings, Sink};
 
 /// Script lines read ahead of the one running, at most.
 const SCRIPT_READ_AHEAD: usize = 64;
@@ -30,9 +30,7 @@ const SCRIPT_READ_AHEAD: usize = 64;
 const SCRIPT_MAX_RETRIES: u32 = 10;
 
 /// Exit codes (documented in the README and `--help`).
-const EXIT_FAILED: u8 = 1;
 const EXIT_USAGE: u8 = 2;
-const EXIT_CONNECTION: u8 = 3;
 const EXIT_SIGINT: u8 = 130;
 const EXIT_SIGTERM: u8 = 143;
 
@@ -227,11 +225,8 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         runner.info(output::Info::ServerStarted { url: &url }, &text);
     }
     match runner.run() {
-        Outcome::Ok => Ok(ExitCode::SUCCESS),
-        Outcome::Failed => Ok(ExitCode::from(EXIT_FAILED)),
-        Outcome::ConnectionLost => Ok(ExitCode::from(EXIT_CONNECTION)),
         Outcome::CouldNotConnect(message) => Err(Fatal::connection(message)),
-        Outcome::Terminated(code) => Ok(ExitCode::from(code)),
+        outcome => Ok(ExitCode::from(outcome.exit_code())),
     }
 }
 

@@ -542,7 +542,43 @@ fn no_more(rest: &str, cmd: &str) -> Result<(), CommandError> {
 }
 
 /// Parses a payload: empty → `{}`; JSON; `<…>` shorthand; or key=value pairs.
+///
+/// A payload typed over several lines is sent compact, as [`compact`]
+/// makes it; one typed on one line is kept as typed.
 pub fn parse_payload(text: &str) -> Result<Box<RawValue>, PayloadError> {
+    let payload = parse_payload_as_typed(text)?;
+    if text.trim().contains('\n') {
+        Ok(raw(compact(payload.get())))
+    } else {
+        Ok(payload)
+    }
+}
+
+/// Valid JSON `json` without the whitespace outside its strings: keys stay
+/// in their order and numbers as they were spelled.
+pub fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let mut in_str = false;
+    let mut escaped = false;
+    for c in json.chars() {
+        if in_str {
+            match c {
+                _ if escaped => escaped = false,
+                '\\' => escaped = true,
+                '"' => in_str = false,
+                _ => {}
+            }
+        } else if matches!(c, ' ' | '\t' | '\n' | '\r') {
+            continue;
+        } else if c == '"' {
+            in_str = true;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn parse_payload_as_typed(text: &str) -> Result<Box<RawValue>, PayloadError> {
     let text = text.trim();
     if text.is_empty() {
         return Ok(raw("{}".to_owned()));
@@ -839,6 +875,15 @@ mod tests {
         );
         assert_eq!(payload_of("push t e [1, 2]"), "[1, 2]");
         assert_eq!(payload_of(r#"push t e "str""#), r#""str""#);
+    }
+
+    #[test]
+    fn a_payload_over_several_lines_is_compacted_in_order_and_spelling() {
+        assert_eq!(
+            payload_of("push t e {\n\"z\": [1,\n2.50, 1e3],\n  \"a\": \"s p \\\" q\"}"),
+            r#"{"z":[1,2.50,1e3],"a":"s p \" q"}"#
+        );
+        assert_eq!(compact("{ \"a\" :\t[ ] }"), r#"{"a":[]}"#);
     }
 
     #[test]

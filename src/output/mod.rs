@@ -25,7 +25,7 @@ use crate::core::event::{Event, Status};
 use crate::core::packed::Packed;
 use crate::core::presence::{Applied, State};
 use crate::core::protocol::{View, Vsn};
-use crate::core::session::Expired;
+use crate::core::session::{Expired, Unanswered};
 
 pub use clock::{clock, rfc3339};
 pub use human::human_payload;
@@ -62,6 +62,17 @@ impl Display {
         pretty: false,
         raw: false,
     };
+}
+
+/// What `Style::wait_passed` shows.
+pub struct WaitPass<'a> {
+    /// What followed `wait `: `TOPIC EVENT [JSON]`.
+    pub expected: &'a str,
+    pub topic: &'a str,
+    pub event: &'a str,
+    /// The matched message's payload, JSON text.
+    pub payload: &'a str,
+    pub line: Option<usize>,
 }
 
 /// What `Style::expectation` shows.
@@ -105,6 +116,12 @@ pub trait Render {
     fn help(&self, text: &str, out: &mut String);
     /// The outcome of `expect`, or of a `wait` with a payload that failed.
     fn expectation(&self, e: &Expectation<'_>, out: &mut String);
+    /// A `wait` that found its message: `✓ wait …`, or a `wait_passed`
+    /// record.
+    fn wait_passed(&self, w: &WaitPass<'_>, out: &mut String);
+    /// A request given up on (its channel crashed or closed, or the
+    /// connection dropped), with the script line that sent it.
+    fn unanswered(&self, u: &Unanswered, line: Option<usize>, out: &mut String);
     /// What a presence state or diff changed.
     fn presence(&self, applied: &Applied, out: &mut String);
     /// The `presence` command: who is present on each topic.
@@ -181,6 +198,16 @@ impl Style {
     /// expected vs got.
     pub fn expectation(&self, e: &Expectation<'_>, out: &mut String) {
         self.with(|r| r.expectation(e, out));
+    }
+
+    /// [`Render::wait_passed`].
+    pub fn wait_passed(&self, w: &WaitPass<'_>, out: &mut String) {
+        self.with(|r| r.wait_passed(w, out));
+    }
+
+    /// [`Render::unanswered`].
+    pub fn unanswered(&self, u: &Unanswered, line: Option<usize>, out: &mut String) {
+        self.with(|r| r.unanswered(u, line, out));
     }
 
     /// [`Render::presence`]: `+ alice (2 sessions)` and `- bob` lines, or

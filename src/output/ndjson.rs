@@ -14,11 +14,11 @@ use crate::core::event::{Event, Status};
 use crate::core::packed::Packed;
 use crate::core::presence::{Applied, Change, State};
 use crate::core::protocol::{Frame, View};
-use crate::core::session::{Expired, Message as PhxMessage, Reply, Transition};
+use crate::core::session::{Expired, Message as PhxMessage, Reply, Transition, Unanswered};
 use crate::output::clock;
 use crate::output::fmt::{timeout_text, undecodable_message};
 use crate::output::records::{self as rec, Info, Ms, Notice, Payload};
-use crate::output::{Expectation, Render};
+use crate::output::{Expectation, Render, WaitPass};
 
 /// Renders NDJSON records.
 pub struct Ndjson;
@@ -35,15 +35,7 @@ impl Render for Ndjson {
             Event::Message(m) => message(m, out),
             Event::Messages(pack) => self.plain_messages(pack, 0..pack.len(), out, &mut |_, _| {}),
             Event::TimedOut(e) => self.timeout(e, None, false, out),
-            Event::Unanswered(u) => notice(
-                out,
-                Notice::Unanswered {
-                    ref_: &u.ref_,
-                    topic: &u.topic,
-                    request: &u.event,
-                    reason: u.because,
-                },
-            ),
+            Event::Unanswered(u) => self.unanswered(u, None, out),
             Event::Topics { topics, .. } => notice(
                 out,
                 Notice::Topics {
@@ -173,6 +165,7 @@ impl Render for Ndjson {
             notice(
                 out,
                 Notice::ExpectPassed {
+                    line: e.line,
                     expected: e.expected,
                 },
             );
@@ -180,6 +173,32 @@ impl Render for Ndjson {
             let failed = rec::ExpectFailed::new(e.summary, e.line, e.expected, e.got, e.detail);
             rec::push(out, &failed);
         }
+    }
+
+    fn wait_passed(&self, w: &WaitPass<'_>, out: &mut String) {
+        notice(
+            out,
+            Notice::WaitPassed(rec::WaitPassed {
+                line: w.line,
+                expected: w.expected,
+                topic: w.topic,
+                awaited: w.event,
+                payload: Payload::Json(w.payload),
+            }),
+        );
+    }
+
+    fn unanswered(&self, u: &Unanswered, line: Option<usize>, out: &mut String) {
+        notice(
+            out,
+            Notice::Unanswered {
+                ref_: &u.ref_,
+                topic: &u.topic,
+                request: &u.event,
+                reason: u.because,
+                line,
+            },
+        );
     }
 
     fn presence(&self, applied: &Applied, out: &mut String) {

@@ -308,6 +308,9 @@ pub enum Notice<'a> {
         topic: &'a str,
         request: &'a str,
         reason: &'a str,
+        /// The script line of the request, when a script awaits it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<usize>,
     },
     Topics {
         topics: Topics<'a>,
@@ -320,9 +323,60 @@ pub enum Notice<'a> {
     Help {
         text: &'a str,
     },
+    /// An `expect` that passed: `expected` is the line after `expect `.
     ExpectPassed {
+        /// The script line; absent at the prompt.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<usize>,
         expected: &'a str,
     },
+    /// A `wait` that found its message.
+    WaitPassed(WaitPassed<'a>),
+}
+
+/// `wait_passed`: a `wait` that found its message. The awaited event is
+/// `awaited`, since `event` names the record.
+#[derive(Serialize)]
+pub struct WaitPassed<'a> {
+    /// The script line; absent at the prompt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// The line after `wait ` as the human `✓ wait …` line shows it:
+    /// `TOPIC EVENT [JSON]`.
+    pub expected: &'a str,
+    pub topic: &'a str,
+    pub awaited: &'a str,
+    /// The matched message's payload.
+    pub payload: Payload<'a>,
+}
+
+/// `summary`: the last record of a `--json` run that printed a summary
+/// line, with the same counts. Fields are only ever added.
+#[derive(Serialize)]
+pub struct Summary {
+    pub commands: usize,
+    pub replies: SummaryReplies,
+    pub expectations: SummaryExpectations,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<u8>,
+}
+
+#[derive(Serialize)]
+pub struct SummaryReplies {
+    pub ok: usize,
+    pub error: usize,
+    pub timed_out: usize,
+    pub unanswered: usize,
+}
+
+#[derive(Serialize)]
+pub struct SummaryExpectations {
+    pub passed: usize,
+    pub failed: usize,
+}
+
+impl Record for Summary {
+    const TYPE: &'static str = "summary";
 }
 
 impl Record for Notice<'_> {

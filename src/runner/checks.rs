@@ -16,7 +16,8 @@ use super::flow::Step;
 use crate::core::packed::Recent;
 use crate::core::protocol::{Frame, View};
 use crate::lang::matcher;
-use crate::output::{Expectation, Info, display_json};
+use crate::output::records;
+use crate::output::{Expectation, Info, WaitPass, display_json};
 
 /// Messages kept for `wait` to find, at most (oldest dropped first).
 const WAIT_MEMORY: usize = 10_000;
@@ -220,6 +221,24 @@ pub(super) struct Tally {
 }
 
 impl Tally {
+    /// The `summary` record: the counts of [`Tally::line`].
+    pub fn record(&self, exit_code: Option<u8>) -> records::Summary {
+        records::Summary {
+            commands: self.commands,
+            replies: records::SummaryReplies {
+                ok: self.ok,
+                error: self.error,
+                timed_out: self.timed_out,
+                unanswered: self.unanswered,
+            },
+            expectations: records::SummaryExpectations {
+                passed: self.passed,
+                failed: self.failed,
+            },
+            exit_code,
+        }
+    }
+
     pub fn line(&self) -> String {
         let plural =
             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
@@ -276,8 +295,15 @@ impl Runner {
             timeout,
             line,
         };
-        if self.checks.recent.take_first(|v| wait.offer(v)) {
-            self.wait_passed();
+        let mut found = None;
+        if self.checks.recent.take_first(|v| {
+            let hit = wait.offer(v);
+            if hit {
+                found = Some(v.payload.to_owned());
+            }
+            hit
+        }) {
+            self.wait_passed(&wait, found.as_deref().unwrap_or("null"));
             return;
         }
         // Counted from now: looking through the kept messages took time.
@@ -285,9 +311,24 @@ impl Runner {
         self.step = Step::Waiting(wait);
     }
 
-    /// Counts a `wait` that found its message.
-    fn wait_passed(&mut self) {
+    /// Counts and shows a `wait` that found its message, whose payload
+    /// is `payload`.
+    fn wait_passed(&mut self, wait: &Wait, payload: &str) {
         self.checks.tally.passed += 1;
+        let expected = match &wait.payload {
+            Some(p) => format!("{} {} {p}", wait.topic, wait.event),
+            None => format!("{} {}", wait.topic, wait.event),
+        };
+        let pass = WaitPass {
+            expected: &expected,
+            topic: &wait.topic,
+            event: &wait.event,
+            payload,
+            line: self.line_label(wait.line),
+        };
+        let mut s = std::mem::take(&mut self.screen.out);
+        self.settings.style.wait_passed(&pass, &mut s);
+        self.screen.out = s;
     }
 
     /// Offers an incoming message to a pending `wait`, or keeps it for a later one.
@@ -307,8 +348,9 @@ impl Runner {
         if let Step::Waiting(wait) = &mut self.step
             && wait.offer(v)
         {
-            self.step = Step::Idle;
-            self.wait_passed();
+            if let Step::Waiting(wait) = std::mem::replace(&mut self.step, Step::Idle) {
+                self.wait_passed(&wait, v.payload);
+            }
             return true;
         }
         false

@@ -115,9 +115,13 @@ impl Runner {
             } else {
                 &mut self.screen.out
             });
-            match timeout {
-                Some((e, (line, hint))) => self.settings.style.timeout(e, line, hint, &mut s),
-                None => self.settings.style.event(ev, &mut s),
+            match (timeout, ev) {
+                (Some((e, (line, hint))), _) => self.settings.style.timeout(e, line, hint, &mut s),
+                (None, Event::Unanswered(u)) => {
+                    let line = self.awaited_line(&u.ref_);
+                    self.settings.style.unanswered(u, line, &mut s);
+                }
+                (None, _) => self.settings.style.event(ev, &mut s),
             }
             if is_error {
                 self.screen.err = s;
@@ -226,14 +230,20 @@ impl Runner {
         }
     }
 
+    /// The script line of the request `ref_`, when a script line awaits
+    /// its reply.
+    fn awaited_line(&self, ref_: &str) -> Option<usize> {
+        match &self.step {
+            Step::Reply { ref_: r, line } if r == ref_ => *line,
+            _ => None,
+        }
+    }
+
     /// The script line of a request that timed out, and whether to say
     /// that `cast` may be what it needed: for a push, each time in a
     /// script, once per session at the prompt.
     fn timeout_context(&mut self, e: &Expired) -> (Option<usize>, bool) {
-        let line = match &self.step {
-            Step::Reply { ref_, line } if *ref_ == e.ref_ => *line,
-            _ => None,
-        };
+        let line = self.awaited_line(&e.ref_);
         let push = e.topic != PHOENIX_TOPIC && e.event != PHX_JOIN && e.event != PHX_LEAVE;
         let hint = push && (line.is_some() || !self.replies.cast_hinted);
         if hint && line.is_none() {

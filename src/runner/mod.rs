@@ -103,6 +103,23 @@ pub enum Outcome {
     Terminated(u8),
 }
 
+/// A script line failed.
+pub const EXIT_FAILED: u8 = 1;
+/// The server could not be reached, or the connection was lost.
+pub const EXIT_CONNECTION: u8 = 3;
+
+impl Outcome {
+    /// The process's exit code for this outcome.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Outcome::Ok => 0,
+            Outcome::Failed => EXIT_FAILED,
+            Outcome::ConnectionLost | Outcome::CouldNotConnect(_) => EXIT_CONNECTION,
+            Outcome::Terminated(code) => *code,
+        }
+    }
+}
+
 /// Interactive or piped.
 pub enum Mode {
     /// Lines wait for their replies; failures set the exit status. The
@@ -238,13 +255,20 @@ impl Runner {
             // Output closed or the channel ended: close the socket politely.
             self.net.send(ToNet::Close);
         }
+        let outcome = self.outcome();
+        if self.settings.style.json && !self.interactive() && self.link.connect_error.is_none() {
+            // The last record: the summary line's counts, and how the
+            // run exits.
+            let record = self.checks.tally.record(Some(outcome.exit_code()));
+            crate::output::records::push(&mut self.screen.out, &record);
+        }
         self.final_flush();
         if self.settings.summary && self.link.connect_error.is_none() {
             let mut stderr = io::stderr().lock();
             let _ = writeln!(stderr, "{}", self.checks.tally.line());
             let _ = stderr.flush();
         }
-        self.finish()
+        self.finish(outcome)
     }
 
     /// Handles what has already arrived without blocking, so a burst is
@@ -262,25 +286,23 @@ impl Runner {
 
     /// Waits for the network thread (unless it was given up on) and says
     /// how the run ended.
-    fn finish(self) -> Outcome {
-        let Runner {
-            net,
-            link,
-            checks,
-            settings,
-            terminated,
-            ..
-        } = self;
-        if !link.abandon_net {
-            net.join();
+    fn finish(self, outcome: Outcome) -> Outcome {
+        if !self.link.abandon_net {
+            self.net.join();
         }
-        if let Some(code) = terminated {
+        outcome
+    }
+
+    /// How the run ended; nothing that decides it changes once the loop
+    /// is over.
+    fn outcome(&self) -> Outcome {
+        if let Some(code) = self.terminated {
             Outcome::Terminated(code)
-        } else if let Some(e) = link.connect_error {
-            Outcome::CouldNotConnect(e)
-        } else if link.lost {
+        } else if let Some(e) = &self.link.connect_error {
+            Outcome::CouldNotConnect(e.clone())
+        } else if self.link.lost {
             Outcome::ConnectionLost
-        } else if checks.failed && matches!(settings.mode, Mode::Script { .. }) {
+        } else if self.checks.failed && matches!(self.settings.mode, Mode::Script { .. }) {
             Outcome::Failed
         } else {
             Outcome::Ok

@@ -61,8 +61,9 @@ const FIRST_PROMPT_WAIT: Duration = Duration::from_secs(1);
 
 pub type LineEditor = Editor<Gate, FileHistory>;
 
-/// Shown while a command's JSON payload is still open.
-const CONTINUATION_PROMPT: &str = "... ";
+/// Shown while a command's JSON payload is still open: it starts with
+/// `... ` and says how to give up on the command.
+const CONTINUATION_PROMPT: &str = "... (Ctrl-C cancels) ";
 
 /// The editor's helper: completion, hints, and the gate that tells the
 /// runner when printing above the prompt is safe.

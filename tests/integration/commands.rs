@@ -28,6 +28,7 @@ fn lobby_session_transcript_is_exact() {
             ← room:lobby reply ok to echo (ref 2, _) {"body":"hi","count":3}
             → room:lobby shout {"x":1}  (ref 3, cast)
             ← room:lobby broadcast shout {"x":1}
+            ✓ wait room:lobby shout
               room:lobby  joined    join_ref 1
             → room:lobby phx_leave {}  (ref 4)
             ← room:lobby reply ok to phx_leave (ref 4, _) {}
@@ -222,6 +223,7 @@ fn raw_sends_the_text_exactly_and_its_reply_is_unmatched() {
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
             → raw [null,"99","phoenix","heartbeat",{}]
             ← phoenix reply ok to an unknown request (ref 99) {}
+            ✓ wait phoenix phx_reply
             * connection closed: code 1000
             "#,
         ));
@@ -360,6 +362,7 @@ fn flood_pushes_arrive_in_order_then_done() {
             ← flood:3 push msg {"i":2}
             ← flood:3 push msg {"i":3}
             ← flood:3 push done {"count":3}
+            ✓ wait flood:3 done
             * connection closed: code 1000
             "#,
         ));

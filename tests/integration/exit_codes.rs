@@ -181,7 +181,7 @@ fn a_push_that_crashes_its_channel_stops_waiting_at_once_and_exits_0() {
             → room:lobby crash {}  (ref 2)
             ← room:lobby phx_error: the channel crashed {"reason":"channel_crash"}
             * room:lobby errored (phx_error); rejoining in 1 s
-            * no reply to crash on room:lobby (ref 2): the channel crashed
+            * line 2: no reply to crash on room:lobby (ref 2): the channel crashed
             * room:lobby is not joined yet: queued until it has joined
             * rejoining room:lobby with its join payload (attempt 1)
             → room:lobby phx_join {}  (ref 3)

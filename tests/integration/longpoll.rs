@@ -30,6 +30,7 @@ fn join_push_reply_and_broadcast_over_long_poll() {
             ← room:lobby reply ok to echo (ref 3, _) hex:00ff
             → room:lobby shout {"x":1}  (ref 4, cast)
             ← room:lobby broadcast shout {"x":1}
+            ✓ wait room:lobby shout
             → room:lobby phx_leave {}  (ref 5)
             ← room:lobby reply ok to phx_leave (ref 5, _) {}
             ← room:lobby phx_close: channel closed {}

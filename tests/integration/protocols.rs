@@ -17,6 +17,7 @@ const LOBBY_OUT: &str = r#"
     ← room:lobby reply ok to echo (ref 2, _) {"body":"hi","count":3}
     → room:lobby shout {"x":1}  (ref 3, cast)
     ← room:lobby broadcast shout {"x":1}
+    ✓ wait room:lobby shout
       room:lobby  joined    join_ref 1
     → room:lobby phx_leave {}  (ref 4)
     ← room:lobby reply ok to phx_leave (ref 4, _) {}
@@ -112,6 +113,7 @@ fn binary_push_gets_a_binary_reply_and_broadcast() {
             ← room:lobby reply ok to echo (ref 2, _) hex:deadbeef
             → room:lobby shout hex:010203  (ref 3, cast)
             ← room:lobby broadcast shout hex:010203
+            ✓ wait room:lobby shout
             * connection closed: code 1000
             "#,
         ]));

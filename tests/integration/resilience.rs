@@ -105,7 +105,7 @@ fn a_reply_that_comes_after_the_crash_is_matched_to_its_request() {
         )
         .run();
     out.assert_success()
-        .assert_stdout_contains("* no reply to echo on room:lobby (ref 3): the channel crashed\n")
+        .assert_stdout_contains("* line 4: no reply to echo on room:lobby (ref 3): the channel crashed\n")
         .assert_stdout_contains(
             "← room:lobby reply error to echo (ref 3, _) late {\"reason\":\"unmatched topic\"}\n",
         )
@@ -289,7 +289,7 @@ fn a_kick_with_no_reconnect_ends_the_run_with_exit_3() {
         .expect("checked");
     let unanswered = out
         .stdout
-        .find("* no reply to kick on room:lobby (ref 2): the connection dropped")
+        .find("* line 2: no reply to kick on room:lobby (ref 2): the connection dropped")
         .unwrap_or_else(|| panic!("no unanswered line\n{report}"));
     assert!(drop < unanswered, "{report}");
     assert_eq!(out.stdout.matches("code 1011").count(), 1, "{report}");

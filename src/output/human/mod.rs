@@ -32,7 +32,7 @@ use crate::output::fmt::{
 };
 use crate::output::records::Info;
 use crate::output::safe::{clean, display_json};
-use crate::output::{Expectation, Render, Style};
+use crate::output::{Expectation, Render, Style, WaitPass};
 
 /// Binary payloads up to this many bytes are shown in full.
 const BINARY_SHOWN: usize = 32;
@@ -155,6 +155,14 @@ impl Render for Human<'_> {
         }
     }
 
+    fn wait_passed(&self, w: &WaitPass<'_>, out: &mut String) {
+        let _ = writeln!(out, "{} wait {}", "✓".green(), clean(w.expected));
+    }
+
+    fn unanswered(&self, u: &Unanswered, line: Option<usize>, out: &mut String) {
+        unanswered(u, line, out);
+    }
+
     fn presence(&self, applied: &Applied, out: &mut String) {
         presence::changes(applied, out);
     }
@@ -185,7 +193,7 @@ impl Human<'_> {
             // Rendered by `event`, a line each.
             Event::Messages(_) => {}
             Event::TimedOut(e) => self.timeout(e, None, false, out),
-            Event::Unanswered(u) => unanswered(u, out),
+            Event::Unanswered(u) => unanswered(u, None, out),
             Event::Topics { topics, .. } => topics_list(topics, out),
             Event::Undecodable { error, text } => {
                 let msg = undecodable_message(error, text);
@@ -477,14 +485,15 @@ fn channel_state(t: &Transition, out: &mut String) {
     let _ = writeln!(out, "{} {}", "*".yellow(), line.yellow());
 }
 
-fn unanswered(u: &Unanswered, out: &mut String) {
+fn unanswered(u: &Unanswered, line: Option<usize>, out: &mut String) {
     let what = match u.because {
         "phx_error" => "the channel crashed",
         "disconnected" => "the connection dropped",
         _ => "the channel closed",
     };
+    let at = line.map(|n| format!("line {n}: ")).unwrap_or_default();
     let text = format!(
-        "no reply to {} on {} (ref {}): {what}",
+        "{at}no reply to {} on {} (ref {}): {what}",
         clean(&u.event),
         clean(&u.topic),
         clean(&u.ref_)

@@ -21,7 +21,9 @@ use std::time::Duration;
 use cli::{ColorChoice, Config, Sub, Target};
 use nix::sys::signal::{SigSet, Signal};
 use output::Style;
-use runner::{EXIT_CONNECTION, EXIT_FAILED, Input, Mode, Outcome, ReadAhead, Runner, Settings, Sink};
+use runner::{
+    EXIT_CONNECTION, EXIT_FAILED, Input, Mode, Outcome, ReadAhead, Runner, Settings, Sink,
+};
 
 /// Script lines read ahead of the one running, at most.
 const SCRIPT_READ_AHEAD: usize = 64;

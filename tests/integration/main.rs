@@ -30,5 +30,6 @@ mod properties;
 mod protocols;
 mod readme;
 mod resilience;
+mod script_records;
 mod secrets;
 mod smoke_tests;

@@ -105,7 +105,9 @@ fn a_reply_that_comes_after_the_crash_is_matched_to_its_request() {
         )
         .run();
     out.assert_success()
-        .assert_stdout_contains("* line 4: no reply to echo on room:lobby (ref 3): the channel crashed\n")
+        .assert_stdout_contains(
+            "* line 4: no reply to echo on room:lobby (ref 3): the channel crashed\n",
+        )
         .assert_stdout_contains(
             "← room:lobby reply error to echo (ref 3, _) late {\"reason\":\"unmatched topic\"}\n",
         )

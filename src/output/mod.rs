@@ -946,6 +946,28 @@ mod tests {
             line: Some(4),
         };
         style.expectation(&fail, out);
+        style.expectation(
+            &Expectation {
+                line: Some(2),
+                ..pass
+            },
+            out,
+        );
+        let wait = WaitPass {
+            expected: "room:a shout {\"b\":1}",
+            topic: "room:a",
+            event: "shout",
+            payload: "{\"b\":1.50,\"c\":\"\u{1b}\"}",
+            line: Some(5),
+        };
+        style.wait_passed(&wait, out);
+        let unanswered = Unanswered {
+            ref_: "6".into(),
+            topic: "room:a".into(),
+            event: "crash".into(),
+            because: "phx_error",
+        };
+        style.unanswered(&unanswered, Some(6), out);
         let (applied, tracker) = some_presence();
         for a in &applied {
             style.presence(a, out);
@@ -1044,6 +1066,9 @@ mod tests {
 {"type":"info","time":"T","event":"help","text":"commands:\n  join TOPIC\n"}
 {"type":"info","time":"T","event":"expect_passed","expected":"ok {\"a\":1}"}
 {"type":"error","time":"T","message":"expected ok, got error","kind":"expect","line":4,"expected":"ok {\"a\":1}","got":"error {\"a\":2}","detail":"at .a expected 1, got \"x\""}
+{"type":"info","time":"T","event":"expect_passed","line":2,"expected":"ok {\"a\":1}"}
+{"type":"info","time":"T","event":"wait_passed","line":5,"expected":"room:a shout {\"b\":1}","topic":"room:a","awaited":"shout","payload":{"b":1.50,"c":"\u001b"}}
+{"type":"info","time":"T","event":"unanswered","ref":"6","topic":"room:a","request":"crash","reason":"phx_error","line":6}
 {"type":"presence","time":"T","topic":"room:1","joins":{"al":{"metas":[{"phx_ref":"c"}],"x":1},"bob":{"metas":[{"phx_ref":"a","s":"\b"},{"phx_ref":"b"}]}},"leaves":{}}
 {"type":"presence","time":"T","topic":"room:1","joins":{"cy":{"metas":[{"phx_ref":"d"}]}},"leaves":{"bob":{"metas":[{"phx_ref":"a"}]}}}
 {"type":"presence","time":"T","topic":"room:1","state":{"al":{"metas":[{"phx_ref":"c"}],"x":1},"bob":{"metas":[{"phx_ref":"b"}]},"cy":{"metas":[{"phx_ref":"d"}]}}}
@@ -1096,6 +1121,9 @@ failed: line 4: expected ok, got error
   expected: ok {"a":1}
   got:      error {"a":2}
   (at .a expected 1, got "x")
+✓ expect ok
+✓ wait room:a shout {"b":1}
+* line 6: no reply to crash on room:a (ref 6): the channel crashed
   room:1 + al
   room:1 + bob (2 sessions)
   room:1 + cy

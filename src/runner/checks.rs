@@ -558,6 +558,27 @@ mod tests {
     }
 
     #[test]
+    fn the_summary_record_holds_the_summary_lines_counts() {
+        let t = Tally {
+            commands: 4,
+            ok: 3,
+            error: 1,
+            timed_out: 2,
+            unanswered: 0,
+            passed: 5,
+            failed: 6,
+        };
+        let mut out = String::new();
+        records::push_at(&mut out, &t.record(Some(1)), "T");
+        assert_eq!(
+            out,
+            "{\"type\":\"summary\",\"time\":\"T\",\"commands\":4,\
+             \"replies\":{\"ok\":3,\"error\":1,\"timed_out\":2,\"unanswered\":0},\
+             \"expectations\":{\"passed\":5,\"failed\":6},\"exit_code\":1}\n"
+        );
+    }
+
+    #[test]
     fn the_summary_names_unanswered_requests_only_when_there_are_some() {
         let t = Tally {
             commands: 2,

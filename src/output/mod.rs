@@ -94,14 +94,16 @@ pub trait Render {
     /// A network event (automatic heartbeats already filtered out).
     fn event(&self, ev: &Event, out: &mut String);
     /// Packed pushes and broadcasts `range`, in order, a line each;
-    /// `seen` is shown each message after its line.
+    /// `seen` is shown each message after its line. When `seen` returns
+    /// true the run stops after that message (so the caller can print
+    /// something right under it); the index to go on from is returned.
     fn plain_messages(
         &self,
         pack: &Packed,
         range: Range<usize>,
         out: &mut String,
-        seen: &mut dyn FnMut(usize, &View<'_>),
-    );
+        seen: &mut dyn FnMut(usize, &View<'_>) -> bool,
+    ) -> usize;
     /// The `status` report: one `info` record with `event: "status"`, or
     /// a short table.
     fn status(&self, st: &Status, url: &str, out: &mut String);
@@ -164,9 +166,9 @@ impl Style {
         pack: &Packed,
         range: Range<usize>,
         out: &mut String,
-        mut seen: impl FnMut(usize, &View<'_>),
-    ) {
-        self.with(|r| r.plain_messages(pack, range, out, &mut seen));
+        mut seen: impl FnMut(usize, &View<'_>) -> bool,
+    ) -> usize {
+        self.with(|r| r.plain_messages(pack, range, out, &mut seen))
     }
 
     /// [`Render::status`].

@@ -33,7 +33,9 @@ impl Render for Ndjson {
             Event::Rejected { message, .. } => self.error(message, None, out),
             Event::Reply(r) => reply(r, out),
             Event::Message(m) => message(m, out),
-            Event::Messages(pack) => self.plain_messages(pack, 0..pack.len(), out, &mut |_, _| {}),
+            Event::Messages(pack) => {
+                self.plain_messages(pack, 0..pack.len(), out, &mut |_, _| false);
+            }
             Event::TimedOut(e) => self.timeout(e, None, false, out),
             Event::Unanswered(u) => self.unanswered(u, None, out),
             Event::Topics { topics, .. } => notice(
@@ -107,15 +109,19 @@ impl Render for Ndjson {
         pack: &Packed,
         range: Range<usize>,
         out: &mut String,
-        seen: &mut dyn FnMut(usize, &View<'_>),
-    ) {
+        seen: &mut dyn FnMut(usize, &View<'_>) -> bool,
+    ) -> usize {
         // Written in one go: one reading of the clock serves them all.
         let now = clock::with_now(str::to_owned);
+        let range_end = range.end;
         for i in range {
             let v = pack.get(i);
             plain_message(&v, &now, out);
-            seen(i, &v);
+            if seen(i, &v) {
+                return i + 1;
+            }
         }
+        range_end
     }
 
     fn status(&self, st: &Status, url: &str, out: &mut String) {

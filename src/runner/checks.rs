@@ -313,7 +313,7 @@ impl Runner {
 
     /// Counts and shows a `wait` that found its message, whose payload
     /// is `payload`.
-    fn wait_passed(&mut self, wait: &Wait, payload: &str) {
+    pub(super) fn wait_passed(&mut self, wait: &Wait, payload: &str) {
         self.checks.tally.passed += 1;
         let expected = match &wait.payload {
             Some(p) => format!("{} {} {p}", wait.topic, wait.event),
@@ -345,15 +345,26 @@ impl Runner {
     /// Shows a message to a pending `wait`: true if it was the one waited
     /// for (it is then not kept for a later one).
     pub(super) fn wait_sees(&mut self, v: &View<'_>) -> bool {
+        match self.wait_takes(v) {
+            Some(wait) => {
+                self.wait_passed(&wait, v.payload);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Shows a message to a pending `wait` and, if it was the one waited
+    /// for, ends the wait and returns it, for the caller to pass with
+    /// [`Runner::wait_passed`] where its line belongs.
+    pub(super) fn wait_takes(&mut self, v: &View<'_>) -> Option<Wait> {
         if let Step::Waiting(wait) = &mut self.step
             && wait.offer(v)
+            && let Step::Waiting(wait) = std::mem::replace(&mut self.step, Step::Idle)
         {
-            if let Step::Waiting(wait) = std::mem::replace(&mut self.step, Step::Idle) {
-                self.wait_passed(&wait, v.payload);
-            }
-            return true;
+            return Some(wait);
         }
-        false
+        None
     }
 
     /// The deadline of a `wait` passed.

@@ -316,9 +316,16 @@ impl Runner {
         while at < pack.len() {
             let to = pack.len().min(at + FLUSH_EVERY);
             let mut out = std::mem::take(&mut self.screen.out);
-            style.plain_messages(pack, at..to, &mut out, |i, v| {
-                if taken.is_none() && matches!(self.step, Step::Waiting(_)) && self.wait_sees(v) {
+            // A `wait` that passes stops the run there, so its `✓` line
+            // comes right under the message it matched.
+            let mut passed = None;
+            let next = style.plain_messages(pack, at..to, &mut out, |i, v| {
+                if taken.is_none()
+                    && matches!(self.step, Step::Waiting(_))
+                    && let Some(wait) = self.wait_takes(v)
+                {
                     taken = Some(i);
+                    passed = Some((wait, v.payload.to_owned()));
                 }
                 if interactive && (v.topic != topic || v.event != event) {
                     topic.clear();
@@ -332,12 +339,16 @@ impl Runner {
                         });
                     }
                 }
+                passed.is_some()
             });
             self.screen.out = out;
+            if let Some((wait, payload)) = passed {
+                self.wait_passed(&wait, &payload);
+            }
             if self.screen.out.len() >= FLUSH_AT {
                 self.flush();
             }
-            at = to;
+            at = next;
         }
         self.checks.recent.keep(pack, taken);
     }

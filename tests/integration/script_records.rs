@@ -234,3 +234,53 @@ fn a_payload_over_several_lines_is_sent_compact_in_its_order_and_spelling() {
         .assert_stdout_contains("→ room:lobby echo {\"z\":[1,2.50e0],\"a\":\"s  p\"}  (ref 2)\n")
         .assert_stdout_contains("{\"z\":[1,2.50e0],\"a\":\"s  p\"}\n");
 }
+
+/// A `wait` that passes inside a run of messages that arrived together
+/// prints its `✓` line right under the message it matched, in human
+/// output and in `--json`. The server stalls (reads nothing) after the
+/// `stall` reply, so the casts are answered in one burst while the `wait`
+/// is already pending.
+#[test]
+fn a_wait_passing_inside_a_burst_is_shown_under_its_message() {
+    let server = Server::start();
+    let mut script = String::from("join room:burst\npush room:burst stall ms:=300\n");
+    for n in 1..=40 {
+        script.push_str(&format!("cast room:burst shout n:={n}\n"));
+    }
+    script.push_str("wait room:burst shout {\"n\":20}\nwait room:burst shout n:=40\n");
+    let out = Script::new(&server).stdin(&script).run();
+    out.assert_success().assert_stdout_contains(
+        "← room:burst broadcast shout {\"n\":20}\n\
+         ✓ wait room:burst shout {\"n\":20}\n\
+         ← room:burst broadcast shout {\"n\":21}\n",
+    );
+    let out = Script::new(&server).arg("--json").stdin(&script).run();
+    out.assert_success();
+    let records = timeless(&out);
+    let at = records
+        .iter()
+        .position(|r| r["event"] == "wait_passed")
+        .unwrap_or_else(|| panic!("no wait_passed\n{}", out.report()));
+    assert_eq!(
+        records[at - 1]["payload"],
+        json!({"n": 20}),
+        "{}",
+        out.report()
+    );
+    assert_eq!(records[at]["line"], 43, "{}", out.report());
+    assert_eq!(
+        records[at + 1]["payload"],
+        json!({"n": 21}),
+        "{}",
+        out.report()
+    );
+    assert_eq!(
+        records
+            .iter()
+            .filter(|r| r["event"] == "wait_passed")
+            .count(),
+        2,
+        "{}",
+        out.report()
+    );
+}

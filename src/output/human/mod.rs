@@ -62,7 +62,7 @@ impl Render for Human<'_> {
                 return;
             }
             // A line each, each with its own timestamp.
-            self.plain_messages(pack, 0..pack.len(), out, &mut |_, _| {});
+            self.plain_messages(pack, 0..pack.len(), out, &mut |_, _| false);
             return;
         }
         let start = out.len();
@@ -75,14 +75,15 @@ impl Render for Human<'_> {
         pack: &Packed,
         range: Range<usize>,
         out: &mut String,
-        seen: &mut dyn FnMut(usize, &View<'_>),
-    ) {
+        seen: &mut dyn FnMut(usize, &View<'_>) -> bool,
+    ) -> usize {
         // The flood's usual case: plain lines, no colour, and text that is
         // printable ASCII, so there is nothing to make safe. The line is
         // then the parts as they are, as `plain_message_line` would write
         // them.
         let d = self.style.display;
         let bare = !d.pretty && !d.timestamps && !colour_on();
+        let range_end = range.end;
         for i in range {
             let v = pack.get(i);
             let broadcast = crate::core::packed::kind(&v) == MessageKind::Broadcast;
@@ -99,8 +100,11 @@ impl Render for Human<'_> {
                 self.plain_message_line(&v, broadcast, out);
                 self.stamp(start, out);
             }
-            seen(i, &v);
+            if seen(i, &v) {
+                return i + 1;
+            }
         }
+        range_end
     }
 
     fn status(&self, st: &Status, url: &str, out: &mut String) {

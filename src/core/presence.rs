@@ -254,6 +254,63 @@ pub struct Applied {
     /// From a `presence_state` (else a diff).
     pub from_state: bool,
     pub changes: Vec<Change>,
+    /// Keys whose sessions our own rejoin replaced one for one: the state
+    /// that resynced the topic after a rejoin of this channel (a crash, a
+    /// reconnect, a second `join`) listed them with new `phx_ref`s and as
+    /// many metas as before. `changes` still has their join and leave (the
+    /// state is exactly the JS client's), but no one came or went.
+    pub rejoined: Vec<String>,
+}
+
+impl Applied {
+    /// The changes less those of [`Applied::rejoined`] keys: what people
+    /// are shown.
+    pub fn without_rejoined(&self) -> Applied {
+        Applied {
+            topic: self.topic.clone(),
+            from_state: self.from_state,
+            changes: self
+                .changes
+                .iter()
+                .filter(|c| !self.rejoined.iter().any(|k| k == c.key()))
+                .cloned()
+                .collect(),
+            rejoined: Vec::new(),
+        }
+    }
+}
+
+impl Change {
+    /// The key that joined or left.
+    pub fn key(&self) -> &str {
+        match self {
+            Change::Join { key, .. } | Change::Leave { key, .. } => key,
+        }
+    }
+}
+
+/// The keys that `changes` (a resync's) both joined and left with as many
+/// metas after as before.
+fn replaced_one_for_one(changes: &[Change]) -> Vec<String> {
+    let mut keys = Vec::new();
+    for c in changes {
+        let Change::Join { key, previous, .. } = c else {
+            continue;
+        };
+        let Some(before) = previous.as_ref().map(|p| p.metas.len()) else {
+            continue;
+        };
+        let after = changes.iter().find_map(|c| match c {
+            Change::Leave {
+                key: k, remaining, ..
+            } if k == key => Some(remaining.metas.len()),
+            _ => None,
+        });
+        if after == Some(before) {
+            keys.push(key.clone());
+        }
+    }
+    keys
 }
 
 #[derive(Debug, Default)]
@@ -297,17 +354,31 @@ impl Tracker {
             error,
         })?;
         let t = self.topics.entry(topic.to_owned()).or_default();
+        // A state for a new join of a channel that had one already: our own
+        // rejoin, which lists our key again under a new phx_ref.
+        let rejoin = t
+            .synced_join_ref
+            .as_ref()
+            .is_some_and(|synced| synced != &t.channel_join_ref);
         t.synced_join_ref = Some(t.channel_join_ref.clone());
+        let changes = sync_state(&mut t.state, new);
+        let rejoined = if rejoin {
+            replaced_one_for_one(&changes)
+        } else {
+            Vec::new()
+        };
         let mut out = vec![Applied {
             topic: topic.to_owned(),
             from_state: true,
-            changes: sync_state(&mut t.state, new),
+            changes,
+            rejoined,
         }];
         for diff in std::mem::take(&mut t.pending) {
             out.push(Applied {
                 topic: topic.to_owned(),
                 from_state: false,
                 changes: sync_diff(&mut t.state, diff),
+                rejoined: Vec::new(),
             });
         }
         Ok(out)
@@ -329,6 +400,7 @@ impl Tracker {
             topic: topic.to_owned(),
             from_state: false,
             changes: sync_diff(&mut t.state, diff),
+            rejoined: Vec::new(),
         }))
     }
 
@@ -676,6 +748,61 @@ mod tests {
             show(t.list("room:a").unwrap()),
             json!({"u1": {"metas": [{"phx_ref": "1"}]}, "u3": {"metas": [{"phx_ref": "3"}]}})
         );
+    }
+
+    #[test]
+    fn our_own_rejoin_marks_keys_replaced_one_for_one() {
+        let mut t = Tracker::new();
+        t.joining("room:a", Some("1"));
+        let first = t
+            .on_state(
+                "room:a",
+                &raw(json!({"ana": {"metas": [{"phx_ref": "1"}]}, "bo": {"metas": [{"phx_ref": "2"}]}})),
+            )
+            .unwrap();
+        assert!(first[0].rejoined.is_empty(), "a first join is no rejoin");
+        t.joining("room:a", Some("3"));
+        // As the server sends them: our diff (held), then the state.
+        assert_eq!(
+            t.on_diff(
+                "room:a",
+                &raw(json!({"joins": {"ana": {"metas": [{"phx_ref": "4"}]}}}))
+            )
+            .unwrap(),
+            None
+        );
+        let applied = t
+            .on_state(
+                "room:a",
+                &raw(json!({
+                    "ana": {"metas": [{"phx_ref": "4"}]},
+                    "bo": {"metas": [{"phx_ref": "2"}, {"phx_ref": "5"}]},
+                })),
+            )
+            .unwrap();
+        // The changes stay syncState's; only ana was replaced one for one.
+        assert_eq!(
+            summary(&applied[0].changes),
+            ["+ana 1->2", "+bo 1->2", "-ana 1"]
+        );
+        assert_eq!(applied[0].rejoined, ["ana"]);
+        assert_eq!(
+            summary(&applied[0].without_rejoined().changes),
+            ["+bo 1->2"]
+        );
+        assert_eq!(summary(&applied[1].changes), ["+ana 1->1"]);
+        assert_eq!(
+            show(t.list("room:a").unwrap()),
+            json!({"ana": {"metas": [{"phx_ref": "4"}]}, "bo": {"metas": [{"phx_ref": "2"}, {"phx_ref": "5"}]}})
+        );
+        // A state sent again for the same join is no rejoin.
+        let again = t
+            .on_state(
+                "room:a",
+                &raw(json!({"ana": {"metas": [{"phx_ref": "6"}]}})),
+            )
+            .unwrap();
+        assert!(again[0].rejoined.is_empty());
     }
 
     #[test]

@@ -43,7 +43,15 @@ impl Runner {
             Ok(applied) => {
                 let mut s = std::mem::take(&mut self.screen.out);
                 for a in &applied {
-                    self.settings.style.presence(a, &mut s);
+                    // People are not shown our own rejoin as a session that
+                    // came and went (`+ ana (2 sessions)`, `- ana (1 session
+                    // left)`): nothing changed for them, and the channel's
+                    // own lines already say it rejoined. Records keep it all.
+                    if self.settings.style.json || a.rejoined.is_empty() {
+                        self.settings.style.presence(a, &mut s);
+                    } else {
+                        self.settings.style.presence(&a.without_rejoined(), &mut s);
+                    }
                 }
                 self.screen.out = s;
             }

@@ -189,8 +189,6 @@ fn a_push_that_crashes_its_channel_stops_waiting_at_once_and_exits_0() {
             → room:lobby echo {}  (ref 4)
             ← room:lobby broadcast presence_diff {"joins":{"user-1":{"metas":[{"phx_ref":"P2"}]}},"leaves":{}}
             ← room:lobby push presence_state {"user-1":{"metas":[{"phx_ref":"P2"}]}}
-              room:lobby + user-1 (2 sessions)
-              room:lobby - user-1 (1 session left)
             ← room:lobby reply ok to echo (ref 4, _) {}
             * connection closed: code 1000
             "#,

@@ -91,3 +91,71 @@ fn presence_of_a_topic_without_presence_says_so() {
         .run()
         .assert_stderr_contains("no presence on `miami:weather` yet");
 }
+
+/// Our own rejoin lists our key again under a new phx_ref: that is no
+/// second session that came and went, so people see neither half of it,
+/// while another client's join still shows.
+#[test]
+fn our_own_rejoin_after_a_crash_is_not_a_session_that_came_and_went() {
+    let server = Server::start();
+    let mut us = Script::new(&server).stdin("join room:lobby\n").spawn();
+    us.expect_line("our own join", |l| l == "  room:lobby + user-1");
+    // The client rejoins the crashed channel by itself after about 1 s.
+    us.send_line("push room:lobby crash");
+    us.expect_line("the rejoin's reply", |l| {
+        l.starts_with("← room:lobby reply ok to phx_join (ref 3,")
+    });
+    us.expect_line("the rejoin's state", |l| {
+        l.starts_with("← room:lobby push presence_state ") && l.contains("\"P2\"")
+    });
+
+    let other = Script::new(&server)
+        .stdin("join room:lobby\nwait room:lobby presence_state\n")
+        .run();
+    other
+        .assert_success()
+        .assert_stdout_contains("  room:lobby + user-1\n  room:lobby + user-2\n");
+    us.expect_line("the other client's join", |l| l == "  room:lobby + user-2");
+    us.expect_line("the other client's leave", |l| l == "  room:lobby - user-2");
+    us.send_line("presence room:lobby");
+    us.expect_line("the list header", |l| {
+        l == "  room:lobby: 1 present (1 session)"
+    });
+    let out = us.finish();
+    out.assert_stdout_lacks("session left")
+        .assert_stdout_lacks("(2 sessions)\n")
+        .assert_stdout_contains("    user-1\n      {\"phx_ref\":\"P2\"}\n");
+}
+
+/// With `--json` the records of the rejoin stay exact: the state's join of
+/// the new ref and leave of the old one, as the JS client's syncState sees
+/// them.
+#[test]
+fn json_keeps_the_rejoin_join_and_leave() {
+    let server = Server::start();
+    let mut us = Script::new(&server)
+        .args(["--json", "-p", "user=ana"])
+        .stdin("join room:lobby\nwait room:lobby presence_state\n")
+        .spawn();
+    us.expect_line("the first state's record", |l| {
+        l.contains(r#""type":"presence""#) && l.contains(r#""P1""#)
+    });
+    us.send_line("push room:lobby crash");
+    let line = us.expect_line("the rejoin state's record", |l| {
+        l.contains(r#""type":"presence""#) && l.contains(r#""P2""#)
+    });
+    let rec: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(
+        rec["joins"],
+        serde_json::json!({"ana": {"metas": [{"phx_ref": "P2"}]}})
+    );
+    assert_eq!(
+        rec["leaves"],
+        serde_json::json!({"ana": {"metas": [{"phx_ref": "P1"}]}})
+    );
+    us.send_line("presence room:lobby");
+    us.expect_line("the listing", |l| {
+        l.contains(r#""state":{"ana":{"metas":[{"phx_ref":"P2"}]}}"#)
+    });
+    us.finish();
+}

@@ -11,7 +11,10 @@
 //! A `push` that gets no reply (its handler returns `{:noreply, socket}`)
 //! is written as `cast`, so the replay does not wait out the timeout for
 //! it. Until its reply or timeout says which, the push line and everything
-//! after it are held back, then written in order.
+//! after it are held back, then written in order. A reply's `# expect`
+//! goes under the push it answers, before any line typed after that push
+//! (at the prompt, commands do not wait), so that a replay, which runs
+//! each push to its reply, checks each line against its own reply.
 //!
 //! This file owns the file and its format. What is written and when (which
 //! lines, which events, the joins a late recording begins with) is the
@@ -41,7 +44,10 @@ pub struct Recorder {
 
 /// A piece of held-back text.
 enum Chunk {
+    /// Comments: what came back.
     Text(String),
+    /// A line that was run (not a `push`).
+    Line(String),
     /// A `push` line; `cast` is `Some` once its reply or timeout came.
     Push {
         id: u64,
@@ -103,7 +109,11 @@ impl Recorder {
         let mut s = String::with_capacity(text.len() + 1);
         s.push_str(text);
         s.push('\n');
-        self.write(&s);
+        if self.held.is_empty() {
+            self.write_now(&s);
+        } else {
+            self.held.push_back(Chunk::Line(s));
+        }
     }
 
     /// A `push` line (command `id`), held until it is known whether a
@@ -137,6 +147,26 @@ impl Recorder {
         );
     }
 
+    /// The push sent with `ref_` was answered with `status` and
+    /// `response`: its `# expect` goes under its own line and what came
+    /// back before the reply, ahead of any line typed since.
+    pub fn push_answered(&mut self, ref_: &str, status: Option<&str>, response: &str) {
+        let expect = expect_line(status, response);
+        let at = self
+            .held
+            .iter()
+            .position(|c| matches!(c, Chunk::Push { ref_: Some(r), .. } if r == ref_));
+        let Some(at) = at else {
+            // Not held (a reply to a line that was not a push): in order.
+            return self.write(&expect);
+        };
+        let end = (at + 1..self.held.len())
+            .find(|&i| !matches!(self.held[i], Chunk::Text(_)))
+            .unwrap_or(self.held.len());
+        self.held.insert(end, Chunk::Text(expect));
+        self.push_ended(ref_, false);
+    }
+
     /// Command `id` was not sent: its line is written as typed.
     pub fn push_rejected(&mut self, id: u64) {
         self.settle(
@@ -165,7 +195,7 @@ impl Recorder {
                 break;
             }
             let text = match self.held.pop_front().expect("front exists") {
-                Chunk::Text(t) => t,
+                Chunk::Text(t) | Chunk::Line(t) => t,
                 Chunk::Push { line, cast, .. } => {
                     let line = if cast == Some(true) {
                         as_cast(&line)
@@ -201,8 +231,7 @@ impl Recorder {
 
     /// A reply to one of our requests, as the `expect` that would pass.
     pub fn reply(&mut self, status: Option<&str>, response: &str) {
-        let status = status.unwrap_or("(no status)");
-        let line = format!("# expect {status} {}\n", one_line(response));
+        let line = expect_line(status, response);
         self.write(&line);
     }
 
@@ -257,6 +286,12 @@ impl Drop for Recorder {
     fn drop(&mut self) {
         self.release(true);
     }
+}
+
+/// The `# expect` comment for a reply.
+fn expect_line(status: Option<&str>, response: &str) -> String {
+    let status = status.unwrap_or("(no status)");
+    format!("# expect {status} {}\n", one_line(response))
 }
 
 /// A typed `push`/`send` line with `cast` as its command word.
@@ -323,6 +358,44 @@ mod tests {
         let _ = std::fs::remove_file(&dir);
         assert!(
             text.ends_with("cast t shout\n# wait t shout {}\npush t echo\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn each_expect_goes_under_the_push_it_answers() {
+        let dir = std::env::temp_dir().join(format!("phx-rec-order-{}", std::process::id()));
+        let mut rec = Recorder::create(&dir, "ws://x").unwrap();
+        rec.push_line(1, "push t slow");
+        rec.push_sent(1, "2");
+        rec.message("t", "tick", "{}");
+        rec.push_line(3, "push t echo");
+        rec.push_sent(3, "4");
+        rec.line("join u");
+        rec.reply(Some("ok"), "{}");
+        rec.push_line(5, "push t last");
+        rec.push_sent(5, "6");
+        // The echo's reply first, then the slow one's, then the last's.
+        rec.push_answered("4", Some("ok"), "{\"q\":1}");
+        rec.push_answered("2", Some("ok"), "{\"ms\":300}");
+        rec.push_answered("6", Some("error"), "{}");
+        rec.finish().unwrap();
+        let text = std::fs::read_to_string(&dir).unwrap();
+        let _ = std::fs::remove_file(&dir);
+        let body: Vec<&str> = text.lines().skip(3).collect();
+        assert_eq!(
+            body,
+            [
+                "push t slow",
+                "# wait t tick {}",
+                "# expect ok {\"ms\":300}",
+                "push t echo",
+                "# expect ok {\"q\":1}",
+                "join u",
+                "# expect ok {}",
+                "push t last",
+                "# expect error {}",
+            ],
             "{text}"
         );
     }

@@ -123,12 +123,12 @@ impl Runner {
                 }
             }
             Event::Reply(r) if !r.auto => {
-                if let (Some(ref_), Some(_)) = (&r.frame.ref_, &r.request) {
-                    rec.push_ended(ref_, false);
-                }
                 // A late reply answers an earlier line, not the latest:
                 // as an `expect` it would check the wrong request.
                 if let (true, Some(request)) = (r.late, &r.request) {
+                    if let Some(ref_) = &r.frame.ref_ {
+                        rec.push_ended(ref_, false);
+                    }
                     rec.note(&format!(
                         "late reply to {request} on {}: {} {}",
                         r.frame.topic,
@@ -136,7 +136,14 @@ impl Runner {
                         r.response.to_json()
                     ));
                 } else if r.request.is_some() {
-                    rec.reply(r.status.as_deref(), &r.response.to_json());
+                    // Under the push it answers, even if lines were typed
+                    // since (at the prompt, commands do not wait).
+                    match &r.frame.ref_ {
+                        Some(ref_) => {
+                            rec.push_answered(ref_, r.status.as_deref(), &r.response.to_json())
+                        }
+                        None => rec.reply(r.status.as_deref(), &r.response.to_json()),
+                    }
                 } else {
                     rec.message(&r.frame.topic, &r.frame.event, &r.frame.payload.to_json());
                 }

@@ -29,6 +29,7 @@ mod prompt;
 mod properties;
 mod protocols;
 mod readme;
+mod recording;
 mod resilience;
 mod script_records;
 mod secrets;

@@ -66,6 +66,13 @@ pub enum Event {
         topic: Option<String>,
         until: &'static str,
     },
+    /// A push or cast goes to a topic that is not joined (nor joining):
+    /// it is still sent, and its `Sent` follows. `joined` lists the joined
+    /// topics, sorted.
+    NotJoined {
+        topic: String,
+        joined: Vec<String>,
+    },
     /// A request went out (`id` is `None` for automatic heartbeats).
     /// `cast`: a push that waits for no reply.
     Sent {

@@ -111,7 +111,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         name: "push",
         usage: "push TOPIC EVENT [PAYLOAD]",
-        summary: "push an event to a channel and show its reply (alias: send)",
+        summary: "push an event to a channel and show its reply (alias: send); to a topic that is not joined it still goes out, after a note naming the joined topics",
         example: "push room:lobby echo {\"body\":\"hi\"}",
     },
     CommandInfo {
@@ -787,6 +787,17 @@ fn suggest(word: &str) -> Option<&'static str> {
     let names = COMMANDS.iter().map(|c| c.name).chain(["send", "exit"]);
     names
         .map(|n| (edit_distance(&word, n), n))
+        .filter(|&(d, n)| d <= 2 && d < n.len())
+        .min_by_key(|&(d, _)| d)
+        .map(|(_, n)| n)
+}
+
+/// The closest of `names` to `word`, if it is close enough to be a likely
+/// typo (as for commands: at most 2 edits, fewer than the name's length).
+pub fn closest<'n>(word: &str, names: &'n [String]) -> Option<&'n str> {
+    names
+        .iter()
+        .map(|n| (edit_distance(word, n), n.as_str()))
         .filter(|&(d, n)| d <= 2 && d < n.len())
         .min_by_key(|&(d, _)| d)
         .map(|(_, n)| n)

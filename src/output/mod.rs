@@ -1006,6 +1006,16 @@ mod tests {
             Info::ServerStarted {
                 url: "ws://127.0.0.1:4000/socket",
             },
+            Info::NotJoined {
+                topic: "room:lobyy",
+                joined: &["room:lobby".to_string()],
+                suggestion: Some("room:lobby"),
+            },
+            Info::NotJoined {
+                topic: "room:x",
+                joined: &[],
+                suggestion: None,
+            },
         ];
         for info in &infos {
             style.info(info, "", out);
@@ -1084,6 +1094,8 @@ mod tests {
 {"type":"info","time":"T","event":"record","file":"~/s\u202e.txt"}
 {"type":"info","time":"T","event":"muted","muted":["presence_diff","room:*"]}
 {"type":"info","time":"T","event":"server_started","url":"ws://127.0.0.1:4000/socket"}
+{"type":"info","time":"T","event":"not_joined","topic":"room:lobyy","joined":["room:lobby"],"suggestion":"room:lobby"}
+{"type":"info","time":"T","event":"not_joined","topic":"room:x","joined":[],"suggestion":null}
 "##;
 
     const EVERY_HUMAN_LINE: &str = r##"→ room:\u{202e}\u{8} phx_join {"user": "ana\u0008\u0085", "n": [1, 2]}  (ref 2)

@@ -27,7 +27,10 @@ impl Render for Ndjson {
     fn event(&self, ev: &Event, out: &mut String) {
         match ev {
             // The runner says these (it knows the URL), or they are fatal.
-            Event::Connected | Event::ConnectFailed(_) | Event::Status { .. } => {}
+            Event::Connected
+            | Event::ConnectFailed(_)
+            | Event::Status { .. }
+            | Event::NotJoined { .. } => {}
             Event::Sent { frame, cast, .. } => sent(frame, *cast, out),
             Event::SentRaw { text, .. } => rec::push(out, &rec::SentRaw { raw: text }),
             Event::Rejected { message, .. } => self.error(message, None, out),

@@ -267,6 +267,12 @@ pub enum Info<'a> {
     ServerStarted {
         url: &'a str,
     },
+    /// A push or cast went to a topic that is not joined.
+    NotJoined {
+        topic: &'a str,
+        joined: &'a [String],
+        suggestion: Option<&'a str>,
+    },
 }
 
 impl Record for Info<'_> {

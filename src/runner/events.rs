@@ -16,6 +16,19 @@ use crate::core::protocol::{Frame, PHOENIX_TOPIC, PHX_JOIN, PHX_LEAVE, Payload};
 use crate::core::session::{Expired, Message as PhxMessage, MessageKind, Reply, Unanswered};
 use crate::lang::vocab::Word;
 
+/// `room:lobyy is not joined (joined: room:lobby); did you mean `room:lobby`?`
+fn not_joined_text(topic: &str, joined: &[String], suggestion: Option<&str>) -> String {
+    let mut text = if joined.is_empty() {
+        format!("{topic} is not joined (no topic is joined)")
+    } else {
+        format!("{topic} is not joined (joined: {})", joined.join(", "))
+    };
+    if let Some(s) = suggestion {
+        text.push_str(&format!("; did you mean `{s}`?"));
+    }
+    text
+}
+
 /// Packed messages are printed this many at a time (see `FLUSH_AT`).
 const FLUSH_EVERY: usize = 256;
 
@@ -53,6 +66,7 @@ impl Runner {
             Event::Connected => return self.on_connected(),
             Event::ConnectFailed(message) => return self.on_connect_failed(message),
             Event::Rejected { id, message } => return self.on_rejected(*id, message),
+            Event::NotJoined { topic, joined } => return self.on_not_joined(topic, joined),
             _ => {}
         }
         let rejoin = self.replies.rejoin(ev);
@@ -86,11 +100,27 @@ impl Runner {
             | Event::Connected
             | Event::ConnectFailed(_)
             | Event::Rejected { .. }
+            | Event::NotJoined { .. }
             | Event::Reconnecting { .. }
             | Event::HeartbeatTimeout { .. }
             | Event::Rejoining { .. }
             | Event::ChannelState(_) => {}
         }
+    }
+
+    /// A push or cast to a topic that is not joined: a note, with the
+    /// joined topic it was likely meant for. It still goes out.
+    fn on_not_joined(&mut self, topic: &str, joined: &[String]) {
+        let suggestion = crate::lang::command::closest(topic, joined);
+        let text = not_joined_text(topic, joined, suggestion);
+        self.info(
+            crate::output::Info::NotJoined {
+                topic,
+                joined,
+                suggestion,
+            },
+            &text,
+        );
     }
 
     /// What every event gets before its own handling: it is recorded

@@ -168,6 +168,33 @@ fn send_is_an_alias_for_push() {
 }
 
 #[test]
+fn push_to_a_topic_not_joined_gets_a_note_and_still_goes_out() {
+    let server = Server::start();
+    // The same exit code as before the note: an error reply fails nothing.
+    Script::new(&server)
+        .stdin("join room:lobby\npush room:lobyy echo\ncast room:x shout\n")
+        .run()
+        .assert_success()
+        .assert_stderr("")
+        .assert_stdout_contains(
+            "* room:lobyy is not joined (joined: room:lobby); did you mean `room:lobby`?\n\
+             → room:lobyy echo {}  (ref 2)\n\
+             ← room:lobyy reply error to echo (ref 2, _) {\"reason\":\"unmatched topic\"}\n",
+        )
+        .assert_stdout_contains(
+            "* room:x is not joined (joined: room:lobby)\n→ room:x shout {}  (ref 3, cast)\n",
+        );
+    Script::new(&server)
+        .args(["--json"])
+        .stdin("join room:lobby\npush room:lobyy echo\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains(
+            r#""event":"not_joined","topic":"room:lobyy","joined":["room:lobby"],"suggestion":"room:lobby""#,
+        );
+}
+
+#[test]
 fn push_error_reply_and_unjoined_topic_are_shown() {
     let server = Server::start();
     Script::new(&server)
@@ -177,6 +204,7 @@ fn push_error_reply_and_unjoined_topic_are_shown() {
         .assert_stdout(&transcript(&[
             r#"
             * connected to ws://127.0.0.1:PORT/socket/websocket?vsn=2.0.0
+            * room:lobby is not joined (no topic is joined)
             → room:lobby echo {}  (ref 1)
             ← room:lobby reply error to echo (ref 1, _) {"reason":"unmatched topic"}
             "#,

@@ -220,6 +220,25 @@ impl Session {
             .collect()
     }
 
+    /// `None` when `topic` is joined or on its way there; otherwise the
+    /// joined topics, sorted, for a push to it to say so.
+    pub fn not_joined(&self, topic: &str) -> Option<Vec<String>> {
+        if self
+            .channels
+            .get(topic)
+            .is_some_and(|ch| ch.state == ChannelState::Joined || ch.coming_back())
+        {
+            return None;
+        }
+        Some(
+            self.channels
+                .iter()
+                .filter(|(_, ch)| ch.state == ChannelState::Joined)
+                .map(|(t, _)| t.clone())
+                .collect(),
+        )
+    }
+
     /// Every topic with its join payload and rejoin countdown, sorted.
     pub fn topic_status(&self, now: Instant) -> Vec<TopicStatus> {
         self.channels

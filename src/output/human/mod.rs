@@ -186,7 +186,11 @@ impl Human<'_> {
         match ev {
             // Announced by the runner, which knows the URL; a failure is
             // the fatal error. `status` is the runner's too.
-            Event::Connected | Event::ConnectFailed(_) | Event::Status { .. } => {}
+            // The runner writes these itself.
+            Event::Connected
+            | Event::ConnectFailed(_)
+            | Event::Status { .. }
+            | Event::NotJoined { .. } => {}
             Event::Sent { frame, cast, .. } => self.sent(frame, *cast, out),
             Event::SentRaw { text, .. } => {
                 self.push_sent_line(&format!("→ raw {}", clean(text)), out);

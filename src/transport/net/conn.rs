@@ -326,6 +326,14 @@ impl Conn {
             }
             return Ok(());
         }
+        if let (Some(_), Request::Push { topic, .. }) = (id, &request)
+            && let Some(joined) = self.session.not_joined(topic)
+        {
+            flow.push(Event::NotJoined {
+                topic: topic.clone(),
+                joined,
+            });
+        }
         match self.session.prepare(request, now) {
             Ok(frame) => {
                 write(ws, self.wire(&frame))?;

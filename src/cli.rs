@@ -217,6 +217,10 @@ pub struct ClientArgs {
     #[arg(long)]
     pub raw: bool,
 
+    /// Show long payloads in full at the prompt (they are cut after 4 KiB there; scripts and --json always show everything)
+    #[arg(long)]
+    pub full: bool,
+
     /// Exit 1 when a reply has status error or a channel crashes or is closed by the server
     #[arg(long)]
     pub fail: bool,
@@ -421,6 +425,7 @@ impl ClientArgs {
                 timestamps: self.timestamps,
                 pretty: self.pretty,
                 raw: self.raw,
+                full: self.full,
             },
             show_heartbeats: self.show_heartbeats,
             fail: self.fail,

@@ -237,6 +237,7 @@ fn style(config: &Config, interactive: bool) -> Style {
     Style {
         json: config.json,
         dim_sent: interactive,
+        at_prompt: interactive,
         show_heartbeats: config.show_heartbeats,
         display: config.display,
         // For --raw; a vsn in the URL wins, as when connecting.

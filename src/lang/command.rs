@@ -70,16 +70,23 @@ pub enum Switch {
     Timestamps,
     Pretty,
     Raw,
+    Full,
 }
 
 impl Switch {
-    pub const ALL: [Switch; 3] = [Switch::Timestamps, Switch::Pretty, Switch::Raw];
+    pub const ALL: [Switch; 4] = [
+        Switch::Timestamps,
+        Switch::Pretty,
+        Switch::Raw,
+        Switch::Full,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Switch::Timestamps => "timestamps",
             Switch::Pretty => "pretty",
             Switch::Raw => "raw",
+            Switch::Full => "full",
         }
     }
 }
@@ -171,7 +178,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         name: "display",
         usage: "display [SWITCH [on|off]]",
-        summary: "show the display switches (timestamps, pretty, raw), or turn one on or off (no on/off toggles it); like --timestamps, --pretty, --raw",
+        summary: "show the display switches (timestamps, pretty, raw, full), or turn one on or off (no on/off toggles it); like --timestamps, --pretty, --raw, --full (full: payloads longer than 4 KiB are not cut at the prompt)",
         example: "display pretty on",
     },
     CommandInfo {

@@ -38,6 +38,8 @@ pub struct Style {
     pub json: bool,
     /// Dim echoed frames (interactive mode).
     pub dim_sent: bool,
+    /// At the prompt: long payloads are cut unless `display.full`.
+    pub at_prompt: bool,
     pub show_heartbeats: bool,
     /// Human-mode display switches (`--timestamps`, `--pretty`, `--raw`).
     pub display: Display,
@@ -54,14 +56,35 @@ pub struct Display {
     pub pretty: bool,
     /// Frames exactly as sent and received (in the connection's serializer).
     pub raw: bool,
+    /// Payloads in full at the prompt too (`--full`); otherwise those
+    /// longer than [`CUT_AT`] are cut there.
+    pub full: bool,
 }
+
+/// Bytes of payload text shown at the prompt before it is cut: about a
+/// screen (50 lines of 80 columns), so any ordinary reply shows whole,
+/// while a 600 KB one no longer scrolls everything else away. Scripts,
+/// `--json` and recordings keep everything.
+pub const CUT_AT: usize = 4096;
 
 impl Display {
     pub const PLAIN: Display = Display {
         timestamps: false,
         pretty: false,
         raw: false,
+        full: false,
     };
+}
+
+impl Style {
+    /// The payload length beyond which human lines are cut.
+    pub fn cut_at(&self) -> usize {
+        if self.at_prompt && !self.json && !self.display.full {
+            CUT_AT
+        } else {
+            usize::MAX
+        }
+    }
 }
 
 /// What `Style::wait_passed` shows.
@@ -238,6 +261,7 @@ mod tests {
         display: Display::PLAIN,
         json: false,
         dim_sent: false,
+        at_prompt: false,
         show_heartbeats: false,
         vsn: Vsn::V2,
     };
@@ -245,6 +269,7 @@ mod tests {
         display: Display::PLAIN,
         json: true,
         dim_sent: false,
+        at_prompt: false,
         show_heartbeats: false,
         vsn: Vsn::V2,
     };
@@ -609,6 +634,42 @@ mod tests {
             "timeout: no reply to noreply on room:a (ref 3) within 10 s\n"
         );
         assert!(render(JSON, &ev).starts_with(r#"{"type":"error","time":""#));
+    }
+
+    #[test]
+    fn a_long_payload_is_cut_at_the_prompt_on_a_char_boundary() {
+        let prompt = Style {
+            at_prompt: true,
+            ..HUMAN
+        };
+        // `é` is two bytes and straddles the cut: it is not split.
+        let text = format!(
+            "{{\"s\":\"{}é{}\"}}",
+            "a".repeat(CUT_AT - 7),
+            "b".repeat(100)
+        );
+        let ev = Event::Message(Message {
+            frame: decode(&format!(r#"[null,null,"room:a","shout",{text}]"#)).unwrap(),
+            kind: MessageKind::Broadcast,
+            stale: false,
+        });
+        colored::control::set_override(false);
+        let out = render(prompt, &ev);
+        let more = text.len() - (CUT_AT - 1);
+        assert!(
+            out.ends_with(&format!("aaa … ({more} more bytes; display full on)\n")),
+            "{}",
+            &out[out.len() - 60..]
+        );
+        let full = Style {
+            display: Display {
+                full: true,
+                ..Display::PLAIN
+            },
+            ..prompt
+        };
+        assert!(render(full, &ev).ends_with("bb\"}\n"));
+        assert!(render(HUMAN, &ev).ends_with("bb\"}\n"));
     }
 
     #[test]
@@ -995,6 +1056,7 @@ mod tests {
                 timestamps: true,
                 pretty: false,
                 raw: false,
+                full: false,
             },
             Info::Record { file: None },
             Info::Record {
@@ -1089,7 +1151,7 @@ mod tests {
 {"type":"info","time":"T","event":"insecure"}
 {"type":"info","time":"T","event":"interrupted"}
 {"type":"info","time":"T","event":"bail"}
-{"type":"info","time":"T","event":"display","timestamps":true,"pretty":false,"raw":false}
+{"type":"info","time":"T","event":"display","timestamps":true,"pretty":false,"raw":false,"full":false}
 {"type":"info","time":"T","event":"record"}
 {"type":"info","time":"T","event":"record","file":"~/s\u202e.txt"}
 {"type":"info","time":"T","event":"muted","muted":["presence_diff","room:*"]}

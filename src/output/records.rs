@@ -255,6 +255,7 @@ pub enum Info<'a> {
         timestamps: bool,
         pretty: bool,
         raw: bool,
+        full: bool,
     },
     Record {
         /// Only when a recording starts.

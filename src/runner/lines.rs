@@ -177,22 +177,25 @@ impl Runner {
                 command::Switch::Timestamps => &mut d.timestamps,
                 command::Switch::Pretty => &mut d.pretty,
                 command::Switch::Raw => &mut d.raw,
+                command::Switch::Full => &mut d.full,
             };
             *flag = value.unwrap_or(!*flag);
         }
         let d = self.settings.style.display;
         let onoff = |b: bool| if b { "on" } else { "off" };
         let text = format!(
-            "display: timestamps {}, pretty {}, raw {}",
+            "display: timestamps {}, pretty {}, raw {}, full {}",
             onoff(d.timestamps),
             onoff(d.pretty),
-            onoff(d.raw)
+            onoff(d.raw),
+            onoff(d.full)
         );
         self.info(
             Info::Display {
                 timestamps: d.timestamps,
                 pretty: d.pretty,
                 raw: d.raw,
+                full: d.full,
             },
             &text,
         );

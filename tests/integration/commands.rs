@@ -602,3 +602,22 @@ fn color_always_colours_piped_output() {
         .assert_success()
         .assert_stdout_contains("\u{1b}[");
 }
+
+#[test]
+fn a_long_payload_is_never_cut_in_a_piped_script() {
+    let server = Server::start();
+    let dir = crate::support::scratch_dir();
+    let file = dir.path().join("big.json");
+    let payload = format!("{{\"data\":\"{}\"}}", "x".repeat(100_000));
+    std::fs::write(&file, &payload).unwrap();
+    Script::new(&server)
+        .stdin(&format!(
+            "join room:lobby\npush room:lobby echo @{}\n",
+            file.display()
+        ))
+        .run()
+        .assert_success()
+        .assert_stdout_contains(&format!("→ room:lobby echo {payload}  (ref 2)\n"))
+        .assert_stdout_contains(&format!(") {payload}\n"))
+        .assert_stdout_lacks("more bytes");
+}

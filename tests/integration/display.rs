@@ -62,8 +62,8 @@ fn pretty_and_raw_switch_at_runtime() {
                 ]
               }
             }
-            * display: timestamps off, pretty off, raw off
-            * display: timestamps off, pretty off, raw on
+            * display: timestamps off, pretty off, raw off, full off
+            * display: timestamps off, pretty off, raw on, full off
             → ["1","3","room:lobby","shout",{"x":"1"}]
             ← [null,null,"room:lobby","shout",{"x":"1"}]
             * connection closed: code 1000

@@ -192,3 +192,33 @@ fn an_expect_typed_before_the_reply_waits_for_it() {
     assert!(!before.contains("failed"), "{before}");
     quit(&mut repl);
 }
+
+#[test]
+fn a_long_payload_is_cut_at_the_prompt_and_shown_whole_with_display_full() {
+    let server = Server::start();
+    let home = Home::new();
+    let dir = crate::support::scratch_dir();
+    let file = dir.path().join("big.json");
+    // 100 011 bytes of JSON: 4096 are shown, 95 915 are not.
+    std::fs::write(&file, format!("{{\"data\":\"{}\"}}", "x".repeat(100_000))).unwrap();
+    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
+    repl.exp_string(&prompt(&server)).expect("the prompt");
+    type_keys(&mut repl, "join room:lobby\r");
+    repl.exp_string("reply ok to phx_join").expect("joined");
+    type_keys(
+        &mut repl,
+        &format!("push room:lobby echo @{}\r", file.display()),
+    );
+    repl.exp_string("reply ok to echo").expect("the reply");
+    repl.exp_string(" (95915 more bytes; display full on)\r\n")
+        .expect("the reply cut, with the marker (the ellipsis before it is not ASCII)");
+    type_keys(&mut repl, "display full on\r");
+    repl.exp_string("full on").expect("the switch set");
+    type_keys(
+        &mut repl,
+        &format!("push room:lobby echo @{}\r", file.display()),
+    );
+    repl.exp_regex(r#"reply ok to echo \(ref 3, [^)]*\) \{"data":"x{100000}"\}"#)
+        .expect("the reply in full");
+    quit(&mut repl);
+}

@@ -37,6 +37,15 @@ use crate::output::{Expectation, Render, Style, WaitPass};
 /// Binary payloads up to this many bytes are shown in full.
 const BINARY_SHOWN: usize = 32;
 
+/// The largest char boundary of `s` at or below `at`.
+fn floor_char_boundary(s: &str, at: usize) -> usize {
+    let mut i = at.min(s.len());
+    while !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
 /// Renders lines for people, as `style` says.
 pub struct Human<'a> {
     pub style: &'a Style,
@@ -83,11 +92,12 @@ impl Render for Human<'_> {
         // them.
         let d = self.style.display;
         let bare = !d.pretty && !d.timestamps && !colour_on();
+        let cut_at = self.style.cut_at();
         let range_end = range.end;
         for i in range {
             let v = pack.get(i);
             let broadcast = crate::core::packed::kind(&v) == MessageKind::Broadcast;
-            if bare && pack.ascii(i) {
+            if bare && pack.ascii(i) && v.payload.len() <= cut_at {
                 out.push_str("← ");
                 out.push_str(v.topic);
                 out.push_str(if broadcast { " broadcast " } else { " push " });
@@ -270,6 +280,19 @@ impl Human<'_> {
 
     /// A JSON payload: safe, then coloured and indented as set.
     fn json<'a>(&self, text: &'a str, colour: bool) -> Cow<'a, str> {
+        let cut_at = self.style.cut_at();
+        if text.len() > cut_at {
+            // Cut before it is made safe and coloured, so no escape is
+            // left open: each coloured token carries its own reset.
+            let shown = &text[..floor_char_boundary(text, cut_at)];
+            let mut s = self.json(shown, colour).into_owned();
+            let _ = write!(
+                s,
+                " … ({} more bytes; display full on)",
+                text.len() - shown.len()
+            );
+            return Cow::Owned(s);
+        }
         let safe = display_json(text);
         let colour = colour && colour_on();
         let d = self.style.display;

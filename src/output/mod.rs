@@ -28,6 +28,7 @@ use crate::core::protocol::{View, Vsn};
 use crate::core::session::{Expired, Unanswered};
 
 pub use clock::{clock, rfc3339};
+pub use fmt::fmt_latency_short;
 pub use human::human_payload;
 pub use records::Info;
 pub use safe::{clean, display_json, excerpt};
@@ -197,6 +198,13 @@ impl Style {
     /// [`Render::status`].
     pub fn status(&self, st: &Status, url: &str, out: &mut String) {
         self.with(|r| r.status(st, url, out));
+    }
+
+    /// A `*` line of the runner's own in human mode (none in `--json`).
+    pub fn note(&self, text: &str, out: &mut String) {
+        if !self.json {
+            human::note(text, out);
+        }
     }
 
     /// [`Render::info`].

@@ -9,6 +9,7 @@
 use super::Runner;
 use super::checks::LastReply;
 use super::flow::Step;
+use super::link::ReconnectLine;
 use super::screen::FLUSH_AT;
 use crate::core::event::{Event, Status};
 use crate::core::packed::Packed;
@@ -135,7 +136,25 @@ impl Runner {
         if self.interactive() {
             self.learn(ev);
         }
-        if !self.hidden(ev) {
+        let mut hidden = self.hidden(ev);
+        if let Event::Reconnecting { attempt, delay, .. } = ev
+            && !self.settings.style.json
+        {
+            match self
+                .link
+                .reconnect_line(*attempt, *delay, std::time::Instant::now())
+            {
+                ReconnectLine::Full => {}
+                ReconnectLine::Hidden => hidden = true,
+                ReconnectLine::Summary(text) => {
+                    hidden = true;
+                    let mut s = std::mem::take(&mut self.screen.out);
+                    self.settings.style.note(&text, &mut s);
+                    self.screen.out = s;
+                }
+            }
+        }
+        if !hidden {
             let timeout = match ev {
                 Event::TimedOut(e) if !e.auto => Some((e, self.timeout_context(e))),
                 _ => None,

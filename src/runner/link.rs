@@ -12,6 +12,29 @@ use super::{Mode, Runner};
 use crate::core::event::ToNet;
 use crate::output::Info;
 
+/// Reconnect lines shown one per attempt during an outage; after them,
+/// one line at most every `RECONNECT_EVERY` (`status` tells all, `--json`
+/// keeps a record per attempt).
+const RECONNECT_LINES: u32 = 3;
+const RECONNECT_EVERY: Duration = Duration::from_secs(30);
+
+/// An outage's reconnect lines so far.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Outage {
+    start: Instant,
+    last_line: Instant,
+}
+
+/// What to print for a reconnect attempt.
+pub(super) enum ReconnectLine {
+    /// The usual line.
+    Full,
+    /// Nothing: a line was printed less than `RECONNECT_EVERY` ago.
+    Hidden,
+    /// A summary line instead.
+    Summary(String),
+}
+
 /// How long to wait for the server to confirm our close.
 const CLOSE_WAIT: Duration = Duration::from_secs(3);
 
@@ -29,6 +52,42 @@ pub(super) struct Link {
     pub connect_error: Option<String>,
     /// The network thread is stuck connecting and was given up on.
     pub abandon_net: bool,
+    /// The current outage's reconnect lines, while reconnecting.
+    pub outage: Option<Outage>,
+}
+
+impl Link {
+    /// Whether and how to show the wait before connect attempt `attempt`
+    /// (1, 2, … since the socket was last open), `delay` from now.
+    pub(super) fn reconnect_line(
+        &mut self,
+        attempt: u32,
+        delay: Duration,
+        now: Instant,
+    ) -> ReconnectLine {
+        let fresh = Outage {
+            start: now,
+            last_line: now,
+        };
+        let o = self.outage.get_or_insert(fresh);
+        if attempt <= 1 {
+            *o = fresh;
+        }
+        if attempt <= RECONNECT_LINES {
+            o.last_line = now;
+            return ReconnectLine::Full;
+        }
+        if now.duration_since(o.last_line) < RECONNECT_EVERY {
+            return ReconnectLine::Hidden;
+        }
+        o.last_line = now;
+        ReconnectLine::Summary(format!(
+            "still reconnecting: {} attempts in {} s, next in {}",
+            attempt - 1,
+            now.duration_since(o.start).as_secs(),
+            crate::output::fmt_latency_short(delay)
+        ))
+    }
 }
 
 impl Runner {
@@ -64,6 +123,7 @@ impl Runner {
     pub(super) fn on_connected(&mut self) {
         self.link.connected = true;
         self.link.opened += 1;
+        self.link.outage = None;
         let url = self.settings.shown_url.clone();
         if self.link.opened > 1 {
             let n = self.link.opened - 1;
@@ -133,5 +193,49 @@ impl Runner {
             self.step = Step::Idle;
             self.update_prompt();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shown(l: ReconnectLine) -> Option<String> {
+        match l {
+            ReconnectLine::Full => Some("full".into()),
+            ReconnectLine::Hidden => None,
+            ReconnectLine::Summary(s) => Some(s),
+        }
+    }
+
+    #[test]
+    fn an_outage_shows_three_lines_then_one_every_30_s() {
+        let mut link = Link::default();
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let d = Duration::from_secs(5);
+        for a in 1..=3 {
+            assert_eq!(
+                shown(link.reconnect_line(a, d, at(u64::from(a)))).as_deref(),
+                Some("full")
+            );
+        }
+        assert_eq!(shown(link.reconnect_line(4, d, at(1_000))), None);
+        assert_eq!(shown(link.reconnect_line(9, d, at(29_000))), None);
+        assert_eq!(
+            shown(link.reconnect_line(10, d, at(30_003))).as_deref(),
+            Some("still reconnecting: 9 attempts in 30 s, next in 5 s")
+        );
+        assert_eq!(shown(link.reconnect_line(11, d, at(40_000))), None);
+        assert_eq!(
+            shown(link.reconnect_line(17, d, at(60_003))).as_deref(),
+            Some("still reconnecting: 16 attempts in 60 s, next in 5 s")
+        );
+        // A new outage starts over.
+        link.outage = None;
+        assert_eq!(
+            shown(link.reconnect_line(1, d, at(90_000))).as_deref(),
+            Some("full")
+        );
     }
 }

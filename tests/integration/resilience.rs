@@ -366,7 +366,7 @@ fn status_shows_the_connection_heartbeat_and_each_topic() {
 }
 
 #[test]
-fn status_while_reconnecting_shows_the_countdown() {
+fn a_long_outage_prints_three_reconnect_lines_and_status_tells_the_rest() {
     let server = Server::start();
     let mut client = Script::new(&server)
         .args(["--max-retries", "100"])
@@ -376,14 +376,42 @@ fn status_while_reconnecting_shows_the_countdown() {
         l.starts_with("← room:lobby reply ok to phx_join")
     });
     drop(server);
-    client.expect_line("backing off to 1 s", |l| {
-        l.starts_with("* reconnecting in 1 s (attempt 8)")
+    client.expect_line("the third attempt", |l| {
+        l.starts_with("* reconnecting in 100 ms (attempt 3)")
     });
-    client.send_line("status");
-    client.expect_line("the countdown", |l| {
-        l.starts_with("  connection  reconnecting to ws://127.0.0.1:")
-            && l.contains(": attempt 8 in ")
-    });
+    // Ask `status` until it counts attempt 8 (the backoff is at 1 s by
+    // then, a few seconds in): no reconnect line may come meanwhile, as
+    // the next one is due only 30 s after the third.
+    let extra = std::cell::Cell::new(0);
+    let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        assert!(
+            std::time::Instant::now() < end,
+            "attempt 8 not reached in 30 s"
+        );
+        client.send_line("sleep 0.2");
+        client.send_line("status");
+        let line = client.expect_line("the connection's status", |l| {
+            if l.starts_with("* reconnecting") || l.starts_with("* still reconnecting") {
+                extra.set(extra.get() + 1);
+            }
+            l.starts_with("  connection  ")
+        });
+        assert!(
+            line.starts_with("  connection  reconnecting to ws://127.0.0.1:"),
+            "{line}"
+        );
+        let attempt: u32 = line
+            .split(": attempt ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no attempt in {line}"));
+        if attempt >= 8 {
+            break;
+        }
+    }
+    assert_eq!(extra.get(), 0, "reconnect lines after the third");
     client.expect_line("the topic waiting", |l| {
         l.starts_with("    room:lobby  errored   join_ref 1  payload {}  rejoins once reconnected")
     });

@@ -187,7 +187,7 @@ impl Render for Human<'_> {
 }
 
 /// An announcement: `* text`.
-fn note(text: &str, out: &mut String) {
+pub(super) fn note(text: &str, out: &mut String) {
     let _ = writeln!(out, "{} {text}", "*".cyan());
 }
 

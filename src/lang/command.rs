@@ -1273,3 +1273,16 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+#[cfg(test)]
+mod closest_tests {
+    use super::closest;
+
+    #[test]
+    fn closest_takes_a_near_name_and_leaves_a_far_one() {
+        let names = vec!["room:lobby".to_owned(), "room:other".to_owned()];
+        assert_eq!(closest("room:lobyy", &names), Some("room:lobby"));
+        assert_eq!(closest("chat:x", &names), None);
+        assert_eq!(closest("room:x", &[]), None);
+    }
+}

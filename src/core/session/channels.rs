@@ -293,6 +293,18 @@ mod tests {
     use crate::core::session::tests::{T, crash, join, joined, push, reply, state};
 
     #[test]
+    fn not_joined_names_the_joined_topics_unless_the_topic_is_on_its_way() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        assert_eq!(s.not_joined("room:x"), Some(vec![]));
+        joined(&mut s, "room:lobby", t0);
+        join(&mut s, "room:b", t0);
+        assert_eq!(s.not_joined("room:lobby"), None);
+        assert_eq!(s.not_joined("room:b"), None, "joining");
+        assert_eq!(s.not_joined("room:lobyy"), Some(vec!["room:lobby".into()]));
+    }
+
+    #[test]
     fn join_uses_its_ref_as_join_ref() {
         let mut s = Session::new(T);
         let f = join(&mut s, "room:lobby", Instant::now());

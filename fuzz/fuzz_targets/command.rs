@@ -19,6 +19,7 @@ fuzz_target!(|data: &[u8]| {
             let style = Style {
                 json: false,
                 dim_sent: false,
+                at_prompt: false,
                 show_heartbeats: false,
                 display: Default::default(),
                 vsn: Default::default(),

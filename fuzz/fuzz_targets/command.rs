@@ -4,7 +4,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use phx_repl::lang::command::{Command, parse_line, parse_payload};
+use phx_repl::lang::command::{Command, parse_line};
+use phx_repl::lang::payload::parse_payload;
 use phx_repl::output::Style;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,5 +6,6 @@ pub mod command;
 pub mod error;
 pub mod matcher;
 pub mod multiline;
+pub mod payload;
 pub mod vars;
 pub mod vocab;

@@ -383,57 +383,31 @@ impl<'e, 'a> Serializer for &'e mut Encoder<'a> {
     }
 }
 
-impl ser::SerializeSeq for Compound<'_, '_> {
-    type Ok = ();
-    type Error = EncodeError;
+/// The four serde traits of a JSON array differ only in their names: each
+/// writes its elements in order and closes the array.
+macro_rules! array_compound {
+    ($($trait:ident :: $method:ident),* $(,)?) => {$(
+        impl ser::$trait for Compound<'_, '_> {
+            type Ok = ();
+            type Error = EncodeError;
 
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), EncodeError> {
-        self.element(v)
-    }
+            fn $method<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), EncodeError> {
+                self.element(v)
+            }
 
-    fn end(self) -> Result<(), EncodeError> {
-        self.finish()
-    }
+            fn end(self) -> Result<(), EncodeError> {
+                self.finish()
+            }
+        }
+    )*};
 }
 
-impl ser::SerializeTuple for Compound<'_, '_> {
-    type Ok = ();
-    type Error = EncodeError;
-
-    fn serialize_element<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), EncodeError> {
-        self.element(v)
-    }
-
-    fn end(self) -> Result<(), EncodeError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_, '_> {
-    type Ok = ();
-    type Error = EncodeError;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), EncodeError> {
-        self.element(v)
-    }
-
-    fn end(self) -> Result<(), EncodeError> {
-        self.finish()
-    }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_, '_> {
-    type Ok = ();
-    type Error = EncodeError;
-
-    fn serialize_field<T: ?Sized + Serialize>(&mut self, v: &T) -> Result<(), EncodeError> {
-        self.element(v)
-    }
-
-    fn end(self) -> Result<(), EncodeError> {
-        self.finish()
-    }
-}
+array_compound!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 impl ser::SerializeMap for Compound<'_, '_> {
     type Ok = ();

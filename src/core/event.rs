@@ -12,9 +12,18 @@ use crate::core::session::{
     Transition, Unanswered,
 };
 
+/// Which client (one socket and its session) an event is from or a
+/// command is for. The first client is 0; the front end numbers the
+/// others as it opens them (`connect`, `--clients`).
+pub type ClientId = u32;
+
 /// What the network thread reports.
 #[derive(Debug)]
 pub enum Event {
+    /// The events after this one in the batch are this client's, until the
+    /// next `Client`. A batch begins with client 0's, so a run with one
+    /// client never sees this event.
+    Client(ClientId),
     /// The WebSocket handshake succeeded (again, after a reconnect).
     Connected,
     /// Connecting failed and will not be retried; this is the last event.
@@ -141,7 +150,8 @@ pub enum ToNet {
     Status {
         id: u64,
     },
-    /// Close with a normal close frame and end the thread.
+    /// Close the client's socket with a normal close frame; its `Closed`
+    /// event is its last.
     Close,
 }
 

@@ -27,7 +27,8 @@ impl Render for Ndjson {
     fn event(&self, ev: &Event, out: &mut String) {
         match ev {
             // The runner says these (it knows the URL), or they are fatal.
-            Event::Connected
+            Event::Client(_)
+            | Event::Connected
             | Event::ConnectFailed(_)
             | Event::Status { .. }
             | Event::NotJoined { .. } => {}

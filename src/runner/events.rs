@@ -106,6 +106,7 @@ impl Runner {
             | Event::HeartbeatTimeout { .. }
             | Event::Rejoining { .. }
             | Event::ChannelState(_) => {}
+            Event::Client(_) => {}
         }
     }
 

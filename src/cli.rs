@@ -271,6 +271,10 @@ pub struct ClientArgs {
     /// Give up after N failed connection attempts in a row [default: unlimited at the prompt, 10 in scripts]
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
+
+    /// The first client's name, shown once `connect NAME` opens another (default: main)
+    #[arg(long = "as", value_name = "NAME", default_value = "main", value_parser = parse_client_name)]
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -336,6 +340,8 @@ pub struct Config {
     pub max_retries: Option<u32>,
     /// `--param-cmd` and `--auth-token-cmd`, run before every attempt.
     pub fresh: Vec<Source>,
+    /// `--as NAME`: the first client's name.
+    pub name: String,
 }
 
 /// Client arguments that parse one by one but not together.
@@ -449,6 +455,7 @@ impl ClientArgs {
             retry: self.retry,
             max_retries: self.max_retries,
             fresh,
+            name: self.name,
         })
     }
 
@@ -545,6 +552,14 @@ fn parse_token_cmd(s: &str) -> Result<String, String> {
         return Err("the command is empty; try `--auth-token-cmd 'cat ~/.phx-token'`".into());
     }
     Ok(s.to_owned())
+}
+
+/// `--as NAME`: a name `@NAME` can use.
+fn parse_client_name(s: &str) -> Result<String, String> {
+    match crate::lang::clients::split_client(&format!("@{s} x")) {
+        Ok(_) => Ok(s.to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn parse_header(s: &str) -> Result<(String, String), String> {

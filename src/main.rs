@@ -199,7 +199,8 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         spawn_signal_thread(set, interactive, tx.clone())
             .map_err(|e| Fatal::failed(format!("cannot watch for signals: {e}")))?;
     }
-    let net = start_network(&config, &url, &redactor, interactive, tx.clone())?;
+    let base = base(&config, &url, &redactor, interactive);
+    let net = start_network(&base, tx.clone())?;
     let (sink, mode) = if interactive {
         prompt_front_end(&config, &url, tx)?
     } else {
@@ -218,6 +219,8 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
             summary: !interactive && !config.quiet,
             mode,
             shown_url,
+            name: config.name.clone(),
+            base,
             record: record.map(|r| r.scrubbing(redactor.clone())),
             redactor,
             insecure: config.trust.insecure && url.scheme() == "wss",
@@ -290,16 +293,17 @@ fn with_fresh_params(url: &url::Url, fresh: &[fresh::Source]) -> url::Url {
     shown
 }
 
-/// Starts the network thread; its event batches reach the runner as input.
-fn start_network(
+/// The first client's socket, from the flags: where `net::start` connects
+/// and what `connect NAME` starts from.
+fn base(
     config: &Config,
     url: &url::Url,
     redactor: &endpoint::Redactor,
     interactive: bool,
-    tx: mpsc::Sender<Input>,
-) -> Result<net::Handle, Fatal> {
-    net::start(
-        net::Target {
+) -> runner::Base {
+    runner::Base {
+        url: url.clone(),
+        target: net::Target {
             url: url.clone(),
             headers: config.headers.clone(),
             trust: config.trust.clone(),
@@ -309,7 +313,7 @@ fn start_network(
                 redactor: redactor.clone(),
             },
         },
-        net::Options {
+        options: net::Options {
             // Long-poll sends no heartbeats, as in the JS client (§5).
             heartbeat: config
                 .heartbeat
@@ -322,8 +326,16 @@ fn start_network(
                 .max_retries
                 .or((!interactive).then_some(SCRIPT_MAX_RETRIES)),
         },
-        move |events| tx.send(Input::Net(events)).is_ok(),
-    )
+        show_secrets: config.show_secrets,
+        longpoll: config.longpoll,
+    }
+}
+
+/// Starts the network thread; its event batches reach the runner as input.
+fn start_network(base: &runner::Base, tx: mpsc::Sender<Input>) -> Result<net::Handle, Fatal> {
+    net::start(base.target.clone(), base.options.clone(), move |events| {
+        tx.send(Input::Net(events)).is_ok()
+    })
     .map_err(|e| Fatal::connection(format!("cannot start the network thread: {e}")))
 }
 

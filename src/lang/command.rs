@@ -48,6 +48,14 @@ pub enum Command {
     Unmute(Option<String>),
     /// `record [FILE|stop]`.
     Record(Record),
+    /// `connect NAME [URL] [flags]`: open another client.
+    Connect(crate::lang::clients::Connect),
+    /// `use NAME`: lines without `@NAME` go to this client.
+    Use(String),
+    /// `clients`: list them.
+    Clients,
+    /// `disconnect NAME`: close one client.
+    Disconnect(String),
     Quit,
 }
 
@@ -198,6 +206,36 @@ pub const COMMANDS: &[CommandInfo] = &[
         example: "record smoke.phx",
     },
     CommandInfo {
+        name: "connect",
+        usage: "connect NAME [URL] [FLAGS]",
+        summary: "open another client, a socket of its own named NAME (the URL defaults to the first client's; FLAGS: -p KEY=VALUE, -H 'NAME: VALUE', --auth-token TOKEN); then `@NAME COMMAND` runs one line as it, and every line shows whose it is",
+        example: "connect bob -p user=bob",
+    },
+    CommandInfo {
+        name: "@",
+        usage: "@NAME COMMAND",
+        summary: "run one command as client NAME: `@bob wait …` waits on bob's frames only, and `expect` checks the reply to bob's previous line",
+        example: "@bob cast room:lobby new_msg body=hi",
+    },
+    CommandInfo {
+        name: "use",
+        usage: "use NAME",
+        summary: "send the lines without `@NAME` to client NAME from now on; the prompt shows it",
+        example: "use bob",
+    },
+    CommandInfo {
+        name: "clients",
+        usage: "clients",
+        summary: "list the clients with their URLs, states and joined topics",
+        example: "clients",
+    },
+    CommandInfo {
+        name: "disconnect",
+        usage: "disconnect NAME",
+        summary: "close client NAME's socket (the first client's ends with `quit`)",
+        example: "disconnect bob",
+    },
+    CommandInfo {
         name: "help",
         usage: "help [COMMAND]",
         summary: "show the commands, or one command in detail",
@@ -313,6 +351,7 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
                 f => Record::Start(f.to_owned()),
             })
         }
+        "connect" | "use" | "clients" | "disconnect" => crate::lang::clients::parse(word, rest)?,
         "quit" | "exit" => {
             no_more(rest, word)?;
             Command::Quit

@@ -52,6 +52,17 @@ pub enum CommandError {
     /// The payload after `before` does not parse.
     #[error("{error} (after `{before}`)")]
     Payload { error: PayloadError, before: String },
+    #[error(
+        "`{name}` is not a client name; use a letter, then letters, digits, `_` or `-` \
+         (at most {max}), as in `connect bob`"
+    )]
+    BadClientName { name: String, max: usize },
+    #[error("`{0}` is not KEY=VALUE; try `-p user=bob`")]
+    NotAParam(String),
+    #[error("`{0}` is not a header; try `-H 'Cookie: a=b'`")]
+    NotAHeader(String),
+    #[error("a {0}…{0} quote is not closed; close it, as in `-H 'Cookie: a=b'`")]
+    QuoteNotClosed(char),
     /// A payload to match against is not JSON (serde's message).
     #[error("{error} (after `{before}`)")]
     NotMatchable { error: String, before: String },

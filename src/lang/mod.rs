@@ -2,6 +2,7 @@
 //! `${NAME}` substitution, payloads over several lines, JSON subset matching
 //! for `expect`/`wait`, and what tab completion offers.
 
+pub mod clients;
 pub mod command;
 pub mod error;
 pub mod matcher;

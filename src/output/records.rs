@@ -268,6 +268,24 @@ pub enum Info<'a> {
     ServerStarted {
         url: &'a str,
     },
+    /// One line of `clients`.
+    Client {
+        name: &'a str,
+        url: &'a str,
+        /// connecting, connected, reconnecting or closed.
+        state: &'a str,
+        topics: &'a [&'a str],
+        /// Lines without `@NAME` go to it.
+        current: bool,
+    },
+    /// `use NAME`.
+    Using {
+        client: &'a str,
+    },
+    /// A client was closed with `disconnect`.
+    Disconnected {
+        client: &'a str,
+    },
     /// A push or cast went to a topic that is not joined.
     NotJoined {
         topic: &'a str,

@@ -13,25 +13,15 @@ use serde_json::value::RawValue;
 
 use super::Runner;
 use super::flow::Step;
-use crate::core::packed::Recent;
+use crate::core::event::ClientId;
 use crate::core::protocol::{Frame, View};
 use crate::lang::matcher;
 use crate::output::records;
 use crate::output::{Expectation, Info, WaitPass, display_json};
 
-/// Messages kept for `wait` to find, at most (oldest dropped first).
-const WAIT_MEMORY: usize = 10_000;
-/// And at most this much of them (their text, plus an estimate of the
-/// bookkeeping), so a flood of large frames keeps memory flat.
-const WAIT_MEMORY_BYTES: usize = 256 * 1024;
-
 /// What the checks remember between lines.
 pub(super) struct Checks {
     pub tally: Tally,
-    /// What the latest request got, for `expect`.
-    pub last_reply: Option<LastReply>,
-    /// Messages not yet consumed by `wait`.
-    pub recent: Recent,
     /// Something failed: a script exits with failure.
     pub failed: bool,
     /// `--bail` stopped the script: later lines are ignored.
@@ -42,8 +32,6 @@ impl Checks {
     pub fn new() -> Checks {
         Checks {
             tally: Tally::default(),
-            last_reply: None,
-            recent: Recent::new(WAIT_MEMORY, WAIT_MEMORY_BYTES),
             failed: false,
             bailed: false,
         }
@@ -62,6 +50,8 @@ pub(super) struct Wait {
     pub deadline: Instant,
     pub timeout: Duration,
     pub line: usize,
+    /// Whose messages it waits for.
+    pub client: ClientId,
 }
 
 /// How a `wait` failed, ready to print.
@@ -294,9 +284,10 @@ impl Runner {
             deadline: Instant::now() + timeout,
             timeout,
             line,
+            client: self.clients.active,
         };
         let mut found = None;
-        if self.checks.recent.take_first(|v| {
+        if self.peer.recent.take_first(|v| {
             let hit = wait.offer(v);
             if hit {
                 found = Some(v.payload.to_owned());
@@ -338,7 +329,7 @@ impl Runner {
         let payload = frame.payload.json_value();
         let v = frame.view(payload.get());
         if !self.wait_sees(&v) {
-            self.checks.recent.push(&v);
+            self.peer.recent.push(&v);
         }
     }
 
@@ -359,6 +350,7 @@ impl Runner {
     /// [`Runner::wait_passed`] where its line belongs.
     pub(super) fn wait_takes(&mut self, v: &View<'_>) -> Option<Wait> {
         if let Step::Waiting(wait) = &mut self.step
+            && wait.client == self.clients.active
             && wait.offer(v)
             && let Step::Waiting(wait) = std::mem::replace(&mut self.step, Step::Idle)
         {
@@ -391,7 +383,7 @@ impl Runner {
 
     /// `expect ok|error [JSON]` against the latest request's outcome.
     pub(super) fn check_expectation(&mut self, ok: bool, response: Option<&Value>, line: usize) {
-        let v = verdict(self.checks.last_reply.as_ref(), ok, response);
+        let v = verdict(self.peer.last_reply.as_ref(), ok, response);
         self.expectation(Expectation {
             passed: v.passed,
             summary: &v.summary,
@@ -457,6 +449,7 @@ mod tests {
             deadline: Instant::now(),
             timeout: Duration::from_secs(5),
             line: 3,
+            client: 0,
         }
     }
 

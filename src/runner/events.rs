@@ -41,9 +41,14 @@ impl Runner {
     /// A batch of network events, in order.
     pub(super) fn on_batch(&mut self, mut events: Vec<Event>) {
         let mut held = 0;
+        // A batch begins with the first client's events.
+        if self.clients.many {
+            self.enter(0);
+        }
         for ev in &mut events {
             held += held_len(ev);
             match ev {
+                Event::Client(id) => self.enter(*id),
                 Event::Messages(pack) => self.on_messages(pack),
                 ev => self.on_net(ev),
             }
@@ -70,7 +75,7 @@ impl Runner {
             Event::NotJoined { topic, joined } => return self.on_not_joined(topic, joined),
             _ => {}
         }
-        let rejoin = self.replies.rejoin(ev);
+        let rejoin = self.peer.replies.rejoin(ev);
         self.observe(ev, rejoin);
         match ev {
             Event::Sent {
@@ -105,8 +110,8 @@ impl Runner {
             | Event::Reconnecting { .. }
             | Event::HeartbeatTimeout { .. }
             | Event::Rejoining { .. }
-            | Event::ChannelState(_) => {}
-            Event::Client(_) => {}
+            | Event::ChannelState(_)
+            | Event::Client(_) => {}
         }
     }
 
@@ -142,6 +147,7 @@ impl Runner {
             && !self.settings.style.json
         {
             match self
+                .peer
                 .link
                 .reconnect_line(*attempt, *delay, std::time::Instant::now())
             {
@@ -181,6 +187,13 @@ impl Runner {
             }
         }
         self.track_presence(ev);
+        if let Event::ChannelState(t) = ev {
+            if t.to.is_live() {
+                self.peer.topics.insert(t.topic.clone());
+            } else {
+                self.peer.topics.remove(&t.topic);
+            }
+        }
         if let Event::ChannelState(t) = ev
             && !t.to.is_live()
             && t.rejoin_in.is_none()
@@ -197,7 +210,7 @@ impl Runner {
             Step::Sending { line, .. } => self.line_label(line),
             _ => None,
         };
-        self.replies.rejected(id);
+        self.peer.replies.rejected(id);
         if let Some(rec) = &mut self.recording.recorder {
             rec.push_rejected(id);
         }
@@ -209,7 +222,7 @@ impl Runner {
     /// Request `id` went out: a scripted line now waits for its reply
     /// (a cast's line is done).
     fn on_sent(&mut self, id: u64, frame: &Frame, cast: bool) {
-        self.replies.sent(id, frame.ref_.as_deref());
+        self.peer.replies.sent(id, frame.ref_.as_deref());
         if let Step::Sending {
             id: want,
             scripted,
@@ -219,6 +232,7 @@ impl Runner {
         {
             self.step = match &frame.ref_ {
                 Some(ref_) if scripted && !cast => Step::Reply {
+                    client: self.clients.active,
                     ref_: ref_.to_string(),
                     line: self.line_label(line),
                 },
@@ -246,7 +260,7 @@ impl Runner {
             && !rejoin
             && !r.cast
         {
-            self.checks.last_reply = Some(LastReply::Reply {
+            self.peer.last_reply = Some(LastReply::Reply {
                 what: format!("{request} on {}", r.frame.topic),
                 status: r.status.clone(),
                 response: r.response.json_value().to_raw(),
@@ -284,7 +298,11 @@ impl Runner {
     /// its reply.
     fn awaited_line(&self, ref_: &str) -> Option<usize> {
         match &self.step {
-            Step::Reply { ref_: r, line } if r == ref_ => *line,
+            Step::Reply {
+                ref_: r,
+                line,
+                client,
+            } if r == ref_ && *client == self.clients.active => *line,
             _ => None,
         }
     }
@@ -295,9 +313,9 @@ impl Runner {
     fn timeout_context(&mut self, e: &Expired) -> (Option<usize>, bool) {
         let line = self.awaited_line(&e.ref_);
         let push = e.topic != PHOENIX_TOPIC && e.event != PHX_JOIN && e.event != PHX_LEAVE;
-        let hint = push && (line.is_some() || !self.replies.cast_hinted);
+        let hint = push && (line.is_some() || !self.peer.replies.cast_hinted);
         if hint && line.is_none() {
-            self.replies.cast_hinted = true;
+            self.peer.replies.cast_hinted = true;
         }
         (line, hint)
     }
@@ -307,7 +325,7 @@ impl Runner {
             return;
         }
         self.checks.tally.timed_out += 1;
-        self.checks.last_reply = Some(LastReply::Missing {
+        self.peer.last_reply = Some(LastReply::Missing {
             what: format!("{} on {}", e.event, e.topic),
             why: "timed out",
         });
@@ -317,7 +335,7 @@ impl Runner {
 
     fn on_unanswered(&mut self, u: &Unanswered) {
         self.checks.tally.unanswered += 1;
-        self.checks.last_reply = Some(LastReply::Missing {
+        self.peer.last_reply = Some(LastReply::Missing {
             what: format!("{} on {}", u.event, u.topic),
             why: match u.because {
                 "phx_error" => "the channel crashed",
@@ -400,7 +418,7 @@ impl Runner {
             }
             at = next;
         }
-        self.checks.recent.keep(pack, taken);
+        self.peer.recent.keep(pack, taken);
     }
 }
 

@@ -10,11 +10,15 @@ use std::time::Instant;
 
 use super::Runner;
 use super::checks::Wait;
+use crate::core::event::ClientId;
+use crate::lang::clients::split_client;
 
 /// What the runner is waiting for before it runs the next line.
 #[derive(Debug)]
 pub(super) enum Step {
     Connecting,
+    /// A script's `connect NAME`: waiting for that client to open.
+    Opening(ClientId),
     Idle,
     /// The network thread has the command; waiting for it to go out.
     Sending {
@@ -24,6 +28,8 @@ pub(super) enum Step {
         scripted: bool,
     },
     Reply {
+        /// Refs are per client.
+        client: ClientId,
         ref_: String,
         /// The script line that sent it, named if it times out.
         line: Option<usize>,
@@ -73,13 +79,22 @@ impl Runner {
 
     /// What an `expect` at the prompt waits for first: the reply to the
     /// latest request, when it has not come yet.
-    fn reply_first(&self, line: &str) -> Option<Step> {
-        if !self.interactive() || line.split_whitespace().next() != Some("expect") {
+    fn reply_first(&mut self, line: &str) -> Option<Step> {
+        if !self.interactive() {
             return None;
         }
-        let (id, ref_) = self.replies.unreplied()?;
+        let (name, line) = split_client(line).ok()?;
+        if line.split_whitespace().next() != Some("expect") {
+            return None;
+        }
+        let client = match name {
+            Some(name) => self.clients.find(name)?,
+            None => self.clients.current,
+        };
+        let (id, ref_) = self.peer_of(client).replies.unreplied()?;
         Some(match ref_ {
             Some(r) => Step::Reply {
+                client,
                 ref_: r.clone(),
                 line: None,
             },
@@ -103,9 +118,12 @@ impl Runner {
 
     /// The request with `ref_` was answered or given up on.
     pub(super) fn end_reply_wait(&mut self, ref_: &str) {
-        self.replies.ended(ref_);
-        if let Step::Reply { ref_: want, .. } = &self.step
+        self.peer.replies.ended(ref_);
+        if let Step::Reply {
+            ref_: want, client, ..
+        } = &self.step
             && want == ref_
+            && *client == self.clients.active
         {
             self.step = Step::Idle;
         }

@@ -12,8 +12,9 @@ use std::time::Instant;
 use super::flow::Step;
 use super::{Mode, Runner};
 use crate::core::endpoint::is_secret_key;
-use crate::core::event::ToNet;
+use crate::core::event::{ClientId, ToNet};
 use crate::core::session::Request;
+use crate::lang::clients::split_client;
 use crate::lang::command::{self, Command};
 use crate::lang::vars;
 use crate::output::Info;
@@ -23,11 +24,12 @@ impl Runner {
         if let Mode::Script { read_ahead } = &self.settings.mode {
             read_ahead.give_back();
         }
-        let Some(cmd) = self.parse(n, line) else {
+        let Some((client, cmd)) = self.parse(n, line) else {
             return;
         };
+        self.enter(client);
         self.checks.tally.commands += 1;
-        let id = self.replies.issue();
+        let id = self.issue_id();
         self.note_line(line, &cmd, id);
         match cmd {
             Command::Request(request) => {
@@ -35,7 +37,7 @@ impl Runner {
                 // never a cast.
                 let cast = matches!(request, Request::Push { cast: true, .. });
                 if self.interactive() && !cast {
-                    self.replies.awaiting(id);
+                    self.peer.replies.awaiting(id);
                 }
                 self.send(ToNet::Request { id, request }, id, n);
             }
@@ -59,6 +61,10 @@ impl Runner {
             Command::Display(change) => self.display(change),
             Command::Record(action) => self.record(action, n),
             Command::Mute(name) => self.mute(name),
+            Command::Connect(c) => self.connect(c, n),
+            Command::Use(name) => self.use_client(&name, n),
+            Command::Clients => self.list_clients(),
+            Command::Disconnect(name) => self.disconnect(&name, n),
             Command::Unmute(name) => self.unmute(name, n),
             Command::Quit => {
                 self.queue.clear();
@@ -67,9 +73,10 @@ impl Runner {
         }
     }
 
-    /// The command a line holds after `${NAME}` substitution; `None` for
-    /// a blank line or a comment, or after reporting why it is invalid.
-    fn parse(&mut self, n: usize, typed: &str) -> Option<Command> {
+    /// The command a line holds after `${NAME}` substitution, and the
+    /// client it is for (`@NAME`, else the current one); `None` for a
+    /// blank line or a comment, or after reporting why it is invalid.
+    fn parse(&mut self, n: usize, typed: &str) -> Option<(ClientId, Command)> {
         let substituted;
         let line = if typed.trim_start().starts_with('#') {
             typed
@@ -77,8 +84,11 @@ impl Runner {
             substituted = self.substitute(typed, n)?;
             substituted.as_str()
         };
-        match command::parse_line(line) {
-            Ok(c) => c,
+        let parsed = split_client(line)
+            .and_then(|(name, line)| command::parse_line(line).map(|c| c.map(|c| (name, c))));
+        match parsed {
+            Ok(Some((name, c))) => self.client_named(name, n).map(|id| (id, c)),
+            Ok(None) => None,
             Err(e) => {
                 self.error(&e.to_string(), self.line_label(n));
                 self.mark_failed();
@@ -138,7 +148,7 @@ impl Runner {
     fn send(&mut self, to_net: ToNet, id: u64, n: usize) {
         // While reconnecting the network thread holds commands for the
         // next connection; only once it has given up is nothing sent.
-        if self.link.ended || !self.net.send(to_net) {
+        if self.peer.link.ended || !self.net.send_to(self.clients.active, to_net) {
             self.error(
                 "the connection is closed for good, so nothing was sent; type `quit` and start phx-repl again",
                 self.line_label(n),

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use super::flow::Step;
 use super::{Mode, Runner};
-use crate::core::event::ToNet;
 use crate::output::Info;
 
 /// Reconnect lines shown one per attempt during an outage; after them,
@@ -54,6 +53,8 @@ pub(super) struct Link {
     pub abandon_net: bool,
     /// The current outage's reconnect lines, while reconnecting.
     pub outage: Option<Outage>,
+    /// `disconnect NAME` closes it: its end is no failure.
+    pub closing: bool,
 }
 
 impl Link {
@@ -92,12 +93,13 @@ impl Link {
 
 impl Runner {
     pub(super) fn begin_close(&mut self) {
+        self.enter(0);
         // Between connections the network thread may be inside a connect
         // attempt that takes a while: do not wait for it at exit.
-        if !self.link.connected {
-            self.link.abandon_net = true;
+        if !self.peer.link.connected {
+            self.peer.link.abandon_net = true;
         }
-        if !self.link.ended && self.net.send(ToNet::Close) {
+        if self.close_all() {
             self.step = Step::Closing {
                 deadline: Instant::now() + CLOSE_WAIT,
             };
@@ -109,24 +111,19 @@ impl Runner {
     /// Tells the prompt about the connection state.
     pub(super) fn update_prompt(&self) {
         if let Mode::Interactive { prompt, base, .. } = &self.settings.mode {
-            let text = if self.link.connected {
-                format!("{base}> ")
-            } else if self.link.ended {
-                format!("{base} (disconnected)> ")
-            } else {
-                format!("{base} (reconnecting)> ")
-            };
-            let _ = prompt.send(text);
+            let _ = prompt.send(self.prompt_text(base));
         }
     }
 
     pub(super) fn on_connected(&mut self) {
-        self.link.connected = true;
-        self.link.opened += 1;
-        self.link.outage = None;
-        let url = self.settings.shown_url.clone();
-        if self.link.opened > 1 {
-            let n = self.link.opened - 1;
+        self.peer.link.connected = true;
+        self.peer.link.opened += 1;
+        self.peer.link.outage = None;
+        let active = self.clients.active;
+        self.opened(active);
+        let url = self.clients.get(active).shown_url.clone();
+        if self.peer.link.opened > 1 {
+            let n = self.peer.link.opened - 1;
             self.info(
                 Info::Connected {
                     url: &url,
@@ -135,7 +132,7 @@ impl Runner {
                 &format!("reconnected to {url} (reconnect {n})"),
             );
         } else {
-            let hint = if self.interactive() {
+            let hint = if self.interactive() && active == 0 {
                 "; type `help` for commands, `quit` to leave"
             } else {
                 ""
@@ -162,6 +159,20 @@ impl Runner {
     }
 
     pub(super) fn on_connect_failed(&mut self, message: &str) {
+        let active = self.clients.active;
+        if active != 0 {
+            // Another client: said, a failure, and the run goes on.
+            let name = self.clients.get(active).name.clone();
+            self.peer.link.ended = true;
+            self.peer.link.connect_error = Some(message.to_owned());
+            self.opened(active);
+            self.error(
+                &format!("client `{name}` could not connect: {message}"),
+                None,
+            );
+            self.mark_failed();
+            return;
+        }
         // Printed by main as the fatal error; in JSON mode it is a
         // record on stdout too.
         if self.settings.style.json {
@@ -169,22 +180,33 @@ impl Runner {
             self.settings.style.error(message, None, &mut s);
             self.screen.out = s;
         }
-        self.link.connect_error = Some(message.to_owned());
-        self.link.ended = true;
+        self.peer.link.connect_error = Some(message.to_owned());
+        self.peer.link.ended = true;
         self.step = Step::Done;
     }
 
     pub(super) fn on_disconnected(&mut self) {
-        self.link.connected = false;
+        self.peer.link.connected = false;
         self.update_prompt();
     }
 
     /// The network thread is done: the connection was closed or lost.
     pub(super) fn on_closed(&mut self, lost: bool) {
-        self.link.connected = false;
-        self.link.ended = true;
+        self.peer.link.connected = false;
+        self.peer.link.ended = true;
+        if self.clients.active != 0 {
+            self.client_ended(lost);
+            if matches!(self.step, Step::Closing { .. }) && self.all_closed() {
+                self.step = Step::Done;
+            }
+            return;
+        }
+        if matches!(self.step, Step::Closing { .. }) && !self.all_closed() {
+            // The others' `Closed` ends the run.
+            return;
+        }
         if lost {
-            self.link.lost = true;
+            self.peer.link.lost = true;
         }
         if !self.interactive() || matches!(self.step, Step::Closing { .. }) || !lost {
             self.step = Step::Done;

@@ -20,7 +20,9 @@
 //! prompt itself is `prompt`'s and the recording file `recorder`'s.
 
 mod checks;
+mod clients;
 mod completion;
+mod connect;
 mod events;
 mod flow;
 mod lines;
@@ -36,6 +38,8 @@ mod screen;
 pub mod prompt;
 pub mod recorder;
 
+pub use connect::Base;
+
 use std::io::{self, Write};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -45,21 +49,19 @@ use std::time::{Duration, Instant};
 use rustyline::ExternalPrinter;
 
 use crate::core::endpoint::Redactor;
-use crate::core::event::{Event, ToNet};
-use crate::core::presence;
+use crate::core::event::Event;
 use crate::lang::vocab::Word;
 use crate::output::{Info, Style};
 use crate::transport::net::Handle;
 use checks::Checks;
+use clients::{Clients, Peer};
 use completion::Told;
 use flow::Step;
-use link::Link;
 use mute::Mutes;
 use queue::Queue;
 pub use read_ahead::ReadAhead;
 use recorder::Recorder;
 use recording::Recording;
-use replies::Replies;
 use screen::{FLUSH_AT, Screen};
 
 /// Everything the runner reacts to.
@@ -151,6 +153,10 @@ pub struct Settings {
     pub mode: Mode,
     /// The socket URL as shown to the user (secrets redacted).
     pub shown_url: String,
+    /// The first client's name (`--as`, else `main`).
+    pub name: String,
+    /// What `connect NAME` starts from.
+    pub base: Base,
     /// `--record FILE`, already created.
     pub record: Option<Recorder>,
     /// `--insecure` on a wss:// URL: warn on every connect.
@@ -167,13 +173,14 @@ pub struct Runner {
     /// The running line came from a script, -e or -f.
     scripted: bool,
     queue: Queue,
-    replies: Replies,
+    /// The state of the client being served (see `clients`).
+    peer: Peer,
+    clients: Clients,
+    /// The id for the next command, unique across clients.
+    next_id: u64,
     checks: Checks,
-    link: Link,
     screen: Screen,
     recording: Recording,
-    /// Who is present on each topic.
-    presence: presence::Tracker,
     mutes: Mutes,
     /// Words already sent to the prompt's completion.
     told: Told,
@@ -183,6 +190,7 @@ pub struct Runner {
 
 impl Runner {
     pub fn new(rx: Receiver<Input>, net: Handle, sink: Sink, mut settings: Settings) -> Runner {
+        let clients = Clients::new(settings.name.clone(), settings.shown_url.clone());
         let recording = Recording::new(settings.record.take());
         // The screen scrubs everything written, so the secrets go there.
         let screen = Screen::new(sink, &settings.mode, std::mem::take(&mut settings.redactor));
@@ -193,16 +201,23 @@ impl Runner {
             step: Step::Connecting,
             scripted: false,
             queue: Queue::default(),
-            replies: Replies::default(),
+            peer: Peer::new(),
+            clients,
+            next_id: 0,
             checks: Checks::new(),
-            link: Link::default(),
             screen,
             recording,
-            presence: presence::Tracker::new(),
             mutes: Mutes::default(),
             told: Told::default(),
             terminated: None,
         }
+    }
+
+    /// The id for the next command.
+    fn issue_id(&mut self) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        id
     }
 
     fn interactive(&self) -> bool {
@@ -252,18 +267,20 @@ impl Runner {
             }
         }
         if !matches!(self.step, Step::Done) {
-            // Output closed or the channel ended: close the socket politely.
-            self.net.send(ToNet::Close);
+            // Output closed or the channel ended: close the sockets politely.
+            self.close_all();
         }
         let outcome = self.outcome();
-        if self.settings.style.json && !self.interactive() && self.link.connect_error.is_none() {
+        if self.settings.style.json && !self.interactive() && self.peer.link.connect_error.is_none()
+        {
             // The last record: the summary line's counts, and how the
             // run exits.
             let record = self.checks.tally.record(Some(outcome.exit_code()));
+            self.screen.set_tag(None);
             crate::output::records::push(&mut self.screen.out, &record);
         }
         self.final_flush();
-        if self.settings.summary && self.link.connect_error.is_none() {
+        if self.settings.summary && self.peer.link.connect_error.is_none() {
             let mut stderr = io::stderr().lock();
             let _ = writeln!(stderr, "{}", self.checks.tally.line());
             let _ = stderr.flush();
@@ -287,7 +304,7 @@ impl Runner {
     /// Waits for the network thread (unless it was given up on) and says
     /// how the run ended.
     fn finish(self, outcome: Outcome) -> Outcome {
-        if !self.link.abandon_net {
+        if !self.peer.link.abandon_net {
             self.net.join();
         }
         outcome
@@ -298,9 +315,9 @@ impl Runner {
     fn outcome(&self) -> Outcome {
         if let Some(code) = self.terminated {
             Outcome::Terminated(code)
-        } else if let Some(e) = &self.link.connect_error {
+        } else if let Some(e) = &self.peer.link.connect_error {
             Outcome::CouldNotConnect(e.clone())
-        } else if self.link.lost {
+        } else if self.peer.link.lost {
             Outcome::ConnectionLost
         } else if self.checks.failed && matches!(self.settings.mode, Mode::Script { .. }) {
             Outcome::Failed
@@ -375,7 +392,7 @@ impl Runner {
     /// waiting for the close.
     fn terminate(&mut self, code: u8) {
         if self.terminated.is_some() {
-            self.link.abandon_net = true;
+            self.peer.link.abandon_net = true;
             self.step = Step::Done;
             return;
         }
@@ -383,7 +400,7 @@ impl Runner {
         self.queue.clear();
         self.queue.eof = true;
         if matches!(self.step, Step::Connecting) {
-            self.link.abandon_net = true;
+            self.peer.link.abandon_net = true;
             self.step = Step::Done;
         } else if !matches!(self.step, Step::Closing { .. } | Step::Done) {
             self.begin_close();
@@ -395,8 +412,8 @@ impl Runner {
     fn interrupt(&mut self) {
         if matches!(self.step, Step::Connecting) {
             // The handshake may take its full timeout; stop waiting for it.
-            self.link.connect_error = Some("cancelled while connecting".to_owned());
-            self.link.abandon_net = true;
+            self.peer.link.connect_error = Some("cancelled while connecting".to_owned());
+            self.peer.link.abandon_net = true;
             self.step = Step::Done;
             return;
         }

@@ -13,7 +13,6 @@ use crate::core::event::Event;
 
 #[derive(Debug, Default)]
 pub(super) struct Replies {
-    next_id: u64,
     /// At the prompt, the latest request (its id, and its ref once sent)
     /// until its reply, timeout or failure.
     unreplied: Option<(u64, Option<String>)>,
@@ -24,13 +23,6 @@ pub(super) struct Replies {
 }
 
 impl Replies {
-    /// The id for the next command.
-    pub fn issue(&mut self) -> u64 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
-    }
-
     /// A request at the prompt: it is awaited by the next `expect`.
     pub fn awaiting(&mut self, id: u64) {
         self.unreplied = Some((id, None));
@@ -90,12 +82,6 @@ impl Replies {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ids_count_up() {
-        let mut r = Replies::default();
-        assert_eq!((r.issue(), r.issue()), (0, 1));
-    }
 
     #[test]
     fn the_latest_request_is_awaited_until_its_ref_is_answered() {

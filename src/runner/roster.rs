@@ -16,12 +16,13 @@ impl Runner {
     pub(super) fn track_presence(&mut self, ev: &Event) {
         let applied = match ev {
             Event::Sent { frame, .. } if frame.event == PHX_JOIN => {
-                self.presence
+                self.peer
+                    .presence
                     .joining(&frame.topic, frame.join_ref.as_deref());
                 return;
             }
             Event::Message(m) if !m.stale && matches!(m.kind, MessageKind::Close { .. }) => {
-                self.presence.forget(&m.frame.topic);
+                self.peer.presence.forget(&m.frame.topic);
                 return;
             }
             Event::Message(m) if !m.stale => {
@@ -29,8 +30,9 @@ impl Runner {
                     return;
                 };
                 match m.frame.event.as_str() {
-                    PRESENCE_STATE => self.presence.on_state(&m.frame.topic, payload.get()),
+                    PRESENCE_STATE => self.peer.presence.on_state(&m.frame.topic, payload.get()),
                     PRESENCE_DIFF => self
+                        .peer
                         .presence
                         .on_diff(&m.frame.topic, payload.get())
                         .map(|a| a.into_iter().collect()),
@@ -62,12 +64,12 @@ impl Runner {
     /// The `presence` command.
     pub(super) fn show_presence(&mut self, topic: Option<&str>) {
         let lists: Vec<(&str, &presence::State)> = match topic {
-            Some(t) => match self.presence.list(t) {
+            Some(t) => match self.peer.presence.list(t) {
                 Some(state) => vec![(t, state)],
                 None => {
                     let message = format!(
                         "no presence on `{t}` yet; it arrives as presence_state after a join{}",
-                        match self.presence.topics().first() {
+                        match self.peer.presence.topics().first() {
                             Some(known) => format!(" (try `presence {known}`)"),
                             None => String::new(),
                         }
@@ -77,10 +79,11 @@ impl Runner {
                 }
             },
             None => self
+                .peer
                 .presence
                 .topics()
                 .into_iter()
-                .filter_map(|t| self.presence.list(t).map(|s| (t, s)))
+                .filter_map(|t| self.peer.presence.list(t).map(|s| (t, s)))
                 .collect(),
         };
         let mut s = std::mem::take(&mut self.screen.out);

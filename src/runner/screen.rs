@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::RecvTimeoutError;
 use std::time::{Duration, Instant};
 
+use super::clients::Tag;
 use super::{Mode, Runner, Sink};
 use crate::core::endpoint::Redactor;
 
@@ -32,6 +33,11 @@ pub(super) struct Screen {
     redactor: Redactor,
     /// Writing failed (a closed pipe): the run ends, quietly.
     pub closed: bool,
+    /// With several clients: how lines written since `tagged` are marked
+    /// as the current client's (see `clients`).
+    tag: Option<Tag>,
+    /// Where untagged text starts in `out` and `err`.
+    tagged: (usize, usize),
 }
 
 impl Screen {
@@ -47,7 +53,25 @@ impl Screen {
             ready,
             redactor,
             closed: false,
+            tag: None,
+            tagged: (0, 0),
         }
+    }
+
+    /// Lines written from now on are marked with `tag`; those before are
+    /// marked with the previous one.
+    pub fn set_tag(&mut self, tag: Option<Tag>) {
+        self.apply_tag();
+        self.tag = tag;
+    }
+
+    /// Marks what was written since the last mark.
+    fn apply_tag(&mut self) {
+        if let Some(tag) = &self.tag {
+            tag.apply(&mut self.out, self.tagged.0);
+            tag.apply(&mut self.err, self.tagged.1);
+        }
+        self.tagged = (self.out.len(), self.err.len());
     }
 
     pub fn redactor(&self) -> &Redactor {
@@ -79,15 +103,19 @@ impl Screen {
 
     /// Writes the held errors to stderr.
     fn write_errors(&mut self) {
+        self.apply_tag();
         let mut stderr = io::stderr().lock();
         let err = self.redactor.scrub(&self.err);
         let _ = stderr.write_all(err.as_bytes());
         let _ = stderr.flush();
         self.err.clear();
+        self.tagged.1 = 0;
     }
 
     /// Writes buffered output.
     pub fn write(&mut self) {
+        self.apply_tag();
+        self.tagged.0 = 0;
         if self.out.is_empty() || self.closed {
             self.out.clear();
             return;
@@ -149,8 +177,10 @@ impl Runner {
             self.flush();
             self.screen.write_errors();
         } else {
+            self.screen.apply_tag();
             let err = std::mem::take(&mut self.screen.err);
             self.screen.out.push_str(&err);
+            self.screen.tagged = (self.screen.out.len(), 0);
         }
     }
 

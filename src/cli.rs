@@ -272,6 +272,18 @@ pub struct ClientArgs {
     #[arg(long, value_name = "N")]
     pub max_retries: Option<u32>,
 
+    /// Run the piped script on N clients at once, named c1 … cN (`${CLIENT}`, `${N}`); prints an aggregated summary
+    #[arg(long, value_name = "N", value_parser = parse_clients)]
+    pub clients: Option<usize>,
+
+    /// With --clients: open at most this many clients per second [default: as fast as the server accepts them]
+    #[arg(long, value_name = "PER_SECOND", requires = "clients", value_parser = parse_ramp)]
+    pub ramp: Option<f64>,
+
+    /// With --clients: print every client's lines, not only failures and the summary
+    #[arg(short = 'v', long, requires = "clients")]
+    pub verbose: bool,
+
     /// The first client's name, shown once `connect NAME` opens another (default: main)
     #[arg(long = "as", value_name = "NAME", default_value = "main", value_parser = parse_client_name)]
     pub name: String,
@@ -342,6 +354,10 @@ pub struct Config {
     pub fresh: Vec<Source>,
     /// `--as NAME`: the first client's name.
     pub name: String,
+    /// `--clients N`: fan-out.
+    pub clients: Option<usize>,
+    pub ramp: Option<f64>,
+    pub verbose: bool,
 }
 
 /// Client arguments that parse one by one but not together.
@@ -456,6 +472,9 @@ impl ClientArgs {
             max_retries: self.max_retries,
             fresh,
             name: self.name,
+            clients: self.clients,
+            ramp: self.ramp,
+            verbose: self.verbose,
         })
     }
 
@@ -552,6 +571,35 @@ fn parse_token_cmd(s: &str) -> Result<String, String> {
         return Err("the command is empty; try `--auth-token-cmd 'cat ~/.phx-token'`".into());
     }
     Ok(s.to_owned())
+}
+
+/// Clients at most in one fan-out: each needs a socket, and past this a
+/// single machine measures itself more than the server.
+pub const MAX_CLIENTS: usize = 100_000;
+
+/// `--clients N`: from 1 to `MAX_CLIENTS`.
+fn parse_clients(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("--clients needs at least 1; try `--clients 10`".to_owned()),
+        Ok(n) if n > MAX_CLIENTS => Err(format!(
+            "--clients {n} is more than {MAX_CLIENTS}, the most one process opens; \
+             for more load, run a distributed load tool such as Tsung"
+        )),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{s}` is not a number of clients; try `--clients 100`"
+        )),
+    }
+}
+
+/// `--ramp PER_SECOND`: a positive rate.
+fn parse_ramp(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(r) if r.is_finite() && r > 0.0 => Ok(r),
+        _ => Err(format!(
+            "`{s}` is not a rate; give clients per second, e.g. `--ramp 100`"
+        )),
+    }
 }
 
 /// `--as NAME`: a name `@NAME` can use.

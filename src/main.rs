@@ -168,6 +168,9 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         ColorChoice::Auto => {}
     }
     let first = first_lines(&config.first)?;
+    if let Some(n) = config.clients {
+        return fan_out(config, n, first, redactor, signals);
+    }
     // With --exit nothing is read after the -e and -f lines, so there is no prompt.
     let interactive = io::stdin().is_terminal() && !config.exit;
     let style = style(&config, interactive);
@@ -233,6 +236,100 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         Outcome::CouldNotConnect(message) => Err(Fatal::connection(message)),
         outcome => Ok(ExitCode::from(outcome.exit_code())),
     }
+}
+
+/// `--clients N`: the script (`-f`/`-e`, else stdin) on N clients at once.
+fn fan_out(
+    config: Config,
+    n: usize,
+    first: Vec<String>,
+    redactor: endpoint::Redactor,
+    signals: Option<SigSet>,
+) -> Result<ExitCode, Fatal> {
+    let text = if !first.is_empty() {
+        first.join("\n")
+    } else if io::stdin().is_terminal() {
+        return Err(Fatal::usage(
+            "--clients runs a script on every client; pipe one in, as in \
+             `phx-repl --clients 10 URL < script.phx`, or give it with -f",
+        ));
+    } else {
+        let mut text = String::new();
+        io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| Fatal::usage(format!("cannot read the script from stdin: {e}")))?;
+        text
+    };
+    let script = runner::fanout::script(&text).map_err(Fatal::usage)?;
+    open_files_for(n, matches!(config.target, Target::BuiltIn))?;
+    let url = match &config.target {
+        Target::Url(u) => u.clone(),
+        Target::BuiltIn => start_built_in(&config)?.0,
+    };
+    let (tx, rx) = mpsc::channel::<Input>();
+    if let Some(set) = signals {
+        spawn_signal_thread(set, false, tx.clone())
+            .map_err(|e| Fatal::failed(format!("cannot watch for signals: {e}")))?;
+    }
+    let base = base(&config, &url, &redactor, false);
+    let net = start_network(&base, tx)?;
+    let out = runner::fanout::Output::new(
+        style(&config, false),
+        config.verbose,
+        !config.quiet,
+        redactor,
+    );
+    let settings = runner::fanout::Settings {
+        clients: n,
+        ramp: config.ramp,
+        timeout: config.timeout,
+        fail: config.fail,
+        bail: config.bail,
+        quiet: config.quiet,
+        target: base.target,
+        options: base.options,
+    };
+    match runner::fanout::FanOut::new(rx, net, settings, script, out).run() {
+        Outcome::CouldNotConnect(message) => Err(Fatal::connection(message)),
+        outcome => Ok(ExitCode::from(outcome.exit_code())),
+    }
+}
+
+/// N clients need N sockets: raises the soft open-files limit as far as
+/// the hard one allows, or says how to raise it.
+fn open_files_for(n: usize, built_in: bool) -> Result<(), Fatal> {
+    // Room for the process's own files and the poller; a built-in server
+    // holds a socket per client too.
+    let per_client = if built_in { 2 } else { 1 };
+    let needed = (n as u64) * per_client + 64;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Ok(());
+        }
+        if lim.rlim_cur >= needed {
+            return Ok(());
+        }
+        if lim.rlim_max >= needed {
+            let raised = libc::rlimit {
+                rlim_cur: needed,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return Ok(());
+            }
+        }
+    }
+    Err(Fatal::usage(format!(
+        "--clients {n} needs about {needed} open files, but this process may open {}; \
+         raise the limit first, e.g. `ulimit -n {}`, or run fewer clients",
+        lim.rlim_cur,
+        needed.next_power_of_two()
+    )))
 }
 
 /// How events are shown, from the flags and whether there is a prompt.

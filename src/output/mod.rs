@@ -28,7 +28,7 @@ use crate::core::protocol::{View, Vsn};
 use crate::core::session::{Expired, Unanswered};
 
 pub use clock::{clock, rfc3339};
-pub use fmt::fmt_latency_short;
+pub use fmt::{fmt_latency, fmt_latency_short};
 pub use human::human_payload;
 pub use records::Info;
 pub use safe::{clean, display_json, excerpt};

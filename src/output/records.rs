@@ -382,8 +382,37 @@ pub struct Summary {
     pub commands: usize,
     pub replies: SummaryReplies,
     pub expectations: SummaryExpectations,
+    /// Fan-out (`--clients N`) only, as are `latency_ms` and `frames`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub clients: Option<SummaryClients>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<SummaryLatency>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frames: Option<SummaryFrames>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exit_code: Option<u8>,
+}
+
+#[derive(Serialize)]
+pub struct SummaryClients {
+    pub total: usize,
+    pub connected: usize,
+    pub failed: usize,
+}
+
+/// Reply latency percentiles over every client.
+#[derive(Serialize)]
+pub struct SummaryLatency {
+    pub p50: Ms,
+    pub p95: Ms,
+    pub p99: Ms,
+    pub max: Ms,
+}
+
+#[derive(Serialize)]
+pub struct SummaryFrames {
+    pub r#in: u64,
+    pub out: u64,
 }
 
 #[derive(Serialize)]

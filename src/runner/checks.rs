@@ -225,6 +225,9 @@ impl Tally {
                 passed: self.passed,
                 failed: self.failed,
             },
+            clients: None,
+            latency_ms: None,
+            frames: None,
             exit_code,
         }
     }

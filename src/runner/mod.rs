@@ -35,6 +35,7 @@ mod replies;
 mod roster;
 mod screen;
 
+pub mod fanout;
 pub mod prompt;
 pub mod recorder;
 

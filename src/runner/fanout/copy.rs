@@ -1,0 +1,448 @@
+//! One copy of the script in a fan-out run: its client's place in the
+//! script, what it waits for, the reply `expect` checks and the messages
+//! a `wait` may still find, and what each of its client's events does.
+//!
+//! The loop that drives every copy, opens the clients and prints is
+//! `fanout`'s; the counts are `tally`'s.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use super::{Ctx, Line};
+use crate::core::event::{ClientId, Event, ToNet};
+use crate::core::protocol::{Frame, View};
+use crate::core::session::MessageKind;
+use crate::lang::command::{self, Command};
+use crate::lang::vars;
+use crate::output::Expectation;
+use crate::runner::checks::{LastReply, Missed, Wait, verdict};
+
+/// Messages kept per copy for a later `wait`, at most.
+const KEPT: usize = 64;
+
+/// What a copy waits for before its next line.
+#[derive(Debug)]
+enum Step {
+    Connecting,
+    Idle,
+    Sending {
+        id: u64,
+    },
+    Reply {
+        ref_: String,
+    },
+    Waiting(Wait),
+    Sleeping(Instant),
+    /// Its script is over, or its client ended.
+    Done,
+}
+
+/// A message kept for `wait`.
+#[derive(Debug)]
+struct Kept {
+    topic: String,
+    event: String,
+    payload: String,
+}
+
+pub struct Copy {
+    pub id: ClientId,
+    /// `c1` … `cN`.
+    pub name: String,
+    /// 1 … N.
+    pub n: usize,
+    /// The next line to run.
+    pc: usize,
+    step: Step,
+    /// The line that is running, for messages.
+    line: usize,
+    last_reply: Option<LastReply>,
+    kept: VecDeque<Kept>,
+    pub connected: bool,
+    pub ever_connected: bool,
+    /// Its client sent its last event.
+    pub ended: bool,
+    /// We asked its client to close.
+    pub closing: bool,
+}
+
+impl Copy {
+    pub fn new(id: ClientId) -> Copy {
+        Copy {
+            id,
+            name: format!("c{}", id + 1),
+            n: id as usize + 1,
+            pc: 0,
+            step: Step::Connecting,
+            line: 0,
+            last_reply: None,
+            kept: VecDeque::new(),
+            connected: false,
+            ever_connected: false,
+            ended: false,
+            closing: false,
+        }
+    }
+
+    /// Its client could not be opened at all.
+    pub fn give_up(&mut self) {
+        self.ended = true;
+        self.step = Step::Done;
+    }
+
+    /// Its script is over (or cannot go on).
+    pub fn done(&self) -> bool {
+        matches!(self.step, Step::Done)
+    }
+
+    /// When it stops waiting, if it waits for a time.
+    pub fn deadline(&self) -> Option<Instant> {
+        match &self.step {
+            Step::Waiting(w) => Some(w.deadline),
+            Step::Sleeping(at) => Some(*at),
+            _ => None,
+        }
+    }
+
+    /// A deadline passed.
+    pub fn on_deadline(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        match &self.step {
+            Step::Sleeping(at) if *at <= now => self.step = Step::Idle,
+            Step::Waiting(w) if w.deadline <= now => {
+                let Step::Waiting(wait) = std::mem::replace(&mut self.step, Step::Idle) else {
+                    return;
+                };
+                ctx.tally.failed += 1;
+                match wait.missed() {
+                    Missed::Nothing(msg) => ctx.out.error(self, &msg, Some(wait.line)),
+                    Missed::Mismatch {
+                        summary,
+                        expected,
+                        got,
+                        detail,
+                    } => ctx.out.expectation(
+                        self,
+                        &Expectation {
+                            passed: false,
+                            summary: &summary,
+                            expected: &expected,
+                            got: &got,
+                            detail: detail.as_deref(),
+                            line: Some(wait.line),
+                        },
+                    ),
+                }
+                ctx.failed();
+            }
+            _ => {}
+        }
+    }
+
+    /// Runs lines while nothing is pending; at the end of the script the
+    /// copy is done.
+    pub fn advance(&mut self, script: &[Line], ctx: &mut Ctx<'_>) {
+        while matches!(self.step, Step::Idle) {
+            let Some(line) = script.get(self.pc) else {
+                self.step = Step::Done;
+                return;
+            };
+            self.pc += 1;
+            if ctx.bailed() {
+                self.step = Step::Done;
+                return;
+            }
+            self.line = line.n;
+            self.run(line, ctx);
+        }
+    }
+
+    /// `${CLIENT}` and `${N}`, then the environment.
+    fn substitute(&self, text: &str) -> Result<String, crate::lang::error::VarError> {
+        vars::substitute(text, |name| match name {
+            "CLIENT" => Some(self.name.clone()),
+            "N" => Some(self.n.to_string()),
+            _ => std::env::var(name).ok(),
+        })
+    }
+
+    fn run(&mut self, line: &Line, ctx: &mut Ctx<'_>) {
+        let parsed = self
+            .substitute(&line.text)
+            .map_err(|e| e.to_string())
+            .and_then(|l| command::parse_line(&l).map_err(|e| e.to_string()));
+        let cmd = match parsed {
+            Ok(Some(c)) => c,
+            Ok(None) => return,
+            Err(e) => {
+                ctx.out.error(self, &e, Some(line.n));
+                ctx.failed();
+                return;
+            }
+        };
+        ctx.tally.commands += 1;
+        let id = ctx.issue();
+        match cmd {
+            Command::Request(request) => self.send(ToNet::Request { id, request }, id, ctx),
+            Command::Raw(text) => self.send(ToNet::Raw { id, text }, id, ctx),
+            Command::Sleep(d) => self.step = Step::Sleeping(Instant::now() + d),
+            Command::Wait {
+                topic,
+                event,
+                timeout,
+                payload,
+            } => self.start_wait(topic, event, timeout, payload, ctx),
+            Command::Expect { ok, response } => {
+                let v = verdict(self.last_reply.as_ref(), ok, response.as_ref());
+                if v.passed {
+                    ctx.tally.passed += 1;
+                } else {
+                    ctx.tally.failed += 1;
+                }
+                ctx.out.expectation(
+                    self,
+                    &Expectation {
+                        passed: v.passed,
+                        summary: &v.summary,
+                        expected: &v.expected,
+                        got: &v.got,
+                        detail: v.detail.as_deref(),
+                        line: Some(line.n),
+                    },
+                );
+                if !v.passed {
+                    ctx.failed();
+                }
+            }
+            Command::Quit => self.pc = usize::MAX,
+            // Refused before the run starts (see `fanout::check_script`).
+            _ => {}
+        }
+    }
+
+    fn send(&mut self, msg: ToNet, id: u64, ctx: &mut Ctx<'_>) {
+        if self.ended || !ctx.net.send_to(self.id, msg) {
+            ctx.out.error(
+                self,
+                "the connection is closed for good, so nothing was sent",
+                Some(self.line),
+            );
+            ctx.failed();
+            self.step = Step::Done;
+            return;
+        }
+        self.step = Step::Sending { id };
+    }
+
+    fn start_wait(
+        &mut self,
+        topic: String,
+        event: String,
+        timeout: Option<Duration>,
+        payload: Option<serde_json::Value>,
+        ctx: &mut Ctx<'_>,
+    ) {
+        let timeout = timeout.unwrap_or(ctx.timeout);
+        let mut wait = Wait {
+            topic,
+            event,
+            payload,
+            near_miss: None,
+            deadline: Instant::now() + timeout,
+            timeout,
+            line: self.line,
+            client: self.id,
+        };
+        let found = self.kept.iter().position(|k| {
+            wait.offer(&View {
+                join_ref: None,
+                ref_: None,
+                topic: &k.topic,
+                event: &k.event,
+                payload: &k.payload,
+            })
+        });
+        match found.and_then(|i| self.kept.remove(i)) {
+            Some(k) => self.wait_passed(&wait, &k.payload, ctx),
+            None => self.step = Step::Waiting(wait),
+        }
+    }
+
+    fn wait_passed(&mut self, wait: &Wait, payload: &str, ctx: &mut Ctx<'_>) {
+        ctx.tally.passed += 1;
+        ctx.out.wait_passed(self, wait, payload);
+    }
+
+    /// A message from the server: the awaited one, or kept for later.
+    fn saw(&mut self, v: &View<'_>, ctx: &mut Ctx<'_>) {
+        if let Step::Waiting(wait) = &mut self.step
+            && wait.offer(v)
+            && let Step::Waiting(wait) = std::mem::replace(&mut self.step, Step::Idle)
+        {
+            self.wait_passed(&wait, v.payload, ctx);
+            return;
+        }
+        if ctx.keeps {
+            if self.kept.len() == KEPT {
+                self.kept.pop_front();
+            }
+            self.kept.push_back(Kept {
+                topic: v.topic.to_owned(),
+                event: v.event.to_owned(),
+                payload: v.payload.to_owned(),
+            });
+        }
+    }
+
+    fn saw_frame(&mut self, frame: &Frame, ctx: &mut Ctx<'_>) {
+        let payload = frame.payload.json_value();
+        self.saw(&frame.view(payload.get()), ctx);
+    }
+
+    /// One of its client's events.
+    pub fn on_event(&mut self, ev: &mut Event, ctx: &mut Ctx<'_>) {
+        match ev {
+            Event::Connected => {
+                self.connected = true;
+                if !self.ever_connected {
+                    self.ever_connected = true;
+                    ctx.tally.connected += 1;
+                }
+                if matches!(self.step, Step::Connecting) {
+                    self.step = Step::Idle;
+                }
+            }
+            Event::ConnectFailed(message) => {
+                ctx.tally.clients_failed += 1;
+                self.ended = true;
+                self.step = Step::Done;
+                let text = format!("could not connect: {message}");
+                ctx.out.error(self, &text, None);
+                ctx.failed();
+            }
+            Event::Sent {
+                id, frame, cast, ..
+            } => {
+                ctx.tally.frames_out += 1;
+                if let (Some(id), Step::Sending { id: want }) = (id, &self.step)
+                    && id == want
+                {
+                    self.step = match &frame.ref_ {
+                        Some(r) if !*cast => Step::Reply {
+                            ref_: r.to_string(),
+                        },
+                        _ => Step::Idle,
+                    };
+                }
+            }
+            Event::SentRaw { id, .. } => {
+                ctx.tally.frames_out += 1;
+                self.sent(*id);
+            }
+            Event::Rejected { id, message } => {
+                ctx.out.error(self, message, Some(self.line));
+                ctx.failed();
+                self.sent(*id);
+            }
+            Event::Reply(r) => {
+                ctx.tally.frames_in += 1;
+                if r.auto {
+                    return;
+                }
+                let answered = !r.late && r.request.is_some();
+                if answered {
+                    if r.is_error() {
+                        ctx.tally.error += 1;
+                    } else {
+                        ctx.tally.ok += 1;
+                    }
+                    if let Some(l) = r.latency {
+                        ctx.tally.latency(l);
+                    }
+                    if ctx.fail && r.is_error() {
+                        ctx.failed();
+                    }
+                }
+                if let (Some(request), false) = (&r.request, r.late || r.cast) {
+                    self.last_reply = Some(LastReply::Reply {
+                        what: format!("{request} on {}", r.frame.topic),
+                        status: r.status.clone(),
+                        response: r.response.json_value().to_raw(),
+                    });
+                }
+                if let Some(ref_) = &r.frame.ref_ {
+                    self.ended_reply(ref_);
+                }
+                if r.request.is_none() {
+                    self.saw_frame(&r.frame, ctx);
+                }
+            }
+            Event::Message(m) => {
+                ctx.tally.frames_in += 1;
+                if ctx.fail
+                    && !m.stale
+                    && matches!(
+                        m.kind,
+                        MessageKind::Error | MessageKind::Close { requested: false }
+                    )
+                {
+                    ctx.failed();
+                }
+                if !m.stale {
+                    self.saw_frame(&m.frame, ctx);
+                }
+            }
+            Event::Messages(pack) => {
+                ctx.tally.frames_in += pack.len() as u64;
+                if ctx.keeps || matches!(self.step, Step::Waiting(_)) {
+                    for v in pack.iter() {
+                        self.saw(&v, ctx);
+                    }
+                }
+            }
+            Event::TimedOut(e) if !e.auto => {
+                ctx.tally.timed_out += 1;
+                self.last_reply = Some(LastReply::Missing {
+                    what: format!("{} on {}", e.event, e.topic),
+                    why: "timed out",
+                });
+                ctx.failed();
+                let ref_ = e.ref_.clone();
+                self.ended_reply(&ref_);
+            }
+            Event::Unanswered(u) => {
+                ctx.tally.unanswered += 1;
+                self.last_reply = Some(LastReply::Missing {
+                    what: format!("{} on {}", u.event, u.topic),
+                    why: "the channel crashed or closed",
+                });
+                let ref_ = u.ref_.clone();
+                self.ended_reply(&ref_);
+            }
+            Event::Disconnected { .. } => self.connected = false,
+            Event::Closed { lost, reason, .. } => {
+                self.connected = false;
+                self.ended = true;
+                if *lost && !self.closing {
+                    ctx.tally.clients_failed += 1;
+                    let text = format!("lost its connection for good: {reason}");
+                    ctx.out.error(self, &text, None);
+                    ctx.failed();
+                }
+                self.step = Step::Done;
+            }
+            _ => {}
+        }
+    }
+
+    fn sent(&mut self, id: u64) {
+        if matches!(self.step, Step::Sending { id: want } if want == id) {
+            self.step = Step::Idle;
+        }
+    }
+
+    fn ended_reply(&mut self, ref_: &str) {
+        if matches!(&self.step, Step::Reply { ref_: want } if want == ref_) {
+            self.step = Step::Idle;
+        }
+    }
+}

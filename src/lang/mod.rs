@@ -7,6 +7,7 @@ pub mod command;
 pub mod error;
 pub mod matcher;
 pub mod multiline;
+pub mod path;
 pub mod payload;
 pub mod vars;
 pub mod vocab;

@@ -5,6 +5,7 @@
 pub mod clients;
 pub mod command;
 pub mod error;
+pub mod gql;
 pub mod matcher;
 pub mod multiline;
 pub mod path;

@@ -15,6 +15,7 @@ mod encode;
 mod fmt;
 mod human;
 pub mod jsonfmt;
+pub mod junit;
 mod ndjson;
 pub mod records;
 pub mod safe;

@@ -808,6 +808,21 @@ mod tests {
     }
 
     #[test]
+    fn every_prefix_of_a_document_continues() {
+        let text = "gql subscription On($r: [String!] = [\"\"\"a\n\"\"\"]) {\n  # the room's\n  m: messageAdded(room: $r) { id }\n}";
+        let open_at = text.find('{').unwrap();
+        for (i, _) in text.char_indices().skip(open_at + 1) {
+            let prefix = &text[..i];
+            assert!(is_incomplete(prefix), "{prefix:?}");
+            assert!(split(&prefix[4..]).is_err(), "{prefix:?}");
+            let _ = describe(&prefix[4..], None);
+        }
+        assert!(!is_incomplete(text));
+        let op = describe(split(&text[4..]).unwrap().0, None).unwrap();
+        assert_eq!(op.call(), "messageAdded(room: [\"a\"])");
+    }
+
+    #[test]
     fn what_can_never_close_ends_the_line() {
         // A string cut by the line end, or a mismatched bracket: the error
         // comes at once rather than swallowing the next lines.

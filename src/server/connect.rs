@@ -20,6 +20,37 @@ pub const SOCKET_PATH: &str = "/socket/websocket";
 /// The same socket's long-poll transport (docs/PROTOCOL.md §7).
 pub const LONGPOLL_PATH: &str = "/socket/longpoll";
 
+/// Which socket of the endpoint a connection reached: apps often mount
+/// Absinthe on a socket of its own (docs/PROTOCOL.md §9).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mount {
+    /// `/socket`: every demo channel, and `__absinthe__:*`.
+    #[default]
+    Socket,
+    /// `/gql`: `__absinthe__:*` only.
+    Gql,
+}
+
+impl Mount {
+    /// The mount whose WebSocket transport is at `path`.
+    pub fn of_websocket(path: &str) -> Option<Mount> {
+        match path {
+            SOCKET_PATH => Some(Mount::Socket),
+            "/gql/websocket" => Some(Mount::Gql),
+            _ => None,
+        }
+    }
+
+    /// The mount whose long-poll transport is at `path`.
+    pub fn of_longpoll(path: &str) -> Option<Mount> {
+        match path {
+            LONGPOLL_PATH => Some(Mount::Socket),
+            "/gql/longpoll" => Some(Mount::Gql),
+            _ => None,
+        }
+    }
+}
+
 /// The subprotocol a Phoenix socket answers with (docs/PROTOCOL.md §1).
 pub const PHOENIX_SUBPROTOCOL: &str = "phoenix";
 
@@ -65,14 +96,15 @@ impl Refusal {
     }
 }
 
-/// Checks the request target of an upgrade: the socket path, `vsn` (the
-/// serializer to speak) and the `token` connect param.
-pub fn check_target(path: &str, query: Option<&str>) -> Result<Vsn, Refusal> {
-    if path != SOCKET_PATH {
+/// Checks the request target of an upgrade: the socket path (which picks
+/// the mount), `vsn` (the serializer to speak) and the `token` connect
+/// param.
+pub fn check_target(path: &str, query: Option<&str>) -> Result<(Mount, Vsn), Refusal> {
+    let Some(mount) = Mount::of_websocket(path) else {
         return Err(Refusal::NotFound {
             path: path.to_owned(),
         });
-    }
+    };
     let mut vsn = None;
     let mut bad_token = false;
     for (key, value) in url::form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
@@ -91,7 +123,7 @@ pub fn check_target(path: &str, query: Option<&str>) -> Result<Vsn, Refusal> {
     if bad_token {
         return Err(Refusal::TokenRejected);
     }
-    Ok(vsn)
+    Ok((mount, vsn))
 }
 
 /// What an accepted connect asked for, as the socket's `connect_info`
@@ -99,6 +131,8 @@ pub fn check_target(path: &str, query: Option<&str>) -> Result<Vsn, Refusal> {
 #[derive(Debug, Clone, Default)]
 pub struct ConnectInfo {
     pub vsn: Vsn,
+    /// The socket the connection reached, which decides its routes.
+    pub mount: Mount,
     /// The `user` connect param, which keys the connection's presence.
     pub user: Option<String>,
     /// The auth token from the subprotocol header, as
@@ -175,7 +209,18 @@ mod tests {
     use super::*;
 
     fn vsn(query: &str) -> Vsn {
-        check_target("/socket/websocket", Some(query)).unwrap()
+        check_target("/socket/websocket", Some(query)).unwrap().1
+    }
+
+    #[test]
+    fn the_gql_socket_is_a_second_mount() {
+        assert_eq!(
+            check_target("/gql/websocket", Some("vsn=2.0.0")).unwrap(),
+            (Mount::Gql, Vsn::V2)
+        );
+        assert_eq!(Mount::of_longpoll("/gql/longpoll"), Some(Mount::Gql));
+        assert_eq!(Mount::of_longpoll("/socket/longpoll"), Some(Mount::Socket));
+        assert!(check_target("/gql", None).is_err());
     }
 
     #[test]

@@ -16,9 +16,7 @@ use tungstenite::http::{HeaderValue, StatusCode, header};
 use tungstenite::protocol::{Role, WebSocketConfig};
 use tungstenite::{Error, WebSocket};
 
-use super::connect::{
-    self, ConnectInfo, LONGPOLL_PATH, PHOENIX_SUBPROTOCOL, Policy, Refusal, SOCKET_PATH,
-};
+use super::connect::{self, ConnectInfo, Mount, PHOENIX_SUBPROTOCOL, Policy, Refusal};
 use super::http;
 use super::stream::ServerStream;
 
@@ -102,7 +100,7 @@ pub fn accept(
         // The client left without sending a request.
         other if seen.is_empty() => Err(Refused::Gone(other)),
         // A request for the long-poll endpoint, answered elsewhere.
-        _ if http::request_path(&seen) == Some(LONGPOLL_PATH) => {
+        _ if http::request_path(&seen).is_some_and(|p| Mount::of_longpoll(p).is_some()) => {
             Err(Refused::LongPoll { stream, head: seen })
         }
         // tungstenite does not answer a request that is no upgrade, so we
@@ -110,7 +108,7 @@ pub fn accept(
         // and 400 as Phoenix does for a non-upgrade request to the socket.
         other => {
             let (refused, response) = match http::request_path(&seen) {
-                Some(path) if path != SOCKET_PATH => {
+                Some(path) if Mount::of_websocket(path).is_none() => {
                     let refusal = Refusal::NotFound {
                         path: path.to_owned(),
                     };
@@ -143,7 +141,7 @@ struct Gate<'a> {
 
 impl Gate<'_> {
     fn check(&mut self, req: &Request, resp: &mut Response) -> Result<(), Refusal> {
-        let vsn = connect::check_target(req.uri().path(), req.uri().query())?;
+        let (mount, vsn) = connect::check_target(req.uri().path(), req.uri().query())?;
         let origin = req
             .headers()
             .get(header::ORIGIN)
@@ -156,6 +154,7 @@ impl Gate<'_> {
             .collect();
         let headers = connect::check_headers(origin, &protocols, self.policy)?;
         self.accepted.vsn = vsn;
+        self.accepted.mount = mount;
         self.accepted.user = connect::param(req.uri().query(), "user");
         if headers.subprotocol {
             resp.headers_mut().insert(

@@ -1,6 +1,7 @@
 //! What every connection of one built-in server shares: the [`Options`],
 //! the [`Registry`] of topic subscribers that carries broadcasts between
-//! connections, presence, connection ids, and the `restart` switch.
+//! connections, the [`GqlRegistry`] of GraphQL subscriptions and message
+//! ids, presence, connection ids, and the `restart` switch.
 //!
 //! Connections reach each other only through here: a broadcast is queued
 //! in each subscriber's [`Mailbox`] and its thread woken. Reading and
@@ -16,7 +17,9 @@ use std::time::{Duration, Instant};
 use polling::Poller;
 use tungstenite::Message;
 
+use super::absinthe::{self, Subscription};
 use super::connect::Policy;
+use super::graphql;
 use super::presence::PresenceRegistry;
 use crate::core::protocol::{Frame, Side, Vsn, Wire};
 
@@ -38,6 +41,7 @@ pub struct Server {
     pub options: Options,
     pub registry: Registry,
     pub presence: PresenceRegistry,
+    pub gql: GqlRegistry,
     /// The id of the next connection, for logs and registries.
     pub next_conn: AtomicU64,
     /// Bumped by `restart`: connections opened under an older value close.
@@ -54,6 +58,7 @@ impl Server {
             options,
             registry: Registry::default(),
             presence: PresenceRegistry::default(),
+            gql: GqlRegistry::default(),
             next_conn: AtomicU64::new(1),
             generation: AtomicU64::new(0),
             wakers: Mutex::new(HashMap::new()),
@@ -227,6 +232,94 @@ impl Registry {
     }
 }
 
+/// One live `messageAdded` subscription.
+struct GqlSub {
+    id: String,
+    conn: u64,
+    mailbox: Mailbox,
+    sub: Subscription,
+}
+
+#[derive(Default)]
+struct GqlState {
+    /// The last subscription number and message id handed out.
+    subscriptions: u64,
+    messages: u64,
+    /// Oldest first, the order results are published in.
+    live: Vec<GqlSub>,
+}
+
+/// Every GraphQL subscription of the server, so that a mutation on one
+/// socket feeds subscribers on all of them (docs/PROTOCOL.md §9).
+#[derive(Default)]
+pub struct GqlRegistry {
+    state: Mutex<GqlState>,
+}
+
+impl GqlRegistry {
+    fn lock(&self) -> MutexGuard<'_, GqlState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Subscribes connection `conn`; the new subscription's id. The same
+    /// document twice gives two ids, as in Absinthe.
+    pub fn subscribe(&self, conn: u64, mailbox: &Mailbox, sub: Subscription) -> String {
+        let mut state = self.lock();
+        state.subscriptions += 1;
+        let id = absinthe::subscription_id(state.subscriptions, &sub.hash);
+        state.live.push(GqlSub {
+            id: id.clone(),
+            conn,
+            mailbox: mailbox.clone(),
+            sub,
+        });
+        id
+    }
+
+    /// Ends subscription `id` if connection `conn` holds it (as Absinthe
+    /// unsubscribes only the calling channel's own).
+    pub fn unsubscribe(&self, conn: u64, id: &str) {
+        self.lock().live.retain(|s| !(s.conn == conn && s.id == id));
+    }
+
+    /// Ends every subscription of connection `conn`.
+    pub fn end(&self, conn: u64) {
+        self.lock().live.retain(|s| s.conn != conn);
+    }
+
+    /// Adds a message to `room`: its id, and the `subscription:data`
+    /// frames for connection `from`'s own subscriptions, which it writes
+    /// itself so they precede its reply. Other connections' frames are
+    /// queued in their mailboxes.
+    pub fn add_message(&self, from: u64, room: &str, body: &str) -> (String, Vec<Frame>) {
+        let mut own = Vec::new();
+        let mut others = Vec::new();
+        let id = {
+            let mut state = self.lock();
+            state.messages += 1;
+            let id = state.messages.to_string();
+            for s in state.live.iter().filter(|s| s.sub.room == room) {
+                let value = graphql::message_json(&s.sub.selection, &id, room, body);
+                let frame = absinthe::data_frame(&s.id, &s.sub.key, value);
+                if s.conn == from {
+                    own.push(frame);
+                } else {
+                    others.push((s.mailbox.clone(), frame));
+                }
+            }
+            id
+        };
+        // Woken without the lock held.
+        for (mailbox, frame) in others {
+            mailbox.deliver(Outbound {
+                topic: Arc::from(frame.topic.as_str()),
+                broadcast: Arc::new(Broadcast::new(frame)),
+            });
+        }
+        (id, own)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +374,43 @@ mod tests {
         let got = b_inbox.try_recv().expect("b gets the broadcast");
         assert_eq!((&*got.topic, &*got.broadcast.frame.event), ("room:x", "hi"));
         assert!(b_inbox.try_recv().is_err());
+    }
+
+    fn lobby_sub() -> Subscription {
+        Subscription {
+            hash: "H".into(),
+            key: "messageAdded".into(),
+            room: "lobby".into(),
+            selection: vec![("id".into(), graphql::MessageField::Id)],
+        }
+    }
+
+    #[test]
+    fn a_message_feeds_every_socket_and_returns_the_senders_own_frames() {
+        let gql = GqlRegistry::default();
+        let (a, a_inbox) = mailbox();
+        let (b, b_inbox) = mailbox();
+        let a1 = gql.subscribe(1, &a, lobby_sub());
+        let b1 = gql.subscribe(2, &b, lobby_sub());
+        assert_eq!(a1, "__absinthe__:doc:1:H");
+        assert_eq!(b1, "__absinthe__:doc:2:H");
+        let (id, own) = gql.add_message(1, "lobby", "hi");
+        assert_eq!(id, "1");
+        assert_eq!(own.len(), 1);
+        assert_eq!(own[0].topic, a1.as_str());
+        assert!(a_inbox.try_recv().is_err());
+        let got = b_inbox.try_recv().expect("b is fed");
+        assert_eq!(&*got.topic, b1.as_str());
+        // Other rooms feed nobody; ids count up per server.
+        assert_eq!(gql.add_message(2, "other", "x").0, "2");
+        assert!(b_inbox.try_recv().is_err());
+        // Only the holder can unsubscribe; ending a connection ends all.
+        gql.unsubscribe(1, &b1);
+        assert_eq!(gql.add_message(1, "lobby", "y").1.len(), 1);
+        assert!(b_inbox.try_recv().is_ok());
+        gql.end(2);
+        gql.unsubscribe(1, &a1);
+        assert!(gql.lock().live.is_empty());
     }
 
     #[test]

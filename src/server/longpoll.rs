@@ -127,8 +127,12 @@ pub fn answer(
     server: &Arc<Server>,
     sessions: &Arc<Sessions>,
 ) {
+    // `/socket/longpoll` or `/gql/longpoll`: the handshake sent only these.
+    let mount = http::request_path(head)
+        .and_then(connect::Mount::of_longpoll)
+        .unwrap_or_default();
     let body = match read_request(&mut stream, head) {
-        Ok(req) => handle(&req, peer, server, sessions),
+        Ok(req) => handle(&req, mount, peer, server, sessions),
         Err(e) => {
             server.log(format_args!("{peer} bad long-poll request: {e}"));
             status_body(400, None, &[])
@@ -159,6 +163,7 @@ fn read_request<'b>(stream: &mut ServerStream, bytes: &'b [u8]) -> Result<Reques
 /// The JSON answer to one request.
 fn handle(
     req: &Request<'_>,
+    mount: connect::Mount,
     peer: SocketAddr,
     server: &Arc<Server>,
     sessions: &Arc<Sessions>,
@@ -183,7 +188,7 @@ fn handle(
         }
         // No session (or an unknown token): a GET opens one, anything
         // else is told the session is gone.
-        ("GET", None, _) => match open(req, peer, server, sessions) {
+        ("GET", None, _) => match open(req, mount, peer, server, sessions) {
             Ok(token) => status_body(410, Some(&token), &[]),
             Err(why) => {
                 server.log(format_args!("{peer} long-poll refused: {why}"));
@@ -289,11 +294,15 @@ fn post(session: &Session, req: &Request<'_>) -> Result<(), Failure> {
 /// Opens a session after the checks a WebSocket upgrade gets; its token.
 fn open(
     req: &Request<'_>,
+    mount: connect::Mount,
     peer: SocketAddr,
     server: &Arc<Server>,
     sessions: &Arc<Sessions>,
 ) -> Result<String, Failure> {
-    let info = check_connect(req, &server.options.policy)?;
+    let info = ConnectInfo {
+        mount,
+        ..check_connect(req, &server.options.policy)?
+    };
     let (ours, theirs) = socket_pair().map_err(Failure::SocketPair)?;
     let n = sessions.next.fetch_add(1, Ordering::Relaxed) + 1;
     let token = format!("lp.{n}.{:x}", nonce());
@@ -335,7 +344,7 @@ fn open(
 
 /// The checks a WebSocket upgrade gets, on a long-poll GET.
 fn check_connect(req: &Request<'_>, policy: &connect::Policy) -> Result<ConnectInfo, Refusal> {
-    let vsn = connect::check_target(connect::SOCKET_PATH, Some(req.query()))?;
+    let (_, vsn) = connect::check_target(connect::SOCKET_PATH, Some(req.query()))?;
     // The token comes in its own header on long-poll (docs/PROTOCOL.md §1).
     let protocols: Vec<String> = req
         .head
@@ -347,6 +356,7 @@ fn check_connect(req: &Request<'_>, policy: &connect::Policy) -> Result<ConnectI
     let checked = connect::check_headers(req.head.header("origin"), &protocols, policy)?;
     Ok(ConnectInfo {
         vsn,
+        mount: connect::Mount::Socket,
         user: connect::param(Some(req.query()), "user"),
         auth_token: checked.auth_token,
     })
@@ -469,7 +479,9 @@ mod tests {
     fn vsn_default_is_checked_like_a_websocket() {
         // The long-poll open reuses the upgrade's target check.
         assert_eq!(
-            connect::check_target(connect::SOCKET_PATH, Some("vsn=2.0.0")).unwrap(),
+            connect::check_target(connect::SOCKET_PATH, Some("vsn=2.0.0"))
+                .unwrap()
+                .1,
             Vsn::V2
         );
     }

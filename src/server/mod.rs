@@ -136,8 +136,10 @@
 //!   `{"status":403,"messages":[]}`, Phoenix sends `{"status":403}`), and
 //!   every answer closes its HTTP connection.
 
+mod absinthe;
 mod connect;
 mod flood;
+mod graphql;
 mod handshake;
 mod http;
 mod hub;

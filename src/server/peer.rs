@@ -24,10 +24,12 @@ use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
 
+use super::absinthe;
 use super::connect::ConnectInfo;
 use super::flood::FloodRun;
+use super::graphql::RootField;
 use super::hub::{Broadcast, Mailbox, Outbound, Server, wire_message};
-use super::routes::{Action, Connection};
+use super::routes::{self, Action, Connection};
 use super::stream::ServerStream;
 use crate::core::presence::{PRESENCE_DIFF, PRESENCE_STATE};
 use crate::core::protocol::{self, EncodeError, Frame, Side, Vsn};
@@ -56,7 +58,7 @@ pub fn serve_upgraded(
 ) {
     server.log(format_args!("{peer} connected"));
     // Presence is keyed by the `user` connect param, or a generated id.
-    let user = connect.user.unwrap_or_else(|| format!("user-{id}"));
+    let user = connect.user.clone().unwrap_or_else(|| format!("user-{id}"));
     // What connect_info exposes, for the `connect_info` event of room:*.
     let mut info = String::from("{\"auth_token\":");
     protocol::push_opt_str(&mut info, connect.auth_token.as_deref());
@@ -65,7 +67,7 @@ pub fn serve_upgraded(
     info.push_str(",\"vsn\":");
     protocol::push_json_str(&mut info, connect.vsn.as_param());
     info.push('}');
-    let reason = match Conn::new(ws, connect.vsn, user, protocol::raw(info), peer, id, server) {
+    let reason = match Conn::new(ws, &connect, user, protocol::raw(info), peer, id, server) {
         Ok(mut conn) => conn.run(),
         Err(e) => Ended::Setup(e),
     };
@@ -140,13 +142,14 @@ struct Conn<'s> {
 impl<'s> Conn<'s> {
     fn new(
         ws: WebSocket<ServerStream>,
-        vsn: Vsn,
+        connect: &ConnectInfo,
         user: String,
         connect_info: Box<serde_json::value::RawValue>,
         peer: SocketAddr,
         id: u64,
         server: &'s Server,
     ) -> io::Result<Conn<'s>> {
+        let (vsn, mount) = (connect.vsn, connect.mount);
         let stream = ws.get_ref().tcp();
         stream.set_read_timeout(None)?;
         stream.set_write_timeout(None)?;
@@ -175,7 +178,9 @@ impl<'s> Conn<'s> {
             poller,
             mailbox,
             inbox,
-            channels: Connection::with_vsn(vsn).with_connect_info(connect_info),
+            channels: Connection::with_vsn(vsn)
+                .with_connect_info(connect_info)
+                .with_mount(mount),
             floods: VecDeque::new(),
             write_blocked: false,
             more_input: false,
@@ -414,6 +419,30 @@ impl<'s> Conn<'s> {
                         self.broadcast_diff(&topic, diff, false)?;
                     }
                 }
+                Action::GqlSubscribe {
+                    join_ref,
+                    to,
+                    subscription,
+                } => {
+                    let id = self
+                        .server
+                        .gql
+                        .subscribe(self.id, &self.mailbox, subscription);
+                    self.channels.add_subscription(id.clone());
+                    let response = serde_json::json!({ "subscriptionId": id }).to_string();
+                    let reply = routes::reply_frame(join_ref.as_deref(), &to, "ok", &response);
+                    self.send_frame(&reply)?;
+                }
+                Action::GqlMutate {
+                    join_ref,
+                    to,
+                    fields,
+                } => self.mutate(join_ref.as_deref(), &to, &fields)?,
+                Action::GqlEnd(ids) => {
+                    for id in ids {
+                        self.server.gql.unsubscribe(self.id, &id);
+                    }
+                }
                 Action::Close {
                     code,
                     reason,
@@ -422,6 +451,24 @@ impl<'s> Conn<'s> {
             }
         }
         Ok(())
+    }
+
+    /// Runs a mutation: each message is published (to this socket's own
+    /// subscriptions first, written before the reply, as the resolver
+    /// publishes inside the channel before it answers), then the reply.
+    fn mutate(&mut self, jr: Option<&str>, to: &Frame, fields: &[RootField]) -> Result<(), Ended> {
+        let mut ids = Vec::new();
+        for field in fields {
+            if let RootField::AddMessage { room, body, .. } = field {
+                let (id, own) = self.server.gql.add_message(self.id, room, body);
+                for frame in own {
+                    self.send_frame(&frame)?;
+                }
+                ids.push(id);
+            }
+        }
+        let response = absinthe::mutation_data(fields, &ids).to_string();
+        self.send_frame(&routes::reply_frame(jr, to, "ok", &response))
     }
 
     /// When the last reply the channel on `topic` still owes is due.
@@ -458,8 +505,10 @@ impl<'s> Conn<'s> {
             let Ok(outbound) = self.inbox.try_recv() else {
                 return Ok(());
             };
-            // Queued before we left the topic: the channel is gone, drop it.
-            if self.channels.is_joined(&outbound.topic)
+            // Queued before we left the topic (or ended the subscription):
+            // the channel is gone, drop it.
+            let topic = &outbound.topic;
+            if (self.channels.is_joined(topic) || self.channels.has_subscription(topic))
                 && let Some(message) = outbound.broadcast.message(self.vsn)
             {
                 self.send(message)?;
@@ -585,6 +634,8 @@ impl<'s> Conn<'s> {
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
         self.server.unwatch(self.id);
+        // The control channel dies with the socket, and its subscriptions.
+        self.server.gql.end(self.id);
         for topic in self.channels.topics() {
             self.server.registry.unsubscribe(topic, self.id);
             // The socket is gone, so its presence leaves (to the others).

@@ -12,7 +12,10 @@ use std::collections::HashMap;
 
 use serde_json::value::RawValue;
 
+use super::absinthe::{self, Outcome, Subscription};
+use super::connect::Mount;
 use super::flood::Flood;
+use super::graphql::RootField;
 use crate::core::protocol::{self, Frame, Payload, Side, Vsn};
 
 /// Close code sent when a client frame cannot be decoded (RFC 6455 "internal
@@ -56,6 +59,22 @@ pub enum Action {
     },
     /// Stop tracking it (the channel is gone) and broadcast the leave diff.
     Untrack(String),
+    /// Subscribe the socket to GraphQL results (docs/PROTOCOL.md §9), then
+    /// reply to `to` with the new id (`add_subscription` records it).
+    GqlSubscribe {
+        join_ref: Option<String>,
+        to: Frame,
+        subscription: Subscription,
+    },
+    /// Run a mutation's fields (each `addMessage` publishes to every
+    /// subscriber of its room, this socket's first), then reply to `to`.
+    GqlMutate {
+        join_ref: Option<String>,
+        to: Frame,
+        fields: Vec<RootField>,
+    },
+    /// End these GraphQL subscriptions of this socket.
+    GqlEnd(Vec<String>),
     /// Close the WebSocket with this code and short reason; `detail` is
     /// for the server log only.
     Close {
@@ -77,11 +96,18 @@ enum Route {
     Private,
     /// `flood:N`: joins, then pushes N messages as fast as the client reads.
     Flood(u64),
+    /// `__absinthe__:*`: Absinthe's control channel (docs/PROTOCOL.md §9).
+    Absinthe,
 }
 
 impl Route {
-    fn of(topic: &str) -> Option<Route> {
-        if topic.starts_with("room:") {
+    fn of(topic: &str, mount: Mount) -> Option<Route> {
+        if topic.starts_with(absinthe::TOPIC_PREFIX) {
+            Some(Route::Absinthe)
+        } else if mount == Mount::Gql {
+            // The `/gql` socket declares the Absinthe channel alone.
+            None
+        } else if topic.starts_with("room:") {
             Some(Route::Room)
         } else if topic == "miami:weather" {
             Some(Route::Weather)
@@ -120,6 +146,10 @@ pub struct Connection {
     heartbeats_muted: bool,
     /// What the socket's connect_info exposes (auth token, user, vsn).
     connect_info: Option<Box<RawValue>>,
+    /// The socket this connection reached, which decides its routes.
+    mount: Mount,
+    /// The ids of the control channel's live GraphQL subscriptions.
+    gql_subscriptions: Vec<String>,
 }
 
 impl Connection {
@@ -140,6 +170,23 @@ impl Connection {
             vsn,
             ..Connection::default()
         }
+    }
+
+    /// Routes as the socket at `mount` does.
+    pub fn with_mount(mut self, mount: Mount) -> Connection {
+        self.mount = mount;
+        self
+    }
+
+    /// Records a subscription [`Action::GqlSubscribe`] made.
+    pub fn add_subscription(&mut self, id: String) {
+        self.gql_subscriptions.push(id);
+    }
+
+    /// Whether `topic` is a live GraphQL subscription of this socket, whose
+    /// results it receives without having joined it.
+    pub fn has_subscription(&self, topic: &str) -> bool {
+        self.gql_subscriptions.iter().any(|id| id == topic)
     }
 
     /// Whether `topic` is joined now.
@@ -230,6 +277,7 @@ impl Connection {
             Route::Weather if frame.event == "report_emergency" => {
                 vec![reply(jr, &frame, "ok", protocol::empty_object())]
             }
+            Route::Absinthe => self.absinthe_event(jr, frame),
             // Any event the channel has no handle_in clause for: the
             // channel process dies and the client gets phx_error.
             _ => self.close_channel(&frame.topic, protocol::PHX_ERROR),
@@ -314,8 +362,57 @@ impl Connection {
         }
     }
 
+    /// Answers `doc` and `unsubscribe` on the control channel; any other
+    /// event, or a payload no clause matches, crashes it as in Absinthe.
+    fn absinthe_event(&mut self, jr: Option<&str>, frame: Frame) -> Vec<Action> {
+        let join_ref = jr.map(str::to_owned);
+        match frame.event.as_str() {
+            "doc" => match absinthe::doc(&frame.payload) {
+                Outcome::Reply { ok, response } => {
+                    let status = if ok { "ok" } else { "error" };
+                    vec![reply(
+                        jr,
+                        &frame,
+                        status,
+                        protocol::raw(response.to_string()),
+                    )]
+                }
+                Outcome::Subscribe(subscription) => vec![Action::GqlSubscribe {
+                    join_ref,
+                    to: frame,
+                    subscription,
+                }],
+                Outcome::Mutate(fields) => vec![Action::GqlMutate {
+                    join_ref,
+                    to: frame,
+                    fields,
+                }],
+                Outcome::Crash => self.close_channel(&frame.topic, protocol::PHX_ERROR),
+            },
+            "unsubscribe" => match absinthe::unsubscribe_id(&frame.payload) {
+                // Replies ok even for an id already gone, as Absinthe does.
+                Some(id) => {
+                    self.gql_subscriptions.retain(|s| *s != id);
+                    let response = serde_json::json!({ "subscriptionId": &id });
+                    vec![
+                        Action::GqlEnd(vec![id]),
+                        reply(jr, &frame, "ok", protocol::raw(response.to_string())),
+                    ]
+                }
+                None => self.close_channel(&frame.topic, protocol::PHX_ERROR),
+            },
+            _ => self.close_channel(&frame.topic, protocol::PHX_ERROR),
+        }
+    }
+
+    /// Ends the GraphQL subscriptions of a control channel that is gone.
+    fn end_subscriptions(&mut self, route: Route) -> Option<Action> {
+        (route == Route::Absinthe && !self.gql_subscriptions.is_empty())
+            .then(|| Action::GqlEnd(std::mem::take(&mut self.gql_subscriptions)))
+    }
+
     fn join(&mut self, frame: Frame) -> Vec<Action> {
-        let Some(route) = Route::of(&frame.topic) else {
+        let Some(route) = Route::of(&frame.topic, self.mount) else {
             return vec![unmatched(&frame)];
         };
         // A duplicate join kills the old instance (docs/PROTOCOL.md §3); its
@@ -342,8 +439,13 @@ impl Connection {
                 protocol::PHX_CLOSE,
                 protocol::empty_object(),
             )));
+            out.extend(self.end_subscriptions(old.route));
         }
-        if route == Route::Private {
+        // Absinthe's channel joins `__absinthe__:control` only; another
+        // topic matches no `join/3` clause, so the join crashes.
+        let refused = route == Route::Private
+            || (route == Route::Absinthe && frame.topic != absinthe::CONTROL_TOPIC);
+        if refused {
             if old.is_some() {
                 out.push(Action::Unsubscribe(frame.topic.into_string()));
             }
@@ -395,6 +497,7 @@ impl Connection {
         if channel.route == Route::Room {
             out.push(Action::Untrack(topic.to_owned()));
         }
+        out.extend(self.end_subscriptions(channel.route));
         out
     }
 }
@@ -419,7 +522,10 @@ fn join_reply(route: Route, rejoined: bool, frame: &Frame) -> Vec<Action> {
             ));
             vec![first, reply(client_jr, frame, "ok", response)]
         }
-        Route::Weather | Route::Flood(_) => {
+        Route::Absinthe if frame.topic != absinthe::CONTROL_TOPIC => {
+            vec![reply(client_jr, frame, "error", reason("join crashed"))]
+        }
+        Route::Weather | Route::Flood(_) | Route::Absinthe => {
             vec![reply(client_jr, frame, "ok", protocol::empty_object())]
         }
     }
@@ -439,9 +545,25 @@ fn flood_body(payload: &Payload) -> Option<String> {
     }
 }
 
+/// A `phx_reply` to `to`, echoing its ref; for the replies `peer.rs`
+/// makes after a GraphQL subscribe or mutation.
+pub fn reply_frame(join_ref: Option<&str>, to: &Frame, status: &str, response: &str) -> Frame {
+    reply_to(join_ref, to, status, protocol::raw(response.to_owned()))
+}
+
+/// [`reply_to`] as an action.
+fn reply(join_ref: Option<&str>, to: &Frame, status: &str, response: impl Into<Payload>) -> Action {
+    Action::Send(reply_to(join_ref, to, status, response))
+}
+
 /// A `phx_reply` to `to`, echoing its ref. A binary response makes a
 /// binary reply (kind 1).
-fn reply(join_ref: Option<&str>, to: &Frame, status: &str, response: impl Into<Payload>) -> Action {
+fn reply_to(
+    join_ref: Option<&str>,
+    to: &Frame,
+    status: &str,
+    response: impl Into<Payload>,
+) -> Frame {
     let payload = match response.into() {
         Payload::Json(json) => Payload::Json(protocol::reply_payload(status, &json)),
         Payload::Binary(data) | Payload::BinaryReply { response: data, .. } => {
@@ -451,13 +573,13 @@ fn reply(join_ref: Option<&str>, to: &Frame, status: &str, response: impl Into<P
             }
         }
     };
-    Action::Send(Frame {
+    Frame {
         join_ref: join_ref.map(Into::into),
         ref_: to.ref_.clone(),
         topic: to.topic.clone(),
         event: protocol::PHX_REPLY.into(),
         payload,
-    })
+    }
 }
 
 /// The reply to a join with no route or a message for a topic not joined:
@@ -517,6 +639,26 @@ mod tests {
             ),
             Action::Track { topic, join_ref } => format!("track {topic} {join_ref:?}"),
             Action::Untrack(t) => format!("untrack {t}"),
+            Action::GqlSubscribe {
+                join_ref,
+                to,
+                subscription,
+            } => format!(
+                "gql subscribe {join_ref:?} ref {:?} room {} key {}",
+                to.ref_, subscription.room, subscription.key
+            ),
+            Action::GqlMutate {
+                join_ref,
+                to,
+                fields,
+            } => {
+                format!(
+                    "gql mutate {join_ref:?} ref {:?} x{}",
+                    to.ref_,
+                    fields.len()
+                )
+            }
+            Action::GqlEnd(ids) => format!("gql end {ids:?}"),
             Action::Close {
                 code,
                 reason,
@@ -1002,6 +1144,137 @@ mod tests {
                 r#"["1","4","room:lobby","phx_reply",{"status":"ok","response":{}}]"#,
                 "restart down 0ms"
             ]
+        );
+    }
+
+    fn joined_control() -> Connection {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"["1","1","__absinthe__:control","phx_join",{}]"#),
+            [
+                r#"["1","1","__absinthe__:control","phx_reply",{"status":"ok","response":{}}]"#,
+                "subscribe __absinthe__:control",
+            ]
+        );
+        c
+    }
+
+    #[test]
+    fn absinthe_queries_and_errors_are_answered_at_once() {
+        let mut c = joined_control();
+        assert_eq!(
+            run(
+                &mut c,
+                r#"["1","2","__absinthe__:control","doc",{"query":"{ hello }"}]"#
+            ),
+            [
+                r#"["1","2","__absinthe__:control","phx_reply",{"status":"ok","response":{"data":{"hello":"hello world"}}}]"#
+            ]
+        );
+        assert_eq!(
+            run(
+                &mut c,
+                r#"["1","3","__absinthe__:control","doc",{"query":"{ hello(","variables":null}]"#
+            ),
+            [
+                r#"["1","3","__absinthe__:control","phx_reply",{"status":"error","response":{"errors":[{"locations":[{"column":8,"line":1}],"message":"syntax error before: "}]}}]"#
+            ]
+        );
+        assert_eq!(
+            run(
+                &mut c,
+                r#"["1","4","__absinthe__:control","doc",{"query":"{ hello }","variables":[]}]"#
+            ),
+            [
+                r#"["1","4","__absinthe__:control","phx_reply",{"status":"error","response":{"error":"Could not parse variables as map"}}]"#
+            ]
+        );
+    }
+
+    #[test]
+    fn absinthe_subscriptions_and_mutations_go_to_the_registry() {
+        let mut c = joined_control();
+        let sub = r#"["1","2","__absinthe__:control","doc",{"query":"subscription($r: String!){ messageAdded(room: $r){ id } }","variables":{"r":"lobby"}}]"#;
+        assert_eq!(
+            run(&mut c, sub),
+            [r#"gql subscribe Some("1") ref Some("2") room lobby key messageAdded"#]
+        );
+        let mutation = r#"["1","3","__absinthe__:control","doc",{"query":"mutation { addMessage(room: \"lobby\", body: \"hi\") { id } }"}]"#;
+        assert_eq!(
+            run(&mut c, mutation),
+            [r#"gql mutate Some("1") ref Some("3") x1"#]
+        );
+    }
+
+    #[test]
+    fn absinthe_unsubscribe_replies_with_the_id_even_when_gone() {
+        let mut c = joined_control();
+        c.add_subscription("__absinthe__:doc:1:X".to_owned());
+        assert!(c.has_subscription("__absinthe__:doc:1:X"));
+        let unsub = r#"["1","5","__absinthe__:control","unsubscribe",{"subscriptionId":"__absinthe__:doc:1:X"}]"#;
+        let answer = [
+            r#"gql end ["__absinthe__:doc:1:X"]"#,
+            r#"["1","5","__absinthe__:control","phx_reply",{"status":"ok","response":{"subscriptionId":"__absinthe__:doc:1:X"}}]"#,
+        ];
+        assert_eq!(run(&mut c, unsub), answer);
+        assert!(!c.has_subscription("__absinthe__:doc:1:X"));
+        assert_eq!(run(&mut c, unsub), answer);
+    }
+
+    #[test]
+    fn absinthe_channel_crash_or_leave_ends_its_subscriptions() {
+        let mut c = joined_control();
+        c.add_subscription("S1".to_owned());
+        assert_eq!(
+            run(
+                &mut c,
+                r#"["1","2","__absinthe__:control","unsubscribe",{}]"#
+            ),
+            [
+                r#"["1","1","__absinthe__:control","phx_error",{"reason":"channel_crash"}]"#,
+                "unsubscribe __absinthe__:control",
+                r#"gql end ["S1"]"#,
+            ]
+        );
+        assert!(!c.has_subscription("S1"));
+        let mut c = joined_control();
+        c.add_subscription("S2".to_owned());
+        assert_eq!(
+            run(&mut c, r#"["1","2","__absinthe__:control","phx_leave",{}]"#)[3],
+            r#"gql end ["S2"]"#
+        );
+        let mut c = joined_control();
+        c.add_subscription("S3".to_owned());
+        assert!(
+            run(&mut c, r#"["2","2","__absinthe__:control","phx_join",{}]"#)
+                .contains(&r#"gql end ["S3"]"#.to_owned())
+        );
+    }
+
+    #[test]
+    fn other_absinthe_topics_crash_the_join() {
+        let mut c = Connection::new();
+        assert_eq!(
+            run(&mut c, r#"["1","1","__absinthe__:other","phx_join",{}]"#),
+            [
+                r#"["1","1","__absinthe__:other","phx_reply",{"status":"error","response":{"reason":"join crashed"}}]"#
+            ]
+        );
+        assert!(!c.is_joined("__absinthe__:other"));
+    }
+
+    #[test]
+    fn the_gql_mount_routes_only_absinthe_topics() {
+        let mut c = Connection::new().with_mount(Mount::Gql);
+        assert_eq!(
+            run(&mut c, r#"["15","15","room:lobby","phx_join",{}]"#),
+            [
+                r#"[null,"15","room:lobby","phx_reply",{"status":"error","response":{"reason":"unmatched topic"}}]"#
+            ]
+        );
+        assert_eq!(
+            run(&mut c, r#"["1","1","__absinthe__:control","phx_join",{}]"#).len(),
+            2
         );
     }
 }

@@ -19,6 +19,7 @@ mod exit_codes;
 mod fast_path;
 mod first_use;
 mod fresh_credentials;
+mod gql_server;
 mod hostile;
 mod interactive;
 mod json;

@@ -79,8 +79,9 @@ pub fn doc(payload: &Payload) -> Outcome {
             }]);
         }
     };
-    let operation = map.get("operationName").and_then(Value::as_str);
-    match graphql::recognise(query, &variables, operation) {
+    // absinthe_phoenix passes only `variables` to the pipeline: an
+    // `operationName` is ignored (docs/PROTOCOL.md §9), so it is here too.
+    match graphql::recognise(query, &variables, None) {
         Ok(doc) => run(doc, query, &variables),
         Err(e) => errors(&e),
     }

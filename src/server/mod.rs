@@ -1,8 +1,11 @@
 //! The built-in Phoenix-compatible server: a Phoenix socket speaking V2
 //! (text and binary) and V1, by the client's `vsn`, at
 //! `/socket/websocket` (and long-poll at `/socket/longpoll`) with a few
-//! demo channels (`room:*`, `miami:weather`, `private:*`, `flood:N`), for
-//! trying the REPL out and for tests.
+//! demo channels (`room:*`, `miami:weather`, `private:*`, `flood:N`) and
+//! Absinthe's GraphQL control channel (`__absinthe__:control`), for
+//! trying the REPL out and for tests. A second socket, `/gql/websocket`
+//! (and `/gql/longpoll`), routes only `__absinthe__:*`, as apps that give
+//! Absinthe a socket of its own do.
 //!
 //! This file owns the public API ([`spawn`], [`run`]), the accept loop and
 //! the dispatch of each new connection to the WebSocket or the long-poll
@@ -20,9 +23,15 @@
 //!   Origin, auth token), for both transports. Pure.
 //! - `http.rs`: plain HTTP request heads (`httparse`) and responses.
 //! - `stream.rs`: the byte stream, plain TCP or TLS.
-//! - `routes.rs` (uses `flood`): what each client frame gets back. Pure.
-//! - `hub.rs` (uses `connect`, `presence`): what every connection shares,
-//!   and the registry that carries broadcasts between them.
+//! - `graphql.rs`: the recogniser of the demo schema's GraphQL documents,
+//!   and Absinthe-shaped errors for anything else. Pure.
+//! - `absinthe.rs` (uses `graphql`): the control channel's answers, the
+//!   `subscription:data` frames and subscription ids. Pure.
+//! - `routes.rs` (uses `absinthe`, `connect`, `flood`, `graphql`): what
+//!   each client frame gets back. Pure.
+//! - `hub.rs` (uses `absinthe`, `connect`, `graphql`, `presence`): what
+//!   every connection shares, the registry that carries broadcasts between
+//!   them, and the one of GraphQL subscriptions.
 //! - `handshake.rs` (uses `connect`, `http`, `stream`): the WebSocket
 //!   upgrade.
 //! - `peer.rs` (uses `connect`, `flood`, `hub`, `routes`, `stream`): one
@@ -70,6 +79,23 @@
 //!   connect param (or `user-<id>`), with metas that hold only a `phx_ref`
 //!   of the form `P<n>` (no `online_at`, which the recorded app adds), so
 //!   transcripts do not change from run to run.
+//! - **GraphQL.** `__absinthe__:control` speaks absinthe_phoenix's frames
+//!   (docs/PROTOCOL.md §9) for a schema of query `hello(name)`, mutation
+//!   `addMessage(room, body)` (ids `"1"`, `"2"`, … per server) and
+//!   subscription `messageAdded(room)`, fed by mutations from any socket.
+//!   It is no GraphQL engine: `graphql.rs` recognises these three fields
+//!   (aliases, variables, literals, selections) and refuses anything else
+//!   with Absinthe's wording where the transcripts show it, plus a note
+//!   of what the schema knows. Subscription ids have Absinthe's shape
+//!   with a per-server counter and a 64-bit hash instead of a unique
+//!   integer and SHA-256 (clients treat them as opaque). Result keys are
+//!   sorted, as Absinthe's Elixir maps come out, not in selection order.
+//!   **The syntax-error bug is not copied**: in absinthe_phoenix 2.0 a
+//!   document that fails to parse leaves the control channel without its
+//!   PubSub, so its mutations publish nothing and its next subscribe
+//!   crashes it. Here the channel keeps working, because the bug is an
+//!   accident of that library, not a Phoenix behaviour worth rehearsing,
+//!   and a client must survive the crash anyway (any `crash` shows that).
 //! - **`connect/3`.** Any params are accepted except `token=bad`, which
 //!   stands in for an app refusing them (403). `connect_info` exposes the
 //!   auth token, the presence key and the `vsn`. The socket has no `id/1`,

@@ -217,3 +217,24 @@ fn errors_are_shaped_as_absinthe_shapes_them() {
     assert_eq!(reply(&out, "3")["status"], "ok", "{}", out.report());
     assert_eq!(of_type(&out, "message").len(), 1, "{}", out.report());
 }
+
+#[test]
+fn the_gql_socket_has_a_long_poll_side_that_routes_the_same() {
+    let server = Server::start();
+    let url = gql_url(&server).replacen("ws://", "http://", 1);
+    let out = Script::with_url(&url)
+        .args(["--json", "--transport", "longpoll"])
+        .stdin(&format!(
+            "join room:lobby {{}}\n{JOIN}\npush __absinthe__:control doc {{\"query\":\"{{ hello }}\"}}\n"
+        ))
+        .run();
+    assert_eq!(
+        reply(&out, "1")["response"],
+        json!({"reason": "unmatched topic"})
+    );
+    assert_eq!(reply(&out, "2")["status"], "ok");
+    assert_eq!(
+        reply(&out, "3")["response"],
+        json!({"data": {"hello": "hello world"}})
+    );
+}

@@ -23,7 +23,8 @@
 //!   Origin, auth token), for both transports. Pure.
 //! - `http.rs`: plain HTTP request heads (`httparse`) and responses.
 //! - `stream.rs`: the byte stream, plain TCP or TLS.
-//! - `graphql.rs`: the recogniser of the demo schema's GraphQL documents,
+//! - `graphql/`: the recogniser of the demo schema's GraphQL documents
+//!   (`parse.rs` lexes and parses, `mod.rs` checks against the schema),
 //!   and Absinthe-shaped errors for anything else. Pure.
 //! - `absinthe.rs` (uses `graphql`): the control channel's answers, the
 //!   `subscription:data` frames and subscription ids. Pure.
@@ -83,7 +84,7 @@
 //!   (docs/PROTOCOL.md §9) for a schema of query `hello(name)`, mutation
 //!   `addMessage(room, body)` (ids `"1"`, `"2"`, … per server) and
 //!   subscription `messageAdded(room)`, fed by mutations from any socket.
-//!   It is no GraphQL engine: `graphql.rs` recognises these three fields
+//!   It is no GraphQL engine: `graphql/` recognises these three fields
 //!   (aliases, variables, literals, selections) and refuses anything else
 //!   with Absinthe's wording where the transcripts show it, plus a note
 //!   of what the schema knows. Subscription ids have Absinthe's shape

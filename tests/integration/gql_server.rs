@@ -197,7 +197,10 @@ fn errors_are_shaped_as_absinthe_shapes_them() {
     );
     assert_eq!(
         error("4"),
-        json!({"errors": [{"message": "Variable \"r\": Expected non-null, found null.", "locations": [{"line": 1, "column": 14}]}]})
+        json!({"errors": [
+            {"message": "In argument \"room\": Expected type \"String!\", found null.", "locations": [{"line": 1, "column": 41}]},
+            {"message": "Variable \"r\": Expected non-null, found null.", "locations": [{"line": 1, "column": 14}]}
+        ]})
     );
     let nope = error("5");
     let message = nope["errors"][0]["message"].as_str().unwrap_or_default();

@@ -10,9 +10,14 @@
 //! named or not, with variable definitions), fields with aliases and
 //! arguments, string, number, boolean, null, list and object literals and
 //! `$variables`. Fragments and directives are refused with a message that
-//! says what the schema knows.
+//! says what the schema knows. This file owns the types and the checks
+//! against the schema; `parse.rs` turns the text into operations.
 
 use serde_json::{Map, Value};
+
+mod parse;
+
+use parse::{Field, Op, Parser, Val, lex};
 
 /// What the schema knows, appended to errors about anything else.
 pub const SCHEMA_HINT: &str = "The built-in server's schema knows only query hello(name: String), \
@@ -136,470 +141,6 @@ pub fn recognise(
     check(op, variables)
 }
 
-// ---------------------------------------------------------------- lexer
-
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Punct(&'static str),
-    Name(String),
-    Str(String),
-    Int(String),
-    Float(String),
-}
-
-#[derive(Debug, Clone)]
-struct Token {
-    tok: Tok,
-    at: Pos,
-}
-
-const PUNCTS: [&str; 14] = [
-    "...", "!", "$", "&", "(", ")", ":", "=", "@", "[", "]", "{", "|", "}",
-];
-
-fn lex(src: &str) -> Result<Vec<Token>, GqlError> {
-    let chars: Vec<char> = src.chars().collect();
-    let (mut i, mut line, mut col) = (0, 1u32, 1u32);
-    let mut out = Vec::new();
-    while i < chars.len() {
-        let c = chars[i];
-        let at = Pos { line, column: col };
-        match c {
-            '\n' => {
-                line += 1;
-                col = 1;
-                i += 1;
-                continue;
-            }
-            ' ' | '\t' | '\r' | ',' | '\u{feff}' => {
-                i += 1;
-                col += 1;
-                continue;
-            }
-            '#' => {
-                while i < chars.len() && chars[i] != '\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            _ => {}
-        }
-        let start = i;
-        let tok = if c == '"' {
-            let (s, end) = string(&chars, i).ok_or_else(|| failed_at(&chars, start, at))?;
-            i = end;
-            Tok::Str(s)
-        } else if c.is_ascii_alphabetic() || c == '_' {
-            while i < chars.len() && (chars[i].is_ascii_alphanumeric() || chars[i] == '_') {
-                i += 1;
-            }
-            Tok::Name(chars[start..i].iter().collect())
-        } else if c == '-' || c.is_ascii_digit() {
-            i = number_end(&chars, i).ok_or_else(|| failed_at(&chars, start, at))?;
-            let text: String = chars[start..i].iter().collect();
-            if text.contains(['.', 'e', 'E']) {
-                Tok::Float(text)
-            } else {
-                Tok::Int(text)
-            }
-        } else if let Some(p) = PUNCTS
-            .iter()
-            .find(|p| chars[i..].iter().take(p.len()).copied().eq(p.chars()))
-        {
-            i += p.len();
-            Tok::Punct(p)
-        } else {
-            return Err(failed_at(&chars, start, at));
-        };
-        col += (i - start) as u32;
-        out.push(Token { tok, at });
-    }
-    Ok(out)
-}
-
-/// Absinthe's lexer error: the next ten characters.
-fn failed_at(chars: &[char], i: usize, at: Pos) -> GqlError {
-    let sample: String = chars[i..].iter().take(10).collect();
-    GqlError::at(at, format!("Parsing failed at `{sample}`"))
-}
-
-/// A `"…"` string starting at `i` (no block strings, no line breaks): its
-/// value and the index after it.
-fn string(chars: &[char], mut i: usize) -> Option<(String, usize)> {
-    let mut out = String::new();
-    i += 1;
-    loop {
-        match *chars.get(i)? {
-            '"' => return Some((out, i + 1)),
-            '\n' | '\r' => return None,
-            '\\' => {
-                let e = *chars.get(i + 1)?;
-                i += 2;
-                match e {
-                    '"' | '\\' | '/' => out.push(e),
-                    'b' => out.push('\u{8}'),
-                    'f' => out.push('\u{c}'),
-                    'n' => out.push('\n'),
-                    'r' => out.push('\r'),
-                    't' => out.push('\t'),
-                    'u' => {
-                        let hex: String = chars.get(i..i + 4)?.iter().collect();
-                        out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
-                        i += 4;
-                    }
-                    _ => return None,
-                }
-            }
-            c => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-}
-
-/// The end of a number starting at `i`.
-fn number_end(chars: &[char], mut i: usize) -> Option<usize> {
-    let digits = |i: &mut usize| {
-        let s = *i;
-        while *i < chars.len() && chars[*i].is_ascii_digit() {
-            *i += 1;
-        }
-        *i > s
-    };
-    if chars[i] == '-' {
-        i += 1;
-    }
-    if !digits(&mut i) {
-        return None;
-    }
-    if chars.get(i) == Some(&'.') {
-        i += 1;
-        if !digits(&mut i) {
-            return None;
-        }
-    }
-    if matches!(chars.get(i), Some('e' | 'E')) {
-        i += 1;
-        if matches!(chars.get(i), Some('+' | '-')) {
-            i += 1;
-        }
-        if !digits(&mut i) {
-            return None;
-        }
-    }
-    // A name may not follow a number directly (`12ab`).
-    match chars.get(i) {
-        Some(c) if c.is_ascii_alphabetic() || *c == '_' || *c == '.' => None,
-        _ => Some(i),
-    }
-}
-
-// ---------------------------------------------------------------- parser
-
-#[derive(Debug, Clone)]
-enum Val {
-    Var(String),
-    Str(String),
-    Int(String),
-    Float(String),
-    Bool(bool),
-    Null,
-    Enum(String),
-    List(Vec<Val>),
-    Object(Vec<(String, Val)>),
-}
-
-#[derive(Debug)]
-struct VarDef {
-    name: String,
-    ty: String,
-    default: Option<Val>,
-    at: Pos,
-}
-
-#[derive(Debug)]
-struct Field {
-    alias: Option<String>,
-    name: String,
-    args: Vec<(String, Val, Pos)>,
-    selection: Option<Vec<Field>>,
-    at: Pos,
-}
-
-impl Field {
-    fn key(&self) -> String {
-        self.alias.clone().unwrap_or_else(|| self.name.clone())
-    }
-}
-
-#[derive(Debug)]
-struct Op {
-    kind: Kind,
-    name: Option<String>,
-    vars: Vec<VarDef>,
-    selection: Vec<Field>,
-}
-
-struct Parser {
-    tokens: Vec<Token>,
-    i: usize,
-}
-
-type Parsed<T> = Result<T, GqlError>;
-
-impl Parser {
-    fn peek(&self) -> Option<&Tok> {
-        self.tokens.get(self.i).map(|t| &t.tok)
-    }
-
-    fn is(&self, p: &str) -> bool {
-        matches!(self.peek(), Some(Tok::Punct(q)) if *q == p)
-    }
-
-    /// yecc's message: `syntax error before: ` and the token as Erlang
-    /// prints it; at the end of input, nothing, at the last token.
-    fn syntax_error(&self) -> GqlError {
-        let Some(token) = self.tokens.get(self.i) else {
-            let at = self
-                .tokens
-                .last()
-                .map_or(Pos { line: 1, column: 1 }, |t| t.at);
-            return GqlError::at(at, "syntax error before: ");
-        };
-        let text = match &token.tok {
-            Tok::Punct(p) => format!("'{p}'"),
-            Tok::Name(n) if KEYWORDS.contains(&n.as_str()) => n.clone(),
-            Tok::Name(n) | Tok::Int(n) | Tok::Float(n) => format!("\"{n}\""),
-            // Erlang prints the token's text, quotes included, as a string.
-            Tok::Str(s) => serde_json::to_string(&format!("\"{s}\"")).unwrap_or_default(),
-        };
-        GqlError::at(token.at, format!("syntax error before: {text}"))
-    }
-
-    fn unsupported(&self, what: &str) -> GqlError {
-        let at = self.tokens[self.i].at;
-        GqlError::at(at, format!("{what} are not supported here. {SCHEMA_HINT}"))
-    }
-
-    fn expect(&mut self, p: &str) -> Parsed<Pos> {
-        if self.is(p) {
-            self.i += 1;
-            Ok(self.tokens[self.i - 1].at)
-        } else {
-            Err(self.syntax_error())
-        }
-    }
-
-    fn name(&mut self) -> Parsed<(String, Pos)> {
-        match self.tokens.get(self.i) {
-            Some(Token {
-                tok: Tok::Name(n),
-                at,
-            }) => {
-                self.i += 1;
-                Ok((n.clone(), *at))
-            }
-            _ => Err(self.syntax_error()),
-        }
-    }
-
-    fn document(mut self) -> Parsed<Vec<Op>> {
-        let mut ops = Vec::new();
-        while self.i < self.tokens.len() {
-            ops.push(self.operation()?);
-        }
-        Ok(ops)
-    }
-
-    fn operation(&mut self) -> Parsed<Op> {
-        if self.is("{") {
-            return Ok(Op {
-                kind: Kind::Query,
-                name: None,
-                vars: Vec::new(),
-                selection: self.selection_set()?,
-            });
-        }
-        let kind = match self.peek() {
-            Some(Tok::Name(n)) if n == "query" => Kind::Query,
-            Some(Tok::Name(n)) if n == "mutation" => Kind::Mutation,
-            Some(Tok::Name(n)) if n == "subscription" => Kind::Subscription,
-            Some(Tok::Name(n)) if n == "fragment" => return Err(self.unsupported("Fragments")),
-            _ => return Err(self.syntax_error()),
-        };
-        self.i += 1;
-        let name = match self.peek() {
-            Some(Tok::Name(_)) => Some(self.name()?.0),
-            _ => None,
-        };
-        let mut vars = Vec::new();
-        if self.is("(") {
-            self.i += 1;
-            loop {
-                vars.push(self.var_def()?);
-                if self.is(")") {
-                    self.i += 1;
-                    break;
-                }
-            }
-        }
-        if self.is("@") {
-            return Err(self.unsupported("Directives"));
-        }
-        let selection = self.selection_set()?;
-        Ok(Op {
-            kind,
-            name,
-            vars,
-            selection,
-        })
-    }
-
-    fn var_def(&mut self) -> Parsed<VarDef> {
-        let at = self.expect("$")?;
-        let (name, _) = self.name()?;
-        self.expect(":")?;
-        let ty = self.type_ref()?;
-        let default = if self.is("=") {
-            self.i += 1;
-            Some(self.value(true)?)
-        } else {
-            None
-        };
-        Ok(VarDef {
-            name,
-            ty,
-            default,
-            at,
-        })
-    }
-
-    fn type_ref(&mut self) -> Parsed<String> {
-        let mut ty = if self.is("[") {
-            self.i += 1;
-            let inner = self.type_ref()?;
-            self.expect("]")?;
-            format!("[{inner}]")
-        } else {
-            self.name()?.0
-        };
-        if self.is("!") {
-            self.i += 1;
-            ty.push('!');
-        }
-        Ok(ty)
-    }
-
-    fn selection_set(&mut self) -> Parsed<Vec<Field>> {
-        self.expect("{")?;
-        let mut fields = Vec::new();
-        loop {
-            if self.is("...") {
-                return Err(self.unsupported("Fragments"));
-            }
-            fields.push(self.field()?);
-            if self.is("}") {
-                self.i += 1;
-                return Ok(fields);
-            }
-        }
-    }
-
-    fn field(&mut self) -> Parsed<Field> {
-        let (first, at) = self.name()?;
-        let (alias, name, at) = if self.is(":") {
-            self.i += 1;
-            let (name, at) = self.name()?;
-            (Some(first), name, at)
-        } else {
-            (None, first, at)
-        };
-        let mut args = Vec::new();
-        if self.is("(") {
-            self.i += 1;
-            loop {
-                let (arg, at) = self.name()?;
-                self.expect(":")?;
-                args.push((arg, self.value(false)?, at));
-                if self.is(")") {
-                    self.i += 1;
-                    break;
-                }
-            }
-        }
-        if self.is("@") {
-            return Err(self.unsupported("Directives"));
-        }
-        let selection = if self.is("{") {
-            Some(self.selection_set()?)
-        } else {
-            None
-        };
-        Ok(Field {
-            alias,
-            name,
-            args,
-            selection,
-            at,
-        })
-    }
-
-    fn value(&mut self, constant: bool) -> Parsed<Val> {
-        let Some(token) = self.tokens.get(self.i).cloned() else {
-            return Err(self.syntax_error());
-        };
-        self.i += 1;
-        Ok(match token.tok {
-            Tok::Punct("$") if !constant => Val::Var(self.name()?.0),
-            Tok::Str(s) => Val::Str(s),
-            Tok::Int(n) => Val::Int(n),
-            Tok::Float(n) => Val::Float(n),
-            Tok::Name(n) => match n.as_str() {
-                "true" => Val::Bool(true),
-                "false" => Val::Bool(false),
-                "null" => Val::Null,
-                _ => Val::Enum(n),
-            },
-            Tok::Punct("[") => {
-                let mut items = Vec::new();
-                while !self.is("]") {
-                    items.push(self.value(constant)?);
-                }
-                self.i += 1;
-                Val::List(items)
-            }
-            Tok::Punct("{") => {
-                let mut fields = Vec::new();
-                while !self.is("}") {
-                    let (key, _) = self.name()?;
-                    self.expect(":")?;
-                    fields.push((key, self.value(constant)?));
-                }
-                self.i += 1;
-                Val::Object(fields)
-            }
-            Tok::Punct(_) => {
-                self.i -= 1;
-                return Err(self.syntax_error());
-            }
-        })
-    }
-}
-
-/// Words Absinthe's lexer makes tokens of their own, which yecc prints bare.
-const KEYWORDS: [&str; 7] = [
-    "query",
-    "mutation",
-    "subscription",
-    "fragment",
-    "on",
-    "null",
-    "directive",
-];
-
-// ---------------------------------------------------------------- checks
-
 fn pick<'a>(ops: &'a [Op], name: Option<&str>) -> Result<&'a Op, Vec<GqlError>> {
     let bare = |message: String| vec![GqlError { message, at: None }];
     match (ops, name) {
@@ -614,15 +155,17 @@ fn pick<'a>(ops: &'a [Op], name: Option<&str>) -> Result<&'a Op, Vec<GqlError>> 
     }
 }
 
-/// The variables' values, defaults applied, after checking their
-/// definitions against what was sent.
-fn bind(op: &Op, sent: &Map<String, Value>) -> Result<Map<String, Value>, Vec<GqlError>> {
+/// The variables' values, defaults applied, and the errors of their
+/// definitions against what was sent (reported after the fields' errors,
+/// in Absinthe's order).
+fn bind(op: &Op, sent: &Map<String, Value>) -> (Map<String, Value>, Vec<GqlError>) {
     let mut errors = Vec::new();
     let mut bound = Map::new();
     for def in &op.vars {
         let base = def.ty.trim_matches(|c| matches!(c, '[' | ']' | '!'));
         if base != "String" {
             errors.push(GqlError::at(def.at, format!("Unknown type \"{base}\".")));
+            bound.insert(def.name.clone(), Value::Null);
             continue;
         }
         let value = match (sent.get(&def.name), &def.default) {
@@ -638,11 +181,7 @@ fn bind(op: &Op, sent: &Map<String, Value>) -> Result<Map<String, Value>, Vec<Gq
         }
         bound.insert(def.name.clone(), value);
     }
-    if errors.is_empty() {
-        Ok(bound)
-    } else {
-        Err(errors)
-    }
+    (bound, errors)
 }
 
 /// A constant literal as JSON.
@@ -664,7 +203,7 @@ fn literal(v: &Val) -> Value {
 
 /// Checks the operation against the schema and resolves its arguments.
 fn check(op: &Op, sent: &Map<String, Value>) -> Result<Doc, Vec<GqlError>> {
-    let vars = bind(op, sent)?;
+    let (vars, mut var_errors) = bind(op, sent);
     let mut errors = Vec::new();
     let mut fields = Vec::new();
     for field in &op.selection {
@@ -679,6 +218,7 @@ fn check(op: &Op, sent: &Map<String, Value>) -> Result<Doc, Vec<GqlError>> {
             "Only one field is permitted on the root level when subscribing.",
         ));
     }
+    errors.append(&mut var_errors);
     if errors.is_empty() {
         Ok(Doc {
             kind: op.kind,
@@ -717,6 +257,8 @@ fn root_field(
     };
     let mut errors = Vec::new();
     let mut values: Vec<Option<String>> = vec![None; known.len()];
+    // An argument already reported as invalid is not reported missing too.
+    let mut invalid = vec![false; known.len()];
     for (arg, val, at) in &field.args {
         let Some(slot) = known.iter().position(|(k, _)| k == arg) else {
             errors.push(GqlError::at(
@@ -728,13 +270,16 @@ fn root_field(
             ));
             continue;
         };
-        match string_arg(op, val, vars) {
+        match string_arg(op, arg, val, vars) {
             Ok(v) => values[slot] = v,
-            Err(message) => errors.push(GqlError::at(*at, message)),
+            Err(message) => {
+                invalid[slot] = true;
+                errors.push(GqlError::at(*at, message));
+            }
         }
     }
-    for ((arg, required), value) in known.iter().zip(&values) {
-        if *required && value.is_none() {
+    for (((arg, required), value), invalid) in known.iter().zip(&values).zip(&invalid) {
+        if *required && value.is_none() && !invalid {
             let at = field
                 .args
                 .iter()
@@ -774,7 +319,12 @@ fn root_field(
 }
 
 /// An argument's value, which must be a string or null.
-fn string_arg(op: &Op, val: &Val, vars: &Map<String, Value>) -> Result<Option<String>, String> {
+fn string_arg(
+    op: &Op,
+    arg: &str,
+    val: &Val,
+    vars: &Map<String, Value>,
+) -> Result<Option<String>, String> {
     let value = match val {
         Val::Var(name) => match vars.get(name) {
             Some(v) => v.clone(),
@@ -788,13 +338,17 @@ fn string_arg(op: &Op, val: &Val, vars: &Map<String, Value>) -> Result<Option<St
         Val::Str(s) => Value::String(s.clone()),
         Val::Null => Value::Null,
         other => {
-            return Err(format!("Argument has invalid value {}.", literal(other)));
+            return Err(format!(
+                "Argument \"{arg}\" has invalid value {}.",
+                literal(other)
+            ));
         }
     };
-    match value {
-        Value::String(s) => Ok(Some(s)),
-        Value::Null => Ok(None),
-        other => Err(format!("Argument has invalid value {other}.")),
+    match (value, val) {
+        (Value::String(s), _) => Ok(Some(s)),
+        (Value::Null, _) => Ok(None),
+        (_, Val::Var(name)) => Err(format!("Argument \"{arg}\" has invalid value ${name}.")),
+        (other, _) => Err(format!("Argument \"{arg}\" has invalid value {other}.")),
     }
 }
 
@@ -952,10 +506,16 @@ mod tests {
         );
         assert_eq!(
             e,
-            [(
-                "Variable \"r\": Expected non-null, found null.".to_owned(),
-                Some((1, 14))
-            )]
+            [
+                (
+                    "In argument \"room\": Expected type \"String!\", found null.".to_owned(),
+                    Some((1, 41))
+                ),
+                (
+                    "Variable \"r\": Expected non-null, found null.".to_owned(),
+                    Some((1, 14))
+                )
+            ]
         );
     }
 
@@ -1025,7 +585,16 @@ mod tests {
         let e = errors("query Q { hello(name: $x) }", "{}");
         assert_eq!(e[0].0, "Variable \"x\" is not defined by operation \"Q\".");
         let e = errors("query($n: String) { hello(name: $n) }", r#"{"n":5}"#);
-        assert_eq!(e[0].0, "Argument has invalid value 5.");
+        assert_eq!(e[0].0, "Argument \"name\" has invalid value $n.");
+        assert_eq!(e.len(), 1, "{e:?}");
+        let e = errors("mutation { addMessage(room: 5, body: \"b\") { id } }", "{}");
+        assert_eq!(
+            e,
+            [(
+                "Argument \"room\" has invalid value 5.".to_owned(),
+                Some((1, 23))
+            )]
+        );
         let e = errors("query($n: Int) { hello(name: $n) }", "{}");
         assert_eq!(e[0].0, "Unknown type \"Int\".");
     }

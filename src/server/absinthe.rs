@@ -6,7 +6,7 @@
 //! [`Outcome`]; queries and errors are answered here, while subscribing
 //! and mutating need the server-wide registry (`hub.rs`) and are carried
 //! out by `peer.rs`. The documents themselves are recognised by
-//! `graphql.rs`.
+//! `graphql/`.
 
 use serde_json::{Map, Value, json};
 

@@ -2,7 +2,8 @@
 //! today's commands (`join __absinthe__:control`, `push … doc {…}`) and
 //! `--json` output: subscription data ahead of the mutation's reply, a
 //! mutation on one socket feeding another, unsubscribe, Absinthe's error
-//! shapes, and the `/gql` socket that routes nothing else.
+//! shapes, the `/gql` socket that routes nothing else, and the recorded
+//! absinthe_phoenix session played back frame by frame.
 
 use serde_json::{Value, json};
 
@@ -240,4 +241,106 @@ fn the_gql_socket_has_a_long_poll_side_that_routes_the_same() {
         reply(&out, "3")["response"],
         json!({"data": {"hello": "hello world"}})
     );
+}
+
+/// Section A of the recorded absinthe_phoenix 2.0.2 session on its `/gql`
+/// socket, verbatim but for the frames of one mutation the recording does
+/// not list: `>>` sent, `<<` received, in order.
+const RECORDED: &str = r#"
+>> ["1","1","__absinthe__:control","phx_join",{}]
+<< ["1","1","__absinthe__:control","phx_reply",{"response":{},"status":"ok"}]
+>> ["1","2","__absinthe__:control","doc",{"query":"subscription($r: String!){ messageAdded(room: $r){ id body room } }","variables":{"r":"lobby"}}]
+<< ["1","2","__absinthe__:control","phx_reply",{"response":{"subscriptionId":"__absinthe__:doc:-576460752303422047:2B62A3339D02A9D92AD39EA558A9BA71755A01FD00B81777159F72A215485F32"},"status":"ok"}]
+>> ["1","3","__absinthe__:control","doc",{"query":"mutation { addMessage(room: \"lobby\", body: \"hi\") { id body room } }"}]
+<< [null,null,"__absinthe__:doc:-576460752303422047:2B62A3339D02A9D92AD39EA558A9BA71755A01FD00B81777159F72A215485F32","subscription:data",{"result":{"data":{"messageAdded":{"body":"hi","id":"1","room":"lobby"}}},"subscriptionId":"__absinthe__:doc:-576460752303422047:2B62A3339D02A9D92AD39EA558A9BA71755A01FD00B81777159F72A215485F32"}]
+<< ["1","3","__absinthe__:control","phx_reply",{"response":{"data":{"addMessage":{"body":"hi","id":"1","room":"lobby"}}},"status":"ok"}]
+>> ["1","4","__absinthe__:control","doc",{"query":"mutation { addMessage(room: \"other\", body: \"elsewhere\") { id body room } }"}]
+<< ["1","4","__absinthe__:control","phx_reply",{"response":{"data":{"addMessage":{"body":"elsewhere","id":"2","room":"other"}}},"status":"ok"}]
+>> ["1","5","__absinthe__:control","doc",{"query":"{ hello }"}]
+<< ["1","5","__absinthe__:control","phx_reply",{"response":{"data":{"hello":"hello world"}},"status":"ok"}]
+>> ["1","6","__absinthe__:control","doc",{"query":"query($n: String){ hello(name: $n) }","variables":{"n":"phoenix"}}]
+<< ["1","6","__absinthe__:control","phx_reply",{"response":{"data":{"hello":"hello phoenix"}},"status":"ok"}]
+>> ["1","7","__absinthe__:control","doc",{"query":"{ nope }"}]
+<< ["1","7","__absinthe__:control","phx_reply",{"response":{"errors":[{"locations":[{"column":3,"line":1}],"message":"Cannot query field \"nope\" on type \"RootQueryType\"."}]},"status":"error"}]
+>> ["1","8","__absinthe__:control","doc",{"query":"subscription($r: String!){ messageAdded(room: $r){ id body room } }"}]
+<< ["1","8","__absinthe__:control","phx_reply",{"response":{"errors":[{"locations":[{"column":41,"line":1}],"message":"In argument \"room\": Expected type \"String!\", found null."},{"locations":[{"column":14,"line":1}],"message":"Variable \"r\": Expected non-null, found null."}]},"status":"error"}]
+>> ["1","9","__absinthe__:control","doc",{"query":"{ hello }","variables":"not-a-map"}]
+<< ["1","9","__absinthe__:control","phx_reply",{"response":{"error":"Could not parse variables as map"},"status":"error"}]
+>> ["1","10","__absinthe__:control","doc",{"query":"{ hello("}]
+<< ["1","10","__absinthe__:control","phx_reply",{"response":{"errors":[{"locations":[{"column":8,"line":1}],"message":"syntax error before: "}]},"status":"error"}]
+>> ["1","11","__absinthe__:control","unsubscribe",{"subscriptionId":"__absinthe__:doc:-576460752303422047:2B62A3339D02A9D92AD39EA558A9BA71755A01FD00B81777159F72A215485F32"}]
+<< ["1","11","__absinthe__:control","phx_reply",{"response":{"subscriptionId":"__absinthe__:doc:-576460752303422047:2B62A3339D02A9D92AD39EA558A9BA71755A01FD00B81777159F72A215485F32"},"status":"ok"}]
+>> ["1","12","__absinthe__:control","unsubscribe",{"subscriptionId":"__absinthe__:doc:-576460752303422047:2B62A3339D02A9D92AD39EA558A9BA71755A01FD00B81777159F72A215485F32"}]
+<< ["1","12","__absinthe__:control","phx_reply",{"response":{"subscriptionId":"__absinthe__:doc:-576460752303422047:2B62A3339D02A9D92AD39EA558A9BA71755A01FD00B81777159F72A215485F32"},"status":"ok"}]
+>> ["15","15","room:lobby","phx_join",{}]
+<< [null,"15","room:lobby","phx_reply",{"response":{"reason":"unmatched topic"},"status":"error"}]
+"#;
+
+/// The recorded subscription id, which stands for whatever id the server
+/// gave in its place.
+const RECORDED_ID: &str = "__absinthe__:doc:-576460752303422047:2B62A3339D02A9D92AD39EA558A9BA71755A01FD00B81777159F72A215485F32";
+
+/// `value` with every string equal to `from` replaced by `to`, and the
+/// server's note of what its schema knows cut from error messages (the one
+/// documented difference in wording).
+fn normalised(value: Value, from: &str, to: &str) -> Value {
+    match value {
+        Value::String(s) if s == from => Value::String(to.to_owned()),
+        Value::String(s) => match s.find(" The built-in server's schema knows only") {
+            Some(cut) => Value::String(s[..cut].to_owned()),
+            None => Value::String(s),
+        },
+        Value::Array(items) => {
+            Value::Array(items.into_iter().map(|v| normalised(v, from, to)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .map(|(k, v)| (k, normalised(v, from, to)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+#[test]
+fn the_recorded_absinthe_session_gets_the_same_frames() {
+    use std::time::{Duration, Instant};
+    use tungstenite::{Message, stream::MaybeTlsStream};
+
+    let server = Server::start();
+    let url = format!("{}/websocket?vsn=2.0.0", gql_url(&server));
+    let (mut ws, _) = tungstenite::connect(url).expect("the WebSocket upgrade");
+    if let MaybeTlsStream::Plain(tcp) = ws.get_ref() {
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    let started = Instant::now();
+    let mut our_id: Option<String> = None;
+    for line in RECORDED.lines().filter(|l| !l.is_empty()) {
+        let (dir, frame) = line.split_at(3);
+        let recorded: Value = serde_json::from_str(frame).expect("recorded JSON");
+        if dir == ">> " {
+            let id = our_id.as_deref().unwrap_or(RECORDED_ID);
+            let sent = normalised(recorded, RECORDED_ID, id);
+            ws.send(Message::text(sent.to_string())).expect("send");
+            continue;
+        }
+        let got = loop {
+            match ws.read().expect("a frame within the read timeout") {
+                Message::Text(text) => break serde_json::from_str::<Value>(&text).expect("JSON"),
+                _ => continue,
+            }
+        };
+        if our_id.is_none()
+            && let Some(id) = got[4]["response"]["subscriptionId"].as_str()
+        {
+            our_id = Some(id.to_owned());
+        }
+        let id = our_id.as_deref().unwrap_or(RECORDED_ID);
+        assert_eq!(
+            normalised(got, id, RECORDED_ID),
+            normalised(recorded, "", ""),
+            "after {:?}, at {line}",
+            started.elapsed()
+        );
+    }
 }

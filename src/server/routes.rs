@@ -1,6 +1,8 @@
 //! Channel routing for one connection of the built-in server: which topics
-//! are joined under which join_ref, and what the server answers to each
-//! incoming frame (docs/PROTOCOL.md §3).
+//! are joined under which join_ref, which topics the socket's mount routes
+//! (`/gql` has only `__absinthe__:*`), the ids of the GraphQL control
+//! channel's live subscriptions, and what the server answers to each
+//! incoming frame (docs/PROTOCOL.md §3, §9).
 //!
 //! Pure: no sockets, threads or clock. [`Connection::handle_text`] turns one
 //! client text frame into a list of [`Action`]s; `peer.rs` carries them out

@@ -344,3 +344,32 @@ fn the_recorded_absinthe_session_gets_the_same_frames() {
         );
     }
 }
+
+#[test]
+fn a_crashed_control_channel_takes_its_subscriptions_with_it() {
+    let server = Server::start();
+    // The subscription, a crash (an event the channel has no clause for),
+    // a rejoin, then a mutation in the room: nothing may be delivered.
+    let script = format!(
+        "{JOIN}\n{SUBSCRIBE}\npush __absinthe__:control nope {{}}\n{JOIN}\n{}\n",
+        mutation("after the crash")
+    );
+    let out = json_client(&gql_url(&server)).stdin(&script).run();
+    assert!(
+        out.json().iter().any(|r| r["event"] == "phx_error"),
+        "{}",
+        out.report()
+    );
+    let last = of_type(&out, "reply").pop().expect("replies");
+    assert_eq!(
+        last["response"]["data"]["addMessage"]["body"],
+        "after the crash",
+        "{}",
+        out.report()
+    );
+    assert!(
+        !out.json().iter().any(|r| r["event"] == "subscription:data"),
+        "{}",
+        out.report()
+    );
+}

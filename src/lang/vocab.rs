@@ -30,6 +30,8 @@ pub enum Word {
     Joined(String),
     /// The topic was left, closed or crashed.
     Left(String),
+    /// A client was opened (`connect NAME`), or is the first one.
+    Client(String),
 }
 
 /// What the prompt knows.
@@ -40,6 +42,8 @@ pub struct Vocabulary {
     /// Every topic seen, oldest first.
     seen: Vec<String>,
     events: HashMap<String, Vec<String>>,
+    /// Client names, for `@NAME`, `use` and `disconnect`.
+    clients: Vec<String>,
 }
 
 impl Vocabulary {
@@ -66,6 +70,11 @@ impl Vocabulary {
                 }
             }
             Word::Left(topic) => self.joined.retain(|t| *t != topic),
+            Word::Client(name) => {
+                if !self.clients.contains(&name) {
+                    self.clients.push(name);
+                }
+            }
         }
     }
 
@@ -122,7 +131,24 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
         i + before[i..].chars().next().map_or(1, char::len_utf8)
     });
     let word = &before[start..];
-    let done: Vec<&str> = before[..start].split_whitespace().collect();
+    let mut done: Vec<&str> = before[..start].split_whitespace().collect();
+    if done.first().is_some_and(|w| w.starts_with('@')) {
+        // `@bob …` completes as the line after it.
+        done.remove(0);
+    } else if done.is_empty()
+        && let Some(name) = word.strip_prefix('@')
+    {
+        let names = vocab
+            .clients
+            .iter()
+            .filter(|c| c.starts_with(name))
+            .map(|c| format!("@{c}"))
+            .collect();
+        return Completion::Words {
+            start,
+            words: names,
+        };
+    }
     if word.starts_with('@') {
         // A payload file; `@@` (a binary file) too.
         let at = word.len() - word.trim_start_matches('@').len();
@@ -173,6 +199,14 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
             }
             words(all)
         }
+        ("use" | "disconnect", 1) => words(
+            vocab
+                .clients
+                .iter()
+                .filter(|c| c.starts_with(word))
+                .cloned()
+                .collect(),
+        ),
         ("help", 1) => fixed(&COMMANDS.iter().map(|c| c.name).collect::<Vec<_>>()),
         ("expect", 1) => fixed(&["ok", "error"]),
         ("display", 1) => fixed(&Switch::ALL.map(Switch::name)),
@@ -212,6 +246,23 @@ mod tests {
             Completion::Words { words, .. } => words,
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn client_names_complete_after_at_and_use() {
+        let mut v = vocab();
+        v.learn(Word::Client("main".into()));
+        v.learn(Word::Client("bob".into()));
+        let got = |line: &str| match candidates(&v, line, line.len()) {
+            Completion::Words { words, .. } => words,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got("@b"), vec!["@bob"]);
+        assert_eq!(got("use m"), vec!["main"]);
+        assert_eq!(got("disconnect "), vec!["main", "bob"]);
+        // After `@bob`, the rest completes as a line of its own.
+        assert_eq!(got("@bob jo"), vec!["join"]);
+        assert_eq!(got("@bob join room:o"), vec!["room:old"]);
     }
 
     #[test]

@@ -75,6 +75,8 @@ pub(super) struct Client {
     pub shown_url: String,
     /// Its state while another client's is the runner's `peer`.
     parked: Option<Peer>,
+    /// The `connect` line that opened it, for a recording started later.
+    connect_line: Option<String>,
 }
 
 /// Every client opened in this session, by id (ids are indexes).
@@ -86,6 +88,8 @@ pub(super) struct Clients {
     pub current: ClientId,
     /// More than one client was opened: lines carry the client's name.
     pub many: bool,
+    /// The `connect` line running now (see `set_connect_line`).
+    connect_line: Option<String>,
 }
 
 impl Clients {
@@ -95,10 +99,12 @@ impl Clients {
                 name: main,
                 shown_url,
                 parked: None,
+                connect_line: None,
             }],
             active: 0,
             current: 0,
             many: false,
+            connect_line: None,
         }
     }
 
@@ -127,9 +133,15 @@ impl Clients {
             name,
             shown_url,
             parked: Some(Peer::new()),
+            connect_line: self.connect_line.take(),
         });
         self.many = true;
         (self.list.len() - 1) as ClientId
+    }
+
+    /// The `connect` line about to run, for the client it opens.
+    pub fn set_connect_line(&mut self, typed: &str) {
+        self.connect_line = Some(typed.trim().to_owned());
     }
 
     /// "no client `bobb` (clients: main, bob); did you mean `bob`?"
@@ -221,6 +233,14 @@ impl Runner {
                 .as_ref()
                 .expect("a client that is not active is parked")
         }
+    }
+
+    /// The `connect` lines of the clients still open, oldest first.
+    pub(super) fn open_connect_lines(&self) -> Vec<String> {
+        self.client_ids()
+            .filter(|&id| !self.peer_of(id).link.ended)
+            .filter_map(|id| self.clients.get(id).connect_line.clone())
+            .collect()
     }
 
     /// The ids of every client.

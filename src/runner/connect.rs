@@ -13,6 +13,7 @@ use super::{Mode, Runner};
 use crate::core::endpoint;
 use crate::core::event::{ClientId, ToNet};
 use crate::lang::clients::Connect;
+use crate::lang::vocab::Word;
 use crate::output::Info;
 use crate::transport::net::{Options, Target};
 
@@ -89,6 +90,11 @@ impl Runner {
         };
         let options = base.options.clone();
         let first_of_many = !self.clients.many;
+        if first_of_many {
+            let first = self.clients.get(0).name.clone();
+            self.tell(Word::Client(first));
+        }
+        self.tell(Word::Client(c.name.clone()));
         let id = self.clients.add(c.name, shown);
         if first_of_many {
             // From now on every line says whose it is: the prompt's too.

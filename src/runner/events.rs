@@ -199,7 +199,7 @@ impl Runner {
             && t.rejoin_in.is_none()
         {
             // Left, closed, or refused: a replay should not join it.
-            self.recording.gone(&t.topic);
+            self.recording.gone(self.clients.active, &t.topic);
         }
     }
 

@@ -131,6 +131,19 @@ impl Runner {
     /// Writes a line into the recording as typed (a push waits to learn
     /// whether it is answered), and remembers a join.
     fn note_line(&mut self, typed: &str, cmd: &Command, id: u64) {
+        // A line that went to another client by `use` says so, so that
+        // the replay sends it there too.
+        let active = self.clients.active;
+        let named;
+        let typed = if active != 0 && !typed.trim_start().starts_with('@') {
+            named = format!("@{} {}", self.clients.get(active).name, typed.trim_start());
+            named.as_str()
+        } else {
+            typed
+        };
+        if let Command::Connect(_) = cmd {
+            self.clients.set_connect_line(typed);
+        }
         if let Some(rec) = &mut self.recording.recorder {
             match cmd {
                 Command::Record(_) | Command::Help(_) | Command::Quit => {}
@@ -139,7 +152,7 @@ impl Runner {
             }
         }
         if let Command::Request(Request::Join { topic, .. }) = cmd {
-            self.recording.joined(topic, typed);
+            self.recording.joined(active, topic, typed);
         }
     }
 

@@ -296,7 +296,14 @@ fn expect_line(status: Option<&str>, response: &str) -> String {
 
 /// A typed `push`/`send` line with `cast` as its command word.
 fn as_cast(line: &str) -> String {
-    let start = line.len() - line.trim_start().len();
+    // After an `@NAME ` prefix, if any.
+    let mut start = line.len() - line.trim_start().len();
+    if line[start..].starts_with('@')
+        && let Some(space) = line[start..].find(char::is_whitespace)
+    {
+        let after = &line[start + space..];
+        start += space + (after.len() - after.trim_start().len());
+    }
     let rest = &line[start..];
     let word = rest.find(char::is_whitespace).unwrap_or(rest.len());
     format!("{}cast{}", &line[..start], &rest[word..])
@@ -333,6 +340,14 @@ mod tests {
         );
         assert_eq!(expand_home("s.phx", Some(home)), PathBuf::from("s.phx"));
         assert_eq!(expand_home("~/s.phx", None), PathBuf::from("~/s.phx"));
+    }
+
+    #[test]
+    fn a_push_line_of_another_client_becomes_a_cast_line() {
+        assert_eq!(
+            as_cast("@bob push room:1 new_msg {}"),
+            "@bob cast room:1 new_msg {}"
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use super::Runner;
 use super::recorder::{self, Recorder};
-use crate::core::event::Event;
+use crate::core::event::{ClientId, Event};
 use crate::lang::command;
 use crate::output::Info;
 
@@ -17,7 +17,7 @@ pub(super) struct Recording {
     pub recorder: Option<Recorder>,
     /// Each live topic's `join` line as typed, so that a recording started
     /// later begins by joining them (its replay needs them).
-    join_lines: Vec<(String, String)>,
+    join_lines: Vec<((ClientId, String), String)>,
 }
 
 impl Recording {
@@ -28,15 +28,19 @@ impl Recording {
         }
     }
 
-    /// `topic` was joined by `typed`, replacing an earlier join of it.
-    pub fn joined(&mut self, topic: &str, typed: &str) {
-        self.join_lines.retain(|(t, _)| t != topic);
-        self.join_lines.push((topic.to_owned(), typed.to_owned()));
+    /// `client`'s `topic` was joined by `typed`, replacing an earlier
+    /// join of it.
+    pub fn joined(&mut self, client: ClientId, topic: &str, typed: &str) {
+        self.gone(client, topic);
+        self.join_lines
+            .push(((client, topic.to_owned()), typed.to_owned()));
     }
 
-    /// `topic` was left, closed, or refused: a replay should not join it.
-    pub fn gone(&mut self, topic: &str) {
-        self.join_lines.retain(|(t, _)| t != topic);
+    /// `client`'s `topic` was left, closed, or refused: a replay should
+    /// not join it.
+    pub fn gone(&mut self, client: ClientId, topic: &str) {
+        self.join_lines
+            .retain(|((c, t), _)| *c != client || t != topic);
     }
 
     /// The join lines of the live topics, in the order they were joined.
@@ -85,7 +89,10 @@ impl Runner {
             .map(|r| r.scrubbing(self.screen.redactor().clone()));
         match created {
             Ok(mut r) => {
-                let joined = self.recording.join_lines();
+                // The other clients still open come first, then the joins.
+                let connects = self.open_connect_lines();
+                let mut joined: Vec<&str> = connects.iter().map(String::as_str).collect();
+                joined.extend(self.recording.join_lines());
                 if !joined.is_empty() {
                     r.joined_before(&joined);
                 }
@@ -185,15 +192,22 @@ mod tests {
     #[test]
     fn a_recording_begins_with_the_live_joins_latest_last() {
         let mut r = Recording::default();
-        r.joined("room:a", "join room:a");
-        r.joined("room:b", "join room:b {\"x\":1}");
-        r.joined("room:a", "join room:a {\"again\":true}");
+        r.joined(0, "room:a", "join room:a");
+        r.joined(0, "room:b", "join room:b {\"x\":1}");
+        r.joined(0, "room:a", "join room:a {\"again\":true}");
+        // Another client's join of the same topic is its own.
+        r.joined(1, "room:a", "@bob join room:a");
         assert_eq!(
             r.join_lines(),
-            ["join room:b {\"x\":1}", "join room:a {\"again\":true}"]
+            [
+                "join room:b {\"x\":1}",
+                "join room:a {\"again\":true}",
+                "@bob join room:a"
+            ]
         );
-        r.gone("room:b");
-        r.gone("room:c");
+        r.gone(0, "room:b");
+        r.gone(0, "room:c");
+        r.gone(1, "room:a");
         assert_eq!(r.join_lines(), ["join room:a {\"again\":true}"]);
     }
 }

@@ -284,6 +284,10 @@ pub struct ClientArgs {
     #[arg(short = 'v', long, requires = "clients")]
     pub verbose: bool,
 
+    /// The topic of Absinthe's control channel, which `gql` joins
+    #[arg(long, value_name = "TOPIC", default_value = "__absinthe__:control")]
+    pub gql_topic: String,
+
     /// The first client's name, shown once `connect NAME` opens another (default: main)
     #[arg(long = "as", value_name = "NAME", default_value = "main", value_parser = parse_client_name)]
     pub name: String,
@@ -356,6 +360,8 @@ pub struct Config {
     pub name: String,
     /// `--clients N`: fan-out.
     pub clients: Option<usize>,
+    /// `--gql-topic`.
+    pub gql_topic: String,
     pub ramp: Option<f64>,
     pub verbose: bool,
 }
@@ -473,6 +479,7 @@ impl ClientArgs {
             fresh,
             name: self.name,
             clients: self.clients,
+            gql_topic: self.gql_topic,
             ramp: self.ramp,
             verbose: self.verbose,
         })

@@ -224,6 +224,7 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
             shown_url,
             name: config.name.clone(),
             base,
+            gql_topic: config.gql_topic.clone(),
             record: record.map(|r| r.scrubbing(redactor.clone())),
             redactor,
             insecure: config.trust.insecure && url.scheme() == "wss",

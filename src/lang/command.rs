@@ -10,7 +10,9 @@ use std::time::Duration;
 use crate::core::protocol::Payload;
 use crate::core::session::Request;
 use crate::lang::error::CommandError;
+use crate::lang::path::Path;
 use crate::lang::payload::payload_form;
+use crate::lang::watch::{self, Watch};
 use crate::output::excerpt;
 
 /// One parsed line.
@@ -25,13 +27,19 @@ pub enum Command {
     /// Connection and channel health (`status`).
     Status,
     Sleep(Duration),
-    Wait {
-        topic: String,
-        event: String,
-        timeout: Option<Duration>,
-        /// The payload must contain this (see `matcher`).
-        payload: Option<serde_json::Value>,
+    /// `wait`: a message (or a subscription's data) must come.
+    Wait(Watch),
+    /// `refute`: none may come within the window.
+    Refute(Watch),
+    /// `let NAME = PATH`: keep a value from the last reply or matched
+    /// message for `${NAME}`.
+    Let {
+        name: String,
+        path: Path,
     },
+    /// `gql …`: a GraphQL document over Absinthe's control channel, or
+    /// managing its subscriptions.
+    Gql(crate::lang::gql::GqlCommand),
     /// Asserts the status of the most recent reply and, if given, that its
     /// response contains `response`.
     Expect {
@@ -325,7 +333,10 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
             no_more(rest, "sleep")?;
             Command::Sleep(parse_duration(d)?)
         }
-        "wait" => wait_command(rest)?,
+        "wait" => Command::Wait(watch::watch("wait", rest)?),
+        "refute" => Command::Refute(watch::watch("refute", rest)?),
+        "let" => watch::let_command(rest)?,
+        "gql" => Command::Gql(crate::lang::gql::parse_command(rest).map_err(CommandError::Gql)?),
         "expect" => expect_command(rest)?,
         "help" | "?" => {
             let (topic, _) = split_word(rest);
@@ -387,35 +398,6 @@ fn push_command(word: &str, rest: &str) -> Result<Command, CommandError> {
         event: event.to_owned(),
         cast: word == "cast",
     }))
-}
-
-/// `wait TOPIC EVENT [DURATION] [PAYLOAD]`.
-fn wait_command(rest: &str) -> Result<Command, CommandError> {
-    let (topic, rest) = topic_arg(rest, "wait")?;
-    let (event, rest) = split_word(rest);
-    if event.is_empty() {
-        return Err(CommandError::Missing {
-            command: format!("wait {topic}"),
-            what: "an event",
-            hint: format!("`wait {topic} new_msg 5s` (`*` for any)"),
-        });
-    }
-    let (first, after) = split_word(rest);
-    let (timeout, rest) = match parse_duration(first) {
-        Ok(d) if !first.is_empty() => (Some(d), after),
-        _ => (None, rest),
-    };
-    let payload = if rest.is_empty() {
-        None
-    } else {
-        Some(json_arg(rest, &format!("wait {topic} {event}"))?)
-    };
-    Ok(Command::Wait {
-        topic,
-        event: event.to_owned(),
-        timeout,
-        payload,
-    })
 }
 
 /// `expect ok|error [PAYLOAD]`.
@@ -544,7 +526,7 @@ pub(crate) fn split_word(s: &str) -> (&str, &str) {
     }
 }
 
-fn topic_arg<'a>(rest: &'a str, cmd: &str) -> Result<(String, &'a str), CommandError> {
+pub(crate) fn topic_arg<'a>(rest: &'a str, cmd: &str) -> Result<(String, &'a str), CommandError> {
     let (topic, rest) = split_word(rest);
     if topic.is_empty() {
         let example = match cmd {
@@ -601,7 +583,7 @@ fn json_only(payload: Payload, cmd: &'static str) -> Result<Payload, CommandErro
 }
 
 /// A payload to match against (any payload form), parsed into a value.
-fn json_arg(text: &str, before: &str) -> Result<serde_json::Value, CommandError> {
+pub(crate) fn json_arg(text: &str, before: &str) -> Result<serde_json::Value, CommandError> {
     let payload = payload_arg(text, before)?;
     serde_json::from_str(&payload.to_json()).map_err(|e| CommandError::NotMatchable {
         error: e.to_string(),
@@ -834,40 +816,34 @@ mod tests {
     #[test]
     fn wait_takes_an_optional_timeout() {
         match cmd("wait * shout 250ms") {
-            Command::Wait {
-                topic,
-                event,
-                timeout,
-                ..
-            } => {
-                assert_eq!((topic.as_str(), event.as_str()), ("*", "shout"));
-                assert_eq!(timeout, Some(Duration::from_millis(250)));
+            Command::Wait(w) => {
+                assert_eq!(
+                    w.what,
+                    crate::lang::watch::Watched::Message {
+                        topic: "*".into(),
+                        event: "shout".into()
+                    }
+                );
+                assert_eq!(w.timeout, Some(Duration::from_millis(250)));
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(
-            cmd("wait t e"),
-            Command::Wait { timeout: None, .. }
-        ));
+        assert!(matches!(cmd("wait t e"), Command::Wait(w) if w.timeout.is_none()));
     }
 
     #[test]
     fn wait_takes_an_optional_payload_to_match() {
         match cmd(r#"wait room:a shout 2s {"body":"hi"}"#) {
-            Command::Wait {
-                timeout, payload, ..
-            } => {
-                assert_eq!(timeout, Some(Duration::from_secs(2)));
-                assert_eq!(payload, Some(serde_json::json!({"body": "hi"})));
+            Command::Wait(w) => {
+                assert_eq!(w.timeout, Some(Duration::from_secs(2)));
+                assert_eq!(w.payload, Some(serde_json::json!({"body": "hi"})));
             }
             other => panic!("{other:?}"),
         }
         match cmd("wait room:a shout body=hi") {
-            Command::Wait {
-                timeout, payload, ..
-            } => {
-                assert_eq!(timeout, None);
-                assert_eq!(payload, Some(serde_json::json!({"body": "hi"})));
+            Command::Wait(w) => {
+                assert_eq!(w.timeout, None);
+                assert_eq!(w.payload, Some(serde_json::json!({"body": "hi"})));
             }
             other => panic!("{other:?}"),
         }

@@ -62,6 +62,68 @@ pub enum GqlError {
     NoField,
 }
 
+/// A `gql` line.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GqlCommand {
+    /// `gql QUERY [VARIABLES]` or `gql @file.graphql [VARIABLES]`.
+    Doc {
+        query: String,
+        variables: Option<Value>,
+        op: Operation,
+    },
+    /// `gql unsubscribe s1|ID|NAME|all`.
+    Unsubscribe(String),
+    /// `gql resubscribe`: subscribe every active document again.
+    Resubscribe,
+}
+
+/// Parses what follows `gql`. A `@file` is read here (so the line's
+/// errors come before anything is sent).
+pub fn parse_command(rest: &str) -> Result<GqlCommand, String> {
+    let rest = rest.trim();
+    let (word, after) = rest
+        .split_once(char::is_whitespace)
+        .map_or((rest, ""), |(w, a)| (w, a.trim()));
+    match word {
+        "unsubscribe" => {
+            if after.is_empty() || after.contains(char::is_whitespace) {
+                return Err(
+                    "`gql unsubscribe` needs one subscription; try `gql unsubscribe s1` \
+                            (or its NAME, its full id, or `all`)"
+                        .to_owned(),
+                );
+            }
+            return Ok(GqlCommand::Unsubscribe(after.to_owned()));
+        }
+        "resubscribe" if after.is_empty() => return Ok(GqlCommand::Resubscribe),
+        _ => {}
+    }
+    let (query, vars_text) = match rest.strip_prefix('@') {
+        Some(file_and_vars) => {
+            let (file, vars) = file_and_vars
+                .split_once(char::is_whitespace)
+                .map_or((file_and_vars, ""), |(f, v)| (f, v.trim()));
+            if file.is_empty() {
+                return Err("`gql @` needs a file name; try `gql @subscribe.graphql`".to_owned());
+            }
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| format!("cannot read the GraphQL document `{file}`: {e}"))?;
+            (text, vars.to_owned())
+        }
+        None => {
+            let (doc, vars) = split(rest).map_err(|e| e.to_string())?;
+            (doc.to_owned(), vars.to_owned())
+        }
+    };
+    let variables = variables(&vars_text).map_err(|e| e.to_string())?;
+    let op = describe(&query, variables.as_ref()).map_err(|e| e.to_string())?;
+    Ok(GqlCommand::Doc {
+        query,
+        variables,
+        op,
+    })
+}
+
 /// Splits an inline `gql` argument into the document and what follows it
 /// (trimmed: the variables JSON, possibly empty).
 ///

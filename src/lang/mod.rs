@@ -12,3 +12,4 @@ pub mod path;
 pub mod payload;
 pub mod vars;
 pub mod vocab;
+pub mod watch;

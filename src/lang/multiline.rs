@@ -18,13 +18,17 @@ use crate::lang::command::COMMANDS;
 /// completed, so the command is complete as it is and its parse error, with
 /// the position, comes at once.
 pub fn is_incomplete(text: &str) -> bool {
-    let t = text.trim_start();
+    let t = without_client(text.trim_start());
     if t.starts_with('#') {
         return false;
     }
     let first = t.split_whitespace().next().unwrap_or("");
     if first == "raw" {
         return false;
+    }
+    if first == "gql" {
+        // A GraphQL document's brackets, then its variables' JSON.
+        return crate::lang::gql::is_incomplete(t);
     }
     // The closing bracket each open one expects, innermost last.
     let mut open: Vec<char> = Vec::new();
@@ -62,13 +66,39 @@ pub fn is_incomplete(text: &str) -> bool {
 /// Whether `line` begins with a command name (so it starts a new command
 /// rather than continuing a payload).
 pub fn starts_command(line: &str) -> bool {
+    let line = line.trim_start();
+    if line.starts_with('@') && line.len() > 1 {
+        // `@NAME COMMAND`.
+        return true;
+    }
     let first = line.split_whitespace().next().unwrap_or("");
     COMMANDS.iter().any(|c| c.name == first) || matches!(first, "send" | "exit")
+}
+
+/// `text` without an `@NAME ` prefix.
+fn without_client(text: &str) -> &str {
+    match text.strip_prefix('@') {
+        Some(rest) => rest
+            .split_once(char::is_whitespace)
+            .map_or("", |(_, r)| r.trim_start()),
+        None => text,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gql_line_continues_by_graphql_rules_and_a_client_prefix_is_skipped() {
+        assert!(is_incomplete(
+            "gql subscription { messageAdded(room: \"x\") {"
+        ));
+        assert!(is_incomplete("@bob gql { hello"));
+        assert!(!is_incomplete("gql { hello }"));
+        assert!(is_incomplete("@bob push t e {"));
+        assert!(starts_command("@bob join t"));
+    }
 
     #[test]
     fn an_open_brace_or_bracket_continues() {

@@ -32,6 +32,8 @@ pub enum Word {
     Left(String),
     /// A client was opened (`connect NAME`), or is the first one.
     Client(String),
+    /// A GraphQL subscription's short name (`s1`) or NAME.
+    Subscription(String),
 }
 
 /// What the prompt knows.
@@ -44,6 +46,8 @@ pub struct Vocabulary {
     events: HashMap<String, Vec<String>>,
     /// Client names, for `@NAME`, `use` and `disconnect`.
     clients: Vec<String>,
+    /// GraphQL subscriptions' short names and NAMEs.
+    subscriptions: Vec<String>,
 }
 
 impl Vocabulary {
@@ -73,6 +77,11 @@ impl Vocabulary {
             Word::Client(name) => {
                 if !self.clients.contains(&name) {
                     self.clients.push(name);
+                }
+            }
+            Word::Subscription(name) => {
+                if !self.subscriptions.contains(&name) && self.subscriptions.len() < MAX_TOPICS {
+                    self.subscriptions.push(name);
                 }
             }
         }
@@ -180,12 +189,24 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
         words(t)
     };
     match (command, done.len()) {
+        ("gql", 2) | ("wait" | "refute", 2) if done[1] == "unsubscribe" || done[1] == "gql" => {
+            let mut s: Vec<String> = vocab
+                .subscriptions
+                .iter()
+                .filter(|s| s.starts_with(word))
+                .cloned()
+                .collect();
+            if done[0] == "gql" && "all".starts_with(word) {
+                s.push("all".to_owned());
+            }
+            words(s)
+        }
         ("join" | "leave", 1) => topics(false),
         ("push" | "send" | "cast", 1) => topics(false),
-        ("wait", 1) => topics(true),
-        ("push" | "send" | "cast" | "wait", 2) => {
+
+        ("push" | "send" | "cast" | "wait" | "refute", 2) => {
             let mut e = vocab.events(done[1], word);
-            if command == "wait" && "*".starts_with(word) {
+            if matches!(command, "wait" | "refute") && "*".starts_with(word) {
                 e.push("*".to_owned());
             }
             words(e)
@@ -198,6 +219,23 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
                 }
             }
             words(all)
+        }
+        ("gql", 1) => fixed(&[
+            "unsubscribe",
+            "resubscribe",
+            "query",
+            "mutation",
+            "subscription",
+        ]),
+        ("wait" | "refute", 1) => {
+            let mut t = vocab.topics(word);
+            if "gql".starts_with(word) {
+                t.push("gql".to_owned());
+            }
+            if "*".starts_with(word) {
+                t.push("*".to_owned());
+            }
+            words(t)
         }
         ("use" | "disconnect", 1) => words(
             vocab
@@ -281,7 +319,7 @@ mod tests {
         assert_eq!(words("join room:o"), vec!["room:old"]);
         assert_eq!(
             words("wait "),
-            vec!["room:lobby", "room:old", "rooms:x", "*"]
+            vec!["room:lobby", "room:old", "rooms:x", "gql", "*"]
         );
     }
 

@@ -146,6 +146,12 @@ pub trait Render {
     /// A `wait` that found its message: `✓ wait …`, or a `wait_passed`
     /// record.
     fn wait_passed(&self, w: &WaitPass<'_>, out: &mut String);
+    /// A `refute` whose window passed with nothing matching: `✓ refute
+    /// …`, or a `refute_passed` record; `expected` is the line after
+    /// `refute `.
+    fn refute_passed(&self, expected: &str, line: Option<usize>, out: &mut String);
+    /// A value kept by `let`: `* let id = 42`, or a `let` record.
+    fn let_value(&self, name: &str, value: &str, line: Option<usize>, out: &mut String);
     /// A request given up on (its channel crashed or closed, or the
     /// connection dropped), with the script line that sent it.
     fn unanswered(&self, u: &Unanswered, line: Option<usize>, out: &mut String);
@@ -237,6 +243,16 @@ impl Style {
     /// [`Render::wait_passed`].
     pub fn wait_passed(&self, w: &WaitPass<'_>, out: &mut String) {
         self.with(|r| r.wait_passed(w, out));
+    }
+
+    /// [`Render::refute_passed`].
+    pub fn refute_passed(&self, expected: &str, line: Option<usize>, out: &mut String) {
+        self.with(|r| r.refute_passed(expected, line, out));
+    }
+
+    /// [`Render::let_value`].
+    pub fn let_value(&self, name: &str, value: &str, line: Option<usize>, out: &mut String) {
+        self.with(|r| r.let_value(name, value, line, out));
     }
 
     /// [`Render::unanswered`].

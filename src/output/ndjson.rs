@@ -198,6 +198,14 @@ impl Render for Ndjson {
         );
     }
 
+    fn refute_passed(&self, expected: &str, line: Option<usize>, out: &mut String) {
+        notice(out, Notice::RefutePassed { line, expected });
+    }
+
+    fn let_value(&self, name: &str, value: &str, line: Option<usize>, out: &mut String) {
+        notice(out, Notice::Let { line, name, value });
+    }
+
     fn unanswered(&self, u: &Unanswered, line: Option<usize>, out: &mut String) {
         notice(
             out,

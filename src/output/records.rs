@@ -278,6 +278,12 @@ pub enum Info<'a> {
         /// Lines without `@NAME` go to it.
         current: bool,
     },
+    /// `gql unsubscribe`, or `gql resubscribe` with nothing to do.
+    Gql {
+        what: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        subscription: Option<&'a str>,
+    },
     /// `use NAME`.
     Using {
         client: &'a str,
@@ -357,6 +363,20 @@ pub enum Notice<'a> {
     },
     /// A `wait` that found its message.
     WaitPassed(WaitPassed<'a>),
+    /// A `refute` whose window passed with nothing matching: `expected`
+    /// is the line after `refute `.
+    RefutePassed {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<usize>,
+        expected: &'a str,
+    },
+    /// `let NAME = PATH` kept `value` (as `${NAME}` substitutes it).
+    Let {
+        #[serde(skip_serializing_if = "Option::is_none")]
+        line: Option<usize>,
+        name: &'a str,
+        value: &'a str,
+    },
 }
 
 /// `wait_passed`: a `wait` that found its message. The awaited event is
@@ -373,6 +393,48 @@ pub struct WaitPassed<'a> {
     pub awaited: &'a str,
     /// The matched message's payload.
     pub payload: Payload<'a>,
+}
+
+/// `gql_result`: the answer to a `gql` document. For a subscription,
+/// `subscription_id` and `short` (`s1`) name what its data will carry.
+#[derive(Serialize)]
+pub struct GqlResult<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    pub operation: &'a str,
+    pub name: &'a str,
+    /// `error` when the reply's status is, or when it carries `errors`.
+    pub status: &'a str,
+    pub data: Option<Payload<'a>>,
+    pub errors: Option<Payload<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subscription_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub short: Option<&'a str>,
+    /// A subscription subscribed again (`gql resubscribe`, or after its
+    /// control channel crashed): the id it had.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_id: Option<&'a str>,
+}
+
+impl Record for GqlResult<'_> {
+    const TYPE: &'static str = "gql_result";
+}
+
+/// `gql_data`: one `subscription:data` push of a known subscription.
+#[derive(Serialize)]
+pub struct GqlData<'a> {
+    pub short: &'a str,
+    pub name: &'a str,
+    pub subscription_id: &'a str,
+    /// The root field's value (`data.messageAdded`), or null.
+    pub value: Payload<'a>,
+    /// The whole `result`: `data`, and `errors` if any.
+    pub result: Payload<'a>,
+}
+
+impl Record for GqlData<'_> {
+    const TYPE: &'static str = "gql_data";
 }
 
 /// `summary`: the last record of a `--json` run that printed a summary

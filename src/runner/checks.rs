@@ -16,6 +16,7 @@ use super::flow::Step;
 use crate::core::event::ClientId;
 use crate::core::protocol::{Frame, View};
 use crate::lang::matcher;
+use crate::lang::watch::{REFUTE_DEFAULT, Watch, Watched};
 use crate::output::records;
 use crate::output::{Expectation, Info, WaitPass, display_json};
 
@@ -52,6 +53,11 @@ pub(super) struct Wait {
     pub line: usize,
     /// Whose messages it waits for.
     pub client: ClientId,
+    /// A `refute`: the message must not come.
+    pub refute: bool,
+    /// `wait gql`/`refute gql`: the subscriptions' ids and the key of
+    /// their root field; the payload is matched against that field's value.
+    pub gql: Vec<(String, String)>,
 }
 
 /// How a `wait` failed, ready to print.
@@ -73,17 +79,42 @@ impl Wait {
     /// One with the right names but the wrong payload is kept as the near
     /// miss.
     pub fn offer(&mut self, v: &View<'_>) -> bool {
-        if !matches_wait(&self.topic, &self.event, v.topic, v.event) {
-            return false;
-        }
+        let value;
+        let payload = if self.gql.is_empty() {
+            if !matches_wait(&self.topic, &self.event, v.topic, v.event) {
+                return false;
+            }
+            v.payload
+        } else {
+            let Some((_, key)) = self.gql.iter().find(|(id, _)| id == v.topic) else {
+                return false;
+            };
+            if v.event != crate::runner::gql::DATA_EVENT {
+                return false;
+            }
+            value = crate::runner::gql::field_value(v.payload, key)
+                .unwrap_or_else(|| "null".to_owned());
+            &value
+        };
         let matched = match &self.payload {
-            Some(w) => matcher::subset_text(w, v.payload).is_none(),
+            Some(w) => matcher::subset_text(w, payload).is_none(),
             None => true,
         };
         if !matched {
-            self.near_miss = Some(v.payload.to_owned());
+            self.near_miss = Some(payload.to_owned());
         }
         matched
+    }
+
+    /// What a matched message gives `let` and the `✓` line: its payload,
+    /// or for `wait gql` its root field's value.
+    pub fn value_of(&self, v_topic: &str, payload: &str) -> String {
+        match self.gql.iter().find(|(id, _)| id == v_topic) {
+            Some((_, key)) => {
+                crate::runner::gql::field_value(payload, key).unwrap_or_else(|| "null".to_owned())
+            }
+            None => payload.to_owned(),
+        }
     }
 
     /// What to say when the deadline passed.
@@ -95,6 +126,10 @@ impl Wait {
             ..
         } = self;
         match &self.payload {
+            None if !self.gql.is_empty() => Missed::Nothing(format!(
+                "no data of subscription `{event}` within {}; raise it with `wait gql {event} 30s`",
+                fmt_duration(*timeout)
+            )),
             None => Missed::Nothing(format!(
                 "no `{event}` on `{topic}` within {}; raise it with `wait {topic} {event} 30s`",
                 fmt_duration(*timeout)
@@ -269,16 +304,65 @@ fn fmt_duration(d: Duration) -> String {
 }
 
 impl Runner {
-    /// `wait`: passes at once on a kept message, else waits for one.
-    pub(super) fn start_wait(
+    /// `wait` (passes at once on a kept message, else waits for one) or
+    /// `refute` (fails at once on a message kept since the previous line
+    /// began, else watches until its window ends).
+    pub(super) fn start_watch(&mut self, watch: Watch, refute: bool, line: usize) {
+        let (topic, event) = match watch.what {
+            Watched::Message { topic, event } => (topic, event),
+            Watched::Gql(name) => {
+                return self.start_gql_watch(name, watch.timeout, watch.payload, refute, line);
+            }
+        };
+        self.begin_watch(
+            topic,
+            event,
+            Vec::new(),
+            watch.timeout,
+            watch.payload,
+            refute,
+            line,
+        );
+    }
+
+    /// `wait gql NAME`/`refute gql NAME`: data on these subscriptions.
+    pub(super) fn start_data_watch(
+        &mut self,
+        name: String,
+        targets: Vec<(String, String)>,
+        timeout: Option<Duration>,
+        payload: Option<Value>,
+        refute: bool,
+        line: usize,
+    ) {
+        self.begin_watch(
+            "gql".to_owned(),
+            name,
+            targets,
+            timeout,
+            payload,
+            refute,
+            line,
+        );
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn begin_watch(
         &mut self,
         topic: String,
         event: String,
+        gql: Vec<(String, String)>,
         timeout: Option<Duration>,
         payload: Option<Value>,
+        refute: bool,
         line: usize,
     ) {
-        let timeout = timeout.unwrap_or(self.settings.timeout);
+        let default = if refute {
+            REFUTE_DEFAULT
+        } else {
+            self.settings.timeout
+        };
+        let timeout = timeout.unwrap_or(default);
         let mut wait = Wait {
             topic,
             event,
@@ -288,12 +372,26 @@ impl Runner {
             timeout,
             line,
             client: self.clients.active,
+            refute,
+            gql,
         };
+        if refute {
+            let found = self
+                .peer
+                .recent
+                .find_since(self.peer.marks.0, |v| wait.offer(v))
+                .map(|v| wait.value_of(v.topic, v.payload));
+            match found {
+                Some(payload) => self.refuted(&wait, &payload),
+                None => self.step = Step::Waiting(wait),
+            }
+            return;
+        }
         let mut found = None;
         if self.peer.recent.take_first(|v| {
             let hit = wait.offer(v);
             if hit {
-                found = Some(v.payload.to_owned());
+                found = Some(wait.value_of(v.topic, v.payload));
             }
             hit
         }) {
@@ -305,10 +403,60 @@ impl Runner {
         self.step = Step::Waiting(wait);
     }
 
+    /// A message matched a pending `wait` (passed) or `refute` (failed).
+    pub(super) fn watch_hit(&mut self, wait: &Wait, payload: &str) {
+        if wait.refute {
+            self.refuted(wait, payload);
+        } else {
+            self.wait_passed(wait, payload);
+        }
+    }
+
+    /// A `refute` saw what must not come.
+    fn refuted(&mut self, wait: &Wait, payload: &str) {
+        self.checks.tally.failed += 1;
+        let expected = match &wait.payload {
+            Some(p) => format!("no {} {} {p}", wait.topic, wait.event),
+            None => format!("no {} {}", wait.topic, wait.event),
+        };
+        let summary = format!(
+            "`{}` on `{}` came within {}, and `refute` says it must not",
+            wait.event,
+            wait.topic,
+            fmt_duration(wait.timeout)
+        );
+        let got = format!("{} {} {}", wait.topic, wait.event, display_json(payload));
+        self.expectation(Expectation {
+            passed: false,
+            summary: &summary,
+            expected: &expected,
+            got: &got,
+            detail: None,
+            line: self.line_label(wait.line),
+        });
+        self.mark_failed();
+    }
+
+    /// A `refute` whose window passed with nothing matching.
+    fn refute_passed(&mut self, wait: &Wait) {
+        self.checks.tally.passed += 1;
+        let expected = match &wait.payload {
+            Some(p) => format!("{} {} {p}", wait.topic, wait.event),
+            None => format!("{} {}", wait.topic, wait.event),
+        };
+        let mut s = std::mem::take(&mut self.screen.out);
+        self.settings
+            .style
+            .refute_passed(&expected, self.line_label(wait.line), &mut s);
+        self.screen.out = s;
+    }
+
     /// Counts and shows a `wait` that found its message, whose payload
     /// is `payload`.
     pub(super) fn wait_passed(&mut self, wait: &Wait, payload: &str) {
         self.checks.tally.passed += 1;
+        let what = format!("the `{}` message on `{}`", wait.event, wait.topic);
+        self.keep_value(what, payload);
         let expected = match &wait.payload {
             Some(p) => format!("{} {} {p}", wait.topic, wait.event),
             None => format!("{} {}", wait.topic, wait.event),
@@ -341,7 +489,8 @@ impl Runner {
     pub(super) fn wait_sees(&mut self, v: &View<'_>) -> bool {
         match self.wait_takes(v) {
             Some(wait) => {
-                self.wait_passed(&wait, v.payload);
+                let value = wait.value_of(v.topic, v.payload);
+                self.watch_hit(&wait, &value);
                 true
             }
             None => false,
@@ -364,6 +513,9 @@ impl Runner {
 
     /// The deadline of a `wait` passed.
     pub(super) fn wait_missed(&mut self, wait: Wait) {
+        if wait.refute {
+            return self.refute_passed(&wait);
+        }
         self.checks.tally.failed += 1;
         match wait.missed() {
             Missed::Nothing(msg) => self.error(&msg, self.line_label(wait.line)),
@@ -453,6 +605,8 @@ mod tests {
             timeout: Duration::from_secs(5),
             line: 3,
             client: 0,
+            refute: false,
+            gql: Vec::new(),
         }
     }
 

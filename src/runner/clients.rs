@@ -53,6 +53,14 @@ pub(super) struct Peer {
     pub recent: Recent,
     /// Topics joined or joining, for `clients`.
     pub topics: BTreeSet<String>,
+    /// Marks in `recent` taken when the previous line and the current
+    /// line began: a `refute` counts what was kept since the first.
+    pub marks: (u64, u64),
+    /// GraphQL subscriptions over this client's socket.
+    pub gql: super::gql::Gql,
+    /// What `let` reads: the last reply's response, or the payload the
+    /// last `wait` matched (its JSON text), with what it was.
+    pub last_value: Option<(String, String)>,
 }
 
 impl Peer {
@@ -64,6 +72,9 @@ impl Peer {
             last_reply: None,
             recent: Recent::new(WAIT_MEMORY, WAIT_MEMORY_BYTES),
             topics: BTreeSet::new(),
+            marks: (0, 0),
+            gql: super::gql::Gql::default(),
+            last_value: None,
         }
     }
 }
@@ -241,6 +252,17 @@ impl Runner {
             .filter(|&id| !self.peer_of(id).link.ended)
             .filter_map(|id| self.clients.get(id).connect_line.clone())
             .collect()
+    }
+
+    /// A line begins: every client's marks move on (see `Peer::marks`).
+    pub(super) fn mark_line(&mut self) {
+        let shift = |p: &mut Peer| p.marks = (p.marks.1, p.recent.pushed());
+        shift(&mut self.peer);
+        for c in &mut self.clients.list {
+            if let Some(p) = &mut c.parked {
+                shift(p);
+            }
+        }
     }
 
     /// The ids of every client.

@@ -161,6 +161,24 @@ impl Runner {
                 }
             }
         }
+        let raw = self.settings.style.display.raw && !self.settings.style.json;
+        match ev {
+            // Shown readably by `gql_reply` instead.
+            Event::Reply(r)
+                if !raw
+                    && !self.settings.style.json
+                    && self.peer.gql.answers(r.frame.ref_.as_deref()) =>
+            {
+                hidden = true;
+            }
+            // `gql` joins the control topic itself: its doc waiting for
+            // the join is no news.
+            Event::Queued { id, .. } if self.peer.gql.joining(*id) => hidden = true,
+            Event::Message(m) if !hidden && !raw && !m.stale && self.gql_data(&m.frame) => {
+                hidden = true;
+            }
+            _ => {}
+        }
         if !hidden {
             let timeout = match ev {
                 Event::TimedOut(e) if !e.auto => Some((e, self.timeout_context(e))),
@@ -188,6 +206,7 @@ impl Runner {
         }
         self.track_presence(ev);
         if let Event::ChannelState(t) = ev {
+            self.gql_channel(t);
             if t.to.is_live() {
                 self.peer.topics.insert(t.topic.clone());
             } else {
@@ -223,6 +242,7 @@ impl Runner {
     /// (a cast's line is done).
     fn on_sent(&mut self, id: u64, frame: &Frame, cast: bool) {
         self.peer.replies.sent(id, frame.ref_.as_deref());
+        self.gql_sent(id, frame);
         if let Step::Sending {
             id: want,
             scripted,
@@ -248,8 +268,11 @@ impl Runner {
         if let Some(ref_) = &r.frame.ref_ {
             self.end_reply_wait(&ref_.clone());
         }
+        // A GraphQL result with `errors` is an error reply, whatever its
+        // status.
+        let is_error = self.gql_reply(r) || r.is_error();
         if r.request.is_some() && !r.late && !rejoin {
-            if r.is_error() {
+            if is_error {
                 self.checks.tally.error += 1;
             } else {
                 self.checks.tally.ok += 1;
@@ -260,13 +283,22 @@ impl Runner {
             && !rejoin
             && !r.cast
         {
+            let json = r.response.json_value();
+            self.keep_value(
+                format!("the reply to {request} on {}", r.frame.topic),
+                json.get(),
+            );
             self.peer.last_reply = Some(LastReply::Reply {
                 what: format!("{request} on {}", r.frame.topic),
-                status: r.status.clone(),
+                status: if is_error && !r.is_error() {
+                    Some("error".to_owned())
+                } else {
+                    r.status.clone()
+                },
                 response: r.response.json_value().to_raw(),
             });
         }
-        if self.settings.fail && r.is_error() {
+        if self.settings.fail && is_error {
             self.mark_failed();
         }
         // A reply that answers none of our requests (one to a `raw`
@@ -348,10 +380,13 @@ impl Runner {
 
     fn on_status(&mut self, id: u64, status: &Status) {
         let mut s = std::mem::take(&mut self.screen.out);
-        self.settings
-            .style
-            .status(status, &self.settings.shown_url, &mut s);
+        self.settings.style.status(
+            status,
+            &self.clients.get(self.clients.active).shown_url,
+            &mut s,
+        );
         self.screen.out = s;
+        self.gql_status();
         self.sent(id);
     }
 
@@ -362,6 +397,7 @@ impl Runner {
     fn on_messages(&mut self, pack: &mut Packed) {
         let style = self.settings.style;
         let plain = self.recording.recorder.is_none()
+            && self.peer.gql.subs.is_empty()
             && (self.mutes.is_empty() || style.json)
             && (style.json || !style.display.raw);
         if !plain {
@@ -393,7 +429,8 @@ impl Runner {
                     && let Some(wait) = self.wait_takes(v)
                 {
                     taken = Some(i);
-                    passed = Some((wait, v.payload.to_owned()));
+                    let value = wait.value_of(v.topic, v.payload);
+                    passed = Some((wait, value));
                 }
                 if interactive && (v.topic != topic || v.event != event) {
                     topic.clear();
@@ -411,7 +448,7 @@ impl Runner {
             });
             self.screen.out = out;
             if let Some((wait, payload)) = passed {
-                self.wait_passed(&wait, &payload);
+                self.watch_hit(&wait, &payload);
             }
             if self.screen.out.len() >= FLUSH_AT {
                 self.flush();

@@ -24,6 +24,7 @@ impl Runner {
         if let Mode::Script { read_ahead } = &self.settings.mode {
             read_ahead.give_back();
         }
+        self.mark_line();
         let Some((client, cmd)) = self.parse(n, line) else {
             return;
         };
@@ -50,12 +51,10 @@ impl Runner {
                     deadline: Instant::now() + d,
                 };
             }
-            Command::Wait {
-                topic,
-                event,
-                timeout,
-                payload,
-            } => self.start_wait(topic, event, timeout, payload, n),
+            Command::Wait(w) => self.start_watch(w, false, n),
+            Command::Refute(w) => self.start_watch(w, true, n),
+            Command::Let { name, path } => self.let_value(name, &path, n),
+            Command::Gql(c) => self.gql(c, id, n),
             Command::Expect { ok, response } => self.check_expectation(ok, response.as_ref(), n),
             Command::Help(name) => self.help(name.as_deref(), n),
             Command::Display(change) => self.display(change),
@@ -104,6 +103,10 @@ impl Runner {
     fn substitute(&mut self, line: &str, n: usize) -> Option<String> {
         let secrets = RefCell::new(Vec::new());
         let result = vars::substitute(line, |name| {
+            // `let` values first, then the environment.
+            if let Some(v) = self.vars.get(name) {
+                return Some(v.clone());
+            }
             let value = std::env::var(name).ok();
             if let Some(v) = &value
                 && is_secret_key(name)
@@ -158,7 +161,7 @@ impl Runner {
 
     /// Hands a command to the network thread; the line then waits for it
     /// to go out.
-    fn send(&mut self, to_net: ToNet, id: u64, n: usize) {
+    pub(super) fn send(&mut self, to_net: ToNet, id: u64, n: usize) {
         // While reconnecting the network thread holds commands for the
         // next connection; only once it has given up is nothing sent.
         if self.peer.link.ended || !self.net.send_to(self.clients.active, to_net) {

@@ -25,6 +25,7 @@ mod completion;
 mod connect;
 mod events;
 mod flow;
+mod gql;
 mod lines;
 mod link;
 mod mute;
@@ -34,6 +35,7 @@ mod recording;
 mod replies;
 mod roster;
 mod screen;
+mod values;
 
 pub mod fanout;
 pub mod prompt;
@@ -158,6 +160,8 @@ pub struct Settings {
     pub name: String,
     /// What `connect NAME` starts from.
     pub base: Base,
+    /// Absinthe's control topic (`--gql-topic`).
+    pub gql_topic: String,
     /// `--record FILE`, already created.
     pub record: Option<Recorder>,
     /// `--insecure` on a wss:// URL: warn on every connect.
@@ -179,6 +183,10 @@ pub struct Runner {
     clients: Clients,
     /// The id for the next command, unique across clients.
     next_id: u64,
+    /// Subscriptions made so far, for their short names (`s1`, …).
+    gql_shorts: u32,
+    /// Values kept by `let`, for `${NAME}`; shared by every client.
+    vars: std::collections::HashMap<String, String>,
     checks: Checks,
     screen: Screen,
     recording: Recording,
@@ -205,6 +213,8 @@ impl Runner {
             peer: Peer::new(),
             clients,
             next_id: 0,
+            vars: std::collections::HashMap::new(),
+            gql_shorts: 0,
             checks: Checks::new(),
             screen,
             recording,

@@ -39,6 +39,8 @@ pub struct Recent {
     /// A pack using less than its room divided by this is sparse, and its
     /// messages are copied (see `keep`).
     sparse: usize,
+    /// Messages ever kept (see [`Recent::pushed`]).
+    pushed: u64,
     /// The latest run freed, to hand back by `keep`.
     spent: Option<Packed>,
 }
@@ -46,6 +48,8 @@ pub struct Recent {
 #[derive(Debug)]
 struct Run {
     packed: Packed,
+    /// The sequence number of the message at index 0 (see `Recent::pushed`).
+    seq0: u64,
     /// Messages before this one are dropped.
     first: usize,
     /// Messages at or after `first` taken by a `wait`, ascending.
@@ -70,6 +74,7 @@ impl Recent {
             max_len,
             max_bytes,
             sparse: 8,
+            pushed: 0,
             spent: None,
         }
     }
@@ -107,6 +112,7 @@ impl Recent {
         if !room {
             self.runs.push_back(Run {
                 packed: Packed::with_capacity(64, 1024),
+                seq0: self.pushed,
                 first: 0,
                 taken: Vec::new(),
                 len: 0,
@@ -123,6 +129,7 @@ impl Recent {
             }
             return;
         }
+        self.pushed += 1;
         let cost = run.packed.cost(run.packed.len() - 1, run.packed.len());
         run.len += 1;
         run.bytes += cost;
@@ -158,8 +165,11 @@ impl Recent {
         let bytes = packed.cost(0, packed.len()) - taken.map_or(0, |i| packed.cost(i, i + 1));
         self.len += kept;
         self.bytes += bytes;
+        let seq0 = self.pushed;
+        self.pushed += packed.len() as u64;
         self.runs.push_back(Run {
             packed,
+            seq0,
             first: 0,
             taken: taken.into_iter().collect(),
             len: kept,
@@ -188,6 +198,31 @@ impl Recent {
             }
         }
         false
+    }
+
+    /// How many messages were ever kept: the sequence number the next one
+    /// gets. A mark taken now finds, with [`Recent::find_since`], only
+    /// what is kept from now on.
+    pub fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
+    /// The oldest message still kept (not taken) that was kept at or after
+    /// the mark `seq` and that `pick` accepts.
+    pub fn find_since(
+        &self,
+        seq: u64,
+        mut pick: impl FnMut(&View<'_>) -> bool,
+    ) -> Option<View<'_>> {
+        self.runs
+            .iter()
+            .filter(|run| run.seq0 + run.packed.len() as u64 > seq)
+            .flat_map(|run| {
+                run.live()
+                    .filter(move |&i| run.seq0 + i as u64 >= seq)
+                    .map(move |i| run.packed.get(i))
+            })
+            .find(|v| pick(v))
     }
 
     /// The kept messages, oldest first.
@@ -259,6 +294,27 @@ impl Recent {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_since_sees_only_what_was_kept_after_the_mark_and_not_taken() {
+        let v = |e: &'static str| View {
+            join_ref: None,
+            ref_: None,
+            topic: "t",
+            event: e,
+            payload: "{}",
+        };
+        let mut r = Recent::new(100, 1 << 20);
+        r.push(&v("old"));
+        let mark = r.pushed();
+        r.push(&v("new"));
+        r.push(&v("taken"));
+        assert!(r.find_since(mark, |m| m.event == "old").is_none());
+        assert!(r.find_since(mark, |m| m.event == "new").is_some());
+        assert!(r.take_first(|m| m.event == "taken"));
+        assert!(r.find_since(mark, |m| m.event == "taken").is_none());
+        assert!(r.find_since(0, |m| m.event == "old").is_some());
+    }
     use crate::core::packed::tests::view;
 
     fn events(r: &Recent) -> Vec<String> {

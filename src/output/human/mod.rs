@@ -173,6 +173,14 @@ impl Render for Human<'_> {
         let _ = writeln!(out, "{} wait {}", "✓".green(), clean(w.expected));
     }
 
+    fn refute_passed(&self, expected: &str, _line: Option<usize>, out: &mut String) {
+        let _ = writeln!(out, "{} refute {}", "✓".green(), clean(expected));
+    }
+
+    fn let_value(&self, name: &str, value: &str, _line: Option<usize>, out: &mut String) {
+        note(&format!("let {name} = {}", clean(value)), out);
+    }
+
     fn unanswered(&self, u: &Unanswered, line: Option<usize>, out: &mut String) {
         unanswered(u, line, out);
     }

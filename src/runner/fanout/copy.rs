@@ -5,15 +5,17 @@
 //! The loop that drives every copy, opens the clients and prints is
 //! `fanout`'s; the counts are `tally`'s.
 
-use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
 
 use super::{Ctx, Line};
 use crate::core::event::{ClientId, Event, ToNet};
 use crate::core::protocol::{Frame, View};
 use crate::core::session::MessageKind;
 use crate::lang::command::{self, Command};
+use crate::lang::path::{Path, substitution};
 use crate::lang::vars;
+use crate::lang::watch::{REFUTE_DEFAULT, Watch, Watched};
 use crate::output::Expectation;
 use crate::runner::checks::{LastReply, Missed, Wait, verdict};
 
@@ -57,6 +59,10 @@ pub struct Copy {
     /// The line that is running, for messages.
     line: usize,
     last_reply: Option<LastReply>,
+    /// What `let` reads (JSON text).
+    last_value: Option<String>,
+    /// Values kept by `let`, this copy's own.
+    vars: HashMap<String, String>,
     kept: VecDeque<Kept>,
     pub connected: bool,
     pub ever_connected: bool,
@@ -76,6 +82,8 @@ impl Copy {
             step: Step::Connecting,
             line: 0,
             last_reply: None,
+            last_value: None,
+            vars: HashMap::new(),
             kept: VecDeque::new(),
             connected: false,
             ever_connected: false,
@@ -112,6 +120,10 @@ impl Copy {
                 let Step::Waiting(wait) = std::mem::replace(&mut self.step, Step::Idle) else {
                     return;
                 };
+                if wait.refute {
+                    ctx.tally.passed += 1;
+                    return;
+                }
                 ctx.tally.failed += 1;
                 match wait.missed() {
                     Missed::Nothing(msg) => ctx.out.error(self, &msg, Some(wait.line)),
@@ -159,6 +171,7 @@ impl Copy {
     /// `${CLIENT}` and `${N}`, then the environment.
     fn substitute(&self, text: &str) -> Result<String, crate::lang::error::VarError> {
         vars::substitute(text, |name| match name {
+            _ if self.vars.contains_key(name) => self.vars.get(name).cloned(),
             "CLIENT" => Some(self.name.clone()),
             "N" => Some(self.n.to_string()),
             _ => std::env::var(name).ok(),
@@ -185,12 +198,9 @@ impl Copy {
             Command::Request(request) => self.send(ToNet::Request { id, request }, id, ctx),
             Command::Raw(text) => self.send(ToNet::Raw { id, text }, id, ctx),
             Command::Sleep(d) => self.step = Step::Sleeping(Instant::now() + d),
-            Command::Wait {
-                topic,
-                event,
-                timeout,
-                payload,
-            } => self.start_wait(topic, event, timeout, payload, ctx),
+            Command::Wait(w) => self.start_watch(w, false, ctx),
+            Command::Refute(w) => self.start_watch(w, true, ctx),
+            Command::Let { name, path } => self.let_value(name, &path, ctx),
             Command::Expect { ok, response } => {
                 let v = verdict(self.last_reply.as_ref(), ok, response.as_ref());
                 if v.passed {
@@ -233,24 +243,24 @@ impl Copy {
         self.step = Step::Sending { id };
     }
 
-    fn start_wait(
-        &mut self,
-        topic: String,
-        event: String,
-        timeout: Option<Duration>,
-        payload: Option<serde_json::Value>,
-        ctx: &mut Ctx<'_>,
-    ) {
-        let timeout = timeout.unwrap_or(ctx.timeout);
+    fn start_watch(&mut self, watch: Watch, refute: bool, ctx: &mut Ctx<'_>) {
+        let Watched::Message { topic, event } = watch.what else {
+            // Refused before the run starts (see `fanout::script`).
+            return;
+        };
+        let default = if refute { REFUTE_DEFAULT } else { ctx.timeout };
+        let timeout = watch.timeout.unwrap_or(default);
         let mut wait = Wait {
             topic,
             event,
-            payload,
+            payload: watch.payload,
             near_miss: None,
             deadline: Instant::now() + timeout,
             timeout,
             line: self.line,
             client: self.id,
+            refute,
+            gql: Vec::new(),
         };
         let found = self.kept.iter().position(|k| {
             wait.offer(&View {
@@ -261,14 +271,71 @@ impl Copy {
                 payload: &k.payload,
             })
         });
-        match found.and_then(|i| self.kept.remove(i)) {
-            Some(k) => self.wait_passed(&wait, &k.payload, ctx),
+        let hit = if refute {
+            found
+                .and_then(|i| self.kept.get(i))
+                .map(|k| k.payload.clone())
+        } else {
+            found.and_then(|i| self.kept.remove(i)).map(|k| k.payload)
+        };
+        match hit {
+            Some(payload) => self.hit(&wait, &payload, ctx),
             None => self.step = Step::Waiting(wait),
+        }
+    }
+
+    /// A message matched a `wait` (passed) or a `refute` (failed).
+    fn hit(&mut self, wait: &Wait, payload: &str, ctx: &mut Ctx<'_>) {
+        if !wait.refute {
+            return self.wait_passed(wait, payload, ctx);
+        }
+        ctx.tally.failed += 1;
+        let summary = format!(
+            "`{}` on `{}` came, and `refute` says it must not",
+            wait.event, wait.topic
+        );
+        let expected = format!("no {} {}", wait.topic, wait.event);
+        ctx.out.expectation(
+            self,
+            &Expectation {
+                passed: false,
+                summary: &summary,
+                expected: &expected,
+                got: payload,
+                detail: None,
+                line: Some(wait.line),
+            },
+        );
+        ctx.failed();
+    }
+
+    /// `let NAME = PATH`, from the last reply or matched message.
+    fn let_value(&mut self, name: String, path: &Path, ctx: &mut Ctx<'_>) {
+        let found = self
+            .last_value
+            .as_deref()
+            .and_then(|json| serde_json::from_str::<serde_json::Value>(json).ok())
+            .and_then(|v| path.find(&v).map(|f| substitution(f).into_owned()));
+        match found {
+            Some(v) => {
+                self.vars.insert(name, v);
+            }
+            None => {
+                let text = format!(
+                    "`{path}` finds nothing in {}",
+                    self.last_value
+                        .as_deref()
+                        .unwrap_or("nothing yet (no reply or matched message)")
+                );
+                ctx.out.error(self, &text, Some(self.line));
+                ctx.failed();
+            }
         }
     }
 
     fn wait_passed(&mut self, wait: &Wait, payload: &str, ctx: &mut Ctx<'_>) {
         ctx.tally.passed += 1;
+        self.last_value = Some(payload.to_owned());
         ctx.out.wait_passed(self, wait, payload);
     }
 
@@ -278,7 +345,7 @@ impl Copy {
             && wait.offer(v)
             && let Step::Waiting(wait) = std::mem::replace(&mut self.step, Step::Idle)
         {
-            self.wait_passed(&wait, v.payload, ctx);
+            self.hit(&wait, v.payload, ctx);
             return;
         }
         if ctx.keeps {
@@ -361,6 +428,9 @@ impl Copy {
                     if ctx.fail && r.is_error() {
                         ctx.failed();
                     }
+                }
+                if let (Some(_), false) = (&r.request, r.late || r.cast) {
+                    self.last_value = Some(r.response.json_value().get().to_owned());
                 }
                 if let (Some(request), false) = (&r.request, r.late || r.cast) {
                     self.last_reply = Some(LastReply::Reply {

@@ -24,6 +24,7 @@ use super::queue::Queue;
 use super::{Input, Outcome};
 use crate::core::event::{ClientId, Event, ToNet};
 use crate::lang::command::{self, Command};
+use crate::lang::watch::{Watch, Watched};
 use crate::transport::net::{Handle, Options, Target};
 
 /// Clients connecting at once when `--ramp` sets no rate: enough to keep
@@ -118,7 +119,15 @@ pub fn script(text: &str) -> Result<Vec<Line>, String> {
                 Command::Request(_)
                 | Command::Raw(_)
                 | Command::Sleep(_)
-                | Command::Wait { .. }
+                | Command::Wait(Watch {
+                    what: Watched::Message { .. },
+                    ..
+                })
+                | Command::Refute(Watch {
+                    what: Watched::Message { .. },
+                    ..
+                })
+                | Command::Let { .. }
                 | Command::Expect { .. }
                 | Command::Quit,
             ))
@@ -130,7 +139,7 @@ pub fn script(text: &str) -> Result<Vec<Line>, String> {
         if refused || first.starts_with('@') {
             return Err(format!(
                 "line {}: `{first}` does not run under --clients, where every client runs the \
-                 whole script; use join, leave, push, cast, heartbeat, raw, sleep, wait and expect",
+                 whole script; use join, leave, push, cast, heartbeat, raw, sleep, wait, refute, let and expect",
                 l.n
             ));
         }

@@ -184,6 +184,24 @@ pub const COMMANDS: &[CommandInfo] = &[
         example: "wait room:lobby shout 5s {\"body\":\"hi\"}",
     },
     CommandInfo {
+        name: "refute",
+        usage: "refute TOPIC EVENT [TIMEOUT] [JSON]",
+        summary: "assert that no such message comes within TIMEOUT (default 1 s): fails at once if one does, passes with a ✓ when the window ends; messages that arrived since the previous line began count too, unless a `wait` took them; `refute gql NAME …` for a subscription's data; `--topic text` reaches a topic named like a keyword (gql, text, html)",
+        example: "@bob refute room:secret new_msg 500ms",
+    },
+    CommandInfo {
+        name: "let",
+        usage: "let NAME = PATH",
+        summary: "keep a value for `${NAME}`: PATH (jq-like: .user.id, .items[0]) starts at the response of this client's last reply, or at the payload its last `wait` matched (for `wait gql`, the field's value); a string is kept as its text, anything else as JSON; values are shared by every client",
+        example: "let id = .data.addMessage.id",
+    },
+    CommandInfo {
+        name: "gql",
+        usage: "gql QUERY|@FILE [VARIABLES]",
+        summary: "send a GraphQL document over Absinthe's control channel (joined on first use): a query or mutation prints its data and errors, a subscription gets a short name (s1) and its data prints as `← gql s1 NAME {…}`; `gql unsubscribe s1|ID|NAME|all`, `gql resubscribe`; `wait gql NAME [TIMEOUT] [JSON]` matches the field's value; a reply with `errors` is an error reply",
+        example: "gql subscription { messageAdded(room: \"lobby\") { id body } }",
+    },
+    CommandInfo {
         name: "expect",
         usage: "expect ok|error [JSON]",
         summary: "check the status of the most recent reply, and that its response contains JSON if given; objects match key by key, recursively, arrays and other values must be equal; a failure exits 1 (at the prompt it first waits for the reply to the latest request); a `cast`'s reply is never the one checked",

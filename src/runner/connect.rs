@@ -164,13 +164,17 @@ impl Runner {
             let state = state_of(&peer.link);
             let topics: Vec<&str> = peer.topics.iter().map(String::as_str).collect();
             let current = id == self.clients.current;
-            let mark = if current { "*" } else { " " };
+            let name = if current {
+                format!("{} (current)", client.name)
+            } else {
+                client.name.clone()
+            };
             let text = format!(
-                "{mark} {:<width$}  {}  {state}{}{}",
-                client.name,
+                "{name:<w$}  {}  {state}{}{}",
                 client.shown_url,
                 if topics.is_empty() { "" } else { "  " },
-                topics.join(", ")
+                topics.join(", "),
+                w = width + " (current)".len()
             );
             let mut s = String::new();
             self.settings.style.info(
@@ -223,10 +227,12 @@ impl Runner {
     pub(super) fn prompt_text(&self, base: &str) -> String {
         let id = self.clients.current;
         let link = &self.peer_of(id).link;
-        let who = if self.clients.many {
-            format!("{}@", self.clients.get(id).name)
+        // `phx-repl HOST:PORT>` alone; `bob@HOST:PORT>` among several.
+        let (who, base) = if self.clients.many {
+            let host = base.strip_prefix("phx-repl ").unwrap_or(base);
+            (format!("{}@", self.clients.get(id).name), host)
         } else {
-            String::new()
+            (String::new(), base)
         };
         if link.connected {
             format!("{who}{base}> ")
@@ -241,17 +247,14 @@ impl Runner {
     /// unless it was closed on purpose.
     pub(super) fn client_ended(&mut self, lost: bool) {
         let name = self.clients.get(self.clients.active).name.clone();
+        // Its channels went with its socket.
+        self.peer.topics.clear();
         if lost && !self.peer.link.closing {
             self.error(
                 &format!("client `{name}` lost its connection for good"),
                 None,
             );
             self.mark_failed();
-        } else if !matches!(self.step, Step::Closing { .. }) {
-            self.info(
-                Info::Disconnected { client: &name },
-                &format!("{name} disconnected"),
-            );
         }
         if self.clients.current == self.clients.active {
             self.clients.current = 0;

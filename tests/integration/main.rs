@@ -33,5 +33,6 @@ mod readme;
 mod recording;
 mod resilience;
 mod script_records;
+mod scripting_gql;
 mod secrets;
 mod smoke_tests;

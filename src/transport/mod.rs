@@ -5,6 +5,7 @@
 //! (using `websocket`'s TCP connect); `net` runs the thread and imports
 //! both, and `fresh` for the credentials each attempt fetches first; `tls` builds the configurations for all of them and the server.
 
+pub mod dial;
 pub mod fresh;
 pub mod longpoll;
 pub mod net;

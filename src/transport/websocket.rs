@@ -2,23 +2,26 @@
 //! TLS for `wss://` only, and the HTTP upgrade; and, when that fails, one
 //! line saying why and what to try ([`ConnectError`]).
 //!
-//! Connecting blocks the calling thread (the network thread, between
-//! sockets). What happens on the socket once it is open belongs to
-//! `transport::net`; the long-poll transport (`transport::longpoll`) reuses
-//! the TCP connect and the TLS descriptions from here.
+//! Nothing here waits on its own: the network thread's dialer
+//! (`transport::dial`) resolves and connects without blocking, then drives
+//! [`Handshake`] as the socket is ready, with the deadlines as its timers.
+//! What happens on the socket once it is open belongs to `transport::net`;
+//! the long-poll transport (`transport::longpoll`) reuses the blocking TCP
+//! connect ([`tcp_connect`], on its own threads) and the TLS descriptions.
 
 use std::fmt;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::sync::mpsc::{self, Sender};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tungstenite::WebSocket;
 use tungstenite::client::IntoClientRequest;
-use tungstenite::handshake::HandshakeError;
+use tungstenite::handshake::client::ClientHandshake;
+use tungstenite::handshake::{HandshakeError, MidHandshake};
 use tungstenite::http::{HeaderName, HeaderValue, StatusCode};
 use tungstenite::protocol::Role;
+use tungstenite::protocol::WebSocketConfig;
 use tungstenite::stream::MaybeTlsStream;
 use url::Url;
 
@@ -32,7 +35,7 @@ pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
 const MAX_HEADERS: usize = 124;
 
 /// How long opening a TCP connection may take, per address.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const TCP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why connecting failed. Each variant renders as one line with a hint.
 #[derive(Debug)]
@@ -307,21 +310,11 @@ impl std::error::Error for ConnectError {
     }
 }
 
-/// Connects and performs the WebSocket handshake, blocking; the TLS and
-/// WebSocket handshakes get `timeout` in total. TLS roots are loaded only
-/// for `wss://`.
-pub fn connect(
+/// The upgrade request for `url`, with the `-H` headers.
+fn upgrade_request(
     url: &Url,
     headers: &[(String, String)],
-    trust: &Trust,
-    timeout: Duration,
-) -> Result<Socket, ConnectError> {
-    let stream = tcp_connect(url)?;
-    let io_err = |e: io::Error| ConnectError::Handshake(Upgrade::Socket(e));
-    stream.set_nodelay(true).map_err(io_err)?;
-    stream.set_read_timeout(Some(timeout)).map_err(io_err)?;
-    stream.set_write_timeout(Some(timeout)).map_err(io_err)?;
-
+) -> Result<tungstenite::handshake::client::Request, ConnectError> {
     let mut request = url
         .as_str()
         .into_client_request()
@@ -333,92 +326,204 @@ pub fn connect(
             .map_err(|_| ConnectError::Handshake(Upgrade::HeaderValue(name.to_string())))?;
         request.headers_mut().append(name, value);
     }
+    Ok(request)
+}
 
-    let tls = match url.scheme() {
-        "wss" => Some(tls_connection(url, trust)?),
-        _ => None,
-    };
-    let watchdog = Watchdog::start(&stream, timeout).map_err(io_err)?;
-    let mut stream = match tls {
-        Some(tls) => MaybeTlsStream::Rustls(rustls::StreamOwned::new(tls, stream)),
-        None => MaybeTlsStream::Plain(stream),
-    };
-    // The answer is kept as read, so that one that is not the upgrade can
-    // be told in full, whatever its HTTP version (tungstenite refuses an
-    // HTTP/1.0 answer before it looks at the status).
-    let mut tee = Tee {
-        inner: &mut stream,
-        seen: Vec::new(),
-    };
-    let result = match tungstenite::client::client_with_config(request, &mut tee, None) {
-        Ok(_) => Ok(()),
-        Err(HandshakeError::Failure(tungstenite::Error::Io(e)))
-            if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+/// What the upgrade has read so far, and whether TLS was still shaking
+/// hands when the stream last failed. It lives outside the stream because
+/// a failed handshake takes the stream with it.
+#[derive(Default)]
+struct Seen {
+    bytes: Vec<u8>,
+    in_tls_handshake: bool,
+}
+
+/// The stream under the upgrade: it keeps what is read through it, so an
+/// answer that is not the upgrade can be told in full, whatever its HTTP
+/// version (tungstenite refuses an HTTP/1.0 answer before it looks at the
+/// status).
+struct Tee {
+    inner: MaybeTlsStream<TcpStream>,
+    seen: Arc<Mutex<Seen>>,
+}
+
+impl Tee {
+    /// Notes whether TLS was still shaking hands when `e` happened.
+    fn note(&self, e: io::Error) -> io::Error {
+        if e.kind() != ErrorKind::WouldBlock
+            && let Ok(mut seen) = self.seen.lock()
         {
-            Err(None)
+            seen.in_tls_handshake =
+                matches!(&self.inner, MaybeTlsStream::Rustls(s) if s.conn.is_handshaking());
         }
-        Err(HandshakeError::Failure(e)) => Err(Some(e)),
-        Err(HandshakeError::Interrupted(_)) => Err(None),
-    };
-    let seen = tee.seen;
-    let too_slow = || ConnectError::Handshake(Upgrade::TooSlow(timeout));
-    if watchdog.finish() {
-        return Err(too_slow());
+        e
     }
-    match result {
-        Ok(()) => {}
-        Err(None) => return Err(too_slow()),
-        Err(Some(tungstenite::Error::Io(e))) if closed_in_tls_handshake(&e, &stream) => {
-            return Err(ConnectError::Tls(TlsFailure::ClosedInHandshake));
-        }
-        Err(Some(e)) => return Err(handshake_failure(e, &seen, url.path())),
-    }
-    // What came after the head is the first WebSocket bytes: the socket
-    // starts with them, as tungstenite's own handshake does.
-    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let head = match httparse::Response::new(&mut headers).parse(&seen) {
-        Ok(httparse::Status::Complete(n)) => n,
-        _ => seen.len(),
-    };
-    let ws = WebSocket::from_partially_read(stream, seen[head..].to_vec(), Role::Client, None);
-    let tcp = tcp_of(&ws).ok_or(ConnectError::Handshake(Upgrade::UnsupportedStream))?;
-    tcp.set_read_timeout(None).map_err(io_err)?;
-    tcp.set_write_timeout(None).map_err(io_err)?;
-    tcp.set_nonblocking(true).map_err(io_err)?;
-    Ok(ws)
 }
 
-/// A stream that keeps what is read through it: the handshake's answer.
-struct Tee<'a, S> {
-    inner: &'a mut S,
-    seen: Vec<u8>,
-}
-
-impl<S: Read> Read for Tee<'_, S> {
+impl Read for Tee {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.seen.extend_from_slice(&buf[..n]);
+        let n = self.inner.read(buf).map_err(|e| self.note(e))?;
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.bytes.extend_from_slice(&buf[..n]);
+        }
         Ok(n)
     }
 }
 
-impl<S: Write> Write for Tee<'_, S> {
+impl Write for Tee {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
+        self.inner.write(buf).map_err(|e| self.note(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        self.inner.flush().map_err(|e| self.note(e))
     }
 }
 
-/// Whether `e` is the server hanging up while TLS was still shaking hands.
-fn closed_in_tls_handshake(e: &io::Error, stream: &MaybeTlsStream<TcpStream>) -> bool {
-    matches!(stream, MaybeTlsStream::Rustls(s) if s.conn.is_handshaking())
-        && matches!(
-            e.kind(),
-            ErrorKind::UnexpectedEof | ErrorKind::ConnectionReset | ErrorKind::BrokenPipe
-        )
+/// Where an upgrade stands.
+enum Shaking {
+    /// Nothing sent yet.
+    Start(Box<tungstenite::handshake::client::Request>, Tee),
+    /// Waiting for the socket (TLS records, the request, the answer).
+    Mid(MidHandshake<ClientHandshake<Tee>>),
+}
+
+/// How far [`Handshake::resume`] got.
+pub(crate) enum Shake {
+    /// The socket has nothing more for now: call again when it is ready.
+    Pending,
+    /// Boxed: a socket is large, and this is once per connection.
+    Done(Box<Socket>),
+    Failed(ConnectError),
+}
+
+/// TLS (for `wss://`) and the WebSocket upgrade on a connected,
+/// non-blocking TCP socket, resumed each time the socket is ready. The
+/// caller keeps the deadline (`--timeout` for the whole of it) and calls
+/// [`Handshake::too_slow`] when it passes.
+pub(crate) struct Handshake {
+    shaking: Option<Shaking>,
+    seen: Arc<Mutex<Seen>>,
+    path: String,
+    timeout: Duration,
+    config: Option<WebSocketConfig>,
+}
+
+impl Handshake {
+    /// Prepares the upgrade of `url` on `tcp`; nothing is sent yet. TLS
+    /// roots are loaded only for `wss://`.
+    pub(crate) fn new(
+        url: &Url,
+        headers: &[(String, String)],
+        trust: &Trust,
+        tcp: TcpStream,
+        timeout: Duration,
+        config: Option<WebSocketConfig>,
+    ) -> Result<Handshake, ConnectError> {
+        let io_err = |e: io::Error| ConnectError::Handshake(Upgrade::Socket(e));
+        tcp.set_nodelay(true).map_err(io_err)?;
+        tcp.set_nonblocking(true).map_err(io_err)?;
+        let request = upgrade_request(url, headers)?;
+        let inner = match url.scheme() {
+            "wss" => {
+                MaybeTlsStream::Rustls(rustls::StreamOwned::new(tls_connection(url, trust)?, tcp))
+            }
+            _ => MaybeTlsStream::Plain(tcp),
+        };
+        let seen = Arc::new(Mutex::new(Seen::default()));
+        let tee = Tee {
+            inner,
+            seen: Arc::clone(&seen),
+        };
+        Ok(Handshake {
+            shaking: Some(Shaking::Start(Box::new(request), tee)),
+            seen,
+            path: url.path().to_owned(),
+            timeout,
+            config,
+        })
+    }
+
+    fn stream(&self) -> Option<&MaybeTlsStream<TcpStream>> {
+        match self.shaking.as_ref()? {
+            Shaking::Start(_, tee) => Some(&tee.inner),
+            Shaking::Mid(mid) => Some(&mid.get_ref().get_ref().inner),
+        }
+    }
+
+    /// The TCP socket under it, to watch.
+    pub(crate) fn tcp(&self) -> Option<&TcpStream> {
+        match self.stream()? {
+            MaybeTlsStream::Plain(s) => Some(s),
+            MaybeTlsStream::Rustls(s) => Some(s.get_ref()),
+            _ => None,
+        }
+    }
+
+    /// TLS has records to send that the socket did not take yet.
+    pub(crate) fn wants_write(&self) -> bool {
+        matches!(self.stream(), Some(MaybeTlsStream::Rustls(s)) if s.conn.wants_write())
+    }
+
+    /// Runs the handshake as far as the socket allows.
+    pub(crate) fn resume(&mut self) -> Shake {
+        let result = match self.shaking.take() {
+            Some(Shaking::Start(request, tee)) => {
+                tungstenite::client::client_with_config(*request, tee, self.config)
+            }
+            Some(Shaking::Mid(mid)) => mid.handshake(),
+            None => return Shake::Failed(self.too_slow()),
+        };
+        match result {
+            Ok((ws, _)) => Shake::Done(Box::new(self.socket(ws.into_inner()))),
+            Err(HandshakeError::Interrupted(mid)) => {
+                self.shaking = Some(Shaking::Mid(mid));
+                Shake::Pending
+            }
+            Err(HandshakeError::Failure(e)) => Shake::Failed(self.failure(e)),
+        }
+    }
+
+    /// The error for a handshake that ran past its deadline.
+    pub(crate) fn too_slow(&self) -> ConnectError {
+        ConnectError::Handshake(Upgrade::TooSlow(self.timeout))
+    }
+
+    fn failure(&self, e: tungstenite::Error) -> ConnectError {
+        let seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        match e {
+            tungstenite::Error::Io(e)
+                if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+            {
+                self.too_slow()
+            }
+            tungstenite::Error::Io(e)
+                if seen.in_tls_handshake
+                    && matches!(
+                        e.kind(),
+                        ErrorKind::UnexpectedEof
+                            | ErrorKind::ConnectionReset
+                            | ErrorKind::BrokenPipe
+                    ) =>
+            {
+                ConnectError::Tls(TlsFailure::ClosedInHandshake)
+            }
+            e => handshake_failure(e, &seen.bytes, &self.path),
+        }
+    }
+
+    /// The open socket. What came after the head is the first WebSocket
+    /// bytes: the socket starts with them, as tungstenite's own handshake
+    /// does.
+    fn socket(&self, tee: Tee) -> Socket {
+        let seen = std::mem::take(&mut self.seen.lock().unwrap_or_else(|p| p.into_inner()).bytes);
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let head = match httparse::Response::new(&mut headers).parse(&seen) {
+            Ok(httparse::Status::Complete(n)) => n,
+            _ => seen.len(),
+        };
+        WebSocket::from_partially_read(tee.inner, seen[head..].to_vec(), Role::Client, self.config)
+    }
 }
 
 /// A TLS client for the URL's host with the trust of `--ca-cert` or
@@ -439,85 +544,53 @@ pub(crate) fn tls_connection(
     rustls::ClientConnection::new(config, name).map_err(|e| ConnectError::Tls(e.into()))
 }
 
-/// Resolves the URL's host and opens a TCP connection to the first address
-/// that answers (`wss`/`https` default to port 443, others to 80).
-pub(crate) fn tcp_connect(url: &Url) -> Result<TcpStream, ConnectError> {
+/// The addresses of the URL's host (`wss`/`https` default to port 443,
+/// others to 80). Blocks on a name lookup unless [`needs_lookup`] says
+/// there is none.
+pub(crate) fn resolve(url: &Url) -> Result<Vec<SocketAddr>, ConnectError> {
     let host = url.host_str().unwrap_or_default().to_owned();
-    let addrs: Vec<SocketAddr> = url
-        .socket_addrs(|| match url.scheme() {
-            "wss" | "https" => Some(443),
-            _ => Some(80),
-        })
-        .or_else(|_| {
-            let port = url.port_or_known_default().unwrap_or(80);
-            (host.trim_matches(['[', ']']), port)
-                .to_socket_addrs()
-                .map(Iterator::collect)
-        })
-        .map_err(|error| ConnectError::Resolve {
-            host: host.clone(),
-            error,
-        })?;
+    url.socket_addrs(|| match url.scheme() {
+        "wss" | "https" => Some(443),
+        _ => Some(80),
+    })
+    .or_else(|_| {
+        let port = url.port_or_known_default().unwrap_or(80);
+        (host.trim_matches(['[', ']']), port)
+            .to_socket_addrs()
+            .map(Iterator::collect)
+    })
+    .map_err(|error| ConnectError::Resolve { host, error })
+}
+
+/// The host is a name, not an IP address: resolving it asks the system's
+/// resolver, which may take long.
+pub(crate) fn needs_lookup(url: &Url) -> bool {
+    matches!(url.host(), Some(url::Host::Domain(_)))
+}
+
+/// Why no address of the host took a TCP connection: the last address's
+/// error.
+pub(crate) fn tcp_failed(url: &Url, last: Option<(String, io::Error)>) -> ConnectError {
+    let (addr, error) = last.unwrap_or_else(|| {
+        (
+            url.host_str().unwrap_or_default().to_owned(),
+            io::Error::new(ErrorKind::NotFound, "no address"),
+        )
+    });
+    ConnectError::Tcp { addr, error }
+}
+
+/// Resolves the URL's host and opens a TCP connection to the first address
+/// that answers, blocking (the long-poll transport's threads use it).
+pub(crate) fn tcp_connect(url: &Url) -> Result<TcpStream, ConnectError> {
     let mut last_err = None;
-    let mut stream = None;
-    for addr in &addrs {
-        match TcpStream::connect_timeout(addr, HANDSHAKE_TIMEOUT) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
+    for addr in &resolve(url)? {
+        match TcpStream::connect_timeout(addr, TCP_TIMEOUT) {
+            Ok(s) => return Ok(s),
             Err(e) => last_err = Some((addr.to_string(), e)),
         }
     }
-    match stream {
-        Some(s) => Ok(s),
-        None => {
-            let (addr, error) = last_err.unwrap_or_else(|| {
-                (
-                    host.clone(),
-                    io::Error::new(ErrorKind::NotFound, "no address"),
-                )
-            });
-            Err(ConnectError::Tcp { addr, error })
-        }
-    }
-}
-
-/// Ends a handshake that runs past its deadline by shutting the socket
-/// down from another thread. A read timeout alone is not enough: it starts
-/// again with every byte, so a server trickling its answer would hold the
-/// client forever.
-struct Watchdog {
-    done: Option<Sender<()>>,
-    thread: Option<JoinHandle<bool>>,
-}
-
-impl Watchdog {
-    fn start(stream: &TcpStream, limit: Duration) -> io::Result<Watchdog> {
-        let stream = stream.try_clone()?;
-        let (done, rx) = mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("handshake-deadline".into())
-            .spawn(move || match rx.recv_timeout(limit) {
-                Err(mpsc::RecvTimeoutError::Timeout) => {
-                    let _ = stream.shutdown(std::net::Shutdown::Both);
-                    true
-                }
-                _ => false,
-            })?;
-        Ok(Watchdog {
-            done: Some(done),
-            thread: Some(thread),
-        })
-    }
-
-    /// Stops the watchdog; true if it had already fired.
-    fn finish(mut self) -> bool {
-        drop(self.done.take());
-        self.thread
-            .take()
-            .is_some_and(|t| t.join().unwrap_or(false))
-    }
+    Err(tcp_failed(url, last_err))
 }
 
 /// `1 s`, `0.5 s`.

@@ -65,15 +65,6 @@ impl Ending {
             dead_peer: false,
         }
     }
-
-    pub(super) fn output_closed() -> Ending {
-        Ending {
-            code: None,
-            reason: "output closed".into(),
-            by_client: true,
-            dead_peer: false,
-        }
-    }
 }
 
 /// The open socket and its timers.

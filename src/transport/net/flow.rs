@@ -3,7 +3,11 @@
 //! flight, and the spare vectors and packs that come back to be reused.
 //!
 //! This is loop state, not connection state: however many connections the
-//! thread serves, there is one front end and one batch to it. What a pause
+//! thread serves, there is one front end and one batch to it. Events of
+//! clients other than the first follow an `Event::Client` marker, which
+//! the flow inserts itself: the loop says whose events come next
+//! ([`Flow::serve`]), and the marker goes in only when that client's
+//! first event does, and only if the batch's current client differs. What a pause
 //! means for a connection (its reply timeouts stop, its heartbeat cannot be
 //! judged) is for the caller to apply; [`Flow::deliver`] says when one began
 //! or ended.
@@ -13,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::time::{Duration, Instant};
 
-use crate::core::event::Event;
+use crate::core::event::{ClientId, Event};
 use crate::core::packed::Packed;
 use crate::core::protocol::View;
 
@@ -86,6 +90,11 @@ pub(super) struct Flow {
     /// The batch holds only echoes of sent requests, waiting until then
     /// for company (see `ECHO_HOLD`).
     echo_held: Option<Instant>,
+    /// Whose events the batch holds at its end (a batch begins with
+    /// client 0's).
+    current: ClientId,
+    /// Whose events are pushed next.
+    who: ClientId,
 }
 
 /// A new hand-over: the network thread's half and the front end's.
@@ -102,6 +111,8 @@ pub(super) fn channel(emit: Emit) -> (Flow, Credits) {
         spare_packs: Vec::new(),
         paused: None,
         echo_held: None,
+        current: 0,
+        who: 0,
     };
     (
         flow,
@@ -114,9 +125,24 @@ pub(super) fn channel(emit: Emit) -> (Flow, Credits) {
 }
 
 impl Flow {
+    /// The events pushed from now on are `client`'s.
+    pub(super) fn serve(&mut self, client: ClientId) {
+        self.who = client;
+    }
+
     /// Adds an event to the batch.
     pub(super) fn push(&mut self, event: Event) {
+        self.mark();
         self.batch.push(event);
+    }
+
+    /// Puts a marker in if the batch's current client is not the one
+    /// whose event comes next.
+    fn mark(&mut self) {
+        if self.who != self.current {
+            self.current = self.who;
+            self.batch.push(Event::Client(self.who));
+        }
     }
 
     /// Reading is paused: every slot is taken.
@@ -128,6 +154,8 @@ impl Flow {
     /// one if need be; false if it cannot be packed (then it goes in as an
     /// event of its own). `ascii`: every part is printable ASCII.
     pub(super) fn pack(&mut self, v: &View<'_>, ascii: bool, capacity: usize) -> bool {
+        // A marker ends the open pack: a pack never mixes clients.
+        self.mark();
         // A message that does not fit (very long refs or names) takes no
         // new pack; in an open one, `push_checked` refuses.
         if !matches!(self.batch.last(), Some(Event::Messages(_))) && Packed::fits(v) {
@@ -148,8 +176,11 @@ impl Flow {
     /// While the batch holds nothing but echoes of sent requests, and for
     /// at most `ECHO_HOLD`, says until when to keep it back.
     pub(super) fn hold_echoes(&mut self, now: Instant) -> Option<Instant> {
-        let only_echoes =
-            !self.batch.is_empty() && self.batch.iter().all(|e| matches!(e, Event::Sent { .. }));
+        let only_echoes = !self.batch.is_empty()
+            && self
+                .batch
+                .iter()
+                .all(|e| matches!(e, Event::Sent { .. } | Event::Client(_)));
         if !only_echoes {
             self.echo_held = None;
             return None;
@@ -187,6 +218,7 @@ impl Flow {
         let resumed = self.resume();
         let fresh = self.fresh_batch();
         let batch = std::mem::replace(&mut self.batch, fresh);
+        self.current = 0;
         if (self.emit)(batch) {
             Delivery::Handed { resumed }
         } else {
@@ -198,6 +230,7 @@ impl Flow {
     pub(super) fn deliver_last(&mut self) {
         if self.credits.send(()).is_ok() {
             let batch = std::mem::take(&mut self.batch);
+            self.current = 0;
             (self.emit)(batch);
         }
     }
@@ -316,6 +349,56 @@ mod tests {
         assert_eq!(flow.hold_echoes(now + ECHO_HOLD), None);
         flow.push(Event::Connected);
         assert_eq!(flow.hold_echoes(now), None);
+    }
+
+    fn markers(flow: &Flow) -> Vec<String> {
+        flow.batch
+            .iter()
+            .map(|e| match e {
+                Event::Client(c) => format!("@{c}"),
+                Event::Messages(p) => format!("m{}", p.len()),
+                _ => "e".into(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_marker_goes_in_when_the_client_changes_and_a_new_batch_starts_at_0() {
+        let (mut flow, _credits, got) = flow();
+        flow.serve(0);
+        flow.push(Event::Connected);
+        flow.serve(2);
+        // Serving without an event adds nothing.
+        flow.serve(1);
+        flow.push(Event::Connected);
+        flow.push(Event::Connected);
+        flow.serve(0);
+        flow.push(Event::Connected);
+        assert_eq!(markers(&flow), ["e", "@1", "e", "e", "@0", "e"]);
+        flow.serve(3);
+        flow.push(Event::Connected);
+        assert!(handed(&flow.deliver()));
+        // The next batch begins as client 0's, so client 3 is marked again.
+        flow.push(Event::Connected);
+        assert_eq!(markers(&flow), ["@3", "e"]);
+        flow.serve(0);
+        flow.push(Event::Connected);
+        assert_eq!(markers(&flow), ["@3", "e", "@0", "e"]);
+        assert_eq!(got.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_pack_never_mixes_clients() {
+        let (mut flow, _credits, _got) = flow();
+        let text = r#"[null,null,"room:1","msg",{"n":1}]"#;
+        let v = decode_view(text).unwrap();
+        assert!(flow.pack(&v, true, 16));
+        flow.serve(1);
+        assert!(flow.pack(&v, true, 16));
+        assert!(flow.pack(&v, true, 16));
+        flow.serve(0);
+        assert!(flow.pack(&v, true, 16));
+        assert_eq!(markers(&flow), ["m1", "@1", "m2", "@0", "m1"]);
     }
 
     #[test]

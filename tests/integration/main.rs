@@ -24,6 +24,7 @@ mod hostile;
 mod interactive;
 mod json;
 mod longpoll;
+mod net_clients;
 mod phoenix_frames;
 mod presence;
 mod prompt;

@@ -203,21 +203,28 @@ impl Client {
     /// Recomputes the cached deadline (after a call, or when reading is
     /// paused or resumed: reply timeouts do not run while paused).
     pub(super) fn refresh(&mut self, paused: bool) {
-        let offline = [
+        let at = match &self.state {
+            State::Open(link) => {
+                self.deadline = self.conn.deadline(link, paused);
+                self.unread &= !paused;
+                return;
+            }
+            State::Done => {
+                self.deadline = None;
+                self.unread = false;
+                return;
+            }
+            State::Waiting(at) => Some(*at),
+            State::Fetching(f) => Some(f.until),
+            State::Connecting(d) => d.deadline(),
+        };
+        self.unread = false;
+        self.deadline = earliest([
+            at,
             self.conn.offline.next_deadline(),
             // Pushes held for a topic give up on time, offline too.
             self.conn.session.next_deadline(),
-        ];
-        self.deadline = match &self.state {
-            State::Waiting(at) => earliest(offline.into_iter().chain([Some(*at)])),
-            State::Fetching(f) => earliest(offline.into_iter().chain([Some(f.until)])),
-            State::Connecting(d) => earliest(offline.into_iter().chain([d.deadline()])),
-            State::Open(link) => self.conn.deadline(link, paused),
-            State::Done => None,
-        };
-        if paused || !matches!(self.state, State::Open(_)) {
-            self.unread = false;
-        }
+        ]);
     }
 
     /// Reading stopped for every client: a backlog being read turns into

@@ -562,7 +562,90 @@ impl Client {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc;
+
     use super::*;
+    use crate::core::protocol::Vsn;
+    use crate::core::session::Request;
+    use crate::transport::fresh::Fresh;
+    use crate::transport::tls::Trust;
+
+    /// A client that has not tried to connect yet (nothing here does
+    /// I/O but for the poller itself), and what it reports.
+    fn waiting() -> (Client, Arc<Poller>, Flow, Receiver) {
+        let target = Target {
+            url: "ws://127.0.0.1:9/socket/websocket".parse().unwrap(),
+            headers: Vec::new(),
+            trust: Trust::default(),
+            fresh: Fresh::default(),
+        };
+        let options = Options {
+            heartbeat: None,
+            timeout: Duration::from_secs(5),
+            vsn: Vsn::V2,
+            reconnect: true,
+            retry: true,
+            max_retries: None,
+        };
+        let (tx, rx) = mpsc::channel();
+        let (flow, credits) = super::super::flow::channel(Box::new(move |b| tx.send(b).is_ok()));
+        let client = Client::new(3, target, options, None);
+        (
+            client,
+            Arc::new(Poller::new().unwrap()),
+            flow,
+            (rx, credits),
+        )
+    }
+
+    /// The batches, and the credits that keep the flow open.
+    type Receiver = (mpsc::Receiver<Vec<Event>>, super::super::flow::Credits);
+
+    fn events(flow: &mut Flow, (rx, _): &Receiver) -> Vec<String> {
+        flow.deliver_last();
+        rx.try_iter()
+            .flatten()
+            .map(|e| {
+                format!("{e:?}")
+                    .chars()
+                    .take_while(|c| c.is_alphanumeric())
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn offline_work_is_held_and_a_close_before_any_socket_ends_the_client() {
+        let (mut client, poller, mut flow, rx) = waiting();
+        let woken = Arc::new(Mutex::new(Vec::new()));
+        let mut cx = Cx {
+            poller: &poller,
+            flow: &mut flow,
+            woken: &woken,
+        };
+        // Held for the socket, and said so, under the client's marker.
+        let request = Request::Leave {
+            topic: Some("room:1".into()),
+        };
+        client.command(ToNet::Request { id: 7, request }, &mut cx);
+        client.command(ToNet::Close, &mut cx);
+        assert!(client.done());
+        client.refresh(false);
+        assert_eq!(client.deadline, None, "a finished client has no deadline");
+        // Work for a finished client is refused, not lost.
+        client.command(ToNet::Topics { id: 8 }, &mut cx);
+        assert_eq!(
+            events(&mut flow, &rx),
+            ["Client", "Queued", "Rejected", "Closed", "Rejected"]
+        );
+    }
+
+    #[test]
+    fn a_new_client_is_due_at_once_and_has_no_socket_to_read() {
+        let (client, _poller, _flow, _rx) = waiting();
+        assert!(client.deadline.is_some_and(|d| d <= Instant::now()));
+        assert!(!client.unread && !client.serving() && !client.muted() && !client.done());
+    }
 
     #[test]
     fn an_ending_the_client_asked_for_finishes_and_a_lost_one_retries() {

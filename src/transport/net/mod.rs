@@ -251,6 +251,9 @@ impl Net {
             // Commands first: they go out before we block again.
             self.commands();
             self.collect(&events);
+            // Seen: a turn that follows a spin, without a wait, must not
+            // take them for new readiness.
+            events.clear();
             self.serve_due();
             if self.hanging_up && self.clients.iter().flatten().all(Client::done) {
                 break;
@@ -278,7 +281,6 @@ impl Net {
             {
                 continue;
             }
-            events.clear();
             if let Err(e) = self.poller.wait(&mut events, timeout)
                 && e.kind() != ErrorKind::Interrupted
             {

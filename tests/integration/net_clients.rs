@@ -378,3 +378,49 @@ fn a_client_to_a_refused_port_reports_it_while_the_others_go_on() {
     }
     net.handle.join();
 }
+
+#[test]
+fn a_flood_paused_by_a_slow_front_end_resumes_when_it_catches_up() {
+    let url = server();
+    let (tx, rx) = mpsc::channel();
+    // No heartbeat: nothing but the front end's credits can wake the
+    // network thread once the flood is all sent.
+    let handle = net::start(
+        target(&url),
+        options(None, Duration::from_secs(5)),
+        move |batch| tx.send(batch).is_ok(),
+    )
+    .expect("start the network thread");
+    handle.send(join(1, "flood:20000"));
+    let end = Instant::now() + DEADLINE;
+    let mut held = std::collections::VecDeque::new();
+    let mut messages = 0;
+    loop {
+        let left = end.saturating_duration_since(Instant::now());
+        let mut batch = rx
+            .recv_timeout(left)
+            .unwrap_or_else(|_| panic!("the flood stopped after {messages} messages"));
+        let mut done = false;
+        for e in &batch {
+            if let Event::Messages(pack) = e {
+                messages += pack.len();
+                done |= pack.iter().any(|v| v.event == "done");
+            }
+        }
+        if done {
+            break;
+        }
+        batch.clear();
+        // Every credit stays taken until the server has sent what the
+        // socket buffers take; then one goes back. Reading pauses after
+        // each batch, and each resume must read and hand over the rest,
+        // down to the flood's last frames.
+        held.push_back(batch);
+        if held.len() == 4 {
+            thread::sleep(Duration::from_millis(20));
+            handle.batch_done(held.pop_front().expect("held"));
+        }
+    }
+    assert_eq!(messages, 20_001, "every push and the done");
+    handle.join();
+}

@@ -67,7 +67,8 @@ pub(super) struct Client {
     /// When it next has something to do, as of its last call.
     pub(super) deadline: Option<Instant>,
     /// Frames may be waiting in its socket or in tungstenite's buffer,
-    /// where readiness cannot see them.
+    /// where readiness cannot see them (the last read stopped at a full
+    /// batch, or was skipped while paused).
     pub(super) unread: bool,
     /// In the loop's list of clients to serve this turn.
     pub(super) queued: bool,
@@ -133,9 +134,11 @@ impl Client {
         matches!(&self.state, State::Open(link) if link.closing.is_none())
     }
 
-    /// Its open socket is not watched for reading (reading was paused).
-    pub(super) fn muted(&self) -> bool {
-        matches!(self.state, State::Open(_)) && self.watching.is_some_and(|(r, _)| !r)
+    /// Reading resumed: its open socket is not watched for reading, or
+    /// frames may wait where readiness cannot see them.
+    pub(super) fn to_read(&self) -> bool {
+        matches!(self.state, State::Open(_))
+            && (self.unread || self.watching.is_some_and(|(r, _)| !r))
     }
 
     /// Carries out one command from the front end. The loop serves the
@@ -206,7 +209,6 @@ impl Client {
         let at = match &self.state {
             State::Open(link) => {
                 self.deadline = self.conn.deadline(link, paused);
-                self.unread &= !paused;
                 return;
             }
             State::Done => {
@@ -419,7 +421,9 @@ impl Client {
         // by a join reply, a heartbeat) must go out before the loop blocks.
         let want_write = link.flush()? || want_write;
         let paused = cx.flow.paused();
-        self.unread = !read.drained && !paused;
+        // While paused nothing is read, so frames may wait: the loop looks
+        // again once reading resumes.
+        self.unread = !read.drained;
         let wanted = (!paused, want_write);
         if self.watching != Some(wanted)
             && let Some(tcp) = tcp_of(&link.ws)
@@ -644,7 +648,7 @@ mod tests {
     fn a_new_client_is_due_at_once_and_has_no_socket_to_read() {
         let (client, _poller, _flow, _rx) = waiting();
         assert!(client.deadline.is_some_and(|d| d <= Instant::now()));
-        assert!(!client.unread && !client.serving() && !client.muted() && !client.done());
+        assert!(!client.unread && !client.serving() && !client.to_read() && !client.done());
     }
 
     #[test]

@@ -265,15 +265,18 @@ impl Net {
             }
             let mut earliest = echo_hold;
             let mut unread = false;
+            // While paused, frames left unread wait for the resume.
+            let reading = !self.flow.paused();
             for c in self.clients.iter().flatten() {
-                unread |= c.unread;
+                unread |= c.unread && reading;
                 if let Some(d) = c.deadline
                     && earliest.is_none_or(|e| d < e)
                 {
                     earliest = Some(d);
                 }
             }
-            let timeout = sleep_for(earliest, unread, now);
+            // Clients queued by the resume above are served at once.
+            let timeout = sleep_for(earliest, unread || !self.due.is_empty(), now);
             if timeout != Some(Duration::ZERO)
                 && std::mem::take(&mut self.answered)
                 && self.may_spin
@@ -318,10 +321,11 @@ impl Net {
             self.enqueue(id);
         }
         let now = Instant::now();
+        let reading = !self.flow.paused();
         for (id, slot) in self.clients.iter_mut().enumerate() {
             if let Some(c) = slot
                 && !c.queued
-                && (c.unread || c.deadline.is_some_and(|d| d <= now))
+                && ((c.unread && reading) || c.deadline.is_some_and(|d| d <= now))
             {
                 c.queued = true;
                 self.due.push(id as ClientId);
@@ -423,22 +427,21 @@ impl Net {
         match self.flow.deliver() {
             Delivery::Handed { resumed } => {
                 // Reply timeouts do not count the pause; sockets muted
-                // during it are read again.
+                // during it, or with frames left unread, are read again.
                 if let Some(paused) = resumed {
-                    let mut muted = Vec::new();
+                    let mut to_read = Vec::new();
                     for (id, c) in self.clients.iter_mut().enumerate() {
                         if let Some(c) = c {
                             c.resumed(paused);
-                            if c.muted() {
-                                muted.push(id as ClientId);
+                            if c.to_read() {
+                                to_read.push(id as ClientId);
                             }
                         }
                     }
-                    for id in muted {
+                    // Served next turn, whose batch carries what they read:
+                    // read now, it would wait in this one, undelivered.
+                    for id in to_read {
                         self.enqueue(id);
-                    }
-                    if !self.due.is_empty() {
-                        self.serve_due();
                     }
                 }
                 true

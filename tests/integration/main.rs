@@ -24,6 +24,7 @@ mod hostile;
 mod interactive;
 mod json;
 mod longpoll;
+mod many_clients;
 mod net_clients;
 mod phoenix_frames;
 mod presence;

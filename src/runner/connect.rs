@@ -119,6 +119,8 @@ impl Runner {
             return;
         };
         self.clients.current = id;
+        // Said as the client lines now go to.
+        self.enter(id);
         self.info(
             Info::Using { client: name },
             &format!("lines without @NAME now go to {name}"),

@@ -124,45 +124,15 @@ impl Vocabulary {
     }
 }
 
-/// What to offer at the cursor.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Completion {
-    /// Replace the text from `start` to the cursor with one of `words`.
-    Words { start: usize, words: Vec<String> },
-    /// Complete a file path that starts at `start` (after an `@`).
-    Path { start: usize },
-}
-
-/// Completions for `line` with the cursor at `pos`.
-pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
-    let before = &line[..pos];
-    let start = before.rfind(char::is_whitespace).map_or(0, |i| {
-        i + before[i..].chars().next().map_or(1, char::len_utf8)
-    });
-    let word = &before[start..];
-    let mut done: Vec<&str> = before[..start].split_whitespace().collect();
-    if done.first().is_some_and(|w| w.starts_with('@')) {
-        // `@bob …` completes as the line after it.
-        done.remove(0);
-    } else if done.is_empty()
-        && let Some(name) = word.strip_prefix('@')
-    {
-        let names = vocab
-            .clients
-            .iter()
-            .filter(|c| c.starts_with(name))
-            .map(|c| format!("@{c}"))
-            .collect();
-        return Completion::Words {
-            start,
-            words: names,
-        };
-    }
-    if word.starts_with('@') {
-        // A payload file; `@@` (a binary file) too.
-        let at = word.len() - word.trim_start_matches('@').len();
-        return Completion::Path { start: start + at };
-    }
+/// Completions for an argument of `command`; `done` holds the words before
+/// the one being typed (`word`, which starts at `start`).
+fn arguments(
+    vocab: &Vocabulary,
+    command: &str,
+    done: &[&str],
+    word: &str,
+    start: usize,
+) -> Completion {
     let words = |words: Vec<String>| Completion::Words { start, words };
     let fixed = |list: &[&str]| {
         words(
@@ -171,15 +141,6 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
                 .map(|w| (*w).to_owned())
                 .collect(),
         )
-    };
-    let Some(&command) = done.first() else {
-        let mut names: Vec<String> = COMMANDS
-            .iter()
-            .map(|c| c.name.to_owned())
-            .filter(|n| n.starts_with(word))
-            .collect();
-        names.sort();
-        return words(names);
     };
     let topics = |wild: bool| {
         let mut t = vocab.topics(word);
@@ -190,12 +151,7 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
     };
     match (command, done.len()) {
         ("gql", 2) | ("wait" | "refute", 2) if done[1] == "unsubscribe" || done[1] == "gql" => {
-            let mut s: Vec<String> = vocab
-                .subscriptions
-                .iter()
-                .filter(|s| s.starts_with(word))
-                .cloned()
-                .collect();
+            let mut s = starting(&vocab.subscriptions, word);
             if done[0] == "gql" && "all".starts_with(word) {
                 s.push("all".to_owned());
             }
@@ -237,14 +193,7 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
             }
             words(t)
         }
-        ("use" | "disconnect", 1) => words(
-            vocab
-                .clients
-                .iter()
-                .filter(|c| c.starts_with(word))
-                .cloned()
-                .collect(),
-        ),
+        ("use" | "disconnect", 1) => words(starting(&vocab.clients, word)),
         ("help", 1) => fixed(&COMMANDS.iter().map(|c| c.name).collect::<Vec<_>>()),
         ("expect", 1) => fixed(&["ok", "error"]),
         ("display", 1) => fixed(&Switch::ALL.map(Switch::name)),
@@ -258,6 +207,61 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
         }
         _ => words(Vec::new()),
     }
+}
+
+/// The names in `list` that start with `prefix`, in order.
+fn starting(list: &[String], prefix: &str) -> Vec<String> {
+    list.iter()
+        .filter(|n| n.starts_with(prefix))
+        .cloned()
+        .collect()
+}
+
+/// What to offer at the cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Completion {
+    /// Replace the text from `start` to the cursor with one of `words`.
+    Words { start: usize, words: Vec<String> },
+    /// Complete a file path that starts at `start` (after an `@`).
+    Path { start: usize },
+}
+
+/// Completions for `line` with the cursor at `pos`.
+pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
+    let before = &line[..pos];
+    let start = before.rfind(char::is_whitespace).map_or(0, |i| {
+        i + before[i..].chars().next().map_or(1, char::len_utf8)
+    });
+    let word = &before[start..];
+    let mut done: Vec<&str> = before[..start].split_whitespace().collect();
+    if done.first().is_some_and(|w| w.starts_with('@')) {
+        // `@bob …` completes as the line after it.
+        done.remove(0);
+    } else if done.is_empty()
+        && let Some(name) = word.strip_prefix('@')
+    {
+        let names = starting(&vocab.clients, name);
+        return Completion::Words {
+            start,
+            words: names.into_iter().map(|c| format!("@{c}")).collect(),
+        };
+    }
+    if word.starts_with('@') {
+        // A payload file; `@@` (a binary file) too.
+        let at = word.len() - word.trim_start_matches('@').len();
+        return Completion::Path { start: start + at };
+    }
+    let words = |words: Vec<String>| Completion::Words { start, words };
+    let Some(&command) = done.first() else {
+        let mut names: Vec<String> = COMMANDS
+            .iter()
+            .map(|c| c.name.to_owned())
+            .filter(|n| n.starts_with(word))
+            .collect();
+        names.sort();
+        return words(names);
+    };
+    arguments(vocab, command, &done, word, start)
 }
 
 #[cfg(test)]

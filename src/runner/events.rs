@@ -161,23 +161,8 @@ impl Runner {
                 }
             }
         }
-        let raw = self.settings.style.display.raw && !self.settings.style.json;
-        match ev {
-            // Shown readably by `gql_reply` instead.
-            Event::Reply(r)
-                if !raw
-                    && !self.settings.style.json
-                    && self.peer.gql.answers(r.frame.ref_.as_deref()) =>
-            {
-                hidden = true;
-            }
-            // `gql` joins the control topic itself: its doc waiting for
-            // the join is no news.
-            Event::Queued { id, .. } if self.peer.gql.joining(*id) => hidden = true,
-            Event::Message(m) if !hidden && !raw && !m.stale && self.gql_data(&m.frame) => {
-                hidden = true;
-            }
-            _ => {}
+        if !hidden {
+            hidden = self.shown_as_gql(ev);
         }
         if !hidden {
             let timeout = match ev {
@@ -219,6 +204,23 @@ impl Runner {
         {
             // Left, closed, or refused: a replay should not join it.
             self.recording.gone(self.clients.active, &t.topic);
+        }
+    }
+
+    /// GraphQL's frames are shown readably by `runner::gql` instead (unless
+    /// `--raw`): a `doc`'s reply, its wait for the control join, and a
+    /// subscription's data. True when `ev` is one of them.
+    fn shown_as_gql(&mut self, ev: &Event) -> bool {
+        if self.settings.style.display.raw && !self.settings.style.json {
+            return false;
+        }
+        match ev {
+            Event::Reply(r) => {
+                !self.settings.style.json && self.peer.gql.answers(r.frame.ref_.as_deref())
+            }
+            Event::Queued { id, .. } => self.peer.gql.joining(*id),
+            Event::Message(m) => !m.stale && self.gql_data(&m.frame),
+            _ => false,
         }
     }
 

@@ -410,42 +410,7 @@ impl Copy {
                 ctx.failed();
                 self.sent(*id);
             }
-            Event::Reply(r) => {
-                ctx.tally.frames_in += 1;
-                if r.auto {
-                    return;
-                }
-                let answered = !r.late && r.request.is_some();
-                if answered {
-                    if r.is_error() {
-                        ctx.tally.error += 1;
-                    } else {
-                        ctx.tally.ok += 1;
-                    }
-                    if let Some(l) = r.latency {
-                        ctx.tally.latency(l);
-                    }
-                    if ctx.fail && r.is_error() {
-                        ctx.failed();
-                    }
-                }
-                if let (Some(_), false) = (&r.request, r.late || r.cast) {
-                    self.last_value = Some(r.response.json_value().get().to_owned());
-                }
-                if let (Some(request), false) = (&r.request, r.late || r.cast) {
-                    self.last_reply = Some(LastReply::Reply {
-                        what: format!("{request} on {}", r.frame.topic),
-                        status: r.status.clone(),
-                        response: r.response.json_value().to_raw(),
-                    });
-                }
-                if let Some(ref_) = &r.frame.ref_ {
-                    self.ended_reply(ref_);
-                }
-                if r.request.is_none() {
-                    self.saw_frame(&r.frame, ctx);
-                }
-            }
+            Event::Reply(r) => self.on_reply(r, ctx),
             Event::Message(m) => {
                 ctx.tally.frames_in += 1;
                 if ctx.fail
@@ -501,6 +466,43 @@ impl Copy {
                 self.step = Step::Done;
             }
             _ => {}
+        }
+    }
+
+    fn on_reply(&mut self, r: &crate::core::session::Reply, ctx: &mut Ctx<'_>) {
+        ctx.tally.frames_in += 1;
+        if r.auto {
+            return;
+        }
+        let answered = !r.late && r.request.is_some();
+        if answered {
+            if r.is_error() {
+                ctx.tally.error += 1;
+            } else {
+                ctx.tally.ok += 1;
+            }
+            if let Some(l) = r.latency {
+                ctx.tally.latency(l);
+            }
+            if ctx.fail && r.is_error() {
+                ctx.failed();
+            }
+        }
+        if let (Some(_), false) = (&r.request, r.late || r.cast) {
+            self.last_value = Some(r.response.json_value().get().to_owned());
+        }
+        if let (Some(request), false) = (&r.request, r.late || r.cast) {
+            self.last_reply = Some(LastReply::Reply {
+                what: format!("{request} on {}", r.frame.topic),
+                status: r.status.clone(),
+                response: r.response.json_value().to_raw(),
+            });
+        }
+        if let Some(ref_) = &r.frame.ref_ {
+            self.ended_reply(ref_);
+        }
+        if r.request.is_none() {
+            self.saw_frame(&r.frame, ctx);
         }
     }
 

@@ -67,6 +67,25 @@ use recorder::Recorder;
 use recording::Recording;
 use screen::{FLUSH_AT, Screen};
 
+/// The input channel's sender is gone: nothing more will come.
+#[derive(Debug)]
+pub struct Gone;
+
+/// The next input, or `None` when `deadline` passed first.
+pub(crate) fn next_input(
+    rx: &Receiver<Input>,
+    deadline: Option<Instant>,
+) -> Result<Option<Input>, Gone> {
+    match deadline {
+        Some(d) => match rx.recv_timeout(d.saturating_duration_since(Instant::now())) {
+            Ok(i) => Ok(Some(i)),
+            Err(RecvTimeoutError::Timeout) => Ok(None),
+            Err(RecvTimeoutError::Disconnected) => Err(Gone),
+        },
+        None => rx.recv().map(Some).map_err(|_| Gone),
+    }
+}
+
 /// Everything the runner reacts to.
 pub enum Input {
     Line(String),
@@ -255,19 +274,8 @@ impl Runner {
                 break;
             }
             self.flush();
-            let input = match self.step.deadline() {
-                Some(d) => match self
-                    .rx
-                    .recv_timeout(d.saturating_duration_since(Instant::now()))
-                {
-                    Ok(i) => Some(i),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                },
-                None => match self.rx.recv() {
-                    Ok(i) => Some(i),
-                    Err(_) => break,
-                },
+            let Ok(input) = next_input(&self.rx, self.step.deadline()) else {
+                break;
             };
             match input {
                 Some(i) => {

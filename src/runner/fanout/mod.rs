@@ -14,7 +14,7 @@ mod output;
 pub mod tally;
 
 use std::io::{self, IsTerminal, Write};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::mpsc::Receiver;
 use std::time::{Duration, Instant};
 
 use self::copy::Copy;
@@ -233,19 +233,8 @@ impl FanOut {
                 .into_iter()
                 .flatten()
                 .min();
-            let input = match deadline {
-                Some(d) => match self
-                    .rx
-                    .recv_timeout(d.saturating_duration_since(Instant::now()))
-                {
-                    Ok(i) => Some(i),
-                    Err(RecvTimeoutError::Timeout) => None,
-                    Err(RecvTimeoutError::Disconnected) => break,
-                },
-                None => match self.rx.recv() {
-                    Ok(i) => Some(i),
-                    Err(_) => break,
-                },
+            let Ok(input) = super::next_input(&self.rx, deadline) else {
+                break;
             };
             match input {
                 Some(Input::Net(batch)) => self.on_batch(batch),

@@ -114,36 +114,32 @@ impl FanTally {
 
     /// The `summary` record, with the fan-out fields.
     pub fn record(&mut self, exit_code: u8) -> records::Summary {
-        let latency = self.percentiles().map(|p| records::SummaryLatency {
+        let counts = crate::runner::checks::Tally {
+            commands: self.commands,
+            ok: self.ok,
+            error: self.error,
+            timed_out: self.timed_out,
+            unanswered: self.unanswered,
+            passed: self.passed,
+            failed: self.failed,
+        };
+        let mut summary = counts.record(Some(exit_code));
+        summary.latency_ms = self.percentiles().map(|p| records::SummaryLatency {
             p50: Ms(p.p50),
             p95: Ms(p.p95),
             p99: Ms(p.p99),
             max: Ms(p.max),
         });
-        records::Summary {
-            commands: self.commands,
-            replies: records::SummaryReplies {
-                ok: self.ok,
-                error: self.error,
-                timed_out: self.timed_out,
-                unanswered: self.unanswered,
-            },
-            expectations: records::SummaryExpectations {
-                passed: self.passed,
-                failed: self.failed,
-            },
-            clients: Some(records::SummaryClients {
-                total: self.clients,
-                connected: self.connected,
-                failed: self.clients_failed,
-            }),
-            latency_ms: latency,
-            frames: Some(records::SummaryFrames {
-                r#in: self.frames_in,
-                out: self.frames_out,
-            }),
-            exit_code: Some(exit_code),
-        }
+        summary.clients = Some(records::SummaryClients {
+            total: self.clients,
+            connected: self.connected,
+            failed: self.clients_failed,
+        });
+        summary.frames = Some(records::SummaryFrames {
+            r#in: self.frames_in,
+            out: self.frames_out,
+        });
+        summary
     }
 }
 

@@ -37,6 +37,7 @@ fn after_help() -> String {
          phx-repl ws://localhost:4000/socket -p token=abc\n  \
          phx-repl localhost:4000/socket --fail < smoke.phx\n\
          \nPiped input runs as a script: each join/leave/push waits for its reply (a cast does not).\n\
+         Smoke tests: `phx-repl test smoke/ --url URL --junit report.xml` runs each file on its own connection.\n\
          Exit codes: 0 ok; 1 a line failed (invalid, a failed expect or wait, a reply\n\
          timed out, or an error with --fail); 2 usage error; 3 could not connect, or\n\
          the connection was lost for good (--no-reconnect, or --max-retries attempts failed).",
@@ -100,6 +101,92 @@ pub enum Sub {
     },
     /// Print the man page (roff) to stdout, e.g. `phx-repl man > phx-repl.1`
     Man,
+    /// Run script files as tests, each on its own connection, with a summary per file (for CI)
+    Test(TestArgs),
+}
+
+/// `phx-repl test`: each file runs as `phx-repl URL --json --exit -f FILE`
+/// in a child process. Passed on to every child: `--timeout`, `--fail`,
+/// `--bail`, `-p`, `-H`, `--auth-token`, `--origin`, `--ca-cert`,
+/// `--insecure`, `--transport`, `--vsn` and `--gql-topic`.
+#[derive(Debug, Args)]
+pub struct TestArgs {
+    /// Script files, directories (their *.phx files, not recursive) or globs (`*` and `?` in the file name)
+    #[arg(value_name = "FILE|DIR|GLOB", required = true)]
+    pub paths: Vec<String>,
+
+    /// Socket URL for every file (default: the built-in server, started once)
+    #[arg(long, value_name = "URL", env = "PHX_REPL_URL")]
+    pub url: Option<String>,
+
+    /// Run up to N files at once (default: one after another); results print as files finish
+    #[arg(long, value_name = "N", value_parser = parse_jobs)]
+    pub jobs: Option<usize>,
+
+    /// Stop at the first failing file (and, inside a file, at its first failure)
+    #[arg(long)]
+    pub bail: bool,
+
+    /// Write a JUnit XML report to FILE: a testsuite per file, a testcase per checked line
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
+    /// Print the files' NDJSON records, each with its `file`, instead of the per-file lines
+    #[arg(long)]
+    pub json: bool,
+
+    /// A reply with status error, or a crashed channel, fails the file
+    #[arg(long)]
+    pub fail: bool,
+
+    /// Seconds to wait for a reply, and the default for `wait`
+    #[arg(long, value_name = "SECS", value_parser = parse_timeout_text)]
+    pub timeout: Option<String>,
+
+    /// Connect param, added to the URL query (repeatable)
+    #[arg(short = 'p', long = "param", value_name = "KEY=VALUE", value_parser = parse_param)]
+    pub params: Vec<(String, String)>,
+
+    /// Extra HTTP header for the WebSocket handshake (repeatable)
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+
+    /// Auth token, sent the Phoenix 1.8 way (passed to each file's run in its environment)
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "PHX_REPL_AUTH_TOKEN",
+        hide_env_values = true
+    )]
+    pub auth_token: Option<String>,
+
+    /// Origin header to send
+    #[arg(long, value_name = "URL")]
+    pub origin: Option<String>,
+
+    /// Also trust the CA certificates in this PEM file for wss://
+    #[arg(long, value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+
+    /// Do not verify the server's TLS certificate
+    #[arg(long, conflicts_with = "ca_cert")]
+    pub insecure: bool,
+
+    /// Transport: websocket or longpoll
+    #[arg(long, value_enum, value_name = "TRANSPORT")]
+    pub transport: Option<Transport>,
+
+    /// Serializer: 2.0.0 or 1.0.0
+    #[arg(long, value_name = "VSN", value_parser = parse_vsn_text)]
+    pub vsn: Option<String>,
+
+    /// The topic of Absinthe's control channel, which `gql` joins
+    #[arg(long, value_name = "TOPIC")]
+    pub gql_topic: Option<String>,
+
+    /// When to use colours
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN", env = "PHX_REPL_COLOR")]
+    pub color: ColorChoice,
 }
 
 #[derive(Debug, Args)]
@@ -249,6 +336,10 @@ pub struct ClientArgs {
     #[arg(short = 'f', long = "file", value_name = "SCRIPT")]
     pub file: Vec<PathBuf>,
 
+    /// Write a JUnit XML report of the piped or -f script to FILE (a testcase per expect, wait, refute and failed line)
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+
     /// Write every line run to FILE as a replayable script, with replies and messages as comments
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
@@ -350,6 +441,8 @@ pub struct Config {
     pub exit: bool,
     /// `--record FILE`.
     pub record: Option<PathBuf>,
+    /// `--junit FILE`.
+    pub junit: Option<PathBuf>,
     pub reconnect: bool,
     pub retry: bool,
     /// `None`: the mode's default (unlimited at the prompt, 10 piped).
@@ -473,6 +566,7 @@ impl ClientArgs {
             },
             exit: self.exit,
             record: self.record,
+            junit: self.junit,
             reconnect: !self.no_reconnect,
             retry: self.retry,
             max_retries: self.max_retries,
@@ -550,6 +644,26 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
         return Err("a timeout of 0 would time out every reply; try `--timeout 10`".to_owned());
     }
     Ok(d)
+}
+
+/// `--timeout` for `test`: checked here, passed on to each file's run as given.
+fn parse_timeout_text(s: &str) -> Result<String, String> {
+    parse_timeout(s).map(|_| s.trim().to_owned())
+}
+
+/// `--vsn` for `test`: checked here, passed on as given.
+fn parse_vsn_text(s: &str) -> Result<String, String> {
+    parse_vsn(s).map(|_| s.trim().to_owned())
+}
+
+/// `--jobs N`: at least one.
+fn parse_jobs(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!(
+            "`{s}` is not a number of files to run at once; try `--jobs 4`"
+        )),
+    }
 }
 
 fn parse_vsn(s: &str) -> Result<Vsn, String> {

@@ -16,6 +16,8 @@
 //!   thread that owns them.
 //! - [`runner`]: the consumer loop that runs lines and prints events, the
 //!   prompt, and recording.
+//! - [`suite`]: `phx-repl test`: script files run as tests, each in a
+//!   child process, with per-file results and the JUnit report.
 //! - [`server`]: the built-in server; it imports only `core` (its TLS
 //!   config is built by `main` with `transport::tls`).
 
@@ -25,4 +27,5 @@ pub mod lang;
 pub mod output;
 pub mod runner;
 pub mod server;
+pub mod suite;
 pub mod transport;

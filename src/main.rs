@@ -7,7 +7,7 @@ use phx_repl::core::endpoint;
 use phx_repl::lang::command;
 use phx_repl::runner::{prompt, recorder};
 use phx_repl::transport::{fresh, longpoll, net, tls};
-use phx_repl::{cli, output, runner, server};
+use phx_repl::{cli, output, runner, server, suite};
 
 use std::io::{self, BufRead, IsTerminal, Read, Write};
 use std::net::TcpListener;
@@ -88,6 +88,7 @@ fn main() -> ExitCode {
             clap_complete::generate(shell, &mut cmd, "phx-repl", &mut io::stdout());
             Ok(ExitCode::SUCCESS)
         }
+        Some(Sub::Test(args)) => test(args),
         Some(Sub::Man) => clap_mangen::Man::new(cli::command())
             .render(&mut io::stdout())
             .map(|()| ExitCode::SUCCESS)
@@ -155,6 +156,41 @@ fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// `phx-repl test`: the files run against `--url`, `PHX_REPL_URL`, or
+/// the built-in server started here once for all of them.
+fn test(args: cli::TestArgs) -> Result<ExitCode, Fatal> {
+    match args.color {
+        ColorChoice::Always => colored::control::set_override(true),
+        ColorChoice::Never => colored::control::set_override(false),
+        ColorChoice::Auto => {}
+    }
+    let url = match &args.url {
+        Some(u) => u.clone(),
+        None => {
+            let cannot_start =
+                |e: io::Error| Fatal::connection(format!("cannot start the built-in server: {e}"));
+            let listener = TcpListener::bind("127.0.0.1:0").map_err(cannot_start)?;
+            let addr = server::spawn(listener, built_in_options()).map_err(cannot_start)?;
+            format!("ws://{addr}/socket")
+        }
+    };
+    match suite::run(&args, &url) {
+        Ok(code) => Ok(ExitCode::from(code)),
+        Err(e @ suite::Error::Usage(_)) => Err(Fatal::usage(e.to_string())),
+        Err(e) => Err(Fatal::failed(e.to_string())),
+    }
+}
+
+/// How the built-in server runs inside the client's process.
+fn built_in_options() -> server::Options {
+    server::Options {
+        idle_timeout: Duration::from_secs(60),
+        log: false,
+        tls: None,
+        policy: server::Policy::default(),
+    }
+}
+
 fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fatal> {
     // Before any thread starts, so that every thread inherits the mask and
     // only the signal thread sees SIGINT and SIGTERM.
@@ -168,6 +204,7 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         ColorChoice::Auto => {}
     }
     let first = first_lines(&config.first)?;
+    let junit = junit_target(&config)?;
     if let Some(n) = config.clients {
         return fan_out(config, n, first, redactor, signals);
     }
@@ -228,6 +265,7 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
             record: record.map(|r| r.scrubbing(redactor.clone())),
             redactor,
             insecure: config.trust.insecure && url.scheme() == "wss",
+            junit,
         },
     );
     if let Some((text, url)) = started {
@@ -237,6 +275,49 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
         Outcome::CouldNotConnect(message) => Err(Fatal::connection(message)),
         outcome => Ok(ExitCode::from(outcome.exit_code())),
     }
+}
+
+/// `--junit FILE` for a normal run: a script (piped, or `-f` with
+/// `--exit`) and a file that can be written, checked before connecting.
+fn junit_target(config: &Config) -> Result<Option<runner::report::Junit>, Fatal> {
+    let Some(path) = &config.junit else {
+        return Ok(None);
+    };
+    if config.clients.is_some() {
+        return Err(Fatal::usage(
+            "--junit reports on one script run; leave out --clients, \
+             or run the files with `phx-repl test FILE… --junit FILE`",
+        ));
+    }
+    if io::stdin().is_terminal() && !config.exit {
+        return Err(Fatal::usage(
+            "--junit reports on a script; pipe one in (`phx-repl URL --junit report.xml < smoke.phx`), \
+             or give it with `-f smoke.phx --exit`",
+        ));
+    }
+    std::fs::write(path, "").map_err(|e| {
+        Fatal::usage(format!(
+            "cannot write the JUnit report `{}`: {e}",
+            path.display()
+        ))
+    })?;
+    let files: Vec<_> = config
+        .first
+        .iter()
+        .filter_map(|f| match f {
+            cli::First::File(p) => Some(p.display().to_string()),
+            cli::First::Exec(_) => None,
+        })
+        .collect();
+    let file = match files.as_slice() {
+        [one] if config.exit => one.clone(),
+        _ => "stdin".to_owned(),
+    };
+    Ok(Some(runner::report::Junit {
+        path: path.clone(),
+        file,
+        fail: config.fail,
+    }))
 }
 
 /// `--clients N`: the script (`-f`/`-e`, else stdin) on N clients at once.
@@ -356,16 +437,7 @@ fn start_built_in(config: &Config) -> Result<(url::Url, (String, String)), Fatal
     let cannot_start =
         |e: io::Error| Fatal::connection(format!("cannot start the built-in server: {e}"));
     let listener = TcpListener::bind("127.0.0.1:0").map_err(cannot_start)?;
-    let addr = server::spawn(
-        listener,
-        server::Options {
-            idle_timeout: Duration::from_secs(60),
-            log: false,
-            tls: None,
-            policy: server::Policy::default(),
-        },
-    )
-    .map_err(cannot_start)?;
+    let addr = server::spawn(listener, built_in_options()).map_err(cannot_start)?;
     let base = format!("ws://{addr}/socket");
     let started = (
         format!(

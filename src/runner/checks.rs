@@ -449,6 +449,8 @@ impl Runner {
             .style
             .refute_passed(&expected, self.line_label(wait.line), &mut s);
         self.screen.out = s;
+        self.report
+            .refute_passed(&expected, self.line_label(wait.line));
     }
 
     /// Counts and shows a `wait` that found its message, whose payload
@@ -471,6 +473,7 @@ impl Runner {
         let mut s = std::mem::take(&mut self.screen.out);
         self.settings.style.wait_passed(&pass, &mut s);
         self.screen.out = s;
+        self.report.wait_passed(&pass);
     }
 
     /// Offers an incoming message to a pending `wait`, or keeps it for a later one.
@@ -556,6 +559,7 @@ impl Runner {
     }
 
     fn expectation(&mut self, e: Expectation<'_>) {
+        self.report.expectation(&e);
         if e.passed {
             let mut s = std::mem::take(&mut self.screen.out);
             self.settings.style.expectation(&e, &mut s);

@@ -142,6 +142,9 @@ impl Runner {
         if self.interactive() {
             self.learn(ev);
         }
+        if !rejoin {
+            self.report.event(ev);
+        }
         let mut hidden = self.hidden(ev);
         if let Event::Reconnecting { attempt, delay, .. } = ev
             && !self.settings.style.json
@@ -175,7 +178,10 @@ impl Runner {
                 &mut self.screen.out
             });
             match (timeout, ev) {
-                (Some((e, (line, hint))), _) => self.settings.style.timeout(e, line, hint, &mut s),
+                (Some((e, (line, hint))), _) => {
+                    self.report.timeout(e, line, hint);
+                    self.settings.style.timeout(e, line, hint, &mut s);
+                }
                 (None, Event::Unanswered(u)) => {
                     let line = self.awaited_line(&u.ref_);
                     self.settings.style.unanswered(u, line, &mut s);

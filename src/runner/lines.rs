@@ -25,6 +25,7 @@ impl Runner {
             read_ahead.give_back();
         }
         self.mark_line();
+        self.report.line(n, line);
         let Some((client, cmd)) = self.parse(n, line) else {
             return;
         };

@@ -33,6 +33,7 @@ mod queue;
 mod read_ahead;
 mod recording;
 mod replies;
+pub mod report;
 mod roster;
 mod screen;
 mod values;
@@ -187,6 +188,8 @@ pub struct Settings {
     pub insecure: bool,
     /// Secrets kept out of everything printed (empty with `--show-secrets`).
     pub redactor: Redactor,
+    /// `--junit FILE`: the report of the script.
+    pub junit: Option<report::Junit>,
 }
 
 pub struct Runner {
@@ -207,6 +210,8 @@ pub struct Runner {
     /// Values kept by `let`, for `${NAME}`; shared by every client.
     vars: std::collections::HashMap<String, String>,
     checks: Checks,
+    /// Check records kept for `--junit`.
+    report: report::Tap,
     screen: Screen,
     recording: Recording,
     mutes: Mutes,
@@ -222,6 +227,7 @@ impl Runner {
         let recording = Recording::new(settings.record.take());
         // The screen scrubs everything written, so the secrets go there.
         let screen = Screen::new(sink, &settings.mode, std::mem::take(&mut settings.redactor));
+        let report = report::Tap::new(settings.junit.take(), settings.style);
         Runner {
             rx,
             net,
@@ -235,6 +241,7 @@ impl Runner {
             vars: std::collections::HashMap::new(),
             gql_shorts: 0,
             checks: Checks::new(),
+            report,
             screen,
             recording,
             mutes: Mutes::default(),
@@ -297,6 +304,13 @@ impl Runner {
             let record = self.checks.tally.record(Some(outcome.exit_code()));
             self.screen.set_tag(None);
             crate::output::records::push(&mut self.screen.out, &record);
+        }
+        let record = self.checks.tally.record(Some(outcome.exit_code()));
+        if let Err(e) = self
+            .report
+            .write(&record, self.peer.link.connect_error.as_deref())
+        {
+            let _ = writeln!(io::stderr(), "phx-repl: error: {e}");
         }
         self.final_flush();
         if self.settings.summary && self.peer.link.connect_error.is_none() {

@@ -161,6 +161,7 @@ impl Screen {
 
 impl Runner {
     pub(super) fn error(&mut self, message: &str, line: Option<usize>) {
+        self.report.error(message, line);
         let mut s = std::mem::take(&mut self.screen.err);
         self.settings.style.error(message, line, &mut s);
         self.screen.err = s;

@@ -44,6 +44,7 @@ impl Runner {
                     .style
                     .let_value(&name, &value, self.line_label(n), &mut s);
                 self.screen.out = s;
+                self.report.let_value(&name, &value, self.line_label(n));
                 self.vars.insert(name, value);
             }
             Err(e) => {

@@ -38,3 +38,4 @@ mod script_records;
 mod scripting_gql;
 mod secrets;
 mod smoke_tests;
+mod test_mode;

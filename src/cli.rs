@@ -1030,6 +1030,25 @@ mod tests {
     }
 
     #[test]
+    fn test_takes_paths_and_checks_what_it_passes_on() {
+        match parse(&["test", "smoke/", "a.phx", "--jobs", "2", "--timeout", "0.5"])
+            .unwrap()
+            .command
+        {
+            Some(Sub::Test(t)) => {
+                assert_eq!(t.paths, ["smoke/", "a.phx"]);
+                assert_eq!(t.jobs, Some(2));
+                assert_eq!(t.timeout.as_deref(), Some("0.5"));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(parse(&["test"]).is_err());
+        assert!(parse(&["test", "a.phx", "--jobs", "0"]).is_err());
+        assert!(parse(&["test", "a.phx", "--timeout", "0"]).is_err());
+        assert!(parse(&["test", "a.phx", "--vsn", "3"]).is_err());
+    }
+
+    #[test]
     fn serve_takes_a_listen_address() {
         let cli = parse(&["serve", "--listen", "127.0.0.1:0"]).unwrap();
         match cli.command {

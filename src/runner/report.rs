@@ -210,6 +210,9 @@ pub struct Reader {
     read: Read,
     /// A failing case without a line (the connection, say) was seen.
     lineless_failure: bool,
+    /// The last case was an error reply: a `gql_result` right after it
+    /// is the same failure, named better.
+    error_reply: bool,
 }
 
 impl Reader {
@@ -227,6 +230,7 @@ impl Reader {
             last: started,
             read: Read::default(),
             lineless_failure: false,
+            error_reply: false,
         }
     }
 
@@ -239,8 +243,8 @@ impl Reader {
     }
 
     /// Takes one NDJSON record; anything else is ignored.
-    pub fn record(&mut self, text: &str) {
-        let Ok(v) = serde_json::from_str::<Value>(text) else {
+    pub fn record(&mut self, record: &str) {
+        let Ok(v) = serde_json::from_str::<Value>(record) else {
             return;
         };
         let time = v["time"]
@@ -250,73 +254,21 @@ impl Reader {
             self.read.first.get_or_insert(t);
         }
         let line = v["line"].as_u64().map(|n| n as usize);
-        let text = |k: &str| v[k].as_str().unwrap_or_default().to_owned();
         match (v["type"].as_str(), v["event"].as_str(), v["kind"].as_str()) {
             (Some("info"), Some("expect_passed" | "wait_passed" | "refute_passed"), _) => {
                 self.case(line, None, time, Outcome::Passed);
             }
-            (Some("error"), _, Some("expect")) => {
-                let (expected, got) = (text("expected"), text("got"));
-                let kind = self.verb(line).to_owned();
-                self.read.failures.push(Failure::Expect {
-                    line,
-                    message: text("message"),
-                    expected: expected.clone(),
-                    got: got.clone(),
-                    detail: v["detail"].as_str().map(str::to_owned),
-                });
-                let outcome = Outcome::Failed {
-                    kind,
-                    message: text("message"),
-                    expected,
-                    got,
-                };
-                self.case(line, None, time, outcome);
-            }
-            (Some("error"), _, Some("timeout")) => {
-                let what = format!("{} on {}", text("event"), text("topic"));
-                self.read.failures.push(Failure::Timeout {
-                    line,
-                    message: text("message"),
-                });
-                let outcome = Outcome::Failed {
-                    kind: "timeout".into(),
-                    message: text("message"),
-                    expected: format!("a reply to {what}"),
-                    got: "no reply in time".into(),
-                };
-                self.case(line, Some(format!("reply to {what}")), time, outcome);
-            }
+            (Some("error"), _, Some("expect")) => self.expect_failed(&v, line, time),
+            (Some("error"), _, Some("timeout")) => self.timed_out(&v, line, time),
             (Some("error"), _, Some("protocol")) => {}
-            (Some("error"), _, _) => self.error(line, &text("message"), time),
+            (Some("error"), _, _) => self.error(line, &text(&v, "message"), time),
             (Some("reply"), _, _)
                 if self.fail && v["status"] == "error" && !v["request"].is_null() =>
             {
-                let what = format!("{} on {}", text("request"), text("topic"));
-                let got = format!("error {}", v["response"]);
-                self.read.failures.push(Failure::Error {
-                    line,
-                    message: format!("the reply to {what} was an error (--fail): {got}"),
-                });
-                let outcome = Outcome::Failed {
-                    kind: "reply".into(),
-                    message: "an error reply (--fail)".into(),
-                    expected: "ok".into(),
-                    got,
-                };
-                self.case(None, Some(format!("reply to {what}")), time, outcome);
+                self.error_reply(&v, time);
             }
             (Some("gql_result"), _, _) if self.fail && v["status"] == "error" => {
-                let message = format!("GraphQL errors (--fail): {}", v["errors"]);
-                self.read.failures.push(Failure::Error {
-                    line,
-                    message: message.clone(),
-                });
-                let outcome = Outcome::Error {
-                    kind: "gql".into(),
-                    message,
-                };
-                self.case(line, Some(format!("gql {}", text("name"))), time, outcome);
+                self.gql_error(&v, line, time);
             }
             (Some("summary"), _, _) => {
                 let e = &v["expectations"];
@@ -327,6 +279,84 @@ impl Reader {
             }
             _ => {}
         }
+    }
+
+    /// A failed `expect` (or `wait` with JSON, or `refute`).
+    fn expect_failed(&mut self, v: &Value, line: Option<usize>, time: Option<SystemTime>) {
+        let (expected, got) = (text(v, "expected"), text(v, "got"));
+        let kind = self.verb(line).to_owned();
+        self.read.failures.push(Failure::Expect {
+            line,
+            message: text(v, "message"),
+            expected: expected.clone(),
+            got: got.clone(),
+            detail: v["detail"].as_str().map(str::to_owned),
+        });
+        let outcome = Outcome::Failed {
+            kind,
+            message: text(v, "message"),
+            expected,
+            got,
+        };
+        self.case(line, None, time, outcome);
+    }
+
+    /// A reply that did not come in time.
+    fn timed_out(&mut self, v: &Value, line: Option<usize>, time: Option<SystemTime>) {
+        let what = format!("{} on {}", text(v, "event"), text(v, "topic"));
+        self.read.failures.push(Failure::Timeout {
+            line,
+            message: text(v, "message"),
+        });
+        let outcome = Outcome::Failed {
+            kind: "timeout".into(),
+            message: text(v, "message"),
+            expected: format!("a reply to {what}"),
+            got: "no reply in time".into(),
+        };
+        self.case(line, Some(format!("reply to {what}")), time, outcome);
+    }
+
+    /// A reply with status error, under `--fail`. The record has no line.
+    fn error_reply(&mut self, v: &Value, time: Option<SystemTime>) {
+        let what = format!("{} on {}", text(v, "request"), text(v, "topic"));
+        let got = format!("error {}", v["response"]);
+        self.read.failures.push(Failure::Error {
+            line: None,
+            message: format!("the reply to {what} was an error (--fail): {got}"),
+        });
+        let outcome = Outcome::Failed {
+            kind: "reply".into(),
+            message: "an error reply (--fail)".into(),
+            expected: "ok".into(),
+            got,
+        };
+        self.case(None, Some(format!("reply to {what}")), time, outcome);
+        self.error_reply = true;
+    }
+
+    /// A `gql` answer with errors, under `--fail`: it replaces the case of
+    /// its error reply, if that came just before.
+    fn gql_error(&mut self, v: &Value, line: Option<usize>, time: Option<SystemTime>) {
+        if self.error_reply {
+            self.read.cases.pop();
+            self.read.failures.pop();
+        }
+        let message = format!("GraphQL errors (--fail): {}", v["errors"]);
+        self.read.failures.push(Failure::Error {
+            line,
+            message: message.clone(),
+        });
+        let outcome = Outcome::Error {
+            kind: "gql".into(),
+            message,
+        };
+        self.case(
+            line,
+            Some(format!("gql {}", text(v, "name"))),
+            time,
+            outcome,
+        );
     }
 
     /// An `error` record of no particular kind: a failed `wait` when its
@@ -386,6 +416,7 @@ impl Reader {
         if line.is_none() && outcome != Outcome::Passed {
             self.lineless_failure = true;
         }
+        self.error_reply = false;
         let case = match line {
             Some(n) => {
                 let text = self.lines.get(&n).map(String::as_str).unwrap_or("");
@@ -435,6 +466,11 @@ impl Reader {
         }
         self.read
     }
+}
+
+/// Field `k` of a record as text, or empty.
+fn text(v: &Value, k: &str) -> String {
+    v[k].as_str().unwrap_or_default().to_owned()
 }
 
 #[cfg(test)]
@@ -497,5 +533,15 @@ mod tests {
         assert!(
             matches!(&r.cases[0].outcome, Outcome::Failed { got, .. } if got == "error {\"reason\":\"no\"}")
         );
+    }
+
+    #[test]
+    fn a_gql_error_after_its_error_reply_is_one_case_named_by_its_line() {
+        let reply = r#"{"type":"reply","time":"1970-01-01T00:00:01.000Z","topic":"__absinthe__:control","status":"error","response":{"errors":[]},"request":"doc"}"#;
+        let gql = r#"{"type":"gql_result","time":"1970-01-01T00:00:01.000Z","line":1,"name":"nosuch","status":"error","errors":[{"message":"no"}]}"#;
+        let r = read("gql { nosuch }\n", &[reply, gql], true, 1);
+        assert_eq!(r.cases.len(), 1);
+        assert_eq!(r.failures.len(), 1);
+        assert_eq!(r.cases[0].name, "line 1: gql { nosuch }");
     }
 }

@@ -102,8 +102,18 @@ pub enum Sub {
     /// Print the man page (roff) to stdout, e.g. `phx-repl man > phx-repl.1`
     Man,
     /// Run script files as tests, each on its own connection, with a summary per file (for CI)
+    #[command(after_help = TEST_AFTER_HELP)]
     Test(TestArgs),
 }
+
+/// What `phx-repl test --help` says after the options.
+const TEST_AFTER_HELP: &str = "\
+Each file runs as `phx-repl URL --json --exit -f FILE`, on a connection of its own. \
+Passed on to it: --timeout, --fail, --bail, -p, -H, --auth-token (in its environment), \
+--origin, --ca-cert, --insecure, --transport, --vsn and --gql-topic.
+
+Exit codes: 0 every file passed; 1 a file failed; 2 no file matched, or one cannot be read; \
+3 no file could connect.";
 
 /// `phx-repl test`: each file runs as `phx-repl URL --json --exit -f FILE`
 /// in a child process. Passed on to every child: `--timeout`, `--fail`,

@@ -238,3 +238,35 @@ fn a_piped_script_with_junit_reports_its_checks_and_its_bad_line() {
         "{xml}"
     );
 }
+
+#[test]
+fn an_f_script_is_its_own_suite_and_a_refused_connection_a_failing_case() {
+    let server = Server::start();
+    let dir = three_files();
+    let script = path(&dir.path().join("a.phx"));
+    let report = dir.path().join("f.xml");
+    Script::new(&server)
+        .args(["-f", &script, "--exit", "--junit"])
+        .arg(&report)
+        .run()
+        .assert_success();
+    let xml = assert_valid_junit(&report);
+    assert!(
+        xml.contains(&format!(
+            "<testsuite name=\"{script}\" tests=\"2\" failures=\"0\" errors=\"0\""
+        )),
+        "{xml}"
+    );
+
+    let port = crate::support::unused_port();
+    Script::with_url(&format!("ws://127.0.0.1:{port}/socket"))
+        .args(["-f", &script, "--exit", "--junit"])
+        .arg(&report)
+        .run()
+        .assert_code(3);
+    let xml = assert_valid_junit(&report);
+    assert!(
+        xml.contains("<testcase name=\"connect\"") && xml.contains("<error type=\"connection\""),
+        "{xml}"
+    );
+}

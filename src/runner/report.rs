@@ -107,9 +107,10 @@ impl Tap {
         self.with(|s, out| s.timeout(e, line, hint, out));
     }
 
-    /// A reply: one with status error is a failing case under `--fail`.
+    /// A reply with status error: a failing case under `--fail`. Other
+    /// events are not kept, so a long run does not grow the buffer.
     pub fn event(&mut self, ev: &Event) {
-        if matches!(ev, Event::Reply(r) if !r.auto) {
+        if self.on.is_some() && matches!(ev, Event::Reply(r) if !r.auto && r.is_error()) {
             self.with(|s, out| s.event(ev, out));
         }
     }

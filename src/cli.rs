@@ -656,6 +656,59 @@ fn parse_timeout(s: &str) -> Result<Duration, String> {
     Ok(d)
 }
 
+impl TestArgs {
+    /// What `suite::run` needs: the flags passed on to each file's run
+    /// written out as they go on its command line.
+    pub fn into_options(self) -> crate::suite::Options {
+        let mut pass: Vec<String> = Vec::new();
+        let mut flag = |name: &str, value: Option<String>| {
+            pass.push(name.to_owned());
+            pass.extend(value);
+        };
+        if self.insecure {
+            flag("--insecure", None);
+        }
+        if let Some(t) = self.timeout {
+            flag("--timeout", Some(t));
+        }
+        for (k, v) in self.params {
+            flag("--param", Some(format!("{k}={v}")));
+        }
+        for (k, v) in self.headers {
+            flag("--header", Some(format!("{k}: {v}")));
+        }
+        if let Some(o) = self.origin {
+            flag("--origin", Some(o));
+        }
+        if let Some(c) = self.ca_cert {
+            flag("--ca-cert", Some(c.display().to_string()));
+        }
+        if let Some(t) = self.transport {
+            let t = match t {
+                Transport::Websocket => "websocket",
+                Transport::Longpoll => "longpoll",
+            };
+            flag("--transport", Some(t.to_owned()));
+        }
+        if let Some(v) = self.vsn {
+            flag("--vsn", Some(v));
+        }
+        if let Some(t) = self.gql_topic {
+            flag("--gql-topic", Some(t));
+        }
+        crate::suite::Options {
+            paths: self.paths,
+            jobs: self.jobs,
+            bail: self.bail,
+            junit: self.junit,
+            json: self.json,
+            fail: self.fail,
+            pass,
+            auth_token: self.auth_token,
+        }
+    }
+}
+
 /// `--timeout` for `test`: checked here, passed on to each file's run as given.
 fn parse_timeout_text(s: &str) -> Result<String, String> {
     parse_timeout(s).map(|_| s.trim().to_owned())
@@ -1052,6 +1105,14 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+        let options = match parse(&["test", "a.phx", "-p", "k=v", "--transport", "longpoll"])
+            .unwrap()
+            .command
+        {
+            Some(Sub::Test(t)) => t.into_options(),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(options.pass, ["--param", "k=v", "--transport", "longpoll"]);
         assert!(parse(&["test"]).is_err());
         assert!(parse(&["test", "a.phx", "--jobs", "0"]).is_err());
         assert!(parse(&["test", "a.phx", "--timeout", "0"]).is_err());

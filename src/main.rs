@@ -174,7 +174,7 @@ fn test(args: cli::TestArgs) -> Result<ExitCode, Fatal> {
             format!("ws://{addr}/socket")
         }
     };
-    match suite::run(&args, &url) {
+    match suite::run(&args.into_options(), &url) {
         Ok(code) => Ok(ExitCode::from(code)),
         Err(e @ suite::Error::Usage(_)) => Err(Fatal::usage(e.to_string())),
         Err(e) => Err(Fatal::failed(e.to_string())),

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::cli::{TestArgs, Transport};
+use super::Options;
 
 /// How every file is run.
 pub struct Plan {
@@ -30,69 +30,36 @@ pub struct FileRun {
 }
 
 impl Plan {
-    /// Runs this executable against `url`, with what `args` passes on.
-    pub fn new(url: &str, args: &TestArgs) -> std::io::Result<Plan> {
-        let mut a: Vec<OsString> = vec![
-            url.into(),
-            "--json".into(),
-            "--exit".into(),
-            "--quiet".into(),
-            "--no-history".into(),
-            "--color".into(),
-            "never".into(),
-        ];
-        let mut flag = |name: &str, value: Option<String>| {
-            a.push(name.into());
-            if let Some(v) = value {
-                a.push(v.into());
-            }
-        };
-        if args.fail {
-            flag("--fail", None);
+    /// Runs this executable against `url`, with what `options` passes on.
+    pub fn new(url: &str, options: &Options) -> std::io::Result<Plan> {
+        let mut args: Vec<OsString> = [
+            url,
+            "--json",
+            "--exit",
+            "--quiet",
+            "--no-history",
+            "--color",
+            "never",
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        if options.fail {
+            args.push("--fail".into());
         }
-        if args.bail {
-            flag("--bail", None);
+        if options.bail {
+            args.push("--bail".into());
         }
-        if args.insecure {
-            flag("--insecure", None);
-        }
-        if let Some(t) = &args.timeout {
-            flag("--timeout", Some(t.clone()));
-        }
-        for (k, v) in &args.params {
-            flag("--param", Some(format!("{k}={v}")));
-        }
-        for (k, v) in &args.headers {
-            flag("--header", Some(format!("{k}: {v}")));
-        }
-        if let Some(o) = &args.origin {
-            flag("--origin", Some(o.clone()));
-        }
-        if let Some(c) = &args.ca_cert {
-            flag("--ca-cert", Some(c.display().to_string()));
-        }
-        if let Some(t) = args.transport {
-            let t = match t {
-                Transport::Websocket => "websocket",
-                Transport::Longpoll => "longpoll",
-            };
-            flag("--transport", Some(t.to_owned()));
-        }
-        if let Some(v) = &args.vsn {
-            flag("--vsn", Some(v.clone()));
-        }
-        if let Some(t) = &args.gql_topic {
-            flag("--gql-topic", Some(t.clone()));
-        }
+        args.extend(options.pass.iter().map(OsString::from));
         // In the environment, not on the command line, where `ps` shows it.
-        let env = args
+        let env = options
             .auth_token
             .iter()
             .map(|t| ("PHX_REPL_AUTH_TOKEN".to_owned(), t.clone()))
             .collect();
         Ok(Plan {
             exe: std::env::current_exe()?,
-            args: a,
+            args,
             env,
         })
     }

@@ -15,13 +15,12 @@ mod child;
 mod files;
 
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 
 use colored::Colorize;
 
-use crate::cli::TestArgs;
 use crate::core::protocol::Vsn;
 use crate::output::junit::{Report, Suite};
 use crate::output::records::{self, Summary, SummaryExpectations, SummaryReplies};
@@ -42,6 +41,24 @@ pub enum Error {
     Failed(String),
 }
 
+/// What `phx-repl test` was asked to do (`cli` builds it from the flags).
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Files, directories and globs.
+    pub paths: Vec<String>,
+    /// `--jobs N`; one after another without it.
+    pub jobs: Option<usize>,
+    pub bail: bool,
+    pub junit: Option<PathBuf>,
+    pub json: bool,
+    pub fail: bool,
+    /// Flags passed on to each file's run as they go on its command
+    /// line (`--timeout`, `0.5`, …); `--fail` and `--bail` come from above.
+    pub pass: Vec<String>,
+    /// Passed on in the child's environment.
+    pub auth_token: Option<String>,
+}
+
 /// Exit code when no file could connect at all.
 const EXIT_NO_CONNECTION: u8 = 3;
 
@@ -53,7 +70,7 @@ struct Script {
 
 /// Runs the files against `url`; the exit code: 0 all passed, 1 one
 /// failed, 3 none could connect.
-pub fn run(args: &TestArgs, url: &str) -> Result<u8, Error> {
+pub fn run(args: &Options, url: &str) -> Result<u8, Error> {
     let scripts = files::collect(&args.paths)?
         .into_iter()
         .map(|p| {
@@ -197,7 +214,7 @@ struct Shown {
 }
 
 impl Shown {
-    fn new(args: &TestArgs) -> Shown {
+    fn new(args: &Options) -> Shown {
         Shown {
             json: args.json,
             style: Style {

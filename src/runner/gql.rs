@@ -379,25 +379,29 @@ impl Runner {
     fn show_result(&mut self, doc: &Doc, response: &Value, failed: bool) {
         let data = response.get("data").filter(|d| !d.is_null());
         let errors = response.get("errors").filter(|e| !e.is_null());
+        let data_text = data.map(Value::to_string);
+        let errors_text = errors.map(Value::to_string).or_else(|| {
+            // `{"error": "Could not parse variables as map"}`.
+            response
+                .get("error")
+                .map(|e| json!([{ "message": e }]).to_string())
+        });
+        let rec = records::GqlResult {
+            line: doc.line,
+            operation: doc.op.kind.as_str(),
+            name: doc.op.name(),
+            status: if failed { "error" } else { "ok" },
+            data: data_text.as_deref().map(Payload::Json),
+            errors: errors_text.as_deref().map(Payload::Json),
+            subscription_id: None,
+            short: None,
+            previous_id: None,
+        };
+        if failed {
+            // An error reply even with status ok: the JUnit report's too.
+            self.report.record(&rec);
+        }
         if self.settings.style.json {
-            let data_text = data.map(Value::to_string);
-            let errors_text = errors.map(Value::to_string).or_else(|| {
-                // `{"error": "Could not parse variables as map"}`.
-                response
-                    .get("error")
-                    .map(|e| json!([{ "message": e }]).to_string())
-            });
-            let rec = records::GqlResult {
-                line: doc.line,
-                operation: doc.op.kind.as_str(),
-                name: doc.op.name(),
-                status: if failed { "error" } else { "ok" },
-                data: data_text.as_deref().map(Payload::Json),
-                errors: errors_text.as_deref().map(Payload::Json),
-                subscription_id: None,
-                short: None,
-                previous_id: None,
-            };
             records::push(&mut self.screen.out, &rec);
             return;
         }

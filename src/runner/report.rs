@@ -107,6 +107,13 @@ impl Tap {
         self.with(|s, out| s.timeout(e, line, hint, out));
     }
 
+    /// A record as it is, e.g. a `gql_result` with errors.
+    pub fn record<R: crate::output::records::Record>(&mut self, record: &R) {
+        if let Some(on) = &mut self.on {
+            crate::output::records::push(&mut on.records, record);
+        }
+    }
+
     /// A reply with status error: a failing case under `--fail`. Other
     /// events are not kept, so a long run does not grow the buffer.
     pub fn event(&mut self, ev: &Event) {

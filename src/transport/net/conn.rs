@@ -366,7 +366,9 @@ impl Conn {
         // without blocking.
         let mut drained = false;
         let mut read_any = false;
-        if !flow.paused() {
+        // A full batch (many clients reading at once) is handed over
+        // before more is read: the rest waits as unread.
+        if !flow.paused() && !flow.full() {
             let mut batch_bytes = 0;
             // One clock reading per batch: a frame's arrival time (a
             // reply's latency) is when we started reading it, at most one
@@ -376,7 +378,7 @@ impl Conn {
             // A packed message costs the batch one unit, any other event
             // `PACKED_SHARE`: packed, it is far smaller and cheaper.
             let mut budget = READ_BATCH * PACKED_SHARE;
-            while budget > 0 {
+            while budget > 0 && !flow.full() {
                 match link.ws.read() {
                     Ok(Message::Close(frame)) => return Err(closed(link, frame)),
                     Ok(msg) => {

@@ -25,6 +25,8 @@ use crate::core::protocol::View;
 /// run out, the network thread stops reading the socket (the server then
 /// sees backpressure) but keeps sending commands and heartbeats.
 pub(super) const BATCHES_IN_FLIGHT: usize = 4;
+/// Events a batch holds before reading stops until it is handed over.
+pub(super) const BATCH_EVENTS: usize = 4096;
 /// The text a new pack has room for.
 const PACK_BYTES: usize = 64 * 1024;
 /// Packs handed back bigger than this are freed, not kept for reuse.
@@ -145,6 +147,13 @@ impl Flow {
         }
     }
 
+    /// The batch holds as many events as one should: with many clients
+    /// each reading its own share, it would otherwise grow with their
+    /// number. Reading stops until it is handed over.
+    pub(super) fn full(&self) -> bool {
+        self.batch.len() >= BATCH_EVENTS
+    }
+
     /// Reading is paused: every slot is taken.
     pub(super) fn paused(&self) -> bool {
         self.paused.is_some()
@@ -259,6 +268,26 @@ impl Flow {
                 handled
             }
             Err(_) => Vec::with_capacity(64),
+        }
+        .into_iter_capped()
+    }
+}
+
+/// A spare batch bigger than this is freed rather than kept.
+const SPARE_BATCH_EVENTS: usize = 4 * BATCH_EVENTS;
+
+trait Capped {
+    fn into_iter_capped(self) -> Self;
+}
+
+impl Capped for Vec<Event> {
+    /// A batch that grew far beyond the usual size goes back to the
+    /// allocator instead of being kept for reuse.
+    fn into_iter_capped(self) -> Self {
+        if self.capacity() > SPARE_BATCH_EVENTS {
+            Vec::with_capacity(64)
+        } else {
+            self
         }
     }
 }

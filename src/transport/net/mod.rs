@@ -350,8 +350,16 @@ impl Net {
             if std::mem::take(&mut c.conn.answered) && c.serving() {
                 self.answered = true;
             }
+            if self.flow.full() {
+                // Handed over now, so the clients after this one read
+                // into a fresh batch (or wait, unread, for a free slot).
+                self.deliver();
+            }
         }
+        // Clients queued meanwhile (a resume during a hand-over above)
+        // stay queued for the next turn.
         due.clear();
+        due.append(&mut self.due);
         self.due = due;
     }
 

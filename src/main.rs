@@ -353,8 +353,11 @@ fn fan_out(
         spawn_signal_thread(set, false, tx.clone())
             .map_err(|e| Fatal::failed(format!("cannot watch for signals: {e}")))?;
     }
-    let base = base(&config, &url, &redactor, false);
+    let mut base = base(&config, &url, &redactor, false);
+    let first = runner::fanout::target_for(&base.target, 0);
+    let template = std::mem::replace(&mut base.target, first);
     let net = start_network(&base, tx)?;
+    base.target = template;
     let out = runner::fanout::Output::new(
         style(&config, false),
         config.verbose,

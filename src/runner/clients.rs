@@ -88,6 +88,8 @@ pub(super) struct Client {
     parked: Option<Peer>,
     /// The `connect` line that opened it, for a recording started later.
     connect_line: Option<String>,
+    /// Closed, and its name given to a newer client.
+    retired: bool,
 }
 
 /// Every client opened in this session, by id (ids are indexes).
@@ -111,6 +113,7 @@ impl Clients {
                 shown_url,
                 parked: None,
                 connect_line: None,
+                retired: false,
             }],
             active: 0,
             current: 0,
@@ -128,14 +131,27 @@ impl Clients {
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.list.iter().map(|c| c.name.as_str())
+        self.list
+            .iter()
+            .filter(|c| !c.retired)
+            .map(|c| c.name.as_str())
     }
 
     pub fn find(&self, name: &str) -> Option<ClientId> {
         self.list
             .iter()
-            .position(|c| c.name == name)
+            .position(|c| c.name == name && !c.retired)
             .map(|i| i as ClientId)
+    }
+
+    /// A closed client gives its name up to a new one.
+    pub fn retire(&mut self, id: ClientId) {
+        self.list[id as usize].retired = true;
+    }
+
+    /// Whether `id` is still listed (not retired).
+    pub fn listed(&self, id: ClientId) -> bool {
+        !self.list[id as usize].retired
     }
 
     /// Adds a client; its id.
@@ -145,6 +161,7 @@ impl Clients {
             shown_url,
             parked: Some(Peer::new()),
             connect_line: self.connect_line.take(),
+            retired: false,
         });
         self.many = true;
         (self.list.len() - 1) as ClientId

@@ -50,14 +50,28 @@ impl Runner {
     /// `connect NAME [URL] [flags]`: a script waits until it is connected
     /// (or could not be).
     pub(super) fn connect(&mut self, c: Connect, n: usize) {
-        if self.clients.find(&c.name).is_some() {
-            let text = format!(
-                "client `{}` is already open; pick another name, or `disconnect {}` first",
-                c.name, c.name
-            );
-            self.error(&text, self.line_label(n));
-            self.mark_failed();
-            return;
+        // About the session, not one client.
+        self.screen.set_tag(None);
+        if let Some(old) = self.clients.find(&c.name) {
+            if old != 0 && self.peer_of(old).link.ended {
+                // Closed (or never connected): its name is free again.
+                self.clients.retire(old);
+            } else {
+                let text = if old == 0 {
+                    format!(
+                        "`{}` is the first client's name; pick another, as in `connect bob`",
+                        c.name
+                    )
+                } else {
+                    format!(
+                        "client `{}` is already open; pick another name, or `disconnect {}` first",
+                        c.name, c.name
+                    )
+                };
+                self.error(&text, self.line_label(n));
+                self.mark_failed();
+                return;
+            }
         }
         let base = &self.settings.base;
         let url = match &c.url {
@@ -115,6 +129,7 @@ impl Runner {
 
     /// `use NAME`.
     pub(super) fn use_client(&mut self, name: &str, n: usize) {
+        self.screen.set_tag(None);
         let Some(id) = self.client_named(Some(name), n) else {
             return;
         };
@@ -130,6 +145,7 @@ impl Runner {
 
     /// `disconnect NAME`.
     pub(super) fn disconnect(&mut self, name: &str, n: usize) {
+        self.screen.set_tag(None);
         let Some(id) = self.client_named(Some(name), n) else {
             return;
         };
@@ -158,7 +174,10 @@ impl Runner {
     /// `clients`.
     pub(super) fn list_clients(&mut self) {
         let width = self.clients.names().map(str::len).max().unwrap_or(0);
-        let ids: Vec<ClientId> = self.client_ids().collect();
+        let ids: Vec<ClientId> = self
+            .client_ids()
+            .filter(|&id| self.clients.listed(id))
+            .collect();
         let mut lines = Vec::new();
         for id in ids {
             let client = self.clients.get(id);

@@ -109,7 +109,11 @@ impl Runner {
 
     pub(super) fn on_deadline(&mut self) {
         match std::mem::replace(&mut self.step, Step::Idle) {
-            Step::Waiting(wait) => self.wait_missed(wait),
+            Step::Waiting(wait) => {
+                // Said as the client that waited.
+                self.enter(wait.client);
+                self.wait_missed(wait);
+            }
             Step::Closing { .. } => self.step = Step::Done,
             Step::Sleeping { .. } => {}
             other => self.step = other,

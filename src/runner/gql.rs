@@ -51,6 +51,9 @@ struct Doc {
     line: Option<usize>,
     /// Subscribing again: the short name it keeps.
     again: Option<String>,
+    /// By `gql resubscribe`: the old subscription is live on the server,
+    /// so it is stopped once the new one is made.
+    manual: bool,
 }
 
 /// A client's GraphQL state.
@@ -131,6 +134,7 @@ impl Runner {
                     variables,
                     line: self.line_label(n),
                     again: None,
+                    manual: false,
                 };
                 self.send_doc(doc, id, n, true);
             }
@@ -222,7 +226,7 @@ impl Runner {
                 self.net
                     .send_to(self.clients.active, ToNet::Request { id: other, request });
             }
-            let text = format!("unsubscribed {} {}", sub.short, sub.call);
+            let text = format!("unsubscribed {} {}", sub.short, label(&sub.name, &sub.call));
             self.info(
                 crate::output::Info::Gql {
                     what: "unsubscribed",
@@ -231,6 +235,19 @@ impl Runner {
                 &text,
             );
         }
+    }
+
+    /// Stops subscription `id` on the server, answering no line.
+    fn stop_on_server(&mut self, id: &str) {
+        let request = Request::Push {
+            topic: self.control(),
+            event: "unsubscribe".to_owned(),
+            payload: json_payload(&json!({ "subscriptionId": id })),
+            cast: false,
+        };
+        let other = self.issue_id();
+        self.net
+            .send_to(self.clients.active, ToNet::Request { id: other, request });
     }
 
     /// Subscribes every active document again; with a line, it waits for
@@ -248,6 +265,7 @@ impl Runner {
                 variables: sub.variables,
                 line: line.and_then(|(_, n)| self.line_label(n)),
                 again: Some(sub.short),
+                manual: line.is_some(),
             };
             match line {
                 Some((id, n)) if i == last => self.send_doc(doc, id, n, true),
@@ -352,7 +370,10 @@ impl Runner {
                 (short, None)
             }
         };
-        let call = doc.op.call();
+        if let (Some(old), true) = (&previous, doc.manual) {
+            self.stop_on_server(old);
+        }
+        let call = label(doc.op.name(), &doc.op.call());
         if self.settings.style.json {
             let rec = records::GqlResult {
                 line: doc.line,
@@ -482,7 +503,12 @@ impl Runner {
         }
         let mut text = String::from("  gql subscriptions:\n");
         for s in &self.peer.gql.subs {
-            text.push_str(&format!("    {} {}  {}\n", s.short, s.call, s.id));
+            text.push_str(&format!(
+                "    {} {}  {}\n",
+                s.short,
+                label(&s.name, &s.call),
+                s.id
+            ));
         }
         self.screen.out.push_str(&text);
     }
@@ -514,6 +540,16 @@ impl Runner {
         }
         let targets = subs.into_iter().map(|s| (s.id, s.key)).collect();
         self.start_data_watch(name, targets, timeout, payload, refute, line);
+    }
+}
+
+/// A subscription as shown: its call, after its NAME when that is an
+/// operation name (`Watch: messageAdded(room: "lobby")`).
+fn label(name: &str, call: &str) -> String {
+    if call.split('(').next() == Some(name) {
+        call.to_owned()
+    } else {
+        format!("{name}: {call}")
     }
 }
 

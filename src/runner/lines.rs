@@ -26,10 +26,19 @@ impl Runner {
         }
         self.mark_line();
         self.report.line(n, line);
+        // A line's errors are its client's, once it is known.
+        self.screen.set_tag(None);
         let Some((client, cmd)) = self.parse(n, line) else {
+            // The prompt waits for its answer to `use`, `connect` and
+            // `disconnect`, even a refusal.
+            self.update_prompt();
             return;
         };
         self.enter(client);
+        let prompt_changes = matches!(
+            cmd,
+            Command::Connect(_) | Command::Use(_) | Command::Disconnect(_)
+        );
         self.checks.tally.commands += 1;
         let id = self.issue_id();
         self.note_line(line, &cmd, id);
@@ -70,6 +79,9 @@ impl Runner {
                 self.queue.clear();
                 self.begin_close();
             }
+        }
+        if prompt_changes {
+            self.update_prompt();
         }
     }
 
@@ -138,8 +150,22 @@ impl Runner {
         // A line that went to another client by `use` says so, so that
         // the replay sends it there too.
         let active = self.clients.active;
+        let session_wide = matches!(
+            cmd,
+            Command::Connect(_)
+                | Command::Use(_)
+                | Command::Clients
+                | Command::Disconnect(_)
+                | Command::Sleep(_)
+                | Command::Help(_)
+                | Command::Display(_)
+                | Command::Record(_)
+                | Command::Mute(_)
+                | Command::Unmute(_)
+                | Command::Quit
+        );
         let named;
-        let typed = if active != 0 && !typed.trim_start().starts_with('@') {
+        let typed = if active != 0 && !session_wide && !typed.trim_start().starts_with('@') {
             named = format!("@{} {}", self.clients.get(active).name, typed.trim_start());
             named.as_str()
         } else {
@@ -150,7 +176,9 @@ impl Runner {
         }
         if let Some(rec) = &mut self.recording.recorder {
             match cmd {
-                Command::Record(_) | Command::Help(_) | Command::Quit => {}
+                // Recorded lines name their client, so `use` is not needed
+                // (and would send the first client's lines elsewhere).
+                Command::Record(_) | Command::Help(_) | Command::Quit | Command::Use(_) => {}
                 Command::Request(Request::Push { cast: false, .. }) => rec.push_line(id, typed),
                 _ => rec.line(typed),
             }
@@ -166,10 +194,15 @@ impl Runner {
         // While reconnecting the network thread holds commands for the
         // next connection; only once it has given up is nothing sent.
         if self.peer.link.ended || !self.net.send_to(self.clients.active, to_net) {
-            self.error(
-                "the connection is closed for good, so nothing was sent; type `quit` and start phx-repl again",
-                self.line_label(n),
-            );
+            let text = if self.clients.active == 0 {
+                "the connection is closed for good, so nothing was sent; type `quit` and start phx-repl again".to_owned()
+            } else {
+                let name = &self.clients.get(self.clients.active).name;
+                format!(
+                    "client `{name}` is closed, so nothing was sent; `connect {name} …` opens it again"
+                )
+            };
+            self.error(&text, self.line_label(n));
             self.mark_failed();
             return;
         }

@@ -233,6 +233,7 @@ pub fn spawn(
                 prompt,
                 ending: false,
                 pending: None,
+                awaiting_prompt: false,
             }
             .run();
         })
@@ -252,12 +253,24 @@ struct Reader {
     ending: bool,
     /// The lines of a command whose JSON payload is still open.
     pending: Option<String>,
+    /// The last line sent changes the prompt: its answer is awaited.
+    awaiting_prompt: bool,
 }
 
 impl Reader {
     /// Reads lines until the runner or the terminal is gone.
     fn run(mut self) {
         loop {
+            // A line that changes the prompt (`use`, `connect`,
+            // `disconnect`) is answered with a new one: wait a moment for
+            // it, so the next line is not typed under the old one.
+            if std::mem::take(&mut self.awaiting_prompt) {
+                match self.prompts.recv_timeout(PROMPT_WAIT) {
+                    Ok(p) => self.prompt = p,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                    Err(RecvTimeoutError::Timeout) => {}
+                }
+            }
             // None left means the runner has ended.
             if !self.ending && !self.newest_prompt() {
                 return;
@@ -350,6 +363,7 @@ impl Reader {
         self.ending = line
             .lines()
             .any(|l| matches!(command::parse_line(l), Ok(Some(Command::Quit))));
+        self.awaiting_prompt = changes_prompt(&line);
         let sent = self.lines.send(Input::Line(line)).is_ok();
         if self.ending {
             sent && self.lines.send(Input::Eof).is_ok()
@@ -357,6 +371,23 @@ impl Reader {
             sent
         }
     }
+}
+
+/// How long the prompt waits for the runner's answer to a line that
+/// changes it: far longer than the runner needs, short enough not to be
+/// felt if it never comes.
+const PROMPT_WAIT: Duration = Duration::from_millis(500);
+
+/// Whether `line` changes which client the prompt names.
+fn changes_prompt(line: &str) -> bool {
+    let line = match crate::lang::clients::split_client(line) {
+        Ok((_, rest)) => rest,
+        Err(_) => return false,
+    };
+    matches!(
+        line.split_whitespace().next(),
+        Some("use" | "connect" | "disconnect")
+    )
 }
 
 /// Saves history to a file created with mode 0600 (lines may hold tokens).

@@ -40,6 +40,9 @@ pub struct Recorder {
     /// Text held back behind a push whose fate is not known yet: empty
     /// unless such a push was recorded.
     held: VecDeque<Chunk>,
+    /// `@NAME ` of the client whose answers are being written, or empty
+    /// for the first client.
+    who: String,
 }
 
 /// A piece of held-back text.
@@ -80,6 +83,7 @@ impl Recorder {
             failed: false,
             redactor: Redactor::default(),
             held: VecDeque::new(),
+            who: String::new(),
         };
         let mut started = String::new();
         rfc3339(SystemTime::now(), &mut started);
@@ -151,7 +155,7 @@ impl Recorder {
     /// `response`: its `# expect` goes under its own line and what came
     /// back before the reply, ahead of any line typed since.
     pub fn push_answered(&mut self, ref_: &str, status: Option<&str>, response: &str) {
-        let expect = expect_line(status, response);
+        let expect = expect_line(&self.who, status, response);
         let at = self
             .held
             .iter()
@@ -215,6 +219,13 @@ impl Recorder {
         self.flush()
     }
 
+    /// What came back from now on is client `name`'s (`None`: the first
+    /// client's): its `# expect` and `# wait` lines say `@name`, so they
+    /// check that client when uncommented.
+    pub fn set_client(&mut self, name: Option<&str>) {
+        self.who = name.map(|n| format!("@{n} ")).unwrap_or_default();
+    }
+
     /// Hides `value` from now on (see `Redactor::learn`).
     pub fn learn_secret(&mut self, value: &str) {
         self.redactor.learn(value);
@@ -231,14 +242,15 @@ impl Recorder {
 
     /// A reply to one of our requests, as the `expect` that would pass.
     pub fn reply(&mut self, status: Option<&str>, response: &str) {
-        let line = expect_line(status, response);
+        let line = expect_line(&self.who, status, response);
         self.write(&line);
     }
 
     /// A message, as the `wait` that would match it.
     pub fn message(&mut self, topic: &str, event: &str, payload: &str) {
         let line = format!(
-            "# wait {} {} {}\n",
+            "# {}wait {} {} {}\n",
+            self.who,
             word(topic),
             word(event),
             one_line(payload)
@@ -289,9 +301,9 @@ impl Drop for Recorder {
 }
 
 /// The `# expect` comment for a reply.
-fn expect_line(status: Option<&str>, response: &str) -> String {
+fn expect_line(who: &str, status: Option<&str>, response: &str) -> String {
     let status = status.unwrap_or("(no status)");
-    format!("# expect {status} {}\n", one_line(response))
+    format!("# {who}expect {status} {}\n", one_line(response))
 }
 
 /// A typed `push`/`send` line with `cast` as its command word.

@@ -119,6 +119,11 @@ impl Runner {
         let Some(rec) = &mut self.recording.recorder else {
             return;
         };
+        // Refs repeat across clients: the recorder knows them by both.
+        let active = self.clients.active;
+        let who = (active != 0).then(|| self.clients.get(active).name.as_str());
+        rec.set_client(who);
+        let q = |r: &str| format!("{active}:{r}");
         match ev {
             Event::Sent {
                 id: Some(id),
@@ -126,7 +131,7 @@ impl Runner {
                 ..
             } => {
                 if let Some(r) = &frame.ref_ {
-                    rec.push_sent(*id, r);
+                    rec.push_sent(*id, &q(r));
                 }
             }
             Event::Reply(r) if !r.auto => {
@@ -134,7 +139,7 @@ impl Runner {
                 // as an `expect` it would check the wrong request.
                 if let (true, Some(request)) = (r.late, &r.request) {
                     if let Some(ref_) = &r.frame.ref_ {
-                        rec.push_ended(ref_, false);
+                        rec.push_ended(&q(ref_), false);
                     }
                     rec.note(&format!(
                         "late reply to {request} on {}: {} {}",
@@ -147,7 +152,7 @@ impl Runner {
                     // since (at the prompt, commands do not wait).
                     match &r.frame.ref_ {
                         Some(ref_) => {
-                            rec.push_answered(ref_, r.status.as_deref(), &r.response.to_json())
+                            rec.push_answered(&q(ref_), r.status.as_deref(), &r.response.to_json())
                         }
                         None => rec.reply(r.status.as_deref(), &r.response.to_json()),
                     }
@@ -159,14 +164,14 @@ impl Runner {
                 rec.message(&m.frame.topic, &m.frame.event, &m.frame.payload.to_json());
             }
             Event::TimedOut(e) if !e.auto => {
-                rec.push_ended(&e.ref_, true);
+                rec.push_ended(&q(&e.ref_), true);
                 rec.note(&format!(
                     "no reply to {} on {} (timed out; recorded as `cast`)",
                     e.event, e.topic
                 ));
             }
             Event::Unanswered(u) => {
-                rec.push_ended(&u.ref_, false);
+                rec.push_ended(&q(&u.ref_), false);
                 rec.note(&format!(
                     "no reply to {} on {} ({})",
                     u.event, u.topic, u.because

@@ -39,6 +39,13 @@ impl Runner {
         };
         match found {
             Ok(value) => {
+                if crate::core::endpoint::is_secret_key(&name) {
+                    // `let API_TOKEN = …`: hidden like a secret param.
+                    self.screen.learn_secret(&value);
+                    if let Some(rec) = &mut self.recording.recorder {
+                        rec.learn_secret(&value);
+                    }
+                }
                 let mut s = std::mem::take(&mut self.screen.out);
                 self.settings
                     .style

@@ -131,10 +131,11 @@ pub fn script(text: &str) -> Result<Vec<Line>, String> {
                 | Command::Expect { .. }
                 | Command::Quit,
             ))
-            | Ok(None)
-            // Reported by each copy when it runs the line.
-            | Err(_) => false,
+            | Ok(None) => false,
             Ok(Some(_)) => true,
+            // Every copy would fail it the same way: said before anything
+            // connects.
+            Err(e) => return Err(format!("line {}: {e}", l.n)),
         };
         if refused || first.starts_with('@') {
             return Err(format!(
@@ -145,6 +146,27 @@ pub fn script(text: &str) -> Result<Vec<Line>, String> {
         }
     }
     Ok(lines)
+}
+
+/// Client `id`'s copy of `base`: `${N}` and `${CLIENT}` in its URL (as
+/// given with `-p 'user=u${N}'`) and headers become its own.
+pub fn target_for(base: &Target, id: ClientId) -> Target {
+    let n = (id + 1).to_string();
+    let name = format!("c{n}");
+    let swap = |s: &str| {
+        s.replace("${N}", &n)
+            .replace("${CLIENT}", &name)
+            .replace("%24%7BN%7D", &n)
+            .replace("%24%7BCLIENT%7D", &name)
+    };
+    let mut t = base.clone();
+    if let Ok(url) = url::Url::parse(&swap(base.url.as_str())) {
+        t.url = url;
+    }
+    for (_, v) in &mut t.headers {
+        *v = swap(v);
+    }
+    t
 }
 
 /// The fan-out loop.
@@ -229,10 +251,15 @@ impl FanOut {
             }
             self.progress(false);
             self.out.flush();
-            let deadline = [closing, self.next_open(), self.next_deadline()]
-                .into_iter()
-                .flatten()
-                .min();
+            let deadline = [
+                closing,
+                self.next_open(),
+                self.next_deadline(),
+                self.next_progress(),
+            ]
+            .into_iter()
+            .flatten()
+            .min();
             let Ok(input) = super::next_input(&self.rx, deadline) else {
                 break;
             };
@@ -352,9 +379,23 @@ impl FanOut {
         }
     }
 
+    /// Whether the progress line is drawn: stderr is a terminal, and
+    /// nothing else prints per line.
+    fn shows_progress(&self) -> bool {
+        !self.settings.quiet && !self.out.verbose() && io::stderr().is_terminal()
+    }
+
+    /// When the progress line is next redrawn, so it moves on while every
+    /// client sleeps or waits.
+    fn next_progress(&self) -> Option<Instant> {
+        self.shows_progress()
+            .then(|| self.last_progress.map(|t| t + PROGRESS_EVERY))
+            .flatten()
+    }
+
     /// The progress line on stderr, when it is a terminal.
     fn progress(&mut self, last: bool) {
-        if self.settings.quiet || !io::stderr().is_terminal() || self.out.verbose() {
+        if !self.shows_progress() {
             return;
         }
         let now = Instant::now();

@@ -90,13 +90,26 @@ impl Output {
         !self.style.json && self.shown > SHOWN_FAILURES
     }
 
+    /// Where a failure goes: stderr for people, the one record stream
+    /// (in order) for `--json`.
+    fn failures(&mut self) -> &mut String {
+        if self.style.json {
+            &mut self.out
+        } else {
+            &mut self.err
+        }
+    }
+
     pub fn error(&mut self, copy: &Copy, message: &str, line: Option<usize>) {
         if self.failing() {
             return;
         }
-        let from = self.err.len();
-        self.style.error(message, line, &mut self.err);
-        self.tag(copy).apply(&mut self.err, from);
+        let tag = self.tag(copy);
+        let style = self.style;
+        let buf = self.failures();
+        let from = buf.len();
+        style.error(message, line, buf);
+        tag.apply(buf, from);
     }
 
     pub fn expectation(&mut self, copy: &Copy, e: &Expectation<'_>) {
@@ -111,9 +124,12 @@ impl Output {
         if self.failing() {
             return;
         }
-        let from = self.err.len();
-        self.style.expectation(e, &mut self.err);
-        self.tag(copy).apply(&mut self.err, from);
+        let tag = self.tag(copy);
+        let style = self.style;
+        let buf = self.failures();
+        let from = buf.len();
+        style.expectation(e, buf);
+        tag.apply(buf, from);
     }
 
     pub(in crate::runner) fn wait_passed(&mut self, copy: &Copy, wait: &Wait, payload: &str) {
@@ -153,10 +169,6 @@ impl Output {
     /// Writes what is held: failures to stderr for people (in JSON they
     /// are records in the one stream), the rest to stdout.
     pub fn flush(&mut self) {
-        if self.style.json && !self.err.is_empty() {
-            let err = std::mem::take(&mut self.err);
-            self.out.push_str(&err);
-        }
         if !self.out.is_empty() {
             let text = self.redactor.scrub(&self.out);
             let mut o = io::stdout().lock();

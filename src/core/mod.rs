@@ -4,6 +4,7 @@
 pub mod channel;
 pub mod endpoint;
 pub mod event;
+pub mod live;
 pub mod packed;
 pub mod presence;
 pub mod protocol;

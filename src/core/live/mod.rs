@@ -1,0 +1,28 @@
+//! A LiveView's rendered tree, pure: the `rendered` tree of a join reply,
+//! the diffs merged into it, the HTML and text it stands for, and a readable
+//! account of what each diff changed (docs/PROTOCOL.md §10).
+//!
+//! - [`tree`]: the tree type, parsing a join's `rendered`, merging a diff the
+//!   way the official JS client does, for both the LiveView 0.20 format
+//!   (comprehensions with `d`) and the 1.1 one (template tables `p`, keyed
+//!   comprehensions `k`/`kc`).
+//! - [`html`]: the HTML of the tree (the server's dead render, or the
+//!   browser's view with `data-phx-component` on components) and its
+//!   visible text.
+//! - [`change`]: one printable line per region a diff changed.
+//!
+//! No I/O, no clock, no colour. Hostile input gives a [`TreeError`], never a
+//! panic.
+
+pub mod change;
+pub mod html;
+pub mod tree;
+
+#[cfg(test)]
+mod frames;
+#[cfg(test)]
+mod tests;
+
+pub use change::{Change, ChangeKind, Step};
+pub use html::{HtmlMode, text_of};
+pub use tree::{Dyn, List, Node, PushEvent, Rendered, TreeError, Update};

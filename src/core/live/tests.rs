@@ -1,0 +1,441 @@
+//! Tests of the LiveView tree: the recorded 0.20 and 1.1 frames replayed
+//! against their own dead renders, the shapes rendered.js documents (keyed
+//! moves, templates, shared component statics), errors, and garbled input
+//! that must never panic.
+
+use serde_json::{Value, json};
+
+use super::frames::{DEAD_V11, DEAD_V020, V11, V020};
+use super::*;
+
+/// Whitespace runs as single spaces, as the transcript squeezes them.
+fn squeeze(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The `rendered` of a join reply or the `diff` of an event reply or push;
+/// `None` for a reply with neither.
+fn tree_of(frame: &str) -> Option<Value> {
+    let v: Value = serde_json::from_str(frame).unwrap();
+    let payload = &v[4];
+    match v[3].as_str().unwrap() {
+        "diff" => Some(payload.clone()),
+        "phx_reply" => {
+            let resp = &payload["response"];
+            resp.get("rendered").or(resp.get("diff")).cloned()
+        }
+        other => panic!("unexpected event {other}"),
+    }
+}
+
+/// Joins with the first frame and merges the rest, returning the tree and
+/// each step's text and change lines.
+fn replay(frames: &[&str]) -> (Rendered, Vec<(String, Vec<String>)>) {
+    let (mut r, _) = Rendered::join(&tree_of(frames[0]).unwrap()).unwrap();
+    let mut steps = vec![(r.text(), Vec::new())];
+    for f in &frames[1..] {
+        let lines = match tree_of(f) {
+            Some(diff) => {
+                let u = r.merge(&diff).unwrap();
+                u.changes.iter().map(ToString::to_string).collect()
+            }
+            None => Vec::new(),
+        };
+        steps.push((r.text(), lines));
+    }
+    (r, steps)
+}
+
+#[test]
+fn join_renders_the_dead_render_in_both_versions() {
+    for (frames, dead) in [(V020, DEAD_V020), (V11, DEAD_V11)] {
+        let (r, u) = Rendered::join(&tree_of(frames[0]).unwrap()).unwrap();
+        assert_eq!(squeeze(&r.dead_html()), dead);
+        // No components on this page, so the browser's view is the same.
+        assert_eq!(r.to_html(), r.dead_html());
+        assert!(u.changes.is_empty() && u.events.is_empty() && u.title.is_none());
+        assert_eq!(
+            r.text(),
+            "Count: 0 Ticks: 0 +1 -1 Set count 0",
+            "the visible text of the page"
+        );
+    }
+}
+
+#[test]
+fn v020_events_and_ticks() {
+    let (r, steps) = replay(V020);
+    let texts: Vec<&str> = steps.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Count: 0 Ticks: 0 +1 -1 Set count 0",
+            "Count: 1 Ticks: 0 +1 -1 Set count 1 count 0",
+            "Count: 2 Ticks: 0 +1 -1 Set count 2 count 1 count 0",
+            "Count: 1 Ticks: 0 +1 -1 Set count 1 count 2 count 1",
+            "Count: 42 Ticks: 0 +1 -1 Set count 42 count 1 count 2",
+            "Count: 42 Ticks: 0 +1 -1 Set count 42 count 1 count 2",
+            "Count: 42 Ticks: 1 +1 -1 Set count 42 count 1 count 2",
+            "Count: 42 Ticks: 2 +1 -1 Set count 42 count 1 count 2",
+        ]
+    );
+    assert_eq!(
+        steps[1].1,
+        [
+            r#"~ 0 "0" → "1""#,
+            r#"~ 2 "value=\"0\"" → "value=\"1\"""#,
+            r#"+ 3[0] "count 1""#,
+        ]
+    );
+    assert_eq!(steps[6].1, [r#"~ 1 "0" → "1""#]);
+    assert!(steps[5].1.is_empty(), "an empty reply changes nothing");
+    assert!(
+        r.dead_html()
+            .contains(r#"<input type="text" name="value" value="42">"#)
+    );
+}
+
+#[test]
+fn v11_keyed_events_and_ticks() {
+    let (_, steps) = replay(V11);
+    let texts: Vec<&str> = steps.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "Count: 0 Ticks: 0 +1 -1 Set count 0",
+            "Count: 1 Ticks: 0 +1 -1 Set count 1 count 0",
+            "Count: 2 Ticks: 0 +1 -1 Set count 2 count 1 count 0",
+            "Count: 42 Ticks: 0 +1 -1 Set count 42 count 2 count 1",
+            "Count: 42 Ticks: 0 +1 -1 Set count 42 count 2 count 1",
+            "Count: 42 Ticks: 1 +1 -1 Set count 42 count 2 count 1",
+            "Count: 42 Ticks: 2 +1 -1 Set count 42 count 2 count 1",
+        ]
+    );
+    // Every position is named from 0 to the end, so the rows compare as a
+    // window: one row added at the top.
+    assert_eq!(steps[2].1[2], r#"+ 3[0] "count 2""#);
+    assert_eq!(
+        steps[3].1,
+        [
+            r#"~ 0 "2" → "42""#,
+            r#"~ 2 "value=\"2\"" → "value=\"42\"""#,
+            r#"+ 3[0] "count 42""#,
+            r#"- 3[2] "count 0""#,
+        ]
+    );
+}
+
+/// The 1.1 tree after the same events renders what the 0.20 one does.
+#[test]
+fn both_formats_agree() {
+    let (a, _) = replay(&[V020[0], V020[1], V020[2]]);
+    let (b, _) = replay(&[V11[0], V11[1], V11[2]]);
+    assert_eq!(a.dead_html(), b.dead_html());
+}
+
+fn keyed_list() -> Rendered {
+    let (r, _) = Rendered::join(&json!({
+        "0": {"k": {"0": {"0": "first", "1": "unchanged"},
+                    "1": {"0": "second", "1": "old"}, "kc": 2},
+              "s": ["<li>", " ", "</li>"]},
+        "s": ["<ul>", "</ul>"]
+    }))
+    .unwrap();
+    r
+}
+
+#[test]
+fn keyed_moves_read_old_positions() {
+    let mut r = keyed_list();
+    let u = r
+        .merge(&json!({"0": {"k": {"0": [1, {"1": "updated"}], "1": 0, "kc": 2, "km": true}}}))
+        .unwrap();
+    assert_eq!(
+        r.dead_html(),
+        "<ul><li>second updated</li><li>first unchanged</li></ul>"
+    );
+    let lines: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [r#"+ 0[0] "second updated""#, r#"- 0[1] "second old""#,]
+    );
+}
+
+#[test]
+fn keyed_count_drops_and_in_place_changes() {
+    let mut r = keyed_list();
+    let u = r.merge(&json!({"0": {"k": {"kc": 1}}})).unwrap();
+    assert_eq!(r.dead_html(), "<ul><li>first unchanged</li></ul>");
+    assert_eq!(u.changes[0].to_string(), r#"- 0[1] "second old""#);
+    // A change to one entry, far from the end, is reported for that entry.
+    let mut r = keyed_list();
+    r.merge(&json!({"0": {"k": {"0": {"0": "1st"}, "kc": 3, "2": {"0": "c", "1": "d"}}}}))
+        .map(|_| ())
+        .unwrap();
+    assert_eq!(
+        r.dead_html(),
+        "<ul><li>1st unchanged</li><li>second old</li><li>c d</li></ul>"
+    );
+}
+
+#[test]
+fn keyed_diff_touches_only_what_it_names() {
+    let entries: serde_json::Map<String, Value> = (0..10_000)
+        .map(|i| (i.to_string(), json!({"0": i.to_string()})))
+        .chain([("kc".to_string(), json!(10_000))])
+        .collect();
+    let (mut r, _) =
+        Rendered::join(&json!({"0": {"k": entries, "s": ["<p>", "</p>"]}, "s": ["", ""]})).unwrap();
+    let u = r
+        .merge(&json!({"0": {"k": {"5000": {"0": "changed"}, "kc": 10_000}}}))
+        .unwrap();
+    let lines: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(lines, [r#"~ 0[5000] "5000" → "changed""#]);
+    assert!(
+        r.dead_html()
+            .contains("<p>4999</p><p>changed</p><p>5001</p>")
+    );
+}
+
+#[test]
+fn templates_resolve_integer_statics_at_any_level() {
+    // An empty list renders as "" at the join; its statics come in a
+    // diff-level "p" with the first rows (LiveView 1.1).
+    let (mut r, _) = Rendered::join(&json!({
+        "0": "", "1": {"0": "x", "s": 0},
+        "p": {"0": ["<b>", "</b>"], "1": ["<main>", "", "</main>"]}, "s": 1
+    }))
+    .unwrap();
+    assert_eq!(r.dead_html(), "<main><b>x</b></main>");
+    let u = r
+        .merge(&json!({
+            "0": {"k": {"0": {"0": {"0": "a", "s": 1}}, "kc": 1}, "s": 0},
+            "p": {"0": ["<li>", "</li>"], "1": ["<i>", "</i>"]}
+        }))
+        .unwrap();
+    assert_eq!(r.dead_html(), "<main><li><i>a</i></li><b>x</b></main>");
+    assert_eq!(u.changes[0].to_string(), r#"~ 0 "" → "a""#);
+    // A later diff without a table keeps the resolved statics.
+    r.merge(&json!({"0": {"k": {"0": {"0": {"0": "b"}}, "kc": 1}}}))
+        .unwrap();
+    assert_eq!(r.dead_html(), "<main><li><i>b</i></li><b>x</b></main>");
+}
+
+#[test]
+fn v020_comprehension_templates_are_kept_for_later_rows() {
+    let (mut r, _) = Rendered::join(&json!({
+        "0": {"d": [[{"0": "a", "s": 0}]], "p": {"0": ["<i>", "</i>"]}, "s": ["<li>", "</li>"]},
+        "s": ["<ul>", "</ul>"]
+    }))
+    .unwrap();
+    assert_eq!(r.dead_html(), "<ul><li><i>a</i></li></ul>");
+    r.merge(&json!({"0": {"d": [[{"0": "b", "s": 0}], [{"0": "c", "s": 0}]]}}))
+        .unwrap();
+    assert_eq!(r.dead_html(), "<ul><li><i>b</i></li><li><i>c</i></li></ul>");
+}
+
+#[test]
+fn components_share_statics_and_get_their_attribute() {
+    let (mut r, _) = Rendered::join(&json!({
+        "0": 1, "1": 2,
+        "c": {
+            "1": {"0": "one", "s": ["<div class=\"c\">", "</div>"]},
+            "2": {"0": "two", "s": 1}
+        },
+        "s": ["<main>", "", "</main>"]
+    }))
+    .unwrap();
+    assert_eq!(
+        r.dead_html(),
+        r#"<main><div class="c">one</div><div class="c">two</div></main>"#
+    );
+    assert_eq!(
+        r.to_html(),
+        r#"<main><div data-phx-component="1" class="c">one</div><div data-phx-component="2" class="c">two</div></main>"#
+    );
+    // A new component sharing an old one's statics (negative cid), and an
+    // old component changed in place.
+    let u = r
+        .merge(&json!({
+            "1": 3,
+            "c": {"3": {"0": "three", "s": -1}, "1": {"0": "uno"}}
+        }))
+        .unwrap();
+    assert_eq!(
+        r.dead_html(),
+        r#"<main><div class="c">uno</div><div class="c">three</div></main>"#
+    );
+    let lines: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        lines,
+        [
+            r#"~ 1 "two" → "three""#,
+            r#"~ c1.0 "one" → "uno""#,
+            r#"+ c3 "three""#
+        ]
+    );
+}
+
+#[test]
+fn title_events_and_reply_are_taken_off_the_top() {
+    let mut r = keyed_list();
+    let u = r
+        .merge(&json!({"t": "New", "e": [["highlight", {"id": 1}]], "r": {"ok": true}}))
+        .unwrap();
+    assert_eq!(u.title.as_deref(), Some("New"));
+    assert_eq!(r.title(), Some("New"));
+    assert_eq!(
+        u.events,
+        [PushEvent {
+            name: "highlight".into(),
+            payload: json!({"id": 1})
+        }]
+    );
+    assert_eq!(u.reply, Some(json!({"ok": true})));
+    // At the join a bare 1 under "r" marks the template's single root.
+    let (_, u) = Rendered::join(&json!({"r": 1, "s": ["<p>x</p>"]})).unwrap();
+    assert_eq!(u.reply, None);
+}
+
+#[test]
+fn bad_trees_are_errors() {
+    let err = |v: Value| Rendered::join(&v).unwrap_err();
+    assert!(matches!(
+        err(json!({"0": {"0": "x", "s": 3}, "s": ["", ""]})),
+        TreeError::MissingTemplate { index: 3, .. }
+    ));
+    assert!(matches!(
+        err(json!({"0": "x"})),
+        TreeError::MissingStatics { .. }
+    ));
+    assert!(matches!(
+        err(json!({"s": ["a", "b"]})),
+        TreeError::MissingDynamic { index: 0, .. }
+    ));
+    assert!(matches!(
+        err(json!({"0": {"k": {"kc": 2, "0": {}}, "s": ["x"]}, "s": ["", ""]})),
+        TreeError::MissingEntry { index: 1, .. }
+    ));
+    assert!(matches!(
+        err(json!({"0": 5, "c": {"5": {"s": 9}}, "s": ["", ""]})),
+        TreeError::MissingComponent { cid: 9, .. }
+    ));
+    assert!(matches!(
+        err(json!({"0": 1, "c": {"1": {"s": 2}, "2": {"s": 1}}, "s": ["", ""]})),
+        TreeError::Malformed { .. }
+    ));
+    let mut r = keyed_list();
+    let e = r
+        .merge(&json!({"0": {"k": {"0": 7, "kc": 2}}}))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "LiveView tree at 0: entry 0 moves from 7, not an old entry"
+    );
+    let e = r.merge(&json!({"9": "x"})).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "LiveView tree at root: dynamic 9 does not exist (the part has 1)"
+    );
+    assert!(matches!(
+        r.merge(&json!([1])).unwrap_err(),
+        TreeError::Shape { .. }
+    ));
+}
+
+#[test]
+fn text_of_decodes_and_hides() {
+    assert_eq!(
+        text_of(
+            "<p>a &amp; b&nbsp;&lt;c&gt; &#65;&#x42; &bogus; &</p><script>x<y</script><b>d</b>e"
+        ),
+        "a & b <c> AB &bogus; & de"
+    );
+    assert_eq!(text_of("<li>one</li><li>two</li>"), "one two");
+    assert_eq!(
+        text_of("<a title=\"x>y\">link</a><!-- hidden -->!"),
+        "link!"
+    );
+    assert_eq!(text_of("1 < 2"), "1 < 2");
+}
+
+/// A small deterministic generator (xorshift), so the fuzz test needs no
+/// dependency and fails the same way every run.
+struct Gen(u64);
+
+impl Gen {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn pick<'a>(&mut self, xs: &[&'a str]) -> &'a str {
+        xs[(self.next() % xs.len() as u64) as usize]
+    }
+
+    fn value(&mut self, depth: u32) -> Value {
+        let keys = [
+            "0", "1", "2", "s", "d", "k", "kc", "km", "p", "c", "r", "t", "e", "-1",
+        ];
+        match self.next() % if depth > 4 { 5 } else { 8 } {
+            0 => Value::Null,
+            1 => json!(self.next() % 4),
+            2 => json!(-((self.next() % 3) as i64)),
+            3 => json!(self.pick(&["", "<p>", "a", "</p>"])),
+            4 => json!(self.next().is_multiple_of(2)),
+            5 | 6 => {
+                let n = self.next() % 5;
+                let mut m = serde_json::Map::new();
+                for _ in 0..n {
+                    let k = self.pick(&keys).to_string();
+                    m.insert(k, self.value(depth + 1));
+                }
+                Value::Object(m)
+            }
+            _ => {
+                let n = self.next() % 4;
+                Value::Array((0..n).map(|_| self.value(depth + 1)).collect())
+            }
+        }
+    }
+}
+
+#[test]
+fn garbled_input_never_panics() {
+    let mut g = Gen(0x9e37_79b9_7f4a_7c15);
+    let base = tree_of(V11[0]).unwrap();
+    for _ in 0..8_000 {
+        let v = g.value(0);
+        if let Ok((r, _)) = Rendered::join(&v) {
+            let _ = (r.to_html(), r.text());
+        }
+        let (mut r, _) = Rendered::join(&base).unwrap();
+        for _ in 0..3 {
+            let d = g.value(0);
+            if let Ok(u) = r.merge(&d) {
+                let _ = u.changes.iter().map(ToString::to_string).count();
+            }
+            let _ = (r.to_html(), r.text());
+        }
+    }
+    // Garbled text: cut-off and bit-flipped frames.
+    for f in V020.iter().chain(V11) {
+        for cut in (0..f.len()).step_by(7) {
+            if let Ok(v) = serde_json::from_str::<Value>(&f[..cut]) {
+                let _ = Rendered::join(&v);
+            }
+        }
+    }
+    for _ in 0..2_000 {
+        let mut bytes = V11[0].as_bytes().to_vec();
+        let at = (g.next() % bytes.len() as u64) as usize;
+        bytes[at] = b"{}[]\",:0123"[(g.next() % 11) as usize];
+        if let Ok(v) = serde_json::from_slice::<Value>(&bytes)
+            && let Ok((r, _)) = Rendered::join(&v["4"]["response"]["rendered"])
+        {
+            let _ = r.text();
+        }
+    }
+}

@@ -9,12 +9,14 @@
 //! - [`html`]: the HTML of the tree (the server's dead render, or the
 //!   browser's view with `data-phx-component` on components) and its
 //!   visible text.
+//! - `component`: the components of a diff (`"c"`) and their shared statics.
 //! - [`change`]: one printable line per region a diff changed.
 //!
 //! No I/O, no clock, no colour. Hostile input gives a [`TreeError`], never a
 //! panic.
 
 pub mod change;
+mod component;
 pub mod html;
 pub mod tree;
 

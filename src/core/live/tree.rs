@@ -28,6 +28,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use super::change::{Change, Recorder, Step, path_string};
+use super::component::merge_components;
 use super::html::{HtmlMode, render_dyn, render_node, render_row};
 
 /// One statics list, shared between the rows of a comprehension, the users
@@ -35,11 +36,7 @@ use super::html::{HtmlMode, render_dyn, render_node, render_row};
 pub type Statics = Arc<[String]>;
 
 /// A template table (`"p"`): statics by index.
-type Templates = BTreeMap<u64, Statics>;
-
-/// The deepest chain of components sharing statics that is followed before
-/// the diff is called malformed.
-const MAX_SHARE_CHAIN: usize = 256;
+pub(crate) type Templates = BTreeMap<u64, Statics>;
 
 /// A dynamic part: what sits between two statics.
 #[derive(Debug, Clone, PartialEq)]
@@ -132,7 +129,7 @@ pub enum TreeError {
     Malformed { at: String, what: String },
 }
 
-type Result<T> = std::result::Result<T, TreeError>;
+pub(crate) type Result<T> = std::result::Result<T, TreeError>;
 
 /// The rendered state of one LiveView: its tree, its components and its
 /// title.
@@ -147,16 +144,16 @@ pub struct Rendered {
 /// were before this diff (for rendering "before" text), and the recorder
 /// that tracks the path and what changed.
 pub(crate) struct Cx<'a> {
-    comps: &'a BTreeMap<i64, Node>,
+    pub(crate) comps: &'a BTreeMap<i64, Node>,
     pub(crate) rec: Recorder,
 }
 
 impl Cx<'_> {
-    fn at(&self) -> String {
+    pub(crate) fn at(&self) -> String {
         path_string(&self.rec.path)
     }
 
-    fn shape(&self, expected: &'static str, got: &Value) -> TreeError {
+    pub(crate) fn shape(&self, expected: &'static str, got: &Value) -> TreeError {
         TreeError::Shape {
             at: self.at(),
             expected,
@@ -164,7 +161,7 @@ impl Cx<'_> {
         }
     }
 
-    fn malformed(&self, what: impl Into<String>) -> TreeError {
+    pub(crate) fn malformed(&self, what: impl Into<String>) -> TreeError {
         TreeError::Malformed {
             at: self.at(),
             what: what.into(),
@@ -388,7 +385,11 @@ fn parse_dyn(v: &Value, scope: Option<&Templates>, cx: &mut Cx) -> Result<Dyn> {
 }
 
 /// A tree with its statics. Its own `"p"` (1.1) applies to it and below.
-fn parse_node(m: &Map<String, Value>, scope: Option<&Templates>, cx: &mut Cx) -> Result<Node> {
+pub(crate) fn parse_node(
+    m: &Map<String, Value>,
+    scope: Option<&Templates>,
+    cx: &mut Cx,
+) -> Result<Node> {
     let own = templates_of(m, cx)?;
     let scope = own.as_ref().or(scope);
     let s = m
@@ -749,119 +750,5 @@ fn record_keyed(list: &List, entries: &[(usize, Entry)], count: usize, cx: &mut 
             .collect();
         at.extend((count..old_len).map(|i| (i, Some(row(i)))));
         cx.rec.rows_at(at);
-    }
-}
-
-/// The components of a diff (`"c"`), resolved against the old ones as
-/// rendered.js `cachedFindComponent` does: `"s"` may be the cid of a
-/// component in this diff (positive) or of an old one (negative) whose tree
-/// this one starts from.
-fn merge_components(c: &Map<String, Value>, cx: &mut Cx) -> Result<BTreeMap<i64, Node>> {
-    let mut diffs: BTreeMap<i64, &Map<String, Value>> = BTreeMap::new();
-    for (key, v) in c {
-        let cid = key
-            .parse::<i64>()
-            .map_err(|_| cx.malformed(format!("component key {key:?} is not a cid")))?;
-        match v {
-            Value::Object(m) => {
-                diffs.insert(cid, m);
-            }
-            other => {
-                cx.rec.path.push(Step::Comp(cid));
-                let err = cx.shape("a component as an object", other);
-                cx.rec.path.pop();
-                return Err(err);
-            }
-        }
-    }
-    let mut done = BTreeMap::new();
-    for &cid in diffs.keys() {
-        let mut chain = Vec::new();
-        resolve_component(cid, &diffs, &mut done, &mut chain, cx)?;
-    }
-    Ok(done)
-}
-
-fn resolve_component(
-    cid: i64,
-    diffs: &BTreeMap<i64, &Map<String, Value>>,
-    done: &mut BTreeMap<i64, Node>,
-    chain: &mut Vec<i64>,
-    cx: &mut Cx,
-) -> Result<()> {
-    if done.contains_key(&cid) {
-        return Ok(());
-    }
-    if chain.contains(&cid) || chain.len() > MAX_SHARE_CHAIN {
-        return Err(cx.malformed(format!("components share statics in a cycle at {cid}")));
-    }
-    chain.push(cid);
-    let m = diffs[&cid];
-    let saved = std::mem::take(&mut cx.rec.path);
-    cx.rec.path.push(Step::Comp(cid));
-    let node = component_tree(cid, m, diffs, done, chain, cx);
-    cx.rec.path = saved;
-    chain.pop();
-    done.insert(cid, node?);
-    Ok(())
-}
-
-fn component_tree(
-    cid: i64,
-    m: &Map<String, Value>,
-    diffs: &BTreeMap<i64, &Map<String, Value>>,
-    done: &mut BTreeMap<i64, Node>,
-    chain: &mut Vec<i64>,
-    cx: &mut Cx,
-) -> Result<Node> {
-    let comps = cx.comps;
-    let old = comps.get(&cid);
-    let whole = |cx: &mut Cx| {
-        if cx.rec.wants() {
-            let before = old.map(|n| render_node(n, comps, HtmlMode::Dead));
-            cx.rec.region(before);
-        }
-    };
-    match m.get("s") {
-        Some(Value::Number(n)) => {
-            let scid = n
-                .as_i64()
-                .ok_or_else(|| cx.malformed(format!("shared statics cid {n} is not an integer")))?;
-            let mut base = if scid > 0 && diffs.contains_key(&scid) {
-                let path = std::mem::take(&mut cx.rec.path);
-                let resolved = resolve_component(scid, diffs, done, chain, cx);
-                cx.rec.path = path;
-                resolved?;
-                done[&scid].clone()
-            } else {
-                let from = if scid > 0 { None } else { scid.checked_neg() };
-                from.and_then(|c| comps.get(&c)).cloned().ok_or_else(|| {
-                    TreeError::MissingComponent {
-                        at: cx.at(),
-                        cid: scid.unsigned_abs() as i64,
-                    }
-                })?
-            };
-            whole(cx);
-            cx.rec.pause();
-            let merged = merge_node(&mut base, m, None, cx);
-            cx.rec.resume();
-            merged?;
-            Ok(base)
-        }
-        Some(_) => {
-            whole(cx);
-            cx.rec.pause();
-            let fresh = parse_node(m, None, cx);
-            cx.rec.resume();
-            fresh
-        }
-        None => {
-            let mut node = old
-                .cloned()
-                .ok_or_else(|| TreeError::MissingStatics { at: cx.at() })?;
-            merge_node(&mut node, m, None, cx)?;
-            Ok(node)
-        }
     }
 }

@@ -244,37 +244,67 @@ const HIDDEN: &[&str] = &["script", "style", "template"];
 /// whitespace collapsed, trimmed. Text inside a tag (an attribute fragment
 /// like ` value="1"`) is kept as text, so it still shows as something.
 pub fn text_of(html: &str) -> String {
-    let mut raw = String::with_capacity(html.len());
+    let mut out = Text::default();
     let mut rest = html;
     while let Some(lt) = rest.find(['<', '&']) {
-        raw.push_str(&rest[..lt]);
+        out.push_str(&rest[..lt]);
         rest = &rest[lt..];
         if rest.starts_with('&') {
-            let (text, used) = entity(rest);
-            raw.push_str(&text);
+            let (c, used) = entity(rest);
+            match c {
+                Some(c) => out.push(c),
+                None => out.push_str(&rest[..used]),
+            }
             rest = &rest[used..];
         } else if let Some(after) = rest.strip_prefix("<!--") {
             rest = after.find("-->").map_or("", |e| &after[e + 3..]);
         } else if let Some((name, closing, used)) = tag(rest) {
             rest = &rest[used..];
-            if !closing && HIDDEN.contains(&name.as_str()) {
-                rest = skip_hidden(rest, &name);
+            if !closing && is_one_of(name, HIDDEN) {
+                rest = skip_hidden(rest, name);
             }
-            if !INLINE.contains(&name.as_str()) {
-                raw.push(' ');
+            if !is_one_of(name, INLINE) {
+                out.push(' ');
             }
         } else {
-            raw.push('<');
+            out.push('<');
             rest = &rest[1..];
         }
     }
-    raw.push_str(rest);
-    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+    out.push_str(rest);
+    out.0
 }
 
-/// A tag at the start of `s`: its lowercase name, whether it closes, and
-/// its length. Quoted attribute values may hold `>`.
-fn tag(s: &str) -> Option<(String, bool, usize)> {
+/// Text with whitespace runs collapsed to one space as it is pushed, and
+/// no space at either end.
+#[derive(Default)]
+struct Text(String, bool);
+
+impl Text {
+    fn push(&mut self, c: char) {
+        if c.is_whitespace() {
+            self.1 = !self.0.is_empty();
+        } else {
+            if self.1 {
+                self.0.push(' ');
+                self.1 = false;
+            }
+            self.0.push(c);
+        }
+    }
+
+    fn push_str(&mut self, s: &str) {
+        s.chars().for_each(|c| self.push(c));
+    }
+}
+
+fn is_one_of(name: &str, list: &[&str]) -> bool {
+    list.iter().any(|t| t.eq_ignore_ascii_case(name))
+}
+
+/// A tag at the start of `s`: its name, whether it closes, and its
+/// length. Quoted attribute values may hold `>`.
+fn tag(s: &str) -> Option<(&str, bool, usize)> {
     let body = &s[1..];
     let (closing, body) = match body.strip_prefix('/') {
         Some(b) => (true, b),
@@ -287,7 +317,7 @@ fn tag(s: &str) -> Option<(String, bool, usize)> {
     let name_len = body
         .find(|c: char| c.is_ascii_whitespace() || c == '/' || c == '>')
         .unwrap_or(body.len());
-    let name = body[..name_len].to_ascii_lowercase();
+    let name = &body[..name_len];
     let mut quote = None;
     for (i, c) in body.char_indices() {
         match (quote, c) {
@@ -306,27 +336,30 @@ fn tag(s: &str) -> Option<(String, bool, usize)> {
 
 /// The rest after the closing tag of a hidden element.
 fn skip_hidden<'s>(s: &'s str, name: &str) -> &'s str {
-    let lower = s.to_ascii_lowercase();
-    let close = format!("</{name}");
-    match lower.find(&close) {
-        Some(at) => match s[at..].find('>') {
-            Some(gt) => &s[at + gt + 1..],
-            None => "",
-        },
-        None => "",
+    let mut from = 0;
+    while let Some(at) = s[from..].find("</") {
+        let start = from + at + 2;
+        let end = start + name.len();
+        if s.get(start..end)
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        {
+            return s[end..].find('>').map_or("", |gt| &s[end + gt + 1..]);
+        }
+        from = start;
     }
+    ""
 }
 
-/// An entity at the start of `s` (which starts with `&`): its text and
-/// length. Unknown or unterminated ones stay as they are.
-fn entity(s: &str) -> (String, usize) {
+/// An entity at the start of `s` (which starts with `&`): its character,
+/// if it is one this knows, and its length (1 for a lone `&`).
+fn entity(s: &str) -> (Option<char>, usize) {
     let end = s
         .char_indices()
         .take(12)
         .find(|&(_, c)| c == ';')
         .map(|(i, _)| i);
     let Some(end) = end else {
-        return ("&".into(), 1);
+        return (None, 1);
     };
     let name = &s[1..end];
     let decoded = match name {
@@ -348,7 +381,7 @@ fn entity(s: &str) -> (String, usize) {
         }
     };
     match decoded {
-        Some(c) => (c.to_string(), end + 1),
-        None => ("&".into(), 1),
+        Some(c) => (Some(c), end + 1),
+        None => (None, 1),
     }
 }

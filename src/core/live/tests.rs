@@ -439,3 +439,19 @@ fn garbled_input_never_panics() {
         }
     }
 }
+
+#[test]
+fn changes_come_in_page_order() {
+    let tree: serde_json::Map<String, Value> = (0..12)
+        .map(|i| (i.to_string(), json!("x")))
+        .chain([("s".to_string(), json!(vec![" "; 13]))])
+        .collect();
+    let (mut r, _) = Rendered::join(&Value::Object(tree)).unwrap();
+    let u = r.merge(&json!({"10": "b", "2": "a"})).unwrap();
+    let paths: Vec<String> = u
+        .changes
+        .iter()
+        .map(|c| change::path_string(&c.path))
+        .collect();
+    assert_eq!(paths, ["2", "10"]);
+}

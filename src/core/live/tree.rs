@@ -528,21 +528,7 @@ pub(crate) fn merge_node(
         return Err(cx.malformed("comprehension rows for a part that is not a comprehension"));
     }
     let own = templates_of(m, cx)?;
-    let scope = own.as_ref().or(scope);
-    for (key, v) in m {
-        let Some(i) = dyn_index(key) else { continue };
-        let len = node.dyns.len();
-        let slot = node
-            .dyns
-            .get_mut(i)
-            .ok_or_else(|| TreeError::NoSuchDynamic {
-                at: cx.at(),
-                index: i,
-                len,
-            })?;
-        cx.within(Step::Dyn(i), |cx| merge_dyn(slot, v, scope, cx))?;
-    }
-    Ok(())
+    merge_dyns(&mut node.dyns, m, own.as_ref().or(scope), cx)
 }
 
 /// A key that names a dynamic or entry: decimal digits only.
@@ -699,7 +685,7 @@ fn apply_entries(
             };
             list.rows[i] = row;
             if let Some(d) = diff {
-                merge_entry(&mut list.rows[i], d, scope, cx)?;
+                merge_dyns(&mut list.rows[i], d, scope, cx)?;
             }
             Ok(())
         })?;
@@ -707,16 +693,22 @@ fn apply_entries(
     Ok(())
 }
 
-fn merge_entry(
-    row: &mut [Dyn],
+/// Merges the numbered keys of a diff into a tree's or an entry's
+/// dynamics, in numeric order (so changes are reported in page order).
+fn merge_dyns(
+    dyns: &mut [Dyn],
     d: &Map<String, Value>,
     scope: Option<&Templates>,
     cx: &mut Cx,
 ) -> Result<()> {
-    for (key, v) in d {
-        let Some(j) = dyn_index(key) else { continue };
-        let len = row.len();
-        let slot = row.get_mut(j).ok_or_else(|| TreeError::NoSuchDynamic {
+    let mut keyed: Vec<(usize, &Value)> = d
+        .iter()
+        .filter_map(|(key, v)| Some((dyn_index(key)?, v)))
+        .collect();
+    keyed.sort_by_key(|(j, _)| *j);
+    for (j, v) in keyed {
+        let len = dyns.len();
+        let slot = dyns.get_mut(j).ok_or_else(|| TreeError::NoSuchDynamic {
             at: cx.at(),
             index: j,
             len,

@@ -455,3 +455,30 @@ fn changes_come_in_page_order() {
         .collect();
     assert_eq!(paths, ["2", "10"]);
 }
+
+#[test]
+fn shared_statics_reach_nested_trees_and_rows_hold_components() {
+    let (mut r, _) = Rendered::join(&json!({
+        "0": {"d": [[1]], "s": ["<li>", "</li>"]},
+        "c": {"1": {"0": {"0": "a", "s": ["<i>", "</i>"]}, "s": ["<span>", "</span>"]}},
+        "s": ["<ul>", "</ul>"]
+    }))
+    .unwrap();
+    // Component 2 starts from component 1's tree: its nested part has no
+    // statics of its own and merges into 1's.
+    r.merge(&json!({
+        "0": {"d": [[1], [2]]},
+        "c": {"2": {"0": {"0": "b"}, "s": -1}}
+    }))
+    .unwrap();
+    assert_eq!(
+        r.dead_html(),
+        "<ul><li><span><i>a</i></span></li><li><span><i>b</i></span></li></ul>"
+    );
+    assert_eq!(
+        r.to_html(),
+        "<ul><li><span data-phx-component=\"1\"><i>a</i></span></li>\
+         <li><span data-phx-component=\"2\"><i>b</i></span></li></ul>"
+    );
+    assert_eq!(r.text(), "a b");
+}

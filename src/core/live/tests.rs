@@ -482,3 +482,20 @@ fn shared_statics_reach_nested_trees_and_rows_hold_components() {
     );
     assert_eq!(r.text(), "a b");
 }
+
+#[test]
+fn a_new_root_template_starts_components_over() {
+    let (mut r, _) = Rendered::join(&json!({
+        "0": 1, "c": {"1": {"0": "a", "s": ["<b>", "</b>"]}}, "s": ["<p>", "</p>"]
+    }))
+    .unwrap();
+    let u = r
+        .merge(&json!({"0": 2, "c": {"2": {"0": "z", "s": ["<i>", "</i>"]}}, "s": ["<div>", "</div>"]}))
+        .unwrap();
+    assert_eq!(r.dead_html(), "<div><i>z</i></div>");
+    assert_eq!(r.components().keys().copied().collect::<Vec<_>>(), [2]);
+    assert_eq!(u.changes[0].to_string(), r#"~ root "a" → "z""#);
+    // Old components are gone: sharing their statics is an error.
+    let e = r.merge(&json!({"0": 3, "c": {"3": {"0": "y", "s": -2}}, "s": ["", ""]}));
+    assert!(matches!(e, Err(TreeError::MissingComponent { cid: 2, .. })));
+}

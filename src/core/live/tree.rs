@@ -202,11 +202,15 @@ impl Rendered {
             }
         };
         let mut update = extract(m)?;
-        let mut cx = Cx {
-            comps: &self.components,
-            rec: Recorder::new(on),
-        };
+        let mut rec = Recorder::new(on);
         if m.contains_key("s") {
+            // A new root template: the client starts over, components too
+            // (rendered.js keeps only the components of this diff, and the
+            // server renders them afresh with new cids).
+            let mut cx = Cx {
+                comps: &self.components,
+                rec,
+            };
             let fresh = parse_node(m, None, &mut cx)?;
             if let Some(old) = &self.root
                 && cx.rec.wants()
@@ -214,19 +218,26 @@ impl Rendered {
                 let before = render_node(old, cx.comps, HtmlMode::Dead);
                 cx.rec.region(Some(before));
             }
+            rec = cx.rec;
+            let none = BTreeMap::new();
+            let mut cx = Cx { comps: &none, rec };
+            let comps = components_of(m, &mut cx)?;
+            rec = cx.rec;
             self.root = Some(fresh);
-        } else if let Some(root) = &mut self.root {
-            merge_node(root, m, None, &mut cx)?;
+            self.components = comps;
         } else {
-            return Err(TreeError::MissingStatics { at: "root".into() });
+            let Some(root) = &mut self.root else {
+                return Err(TreeError::MissingStatics { at: "root".into() });
+            };
+            let mut cx = Cx {
+                comps: &self.components,
+                rec,
+            };
+            merge_node(root, m, None, &mut cx)?;
+            let comps = components_of(m, &mut cx)?;
+            rec = cx.rec;
+            self.components.extend(comps);
         }
-        let new_comps = match m.get("c") {
-            Some(Value::Object(c)) => merge_components(c, &mut cx)?,
-            Some(other) => return Err(cx.shape("an object of components", other)),
-            None => BTreeMap::new(),
-        };
-        let rec = cx.rec;
-        self.components.extend(new_comps);
         if let Some(t) = &update.title {
             self.title = Some(t.clone());
         }
@@ -247,6 +258,15 @@ impl Rendered {
     /// The last page title the server sent.
     pub fn title(&self) -> Option<&str> {
         self.title.as_deref()
+    }
+}
+
+/// The components a diff brings (`"c"`), resolved.
+fn components_of(m: &Map<String, Value>, cx: &mut Cx) -> Result<BTreeMap<i64, Node>> {
+    match m.get("c") {
+        Some(Value::Object(c)) => merge_components(c, cx),
+        Some(other) => Err(cx.shape("an object of components", other)),
+        None => Ok(BTreeMap::new()),
     }
 }
 

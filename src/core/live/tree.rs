@@ -16,7 +16,8 @@
 //! position", `[old, diff]` meaning moved and changed).
 //!
 //! A merge costs what the diff holds: entries a keyed diff does not mention
-//! are not visited, rendered or copied.
+//! are not visited, rendered or copied. (A component the diff changes is
+//! copied whole before the change, as the JS client copies it.)
 //!
 //! Streams are kept as ordinary rows (the latest rows the server sent); the
 //! browser's insert/delete bookkeeping for `phx-update="stream"` containers

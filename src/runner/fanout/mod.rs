@@ -185,6 +185,8 @@ pub struct FanOut {
     opened: usize,
     started: Instant,
     terminated: Option<u8>,
+    /// Ended by a second signal: the network thread is not waited for.
+    abandon: bool,
     last_progress: Option<Instant>,
 }
 
@@ -215,6 +217,7 @@ impl FanOut {
             opened: 1,
             started: Instant::now(),
             terminated: None,
+            abandon: false,
             last_progress: None,
         }
     }
@@ -265,10 +268,12 @@ impl FanOut {
             };
             match input {
                 Some(Input::Net(batch)) => self.on_batch(batch),
+                Some(Input::Terminate(_)) if self.terminated.is_some() => {
+                    // A second signal: stop waiting for anything.
+                    self.abandon = true;
+                    break;
+                }
                 Some(Input::Terminate(code)) => {
-                    if self.terminated.is_some() {
-                        break;
-                    }
                     self.terminated = Some(code);
                     self.bailed = true;
                     self.close_all();
@@ -439,7 +444,9 @@ impl FanOut {
         };
         self.out.summary(&mut self.tally, outcome.exit_code());
         self.out.flush();
-        self.net.join();
+        if !self.abandon {
+            self.net.join();
+        }
         outcome
     }
 }

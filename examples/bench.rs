@@ -3,6 +3,9 @@
 //! ```text
 //! cargo run --profile dist --example bench              # the full run, a few minutes
 //! cargo run --profile dist --example bench -- --quick   # one pass, smaller floods
+//! cargo run --profile dist --example bench -- --fanout  # only --clients 1000
+//! cargo run --profile dist --example bench -- --js /tmp/jsref/fan.mjs
+//!                                       # also runs the phoenix.js reference
 //! ```
 //!
 //! What it measures is the `dist` build: it runs `cargo build --profile
@@ -29,12 +32,15 @@
 //! frames the floods ask for; the parts live beside it in `bench/`:
 //! measuring a child and the server (`measure`), the scenarios and their
 //! order (`scenarios`), the pseudo-terminal (`pty`), heartbeats
-//! (`heartbeat`), the floor client (`floor`), the results table
+//! (`heartbeat`), the floor client (`floor`), many clients in one process
+//! (`fanout`), the results table
 //! (`report`) and the targets (`targets`). They are reached by `#[path]`
 //! so the example keeps its name and the path the README and tests cite.
 
 #[path = "bench/error.rs"]
 mod error;
+#[path = "bench/fanout.rs"]
+mod fanout;
 #[path = "bench/floor.rs"]
 mod floor;
 #[path = "bench/heartbeat.rs"]
@@ -94,6 +100,15 @@ struct Plan {
     round_trips: u64,
     heartbeat_flood: u64,
     pty_flood: u64,
+    /// Clients of the fan-out scenarios.
+    fan_clients: usize,
+    fan_runs: usize,
+    /// How long the idle clients' CPU time is read: one heartbeat interval.
+    idle_window: std::time::Duration,
+    /// The phoenix.js reference script (BENCHMARKS.md), run with node.
+    js: Option<std::path::PathBuf>,
+    /// `--fanout`: only the fan-out scenarios.
+    fanout_only: bool,
 }
 
 impl Plan {
@@ -107,6 +122,11 @@ impl Plan {
             round_trips: 10_000,
             heartbeat_flood: 3_000_000,
             pty_flood: 100_000,
+            fan_clients: 1000,
+            fan_runs: 5,
+            idle_window: std::time::Duration::from_secs(30),
+            js: None,
+            fanout_only: false,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -117,6 +137,12 @@ impl Plan {
                     plan.big_runs = 1;
                     plan.big_flood = 2_000_000;
                     plan.heartbeat_flood = 1_000_000;
+                    plan.fan_clients = 200;
+                    plan.fan_runs = 1;
+                }
+                "--fanout" => plan.fanout_only = true,
+                "--js" => {
+                    plan.js = Some(it.next().ok_or(BenchError::JsWithoutFile)?.into());
                 }
                 "--runs" => {
                     plan.runs = it
@@ -194,10 +220,26 @@ fn bench(args: &[String]) -> Result<(), BenchError> {
              run `cargo run --profile dist --example bench`"
         );
     }
+    if let Some(warning) = fanout::raise_open_files(plan.fan_clients) {
+        eprintln!("{warning}");
+    }
     let env = Env::start()?;
+    if let Some(js) = &plan.js {
+        fanout::check_js(js, &env)?;
+    }
     let mut report = String::new();
     report::header(&env, &mut report);
     eprint!("{report}");
+    if plan.fanout_only {
+        let f = fanout::run(&env, &plan)?;
+        let _ = writeln!(report, "load average at end: {}\n", report::load_average());
+        report::table(&f.busy.rows.iter().collect::<Vec<_>>(), &mut report);
+        let _ = writeln!(report);
+        targets::head(&mut report);
+        targets::fanout(&f, &mut report);
+        println!("{report}");
+        return Ok(());
+    }
     let results = scenarios::run(&env, &plan)?;
     let _ = writeln!(report, "load average at end: {}", report::load_average());
     if let Err(e) = &results.realistic {

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 pub enum BenchError {
     #[error("--runs takes a positive number, e.g. `--runs 7`")]
     RunsNotPositive,
-    #[error("unknown argument `{0}`; try `--quick` or `--runs 7`")]
+    #[error("unknown argument `{0}`; try `--quick`, `--runs 7`, `--fanout` or `--js FILE`")]
     UnknownArgument(String),
     /// A subcommand (`floor`, `pty-floor`) called with the wrong arguments.
     #[error("usage: bench {0}")]
@@ -52,6 +52,15 @@ pub enum BenchError {
     ClientFailed,
     #[error("websocat is not on PATH")]
     NoWebsocat,
+    #[error("--js needs node on PATH")]
+    NoNode,
+    #[error("--js takes the file of the phoenix.js script, e.g. `--js /tmp/jsref/fan.mjs`")]
+    JsWithoutFile,
+    /// A fan-out client was asked to read a flood.
+    #[error("this client does not read floods")]
+    NotAFloodClient,
+    #[error("only {seen} of {want} clients joined within {secs} s")]
+    NotAllJoined { seen: usize, want: usize, secs: u64 },
     #[error("closed by the server")]
     ClosedByServer,
     #[error("the server refused the flood's join: {0}")]

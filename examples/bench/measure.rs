@@ -1,6 +1,7 @@
 //! Measuring a child process: building the `dist` binary, starting the
-//! built-in server, running each client once (phx-repl, the floor,
-//! websocat) and reaping it with `wait4` for its CPU time and peak memory.
+//! built-in server, running each client once (phx-repl, alone or fanned
+//! out, the floor, websocat, the optional phoenix.js reference) and reaping
+//! it with `wait4` for its CPU time and peak memory.
 //! What to run and how often is left to `scenarios`; what the figures mean
 //! is left to `report` and `targets`.
 
@@ -30,6 +31,8 @@ pub struct Env {
     /// This executable, for `bench floor …` and `bench pty-floor …`.
     pub me: PathBuf,
     pub websocat: Option<PathBuf>,
+    /// Node, for the optional phoenix.js reference (`--js FILE`).
+    pub node: Option<PathBuf>,
     pub server: ServerProc,
     dir: TempDir,
 }
@@ -44,6 +47,7 @@ impl Env {
             phx,
             me,
             websocat: find_on_path("websocat"),
+            node: find_on_path("node"),
             server,
             dir: TempDir::new()?,
         })
@@ -62,6 +66,25 @@ impl Env {
             .args(extra)
             .arg(&self.server.url)
             .stdin(open(script)?)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit());
+        measure(cmd, &self.server)
+    }
+
+    /// `phx-repl --clients n` reading `script`, output discarded.
+    pub fn fanout(&self, script: &Path, n: usize) -> Result<Sample, BenchError> {
+        self.phx(script, &["--clients", &n.to_string()])
+    }
+
+    /// The phoenix.js reference: `node FILE URL N`, the script of
+    /// BENCHMARKS.md, its own output discarded.
+    pub fn phoenix_js(&self, js: &Path, n: usize) -> Result<Sample, BenchError> {
+        let node = self.node.as_ref().ok_or(BenchError::NoNode)?;
+        let mut cmd = Command::new(node);
+        cmd.arg(js)
+            .arg(&self.server.url)
+            .arg(n.to_string())
+            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());
         measure(cmd, &self.server)
@@ -92,6 +115,7 @@ impl Env {
             Tool::Floor => self.floor(crate::floor::flood_mode(frames), n),
             Tool::Websocat => self.websocat(&frames.join_frame(n), "\"done\",{\"count\":"),
             Tool::Drain => self.floor("drain", n),
+            Tool::Fanout | Tool::PhoenixJs => Err(BenchError::NotAFloodClient),
         }
     }
 
@@ -268,17 +292,45 @@ impl ServerProc {
 
     /// CPU time (user + system, all threads) the server has used so far.
     pub fn cpu(&self) -> Duration {
-        let stat =
-            fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
-        // Fields after the command name, which ends with the last ')'.
-        let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-            .sum();
-        Duration::from_micros(ticks * 1_000_000 / self.ticks_per_sec)
+        cpu_of(self.child.id(), self.ticks_per_sec)
     }
+
+    /// Waits until the server has used no CPU for a while (at most
+    /// `SETTLE_LIMIT`): after a fan-out its threads still send the leaves'
+    /// presence diffs, which would weigh on the next run.
+    pub fn settle(&self) {
+        let start = Instant::now();
+        let mut quiet = 0;
+        let mut last = self.cpu();
+        while quiet < 3 && start.elapsed() < SETTLE_LIMIT {
+            std::thread::sleep(Duration::from_millis(100));
+            let now = self.cpu();
+            quiet = if now == last { quiet + 1 } else { 0 };
+            last = now;
+        }
+    }
+
+    /// Clock ticks per second, for [`cpu_of`].
+    pub fn ticks_per_sec(&self) -> u64 {
+        self.ticks_per_sec
+    }
+}
+
+/// How long [`ServerProc::settle`] waits at most.
+const SETTLE_LIMIT: Duration = Duration::from_secs(30);
+
+/// CPU time (user + system, all threads) process `pid` has used so far,
+/// from `/proc/PID/stat`; zero once it is gone.
+pub fn cpu_of(pid: u32, ticks_per_sec: u64) -> Duration {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name, which ends with the last ')'.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    Duration::from_micros(ticks * 1_000_000 / ticks_per_sec)
 }
 
 impl Drop for ServerProc {

@@ -21,6 +21,10 @@ pub enum Tool {
     Websocat,
     /// Reads WebSocket frames and discards them: what the server alone can do.
     Drain,
+    /// `phx-repl --clients N`.
+    Fanout,
+    /// The official Phoenix JS client in Node, N sockets in one process.
+    PhoenixJs,
 }
 
 impl Tool {
@@ -31,6 +35,8 @@ impl Tool {
             Tool::Floor => "floor",
             Tool::Websocat => "websocat",
             Tool::Drain => "drain (server only)",
+            Tool::Fanout => "phx-repl --clients",
+            Tool::PhoenixJs => "phoenix.js (node)",
         }
     }
 }
@@ -178,6 +184,11 @@ pub fn target(out: &mut String, what: &str, measured: &str, met: bool) {
         "| {what} | {measured} | {} |",
         if met { "yes" } else { "**no**" }
     );
+}
+
+/// A target this run cannot decide, and why.
+pub fn target_skipped(out: &mut String, what: &str, why: &str) {
+    let _ = writeln!(out, "| {what} | {why} | – |");
 }
 
 /// The results table, in Markdown.

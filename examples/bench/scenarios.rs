@@ -1,6 +1,7 @@
 //! The scenarios and the order they run in: joins, floods (bare and
 //! realistic frames), a big flood for memory, round trips, heartbeats
-//! during a flood, and a flood at the prompt. Each alternates its clients
+//! during a flood, a flood at the prompt, and many clients in one process
+//! (`fanout`). Each alternates its clients
 //! so that none always runs on a machine warmed (or disturbed) by the
 //! same neighbour. Running one client is left to `measure`, `pty` and
 //! `heartbeat`; judging the figures, to `targets`.
@@ -8,6 +9,7 @@
 use std::fmt::Write as _;
 
 use crate::error::BenchError;
+use crate::fanout::{self, Fanout};
 use crate::heartbeat::{self, Heartbeats};
 use crate::measure::Env;
 use crate::report::{Row, Scenario, Tool, count, progress};
@@ -23,6 +25,7 @@ pub struct Results {
     pub round_trips: Scenario,
     pub heartbeats: Result<Heartbeats, BenchError>,
     pub prompt: Prompt,
+    pub fanout: Fanout,
 }
 
 /// A flood printed above a half-typed line.
@@ -48,6 +51,7 @@ impl Results {
             Some(&self.round_trips),
             Some(&self.prompt.at_prompt),
             Some(&self.prompt.piped),
+            Some(&self.fanout.busy),
         ]
         .into_iter()
         .flatten()
@@ -68,6 +72,9 @@ pub fn run(env: &Env, plan: &Plan) -> Result<Results, BenchError> {
     progress("heartbeats during a flood", 1);
     let heartbeats = heartbeat::run(env, plan.heartbeat_flood);
     let prompt = at_the_prompt(env, plan)?;
+    // Last: a thousand connections leave the server with a thousand
+    // threads to wind down.
+    let fanout = fanout::run(env, plan)?;
     Ok(Results {
         join,
         flood,
@@ -76,6 +83,7 @@ pub fn run(env: &Env, plan: &Plan) -> Result<Results, BenchError> {
         round_trips,
         heartbeats,
         prompt,
+        fanout,
     })
 }
 

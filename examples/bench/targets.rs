@@ -1,20 +1,26 @@
 //! The performance targets: each with the figure that decides it, as a
-//! Markdown table. The figures come from `scenarios`; this module owns the
+//! Markdown table, the fan-out's last. The figures come from `scenarios`; this module owns the
 //! thresholds.
 
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::report::{Tool, count, fmt_dur, mib, target};
+use crate::fanout::{Fanout, PHOENIX_JS_REFERENCE, PHOENIX_JS_REFERENCE_CLIENTS};
+use crate::report::{Tool, count, fmt_dur, mib, target, target_skipped};
 use crate::scenarios::Results;
 use crate::{Plan, WEBSOCAT_REFERENCE_FPS};
 
 /// Peak memory a 1M flood may reach.
 const MEMORY_KIB: u64 = 8 * 1024;
 
+/// Peak memory of 1,000 clients in one process.
+const FANOUT_MEMORY_KIB: u64 = 40 * 1024;
+
+/// The idle clients' CPU time, in percent of one core.
+const IDLE_PERCENT: f64 = 2.0;
+
 pub fn write(r: &Results, plan: &Plan, websocat_found: bool, out: &mut String) {
-    let _ = writeln!(out, "| target | measured | met |");
-    let _ = writeln!(out, "|---|---|---|");
+    head(out);
     against_websocat(r, plan, websocat_found, out);
     if let (Some(a), Some(b)) = (r.flood.cpu(Tool::PhxRepl), r.flood.cpu(Tool::Floor)) {
         let ratio = a.as_secs_f64() / b.as_secs_f64();
@@ -43,6 +49,13 @@ pub fn write(r: &Results, plan: &Plan, websocat_found: bool, out: &mut String) {
     }
     at_the_prompt(r, plan, out);
     server(r, plan, out);
+    fanout(&r.fanout, out);
+}
+
+/// The targets table's head.
+pub fn head(out: &mut String) {
+    let _ = writeln!(out, "| target | measured | met |");
+    let _ = writeln!(out, "|---|---|---|");
 }
 
 /// phx-repl's frames per second in the 1M flood against websocat's (or
@@ -189,4 +202,77 @@ fn server(r: &Results, plan: &Plan, out: &mut String) {
         ),
         drain < floor,
     );
+}
+
+/// Fan-out: wall time against phoenix.js's (measured in this run with
+/// `--js`, or the documented reference), peak memory, and the idle cost.
+pub fn fanout(f: &Fanout, out: &mut String) {
+    let n = count(f.clients as u64);
+    let busy = &f.busy;
+    let what = format!("{n} clients, join + 10 echoes: wall < ⅓ of phoenix.js's");
+    let js = match busy.wall(Tool::PhoenixJs) {
+        Some(w) => Some((w, "phoenix.js in this run")),
+        None if f.clients == PHOENIX_JS_REFERENCE_CLIENTS => {
+            Some((PHOENIX_JS_REFERENCE, "phoenix.js reference"))
+        }
+        None => None,
+    };
+    if let Some(wall) = busy.wall(Tool::Fanout) {
+        let server = busy
+            .get(Tool::Fanout)
+            .and_then(|row| row.server_cpu())
+            .map_or(String::new(), |c| format!("; server CPU {}", fmt_dur(c)));
+        match js {
+            Some((js, from)) => {
+                let ratio = wall.as_secs_f64() / js.as_secs_f64();
+                target(
+                    out,
+                    &what,
+                    &format!(
+                        "{ratio:.2}× ({} vs {} {from}){server}",
+                        fmt_dur(wall),
+                        fmt_dur(js)
+                    ),
+                    ratio < 1.0 / 3.0,
+                );
+            }
+            None => target_skipped(
+                out,
+                &what,
+                &format!(
+                    "{}{server}; the reference is for {PHOENIX_JS_REFERENCE_CLIENTS} clients \
+                     (run without --quick, or give --js)",
+                    fmt_dur(wall)
+                ),
+            ),
+        }
+    }
+    if let Some(kib) = busy.rss_kib(Tool::Fanout) {
+        let js = busy
+            .rss_kib(Tool::PhoenixJs)
+            .map_or(String::new(), |k| format!(" (phoenix.js: {})", mib(k)));
+        target(
+            out,
+            &format!("{n} clients: peak memory < 40 MiB"),
+            &format!("{}{js}", mib(kib)),
+            kib < FANOUT_MEMORY_KIB,
+        );
+    }
+    let what = format!("{n} idle joined clients, 30 s heartbeats: < 2% of a core");
+    match &f.idle {
+        Ok(idle) => target(
+            out,
+            &what,
+            &format!(
+                "{:.2}% ({} CPU over {}; all joined after {}; peak {})",
+                idle.percent_of_core(),
+                fmt_dur(idle.cpu),
+                fmt_dur(idle.window),
+                fmt_dur(idle.joined_after),
+                mib(idle.rss_kib)
+            ),
+            idle.percent_of_core() < IDLE_PERCENT,
+        ),
+        Err(e) => target(out, &what, &format!("not measured: {e}"), false),
+    }
 }

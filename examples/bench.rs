@@ -233,7 +233,8 @@ fn bench(args: &[String]) -> Result<(), BenchError> {
     if plan.fanout_only {
         let f = fanout::run(&env, &plan)?;
         let _ = writeln!(report, "load average at end: {}\n", report::load_average());
-        report::table(&f.busy.rows.iter().collect::<Vec<_>>(), &mut report);
+        let rows: Vec<_> = f.busy.rows.iter().chain(&f.own.rows).collect();
+        report::table(&rows, &mut report);
         let _ = writeln!(report);
         targets::head(&mut report);
         targets::fanout(&f, &mut report);

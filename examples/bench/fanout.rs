@@ -1,9 +1,10 @@
 //! Fan-out: `phx-repl --clients N` running one script on N clients of one
-//! process, against the separate server. Two measurements: the busy one
+//! process, against the separate server. Three measurements: the busy one
 //! (each client joins `room:fan`, then makes ten sequential echo round
 //! trips, checking each reply), alternated with the optional phoenix.js
 //! reference (`--js FILE`, the script in BENCHMARKS.md, N sockets in one
-//! Node process); and the idle one (N joined clients with the default
+//! Node process); the same with each client on its own topic, which shows
+//! what the shared topic's presence traffic costs; and the idle one (N joined clients with the default
 //! 30 s heartbeats, whose CPU time is read from `/proc` over one
 //! heartbeat interval). This module owns both scenarios, the presence
 //! observer that tells when every client has joined, and raising the
@@ -30,7 +31,7 @@ pub const ROUND_TRIPS: u64 = 10;
 /// The phoenix.js client's median wall time for 1,000 clients, measured
 /// against the built-in server on a 2-core VM (BENCHMARKS.md, "Fan-out").
 /// Used when `--js` does not measure it in the same run.
-pub const PHOENIX_JS_REFERENCE: Duration = Duration::from_millis(8_760);
+pub const PHOENIX_JS_REFERENCE: Duration = Duration::from_millis(7_390);
 
 /// The clients [`PHOENIX_JS_REFERENCE`] was measured with.
 pub const PHOENIX_JS_REFERENCE_CLIENTS: usize = 1000;
@@ -45,8 +46,10 @@ const QUIET_AFTER_JOINS: Duration = Duration::from_secs(2);
 /// The busy scenario's figures and the idle one's.
 pub struct Fanout {
     pub clients: usize,
-    /// phx-repl, and phoenix.js when `--js` is given.
+    /// phx-repl, and phoenix.js when `--js` is given, on `room:fan`.
     pub busy: Scenario,
+    /// The same, each client on its own topic.
+    pub own: Scenario,
     pub idle: Result<Idle, BenchError>,
 }
 
@@ -67,12 +70,46 @@ impl Idle {
     }
 }
 
+/// Where the clients meet: one topic, or each its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Topics {
+    /// Every client joins `room:fan`: each join is a presence diff to every
+    /// client already there, half a million frames for 1,000 clients.
+    Shared,
+    /// Client N joins `room:fanN`: the same requests without that fan-in,
+    /// to show what the presence traffic costs.
+    Own,
+}
+
+impl Topics {
+    fn topic(self) -> &'static str {
+        match self {
+            Topics::Shared => "room:fan",
+            Topics::Own => "room:fan${N}",
+        }
+    }
+
+    /// The name of the scenario, in the table.
+    fn label(self, n: usize) -> String {
+        let n = count(n as u64);
+        match self {
+            Topics::Shared => format!("{n} clients: join + {ROUND_TRIPS} echo round trips each"),
+            Topics::Own => {
+                format!(
+                    "{n} clients, each its own topic: join + {ROUND_TRIPS} echo round trips each"
+                )
+            }
+        }
+    }
+}
+
 /// The script every client runs: join, then ten echoes, each checked.
-pub fn script() -> String {
-    let mut text = String::from("join room:fan {\"user\":\"u${N}\"}\n");
+pub fn script(topics: Topics) -> String {
+    let topic = topics.topic();
+    let mut text = format!("join {topic} {{\"user\":\"u${{N}}\"}}\n");
     for i in 1..=ROUND_TRIPS {
         text.push_str(&format!(
-            "push room:fan echo {{\"i\":{i}}}\nexpect ok {{\"i\":{i}}}\n"
+            "push {topic} echo {{\"i\":{i}}}\nexpect ok {{\"i\":{i}}}\n"
         ));
     }
     text
@@ -81,14 +118,34 @@ pub fn script() -> String {
 /// The busy runs, then the idle one.
 pub fn run(env: &Env, plan: &Plan) -> Result<Fanout, BenchError> {
     let n = plan.fan_clients;
-    let script = env.script("fanout.txt", &script())?;
+    let shared = busy(env, plan, Topics::Shared)?;
+    let own = busy(env, plan, Topics::Own)?;
+    progress(&format!("{} idle clients", count(n as u64)), 1);
+    let idle = idle(env, n, plan.idle_window);
+    if let Err(e) = &idle {
+        eprintln!("  idle clients: {e}");
+    }
+    env.server.settle();
+    Ok(Fanout {
+        clients: n,
+        busy: shared,
+        own,
+        idle,
+    })
+}
+
+/// phx-repl, alternating with phoenix.js when `--js` is given.
+fn busy(env: &Env, plan: &Plan, topics: Topics) -> Result<Scenario, BenchError> {
+    let n = plan.fan_clients;
+    let name = match topics {
+        Topics::Shared => "fanout.txt",
+        Topics::Own => "fanout-own.txt",
+    };
+    let script = env.script(name, &script(topics))?;
     let mut tools = vec![Tool::Fanout];
     tools.extend(plan.js.is_some().then_some(Tool::PhoenixJs));
-    let label = format!(
-        "{} clients: join + {ROUND_TRIPS} echo round trips each",
-        count(n as u64)
-    );
-    let mut busy = Scenario::new(&label, n as u64 * ROUND_TRIPS, &tools);
+    let label = topics.label(n);
+    let mut s = Scenario::new(&label, n as u64 * ROUND_TRIPS, &tools);
     progress(&label, plan.fan_runs);
     env.server.settle();
     for round in 0..plan.fan_runs {
@@ -99,25 +156,15 @@ pub fn run(env: &Env, plan: &Plan) -> Result<Fanout, BenchError> {
         }
         for tool in order {
             let sample = match (tool, &plan.js) {
-                (Tool::PhoenixJs, Some(js)) => env.phoenix_js(js, n),
+                (Tool::PhoenixJs, Some(js)) => env.phoenix_js(js, n, topics == Topics::Own),
                 _ => env.fanout(&script, n),
             };
-            busy.record(tool, sample);
+            s.record(tool, sample);
             // The closes' presence diffs keep the server busy for a while.
             env.server.settle();
         }
     }
-    progress(&format!("{} idle clients", count(n as u64)), 1);
-    let idle = idle(env, n, plan.idle_window);
-    if let Err(e) = &idle {
-        eprintln!("  idle clients: {e}");
-    }
-    env.server.settle();
-    Ok(Fanout {
-        clients: n,
-        busy,
-        idle,
-    })
+    Ok(s)
 }
 
 /// N clients join and sleep; their CPU time is read over `window`,
@@ -299,8 +346,9 @@ mod tests {
 
     #[test]
     fn the_script_checks_every_echo() {
-        let s = script();
+        let s = script(Topics::Shared);
         assert!(s.starts_with("join room:fan {\"user\":\"u${N}\"}\n"));
+        assert!(script(Topics::Own).contains("push room:fan${N} echo {\"i\":1}\n"));
         assert_eq!(
             s.matches("push room:fan echo").count(),
             ROUND_TRIPS as usize

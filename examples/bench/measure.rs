@@ -76,14 +76,16 @@ impl Env {
         self.phx(script, &["--clients", &n.to_string()])
     }
 
-    /// The phoenix.js reference: `node FILE URL N`, the script of
-    /// BENCHMARKS.md, its own output discarded.
-    pub fn phoenix_js(&self, js: &Path, n: usize) -> Result<Sample, BenchError> {
+    /// The phoenix.js reference: `node FILE URL N [own]`, the script of
+    /// BENCHMARKS.md, its own output discarded. `own`: each socket on its
+    /// own topic.
+    pub fn phoenix_js(&self, js: &Path, n: usize, own: bool) -> Result<Sample, BenchError> {
         let node = self.node.as_ref().ok_or(BenchError::NoNode)?;
         let mut cmd = Command::new(node);
         cmd.arg(js)
             .arg(&self.server.url)
             .arg(n.to_string())
+            .args(own.then_some("own"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit());

@@ -52,6 +52,7 @@ impl Results {
             Some(&self.prompt.at_prompt),
             Some(&self.prompt.piped),
             Some(&self.fanout.busy),
+            Some(&self.fanout.own),
         ]
         .into_iter()
         .flatten()

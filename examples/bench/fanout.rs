@@ -4,11 +4,12 @@
 //! trips, checking each reply), alternated with the optional phoenix.js
 //! reference (`--js FILE`, the script in BENCHMARKS.md, N sockets in one
 //! Node process); the same with each client on its own topic, which shows
-//! what the shared topic's presence traffic costs; and the idle one (N joined clients with the default
-//! 30 s heartbeats, whose CPU time is read from `/proc` over one
-//! heartbeat interval). This module owns both scenarios, the presence
-//! observer that tells when every client has joined, and raising the
-//! open-files limit they need. Judging the figures is left to `targets`.
+//! what the shared topic's presence traffic costs; and the idle one (N
+//! joined clients with the default 30 s heartbeats, whose CPU time is read
+//! from `/proc` over one heartbeat interval). This module owns these
+//! scenarios, the presence observer that tells when every client has
+//! joined, and raising the open-files limit they need. Judging the figures
+//! is left to `targets`.
 
 use std::collections::HashSet;
 use std::io;
@@ -43,7 +44,7 @@ const JOIN_LIMIT: Duration = Duration::from_secs(60);
 /// presence diffs are still being read.
 const QUIET_AFTER_JOINS: Duration = Duration::from_secs(2);
 
-/// The busy scenario's figures and the idle one's.
+/// The busy scenarios' figures and the idle one's.
 pub struct Fanout {
     pub clients: usize,
     /// phx-repl, and phoenix.js when `--js` is given, on `room:fan`.

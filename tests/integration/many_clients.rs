@@ -234,3 +234,26 @@ fn fan_out_with_no_server_exits_3_and_refuses_what_cannot_fan_out() {
         .assert_code(2)
         .assert_stderr_contains("--clients needs at least 1");
 }
+
+#[test]
+fn fan_out_substitutes_n_in_connect_params() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .args(["--clients", "3", "--json", "-p", "user=u${N}"])
+        .stdin("join room:params\nwait room:params presence_state\n")
+        .run();
+    out.assert_success();
+    let users: std::collections::BTreeSet<String> = out
+        .json()
+        .iter()
+        .filter(|r| r["event"] == "presence_diff")
+        .filter_map(|r| r["payload"]["joins"].as_object())
+        .flat_map(|j| j.keys().cloned().collect::<Vec<_>>())
+        .collect();
+    assert_eq!(
+        users.into_iter().collect::<Vec<_>>(),
+        ["u1", "u2", "u3"],
+        "{}",
+        out.report()
+    );
+}

@@ -153,15 +153,20 @@ pub fn script(text: &str) -> Result<Vec<Line>, String> {
 pub fn target_for(base: &Target, id: ClientId) -> Target {
     let n = (id + 1).to_string();
     let name = format!("c{n}");
-    let swap = |s: &str| {
-        s.replace("${N}", &n)
-            .replace("${CLIENT}", &name)
-            .replace("%24%7BN%7D", &n)
-            .replace("%24%7BCLIENT%7D", &name)
-    };
+    let swap = |s: &str| s.replace("${N}", &n).replace("${CLIENT}", &name);
     let mut t = base.clone();
-    if let Ok(url) = url::Url::parse(&swap(base.url.as_str())) {
-        t.url = url;
+    // Compared decoded: however the query spells `${N}`.
+    let pairs: Vec<(String, String)> = base
+        .url
+        .query_pairs()
+        .map(|(k, v)| (k.into_owned(), swap(&v)))
+        .collect();
+    if pairs
+        .iter()
+        .zip(base.url.query_pairs())
+        .any(|((_, a), (_, b))| *a != *b)
+    {
+        t.url.query_pairs_mut().clear().extend_pairs(pairs);
     }
     for (_, v) in &mut t.headers {
         *v = swap(v);
@@ -314,11 +319,8 @@ impl FanOut {
             }
             let id = self.opened as ClientId;
             let mut copy = Copy::new(id);
-            if !self.net.open(
-                id,
-                self.settings.target.clone(),
-                self.settings.options.clone(),
-            ) {
+            let target = target_for(&self.settings.target, id);
+            if !self.net.open(id, target, self.settings.options.clone()) {
                 // The network thread has ended: this client never opens.
                 copy.give_up();
                 self.tally.clients_failed += 1;

@@ -388,13 +388,18 @@ impl Runner {
             return;
         }
         let mut found = None;
+        let mut took = None;
         if self.peer.recent.take_first(|v| {
             let hit = wait.offer(v);
             if hit {
                 found = Some(wait.value_of(v.topic, v.payload));
+                took = Some((v.topic.to_owned(), v.event.to_owned(), v.payload.to_owned()));
             }
             hit
         }) {
+            if self.recording.pending_wait.is_some() {
+                self.recording.took = took;
+            }
             self.wait_passed(&wait, found.as_deref().unwrap_or("null"));
             return;
         }
@@ -493,7 +498,9 @@ impl Runner {
         match self.wait_takes(v) {
             Some(wait) => {
                 let value = wait.value_of(v.topic, v.payload);
+                self.note_took(v);
                 self.watch_hit(&wait, &value);
+                self.write_pending_wait();
                 true
             }
             None => false,
@@ -516,6 +523,7 @@ impl Runner {
 
     /// The deadline of a `wait` passed.
     pub(super) fn wait_missed(&mut self, wait: Wait) {
+        self.write_pending_wait();
         if wait.refute {
             return self.refute_passed(&wait);
         }

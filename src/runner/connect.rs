@@ -53,7 +53,8 @@ impl Runner {
         // About the session, not one client.
         self.screen.set_tag(None);
         if let Some(old) = self.clients.find(&c.name) {
-            if old != 0 && self.peer_of(old).link.ended {
+            let link = &self.peer_of(old).link;
+            if old != 0 && (link.ended || link.closing) {
                 // Closed (or never connected): its name is free again.
                 self.clients.retire(old);
             } else {
@@ -165,8 +166,18 @@ impl Runner {
         self.enter(id);
         self.peer.link.closing = true;
         self.net.send_to(id, ToNet::Close);
+        if self.scripted {
+            // A script goes on once it is closed, so a `connect` of the
+            // same name, or `clients`, sees it gone.
+            self.step = Step::Opening(id);
+        }
         if self.clients.current == id {
             self.clients.current = 0;
+            let first = self.clients.get(0).name.clone();
+            self.info(
+                Info::Using { client: &first },
+                &format!("lines without @NAME now go to {first}"),
+            );
             self.update_prompt();
         }
     }
@@ -218,8 +229,8 @@ impl Runner {
         }
     }
 
-    /// Before a client's events: the step that waits for it to open ends
-    /// when it did (or could not).
+    /// The step that waits for a client to open (or to close, after
+    /// `disconnect`) ends when it did, or could not.
     pub(super) fn opened(&mut self, id: ClientId) {
         if matches!(self.step, Step::Opening(want) if want == id) {
             self.step = Step::Idle;

@@ -438,6 +438,10 @@ impl Runner {
                 {
                     taken = Some(i);
                     let value = wait.value_of(v.topic, v.payload);
+                    if self.recording.pending_wait.is_some() {
+                        self.recording.took =
+                            Some((v.topic.to_owned(), v.event.to_owned(), v.payload.to_owned()));
+                    }
                     passed = Some((wait, value));
                 }
                 if interactive && (v.topic != topic || v.event != event) {
@@ -457,6 +461,7 @@ impl Runner {
             self.screen.out = out;
             if let Some((wait, payload)) = passed {
                 self.watch_hit(&wait, &payload);
+                self.write_pending_wait();
             }
             if self.screen.out.len() >= FLUSH_AT {
                 self.flush();

@@ -17,7 +17,8 @@ use crate::lang::clients::split_client;
 #[derive(Debug)]
 pub(super) enum Step {
     Connecting,
-    /// A script's `connect NAME`: waiting for that client to open.
+    /// A script's `connect NAME` (or `disconnect NAME`): waiting for that
+    /// client to open (or close).
     Opening(ClientId),
     Idle,
     /// The network thread has the command; waiting for it to go out.

@@ -83,6 +83,10 @@ impl Runner {
         if prompt_changes {
             self.update_prompt();
         }
+        if !matches!(self.step, Step::Waiting(_)) {
+            // A wait that passed at once, or a line that failed.
+            self.write_pending_wait();
+        }
     }
 
     /// The command a line holds after `${NAME}` substitution, and the
@@ -174,8 +178,13 @@ impl Runner {
         if let Command::Connect(_) = cmd {
             self.clients.set_connect_line(typed);
         }
+        // A `wait` before this line that was cancelled.
+        self.write_pending_wait();
         if let Some(rec) = &mut self.recording.recorder {
             match cmd {
+                // Written once it has passed or failed (see
+                // `write_pending_wait`).
+                Command::Wait(_) => self.recording.pending_wait = Some(typed.to_owned()),
                 // Recorded lines name their client, so `use` is not needed
                 // (and would send the first client's lines elsewhere).
                 Command::Record(_) | Command::Help(_) | Command::Quit | Command::Use(_) => {}

@@ -195,6 +195,8 @@ impl Runner {
         self.peer.link.connected = false;
         self.peer.link.ended = true;
         if self.clients.active != 0 {
+            let active = self.clients.active;
+            self.opened(active);
             self.client_ended(lost);
             if matches!(self.step, Step::Closing { .. }) && self.all_closed() {
                 self.step = Step::Done;

@@ -43,6 +43,10 @@ pub struct Recorder {
     /// `@NAME ` of the client whose answers are being written, or empty
     /// for the first client.
     who: String,
+    /// `# wait` comments of messages since the last line, kept back so
+    /// that the one a typed `wait` then takes can be left out: uncommented,
+    /// it would take the message before the typed line could.
+    waits: Vec<String>,
 }
 
 /// A piece of held-back text.
@@ -84,6 +88,7 @@ impl Recorder {
             redactor: Redactor::default(),
             held: VecDeque::new(),
             who: String::new(),
+            waits: Vec::new(),
         };
         let mut started = String::new();
         rfc3339(SystemTime::now(), &mut started);
@@ -110,6 +115,7 @@ impl Recorder {
 
     /// A line that was run, as typed.
     pub fn line(&mut self, text: &str) {
+        self.flush_waits();
         let mut s = String::with_capacity(text.len() + 1);
         s.push_str(text);
         s.push('\n');
@@ -123,6 +129,7 @@ impl Recorder {
     /// A `push` line (command `id`), held until it is known whether a
     /// reply came (see [`Recorder::push_ended`]).
     pub fn push_line(&mut self, id: u64, text: &str) {
+        self.flush_waits();
         self.held.push_back(Chunk::Push {
             id,
             ref_: None,
@@ -215,6 +222,7 @@ impl Recorder {
 
     /// Writes everything held and flushes: the recording ends.
     pub fn finish(&mut self) -> io::Result<()> {
+        self.flush_waits();
         self.release(true);
         self.flush()
     }
@@ -248,14 +256,38 @@ impl Recorder {
 
     /// A message, as the `wait` that would match it.
     pub fn message(&mut self, topic: &str, event: &str, payload: &str) {
-        let line = format!(
+        let line = self.wait_comment(topic, event, payload);
+        self.waits.push(line);
+    }
+
+    fn wait_comment(&self, topic: &str, event: &str, payload: &str) -> String {
+        format!(
             "# {}wait {} {} {}\n",
             self.who,
             word(topic),
             word(event),
             one_line(payload)
-        );
-        self.write(&line);
+        )
+    }
+
+    /// A typed `wait` line that took the message `topic event payload`
+    /// (if any): that message's `# wait` comment is left out, the others
+    /// go first, then the line.
+    pub fn wait_line(&mut self, text: &str, took: Option<(&str, &str, &str)>) {
+        if let Some((topic, event, payload)) = took {
+            let comment = self.wait_comment(topic, event, payload);
+            if let Some(i) = self.waits.iter().rposition(|c| *c == comment) {
+                self.waits.remove(i);
+            }
+        }
+        self.line(text);
+    }
+
+    /// Writes the `# wait` comments kept back.
+    fn flush_waits(&mut self) {
+        for c in std::mem::take(&mut self.waits) {
+            self.write(&c);
+        }
     }
 
     /// Anything else worth a note (a timeout, a crash).
@@ -275,6 +307,10 @@ impl Recorder {
     }
 
     fn write(&mut self, s: &str) {
+        if !self.waits.is_empty() {
+            // What came before goes first.
+            self.flush_waits();
+        }
         if self.held.is_empty() {
             return self.write_now(s);
         }

@@ -18,6 +18,11 @@ pub(super) struct Recording {
     /// Each live topic's `join` line as typed, so that a recording started
     /// later begins by joining them (its replay needs them).
     join_lines: Vec<((ClientId, String), String)>,
+    /// A typed `wait` line, written once it has passed (without the
+    /// `# wait` comment of the message it took) or failed.
+    pub pending_wait: Option<String>,
+    /// The message the pending `wait` took: topic, event, payload.
+    pub took: Option<(String, String, String)>,
 }
 
 impl Recording {
@@ -25,6 +30,8 @@ impl Recording {
         Recording {
             recorder,
             join_lines: Vec::new(),
+            pending_wait: None,
+            took: None,
         }
     }
 
@@ -50,6 +57,29 @@ impl Recording {
 }
 
 impl Runner {
+    /// Writes the pending `wait` line, leaving out the `# wait` comment of
+    /// the message it took, if it took one.
+    pub(super) fn write_pending_wait(&mut self) {
+        let Some(line) = self.recording.pending_wait.take() else {
+            return;
+        };
+        let took = self.recording.took.take();
+        if let Some(rec) = &mut self.recording.recorder {
+            let took = took
+                .as_ref()
+                .map(|(t, e, p)| (t.as_str(), e.as_str(), p.as_str()));
+            rec.wait_line(&line, took);
+        }
+    }
+
+    /// The message a pending `wait` is taking (see `write_pending_wait`).
+    pub(super) fn note_took(&mut self, v: &crate::core::protocol::View<'_>) {
+        if self.recording.pending_wait.is_some() {
+            self.recording.took =
+                Some((v.topic.to_owned(), v.event.to_owned(), v.payload.to_owned()));
+        }
+    }
+
     /// `record FILE`, `record stop`, `record`.
     pub(super) fn record(&mut self, action: command::Record, line: usize) {
         match action {

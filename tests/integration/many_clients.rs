@@ -257,3 +257,16 @@ fn fan_out_substitutes_n_in_connect_params() {
         out.report()
     );
 }
+
+#[test]
+fn a_script_reuses_a_name_right_after_disconnect() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin(
+            "connect bob\n@bob join room:a\ndisconnect bob\nconnect bob\n\
+             @bob join room:a\n@bob expect ok\nclients\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stdout_contains("bob  ✓ expect ok\n");
+}

@@ -55,3 +55,25 @@ fn an_expect_is_recorded_under_its_own_push_when_lines_were_typed_since() {
         .assert_success()
         .assert_stdout_lacks("failed");
 }
+
+#[test]
+fn a_typed_wait_takes_its_message_out_of_the_comments() {
+    let server = Server::start();
+    let dir = scratch_dir();
+    let file = dir.path().join("took.phx");
+    Script::new(&server)
+        .arg("--record")
+        .arg(&file)
+        .stdin("join room:took\ncast room:took shout body=hi\nwait room:took shout body=hi\n")
+        .run()
+        .assert_success();
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        !recorded.contains("# wait room:took shout"),
+        "the message the typed wait took is still a comment:\n{recorded}"
+    );
+    assert!(
+        recorded.contains("cast room:took shout body=hi\nwait room:took shout body=hi\n"),
+        "{recorded}"
+    );
+}

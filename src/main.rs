@@ -295,7 +295,7 @@ fn junit_target(config: &Config) -> Result<Option<runner::report::Junit>, Fatal>
              or give it with `-f smoke.phx --exit`",
         ));
     }
-    std::fs::write(path, "").map_err(|e| {
+    output::junit::check_writable(path).map_err(|e| {
         Fatal::usage(format!(
             "cannot write the JUnit report `{}`: {e}",
             path.display()

@@ -279,6 +279,21 @@ fn attr(s: &str, out: &mut String) {
     }
 }
 
+/// Checks that a report can be written to `path` before a run starts,
+/// without emptying a report already there: an interrupted run then
+/// leaves the last report (or none), never an empty file.
+pub fn check_writable(path: &std::path::Path) -> std::io::Result<()> {
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)?;
+    if !existed {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

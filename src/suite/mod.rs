@@ -85,7 +85,7 @@ pub fn run(args: &Options, url: &str) -> Result<u8, Error> {
         .collect::<Result<Vec<_>, Error>>()?;
     if let Some(path) = &args.junit {
         // Found unwritable now, not after the whole run.
-        std::fs::write(path, "").map_err(|e| junit_error(path, &e))?;
+        crate::output::junit::check_writable(path).map_err(|e| junit_error(path, &e))?;
     }
     let plan = Plan::new(url, args)
         .map_err(|e| Error::Failed(format!("cannot find this executable to run the files: {e}")))?;

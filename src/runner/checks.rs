@@ -106,6 +106,42 @@ impl Wait {
         matched
     }
 
+    /// A `wait` (or, with `refute`, a `refute`) starting now, for the
+    /// first client and a channel message: its window is `timeout`, else
+    /// `wait_default` for a `wait` and [`REFUTE_DEFAULT`] for a `refute`.
+    pub fn start(
+        topic: String,
+        event: String,
+        payload: Option<Value>,
+        timeout: Option<Duration>,
+        wait_default: Duration,
+        refute: bool,
+        line: usize,
+    ) -> Wait {
+        let timeout = timeout.unwrap_or(if refute { REFUTE_DEFAULT } else { wait_default });
+        Wait {
+            topic,
+            event,
+            payload,
+            near_miss: None,
+            deadline: Instant::now() + timeout,
+            timeout,
+            line,
+            client: 0,
+            refute,
+            gql: Vec::new(),
+        }
+    }
+
+    /// The line after `wait `/`refute ` but the timeout, as the `✓` lines
+    /// and the records show it: `TOPIC EVENT [JSON]`.
+    pub fn described(&self) -> String {
+        match &self.payload {
+            Some(p) => format!("{} {} {p}", self.topic, self.event),
+            None => format!("{} {}", self.topic, self.event),
+        }
+    }
+
     /// What a matched message gives `let` and the `✓` line: its payload,
     /// or for `wait gql` its root field's value.
     pub fn value_of(&self, v_topic: &str, payload: &str) -> String {
@@ -357,23 +393,18 @@ impl Runner {
         refute: bool,
         line: usize,
     ) {
-        let default = if refute {
-            REFUTE_DEFAULT
-        } else {
-            self.settings.timeout
-        };
-        let timeout = timeout.unwrap_or(default);
         let mut wait = Wait {
-            topic,
-            event,
-            payload,
-            near_miss: None,
-            deadline: Instant::now() + timeout,
-            timeout,
-            line,
             client: self.clients.active,
-            refute,
             gql,
+            ..Wait::start(
+                topic,
+                event,
+                payload,
+                timeout,
+                self.settings.timeout,
+                refute,
+                line,
+            )
         };
         if refute {
             let found = self
@@ -404,7 +435,7 @@ impl Runner {
             return;
         }
         // Counted from now: looking through the kept messages took time.
-        wait.deadline = Instant::now() + timeout;
+        wait.deadline = Instant::now() + wait.timeout;
         self.step = Step::Waiting(wait);
     }
 
@@ -420,10 +451,7 @@ impl Runner {
     /// A `refute` saw what must not come.
     fn refuted(&mut self, wait: &Wait, payload: &str) {
         self.checks.tally.failed += 1;
-        let expected = match &wait.payload {
-            Some(p) => format!("no {} {} {p}", wait.topic, wait.event),
-            None => format!("no {} {}", wait.topic, wait.event),
-        };
+        let expected = format!("no {}", wait.described());
         let summary = format!(
             "`{}` on `{}` came within {}, and `refute` says it must not",
             wait.event,
@@ -445,10 +473,7 @@ impl Runner {
     /// A `refute` whose window passed with nothing matching.
     fn refute_passed(&mut self, wait: &Wait) {
         self.checks.tally.passed += 1;
-        let expected = match &wait.payload {
-            Some(p) => format!("{} {} {p}", wait.topic, wait.event),
-            None => format!("{} {}", wait.topic, wait.event),
-        };
+        let expected = wait.described();
         let mut s = std::mem::take(&mut self.screen.out);
         self.settings
             .style
@@ -464,10 +489,7 @@ impl Runner {
         self.checks.tally.passed += 1;
         let what = format!("the `{}` message on `{}`", wait.event, wait.topic);
         self.keep_value(what, payload);
-        let expected = match &wait.payload {
-            Some(p) => format!("{} {} {p}", wait.topic, wait.event),
-            None => format!("{} {}", wait.topic, wait.event),
-        };
+        let expected = wait.described();
         let pass = WaitPass {
             expected: &expected,
             topic: &wait.topic,

@@ -213,18 +213,11 @@ impl Runner {
             .retain(|s| !subs.iter().any(|x| x.id == s.id));
         let last = subs.len() - 1;
         for (i, sub) in subs.iter().enumerate() {
-            let request = Request::Push {
-                topic: self.control(),
-                event: "unsubscribe".to_owned(),
-                payload: json_payload(&json!({ "subscriptionId": sub.id })),
-                cast: false,
-            };
             if i == last {
+                let request = self.unsubscribe_request(&sub.id);
                 self.send(ToNet::Request { id, request }, id, n);
             } else {
-                let other = self.issue_id();
-                self.net
-                    .send_to(self.clients.active, ToNet::Request { id: other, request });
+                self.stop_on_server(&sub.id);
             }
             let text = format!("unsubscribed {} {}", sub.short, label(&sub.name, &sub.call));
             self.info(
@@ -239,15 +232,20 @@ impl Runner {
 
     /// Stops subscription `id` on the server, answering no line.
     fn stop_on_server(&mut self, id: &str) {
-        let request = Request::Push {
+        let request = self.unsubscribe_request(id);
+        let other = self.issue_id();
+        self.net
+            .send_to(self.clients.active, ToNet::Request { id: other, request });
+    }
+
+    /// The `unsubscribe` push of subscription `id`.
+    fn unsubscribe_request(&self, id: &str) -> Request {
+        Request::Push {
             topic: self.control(),
             event: "unsubscribe".to_owned(),
             payload: json_payload(&json!({ "subscriptionId": id })),
             cast: false,
-        };
-        let other = self.issue_id();
-        self.net
-            .send_to(self.clients.active, ToNet::Request { id: other, request });
+        }
     }
 
     /// Subscribes every active document again; with a line, it waits for

@@ -15,7 +15,7 @@ use crate::core::session::MessageKind;
 use crate::lang::command::{self, Command};
 use crate::lang::path::{Path, substitution};
 use crate::lang::vars;
-use crate::lang::watch::{REFUTE_DEFAULT, Watch, Watched};
+use crate::lang::watch::{Watch, Watched};
 use crate::output::Expectation;
 use crate::runner::checks::{LastReply, Missed, Wait, verdict};
 
@@ -248,19 +248,17 @@ impl Copy {
             // Refused before the run starts (see `fanout::script`).
             return;
         };
-        let default = if refute { REFUTE_DEFAULT } else { ctx.timeout };
-        let timeout = watch.timeout.unwrap_or(default);
         let mut wait = Wait {
-            topic,
-            event,
-            payload: watch.payload,
-            near_miss: None,
-            deadline: Instant::now() + timeout,
-            timeout,
-            line: self.line,
             client: self.id,
-            refute,
-            gql: Vec::new(),
+            ..Wait::start(
+                topic,
+                event,
+                watch.payload,
+                watch.timeout,
+                ctx.timeout,
+                refute,
+                self.line,
+            )
         };
         let found = self.kept.iter().position(|k| {
             wait.offer(&View {

@@ -136,10 +136,7 @@ impl Output {
         if !self.verbose {
             return;
         }
-        let expected = match &wait.payload {
-            Some(p) => format!("{} {} {p}", wait.topic, wait.event),
-            None => format!("{} {}", wait.topic, wait.event),
-        };
+        let expected = wait.described();
         let from = self.out.len();
         self.style.wait_passed(
             &WaitPass {

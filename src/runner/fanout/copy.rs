@@ -121,10 +121,10 @@ impl Copy {
                     return;
                 };
                 if wait.refute {
-                    ctx.tally.passed += 1;
+                    ctx.tally.counts.passed += 1;
                     return;
                 }
-                ctx.tally.failed += 1;
+                ctx.tally.counts.failed += 1;
                 match wait.missed() {
                     Missed::Nothing(msg) => ctx.out.error(self, &msg, Some(wait.line)),
                     Missed::Mismatch {
@@ -192,7 +192,7 @@ impl Copy {
                 return;
             }
         };
-        ctx.tally.commands += 1;
+        ctx.tally.counts.commands += 1;
         let id = ctx.issue();
         match cmd {
             Command::Request(request) => self.send(ToNet::Request { id, request }, id, ctx),
@@ -204,9 +204,9 @@ impl Copy {
             Command::Expect { ok, response } => {
                 let v = verdict(self.last_reply.as_ref(), ok, response.as_ref());
                 if v.passed {
-                    ctx.tally.passed += 1;
+                    ctx.tally.counts.passed += 1;
                 } else {
-                    ctx.tally.failed += 1;
+                    ctx.tally.counts.failed += 1;
                 }
                 ctx.out.expectation(
                     self,
@@ -287,7 +287,7 @@ impl Copy {
         if !wait.refute {
             return self.wait_passed(wait, payload, ctx);
         }
-        ctx.tally.failed += 1;
+        ctx.tally.counts.failed += 1;
         let summary = format!(
             "`{}` on `{}` came, and `refute` says it must not",
             wait.event, wait.topic
@@ -332,7 +332,7 @@ impl Copy {
     }
 
     fn wait_passed(&mut self, wait: &Wait, payload: &str, ctx: &mut Ctx<'_>) {
-        ctx.tally.passed += 1;
+        ctx.tally.counts.passed += 1;
         self.last_value = Some(payload.to_owned());
         ctx.out.wait_passed(self, wait, payload);
     }
@@ -433,7 +433,7 @@ impl Copy {
                 }
             }
             Event::TimedOut(e) if !e.auto => {
-                ctx.tally.timed_out += 1;
+                ctx.tally.counts.timed_out += 1;
                 self.last_reply = Some(LastReply::Missing {
                     what: format!("{} on {}", e.event, e.topic),
                     why: "timed out",
@@ -443,7 +443,7 @@ impl Copy {
                 self.ended_reply(&ref_);
             }
             Event::Unanswered(u) => {
-                ctx.tally.unanswered += 1;
+                ctx.tally.counts.unanswered += 1;
                 self.last_reply = Some(LastReply::Missing {
                     what: format!("{} on {}", u.event, u.topic),
                     why: "the channel crashed or closed",
@@ -475,9 +475,9 @@ impl Copy {
         let answered = !r.late && r.request.is_some();
         if answered {
             if r.is_error() {
-                ctx.tally.error += 1;
+                ctx.tally.counts.error += 1;
             } else {
-                ctx.tally.ok += 1;
+                ctx.tally.counts.ok += 1;
             }
             if let Some(l) = r.latency {
                 ctx.tally.latency(l);

@@ -100,7 +100,8 @@ impl Output {
         }
     }
 
-    pub fn error(&mut self, copy: &Copy, message: &str, line: Option<usize>) {
+    /// A failing line of `copy`, rendered by `render`, unless past the cap.
+    fn failure(&mut self, copy: &Copy, render: impl FnOnce(&Style, &mut String)) {
         if self.failing() {
             return;
         }
@@ -108,8 +109,12 @@ impl Output {
         let style = self.style;
         let buf = self.failures();
         let from = buf.len();
-        style.error(message, line, buf);
+        render(&style, buf);
         tag.apply(buf, from);
+    }
+
+    pub fn error(&mut self, copy: &Copy, message: &str, line: Option<usize>) {
+        self.failure(copy, |style, buf| style.error(message, line, buf));
     }
 
     pub fn expectation(&mut self, copy: &Copy, e: &Expectation<'_>) {
@@ -121,15 +126,7 @@ impl Output {
             }
             return;
         }
-        if self.failing() {
-            return;
-        }
-        let tag = self.tag(copy);
-        let style = self.style;
-        let buf = self.failures();
-        let from = buf.len();
-        style.expectation(e, buf);
-        tag.apply(buf, from);
+        self.failure(copy, |style, buf| style.expectation(e, buf));
     }
 
     pub(in crate::runner) fn wait_passed(&mut self, copy: &Copy, wait: &Wait, payload: &str) {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use crate::output::records;
 use crate::output::records::Ms;
+use crate::runner::checks::Tally;
 
 /// Failing lines printed in full; later ones are only counted.
 pub const SHOWN_FAILURES: usize = 20;
@@ -16,13 +17,9 @@ pub struct FanTally {
     pub connected: usize,
     /// Clients that never connected, or lost their socket for good.
     pub clients_failed: usize,
-    pub commands: usize,
-    pub ok: usize,
-    pub error: usize,
-    pub timed_out: usize,
-    pub unanswered: usize,
-    pub passed: usize,
-    pub failed: usize,
+    /// What a script run counts (commands, replies, expectations), over
+    /// every copy.
+    pub(in crate::runner) counts: Tally,
     /// Failing lines of any kind (bad lines and failed clients too).
     pub failures: usize,
     pub frames_in: u64,
@@ -74,18 +71,18 @@ impl FanTally {
             ),
             format!(
                 "replies: {} ok, {} error, {} timed out{}",
-                self.ok,
-                self.error,
-                self.timed_out,
-                if self.unanswered > 0 {
-                    format!(", {} unanswered", self.unanswered)
+                self.counts.ok,
+                self.counts.error,
+                self.counts.timed_out,
+                if self.counts.unanswered > 0 {
+                    format!(", {} unanswered", self.counts.unanswered)
                 } else {
                     String::new()
                 }
             ),
             format!(
                 "expectations: {} passed, {} failed",
-                self.passed, self.failed
+                self.counts.passed, self.counts.failed
             ),
         ];
         if let Some(p) = self.percentiles() {
@@ -114,16 +111,7 @@ impl FanTally {
 
     /// The `summary` record, with the fan-out fields.
     pub fn record(&mut self, exit_code: u8) -> records::Summary {
-        let counts = crate::runner::checks::Tally {
-            commands: self.commands,
-            ok: self.ok,
-            error: self.error,
-            timed_out: self.timed_out,
-            unanswered: self.unanswered,
-            passed: self.passed,
-            failed: self.failed,
-        };
-        let mut summary = counts.record(Some(exit_code));
+        let mut summary = self.counts.record(Some(exit_code));
         summary.latency_ms = self.percentiles().map(|p| records::SummaryLatency {
             p50: Ms(p.p50),
             p95: Ms(p.p95),
@@ -167,8 +155,11 @@ mod tests {
             clients: 3,
             connected: 2,
             clients_failed: 1,
-            ok: 4,
-            passed: 2,
+            counts: Tally {
+                ok: 4,
+                passed: 2,
+                ..Tally::default()
+            },
             frames_in: 9,
             frames_out: 7,
             failures: 25,

@@ -11,6 +11,10 @@
 //!   visible text.
 //! - `component`: the components of a diff (`"c"`) and their shared statics.
 //! - [`change`]: one printable line per region a diff changed.
+//! - [`page`]: a fetched page's CSRF token, title and LiveView elements
+//!   (the dead render byte for byte, cut from the source by `source`).
+//! - [`payload`]: the `event` payloads the JS client pushes (click, form,
+//!   key, focus, hook).
 //!
 //! No I/O, no clock, no colour. Hostile input gives a [`TreeError`], never a
 //! panic.
@@ -18,6 +22,9 @@
 pub mod change;
 mod component;
 pub mod html;
+pub mod page;
+pub mod payload;
+mod source;
 pub mod tree;
 
 #[cfg(test)]

@@ -15,15 +15,21 @@
 //!   (the dead render byte for byte, cut from the source by `source`).
 //! - [`payload`]: the `event` payloads the JS client pushes (click, form,
 //!   key, focus, hook).
+//! - [`dom`]: CSS selection over the HTML (outer HTML or text of matches).
+//! - [`events`]: the event bindings and form fields the HTML offers.
+//! - [`readable`]: the HTML as readable lines (`[+1 → click inc]`, …).
 //!
 //! No I/O, no clock, no colour. Hostile input gives a [`TreeError`], never a
 //! panic.
 
 pub mod change;
 mod component;
+pub mod dom;
+pub mod events;
 pub mod html;
 pub mod page;
 pub mod payload;
+pub mod readable;
 mod source;
 pub mod tree;
 

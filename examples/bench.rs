@@ -4,6 +4,7 @@
 //! cargo run --profile dist --example bench              # the full run, a few minutes
 //! cargo run --profile dist --example bench -- --quick   # one pass, smaller floods
 //! cargo run --profile dist --example bench -- --fanout  # only --clients 1000
+//! cargo run --profile dist --example bench -- --live    # only the LiveView diff costs
 //! cargo run --profile dist --example bench -- --js /tmp/jsref/fan.mjs
 //!                                       # also runs the phoenix.js reference
 //! ```
@@ -45,6 +46,8 @@ mod fanout;
 mod floor;
 #[path = "bench/heartbeat.rs"]
 mod heartbeat;
+#[path = "bench/live.rs"]
+mod live;
 #[path = "bench/measure.rs"]
 mod measure;
 #[path = "bench/pty.rs"]
@@ -109,6 +112,8 @@ struct Plan {
     js: Option<std::path::PathBuf>,
     /// `--fanout`: only the fan-out scenarios.
     fanout_only: bool,
+    /// `--live`: only the LiveView diff scenario (in process, seconds).
+    live_only: bool,
 }
 
 impl Plan {
@@ -127,6 +132,7 @@ impl Plan {
             idle_window: std::time::Duration::from_secs(30),
             js: None,
             fanout_only: false,
+            live_only: false,
         };
         let mut it = args.iter();
         while let Some(a) = it.next() {
@@ -141,6 +147,7 @@ impl Plan {
                     plan.fan_runs = 1;
                 }
                 "--fanout" => plan.fanout_only = true,
+                "--live" => plan.live_only = true,
                 "--js" => {
                     plan.js = Some(it.next().ok_or(BenchError::JsWithoutFile)?.into());
                 }
@@ -208,6 +215,10 @@ impl Frames {
 
 fn bench(args: &[String]) -> Result<(), BenchError> {
     let plan = Plan::from_args(args)?;
+    if plan.live_only {
+        println!("{}", live::report());
+        return Ok(());
+    }
     // The floor and drain clients are this executable: built with another
     // profile than phx-repl's, they would not be a fair floor.
     let dist = std::env::current_exe()
@@ -250,6 +261,7 @@ fn bench(args: &[String]) -> Result<(), BenchError> {
     report::table(&results.rows(), &mut report);
     let _ = writeln!(report);
     targets::write(&results, &plan, env.websocat.is_some(), &mut report);
+    let _ = writeln!(report, "\n{}", live::report());
     println!("{report}");
     Ok(())
 }

@@ -301,6 +301,10 @@ fn diff_rows(
         let paired = (oj - oi).min(nj - ni);
         for k in 0..paired {
             let (b, a) = (&old[oi + k], &new[ni + k]);
+            // Unaligned gaps (past MAX_ALIGN) may pair equal rows.
+            if b == a {
+                continue;
+            }
             out.push(row_change(
                 path,
                 at + ni + k,

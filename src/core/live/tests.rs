@@ -198,6 +198,33 @@ fn keyed_diff_touches_only_what_it_names() {
 }
 
 #[test]
+fn long_d_lists_report_only_the_rows_that_changed() {
+    // 600 rows: too many to align (600 × 600 pairs), so the rows between
+    // the equal ends pair up by position; the equal pairs among them are
+    // not changes.
+    let rows = |changed: &[(usize, &str)]| -> Value {
+        let d: Vec<Value> = (0..600)
+            .map(|i| {
+                let t = changed
+                    .iter()
+                    .find(|(c, _)| *c == i)
+                    .map_or(i.to_string(), |(_, t)| t.to_string());
+                json!([t])
+            })
+            .collect();
+        Value::Array(d)
+    };
+    let (mut r, _) =
+        Rendered::join(&json!({"0": {"d": rows(&[]), "s": ["<p>", "</p>"]}, "s": ["", ""]}))
+            .unwrap();
+    let u = r
+        .merge(&json!({"0": {"d": rows(&[(3, "x"), (590, "y")])}}))
+        .unwrap();
+    let lines: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
+    assert_eq!(lines, [r#"~ 0[3] "3" → "x""#, r#"~ 0[590] "590" → "y""#]);
+}
+
+#[test]
 fn templates_resolve_integer_statics_at_any_level() {
     // An empty list renders as "" at the join; its statics come in a
     // diff-level "p" with the first rows (LiveView 1.1).

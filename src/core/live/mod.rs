@@ -1,6 +1,8 @@
-//! A LiveView's rendered tree, pure: the `rendered` tree of a join reply,
-//! the diffs merged into it, the HTML and text it stands for, and a readable
-//! account of what each diff changed (docs/PROTOCOL.md §10).
+//! LiveView, pure: the `rendered` tree of a join reply, the diffs merged
+//! into it, the HTML and text it stands for, a readable account of what each
+//! diff changed; and the page tooling around it: the fetched page's tokens
+//! and view elements, CSS selection, the events a page offers, the page as
+//! readable lines and the event payloads (docs/PROTOCOL.md §10).
 //!
 //! - [`tree`]: the tree type, parsing a join's `rendered`, merging a diff the
 //!   way the official JS client does, for both the LiveView 0.20 format
@@ -39,5 +41,9 @@ mod frames;
 mod tests;
 
 pub use change::{Change, ChangeKind, Step};
+pub use dom::{SelectorError, select_html, select_text};
+pub use events::{EventKind, PageEvent};
 pub use html::{HtmlMode, text_of};
+pub use page::{Page, ViewElement};
+pub use readable::page_lines;
 pub use tree::{Dyn, List, Node, PushEvent, Rendered, TreeError, Update};

@@ -144,6 +144,16 @@ pub struct ServeArgs {
     /// Refuse connections (403) whose Origin header is set and is not this one, like check_origin
     #[arg(long, value_name = "ORIGIN")]
     pub check_origin: Option<String>,
+
+    /// The LiveView format of the /counter and /chat pages: 1.1 (LiveView 1.1.33) or 0.20 (0.20.17)
+    #[arg(long, default_value = "1.1", value_name = "VERSION", value_parser = parse_liveview)]
+    pub liveview: crate::server::LiveFormat,
+}
+
+/// `0.20` or `1.1` for `serve --liveview`.
+fn parse_liveview(s: &str) -> Result<crate::server::LiveFormat, String> {
+    crate::server::LiveFormat::parse(s)
+        .ok_or_else(|| format!("unknown LiveView version {s:?}; use 1.1 or 0.20"))
 }
 
 #[derive(Debug, Args)]

@@ -151,6 +151,7 @@ fn serve(args: &cli::ServeArgs) -> Result<ExitCode, Fatal> {
             require_auth_token: args.require_auth_token.clone(),
             check_origin: args.check_origin.clone(),
         },
+        liveview: args.liveview,
     };
     server::run(listener, options).map_err(|e| Fatal::connection(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
@@ -188,6 +189,7 @@ fn built_in_options() -> server::Options {
         log: false,
         tls: None,
         policy: server::Policy::default(),
+        liveview: server::LiveFormat::default(),
     }
 }
 

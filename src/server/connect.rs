@@ -29,6 +29,8 @@ pub enum Mount {
     Socket,
     /// `/gql`: `__absinthe__:*` only.
     Gql,
+    /// `/live`: LiveView's `lv:*` only (docs/PROTOCOL.md §10).
+    Live,
 }
 
 impl Mount {
@@ -37,6 +39,7 @@ impl Mount {
         match path {
             SOCKET_PATH => Some(Mount::Socket),
             "/gql/websocket" => Some(Mount::Gql),
+            "/live/websocket" => Some(Mount::Live),
             _ => None,
         }
     }
@@ -46,6 +49,7 @@ impl Mount {
         match path {
             LONGPOLL_PATH => Some(Mount::Socket),
             "/gql/longpoll" => Some(Mount::Gql),
+            "/live/longpoll" => Some(Mount::Live),
             _ => None,
         }
     }
@@ -138,6 +142,10 @@ pub struct ConnectInfo {
     /// The auth token from the subprotocol header, as
     /// `connect_info[:auth_token]` exposes it.
     pub auth_token: Option<String>,
+    /// The `Cookie` header, where a LiveView's session is read from.
+    pub cookie: Option<String>,
+    /// The `_csrf_token` connect param, checked against that session.
+    pub csrf_token: Option<String>,
 }
 
 /// What the request's headers asked for.

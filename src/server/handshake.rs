@@ -18,6 +18,7 @@ use tungstenite::{Error, WebSocket};
 
 use super::connect::{self, ConnectInfo, Mount, PHOENIX_SUBPROTOCOL, Policy, Refusal};
 use super::http;
+use super::live;
 use super::stream::ServerStream;
 
 /// How long a client may take to send its upgrade request (and to read our
@@ -56,6 +57,10 @@ pub enum Refused {
     /// and what was read of the request, for `longpoll.rs` to answer.
     #[error("a long-poll request")]
     LongPoll { stream: ServerStream, head: Vec<u8> },
+    /// Not an upgrade but a request for a LiveView page, for
+    /// `live/page.rs` to answer.
+    #[error("a page request")]
+    Page { stream: ServerStream, head: Vec<u8> },
 }
 
 /// Reads the upgrade request from `stream` and answers it: 101 and a
@@ -102,6 +107,10 @@ pub fn accept(
         // A request for the long-poll endpoint, answered elsewhere.
         _ if http::request_path(&seen).is_some_and(|p| Mount::of_longpoll(p).is_some()) => {
             Err(Refused::LongPoll { stream, head: seen })
+        }
+        // A LiveView page, answered elsewhere.
+        _ if http::request_path(&seen).is_some_and(live::page::is_page) => {
+            Err(Refused::Page { stream, head: seen })
         }
         // tungstenite does not answer a request that is no upgrade, so we
         // do, with 404 for a wrong path (a browser or curl gets the hint)
@@ -156,6 +165,12 @@ impl Gate<'_> {
         self.accepted.vsn = vsn;
         self.accepted.mount = mount;
         self.accepted.user = connect::param(req.uri().query(), "user");
+        self.accepted.csrf_token = connect::param(req.uri().query(), "_csrf_token");
+        self.accepted.cookie = req
+            .headers()
+            .get(header::COOKIE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
         if headers.subprotocol {
             resp.headers_mut().insert(
                 header::SEC_WEBSOCKET_PROTOCOL,

@@ -20,6 +20,7 @@ use tungstenite::Message;
 use super::absinthe::{self, Subscription};
 use super::connect::Policy;
 use super::graphql;
+use super::live;
 use super::presence::PresenceRegistry;
 use crate::core::protocol::{Frame, Side, Vsn, Wire};
 
@@ -34,6 +35,8 @@ pub struct Options {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Auth token and Origin checks on the upgrade.
     pub policy: Policy,
+    /// The LiveView format of the `/live` pages.
+    pub liveview: live::Format,
 }
 
 /// State shared by every connection of one server.
@@ -42,6 +45,8 @@ pub struct Server {
     pub registry: Registry,
     pub presence: PresenceRegistry,
     pub gql: GqlRegistry,
+    /// The LiveView pages' secret and chat room.
+    pub live: Arc<live::Shared>,
     /// The id of the next connection, for logs and registries.
     pub next_conn: AtomicU64,
     /// Bumped by `restart`: connections opened under an older value close.
@@ -55,6 +60,7 @@ pub struct Server {
 impl Server {
     pub fn new(options: Options) -> Server {
         Server {
+            live: Arc::new(live::Shared::new(options.liveview)),
             options,
             registry: Registry::default(),
             presence: PresenceRegistry::default(),
@@ -74,6 +80,8 @@ impl Server {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now() + down);
         self.generation.fetch_add(1, Ordering::SeqCst);
+        // As an app redeployed with a new `secret_key_base`.
+        self.live.rotate();
         let wakers: Vec<Arc<Poller>> = self
             .wakers
             .lock()

@@ -359,6 +359,8 @@ fn check_connect(req: &Request<'_>, policy: &connect::Policy) -> Result<ConnectI
         mount: connect::Mount::Socket,
         user: connect::param(Some(req.query()), "user"),
         auth_token: checked.auth_token,
+        cookie: req.head.header("cookie").map(str::to_owned),
+        csrf_token: connect::param(Some(req.query()), "_csrf_token"),
     })
 }
 

@@ -5,7 +5,10 @@
 //! Absinthe's GraphQL control channel (`__absinthe__:control`), for
 //! trying the REPL out and for tests. A second socket, `/gql/websocket`
 //! (and `/gql/longpoll`), routes only `__absinthe__:*`, as apps that give
-//! Absinthe a socket of its own do.
+//! Absinthe a socket of its own do. A third, `/live/websocket` (and
+//! `/live/longpoll`), routes LiveView's `lv:*` for the LiveView pages served
+//! over plain HTTP at `/counter` and `/chat` (`live/`; `GET /` lists them),
+//! in LiveView 1.1's format or, with `serve --liveview 0.20`, 0.20's.
 //!
 //! This file owns the public API ([`spawn`], [`run`]), the accept loop and
 //! the dispatch of each new connection to the WebSocket or the long-poll
@@ -23,20 +26,26 @@
 //!   Origin, auth token), for both transports. Pure.
 //! - `http.rs`: plain HTTP request heads (`httparse`) and responses.
 //! - `stream.rs`: the byte stream, plain TCP or TLS.
+//! - `live/` (uses `http`, `stream`, and `connect` for query params): the
+//!   LiveView pages: their HTTP answers, tokens, trees and diffs, and the
+//!   views a `/live` connection runs. Its module doc lists how it differs
+//!   from real LiveView.
 //! - `graphql/`: the recogniser of the demo schema's GraphQL documents
 //!   (`parse.rs` lexes and parses, `mod.rs` checks against the schema),
 //!   and Absinthe-shaped errors for anything else. Pure.
 //! - `absinthe.rs` (uses `graphql`): the control channel's answers, the
 //!   `subscription:data` frames and subscription ids. Pure.
-//! - `routes.rs` (uses `absinthe`, `connect`, `flood`, `graphql`): what
-//!   each client frame gets back. Pure.
-//! - `hub.rs` (uses `absinthe`, `connect`, `graphql`, `presence`): what
-//!   every connection shares, the registry that carries broadcasts between
-//!   them, and the one of GraphQL subscriptions.
-//! - `handshake.rs` (uses `connect`, `http`, `stream`): the WebSocket
-//!   upgrade.
-//! - `peer.rs` (uses `connect`, `flood`, `hub`, `routes`, `stream`): one
-//!   WebSocket connection's thread, from the upgrade to the close.
+//! - `routes.rs` (uses `absinthe`, `connect`, `flood`, `graphql`, `live`):
+//!   what each client frame gets back; `lv:*` frames go to `live/`. Pure
+//!   but for the LiveViews' shared state.
+//! - `hub.rs` (uses `absinthe`, `connect`, `graphql`, `live`, `presence`):
+//!   what every connection shares, the registry that carries broadcasts
+//!   between them, and the one of GraphQL subscriptions.
+//! - `handshake.rs` (uses `connect`, `http`, `live`, `stream`): the
+//!   WebSocket upgrade; page requests are handed back for `live/`.
+//! - `peer.rs` (uses `connect`, `flood`, `hub`, `live`, `routes`,
+//!   `stream`): one WebSocket connection's thread, from the upgrade to the
+//!   close, including the LiveViews' ticks and chat notices.
 //! - `longpoll.rs` (uses `connect`, `http`, `hub`, `peer`, `stream`): the
 //!   long-poll transport, bridged onto `peer.rs`.
 //!
@@ -131,13 +140,20 @@
 //!   adapter closes it.
 //! - **`restart`** closes every connection with 1012, as a Phoenix node
 //!   shutting down does, but without sending `phx_drain` first, and drops
-//!   new connections before the handshake while down.
+//!   new connections before the handshake while down. It also rotates the
+//!   LiveView signing secret, as a redeploy with a new `secret_key_base`
+//!   does, so LiveView sessions and cookies issued before it are `stale`.
 //! - **Versions.** Where Phoenix versions differ this server follows
 //!   1.8.12. A message with a stale join_ref is dropped silently and a
 //!   null join_ref accepted (1.7, as in the recorded transcripts, delivers
 //!   both; 1.8.3–1.8.11 drop null too); `phx_error` carries
 //!   `{"reason":"channel_crash"}` as from 1.8.10 (`{}` before, as in the
 //!   transcripts). The auth token follows 1.8 (1.7 has none).
+//!
+//! The LiveView pages (`live/`): see `live/mod.rs`, "Where this differs
+//! from real LiveView" (no template engine, JSON token payloads that
+//! never expire, only `event` handled on `lv:` topics, one chat room per
+//! server, no assets).
 //!
 //! `tests/integration/phoenix_frames.rs` plays the client frames of the
 //! recorded Phoenix transcripts against this server over a socket and
@@ -170,6 +186,7 @@ mod graphql;
 mod handshake;
 mod http;
 mod hub;
+mod live;
 mod longpoll;
 mod peer;
 mod presence;
@@ -178,6 +195,7 @@ mod stream;
 
 pub use connect::Policy;
 pub use hub::Options;
+pub use live::Format as LiveFormat;
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -282,6 +300,10 @@ impl Endpoint {
             Ok((ws, info)) => peer::serve_upgraded(ws, info, peer, id, server),
             Err(Refused::LongPoll { stream, head }) => {
                 longpoll::answer(stream, &head, peer, server, &self.longpoll);
+            }
+            Err(Refused::Page { mut stream, head }) => {
+                let line = live::page::answer(&mut stream, &head, &server.live);
+                server.log(format_args!("{peer} {line}"));
             }
             Err(refused) => server.log(format_args!("{peer} {refused}")),
         }

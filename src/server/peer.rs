@@ -25,10 +25,11 @@ use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
 
 use super::absinthe;
-use super::connect::ConnectInfo;
+use super::connect::{ConnectInfo, Mount};
 use super::flood::FloodRun;
 use super::graphql::RootField;
 use super::hub::{Broadcast, Mailbox, Outbound, Server, wire_message};
+use super::live::Views;
 use super::routes::{self, Action, Connection};
 use super::stream::ServerStream;
 use crate::core::presence::{PRESENCE_DIFF, PRESENCE_STATE};
@@ -150,6 +151,13 @@ impl<'s> Conn<'s> {
         server: &'s Server,
     ) -> io::Result<Conn<'s>> {
         let (vsn, mount) = (connect.vsn, connect.mount);
+        let mut channels = Connection::with_vsn(vsn)
+            .with_connect_info(connect_info)
+            .with_mount(mount);
+        if mount == Mount::Live {
+            let (cookie, csrf) = (connect.cookie.clone(), connect.csrf_token.clone());
+            channels = channels.with_live(Views::new(Arc::clone(&server.live), cookie, csrf));
+        }
         let stream = ws.get_ref().tcp();
         stream.set_read_timeout(None)?;
         stream.set_write_timeout(None)?;
@@ -178,9 +186,7 @@ impl<'s> Conn<'s> {
             poller,
             mailbox,
             inbox,
-            channels: Connection::with_vsn(vsn)
-                .with_connect_info(connect_info)
-                .with_mount(mount),
+            channels,
             floods: VecDeque::new(),
             write_blocked: false,
             more_input: false,
@@ -228,6 +234,10 @@ impl<'s> Conn<'s> {
         }
         if self.closing.is_none() {
             self.deliver_broadcasts()?;
+            // LiveView timers (the counter's tick).
+            for frame in self.channels.live_due(Instant::now()) {
+                self.send_frame(&frame)?;
+            }
             if !self.write_blocked {
                 self.pump_flood()?;
             }
@@ -277,7 +287,10 @@ impl<'s> Conn<'s> {
         match &self.closing {
             Some((at, _)) => Some(*at),
             // None when the timeout is too large to add: no idle deadline.
-            None => [self.idle_deadline(), later].into_iter().flatten().min(),
+            None => [self.idle_deadline(), later, self.channels.live_deadline()]
+                .into_iter()
+                .flatten()
+                .min(),
         }
     }
 
@@ -438,6 +451,11 @@ impl<'s> Conn<'s> {
                     to,
                     fields,
                 } => self.mutate(join_ref.as_deref(), &to, &fields)?,
+                Action::Notify(topic) => {
+                    let frame = Frame::new(None, None, &topic, "changed", protocol::empty_object());
+                    let broadcast = Arc::new(Broadcast::new(frame));
+                    self.server.registry.broadcast(&topic, self.id, &broadcast);
+                }
                 Action::GqlEnd(ids) => {
                     for id in ids {
                         self.server.gql.unsubscribe(self.id, &id);
@@ -508,6 +526,13 @@ impl<'s> Conn<'s> {
             // Queued before we left the topic (or ended the subscription):
             // the channel is gone, drop it.
             let topic = &outbound.topic;
+            // A LiveView notice: the views say what it changes for them.
+            if let Some(frames) = self.channels.live_notice(topic) {
+                for frame in frames {
+                    self.send_frame(&frame)?;
+                }
+                continue;
+            }
             if (self.channels.is_joined(topic) || self.channels.has_subscription(topic))
                 && let Some(message) = outbound.broadcast.message(self.vsn)
             {

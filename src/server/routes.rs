@@ -4,13 +4,16 @@
 //! channel's live subscriptions, and what the server answers to each
 //! incoming frame (docs/PROTOCOL.md §3, §9).
 //!
-//! Pure: no sockets, threads or clock. [`Connection::handle_text`] turns one
+//! Pure: no sockets, threads or clock (the LiveViews of a `/live`
+//! connection, run by `live/`, share their secret and chat room with
+//! other connections, and are given the time for their ticks). [`Connection::handle_text`] turns one
 //! client text frame into a list of [`Action`]s; `peer.rs` carries them out
 //! (writes, broadcasts through the registry, floods, close), and `flood.rs`
 //! writes a flood's pushes. Keeping the rules
 //! here lets every route be unit-tested without a socket.
 
 use std::collections::HashMap;
+use std::time::Instant;
 
 use serde_json::value::RawValue;
 
@@ -18,6 +21,7 @@ use super::absinthe::{self, Outcome, Subscription};
 use super::connect::Mount;
 use super::flood::Flood;
 use super::graphql::RootField;
+use super::live::Views;
 use crate::core::protocol::{self, Frame, Payload, Side, Vsn};
 
 /// Close code sent when a client frame cannot be decoded (RFC 6455 "internal
@@ -77,6 +81,10 @@ pub enum Action {
     },
     /// End these GraphQL subscriptions of this socket.
     GqlEnd(Vec<String>),
+    /// Tell the other connections subscribed to this registry topic that
+    /// it changed (a LiveView's PubSub broadcast); they ask their
+    /// [`Connection::live_notice`] what that means for them.
+    Notify(String),
     /// Close the WebSocket with this code and short reason; `detail` is
     /// for the server log only.
     Close {
@@ -100,11 +108,16 @@ enum Route {
     Flood(u64),
     /// `__absinthe__:*`: Absinthe's control channel (docs/PROTOCOL.md §9).
     Absinthe,
+    /// `lv:*` on `/live`: a LiveView (docs/PROTOCOL.md §10), run by `live/`.
+    Live,
 }
 
 impl Route {
     fn of(topic: &str, mount: Mount) -> Option<Route> {
-        if topic.starts_with(absinthe::TOPIC_PREFIX) {
+        if mount == Mount::Live {
+            // LiveView's socket declares `live "lv:*"` alone.
+            topic.starts_with("lv:").then_some(Route::Live)
+        } else if topic.starts_with(absinthe::TOPIC_PREFIX) {
             Some(Route::Absinthe)
         } else if mount == Mount::Gql {
             // The `/gql` socket declares the Absinthe channel alone.
@@ -152,6 +165,8 @@ pub struct Connection {
     mount: Mount,
     /// The ids of the control channel's live GraphQL subscriptions.
     gql_subscriptions: Vec<String>,
+    /// The LiveViews of a `/live` connection.
+    live: Option<Views>,
 }
 
 impl Connection {
@@ -180,6 +195,29 @@ impl Connection {
         self
     }
 
+    /// Runs `lv:*` topics with `views` (a `/live` connection).
+    pub fn with_live(mut self, views: Views) -> Connection {
+        self.live = Some(views);
+        self
+    }
+
+    /// The diffs the LiveViews push for ticks due at `now`.
+    pub fn live_due(&mut self, now: Instant) -> Vec<Frame> {
+        self.live.as_mut().map(|l| l.due(now)).unwrap_or_default()
+    }
+
+    /// When the next LiveView tick is due.
+    pub fn live_deadline(&self) -> Option<Instant> {
+        self.live.as_ref().and_then(Views::deadline)
+    }
+
+    /// What a registry notice on `topic` (an [`Action::Notify`] of another
+    /// connection) makes the LiveViews push; `None` when it is no
+    /// LiveView notice.
+    pub fn live_notice(&mut self, topic: &str) -> Option<Vec<Frame>> {
+        self.live.as_mut().and_then(|l| l.notice(topic))
+    }
+
     /// Records a subscription [`Action::GqlSubscribe`] made.
     pub fn add_subscription(&mut self, id: String) {
         self.gql_subscriptions.push(id);
@@ -201,9 +239,10 @@ impl Connection {
         self.channels.get(topic).map(|c| c.instance)
     }
 
-    /// Every joined topic.
+    /// Every joined topic, and the registry topic the LiveViews subscribed.
     pub fn topics(&self) -> impl Iterator<Item = &str> {
-        self.channels.keys().map(String::as_str)
+        let live = self.live.as_ref().and_then(Views::subscription);
+        self.channels.keys().map(String::as_str).chain(live)
     }
 
     /// Answers one text frame from the client. An undecodable frame closes
@@ -269,6 +308,9 @@ impl Connection {
         let route = channel.route;
         let join_ref = channel.join_ref.clone();
         let jr = join_ref.as_deref();
+        if route == Route::Live {
+            return self.live_event(jr, &frame);
+        }
         if frame.event == protocol::PHX_LEAVE {
             let mut out = vec![reply(jr, &frame, "ok", protocol::empty_object())];
             out.extend(self.close_channel(&frame.topic, protocol::PHX_CLOSE));
@@ -417,6 +459,9 @@ impl Connection {
         let Some(route) = Route::of(&frame.topic, self.mount) else {
             return vec![unmatched(&frame)];
         };
+        if route == Route::Live {
+            return self.join_live(frame);
+        }
         // A duplicate join kills the old instance (docs/PROTOCOL.md §3); its
         // phx_close goes out after the new join's reply.
         let old = self.channels.remove(frame.topic.as_str());
@@ -480,6 +525,71 @@ impl Connection {
         out
     }
 
+    /// Joins a LiveView: the ok reply with its tree, or `stale`; then, as
+    /// for any duplicate join, the old instance's `phx_close`.
+    fn join_live(&mut self, frame: Frame) -> Vec<Action> {
+        let old = self.channels.remove(frame.topic.as_str());
+        let Some(live) = self.live.as_mut() else {
+            return vec![unmatched(&frame)];
+        };
+        let join_ref = frame
+            .join_ref
+            .as_ref()
+            .or(frame.ref_.as_ref())
+            .map(|r| r.to_string());
+        let client_jr = frame.join_ref.as_deref();
+        let mut out = match live.join(&frame, join_ref.as_deref()) {
+            Ok(response) => {
+                self.instances += 1;
+                let channel = Channel {
+                    route: Route::Live,
+                    join_ref,
+                    instance: self.instances,
+                };
+                self.channels.insert(frame.topic.to_string(), channel);
+                vec![reply(client_jr, &frame, "ok", protocol::raw(response))]
+            }
+            Err(why) => vec![reply(client_jr, &frame, "error", reason(why))],
+        };
+        if let Some(old) = &old {
+            let jr = old.join_ref.as_deref();
+            out.push(Action::Send(Frame::new(
+                jr,
+                jr,
+                &frame.topic,
+                protocol::PHX_CLOSE,
+                protocol::empty_object(),
+            )));
+        }
+        out.extend(
+            live.take_subscription()
+                .map(|t| Action::Subscribe(t.to_owned())),
+        );
+        out
+    }
+
+    /// A message for a joined LiveView: `phx_leave`, or an event.
+    fn live_event(&mut self, jr: Option<&str>, frame: &Frame) -> Vec<Action> {
+        let Some(live) = self.live.as_mut() else {
+            return Vec::new();
+        };
+        if frame.event == protocol::PHX_LEAVE {
+            self.channels.remove(frame.topic.as_str());
+            return live
+                .leave(frame, jr)
+                .into_iter()
+                .map(Action::Send)
+                .collect();
+        }
+        let handled = live.event(frame, jr);
+        if handled.crashed {
+            self.channels.remove(frame.topic.as_str());
+        }
+        let mut out: Vec<Action> = handled.frames.into_iter().map(Action::Send).collect();
+        out.extend(handled.publish.map(|t| Action::Notify(t.to_owned())));
+        out
+    }
+
     /// Ends the channel on `topic` with `phx_close` or `phx_error`, both
     /// carrying ref = join_ref (docs/PROTOCOL.md §3, `{:stop, …}`).
     fn close_channel(&mut self, topic: &str, event: &str) -> Vec<Action> {
@@ -527,7 +637,7 @@ fn join_reply(route: Route, rejoined: bool, frame: &Frame) -> Vec<Action> {
         Route::Absinthe if frame.topic != absinthe::CONTROL_TOPIC => {
             vec![reply(client_jr, frame, "error", reason("join crashed"))]
         }
-        Route::Weather | Route::Flood(_) | Route::Absinthe => {
+        Route::Weather | Route::Flood(_) | Route::Absinthe | Route::Live => {
             vec![reply(client_jr, frame, "ok", protocol::empty_object())]
         }
     }
@@ -661,6 +771,7 @@ mod tests {
                 )
             }
             Action::GqlEnd(ids) => format!("gql end {ids:?}"),
+            Action::Notify(t) => format!("notify {t}"),
             Action::Close {
                 code,
                 reason,

@@ -30,6 +30,7 @@ fn server() -> String {
             log: false,
             tls: None,
             policy: server::Policy::default(),
+            liveview: server::LiveFormat::default(),
         },
     )
     .expect("spawn the server");

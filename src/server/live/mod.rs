@@ -1,0 +1,207 @@
+//! The built-in server's LiveView pages (docs/PROTOCOL.md §10): `GET /`
+//! (an index), `GET /counter` and `GET /chat` over plain HTTP, and the
+//! `/live` socket (`/live/websocket`, `/live/longpoll`) whose `lv:*`
+//! channels run them, in LiveView 1.1.33's format by default or 0.20.17's
+//! with `serve --liveview 0.20`.
+//!
+//! - `token.rs`: signed tokens, random ids, CSRF masking. Pure but for
+//!   the system's random numbers.
+//! - `diff.rs`: the join's `rendered` tree and the diffs after it, in
+//!   either format. Pure.
+//! - `counter.rs`, `chat.rs`: each page's statics, hand-written first
+//!   render, assigns and events. Pure.
+//! - `view.rs`: the LiveView "processes" of one connection: join checks
+//!   (`stale`), events, ticks, leave, crash, and the chat's PubSub.
+//! - `page.rs`: the HTTP side: the pages, their cookie and tokens.
+//!
+//! [`Shared`] here is what every connection shares: the format, the
+//! signing secret and the chat room.
+//!
+//! # Where this differs from real LiveView
+//!
+//! - **No template engine.** Each page's statics are constants and its
+//!   first render is HTML written by hand, so a client's renderer is
+//!   checked against text no renderer made. The tree holds strings and
+//!   comprehensions of string rows only: no nested trees, components
+//!   (`c`), titles (`t`), `push_event` (`e`) or streams. What is sent
+//!   changed is decided by comparing rendered values with those last
+//!   sent, where LiveView tracks which assigns changed; for these
+//!   templates both give the same diffs. In 1.1, comprehensions are keyed
+//!   by position (a `for` without `:key`), and a changed entry carries
+//!   only its changed parts.
+//! - **Tokens.** Shaped like Plug's (`SFMyNTY.<payload>.<HMAC-SHA256>`),
+//!   but their payloads are JSON, not Erlang terms, and they never expire
+//!   (LiveView's sessions last two weeks). The cookie is
+//!   `_phx_repl_key`, holding only the CSRF secret; the meta's token is
+//!   that secret masked as Plug masks it. A join must bring a cookie that
+//!   verifies, a `_csrf_token` connect param that unmasks to its secret,
+//!   and a `session` that verifies and names the joined topic's id (and a
+//!   `static`, when sent, for the same id); anything else gets
+//!   `{"reason":"stale"}`, as every such failure does in LiveView. The
+//!   join's `url` is not checked against the session's view, as the
+//!   router would.
+//! - **Secret rotation.** The `restart` fault injection (`hub.rs`) also
+//!   replaces the signing secret, as redeploying an app with a new
+//!   `secret_key_base` does: sessions and cookies issued before it then
+//!   give `stale`, so a client's reload path can be tested. A page
+//!   fetched after it issues a new cookie.
+//! - **Events.** Only `event` is handled on an `lv:` topic (no
+//!   `live_patch`, uploads or `cids_*`); any other event, an event with
+//!   no clause, or a payload no clause matches crashes the view
+//!   (`phx_error`: `{}` in 0.20 mode as Phoenix 1.7 sends, else
+//!   `{"reason":"channel_crash"}` as Phoenix 1.8.12 does) and no reply
+//!   comes. `phx_leave` answers `phx_close`, then the ok reply.
+//! - **Ticks.** The counter's one-second `:tick` is a timer of the
+//!   connection's thread, which wakes it as a broadcast does.
+//! - **Chat.** One room per server, kept in memory, the last
+//!   [`chat::KEEP`] messages, opened by a welcome message so the list is
+//!   never empty. The name is the join URL's `user` param, else the one
+//!   the page put in the session (`?user=` on the page, or `guest-N`).
+//!   Other connections learn of a message through the hub's registry, as
+//!   LiveView processes through PubSub; a connection subscribes once its
+//!   first chat view joins and stays subscribed until it closes (the
+//!   notices then reach no view).
+//! - **Pages.** No JavaScript or CSS assets and no layout beyond a
+//!   `<title>`; `x-request-id` is not sent. A page that brings a valid
+//!   cookie keeps its CSRF secret and gets no `set-cookie`, as Plug does
+//!   when the session is unchanged.
+
+pub mod chat;
+pub mod counter;
+pub mod diff;
+pub mod page;
+pub mod token;
+pub mod view;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+pub use diff::Format;
+pub use view::Views;
+
+use chat::Message;
+use token::Signer;
+
+/// The cookie that carries the session (here, just the CSRF secret).
+pub const COOKIE: &str = "_phx_repl_key";
+
+/// The registry topic on which chat views learn of new messages.
+pub const CHAT_TOPIC: &str = "live:chat";
+
+/// What every connection's LiveViews share.
+pub struct Shared {
+    pub format: Format,
+    signer: RwLock<Arc<Signer>>,
+    room: Mutex<Vec<Message>>,
+    guests: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(format: Format) -> Shared {
+        Shared {
+            format,
+            signer: RwLock::new(Arc::new(Signer::generate())),
+            room: Mutex::new(vec![chat::welcome()]),
+            guests: AtomicU64::new(0),
+        }
+    }
+
+    /// The current signing secret's signer.
+    pub fn signer(&self) -> Arc<Signer> {
+        Arc::clone(&self.signer.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// A new signing secret: every token issued before fails to verify.
+    pub fn rotate(&self) {
+        *self.signer.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(Signer::generate());
+    }
+
+    /// The chat room's messages, oldest first.
+    pub fn messages(&self) -> Vec<Message> {
+        self.room
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Adds a message to the room; the messages after it.
+    pub fn post(&self, message: Message) -> Vec<Message> {
+        let mut room = self.room.lock().unwrap_or_else(PoisonError::into_inner);
+        room.push(message);
+        let excess = room.len().saturating_sub(chat::KEEP);
+        room.drain(..excess);
+        room.clone()
+    }
+
+    /// A name for a chat user who gave none.
+    pub fn guest_name(&self) -> String {
+        format!("guest-{}", self.guests.fetch_add(1, Ordering::Relaxed) + 1)
+    }
+
+    /// The CSRF secret of a `Cookie` header, if it carries our cookie
+    /// signed with the current secret.
+    pub fn cookie_secret(&self, cookie_header: Option<&str>) -> Option<String> {
+        let value = cookie_header?
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(name, _)| *name == COOKIE)?
+            .1;
+        let payload = self.signer().verify(value)?;
+        serde_json::from_str::<CookieData>(&payload)
+            .ok()
+            .map(|c| c.csrf)
+    }
+}
+
+/// What the cookie holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct CookieData {
+    #[serde(rename = "_csrf_token")]
+    pub csrf: String,
+}
+
+/// What a page's `data-phx-session` holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct SessionData {
+    pub id: String,
+    pub view: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+}
+
+/// What a page's `data-phx-static` holds.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub struct StaticData {
+    pub id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cookie_is_found_among_others_and_fails_after_rotation() {
+        let shared = Shared::new(Format::V1_1);
+        let data = serde_json::to_string(&CookieData { csrf: "s3".into() }).unwrap();
+        let header = format!("a=b; {COOKIE}={}; c=d", shared.signer().sign(&data));
+        assert_eq!(shared.cookie_secret(Some(&header)).as_deref(), Some("s3"));
+        assert_eq!(shared.cookie_secret(Some("a=b")), None);
+        assert_eq!(shared.cookie_secret(None), None);
+        shared.rotate();
+        assert_eq!(shared.cookie_secret(Some(&header)), None);
+    }
+
+    #[test]
+    fn the_room_keeps_the_newest_messages() {
+        let shared = Shared::new(Format::V1_1);
+        for i in 0..chat::KEEP + 5 {
+            shared.post(Message {
+                user: "u".into(),
+                body: i.to_string(),
+            });
+        }
+        let room = shared.messages();
+        assert_eq!(room.len(), chat::KEEP);
+        assert_eq!(room.last().unwrap().body, (chat::KEEP + 4).to_string());
+    }
+}

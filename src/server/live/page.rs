@@ -1,0 +1,224 @@
+//! The LiveView pages over plain HTTP: `GET /` (an index), `GET /counter`
+//! and `GET /chat` (docs/PROTOCOL.md §10, "Getting in"). Each live page
+//! carries the session cookie (when the request brought none that
+//! verifies), the CSRF meta, a `<title>`, and the main element with its
+//! signed session and static tokens around the page's hand-written first
+//! render.
+//!
+//! `handshake.rs` hands over requests for these paths; the request head
+//! is read and the answer written with `http.rs`.
+
+use std::io::Write;
+
+use tungstenite::http::{HeaderValue, Response, StatusCode, header};
+
+use super::super::http;
+use super::super::stream::ServerStream;
+use super::{COOKIE, CookieData, SessionData, Shared, StaticData, chat, counter, token};
+
+/// The paths served here.
+const PAGES: [&str; 3] = ["/", "/counter", "/chat"];
+
+/// Whether `path` is one of the pages.
+pub fn is_page(path: &str) -> bool {
+    PAGES.contains(&path)
+}
+
+/// Answers one request for a page on `stream`, of which `head` was read;
+/// a line for the log.
+pub fn answer(stream: &mut ServerStream, head: &[u8], shared: &Shared) -> String {
+    let (response, line) = match http::parse_head(head) {
+        Ok(h) => {
+            let path = http::request_path(head).unwrap_or("/");
+            let line = format!("{} {path}", h.method);
+            (
+                respond(h.method, path, h.query, h.header("cookie"), shared),
+                line,
+            )
+        }
+        Err(e) => (
+            plain(StatusCode::BAD_REQUEST, format!("bad request: {e}")),
+            format!("bad page request: {e}"),
+        ),
+    };
+    let status = response.status();
+    let _ = stream
+        .write_all(&http::to_bytes(&response))
+        .and_then(|()| stream.flush());
+    stream.close_notify();
+    format!("{line} -> {status}")
+}
+
+/// The response to `method path?query` with `cookie` (the request's
+/// `Cookie` header).
+pub fn respond(
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    cookie: Option<&str>,
+    shared: &Shared,
+) -> Response<Option<String>> {
+    if method != "GET" {
+        let mut resp = plain(
+            StatusCode::METHOD_NOT_ALLOWED,
+            format!("{path} answers GET only"),
+        );
+        resp.headers_mut()
+            .insert(header::ALLOW, HeaderValue::from_static("GET"));
+        return resp;
+    }
+    let view = match path {
+        "/counter" => "counter",
+        "/chat" => "chat",
+        _ => return html(INDEX.to_owned(), None),
+    };
+    // A valid cookie keeps its CSRF secret, as a browser session does.
+    let (secret, set_cookie) = match shared.cookie_secret(cookie) {
+        Some(secret) => (secret, None),
+        None => {
+            let secret = token::random_string::<18>();
+            let data = json(&CookieData {
+                csrf: secret.clone(),
+            });
+            let value = shared.signer().sign(&data);
+            (
+                secret,
+                Some(format!("{COOKIE}={value}; path=/; HttpOnly; SameSite=Lax")),
+            )
+        }
+    };
+    let id = format!("phx-{}", token::random_string::<12>());
+    let (title, user, dead) = if view == "chat" {
+        let user = crate::server::connect::param(query, "user")
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| shared.guest_name());
+        let dead = chat::dead_render(&user, &shared.messages());
+        (chat::TITLE, Some(user), dead)
+    } else {
+        (counter::TITLE, None, counter::DEAD_RENDER.to_owned())
+    };
+    let signer = shared.signer();
+    let session = signer.sign(&json(&SessionData {
+        id: id.clone(),
+        view: view.to_owned(),
+        user,
+    }));
+    let static_token = signer.sign(&json(&StaticData { id: id.clone() }));
+    let csrf = token::mask(&secret);
+    let body = format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="csrf-token" content="{csrf}">
+    <title>{title} · phx-repl</title>
+  </head>
+  <body>
+    <div id="{id}" data-phx-main data-phx-session="{session}" data-phx-static="{static_token}">{dead}</div>
+  </body>
+</html>
+"#
+    );
+    html(body, set_cookie)
+}
+
+/// The index: links to the live pages, and no LiveView of its own.
+const INDEX: &str = r#"<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <title>phx-repl</title>
+  </head>
+  <body>
+    <h1>phx-repl's built-in server</h1>
+    <p>LiveView pages:</p>
+    <ul>
+      <li><a href="/counter">/counter</a>: a counter with a tick</li>
+      <li><a href="/chat">/chat</a>: a chat room (add <code>?user=NAME</code>)</li>
+    </ul>
+    <p>Channels: <code>/socket/websocket</code>; Absinthe: <code>/gql/websocket</code>.</p>
+  </body>
+</html>
+"#;
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain structs serialize")
+}
+
+/// A 200 HTML response, setting `cookie` if given.
+fn html(body: String, cookie: Option<String>) -> Response<Option<String>> {
+    let mut resp = Response::new(None);
+    let headers = resp.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("max-age=0, private, must-revalidate"),
+    );
+    if let Some(cookie) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        headers.insert(header::SET_COOKIE, cookie);
+    }
+    headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
+    *resp.body_mut() = Some(body);
+    resp
+}
+
+/// A text/plain response.
+fn plain(status: StatusCode, body: String) -> Response<Option<String>> {
+    let text = http::text_response(status, body);
+    let (parts, body) = text.into_parts();
+    Response::from_parts(parts, body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::live::Format;
+
+    fn body(resp: &Response<Option<String>>) -> &str {
+        resp.body().as_deref().unwrap_or_default()
+    }
+
+    fn attr<'a>(html: &'a str, name: &str) -> &'a str {
+        let start = html.find(&format!("{name}=\"")).expect(name) + name.len() + 2;
+        let len = html[start..].find('"').unwrap();
+        &html[start..start + len]
+    }
+
+    #[test]
+    fn a_page_sets_the_cookie_whose_secret_its_csrf_token_masks() {
+        let shared = Shared::new(Format::V1_1);
+        let resp = respond("GET", "/counter", None, None, &shared);
+        assert_eq!(resp.status(), StatusCode::OK);
+        let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap();
+        assert!(cookie.starts_with("_phx_repl_key=SFMyNTY."), "{cookie}");
+        let pair = cookie.split(';').next().unwrap();
+        let secret = shared.cookie_secret(Some(pair)).unwrap();
+        let html = body(&resp);
+        assert!(token::unmasks_to(attr(html, "content"), &secret));
+        assert!(html.contains(&format!("data-phx-static=\"{}", "SFMyNTY.")));
+        assert!(html.contains(counter::DEAD_RENDER));
+        let id = attr(html, "id");
+        let session = shared.signer().verify(attr(html, "data-phx-session"));
+        assert!(session.unwrap().contains(id));
+        // With that cookie, the next page keeps the secret and sets none.
+        let again = respond("GET", "/counter", None, Some(pair), &shared);
+        assert!(again.headers().get(header::SET_COOKIE).is_none());
+        assert!(token::unmasks_to(attr(body(&again), "content"), &secret));
+    }
+
+    #[test]
+    fn the_chat_page_names_its_user_and_other_methods_are_refused() {
+        let shared = Shared::new(Format::V0_20);
+        let resp = respond("GET", "/chat", Some("user=a%26b"), None, &shared);
+        assert!(body(&resp).contains("You are <b>a&amp;b</b>"));
+        let guest = respond("GET", "/chat", None, None, &shared);
+        assert!(body(&guest).contains("You are <b>guest-1</b>"));
+        let post = respond("POST", "/counter", None, None, &shared);
+        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert!(body(&respond("GET", "/", None, None, &shared)).contains("href=\"/chat\""));
+    }
+}

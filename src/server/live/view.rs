@@ -1,0 +1,363 @@
+//! The LiveViews of one `/live` connection, one per joined `lv:` topic,
+//! each standing for the process LiveView would run: its assigns, the
+//! dynamics it last sent (so a diff carries only what changed), its tick
+//! timer, and the chat's PubSub notices (docs/PROTOCOL.md §10).
+//!
+//! `routes.rs` keeps the channel bookkeeping (join_refs, unmatched
+//! topics) and hands joins, events and leaves of `lv:` topics here;
+//! `peer.rs` asks for due ticks and passes on chat notices. Frames are
+//! built here; the clock is passed in.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::chat::{self, Chat, Post};
+use super::counter::{self, Counter, NoClause};
+use super::diff::{self, Dynamics, Format, Template};
+use super::{CHAT_TOPIC, SessionData, Shared, StaticData, token};
+use crate::core::protocol::{self, Frame, Json};
+
+/// How often the counter ticks.
+const TICK: Duration = Duration::from_secs(1);
+
+/// A view's page and assigns.
+#[derive(Debug)]
+enum Page {
+    Counter(Counter),
+    Chat(Chat),
+}
+
+impl Page {
+    fn template(&self) -> &'static Template {
+        match self {
+            Page::Counter(_) => &counter::TEMPLATE,
+            Page::Chat(_) => &chat::TEMPLATE,
+        }
+    }
+
+    fn render(&self) -> Dynamics {
+        match self {
+            Page::Counter(c) => c.render(),
+            Page::Chat(c) => c.render(),
+        }
+    }
+}
+
+/// One joined view.
+#[derive(Debug)]
+struct View {
+    join_ref: Option<String>,
+    page: Page,
+    /// What the client has: the dynamics of the join, with every diff since.
+    sent: Dynamics,
+    /// The next tick of a counter; `None` until the first [`Views::due`]
+    /// after the join schedules it.
+    next_tick: Option<Instant>,
+}
+
+impl View {
+    /// Renders the assigns and returns the diff from what was sent, which
+    /// now counts as sent.
+    fn rerender(&mut self, format: Format) -> Option<String> {
+        let now = self.page.render();
+        let out = diff::diff(format, self.page.template(), &self.sent, &now);
+        self.sent = now;
+        out
+    }
+}
+
+/// What handling an event produced.
+#[derive(Debug, Default)]
+pub struct Handled {
+    /// To send, in order.
+    pub frames: Vec<Frame>,
+    /// The view crashed and is gone.
+    pub crashed: bool,
+    /// Tell other connections' views on this registry topic.
+    pub publish: Option<&'static str>,
+}
+
+/// The join payload's fields that matter here.
+#[derive(serde::Deserialize)]
+struct JoinPayload {
+    url: Option<String>,
+    session: Option<String>,
+    #[serde(rename = "static")]
+    static_token: Option<String>,
+}
+
+/// The LiveViews of one connection.
+pub struct Views {
+    shared: Arc<Shared>,
+    /// The upgrade's (or long-poll open's) `Cookie` header.
+    cookie: Option<String>,
+    /// The `_csrf_token` connect param.
+    csrf_token: Option<String>,
+    views: HashMap<String, View>,
+    /// Whether the connection is subscribed to [`CHAT_TOPIC`], and whether
+    /// that subscription still has to be made.
+    subscribed: bool,
+    subscribe_pending: bool,
+}
+
+impl std::fmt::Debug for Views {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Views")
+            .field("views", &self.views)
+            .field("subscribed", &self.subscribed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Views {
+    pub fn new(shared: Arc<Shared>, cookie: Option<String>, csrf_token: Option<String>) -> Views {
+        Views {
+            shared,
+            cookie,
+            csrf_token,
+            views: HashMap::new(),
+            subscribed: false,
+            subscribe_pending: false,
+        }
+    }
+
+    fn format(&self) -> Format {
+        self.shared.format
+    }
+
+    /// Joins `frame.topic` (replacing a view already there): the ok
+    /// reply's response, or the error's reason.
+    pub fn join(&mut self, frame: &Frame, join_ref: Option<&str>) -> Result<String, &'static str> {
+        self.views.remove(frame.topic.as_str());
+        let page = self.check_join(frame).ok_or("stale")?;
+        if matches!(page, Page::Chat(_)) && !self.subscribed {
+            self.subscribed = true;
+            self.subscribe_pending = true;
+        }
+        let sent = page.render();
+        let rendered = diff::rendered(self.format(), page.template(), &sent);
+        self.views.insert(
+            frame.topic.to_string(),
+            View {
+                join_ref: join_ref.map(str::to_owned),
+                page,
+                sent,
+                next_tick: None,
+            },
+        );
+        let mut response = String::from("{\"liveview_version\":");
+        protocol::push_json_str(&mut response, self.format().version());
+        response.push_str(",\"rendered\":");
+        response.push_str(&rendered);
+        response.push('}');
+        Ok(response)
+    }
+
+    /// The cookie, the CSRF token and the session (and static, if sent)
+    /// must all check out; then the view is mounted.
+    fn check_join(&self, frame: &Frame) -> Option<Page> {
+        let payload: JoinPayload = serde_json::from_str(frame.payload.json()?.get()).ok()?;
+        let secret = self.shared.cookie_secret(self.cookie.as_deref())?;
+        if !token::unmasks_to(self.csrf_token.as_deref()?, &secret) {
+            return None;
+        }
+        let signer = self.shared.signer();
+        let session: SessionData = serde_json::from_str(&signer.verify(&payload.session?)?).ok()?;
+        if frame.topic.strip_prefix("lv:") != Some(session.id.as_str()) {
+            return None;
+        }
+        if let Some(st) = payload.static_token {
+            let st: StaticData = serde_json::from_str(&signer.verify(&st)?).ok()?;
+            if st.id != session.id {
+                return None;
+            }
+        }
+        match session.view.as_str() {
+            "counter" => Some(Page::Counter(Counter::mount())),
+            "chat" => {
+                let from_url = payload
+                    .url
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok())
+                    .and_then(|u| {
+                        u.query_pairs()
+                            .find(|(k, _)| k == "user")
+                            .map(|(_, v)| v.into_owned())
+                    })
+                    .filter(|u| !u.is_empty());
+                let user = from_url.or(session.user)?;
+                Some(Page::Chat(Chat::mount(user, self.shared.messages())))
+            }
+            _ => None,
+        }
+    }
+
+    /// The chat subscription to make, once.
+    pub fn take_subscription(&mut self) -> Option<&'static str> {
+        std::mem::take(&mut self.subscribe_pending).then_some(CHAT_TOPIC)
+    }
+
+    /// The registry topic this connection subscribed to, if any.
+    pub fn subscription(&self) -> Option<&'static str> {
+        self.subscribed.then_some(CHAT_TOPIC)
+    }
+
+    /// `phx_leave`: the view stops, `phx_close`, then the ok reply.
+    pub fn leave(&mut self, frame: &Frame, join_ref: Option<&str>) -> Vec<Frame> {
+        self.views.remove(frame.topic.as_str());
+        let topic = frame.topic.as_str();
+        vec![
+            Frame::new(
+                join_ref,
+                join_ref,
+                topic,
+                protocol::PHX_CLOSE,
+                protocol::empty_object(),
+            ),
+            reply(join_ref, frame, "{}"),
+        ]
+    }
+
+    /// An `event` (or any other message) on a joined view.
+    pub fn event(&mut self, frame: &Frame, join_ref: Option<&str>) -> Handled {
+        let format = self.format();
+        let Some(view) = self.views.get_mut(frame.topic.as_str()) else {
+            return Handled::default();
+        };
+        let event = (frame.event == "event")
+            .then(|| frame.payload.json())
+            .flatten()
+            .and_then(|j| serde_json::from_str::<Value>(j.get()).ok());
+        let name = event.as_ref().and_then(|e| e["event"].as_str());
+        let (Some(event), Some(name)) = (&event, name) else {
+            return self.crash(frame, join_ref);
+        };
+        let value = &event["value"];
+        let mut handled = Handled::default();
+        let outcome = match &mut view.page {
+            Page::Counter(c) => c.event(name, value),
+            Page::Chat(c) => match c.event(name, value) {
+                Ok(Post::Message(m)) => {
+                    let messages = self.shared.post(m);
+                    c.refresh(messages);
+                    handled.publish = Some(CHAT_TOPIC);
+                    Ok(())
+                }
+                Ok(Post::Nothing) => Ok(()),
+                Err(e) => Err(e),
+            },
+        };
+        if let Err(NoClause) = outcome {
+            return self.crash(frame, join_ref);
+        }
+        let response = match view.rerender(format) {
+            Some(d) => format!("{{\"diff\":{d}}}"),
+            None => "{}".to_owned(),
+        };
+        handled.frames.push(reply(join_ref, frame, &response));
+        if handled.publish.is_some() {
+            // This connection's other chat views hear of it here: the
+            // registry skips the sender's connection.
+            handled
+                .frames
+                .extend(self.refresh_chats(Some(&frame.topic)));
+        }
+        handled
+    }
+
+    /// The view dies: `phx_error` with the channel's join_ref, no reply.
+    fn crash(&mut self, frame: &Frame, join_ref: Option<&str>) -> Handled {
+        self.views.remove(frame.topic.as_str());
+        let payload = match self.format() {
+            Format::V0_20 => "{}",
+            Format::V1_1 => "{\"reason\":\"channel_crash\"}",
+        };
+        Handled {
+            frames: vec![Frame::new(
+                join_ref,
+                join_ref,
+                &frame.topic,
+                protocol::PHX_ERROR,
+                protocol::raw(payload.to_owned()),
+            )],
+            crashed: true,
+            publish: None,
+        }
+    }
+
+    /// A registry notice for `topic`: the diffs it causes, or `None` when
+    /// the topic is not one of ours.
+    pub fn notice(&mut self, topic: &str) -> Option<Vec<Frame>> {
+        (topic == CHAT_TOPIC).then(|| self.refresh_chats(None))
+    }
+
+    /// Every chat view but `except` takes the room as it is now and pushes
+    /// what changed.
+    fn refresh_chats(&mut self, except: Option<&str>) -> Vec<Frame> {
+        let messages = self.shared.messages();
+        let format = self.format();
+        let mut out = Vec::new();
+        for (topic, view) in &mut self.views {
+            if Some(topic.as_str()) == except {
+                continue;
+            }
+            if let Page::Chat(c) = &mut view.page {
+                c.refresh(messages.clone());
+                if let Some(d) = view.rerender(format) {
+                    out.push(push_diff(view.join_ref.as_deref(), topic, d));
+                }
+            }
+        }
+        out
+    }
+
+    /// Runs the ticks due at `now` (and schedules those of new views): the
+    /// diffs they push.
+    pub fn due(&mut self, now: Instant) -> Vec<Frame> {
+        let format = self.format();
+        let mut out = Vec::new();
+        for (topic, view) in &mut self.views {
+            let Page::Counter(c) = &mut view.page else {
+                continue;
+            };
+            match view.next_tick {
+                None => view.next_tick = Some(now + TICK),
+                Some(at) if at <= now => {
+                    c.tick();
+                    // A late tick does not make the next ones bunch up.
+                    view.next_tick = Some((at + TICK).max(now));
+                    if let Some(d) = view.rerender(format) {
+                        out.push(push_diff(view.join_ref.as_deref(), topic, d));
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        out
+    }
+
+    /// When the next tick is due.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.views.values().filter_map(|v| v.next_tick).min()
+    }
+}
+
+/// An ok `phx_reply` to `to` with `response`.
+fn reply(join_ref: Option<&str>, to: &Frame, response: &str) -> Frame {
+    let response = Json::from(protocol::raw(response.to_owned()));
+    Frame::new(
+        join_ref,
+        to.ref_.as_deref(),
+        &to.topic,
+        protocol::PHX_REPLY,
+        protocol::reply_payload("ok", &response),
+    )
+}
+
+/// A server-pushed `diff`: join_ref set, ref null.
+fn push_diff(join_ref: Option<&str>, topic: &str, diff: String) -> Frame {
+    Frame::new(join_ref, None, topic, "diff", protocol::raw(diff))
+}

@@ -702,3 +702,17 @@ fn a_counter_over_long_poll() {
         serde_json::from_str::<Value>(STATICS_1_1).unwrap()
     );
 }
+
+#[test]
+fn serve_refuses_an_unknown_liveview_version() {
+    let out = std::process::Command::new(crate::support::bin())
+        .args(["serve", "--listen", "127.0.0.1:0", "--liveview", "1.0"])
+        .output()
+        .expect("run the binary");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("unknown LiveView version \"1.0\"; use 1.1 or 0.20"),
+        "{stderr}"
+    );
+}

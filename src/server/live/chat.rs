@@ -155,7 +155,7 @@ mod tests {
             body: "a&b".into(),
         };
         let chat = Chat::mount("x\"y".into(), vec![m]);
-        let tree = rendered(Format::V0_20, &TEMPLATE, &chat.render());
+        let (tree, _) = rendered(Format::V0_20, &TEMPLATE, &chat.render());
         assert!(tree.contains(r#""0":"x&quot;y""#), "{tree}");
         assert!(tree.contains(r#"[["&lt;b&gt;","a&amp;b"]]"#), "{tree}");
     }

@@ -64,9 +64,20 @@ pub enum Dyn {
 /// A view's dynamics, in order: what it rendered from its assigns.
 pub type Dynamics = Vec<Dyn>;
 
-/// The join reply's `rendered` tree for `dynamics`.
-pub fn rendered(format: Format, template: &Template, dynamics: &[Dyn]) -> String {
+/// The join reply's `rendered` tree for `dynamics`, and what the client
+/// has after it (an empty comprehension is skipped: `""`).
+pub fn rendered(format: Format, template: &Template, dynamics: &[Dyn]) -> (String, Dynamics) {
+    let client = dynamics
+        .iter()
+        .map(|d| match d {
+            Dyn::Rows { rows, .. } if rows.is_empty() => Dyn::Text(String::new()),
+            other => other.clone(),
+        })
+        .collect();
     let mut out = String::from("{");
+    // 1.1's table: the statics of the comprehensions rendered, numbered
+    // as met, then the root's (the order diff.ex numbers them in).
+    let mut table: Vec<&[&str]> = Vec::new();
     for (i, d) in dynamics.iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -74,6 +85,9 @@ pub fn rendered(format: Format, template: &Template, dynamics: &[Dyn]) -> String
         push_key(&mut out, i);
         match d {
             Dyn::Text(text) => push_json_str(&mut out, text),
+            // diff.ex skips an empty comprehension not yet rendered; its
+            // statics come with the diff that first fills it.
+            Dyn::Rows { rows, .. } if rows.is_empty() => out.push_str("\"\""),
             Dyn::Rows { list, rows } => match format {
                 Format::V0_20 => {
                     out.push_str("{\"d\":");
@@ -82,13 +96,11 @@ pub fn rendered(format: Format, template: &Template, dynamics: &[Dyn]) -> String
                     push_statics(&mut out, template.lists[*list]);
                     out.push('}');
                 }
-                // diff.ex skips an empty comprehension not yet rendered;
-                // its statics come with the diff that first fills it.
-                Format::V1_1 if rows.is_empty() => out.push_str("\"\""),
                 Format::V1_1 => {
                     out.push_str("{\"k\":");
                     push_entries(&mut out, rows.iter().enumerate(), rows.len());
-                    out.push_str(&format!(",\"s\":{list}}}"));
+                    out.push_str(&format!(",\"s\":{}}}", table.len()));
+                    table.push(template.lists[*list]);
                 }
             },
         }
@@ -102,67 +114,77 @@ pub fn rendered(format: Format, template: &Template, dynamics: &[Dyn]) -> String
             push_statics(&mut out, template.root);
         }
         Format::V1_1 => {
-            // One table for the view: the comprehensions' statics in
-            // order, then the root's (the order diff.ex numbers them).
+            table.push(template.root);
             out.push_str("\"p\":{");
-            for (i, statics) in template.lists.iter().enumerate() {
+            for (i, statics) in table.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
                 push_key(&mut out, i);
                 push_statics(&mut out, statics);
-                out.push(',');
             }
-            push_key(&mut out, template.lists.len());
-            push_statics(&mut out, template.root);
-            out.push_str(&format!("}},\"s\":{}", template.lists.len()));
+            out.push_str(&format!("}},\"s\":{}", table.len() - 1));
         }
     }
     out.push('}');
-    out
+    (out, client)
 }
 
-/// The diff from `old` to `new` (the same template), or `None` when
-/// nothing changed, for which LiveView replies `{}` and pushes nothing.
-pub fn diff(format: Format, template: &Template, old: &[Dyn], new: &[Dyn]) -> Option<String> {
+/// The diff from `old` (what the client has) to `new` (the same
+/// template), or `None` when nothing changed, for which LiveView replies
+/// `{}` and pushes nothing; and what the client has after it.
+pub fn diff(
+    format: Format,
+    template: &Template,
+    old: &[Dyn],
+    new: &[Dyn],
+) -> (Option<String>, Dynamics) {
     let mut out = String::from("{");
     let mut templates = Vec::new();
+    let mut client = Vec::with_capacity(new.len());
     for (i, (before, after)) in old.iter().zip(new).enumerate() {
-        if before == after {
+        let unchanged = before == after || (is_unrendered(before) && is_empty_rows(after));
+        if unchanged {
+            client.push(before.clone());
             continue;
         }
+        client.push(after.clone());
         if out.len() > 1 {
             out.push(',');
         }
         push_key(&mut out, i);
         match (before, after) {
-            (Dyn::Rows { rows: was, .. }, Dyn::Rows { list, rows }) => match format {
+            (Dyn::Rows { rows: was, .. }, Dyn::Rows { rows, .. }) => match format {
                 Format::V0_20 => {
                     out.push_str("{\"d\":");
                     push_rows(&mut out, rows);
                     out.push('}');
                 }
-                Format::V1_1 if was.is_empty() => {
-                    // First filled: the whole comprehension, its statics
-                    // by a template index the diff's own `p` resolves.
-                    templates.push(*list);
-                    out.push_str("{\"k\":");
-                    push_entries(&mut out, rows.iter().enumerate(), rows.len());
-                    out.push_str(&format!(",\"s\":{list}}}"));
-                }
                 Format::V1_1 => push_keyed_diff(&mut out, was, rows),
             },
             (_, Dyn::Text(text)) => push_json_str(&mut out, text),
-            // A part that turned from text into rows does not happen with
-            // fixed templates; sent whole, it is still a valid diff.
-            (_, Dyn::Rows { list, rows }) => {
-                out.push_str("{\"d\":");
-                push_rows(&mut out, rows);
-                out.push_str(",\"s\":");
-                push_statics(&mut out, template.lists[*list]);
-                out.push('}');
-            }
+            // A comprehension the client has no statics for (1.1 skipped
+            // it while empty): whole, its statics by an index into this
+            // diff's own `p`, numbered from 0 in each diff.
+            (_, Dyn::Rows { list, rows }) => match format {
+                Format::V0_20 => {
+                    out.push_str("{\"d\":");
+                    push_rows(&mut out, rows);
+                    out.push_str(",\"s\":");
+                    push_statics(&mut out, template.lists[*list]);
+                    out.push('}');
+                }
+                Format::V1_1 => {
+                    out.push_str("{\"k\":");
+                    push_entries(&mut out, rows.iter().enumerate(), rows.len());
+                    out.push_str(&format!(",\"s\":{}}}", templates.len()));
+                    templates.push(*list);
+                }
+            },
         }
     }
     if out.len() == 1 {
-        return None;
+        return (None, client);
     }
     if !templates.is_empty() {
         out.push_str(",\"p\":{");
@@ -170,18 +192,27 @@ pub fn diff(format: Format, template: &Template, old: &[Dyn], new: &[Dyn]) -> Op
             if n > 0 {
                 out.push(',');
             }
-            push_key(&mut out, *list);
+            push_key(&mut out, n);
             push_statics(&mut out, template.lists[*list]);
         }
         out.push('}');
     }
     out.push('}');
-    Some(out)
+    (Some(out), client)
+}
+
+/// How the client holds a comprehension skipped while empty.
+fn is_unrendered(d: &Dyn) -> bool {
+    matches!(d, Dyn::Text(t) if t.is_empty())
+}
+
+fn is_empty_rows(d: &Dyn) -> bool {
+    matches!(d, Dyn::Rows { rows, .. } if rows.is_empty())
 }
 
 /// A 1.1 keyed comprehension's diff: the entries whose position holds a
 /// different row (only their changed parts), new positions whole, and
-/// `kc`; no `k` when no entry changed.
+/// the count `kc` (`diff.ex` `traverse_keyed`).
 fn push_keyed_diff(out: &mut String, was: &[Vec<String>], rows: &[Vec<String>]) {
     let changed: Vec<(usize, String)> = rows
         .iter()
@@ -205,19 +236,14 @@ fn push_keyed_diff(out: &mut String, was: &[Vec<String>], rows: &[Vec<String>]) 
             None => Some((j, entry_json(row))),
         })
         .collect();
-    out.push('{');
-    if !changed.is_empty() {
-        out.push_str("\"k\":{");
-        for (j, entry) in &changed {
-            push_key(out, *j);
-            out.push_str(entry);
-            out.push(',');
-        }
-        out.push_str(&format!("\"kc\":{}}}", rows.len()));
-    } else {
-        out.push_str(&format!("\"kc\":{}", rows.len()));
+    // `kc` always sits inside `k`, alone when only the count changed.
+    out.push_str("{\"k\":{");
+    for (j, entry) in &changed {
+        push_key(out, *j);
+        out.push_str(entry);
+        out.push(',');
     }
-    out.push('}');
+    out.push_str(&format!("\"kc\":{}}}}}", rows.len()));
 }
 
 /// `{"0":{…},"1":{…},"kc":N}` for whole entries.
@@ -325,39 +351,42 @@ mod tests {
     fn the_join_tree_in_each_format() {
         let d = dyns("a", &["1", "0"]);
         assert_eq!(
-            rendered(Format::V0_20, &T, &d),
+            rendered(Format::V0_20, &T, &d).0,
             r#"{"0":"a","1":{"d":[["1"],["0"]],"s":["<li>","</li>"]},"s":["<h1>","</h1><ul>","</ul>"]}"#
         );
         assert_eq!(
-            rendered(Format::V1_1, &T, &d),
+            rendered(Format::V1_1, &T, &d).0,
             r#"{"0":"a","1":{"k":{"0":{"0":"1"},"1":{"0":"0"},"kc":2},"s":0},"p":{"0":["<li>","</li>"],"1":["<h1>","</h1><ul>","</ul>"]},"s":1}"#
         );
-        // 1.1 skips an empty comprehension at join.
-        assert!(rendered(Format::V1_1, &T, &dyns("a", &[])).starts_with(r#"{"0":"a","1":"","p""#));
+        // 1.1 skips an empty comprehension at join, and its statics.
+        assert_eq!(
+            rendered(Format::V1_1, &T, &dyns("a", &[])).0,
+            r#"{"0":"a","1":"","p":{"0":["<h1>","</h1><ul>","</ul>"]},"s":0}"#
+        );
     }
 
     #[test]
     fn diffs_carry_only_what_changed() {
         let (a, b) = (dyns("a", &["0"]), dyns("a", &["1", "0"]));
-        assert_eq!(diff(Format::V1_1, &T, &a, &a), None);
+        assert_eq!(diff(Format::V1_1, &T, &a, &a).0, None);
         assert_eq!(
-            diff(Format::V1_1, &T, &a, &b).unwrap(),
+            diff(Format::V1_1, &T, &a, &b).0.unwrap(),
             r#"{"1":{"k":{"0":{"0":"1"},"1":{"0":"0"},"kc":2}}}"#
         );
         assert_eq!(
-            diff(Format::V0_20, &T, &a, &b).unwrap(),
+            diff(Format::V0_20, &T, &a, &b).0.unwrap(),
             r#"{"1":{"d":[["1"],["0"]]}}"#
         );
         // An entry that kept its place is left out; a shorter list only
         // says its count.
         let c = dyns("b", &["1", "9"]);
         assert_eq!(
-            diff(Format::V1_1, &T, &b, &c).unwrap(),
+            diff(Format::V1_1, &T, &b, &c).0.unwrap(),
             r#"{"0":"b","1":{"k":{"1":{"0":"9"},"kc":2}}}"#
         );
         assert_eq!(
-            diff(Format::V1_1, &T, &c, &dyns("b", &["1"])).unwrap(),
-            r#"{"1":{"kc":1}}"#
+            diff(Format::V1_1, &T, &c, &dyns("b", &["1"])).0.unwrap(),
+            r#"{"1":{"k":{"kc":1}}}"#
         );
     }
 
@@ -371,11 +400,73 @@ mod tests {
     }
 
     #[test]
-    fn a_list_first_filled_in_1_1_brings_its_template() {
+    fn a_list_first_filled_in_1_1_brings_its_template_once() {
+        let (_, joined) = rendered(Format::V1_1, &T, &dyns("a", &[]));
+        let (_, still) = diff(Format::V1_1, &T, &joined, &dyns("a", &[]));
+        assert_eq!(still, joined, "still empty: nothing to send");
+        let (d, filled) = diff(Format::V1_1, &T, &still, &dyns("a", &["x"]));
         assert_eq!(
-            diff(Format::V1_1, &T, &dyns("a", &[]), &dyns("a", &["x"])).unwrap(),
+            d.unwrap(),
             r#"{"1":{"k":{"0":{"0":"x"},"kc":1},"s":0},"p":{"0":["<li>","</li>"]}}"#
         );
+        // Emptied and filled again, it is a keyed diff: the client has
+        // the statics now.
+        let (d, empty) = diff(Format::V1_1, &T, &filled, &dyns("a", &[]));
+        assert_eq!(d.unwrap(), r#"{"1":{"k":{"kc":0}}}"#);
+        let (d, _) = diff(Format::V1_1, &T, &empty, &dyns("a", &["y"]));
+        assert_eq!(d.unwrap(), r#"{"1":{"k":{"0":{"0":"y"},"kc":1}}}"#);
+    }
+
+    /// The HTML `dynamics` stand for, put together directly.
+    fn html_of(t: &Template, dynamics: &[Dyn]) -> String {
+        let mut out = String::new();
+        for (i, s) in t.root.iter().enumerate() {
+            out.push_str(s);
+            match dynamics.get(i) {
+                Some(Dyn::Text(text)) => out.push_str(text),
+                Some(Dyn::Rows { list, rows }) => {
+                    for row in rows {
+                        let statics = t.lists[*list];
+                        for (j, st) in statics.iter().enumerate() {
+                            out.push_str(st);
+                            out.push_str(row.get(j).map_or("", String::as_str));
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn the_client_tree_follows_every_diff_in_both_formats() {
+        use crate::core::live::Rendered;
+        let steps: [(&str, &[&str]); 7] = [
+            ("a", &[]),
+            ("a", &["x"]),
+            ("b", &["y", "x"]),
+            ("b", &["y", "x", "w"]),
+            ("b", &["y"]),
+            ("c", &[]),
+            ("c", &["z", "z"]),
+        ];
+        for format in [Format::V0_20, Format::V1_1] {
+            let first = dyns(steps[0].0, steps[0].1);
+            let (join, mut client) = rendered(format, &T, &first);
+            let join: serde_json::Value = serde_json::from_str(&join).unwrap();
+            let (mut tree, _) = Rendered::join(&join).unwrap();
+            assert_eq!(tree.dead_html(), html_of(&T, &first));
+            for (title, rows) in &steps[1..] {
+                let now = dyns(title, rows);
+                let (d, after) = diff(format, &T, &client, &now);
+                let d = d.expect("a change");
+                tree.merge(&serde_json::from_str(&d).unwrap())
+                    .unwrap_or_else(|e| panic!("{format:?} {d}: {e}"));
+                assert_eq!(tree.dead_html(), html_of(&T, &now), "{format:?} after {d}");
+                client = after;
+            }
+        }
     }
 
     #[test]

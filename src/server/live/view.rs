@@ -63,8 +63,8 @@ impl View {
     /// now counts as sent.
     fn rerender(&mut self, format: Format) -> Option<String> {
         let now = self.page.render();
-        let out = diff::diff(format, self.page.template(), &self.sent, &now);
-        self.sent = now;
+        let (out, client) = diff::diff(format, self.page.template(), &self.sent, &now);
+        self.sent = client;
         out
     }
 }
@@ -137,8 +137,7 @@ impl Views {
             self.subscribed = true;
             self.subscribe_pending = true;
         }
-        let sent = page.render();
-        let rendered = diff::rendered(self.format(), page.template(), &sent);
+        let (rendered, sent) = diff::rendered(self.format(), page.template(), &page.render());
         self.views.insert(
             frame.topic.to_string(),
             View {
@@ -327,8 +326,10 @@ impl Views {
                 None => view.next_tick = Some(now + TICK),
                 Some(at) if at <= now => {
                     c.tick();
-                    // A late tick does not make the next ones bunch up.
-                    view.next_tick = Some((at + TICK).max(now));
+                    // A late tick does not make the next ones bunch up,
+                    // as `Process.send_after` from the handler would not.
+                    let next = at + TICK;
+                    view.next_tick = Some(if next <= now { now + TICK } else { next });
                     if let Some(d) = view.rerender(format) {
                         out.push(push_diff(view.join_ref.as_deref(), topic, d));
                     }
@@ -360,4 +361,105 @@ fn reply(join_ref: Option<&str>, to: &Frame, response: &str) -> Frame {
 /// A server-pushed `diff`: join_ref set, ref null.
 fn push_diff(join_ref: Option<&str>, topic: &str, diff: String) -> Frame {
     Frame::new(join_ref, None, topic, "diff", protocol::raw(diff))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::live::page;
+
+    fn attr(html: &str, name: &str) -> String {
+        let start = html.find(&format!("{name}=\"")).expect(name) + name.len() + 2;
+        let len = html[start..].find('"').unwrap();
+        html[start..start + len].to_owned()
+    }
+
+    /// A counter page fetched and joined on a fresh connection.
+    fn joined(format: Format) -> (Views, Frame) {
+        let shared = Arc::new(Shared::new(format));
+        let resp = page::respond("GET", "/counter", None, None, &shared);
+        let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
+        let html = resp.body().clone().unwrap();
+        let mut views = Views::new(shared, Some(cookie), Some(attr(&html, "content")));
+        let payload = serde_json::json!({
+            "url": "http://x/counter",
+            "params": {},
+            "session": attr(&html, "data-phx-session"),
+            "static": attr(&html, "data-phx-static"),
+        });
+        let topic = format!("lv:{}", attr(&html, "id"));
+        let join = Frame::new(
+            Some("1"),
+            Some("1"),
+            &topic,
+            protocol::PHX_JOIN,
+            protocol::raw(payload.to_string()),
+        );
+        assert!(views.join(&join, Some("1")).is_ok());
+        (views, join)
+    }
+
+    #[test]
+    fn ticks_start_a_second_after_the_first_turn_and_do_not_bunch_up() {
+        let (mut views, join) = joined(Format::V1_1);
+        let t0 = Instant::now();
+        assert!(views.due(t0).is_empty());
+        assert_eq!(views.deadline(), Some(t0 + TICK));
+        assert!(views.due(t0 + TICK / 2).is_empty());
+        let first = views.due(t0 + TICK);
+        assert_eq!(first.len(), 1);
+        assert_eq!(
+            first[0].encode(),
+            format!(r#"["1",null,"{}","diff",{{"1":"1"}}]"#, join.topic)
+        );
+        // Ten seconds late: one tick now, the next a second after it.
+        let late = t0 + TICK * 11;
+        assert_eq!(views.due(late).len(), 1);
+        assert_eq!(views.deadline(), Some(late + TICK));
+        assert!(views.due(late).is_empty());
+    }
+
+    #[test]
+    fn a_crash_ends_the_view_with_the_format_s_payload() {
+        for (format, payload) in [
+            (Format::V0_20, "{}"),
+            (Format::V1_1, r#"{"reason":"channel_crash"}"#),
+        ] {
+            let (mut views, join) = joined(format);
+            let event = Frame::new(
+                Some("1"),
+                Some("2"),
+                &join.topic,
+                "event",
+                protocol::raw(r#"{"type":"click","event":"nope","value":{}}"#.to_owned()),
+            );
+            let handled = views.event(&event, Some("1"));
+            assert!(handled.crashed);
+            let frames: Vec<String> = handled.frames.iter().map(Frame::encode).collect();
+            assert_eq!(
+                frames,
+                [format!(
+                    r#"["1","1","{}","phx_error",{payload}]"#,
+                    join.topic
+                )]
+            );
+            assert!(views.views.is_empty());
+            assert_eq!(views.deadline(), None);
+        }
+    }
+
+    #[test]
+    fn a_join_needs_the_csrf_token_of_the_cookie() {
+        let (views, join) = joined(Format::V1_1);
+        let mut other = Views::new(
+            Arc::clone(&views.shared),
+            views.cookie.clone(),
+            Some(token::mask("not-the-secret")),
+        );
+        assert_eq!(other.join(&join, Some("1")), Err("stale"));
+        other.csrf_token = views.csrf_token.clone();
+        assert!(other.join(&join, Some("1")).is_ok());
+        views.shared.rotate();
+        assert_eq!(other.join(&join, Some("1")), Err("stale"));
+    }
 }

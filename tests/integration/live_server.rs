@@ -609,59 +609,110 @@ fn pages_index_and_not_found() {
     );
 }
 
+/// The chat's comprehension statics, as a 0.20 diff or a 1.1 `p` has them.
+const CHAT_ROW: [&str; 3] = ["\n    <li><b>", "</b>: ", "</li>\n  "];
+
+/// Two chat views, each on its own socket, and their merged trees.
+struct Chat {
+    pages: Vec<Page>,
+    sockets: Vec<Socket>,
+    trees: Vec<Rendered>,
+    refs: u32,
+}
+
+impl Chat {
+    /// Sends `body` from view `from`: the diff of its reply, which the
+    /// other view must get as a push.
+    fn say(&mut self, from: usize, body: &str) -> Value {
+        self.refs += 1;
+        let r = self.refs.to_string();
+        let topic = |p: &Page| format!("lv:{}", p.id);
+        let form = format!("body={}", body.replace(' ', "+"));
+        let event = json!(["1", r, topic(&self.pages[from]), "event",
+            {"type": "form", "event": "send", "value": form}]);
+        send(&mut self.sockets[from], &event);
+        let reply = next(&mut self.sockets[from]);
+        assert_eq!(reply[1], r.as_str(), "{reply}");
+        let diff = reply[4]["response"]["diff"].clone();
+        self.trees[from].merge(&diff).unwrap();
+        let other = 1 - from;
+        let pushed = next(&mut self.sockets[other]);
+        assert_eq!(
+            head(&pushed),
+            json!(["1", null, topic(&self.pages[other]), "diff"])
+        );
+        assert_eq!(pushed[4], diff, "both saw the same change");
+        self.trees[other].merge(&pushed[4]).unwrap();
+        diff
+    }
+}
+
 fn chat_between_two(mode: &Mode) {
     let server = Server::with_args(mode.args);
-    let ana = get_page(&server, "/chat?user=ana", None);
-    let bob = get_page(&server, "/chat?user=bob", None);
-    assert!(bob.inner.contains("You are <b>bob</b>"), "{}", bob.inner);
-    let mut trees = Vec::new();
-    let mut sockets = Vec::new();
-    for page in [&ana, &bob] {
+    let pages = vec![
+        get_page(&server, "/chat?user=ana", None),
+        get_page(&server, "/chat?user=bob", None),
+    ];
+    assert!(
+        pages[1].inner.contains("You are <b>bob</b>"),
+        "{}",
+        pages[1].inner
+    );
+    let mut chat = Chat {
+        pages,
+        sockets: Vec::new(),
+        trees: Vec::new(),
+        refs: 1,
+    };
+    for page in &chat.pages {
         let mut ws = live_socket(&server, Some(&page.csrf), Some(&page.cookie));
         let reply = join_reply(&mut ws, join_frame(page, "1", 0));
         assert_eq!(reply["status"], "ok", "{reply}");
+        // The room is empty: its comprehension is skipped.
+        assert_eq!(reply["response"]["rendered"]["1"], "");
         let (tree, _) = Rendered::join(&reply["response"]["rendered"]).unwrap();
         assert_eq!(squeeze(&tree.dead_html()), squeeze(&page.inner));
-        trees.push(tree);
-        sockets.push(ws);
+        chat.trees.push(tree);
+        chat.sockets.push(ws);
     }
-    let topic = |p: &Page| format!("lv:{}", p.id);
-    send(
-        &mut sockets[0],
-        &json!(["1", "2", topic(&ana), "event", {"type":"form","event":"send","value":"body=hi+bob+%3C3"}]),
-    );
-    let reply = next(&mut sockets[0]);
-    assert_eq!(reply[1], "2");
-    let diff = &reply[4]["response"]["diff"];
-    trees[0].merge(diff).unwrap();
-    let pushed = next(&mut sockets[1]);
-    assert_eq!(head(&pushed), json!(["1", null, topic(&bob), "diff"]));
-    assert_eq!(&pushed[4], diff, "both saw the same change");
+    // The first message brings the statics; the next one only its entry
+    // (1.1) or every row again (0.20).
+    let first = chat.say(0, "hi bob <3");
+    let second = chat.say(1, "hey ana");
     if mode.version == "1.1.33" {
+        let entry = json!({"0": "ana", "1": "hi bob &lt;3"});
         assert_eq!(
-            diff,
-            &json!({"1": {"k": {"1": {"0": "ana", "1": "hi bob &lt;3"}, "kc": 2}}})
+            first,
+            json!({"1": {"k": {"0": entry, "kc": 1}, "s": 0}, "p": {"0": CHAT_ROW}})
+        );
+        assert_eq!(
+            second,
+            json!({"1": {"k": {"1": {"0": "bob", "1": "hey ana"}, "kc": 2}}})
         );
     } else {
-        assert_eq!(diff["1"]["d"].as_array().unwrap().len(), 2, "{diff}");
-    }
-    trees[1].merge(&pushed[4]).unwrap();
-    for tree in &trees {
-        assert!(
-            tree.dead_html()
-                .contains("<li><b>ana</b>: hi bob &lt;3</li>")
+        assert_eq!(
+            first,
+            json!({"1": {"d": [["ana", "hi bob &lt;3"]], "s": CHAT_ROW}})
+        );
+        assert_eq!(
+            second,
+            json!({"1": {"d": [["ana", "hi bob &lt;3"], ["bob", "hey ana"]]}})
         );
     }
+    for tree in &chat.trees {
+        let html = tree.dead_html();
+        assert!(html.contains("<li><b>ana</b>: hi bob &lt;3</li>"), "{html}");
+        assert!(html.contains("<li><b>bob</b>: hey ana</li>"), "{html}");
+    }
     // An empty body changes nothing.
-    send(
-        &mut sockets[1],
-        &json!(["1", "3", topic(&bob), "event", {"type":"form","event":"send","value":"body="}]),
-    );
-    assert_eq!(next(&mut sockets[1])[4]["response"], json!({}));
-    // A page fetched now shows the message in its dead render.
+    let topic = format!("lv:{}", chat.pages[1].id);
+    let empty = json!(["1", "9", topic, "event", {"type":"form","event":"send","value":"body="}]);
+    send(&mut chat.sockets[1], &empty);
+    assert_eq!(next(&mut chat.sockets[1])[4]["response"], json!({}));
+    // A page fetched now shows the messages in its dead render.
     let late = get_page(&server, "/chat?user=cy", None);
     assert_eq!(
-        squeeze(&trees[1].dead_html()).replace("You are <b>bob", "You are <b>cy"),
+        squeeze(&chat.trees[1].dead_html()).replace("You are <b>bob", "You are <b>cy"),
         squeeze(&late.inner)
     );
 }

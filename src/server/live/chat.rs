@@ -34,14 +34,6 @@ pub struct Message {
     pub body: String,
 }
 
-/// The first message of every room, so the list is never empty.
-pub fn welcome() -> Message {
-    Message {
-        user: "phx-repl".to_owned(),
-        body: "welcome! send a message with the form below".to_owned(),
-    }
-}
-
 /// The inner HTML of the page's main element for `user` seeing
 /// `messages`. Written by hand, not rendered from [`TEMPLATE`].
 pub fn dead_render(user: &str, messages: &[Message]) -> String {
@@ -136,7 +128,7 @@ mod tests {
 
     #[test]
     fn send_posts_the_trimmed_body_and_ignores_an_empty_one() {
-        let chat = Chat::mount("ana".into(), vec![welcome()]);
+        let chat = Chat::mount("ana".into(), Vec::new());
         assert_eq!(
             chat.event("send", &json!("body=hi+there")),
             Ok(Post::Message(Message {

@@ -54,8 +54,9 @@
 //! - **Ticks.** The counter's one-second `:tick` is a timer of the
 //!   connection's thread, which wakes it as a broadcast does.
 //! - **Chat.** One room per server, kept in memory, the last
-//!   [`chat::KEEP`] messages, opened by a welcome message so the list is
-//!   never empty. The name is the join URL's `user` param, else the one
+//!   [`chat::KEEP`] messages. It starts empty, so a join shows the
+//!   skipped comprehension (`""`) and the first message brings its
+//!   statics, as in LiveView. The name is the join URL's `user` param, else the one
 //!   the page put in the session (`?user=` on the page, or `guest-N`).
 //!   Other connections learn of a message through the hub's registry, as
 //!   LiveView processes through PubSub; a connection subscribes once its
@@ -101,7 +102,7 @@ impl Shared {
         Shared {
             format,
             signer: RwLock::new(Arc::new(Signer::generate())),
-            room: Mutex::new(vec![chat::welcome()]),
+            room: Mutex::new(Vec::new()),
             guests: AtomicU64::new(0),
         }
     }

@@ -63,7 +63,9 @@
 //!   first chat view joins and stays subscribed until it closes (the
 //!   notices then reach no view).
 //! - **Pages.** No JavaScript or CSS assets and no layout beyond a
-//!   `<title>`; `x-request-id` is not sent. A page that brings a valid
+//!   `<title>`; `x-request-id` is not sent. Other methods than GET and
+//!   HEAD get 404 with a text body, as a router with only GET routes
+//!   does (Phoenix renders its own 404 page). A page that brings a valid
 //!   cookie keeps its CSRF secret and gets no `set-cookie`, as Plug does
 //!   when the session is unchanged.
 

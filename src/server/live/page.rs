@@ -42,6 +42,11 @@ pub fn answer(stream: &mut ServerStream, head: &[u8], shared: &Shared) -> String
         ),
     };
     let status = response.status();
+    // HEAD gets GET's head, Content-Length included, and no body (Plug.Head).
+    let mut response = response;
+    if head.starts_with(b"HEAD ") {
+        *response.body_mut() = None;
+    }
     let _ = stream
         .write_all(&http::to_bytes(&response))
         .and_then(|()| stream.flush());
@@ -58,14 +63,13 @@ pub fn respond(
     cookie: Option<&str>,
     shared: &Shared,
 ) -> Response<Option<String>> {
-    if method != "GET" {
-        let mut resp = plain(
-            StatusCode::METHOD_NOT_ALLOWED,
-            format!("{path} answers GET only"),
+    // The router has GET routes only (`live "/counter", …`); anything
+    // else matches no route: 404, as Phoenix's NoRouteError.
+    if method != "GET" && method != "HEAD" {
+        return plain(
+            StatusCode::NOT_FOUND,
+            format!("no route for {method} {path}; the pages answer GET"),
         );
-        resp.headers_mut()
-            .insert(header::ALLOW, HeaderValue::from_static("GET"));
-        return resp;
     }
     let view = match path {
         "/counter" => "counter",
@@ -218,7 +222,11 @@ mod tests {
         let guest = respond("GET", "/chat", None, None, &shared);
         assert!(body(&guest).contains("You are <b>guest-1</b>"));
         let post = respond("POST", "/counter", None, None, &shared);
-        assert_eq!(post.status(), StatusCode::METHOD_NOT_ALLOWED);
+        assert_eq!(post.status(), StatusCode::NOT_FOUND);
+        assert_eq!(
+            respond("HEAD", "/", None, None, &shared).status(),
+            StatusCode::OK
+        );
         assert!(body(&respond("GET", "/", None, None, &shared)).contains("href=\"/chat\""));
     }
 }

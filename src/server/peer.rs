@@ -6,7 +6,9 @@
 //! connections also `notify()` after queueing a broadcast in this one's
 //! mailbox, so the loop reacts at once to either. Each turn reads what the
 //! client sent (answered by `routes.rs`), delivers queued broadcasts,
-//! writes the next batch of any `flood:N` pushes and flushes. Writes that
+//! pushes the diffs of LiveView ticks that are due (their next one is a
+//! deadline of the wait, like an idle timeout), writes the next batch of
+//! any `flood:N` pushes and flushes. Writes that
 //! would block stay in tungstenite's buffer; the loop then also waits for
 //! writability and generates no more flood frames until the buffer drains,
 //! which keeps memory flat however slowly the client reads.
@@ -235,7 +237,7 @@ impl<'s> Conn<'s> {
         if self.closing.is_none() {
             self.deliver_broadcasts()?;
             // LiveView timers (the counter's tick).
-            for frame in self.channels.live_due(Instant::now()) {
+            for frame in self.channels.live_due(Instant::now) {
                 self.send_frame(&frame)?;
             }
             if !self.write_blocked {
@@ -523,8 +525,6 @@ impl<'s> Conn<'s> {
             let Ok(outbound) = self.inbox.try_recv() else {
                 return Ok(());
             };
-            // Queued before we left the topic (or ended the subscription):
-            // the channel is gone, drop it.
             let topic = &outbound.topic;
             // A LiveView notice: the views say what it changes for them.
             if let Some(frames) = self.channels.live_notice(topic) {
@@ -533,6 +533,8 @@ impl<'s> Conn<'s> {
                 }
                 continue;
             }
+            // Queued before we left the topic (or ended the subscription):
+            // the channel is gone, drop it.
             if (self.channels.is_joined(topic) || self.channels.has_subscription(topic))
                 && let Some(message) = outbound.broadcast.message(self.vsn)
             {

@@ -201,9 +201,10 @@ impl Connection {
         self
     }
 
-    /// The diffs the LiveViews push for ticks due at `now`.
-    pub fn live_due(&mut self, now: Instant) -> Vec<Frame> {
-        self.live.as_mut().map(|l| l.due(now)).unwrap_or_default()
+    /// The diffs the LiveViews push for ticks due at `now()` (read only
+    /// on a `/live` connection).
+    pub fn live_due(&mut self, now: impl FnOnce() -> Instant) -> Vec<Frame> {
+        self.live.as_mut().map(|l| l.due(now())).unwrap_or_default()
     }
 
     /// When the next LiveView tick is due.

@@ -770,3 +770,29 @@ fn serve_refuses_an_unknown_liveview_version() {
         "{stderr}"
     );
 }
+
+#[test]
+fn the_client_s_page_parser_reads_both_pages() {
+    let server = Server::start();
+    for (path, title) in [
+        ("/counter", "Counter · phx-repl"),
+        ("/chat?user=ana", "Chat · phx-repl"),
+    ] {
+        let answer = http(&server, "GET", path, &[], "");
+        let parsed = phx_repl::core::live::page::Page::parse(&answer.body);
+        assert_eq!(parsed.title.as_deref(), Some(title));
+        let ours = get_page(&server, path, None);
+        assert!(
+            parsed
+                .csrf_token
+                .as_ref()
+                .is_some_and(|t| t.len() == ours.csrf.len())
+        );
+        assert_eq!(parsed.views.len(), 1);
+        let main = parsed.main().expect("the main view");
+        assert!(main.main && main.parent_id.is_none());
+        assert!(main.id.starts_with("phx-") && main.id.len() == ours.id.len());
+        assert!(main.session.starts_with("SFMyNTY.") && main.static_token.is_some());
+        assert_eq!(squeeze(&main.inner_html), squeeze(&ours.inner));
+    }
+}

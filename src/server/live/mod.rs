@@ -51,13 +51,16 @@
 //!   (`phx_error`: `{}` in 0.20 mode as Phoenix 1.7 sends, else
 //!   `{"reason":"channel_crash"}` as Phoenix 1.8.12 does) and no reply
 //!   comes. `phx_leave` answers `phx_close`, then the ok reply.
-//! - **Ticks.** The counter's one-second `:tick` is a timer of the
-//!   connection's thread, which wakes it as a broadcast does.
+//! - **Ticks.** The counter's one-second `:tick` (a LiveView process's
+//!   `Process.send_after`) is a deadline of its connection thread's wait,
+//!   beside the idle timeout; a late tick does not make the next ones
+//!   bunch up.
 //! - **Chat.** One room per server, kept in memory, the last
 //!   [`chat::KEEP`] messages. It starts empty, so a join shows the
 //!   skipped comprehension (`""`) and the first message brings its
-//!   statics, as in LiveView. The name is the join URL's `user` param, else the one
-//!   the page put in the session (`?user=` on the page, or `guest-N`).
+//!   statics, as in LiveView. The name is the join URL's `user` param,
+//!   else the one the page put in the session (`?user=` on the page, or
+//!   `guest-N`).
 //!   Other connections learn of a message through the hub's registry, as
 //!   LiveView processes through PubSub; a connection subscribes once its
 //!   first chat view joins and stays subscribed until it closes (the

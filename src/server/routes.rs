@@ -204,7 +204,15 @@ impl Connection {
     /// The diffs the LiveViews push for ticks due at `now()` (read only
     /// on a `/live` connection).
     pub fn live_due(&mut self, now: impl FnOnce() -> Instant) -> Vec<Frame> {
-        self.live.as_mut().map(|l| l.due(now())).unwrap_or_default()
+        let Some(live) = self.live.as_mut() else {
+            return Vec::new();
+        };
+        let frames = live.due(now());
+        // A view that navigated away on its own timer is gone.
+        for topic in live.take_ended() {
+            self.channels.remove(topic.as_str());
+        }
+        frames
     }
 
     /// When the next LiveView tick is due.
@@ -583,7 +591,7 @@ impl Connection {
                 .collect();
         }
         let handled = live.event(frame, jr);
-        if handled.crashed {
+        if handled.stopped {
             self.channels.remove(frame.topic.as_str());
         }
         let mut out: Vec<Action> = handled.frames.into_iter().map(Action::Send).collect();

@@ -46,6 +46,7 @@ impl Format {
 }
 
 /// A page's fixed statics: the root's, and each comprehension's.
+#[derive(Debug)]
 pub struct Template {
     pub root: &'static [&'static str],
     /// The statics of the comprehensions, by [`Dyn::Rows`]' index.

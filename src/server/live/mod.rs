@@ -74,7 +74,9 @@
 
 pub mod chat;
 pub mod counter;
+pub mod demo;
 pub mod diff;
+pub mod nested;
 pub mod page;
 pub mod token;
 pub mod view;
@@ -173,6 +175,9 @@ pub struct SessionData {
     pub view: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// A nested view's parent's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
 }
 
 /// What a page's `data-phx-static` holds.

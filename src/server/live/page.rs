@@ -14,10 +14,15 @@ use tungstenite::http::{HeaderValue, Response, StatusCode, header};
 
 use super::super::http;
 use super::super::stream::ServerStream;
-use super::{COOKIE, CookieData, SessionData, Shared, StaticData, chat, counter, token};
+use super::{
+    COOKIE, CookieData, SessionData, Shared, StaticData, chat, counter, demo, nested, token,
+};
 
 /// The paths served here.
-const PAGES: [&str; 3] = ["/", "/counter", "/chat"];
+const PAGES: [&str; 6] = ["/", "/counter", "/chat", "/demo", "/login", "/private"];
+
+/// The cookie that signs a visitor in to `/private`.
+pub const USER_COOKIE: &str = "_phx_repl_user";
 
 /// Whether `path` is one of the pages.
 pub fn is_page(path: &str) -> bool {
@@ -74,8 +79,16 @@ pub fn respond(
     let view = match path {
         "/counter" => "counter",
         "/chat" => "chat",
+        "/demo" => "demo",
+        "/login" => "login",
+        "/private" => "private",
         _ => return html(INDEX.to_owned(), None),
     };
+    // `require_authenticated_user`: no user, off to the login page.
+    let user = cookie_value(cookie, USER_COOKIE).filter(|u| !u.is_empty());
+    if view == "private" && user.is_none() {
+        return found("/login");
+    }
     // A valid cookie keeps its CSRF secret, as a browser session does.
     let (secret, set_cookie) = match shared.cookie_secret(cookie) {
         Some(secret) => (secret, None),
@@ -92,20 +105,52 @@ pub fn respond(
         }
     };
     let id = format!("phx-{}", token::random_string::<12>());
-    let (title, user, dead) = if view == "chat" {
-        let user = crate::server::connect::param(query, "user")
-            .filter(|u| !u.is_empty())
-            .unwrap_or_else(|| shared.guest_name());
-        let dead = chat::dead_render(&user, &shared.messages());
-        (chat::TITLE, Some(user), dead)
-    } else {
-        (counter::TITLE, None, counter::DEAD_RENDER.to_owned())
-    };
     let signer = shared.signer();
+    let (title, session_user, dead) = match view {
+        "chat" => {
+            let user = crate::server::connect::param(query, "user")
+                .filter(|u| !u.is_empty())
+                .unwrap_or_else(|| shared.guest_name());
+            let dead = chat::dead_render(&user, &shared.messages());
+            (plain_title(chat::TITLE), Some(user), dead)
+        }
+        "demo" => {
+            // The nested view's static token; its session is signed when
+            // the parent's connected render shows it.
+            let child_static = signer.sign(&json(&StaticData {
+                id: demo::CHILD_ID.to_owned(),
+            }));
+            let dead = demo::dead_render(&demo::tab_of(query), &id, &child_static);
+            // `<.live_title>`: the title the join's `t` replaces, and the
+            // suffix the browser keeps around it.
+            let title = format!(
+                "<title data-suffix=\"{suffix}\">{t}{suffix}</title>",
+                t = demo::TITLE,
+                suffix = demo::TITLE_SUFFIX
+            );
+            (title, None, dead)
+        }
+        "login" => (
+            plain_title(nested::LOGIN_TITLE),
+            None,
+            nested::LOGIN_RENDER.to_owned(),
+        ),
+        "private" => {
+            let user = user.unwrap_or_default().to_owned();
+            let dead = nested::private_render(&user);
+            (plain_title(nested::PRIVATE_TITLE), Some(user), dead)
+        }
+        _ => (
+            plain_title(counter::TITLE),
+            None,
+            counter::DEAD_RENDER.to_owned(),
+        ),
+    };
     let session = signer.sign(&json(&SessionData {
         id: id.clone(),
         view: view.to_owned(),
-        user,
+        user: session_user,
+        parent: None,
     }));
     let static_token = signer.sign(&json(&StaticData { id: id.clone() }));
     let csrf = token::mask(&secret);
@@ -115,7 +160,7 @@ pub fn respond(
   <head>
     <meta charset="utf-8">
     <meta name="csrf-token" content="{csrf}">
-    <title>{title} · phx-repl</title>
+    {title}
   </head>
   <body>
     <div id="{id}" data-phx-main data-phx-session="{session}" data-phx-static="{static_token}">{dead}</div>
@@ -124,6 +169,31 @@ pub fn respond(
 "#
     );
     html(body, set_cookie)
+}
+
+/// `<title>T · phx-repl</title>`.
+fn plain_title(title: &str) -> String {
+    format!("<title>{title} · phx-repl</title>")
+}
+
+/// The value of cookie `name` in a `Cookie` header.
+fn cookie_value<'a>(header: Option<&'a str>, name: &str) -> Option<&'a str> {
+    header?
+        .split(';')
+        .filter_map(|c| c.trim().split_once('='))
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v)
+}
+
+/// A 302 to `to`, with the body `Phoenix.Controller.redirect/2` sends.
+fn found(to: &str) -> Response<Option<String>> {
+    let body = format!("<html><body>You are being <a href=\"{to}\">redirected</a>.</body></html>");
+    let mut resp = html(body, None);
+    *resp.status_mut() = StatusCode::FOUND;
+    if let Ok(location) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(header::LOCATION, location);
+    }
+    resp
 }
 
 /// The index: links to the live pages, and no LiveView of its own.
@@ -139,6 +209,8 @@ const INDEX: &str = r#"<!DOCTYPE html>
     <ul>
       <li><a href="/counter">/counter</a>: a counter with a tick</li>
       <li><a href="/chat">/chat</a>: a chat room (add <code>?user=NAME</code>)</li>
+      <li><a href="/demo">/demo</a>: a component, a title, a pushed event, navigation and a nested view</li>
+      <li><a href="/private">/private</a>: sends you to <a href="/login">/login</a> unless the cookie <code>_phx_repl_user=NAME</code> signs you in</li>
     </ul>
     <p>Channels: <code>/socket/websocket</code>; Absinthe: <code>/gql/websocket</code>.</p>
   </body>

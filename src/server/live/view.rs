@@ -16,25 +16,40 @@ use serde_json::Value;
 
 use super::chat::{self, Chat, Post};
 use super::counter::{self, Counter, NoClause};
+use super::demo::{self, Demo, Nav};
 use super::diff::{self, Dynamics, Format, Template};
+use super::nested::{self, Child};
 use super::{CHAT_TOPIC, SessionData, Shared, StaticData, token};
 use crate::core::protocol::{self, Frame, Json};
 
 /// How often the counter ticks.
 const TICK: Duration = Duration::from_secs(1);
 
+/// How long after `later` the demo navigates (its `Process.send_after`).
+const LATER: Duration = Duration::from_millis(100);
+
 /// A view's page and assigns.
 #[derive(Debug)]
 enum Page {
     Counter(Counter),
     Chat(Chat),
+    Child(Child),
+    /// A page without events (`/login`, `/private`): its dynamics never
+    /// change.
+    Fixed(&'static Template, Dynamics),
+    /// The demo builds its own trees (`demo.rs`).
+    Demo(Box<Demo>),
 }
 
 impl Page {
-    fn template(&self) -> &'static Template {
+    /// The statics of a page whose trees `diff.rs` builds.
+    fn template(&self) -> Option<&'static Template> {
         match self {
-            Page::Counter(_) => &counter::TEMPLATE,
-            Page::Chat(_) => &chat::TEMPLATE,
+            Page::Counter(_) => Some(&counter::TEMPLATE),
+            Page::Chat(_) => Some(&chat::TEMPLATE),
+            Page::Child(_) => Some(&nested::CHILD),
+            Page::Fixed(t, _) => Some(t),
+            Page::Demo(_) => None,
         }
     }
 
@@ -42,6 +57,18 @@ impl Page {
         match self {
             Page::Counter(c) => c.render(),
             Page::Chat(c) => c.render(),
+            Page::Child(c) => c.render(),
+            Page::Fixed(_, d) => d.clone(),
+            Page::Demo(_) => Vec::new(),
+        }
+    }
+
+    /// The join's `rendered` tree and what the client has after it.
+    fn join_tree(&mut self, format: Format) -> (String, Dynamics) {
+        match (self.template(), self) {
+            (_, Page::Demo(d)) => (d.join_tree(format), Vec::new()),
+            (Some(t), page) => diff::rendered(format, t, &page.render()),
+            (None, _) => unreachable!("only the demo has no template"),
         }
     }
 }
@@ -56,14 +83,23 @@ struct View {
     /// The next tick of a counter; `None` until the first [`Views::due`]
     /// after the join schedules it.
     next_tick: Option<Instant>,
+    /// The demo's navigation after `later`: `Some(None)` until the next
+    /// [`Views::due`] schedules it.
+    navigate_at: Option<Option<Instant>>,
 }
 
 impl View {
     /// Renders the assigns and returns the diff from what was sent, which
     /// now counts as sent.
     fn rerender(&mut self, format: Format) -> Option<String> {
+        let Some(template) = self.page.template() else {
+            return match &mut self.page {
+                Page::Demo(d) => d.diff(),
+                _ => None,
+            };
+        };
         let now = self.page.render();
-        let (out, client) = diff::diff(format, self.page.template(), &self.sent, &now);
+        let (out, client) = diff::diff(format, template, &self.sent, &now);
         self.sent = client;
         out
     }
@@ -74,8 +110,8 @@ impl View {
 pub struct Handled {
     /// To send, in order.
     pub frames: Vec<Frame>,
-    /// The view crashed and is gone.
-    pub crashed: bool,
+    /// The view is gone: it crashed, or stopped after a redirect.
+    pub stopped: bool,
     /// Tell other connections' views on this registry topic.
     pub publish: Option<&'static str>,
 }
@@ -97,6 +133,9 @@ pub struct Views {
     /// The `_csrf_token` connect param.
     csrf_token: Option<String>,
     views: HashMap<String, View>,
+    /// Topics whose views stopped on their own (a timer's navigation),
+    /// for `routes.rs` to forget.
+    ended: Vec<String>,
     /// Whether the connection is subscribed to [`CHAT_TOPIC`], and whether
     /// that subscription still has to be made.
     subscribed: bool,
@@ -119,6 +158,7 @@ impl Views {
             cookie,
             csrf_token,
             views: HashMap::new(),
+            ended: Vec::new(),
             subscribed: false,
             subscribe_pending: false,
         }
@@ -137,7 +177,8 @@ impl Views {
             self.subscribed = true;
             self.subscribe_pending = true;
         }
-        let (rendered, sent) = diff::rendered(self.format(), page.template(), &page.render());
+        let mut page = page;
+        let (rendered, sent) = page.join_tree(self.format());
         self.views.insert(
             frame.topic.to_string(),
             View {
@@ -145,6 +186,7 @@ impl Views {
                 page,
                 sent,
                 next_tick: None,
+                navigate_at: None,
             },
         );
         let mut response = String::from("{\"liveview_version\":");
@@ -174,13 +216,11 @@ impl Views {
                 return None;
             }
         }
+        let url = payload.url.as_deref().and_then(|u| url::Url::parse(u).ok());
         match session.view.as_str() {
             "counter" => Some(Page::Counter(Counter::mount())),
             "chat" => {
-                let from_url = payload
-                    .url
-                    .as_deref()
-                    .and_then(|u| url::Url::parse(u).ok())
+                let from_url = url
                     .and_then(|u| {
                         u.query_pairs()
                             .find(|(k, _)| k == "user")
@@ -189,6 +229,28 @@ impl Views {
                     .filter(|u| !u.is_empty());
                 let user = from_url.or(session.user)?;
                 Some(Page::Chat(Chat::mount(user, self.shared.messages())))
+            }
+            "demo" => {
+                // The connected render signs the nested view a session of
+                // its own, naming this view as its parent.
+                let child = signer.sign(&json_of(&SessionData {
+                    id: demo::CHILD_ID.to_owned(),
+                    view: "child".to_owned(),
+                    user: None,
+                    parent: Some(session.id.clone()),
+                }));
+                let container = demo::child_container(&session.id, &child);
+                let query = url.as_ref().and_then(url::Url::query);
+                Some(Page::Demo(Box::new(Demo::mount(query, container))))
+            }
+            "child" if session.parent.is_some() => Some(Page::Child(Child::default())),
+            "login" => Some(Page::Fixed(&nested::LOGIN, Vec::new())),
+            "private" => {
+                let user = session.user?;
+                Some(Page::Fixed(
+                    &nested::PRIVATE,
+                    nested::private_dynamics(&user),
+                ))
             }
             _ => None,
         }
@@ -208,16 +270,7 @@ impl Views {
     pub fn leave(&mut self, frame: &Frame, join_ref: Option<&str>) -> Vec<Frame> {
         self.views.remove(frame.topic.as_str());
         let topic = frame.topic.as_str();
-        vec![
-            Frame::new(
-                join_ref,
-                join_ref,
-                topic,
-                protocol::PHX_CLOSE,
-                protocol::empty_object(),
-            ),
-            reply(join_ref, frame, "{}"),
-        ]
+        vec![close(join_ref, topic), reply(join_ref, frame, "{}")]
     }
 
     /// An `event` (or any other message) on a joined view.
@@ -235,28 +288,77 @@ impl Views {
             return self.crash(frame, join_ref);
         };
         let value = &event["value"];
+        let cid = event.get("cid").and_then(Value::as_u64);
         let mut handled = Handled::default();
-        let outcome = match &mut view.page {
-            Page::Counter(c) => c.event(name, value),
-            Page::Chat(c) => match c.event(name, value) {
+        let outcome = match (&mut view.page, cid) {
+            (Page::Demo(d), cid) => d.event(cid, name, value),
+            // No component has this cid (these pages have none): LiveView
+            // replies `{}`, as for a component just removed.
+            (_, Some(_)) => Ok(None),
+            (Page::Counter(c), None) => c.event(name, value).map(|()| Some(Nav::None)),
+            (Page::Child(c), None) => c.event(name, value).map(|()| Some(Nav::None)),
+            (Page::Fixed(..), None) => Err(NoClause),
+            (Page::Chat(c), None) => match c.event(name, value) {
                 Ok(Post::Message(m)) => {
                     let messages = self.shared.post(m);
                     c.refresh(messages);
                     handled.publish = Some(CHAT_TOPIC);
-                    Ok(())
+                    Ok(Some(Nav::None))
                 }
-                Ok(Post::Nothing) => Ok(()),
+                Ok(Post::Nothing) => Ok(Some(Nav::None)),
                 Err(e) => Err(e),
             },
         };
-        if let Err(NoClause) = outcome {
-            return self.crash(frame, join_ref);
-        }
-        let response = match view.rerender(format) {
+        let nav = match outcome {
+            Err(NoClause) => return self.crash(frame, join_ref),
+            Ok(None) => {
+                handled.frames.push(reply(join_ref, frame, "{}"));
+                return handled;
+            }
+            Ok(Some(nav)) => nav,
+        };
+        let diff = view.rerender(format);
+        let with_diff = || match &diff {
             Some(d) => format!("{{\"diff\":{d}}}"),
             None => "{}".to_owned(),
         };
-        handled.frames.push(reply(join_ref, frame, &response));
+        let topic = frame.topic.as_str();
+        match nav {
+            Nav::None => handled.frames.push(reply(join_ref, frame, &with_diff())),
+            Nav::Later => {
+                view.navigate_at = Some(None);
+                handled.frames.push(reply(join_ref, frame, &with_diff()));
+            }
+            // `push_patch`: the `live_patch` is pushed, and the reply
+            // carries the diff of `handle_params` (channel.ex
+            // `handle_changed` with a pending live patch).
+            Nav::Patch => {
+                handled.frames.push(push(
+                    join_ref,
+                    topic,
+                    "live_patch",
+                    demo::nav_payload(demo::PATCH_TO),
+                ));
+                handled.frames.push(reply(join_ref, frame, &with_diff()));
+            }
+            // `push_navigate` and `redirect` answer in the reply, then the
+            // view stops and the socket closes its channel.
+            Nav::Navigate | Nav::Redirect => {
+                let response = if nav == Nav::Navigate {
+                    format!(
+                        "{{\"live_redirect\":{}}}",
+                        demo::nav_payload(demo::NAVIGATE_TO)
+                    )
+                } else {
+                    format!("{{\"redirect\":{{\"to\":\"{}\"}}}}", demo::REDIRECT_TO)
+                };
+                handled.frames.push(reply(join_ref, frame, &response));
+                handled.frames.push(close(join_ref, topic));
+                handled.stopped = true;
+                self.views.remove(topic);
+                return handled;
+            }
+        }
         if handled.publish.is_some() {
             // This connection's other chat views hear of it here: the
             // registry skips the sender's connection.
@@ -282,7 +384,7 @@ impl Views {
                 protocol::PHX_ERROR,
                 protocol::raw(payload.to_owned()),
             )],
-            crashed: true,
+            stopped: true,
             publish: None,
         }
     }
@@ -318,7 +420,26 @@ impl Views {
     pub fn due(&mut self, now: Instant) -> Vec<Frame> {
         let format = self.format();
         let mut out = Vec::new();
+        let mut ended = Vec::new();
         for (topic, view) in &mut self.views {
+            let jr = view.join_ref.as_deref();
+            match view.navigate_at {
+                Some(None) => view.navigate_at = Some(Some(now + LATER)),
+                // `push_navigate` from `handle_info`: pushed, then the view
+                // stops and its channel closes.
+                Some(Some(at)) if at <= now => {
+                    out.push(push(
+                        jr,
+                        topic,
+                        "live_redirect",
+                        demo::nav_payload(demo::NAVIGATE_TO),
+                    ));
+                    out.push(close(jr, topic));
+                    ended.push(topic.clone());
+                    continue;
+                }
+                _ => {}
+            }
             let Page::Counter(c) = &mut view.page else {
                 continue;
             };
@@ -337,12 +458,23 @@ impl Views {
                 Some(_) => {}
             }
         }
+        for topic in &ended {
+            self.views.remove(topic);
+        }
+        self.ended.extend(ended);
         out
     }
 
-    /// When the next tick is due.
+    /// The topics whose views stopped in [`Views::due`] since last asked.
+    pub fn take_ended(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.ended)
+    }
+
+    /// When the next timer (a tick, a delayed navigation) is due.
     pub fn deadline(&self) -> Option<Instant> {
-        self.views.values().filter_map(|v| v.next_tick).min()
+        let ticks = self.views.values().filter_map(|v| v.next_tick);
+        let later = self.views.values().filter_map(|v| v.navigate_at.flatten());
+        ticks.chain(later).min()
     }
 }
 
@@ -360,7 +492,28 @@ fn reply(join_ref: Option<&str>, to: &Frame, response: &str) -> Frame {
 
 /// A server-pushed `diff`: join_ref set, ref null.
 fn push_diff(join_ref: Option<&str>, topic: &str, diff: String) -> Frame {
-    Frame::new(join_ref, None, topic, "diff", protocol::raw(diff))
+    push(join_ref, topic, "diff", diff)
+}
+
+/// A server push of `event` (join_ref set, ref null).
+fn push(join_ref: Option<&str>, topic: &str, event: &str, payload: String) -> Frame {
+    Frame::new(join_ref, None, topic, event, protocol::raw(payload))
+}
+
+/// The socket's `phx_close` for a channel whose view stopped (ref =
+/// join_ref), as Phoenix sends on `{:socket_close, pid, reason}`.
+fn close(join_ref: Option<&str>, topic: &str) -> Frame {
+    Frame::new(
+        join_ref,
+        join_ref,
+        topic,
+        protocol::PHX_CLOSE,
+        protocol::empty_object(),
+    )
+}
+
+fn json_of<T: serde::Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("plain structs serialize")
 }
 
 #[cfg(test)]
@@ -434,7 +587,7 @@ mod tests {
                 protocol::raw(r#"{"type":"click","event":"nope","value":{}}"#.to_owned()),
             );
             let handled = views.event(&event, Some("1"));
-            assert!(handled.crashed);
+            assert!(handled.stopped);
             let frames: Vec<String> = handled.frames.iter().map(Frame::encode).collect();
             assert_eq!(
                 frames,

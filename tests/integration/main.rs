@@ -23,6 +23,7 @@ mod gql_server;
 mod hostile;
 mod interactive;
 mod json;
+mod live_demo;
 mod live_server;
 mod longpoll;
 mod many_clients;

@@ -7,7 +7,8 @@
 //! (and `/gql/longpoll`), routes only `__absinthe__:*`, as apps that give
 //! Absinthe a socket of its own do. A third, `/live/websocket` (and
 //! `/live/longpoll`), routes LiveView's `lv:*` for the LiveView pages served
-//! over plain HTTP at `/counter` and `/chat` (`live/`; `GET /` lists them),
+//! over plain HTTP at `/counter`, `/chat`, `/demo`, `/login` and
+//! `/private` (`live/`; `GET /` lists them),
 //! in LiveView 1.1's format or, with `serve --liveview 0.20`, 0.20's.
 //!
 //! This file owns the public API ([`spawn`], [`run`]), the accept loop and

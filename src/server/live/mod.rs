@@ -1,18 +1,38 @@
 //! The built-in server's LiveView pages (docs/PROTOCOL.md §10): `GET /`
-//! (an index), `GET /counter` and `GET /chat` over plain HTTP, and the
-//! `/live` socket (`/live/websocket`, `/live/longpoll`) whose `lv:*`
-//! channels run them, in LiveView 1.1.33's format by default or 0.20.17's
-//! with `serve --liveview 0.20`.
+//! (an index), `GET /counter`, `/chat`, `/demo`, `/login` and `/private`
+//! over plain HTTP, and the `/live` socket (`/live/websocket`,
+//! `/live/longpoll`) whose `lv:*` channels run them, in LiveView 1.1.33's
+//! format by default or 0.20.17's with `serve --liveview 0.20`.
+//!
+//! - `/counter`: the recorded app's counter (events, a tick, a list).
+//! - `/chat`: one room, two users (PubSub pushes).
+//! - `/demo`: a stateful component (cid 1, `toggle` targets it), a title
+//!   (`rename`, form `title=…`), a `push_event` (`ping` → `pong`),
+//!   navigation from events (`patch` → `live_patch` to `/demo?tab=2`,
+//!   `go` → `live_redirect` to `/counter`, `leave` → `redirect` to `/`,
+//!   `later` → a pushed `live_redirect` 100 ms on) and a nested view
+//!   (`lv:demo-child`, event `bump`). `?tab=N` is its `handle_params`.
+//! - `/private`: 302 to `/login` (a LiveView page with no events), as
+//!   `require_authenticated_user` sends a generated Phoenix 1.8 app's
+//!   visitor to its login page, unless the request carries the cookie
+//!   `_phx_repl_user=NAME` (`phx-repl live … -H 'Cookie:
+//!   _phx_repl_user=ana'`); then it is a LiveView page saying "Signed in
+//!   as ana".
 //!
 //! - `token.rs`: signed tokens, random ids, CSRF masking. Pure but for
 //!   the system's random numbers.
 //! - `diff.rs`: the join's `rendered` tree and the diffs after it, in
-//!   either format. Pure.
-//! - `counter.rs`, `chat.rs`: each page's statics, hand-written first
-//!   render, assigns and events. Pure.
+//!   either format, for templates of strings and comprehensions. Pure.
+//! - `counter.rs`, `chat.rs`, `nested.rs` (the demo's child, `/login`,
+//!   `/private`): each page's statics, hand-written first render, assigns
+//!   and events. Pure.
+//! - `demo.rs`: the demo's statics, first render, assigns and events, and
+//!   its trees (a component and a title are beyond `diff.rs`). Pure.
 //! - `view.rs`: the LiveView "processes" of one connection: join checks
-//!   (`stale`), events, ticks, leave, crash, and the chat's PubSub.
-//! - `page.rs`: the HTTP side: the pages, their cookie and tokens.
+//!   (`stale`), events, navigation, timers, leave, crash, and the chat's
+//!   PubSub.
+//! - `page.rs`: the HTTP side: the pages, their cookie and tokens, the
+//!   302 of `/private`.
 //!
 //! [`Shared`] here is what every connection shares: the format, the
 //! signing secret and the chat room.
@@ -21,9 +41,10 @@
 //!
 //! - **No template engine.** Each page's statics are constants and its
 //!   first render is HTML written by hand, so a client's renderer is
-//!   checked against text no renderer made. The tree holds strings and
-//!   comprehensions of string rows only: no nested trees, components
-//!   (`c`), titles (`t`), `push_event` (`e`) or streams. What is sent
+//!   checked against text no renderer made. The trees hold strings,
+//!   comprehensions of string rows and (on `/demo`) one component; no
+//!   nested trees, streams, `live_component`s sharing statics, or `"r"`
+//!   replies from `handle_event`. What is sent
 //!   changed is decided by comparing rendered values with those last
 //!   sent, where LiveView tracks which assigns changed; for these
 //!   templates both give the same diffs. In 1.1, comprehensions are keyed
@@ -46,11 +67,38 @@
 //!   give `stale`, so a client's reload path can be tested. A page
 //!   fetched after it issues a new cookie.
 //! - **Events.** Only `event` is handled on an `lv:` topic (no
-//!   `live_patch`, uploads or `cids_*`); any other event, an event with
-//!   no clause, or a payload no clause matches crashes the view
-//!   (`phx_error`: `{}` in 0.20 mode as Phoenix 1.7 sends, else
+//!   `live_patch` from the client, uploads or `cids_*`); any other event,
+//!   an event with no clause, or a payload no clause matches crashes the
+//!   view (`phx_error`: `{}` in 0.20 mode as Phoenix 1.7 sends, else
 //!   `{"reason":"channel_crash"}` as Phoenix 1.8.12 does) and no reply
-//!   comes. `phx_leave` answers `phx_close`, then the ok reply.
+//!   comes. An event for a cid no component has gets `{}`, as channel.ex's
+//!   `component_handle` answers a cid that is gone (it logs nothing in
+//!   the versions read). `phx_leave`
+//!   answers `phx_close`, then the ok reply.
+//! - **Navigation** takes channel.ex's shapes: `push_patch` pushes
+//!   `live_patch` `{kind, to}` and then replies with the diff of
+//!   `handle_params`; `push_navigate` and `redirect` reply
+//!   `{"live_redirect": {kind, to}}` or `{"redirect": {to}}` (no `flash`:
+//!   none is set) and the view stops, so its `phx_close` follows; from a
+//!   timer, `live_redirect` is pushed, then `phx_close`. The patched URL
+//!   is not checked against a router.
+//! - **Component.** The toggle's tree carries `"r": 1`, the single-root
+//!   mark LiveView puts on a component's first render, and its own
+//!   statics list in both formats (1.1's `p` table is the view's only).
+//!   The view's own template has several roots, so no `"r"` at its top.
+//! - **Nested view.** As `live_render` renders a non-sticky child: the
+//!   dead render's element has `data-phx-session=""`, a signed
+//!   `data-phx-static` and `data-phx-parent-id`; the parent's join tree
+//!   holds the connected container (a signed session naming the parent,
+//!   `data-phx-static=""`, no content). The child joins `lv:demo-child`
+//!   on its own; its join does not wait for or ask the parent's process,
+//!   and the child does not stop when the parent does.
+//! - **Title.** `/demo`'s `<title>` is `<.live_title>`'s
+//!   (`data-suffix=" · phx-repl"`), and the join carries `"t": "Demo"`
+//!   because `mount` assigns `page_title`.
+//! - **Sign-in.** The 302 has `Phoenix.Controller.redirect`'s body but no
+//!   flash and no stored return path (a real app sets both in its
+//!   session cookie). The user cookie is taken as it is, unsigned.
 //! - **Ticks.** The counter's one-second `:tick` (a LiveView process's
 //!   `Process.send_after`) is a deadline of its connection thread's wait,
 //!   beside the idle timeout; a late tick does not make the next ones

@@ -89,6 +89,18 @@ pub fn respond(
     if view == "private" && user.is_none() {
         return found("/login");
     }
+    live_page(view, query, user, cookie, shared)
+}
+
+/// A LiveView page: the session cookie if needed, the CSRF meta, the
+/// title and the main element around `view`'s first render.
+fn live_page(
+    view: &str,
+    query: Option<&str>,
+    user: Option<&str>,
+    cookie: Option<&str>,
+    shared: &Shared,
+) -> Response<Option<String>> {
     // A valid cookie keeps its CSRF secret, as a browser session does.
     let (secret, set_cookie) = match shared.cookie_secret(cookie) {
         Some(secret) => (secret, None),
@@ -106,7 +118,42 @@ pub fn respond(
     };
     let id = format!("phx-{}", token::random_string::<12>());
     let signer = shared.signer();
-    let (title, session_user, dead) = match view {
+    let (title, session_user, dead) = first_render(view, query, user, &id, shared);
+    let session = signer.sign(&json(&SessionData {
+        id: id.clone(),
+        view: view.to_owned(),
+        user: session_user,
+        parent: None,
+    }));
+    let static_token = signer.sign(&json(&StaticData { id: id.clone() }));
+    let csrf = token::mask(&secret);
+    let body = format!(
+        r#"<!DOCTYPE html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="csrf-token" content="{csrf}">
+    {title}
+  </head>
+  <body>
+    <div id="{id}" data-phx-main data-phx-session="{session}" data-phx-static="{static_token}">{dead}</div>
+  </body>
+</html>
+"#
+    );
+    html(body, set_cookie)
+}
+
+/// `view`'s `<title>` element, the user its session names, and its first
+/// render inside the main element `id`.
+fn first_render(
+    view: &str,
+    query: Option<&str>,
+    user: Option<&str>,
+    id: &str,
+    shared: &Shared,
+) -> (String, Option<String>, String) {
+    match view {
         "chat" => {
             let user = crate::server::connect::param(query, "user")
                 .filter(|u| !u.is_empty())
@@ -117,10 +164,10 @@ pub fn respond(
         "demo" => {
             // The nested view's static token; its session is signed when
             // the parent's connected render shows it.
-            let child_static = signer.sign(&json(&StaticData {
+            let child_static = shared.signer().sign(&json(&StaticData {
                 id: demo::CHILD_ID.to_owned(),
             }));
-            let dead = demo::dead_render(&demo::tab_of(query), &id, &child_static);
+            let dead = demo::dead_render(&demo::tab_of(query), id, &child_static);
             // `<.live_title>`: the title the join's `t` replaces, and the
             // suffix the browser keeps around it.
             let title = format!(
@@ -145,30 +192,7 @@ pub fn respond(
             None,
             counter::DEAD_RENDER.to_owned(),
         ),
-    };
-    let session = signer.sign(&json(&SessionData {
-        id: id.clone(),
-        view: view.to_owned(),
-        user: session_user,
-        parent: None,
-    }));
-    let static_token = signer.sign(&json(&StaticData { id: id.clone() }));
-    let csrf = token::mask(&secret);
-    let body = format!(
-        r#"<!DOCTYPE html>
-<html lang="en">
-  <head>
-    <meta charset="utf-8">
-    <meta name="csrf-token" content="{csrf}">
-    {title}
-  </head>
-  <body>
-    <div id="{id}" data-phx-main data-phx-session="{session}" data-phx-static="{static_token}">{dead}</div>
-  </body>
-</html>
-"#
-    );
-    html(body, set_cookie)
+    }
 }
 
 /// `<title>T · phx-repl</title>`.
@@ -300,5 +324,36 @@ mod tests {
             StatusCode::OK
         );
         assert!(body(&respond("GET", "/", None, None, &shared)).contains("href=\"/chat\""));
+    }
+
+    #[test]
+    fn private_sends_a_visitor_without_the_user_cookie_to_login() {
+        let shared = Shared::new(Format::V1_1);
+        let away = respond("GET", "/private", None, Some("x=y"), &shared);
+        assert_eq!(away.status(), StatusCode::FOUND);
+        assert_eq!(away.headers()[header::LOCATION], "/login");
+        assert!(body(&away).contains("href=\"/login\""));
+        let cookie = "a=b; _phx_repl_user=a<b";
+        let ok = respond("GET", "/private", None, Some(cookie), &shared);
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert!(body(&ok).contains("Signed in as <b>a&lt;b</b>"));
+        assert_eq!(
+            respond("GET", "/login", None, None, &shared).status(),
+            StatusCode::OK
+        );
+    }
+
+    #[test]
+    fn the_demo_page_has_its_child_without_a_session() {
+        let shared = Shared::new(Format::V0_20);
+        let resp = respond("GET", "/demo", Some("tab=4"), None, &shared);
+        let html = body(&resp);
+        assert!(html.contains("<p>Tab: 4</p>"), "{html}");
+        let child = &html[html.find("<div id=\"demo-child\"").unwrap()..];
+        assert_eq!(attr(child, "data-phx-session"), "");
+        let st = shared.signer().verify(attr(child, "data-phx-static"));
+        assert_eq!(st.as_deref(), Some(r#"{"id":"demo-child"}"#));
+        let main_id = attr(html, "id");
+        assert_eq!(attr(child, "data-phx-parent-id"), main_id);
     }
 }

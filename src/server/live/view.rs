@@ -287,77 +287,34 @@ impl Views {
         let (Some(event), Some(name)) = (&event, name) else {
             return self.crash(frame, join_ref);
         };
-        let value = &event["value"];
         let cid = event.get("cid").and_then(Value::as_u64);
         let mut handled = Handled::default();
-        let outcome = match (&mut view.page, cid) {
-            (Page::Demo(d), cid) => d.event(cid, name, value),
-            // No component has this cid (these pages have none): LiveView
-            // replies `{}`, as for a component just removed.
-            (_, Some(_)) => Ok(None),
-            (Page::Counter(c), None) => c.event(name, value).map(|()| Some(Nav::None)),
-            (Page::Child(c), None) => c.event(name, value).map(|()| Some(Nav::None)),
-            (Page::Fixed(..), None) => Err(NoClause),
-            (Page::Chat(c), None) => match c.event(name, value) {
-                Ok(Post::Message(m)) => {
-                    let messages = self.shared.post(m);
-                    c.refresh(messages);
-                    handled.publish = Some(CHAT_TOPIC);
-                    Ok(Some(Nav::None))
-                }
-                Ok(Post::Nothing) => Ok(Some(Nav::None)),
-                Err(e) => Err(e),
-            },
-        };
+        let outcome = dispatch(
+            &mut view.page,
+            &self.shared,
+            cid,
+            name,
+            &event["value"],
+            &mut handled.publish,
+        );
         let nav = match outcome {
             Err(NoClause) => return self.crash(frame, join_ref),
+            // No component has this cid: LiveView replies `{}`, as for a
+            // component just removed.
             Ok(None) => {
                 handled.frames.push(reply(join_ref, frame, "{}"));
                 return handled;
             }
             Ok(Some(nav)) => nav,
         };
+        if nav == Nav::Later {
+            view.navigate_at = Some(None);
+        }
         let diff = view.rerender(format);
-        let with_diff = || match &diff {
-            Some(d) => format!("{{\"diff\":{d}}}"),
-            None => "{}".to_owned(),
-        };
-        let topic = frame.topic.as_str();
-        match nav {
-            Nav::None => handled.frames.push(reply(join_ref, frame, &with_diff())),
-            Nav::Later => {
-                view.navigate_at = Some(None);
-                handled.frames.push(reply(join_ref, frame, &with_diff()));
-            }
-            // `push_patch`: the `live_patch` is pushed, and the reply
-            // carries the diff of `handle_params` (channel.ex
-            // `handle_changed` with a pending live patch).
-            Nav::Patch => {
-                handled.frames.push(push(
-                    join_ref,
-                    topic,
-                    "live_patch",
-                    demo::nav_payload(demo::PATCH_TO),
-                ));
-                handled.frames.push(reply(join_ref, frame, &with_diff()));
-            }
-            // `push_navigate` and `redirect` answer in the reply, then the
-            // view stops and the socket closes its channel.
-            Nav::Navigate | Nav::Redirect => {
-                let response = if nav == Nav::Navigate {
-                    format!(
-                        "{{\"live_redirect\":{}}}",
-                        demo::nav_payload(demo::NAVIGATE_TO)
-                    )
-                } else {
-                    format!("{{\"redirect\":{{\"to\":\"{}\"}}}}", demo::REDIRECT_TO)
-                };
-                handled.frames.push(reply(join_ref, frame, &response));
-                handled.frames.push(close(join_ref, topic));
-                handled.stopped = true;
-                self.views.remove(topic);
-                return handled;
-            }
+        if answer(nav, diff, frame, join_ref, &mut handled.frames) {
+            handled.stopped = true;
+            self.views.remove(frame.topic.as_str());
+            return handled;
         }
         if handled.publish.is_some() {
             // This connection's other chat views hear of it here: the
@@ -478,6 +435,76 @@ impl Views {
     }
 }
 
+/// Runs `handle_event/3` of `page` (or of its component `cid`): the
+/// navigation it asks for, `None` for a cid no component has, or the
+/// crash of an event no clause takes. A chat message is posted to the
+/// room and `publish` set.
+fn dispatch(
+    page: &mut Page,
+    shared: &Shared,
+    cid: Option<u64>,
+    name: &str,
+    value: &Value,
+    publish: &mut Option<&'static str>,
+) -> Result<Option<Nav>, NoClause> {
+    match (page, cid) {
+        (Page::Demo(d), cid) => d.event(cid, name, value),
+        // The other pages have no components.
+        (_, Some(_)) => Ok(None),
+        (Page::Counter(c), None) => c.event(name, value).map(|()| Some(Nav::None)),
+        (Page::Child(c), None) => c.event(name, value).map(|()| Some(Nav::None)),
+        (Page::Fixed(..), None) => Err(NoClause),
+        (Page::Chat(c), None) => {
+            if let Post::Message(m) = c.event(name, value)? {
+                c.refresh(shared.post(m));
+                *publish = Some(CHAT_TOPIC);
+            }
+            Ok(Some(Nav::None))
+        }
+    }
+}
+
+/// The frames that answer an event after which the view asks for `nav`
+/// and has `diff` to send; whether the view stops.
+fn answer(
+    nav: Nav,
+    diff: Option<String>,
+    frame: &Frame,
+    join_ref: Option<&str>,
+    out: &mut Vec<Frame>,
+) -> bool {
+    let with_diff = match &diff {
+        Some(d) => format!("{{\"diff\":{d}}}"),
+        None => "{}".to_owned(),
+    };
+    let topic = frame.topic.as_str();
+    match nav {
+        Nav::None | Nav::Later => out.push(reply(join_ref, frame, &with_diff)),
+        // `push_patch`: the `live_patch` is pushed, and the reply carries
+        // the diff of `handle_params` (channel.ex `handle_changed` with a
+        // pending live patch).
+        Nav::Patch => {
+            let to = demo::nav_payload(demo::PATCH_TO);
+            out.push(push(join_ref, topic, "live_patch", to));
+            out.push(reply(join_ref, frame, &with_diff));
+        }
+        // `push_navigate` and `redirect` answer in the reply; then the
+        // view stops and the socket closes its channel.
+        Nav::Navigate | Nav::Redirect => {
+            let response = if nav == Nav::Navigate {
+                let to = demo::nav_payload(demo::NAVIGATE_TO);
+                format!("{{\"live_redirect\":{to}}}")
+            } else {
+                format!("{{\"redirect\":{{\"to\":\"{}\"}}}}", demo::REDIRECT_TO)
+            };
+            out.push(reply(join_ref, frame, &response));
+            out.push(close(join_ref, topic));
+            return true;
+        }
+    }
+    false
+}
+
 /// An ok `phx_reply` to `to` with `response`.
 fn reply(join_ref: Option<&str>, to: &Frame, response: &str) -> Frame {
     let response = Json::from(protocol::raw(response.to_owned()));
@@ -529,8 +556,13 @@ mod tests {
 
     /// A counter page fetched and joined on a fresh connection.
     fn joined(format: Format) -> (Views, Frame) {
+        joined_page(format, "/counter")
+    }
+
+    /// The page at `path` fetched and joined on a fresh connection.
+    fn joined_page(format: Format, path: &str) -> (Views, Frame) {
         let shared = Arc::new(Shared::new(format));
-        let resp = page::respond("GET", "/counter", None, None, &shared);
+        let resp = page::respond("GET", path, None, None, &shared);
         let cookie = resp.headers()["set-cookie"].to_str().unwrap().to_owned();
         let html = resp.body().clone().unwrap();
         let mut views = Views::new(shared, Some(cookie), Some(attr(&html, "content")));
@@ -614,5 +646,37 @@ mod tests {
         assert!(other.join(&join, Some("1")).is_ok());
         views.shared.rotate();
         assert_eq!(other.join(&join, Some("1")), Err("stale"));
+    }
+
+    #[test]
+    fn later_navigates_on_the_next_turns_and_the_view_ends() {
+        let (mut views, join) = joined_page(Format::V1_1, "/demo");
+        let event = Frame::new(
+            Some("1"),
+            Some("2"),
+            &join.topic,
+            "event",
+            protocol::raw(r#"{"type":"click","event":"later","value":{}}"#.to_owned()),
+        );
+        let handled = views.event(&event, Some("1"));
+        assert!(!handled.stopped);
+        assert_eq!(handled.frames.len(), 1);
+        let t0 = Instant::now();
+        assert!(views.due(t0).is_empty());
+        assert_eq!(views.deadline(), Some(t0 + LATER));
+        let frames: Vec<String> = views.due(t0 + LATER).iter().map(Frame::encode).collect();
+        assert_eq!(
+            frames,
+            [
+                format!(
+                    r#"["1",null,"{}","live_redirect",{{"kind":"push","to":"/counter"}}]"#,
+                    join.topic
+                ),
+                format!(r#"["1","1","{}","phx_close",{{}}]"#, join.topic),
+            ]
+        );
+        assert_eq!(views.take_ended(), [join.topic.to_string()]);
+        assert!(views.take_ended().is_empty());
+        assert_eq!(views.deadline(), None);
     }
 }

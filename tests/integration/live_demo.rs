@@ -455,6 +455,9 @@ fn the_nested_view_joins_on_its_own_topic_and_bumps() {
 fn private_sends_a_visitor_without_the_cookie_to_the_login_page() {
     for (args, version) in FORMATS {
         let server = Server::with_args(args);
+        let index = get(&server, "/", None).body;
+        assert!(index.contains("href=\"/demo\""), "{index}");
+        assert!(index.contains("href=\"/private\""), "{index}");
         let away = get(&server, "/private", None);
         assert_eq!(away.status, 302, "{}", away.body);
         assert_eq!(away.header("location"), Some("/login"));

@@ -8,11 +8,13 @@
 //! its own); `longpoll` opens a long-poll session (using `websocket`'s
 //! blocking TCP connect on its own threads); `net` runs the thread and uses
 //! `dial`, and `fresh` for the credentials each attempt fetches first;
-//! `tls` builds the configurations for all of them and the server.
+//! `tls` builds the configurations for all of them and the server; `page`
+//! fetches a LiveView page over HTTP(S) with a cookie jar.
 
 pub mod dial;
 pub mod fresh;
 pub mod longpoll;
 pub mod net;
+pub mod page;
 pub mod tls;
 pub mod websocket;

@@ -87,6 +87,19 @@ pub fn client_config(trust: &Trust) -> Result<Arc<ClientConfig>, TlsError> {
     Ok(Arc::new(config))
 }
 
+/// The certificates `trust` adds to the bundled web roots, as DER: the
+/// system's and `--ca-cert`'s. For an HTTP client that takes root
+/// certificates rather than a rustls configuration (the page fetch,
+/// `page.rs`), which falls back to its own bundled web roots when this is
+/// empty.
+pub fn root_certificates(trust: &Trust) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let mut certs = rustls_native_certs::load_native_certs().certs;
+    if let Some(path) = &trust.ca_cert {
+        certs.extend(read_certs(path, "--ca-cert")?);
+    }
+    Ok(certs)
+}
+
 /// The server configuration for a PEM certificate chain and private key.
 pub fn server_config(cert: &Path, key: &Path) -> Result<Arc<ServerConfig>, TlsError> {
     let certs = read_certs(cert, "--tls-cert")?;

@@ -1,0 +1,354 @@
+//! Fetching a LiveView page over HTTP(S): a GET with a cookie jar, the
+//! user's `-H` headers, a timeout and a size cap, with the same TLS trust
+//! as the socket (`tls.rs`: the bundled and system roots, `--ca-cert`,
+//! `--insecure`).
+//!
+//! Redirects are taken one at a time, so that one away from the requested
+//! page can be told instead of followed: the login page of a generated
+//! Phoenix app is itself a LiveView, and joining it silently would test
+//! the wrong page (docs/PROTOCOL.md §10 "Getting in"). A redirect to the
+//! same path (a trailing slash added or dropped) is always followed.
+//!
+//! The jar outlives each fetch: the socket's upgrade (and every long-poll
+//! request) carries its cookies for the page's origin, and a reload after
+//! `stale` fetches the page again with them.
+
+use std::io::Read;
+use std::time::Duration;
+
+use cookie_store::CookieStore;
+use url::Url;
+
+use super::tls::{self, TlsError, Trust};
+
+/// The largest page read, so a hostile or mistaken URL cannot fill memory.
+pub const MAX_PAGE: u64 = 8 * 1024 * 1024;
+/// Redirects followed for one fetch, at most.
+const MAX_REDIRECTS: usize = 10;
+
+/// Why a page could not be fetched. Each is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum PageError {
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// Connecting, TLS, or reading the answer failed.
+    #[error("cannot fetch {url}: {why}")]
+    Request { url: String, why: String },
+    /// The server answered with an error status.
+    #[error("{url} answered HTTP {status}; is the address right?")]
+    Status { url: String, status: u16 },
+    /// Sent away from the requested page, and not followed.
+    #[error(
+        "{from} redirected to {to} (HTTP {status}): the page needs a login; pass the session \
+         cookie with -H 'Cookie: …', or --follow to join the page it leads to"
+    )]
+    Redirect {
+        from: String,
+        to: String,
+        status: u16,
+    },
+    /// A redirect with no usable `Location`.
+    #[error("{url} answered HTTP {status} with no usable Location header")]
+    BadRedirect { url: String, status: u16 },
+    #[error("{url} redirected more than {MAX_REDIRECTS} times; is it a redirect loop?")]
+    TooManyRedirects { url: String },
+    #[error("the page at {url} is larger than {} MiB; is it a LiveView page?", MAX_PAGE / 1024 / 1024)]
+    TooLarge { url: String },
+}
+
+/// A page as fetched.
+#[derive(Debug, Clone)]
+pub struct Fetched {
+    /// Where it was found, after the redirects followed.
+    pub url: Url,
+    pub status: u16,
+    pub body: String,
+}
+
+/// Fetches pages with one cookie jar.
+pub struct Fetcher {
+    agent: ureq::Agent,
+    jar: CookieStore,
+    /// `-H` headers sent with every request (not `Cookie`: it went into
+    /// the jar).
+    headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Fetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Fetcher").finish_non_exhaustive()
+    }
+}
+
+impl Fetcher {
+    /// A fetcher trusting what `trust` says, sending `headers`, giving up
+    /// on a request after `timeout`.
+    pub fn new(
+        trust: &Trust,
+        headers: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<Fetcher, PageError> {
+        let tls = if trust.insecure {
+            ureq::tls::TlsConfig::builder()
+                .disable_verification(true)
+                .build()
+        } else {
+            let roots: Vec<ureq::tls::Certificate<'static>> = tls::root_certificates(trust)?
+                .iter()
+                .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+                .collect();
+            // The system's roots (and --ca-cert) when there are any; else
+            // the bundled web roots, as the socket falls back to.
+            let roots = if roots.is_empty() {
+                ureq::tls::RootCerts::WebPki
+            } else {
+                ureq::tls::RootCerts::new_with_certs(&roots)
+            };
+            ureq::tls::TlsConfig::builder().root_certs(roots).build()
+        };
+        let config = ureq::Agent::config_builder()
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .timeout_global(Some(timeout))
+            .tls_config(tls)
+            .user_agent(concat!("phx-repl/", env!("CARGO_PKG_VERSION")))
+            .build();
+        let mut fetcher = Fetcher {
+            agent: ureq::Agent::new_with_config(config),
+            jar: CookieStore::default(),
+            headers: Vec::new(),
+        };
+        for (k, v) in headers {
+            if k.eq_ignore_ascii_case("cookie") {
+                fetcher.pending_cookies(v);
+            } else if !skipped(k) {
+                fetcher.headers.push((k.clone(), v.clone()));
+            }
+        }
+        Ok(fetcher)
+    }
+
+    /// A `Cookie: a=1; b=2` given with `-H`: kept until the first fetch
+    /// says which origin the cookies are for.
+    fn pending_cookies(&mut self, value: &str) {
+        self.headers.push(("Cookie".to_owned(), value.to_owned()));
+    }
+
+    /// Moves `-H` cookies into the jar for `url`'s origin.
+    fn settle_cookies(&mut self, url: &Url) {
+        let mut given = Vec::new();
+        self.headers.retain(|(k, v)| {
+            if k == "Cookie" {
+                given.push(v.clone());
+                false
+            } else {
+                true
+            }
+        });
+        for value in given {
+            for pair in value.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+                // Path=/ so that the socket's path gets them too.
+                let _ = self.jar.parse(&format!("{pair}; Path=/"), url);
+            }
+        }
+    }
+
+    /// GETs `url`. A redirect to another path fails with
+    /// [`PageError::Redirect`] unless `follow`.
+    pub fn get(&mut self, url: &Url, follow: bool) -> Result<Fetched, PageError> {
+        self.settle_cookies(url);
+        let mut at = url.clone();
+        for _ in 0..=MAX_REDIRECTS {
+            let (status, location, body) = self.once(&at)?;
+            if !(300..400).contains(&status) || status == 304 {
+                if status >= 400 {
+                    return Err(PageError::Status {
+                        url: at.to_string(),
+                        status,
+                    });
+                }
+                return Ok(Fetched {
+                    url: at,
+                    status,
+                    body,
+                });
+            }
+            let to =
+                location
+                    .and_then(|l| at.join(&l).ok())
+                    .ok_or_else(|| PageError::BadRedirect {
+                        url: at.to_string(),
+                        status,
+                    })?;
+            if !follow && !same_page(&at, &to) {
+                return Err(PageError::Redirect {
+                    from: at.to_string(),
+                    to: shown_target(&at, &to),
+                    status,
+                });
+            }
+            at = to;
+        }
+        Err(PageError::TooManyRedirects {
+            url: url.to_string(),
+        })
+    }
+
+    /// One request: status, `Location`, body. Cookies set by the answer
+    /// go into the jar.
+    fn once(&mut self, url: &Url) -> Result<(u16, Option<String>, String), PageError> {
+        let failed = |e: &dyn std::fmt::Display| PageError::Request {
+            url: url.to_string(),
+            why: e.to_string(),
+        };
+        let mut request = self.agent.get(url.as_str());
+        for (k, v) in &self.headers {
+            request = request.header(k, v);
+        }
+        if let Some(cookie) = self.cookie_header(url) {
+            request = request.header("Cookie", cookie);
+        }
+        let mut response = request.call().map_err(|e| failed(&e))?;
+        let status = response.status().as_u16();
+        let cookies: Vec<String> = response
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        for c in cookies {
+            let _ = self.jar.parse(&c, url);
+        }
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let mut bytes = Vec::new();
+        let read = response
+            .body_mut()
+            .as_reader()
+            .take(MAX_PAGE + 1)
+            .read_to_end(&mut bytes);
+        read.map_err(|e| failed(&e))?;
+        if bytes.len() as u64 > MAX_PAGE {
+            return Err(PageError::TooLarge {
+                url: url.to_string(),
+            });
+        }
+        Ok((
+            status,
+            location,
+            String::from_utf8_lossy(&bytes).into_owned(),
+        ))
+    }
+
+    /// The `Cookie` header a request to `url` carries (`ws`/`wss` count as
+    /// `http`/`https`), if any cookie applies.
+    pub fn cookie_header(&self, url: &Url) -> Option<String> {
+        let mut as_http = url.clone();
+        let scheme = match url.scheme() {
+            "ws" => "http",
+            "wss" => "https",
+            s => s,
+        }
+        .to_owned();
+        let _ = as_http.set_scheme(&scheme);
+        let mut pairs: Vec<String> = self
+            .jar
+            .get_request_values(&as_http)
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        // The jar's order is a hash map's: sorted, the header is the same
+        // on every run.
+        pairs.sort();
+        (!pairs.is_empty()).then(|| pairs.join("; "))
+    }
+}
+
+/// Headers that belong to the socket, not to a page request.
+fn skipped(name: &str) -> bool {
+    name.eq_ignore_ascii_case("sec-websocket-protocol") || name.eq_ignore_ascii_case("host")
+}
+
+/// Whether a redirect stays on the requested page: same origin and path,
+/// but for a trailing slash.
+fn same_page(from: &Url, to: &Url) -> bool {
+    from.origin() == to.origin()
+        && from.path().trim_end_matches('/') == to.path().trim_end_matches('/')
+}
+
+/// A redirect's target as told: its path on the same origin, else in full.
+fn shown_target(from: &Url, to: &Url) -> String {
+    if from.origin() == to.origin() {
+        let mut s = to.path().to_owned();
+        if let Some(q) = to.query() {
+            s.push('?');
+            s.push_str(q);
+        }
+        s
+    } else {
+        to.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(s: &str) -> Url {
+        Url::parse(s).unwrap()
+    }
+
+    #[test]
+    fn a_trailing_slash_is_the_same_page_and_another_path_is_not() {
+        assert!(same_page(
+            &url("http://h/counter"),
+            &url("http://h/counter/")
+        ));
+        assert!(!same_page(
+            &url("http://h/counter"),
+            &url("http://h/log-in")
+        ));
+        assert!(!same_page(&url("http://h/a"), &url("https://h/a")));
+        assert_eq!(
+            shown_target(&url("http://h/counter"), &url("http://h/users/log-in?x=1")),
+            "/users/log-in?x=1"
+        );
+        assert_eq!(
+            shown_target(&url("http://h/a"), &url("http://other/b")),
+            "http://other/b"
+        );
+    }
+
+    #[test]
+    fn cookies_given_with_h_are_sent_to_the_page_and_the_socket() {
+        let headers = vec![
+            ("Cookie".to_owned(), "_app_key=abc; other=1".to_owned()),
+            ("X-Test".to_owned(), "y".to_owned()),
+        ];
+        let mut f = Fetcher::new(&Trust::default(), &headers, Duration::from_secs(1)).unwrap();
+        f.settle_cookies(&url("http://h:4000/counter"));
+        assert_eq!(f.headers, vec![("X-Test".to_owned(), "y".to_owned())]);
+        assert_eq!(
+            f.cookie_header(&url("ws://h:4000/live/websocket"))
+                .as_deref(),
+            Some("_app_key=abc; other=1")
+        );
+        assert_eq!(f.cookie_header(&url("ws://elsewhere/live/websocket")), None);
+    }
+
+    #[test]
+    fn the_redirect_error_says_where_and_what_to_do() {
+        let e = PageError::Redirect {
+            from: "http://h/counter".into(),
+            to: "/users/log-in".into(),
+            status: 302,
+        };
+        assert_eq!(
+            e.to_string(),
+            "http://h/counter redirected to /users/log-in (HTTP 302): the page needs a login; \
+             pass the session cookie with -H 'Cookie: …', or --follow to join the page it leads to"
+        );
+    }
+}

@@ -102,6 +102,9 @@ pub struct Channel {
     pub rejoin: Rejoin,
     /// Rejoins since the channel was last joined, for the backoff.
     pub attempts: u32,
+    /// Joins answered ok since the user's join: a LiveView rejoins with
+    /// it as `_mounts` (docs/PROTOCOL.md §10).
+    pub mounts: u32,
 }
 
 impl Channel {
@@ -113,6 +116,7 @@ impl Channel {
             payload,
             rejoin: Rejoin::Never,
             attempts: 0,
+            mounts: 0,
         }
     }
 
@@ -133,6 +137,7 @@ impl Channel {
         self.state = ChannelState::Joined;
         self.rejoin = Rejoin::Never;
         self.attempts = 0;
+        self.mounts += 1;
     }
 
     /// The server refused the current join: no automatic retry.

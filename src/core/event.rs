@@ -153,6 +153,14 @@ pub enum ToNet {
     /// Close the client's socket with a normal close frame; its `Closed`
     /// event is its last.
     Close,
+    /// Connect from now on to `url` with `headers`, and drop the open
+    /// socket, if any, to reconnect there: a LiveView's reload after
+    /// `stale` brings a new cookie and CSRF token, which are bound when
+    /// the socket connects (docs/PROTOCOL.md §10).
+    Retarget {
+        url: url::Url,
+        headers: Vec<(String, String)>,
+    },
 }
 
 /// The connection as `status` shows it.

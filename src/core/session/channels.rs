@@ -181,7 +181,8 @@ impl Session {
             let Some(ch) = self.channels.get(&topic) else {
                 continue;
             };
-            let (payload, attempt) = (ch.payload.clone(), ch.attempts.max(1));
+            let payload = rejoin_payload(&topic, &ch.payload, ch.mounts);
+            let attempt = ch.attempts.max(1);
             self.change(&topic, now, "rejoin", |ch| ch.rejoin(r.clone()));
             let frame = Frame {
                 join_ref: Some(r.as_str().into()),
@@ -275,6 +276,26 @@ impl Session {
             Err(SessionError::WhichTopic(live))
         }
     }
+}
+
+/// What a rejoin sends: the join's payload, but for a LiveView (`lv:…`
+/// with `params._mounts`), whose `_mounts` counts the joins that
+/// succeeded, as the JS client sends it (docs/PROTOCOL.md §10).
+fn rejoin_payload(topic: &str, payload: &Payload, mounts: u32) -> Payload {
+    if !topic.starts_with("lv:") {
+        return payload.clone();
+    }
+    let Some(json) = payload.json() else {
+        return payload.clone();
+    };
+    let Ok(mut value) = serde_json::from_str::<serde_json::Value>(json.get()) else {
+        return payload.clone();
+    };
+    match value.pointer_mut("/params/_mounts") {
+        Some(m) => *m = serde_json::Value::from(mounts),
+        None => return payload.clone(),
+    }
+    crate::core::protocol::raw(value.to_string()).into()
 }
 
 fn rejoin_in(rejoin: Rejoin, now: Instant) -> Option<Duration> {
@@ -392,6 +413,40 @@ mod tests {
         );
         assert_eq!(state(&s, "room:a"), ChannelState::Joining);
         assert_eq!(s.next_rejoin(), None);
+    }
+
+    #[test]
+    fn a_liveview_rejoins_with_mounts_counting_the_joins_that_succeeded() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        let join = r#"{"params":{"_csrf_token":"t","_mounts":0},"session":"S"}"#;
+        s.prepare(
+            Request::Join {
+                topic: "lv:phx-1".into(),
+                payload: raw(join.into()).into(),
+            },
+            t0,
+        )
+        .unwrap();
+        reply(
+            &mut s,
+            r#"["1","1","lv:phx-1","phx_reply",{"status":"ok","response":{}}]"#,
+            t0,
+        );
+        crash(&mut s, "lv:phx-1", "1", t0);
+        let due = s.rejoins_due(t0 + Duration::from_secs(1));
+        assert_eq!(
+            due[0].frame.encode(),
+            r#"["2","2","lv:phx-1","phx_join",{"params":{"_csrf_token":"t","_mounts":1},"session":"S"}]"#
+        );
+        reply(
+            &mut s,
+            r#"["2","2","lv:phx-1","phx_reply",{"status":"ok","response":{}}]"#,
+            t0,
+        );
+        crash(&mut s, "lv:phx-1", "2", t0);
+        let due = s.rejoins_due(t0 + Duration::from_secs(2));
+        assert!(due[0].frame.encode().contains(r#""_mounts":2"#));
     }
 
     #[test]

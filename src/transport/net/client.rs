@@ -145,6 +145,9 @@ impl Client {
     /// client afterwards, which sends what the command wrote.
     pub(super) fn command(&mut self, msg: ToNet, cx: &mut Cx<'_>) {
         cx.flow.serve(self.id);
+        if let ToNet::Retarget { url, headers } = msg {
+            return self.retarget(url, headers, cx);
+        }
         match (&mut self.state, msg) {
             (State::Done, msg) => {
                 if let Some(e) = reconnect::reject(msg, "the connection is closed") {
@@ -173,6 +176,18 @@ impl Client {
                 self.finish(Ending::closed_by_client(), false, cx.flow);
             }
             (_, msg) => self.conn.command_offline(msg, cx.flow),
+        }
+    }
+
+    /// Connects to `url` with `headers` from the next attempt on; an open
+    /// socket is dropped as lost, so the usual reconnect (and its
+    /// backoff) follows. An attempt under way finishes with the old ones.
+    fn retarget(&mut self, url: url::Url, headers: Vec<(String, String)>, cx: &mut Cx<'_>) {
+        self.target.url = url;
+        self.target.headers = headers;
+        if matches!(&self.state, State::Open(link) if link.closing.is_none()) {
+            let why = "reconnecting with the page's new session".to_owned();
+            self.lost(Ending::lost(why), cx, Instant::now());
         }
     }
 

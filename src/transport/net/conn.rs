@@ -193,7 +193,8 @@ impl Conn {
             ToNet::Raw { id, text } => {
                 self.hold_offline(id, ToNet::Raw { id, text }, Instant::now(), flow);
             }
-            ToNet::Close => {}
+            // The client itself carries these out.
+            ToNet::Close | ToNet::Retarget { .. } => {}
         }
     }
 
@@ -286,7 +287,7 @@ impl Conn {
                 self.status(id, flow);
                 Ok(())
             }
-            ToNet::Close => Ok(()),
+            ToNet::Close | ToNet::Retarget { .. } => Ok(()),
         }
     }
 

@@ -187,7 +187,7 @@ pub(super) fn reject(msg: ToNet, why: &str) -> Option<Event> {
         ToNet::Request { id, request } => (id, describe(&request)),
         ToNet::Raw { id, .. } => (id, "raw frame".to_owned()),
         ToNet::Topics { id } | ToNet::Status { id } => (id, String::new()),
-        ToNet::Close => return None,
+        ToNet::Close | ToNet::Retarget { .. } => return None,
     };
     let message = if what.is_empty() {
         format!("not sent: {why}")

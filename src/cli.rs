@@ -55,6 +55,10 @@ pub fn parse() -> Cli {
     let matches = command().get_matches();
     let mut cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     cli.client.first = first_lines_in_order(&matches, &cli.client);
+    if let (Some(Sub::Live(args)), Some(m)) = (&mut cli.command, matches.subcommand_matches("live"))
+    {
+        args.client.first = first_lines_in_order(m, &args.client);
+    }
     cli
 }
 
@@ -108,6 +112,21 @@ pub enum Sub {
     /// Run script files as tests, each on its own connection, with a summary per file (for CI)
     #[command(after_help = TEST_AFTER_HELP)]
     Test(TestArgs),
+    /// Open a LiveView page: fetch it, join its view on the /live socket, print it and its changes
+    ///
+    /// URL is the page, e.g. http://localhost:4000/counter (default: the
+    /// built-in server's /counter). Every client option applies; the REPL
+    /// commands click, submit, change, key, hook, html, text and
+    /// `expect text …` act on the page.
+    Live(LiveArgs),
+}
+
+/// `phx-repl live [URL] [options]`: the client's options, whose URL is
+/// the page's.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 /// What `phx-repl test --help` says after the options.
@@ -322,6 +341,14 @@ pub struct ClientArgs {
     /// The first client's name, shown once `connect NAME` opens another (default: main)
     #[arg(long = "as", value_name = "NAME", default_value = "main", value_parser = parse_client_name)]
     pub name: String,
+
+    /// The LiveView socket's path on the page's host, for `live`
+    #[arg(long, value_name = "PATH", default_value = "/live", value_parser = parse_live_path)]
+    pub live_path: String,
+
+    /// `live`: follow a redirect away from the page (e.g. to a login page) instead of stopping
+    #[arg(long)]
+    pub follow: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -397,6 +424,10 @@ pub struct Config {
     pub gql_topic: String,
     pub ramp: Option<f64>,
     pub verbose: bool,
+    /// `--live-path`.
+    pub live_path: String,
+    /// `--follow`.
+    pub follow: bool,
 }
 
 /// Client arguments that parse one by one but not together.
@@ -516,6 +547,8 @@ impl ClientArgs {
             gql_topic: self.gql_topic,
             ramp: self.ramp,
             verbose: self.verbose,
+            live_path: self.live_path,
+            follow: self.follow,
         })
     }
 
@@ -644,6 +677,16 @@ fn parse_ramp(s: &str) -> Result<f64, String> {
 }
 
 /// `--as NAME`: a name `@NAME` can use.
+/// `--live-path`: a path starting with `/`.
+fn parse_live_path(s: &str) -> Result<String, String> {
+    if s.starts_with('/') && !s.contains(char::is_whitespace) {
+        Ok(s.trim_end_matches('/').to_owned())
+            .map(|p| if p.is_empty() { "/".to_owned() } else { p })
+    } else {
+        Err(format!("`{s}` is not a path; try `--live-path /live`"))
+    }
+}
+
 fn parse_client_name(s: &str) -> Result<String, String> {
     match crate::lang::clients::split_client(&format!("@{s} x")) {
         Ok(_) => Ok(s.to_owned()),

@@ -100,13 +100,18 @@ fn main() -> ExitCode {
                     Err(Fatal::failed(e.to_string()))
                 }
             }),
+        Some(Sub::Live(args)) => {
+            redactor = secrets(&args.client);
+            let scrub = redactor.clone();
+            live(args.client, scrub)
+        }
         None => {
             redactor = secrets(&cli.client);
             let scrub = redactor.clone();
             cli.client
                 .resolve()
                 .map_err(|e| Fatal::usage(e.to_string()))
-                .and_then(|config| client(config, scrub))
+                .and_then(|config| client(config, scrub, None))
         }
     };
     match result {
@@ -193,7 +198,58 @@ fn built_in_options() -> server::Options {
     }
 }
 
-fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fatal> {
+/// `phx-repl live [URL]`: the page is fetched first (the built-in
+/// server's `/counter` without a URL), then the first client connects to
+/// its `/live` socket and joins its view.
+fn live(mut args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitCode, Fatal> {
+    let page = args.url.take();
+    if let Some(p) = &page {
+        // Resolved as a socket URL only for the checks on the flags (TLS
+        // flags need an https page); the socket is the page's `/live`.
+        args.url = Some(p.clone());
+    }
+    let mut config = args.resolve().map_err(|e| Fatal::usage(e.to_string()))?;
+    let (page, started) = match page {
+        Some(p) => (p, None),
+        None => {
+            let (url, started) = start_built_in(&config)?;
+            let origin = format!(
+                "http://{}:{}/counter",
+                url.host_str().unwrap_or("127.0.0.1"),
+                url.port().unwrap_or(80)
+            );
+            (origin, Some(started))
+        }
+    };
+    let prepared = runner::prepare(&page, None, live_options(&config))
+        .map_err(|e| Fatal::connection(e.to_string()))?;
+    config.target = Target::Url(prepared.socket.clone());
+    config.headers = prepared.headers.clone();
+    client(config, redactor, Some((prepared, started)))
+}
+
+/// What a LiveView is opened with, from the flags.
+fn live_options(config: &Config) -> runner::LiveOptions {
+    runner::LiveOptions {
+        trust: config.trust.clone(),
+        headers: config.headers.clone(),
+        timeout: config.timeout,
+        live_path: config.live_path.clone(),
+        follow: config.follow,
+        longpoll: config.longpoll,
+        vsn: config.vsn,
+    }
+}
+
+/// The first client is a LiveView (`phx-repl live`): its page, and the
+/// built-in server's announcement when it was started for it.
+type FirstLive = (runner::Prepared, Option<(String, String)>);
+
+fn client(
+    config: Config,
+    redactor: endpoint::Redactor,
+    live: Option<FirstLive>,
+) -> Result<ExitCode, Fatal> {
     // Before any thread starts, so that every thread inherits the mask and
     // only the signal thread sees SIGINT and SIGTERM.
     let signals = block_signals();
@@ -213,8 +269,9 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
     // With --exit nothing is read after the -e and -f lines, so there is no prompt.
     let interactive = io::stdin().is_terminal() && !config.exit;
     let style = style(&config, interactive);
+    let (live, live_started) = live.unzip();
     let (url, started) = match &config.target {
-        Target::Url(u) => (u.clone(), None),
+        Target::Url(u) => (u.clone(), live_started.flatten()),
         Target::BuiltIn => {
             let (url, started) = start_built_in(&config)?;
             (url, Some(started))
@@ -272,6 +329,9 @@ fn client(config: Config, redactor: endpoint::Redactor) -> Result<ExitCode, Fata
     );
     if let Some((text, url)) = started {
         runner.info(output::Info::ServerStarted { url: &url }, &text);
+    }
+    if let Some(prepared) = live {
+        runner.install_live(prepared);
     }
     match runner.run() {
         Outcome::CouldNotConnect(message) => Err(Fatal::connection(message)),
@@ -503,6 +563,7 @@ fn base(
         },
         show_secrets: config.show_secrets,
         longpoll: config.longpoll,
+        live: live_options(config),
     }
 }
 

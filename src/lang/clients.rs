@@ -21,6 +21,8 @@ pub struct Connect {
     pub params: Vec<(String, String)>,
     pub headers: Vec<(String, String)>,
     pub auth_token: Option<String>,
+    /// `connect NAME live URL`: a LiveView client on the page at `url`.
+    pub live: bool,
 }
 
 /// Splits `@bob join room:1` into `bob` and the line it runs; a line
@@ -104,8 +106,7 @@ fn no_more(rest: &str, command: &str) -> Result<(), CommandError> {
     })
 }
 
-const CONNECT_USAGE: &str =
-    "connect NAME [URL] [-p KEY=VALUE] [-H 'NAME: VALUE'] [--auth-token TOKEN]";
+const CONNECT_USAGE: &str = "connect NAME [URL] [-p KEY=VALUE] [-H 'NAME: VALUE'] [--auth-token TOKEN], or connect NAME live URL";
 
 fn connect(rest: &str) -> Result<Connect, CommandError> {
     let words = shell_words(rest)?;
@@ -116,6 +117,27 @@ fn connect(rest: &str) -> Result<Connect, CommandError> {
         name,
         ..Connect::default()
     };
+    let mut words = words.peekable();
+    if words.peek().map(String::as_str) == Some("live") {
+        words.next();
+        c.live = true;
+        c.url = words.next();
+        if c.url.is_none() {
+            return Err(CommandError::Missing {
+                command: format!("connect {} live", c.name),
+                what: "a page URL or path",
+                hint: format!("`connect {} live /chat?user={}`", c.name, c.name),
+            });
+        }
+        if let Some(extra) = words.next() {
+            return Err(CommandError::Unexpected {
+                token: crate::output::excerpt(&extra, 40),
+                command: format!("connect {} live", c.name),
+                usage: "connect NAME live URL".to_owned(),
+            });
+        }
+        return Ok(c);
+    }
     while let Some(w) = words.next() {
         let flag = w.as_str();
         if !flag.starts_with('-') && c.url.is_none() && c.params.is_empty() {

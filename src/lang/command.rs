@@ -46,6 +46,11 @@ pub enum Command {
         ok: bool,
         response: Option<serde_json::Value>,
     },
+    /// `expect text …` / `expect html …`: a check on the current LiveView
+    /// page.
+    ExpectPage(crate::lang::live::PageCheck),
+    /// `live`, `html`, `text`, `click`, `submit`, `change`, `key`, `hook`.
+    Live(crate::lang::live::LiveCommand),
     Help(Option<String>),
     /// `display [SWITCH [on|off]]`: list the switches, or set one (no
     /// on/off toggles it).
@@ -232,6 +237,54 @@ pub const COMMANDS: &[CommandInfo] = &[
         example: "record smoke.phx",
     },
     CommandInfo {
+        name: "live",
+        usage: "live URL|/PATH",
+        summary: "open a LiveView page: fetch it, join its LiveView on the /live socket, print it as readable lines and every change after; a /PATH is on the current connection's host",
+        example: "live http://localhost:4000/counter",
+    },
+    CommandInfo {
+        name: "click",
+        usage: "click EVENT [K=V…] [--target CID]",
+        summary: "send a click event to the current LiveView (as a phx-click with phx-value-KEY attributes)",
+        example: "click inc",
+    },
+    CommandInfo {
+        name: "submit",
+        usage: "submit EVENT [K=V…] [--target CID]",
+        summary: "submit a form: its current field values, with FIELD=VALUE replacing them",
+        example: "submit set value=42",
+    },
+    CommandInfo {
+        name: "change",
+        usage: "change EVENT [K=V…] [--target CID]",
+        summary: "send a form change (phx-change), naming the first FIELD as `_target`",
+        example: "change validate email=a@b.c",
+    },
+    CommandInfo {
+        name: "key",
+        usage: "key EVENT KEY [--up] [--target CID]",
+        summary: "send a keydown (or with --up a keyup) event with KEY",
+        example: "key keydown Enter",
+    },
+    CommandInfo {
+        name: "hook",
+        usage: "hook EVENT JSON [--target CID]",
+        summary: "send an event as a JS hook's pushEvent would, with a JSON value",
+        example: "hook pinged {\"at\":1}",
+    },
+    CommandInfo {
+        name: "html",
+        usage: "html [SELECTOR]",
+        summary: "print the current LiveView's HTML, or the elements a CSS selector matches (a JSON string when it has spaces)",
+        example: "html \"ul#history li\"",
+    },
+    CommandInfo {
+        name: "text",
+        usage: "text [SELECTOR]",
+        summary: "print the current LiveView's text, or the text of the elements a CSS selector matches",
+        example: "text h1",
+    },
+    CommandInfo {
         name: "connect",
         usage: "connect NAME [URL] [FLAGS]",
         summary: "open another client, a socket of its own named NAME (the URL defaults to the first client's; FLAGS: -p KEY=VALUE, -H 'NAME: VALUE', --auth-token TOKEN); then `@NAME COMMAND` runs one line as it, and every line shows whose it is",
@@ -381,6 +434,9 @@ pub fn parse_line(line: &str) -> Result<Option<Command>, CommandError> {
             })
         }
         "connect" | "use" | "clients" | "disconnect" => crate::lang::clients::parse(word, rest)?,
+        "live" | "html" | "text" | "click" | "submit" | "change" | "key" | "hook" => {
+            Command::Live(crate::lang::live::parse(word, rest)?)
+        }
         "quit" | "exit" => {
             no_more(rest, word)?;
             Command::Quit
@@ -421,6 +477,11 @@ fn push_command(word: &str, rest: &str) -> Result<Command, CommandError> {
 /// `expect ok|error [PAYLOAD]`.
 fn expect_command(rest: &str) -> Result<Command, CommandError> {
     let (status, rest) = split_word(rest);
+    if status == "text" || status == "html" {
+        let (check, more) = crate::lang::live::check("expect", status, rest)?;
+        no_more(more, "expect")?;
+        return Ok(Command::ExpectPage(check));
+    }
     let ok = match status {
         "ok" => true,
         "error" => false,

@@ -63,11 +63,6 @@ pub enum CommandError {
     NotAHeader(String),
     #[error("a {0}…{0} quote is not closed; close it, as in `-H 'Cookie: a=b'`")]
     QuoteNotClosed(char),
-    #[error(
-        "`{command} {word}` is for LiveView pages, which this version does not drive yet; \
-         a channel topic named `{word}` is reached with `{command} --topic {word} EVENT`"
-    )]
-    Reserved { word: String, command: String },
     #[error("`{0}` is not a variable name; use letters, digits and `_`, as in `let id = .id`")]
     BadLetName(String),
     #[error("{0}")]
@@ -75,6 +70,9 @@ pub enum CommandError {
     /// A `gql` line: its document, variables or file.
     #[error("{0}")]
     Gql(String),
+    /// A LiveView command's arguments (`lang::live`).
+    #[error("{0}")]
+    Live(String),
     /// A payload to match against is not JSON (serde's message).
     #[error("{error} (after `{before}`)")]
     NotMatchable { error: String, before: String },

@@ -26,6 +26,8 @@ pub enum Watched {
     /// Data of a GraphQL subscription, by its short name (`s1`), its NAME
     /// (root field or operation name) or its full id.
     Gql(String),
+    /// The current LiveView page: `text [SELECTOR] "TEXT"`, `html SELECTOR`.
+    Page(crate::lang::live::PageCheck),
 }
 
 /// `wait …` or `refute …`: what, how long, and what the payload (or the
@@ -55,9 +57,19 @@ pub(crate) fn watch(word: &str, rest: &str) -> Result<Watch, CommandError> {
             return tail(word, Watched::Gql(name.to_owned()), after);
         }
         "text" | "html" => {
-            return Err(CommandError::Reserved {
-                word: first.to_owned(),
-                command: word.to_owned(),
+            let (check, after) = crate::lang::live::check(word, first, after)?;
+            let (timeout, more) = crate::lang::live::duration_after(after)?;
+            if !more.is_empty() {
+                return Err(CommandError::Unexpected {
+                    token: crate::output::excerpt(more, 40),
+                    command: format!("{word} {}", check.describe()),
+                    usage: format!("{word} {first} … [DURATION]"),
+                });
+            }
+            return Ok(Watch {
+                what: Watched::Page(check),
+                timeout,
+                payload: None,
             });
         }
         "--topic" => after,
@@ -95,6 +107,7 @@ fn tail(word: &str, what: Watched, rest: &str) -> Result<Watch, CommandError> {
         let before = match &what {
             Watched::Message { topic, event } => format!("{word} {topic} {event}"),
             Watched::Gql(name) => format!("{word} gql {name}"),
+            Watched::Page(c) => format!("{word} {}", c.describe()),
         };
         Some(json_arg(rest, &before)?)
     };
@@ -176,8 +189,11 @@ mod tests {
                 event: "ev".into()
             }
         );
-        let err = watch("wait", "text x").unwrap_err().to_string();
-        assert!(err.contains("--topic text"), "{err}");
+        let w = ok("wait", "text \"Ticks: 2\" 5s");
+        assert_eq!(w.timeout, Some(Duration::from_secs(5)));
+        assert!(matches!(w.what, Watched::Page(_)));
+        assert!(watch("wait", "text x").is_err());
+        assert!(watch("refute", "html li 1s extra").is_err());
         assert!(watch("refute", "gql").is_err());
     }
 

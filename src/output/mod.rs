@@ -16,6 +16,7 @@ mod fmt;
 mod human;
 pub mod jsonfmt;
 pub mod junit;
+pub mod live;
 mod ndjson;
 pub mod records;
 pub mod safe;

@@ -58,6 +58,9 @@ pub(super) struct Wait {
     /// `wait gql`/`refute gql`: the subscriptions' ids and the key of
     /// their root field; the payload is matched against that field's value.
     pub gql: Vec<(String, String)>,
+    /// `wait text|html …`/`refute …`: a check on a LiveView page, looked
+    /// at as the page changes (`runner::live`), never on messages.
+    pub page: Option<crate::lang::live::PageCheck>,
 }
 
 /// How a `wait` failed, ready to print.
@@ -79,6 +82,9 @@ impl Wait {
     /// One with the right names but the wrong payload is kept as the near
     /// miss.
     pub fn offer(&mut self, v: &View<'_>) -> bool {
+        if self.page.is_some() {
+            return false;
+        }
         let value;
         let payload = if self.gql.is_empty() {
             if !matches_wait(&self.topic, &self.event, v.topic, v.event) {
@@ -130,6 +136,7 @@ impl Wait {
             client: 0,
             refute,
             gql: Vec::new(),
+            page: None,
         }
     }
 
@@ -349,6 +356,9 @@ impl Runner {
             Watched::Gql(name) => {
                 return self.start_gql_watch(name, watch.timeout, watch.payload, refute, line);
             }
+            Watched::Page(check) => {
+                return self.start_page_watch(check, watch.timeout, refute, line);
+            }
         };
         self.begin_watch(
             topic,
@@ -452,12 +462,20 @@ impl Runner {
     fn refuted(&mut self, wait: &Wait, payload: &str) {
         self.checks.tally.failed += 1;
         let expected = format!("no {}", wait.described());
-        let summary = format!(
-            "`{}` on `{}` came within {}, and `refute` says it must not",
-            wait.event,
-            wait.topic,
-            fmt_duration(wait.timeout)
-        );
+        let summary = if wait.page.is_some() {
+            format!(
+                "the page had {} within {}, and `refute` says it must not",
+                wait.event,
+                fmt_duration(wait.timeout)
+            )
+        } else {
+            format!(
+                "`{}` on `{}` came within {}, and `refute` says it must not",
+                wait.event,
+                wait.topic,
+                fmt_duration(wait.timeout)
+            )
+        };
         let got = format!("{} {} {}", wait.topic, wait.event, display_json(payload));
         self.expectation(Expectation {
             passed: false,
@@ -550,6 +568,10 @@ impl Runner {
             return self.refute_passed(&wait);
         }
         self.checks.tally.failed += 1;
+        if wait.page.is_some() {
+            self.page_wait_missed(&wait);
+            return self.mark_failed();
+        }
         match wait.missed() {
             Missed::Nothing(msg) => self.error(&msg, self.line_label(wait.line)),
             Missed::Mismatch {
@@ -588,7 +610,7 @@ impl Runner {
         }
     }
 
-    fn expectation(&mut self, e: Expectation<'_>) {
+    pub(super) fn expectation(&mut self, e: Expectation<'_>) {
         self.report.expectation(&e);
         if e.passed {
             let mut s = std::mem::take(&mut self.screen.out);
@@ -641,6 +663,7 @@ mod tests {
             client: 0,
             refute: false,
             gql: Vec::new(),
+            page: None,
         }
     }
 

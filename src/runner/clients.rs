@@ -61,6 +61,8 @@ pub(super) struct Peer {
     /// What `let` reads: the last reply's response, or the payload the
     /// last `wait` matched (its JSON text), with what it was.
     pub last_value: Option<(String, String)>,
+    /// A LiveView client's page and view (`runner::live`).
+    pub live: Option<Box<super::live::Live>>,
 }
 
 impl Peer {
@@ -75,6 +77,7 @@ impl Peer {
             marks: (0, 0),
             gql: super::gql::Gql::default(),
             last_value: None,
+            live: None,
         }
     }
 }
@@ -106,6 +109,21 @@ pub(super) struct Clients {
 }
 
 impl Clients {
+    /// The first of `base`, `base2`, `base3`, … that names no open
+    /// client.
+    pub fn free_name(&self, base: &str) -> String {
+        (1..)
+            .map(|n| {
+                if n == 1 {
+                    base.to_owned()
+                } else {
+                    format!("{base}{n}")
+                }
+            })
+            .find(|name| self.find(name).is_none())
+            .expect("some name is free")
+    }
+
     pub fn new(main: String, shown_url: String) -> Clients {
         Clients {
             list: vec![Client {
@@ -271,9 +289,16 @@ impl Runner {
             .collect()
     }
 
-    /// A line begins: every client's marks move on (see `Peer::marks`).
+    /// A line begins: every client's marks move on (see `Peer::marks`),
+    /// and every LiveView's kept states.
     pub(super) fn mark_line(&mut self) {
-        let shift = |p: &mut Peer| p.marks = (p.marks.1, p.recent.pushed());
+        let shift = |p: &mut Peer| {
+            p.marks = (p.marks.1, p.recent.pushed());
+            if let Some(l) = &mut p.live {
+                let tree = l.tree.clone();
+                l.history.mark(tree.as_ref());
+            }
+        };
         shift(&mut self.peer);
         for c in &mut self.clients.list {
             if let Some(p) = &mut c.parked {

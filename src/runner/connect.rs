@@ -27,6 +27,8 @@ pub struct Base {
     /// `--show-secrets`: URLs are shown as they are.
     pub show_secrets: bool,
     pub longpoll: bool,
+    /// What `live URL` opens a LiveView with.
+    pub live: super::LiveOptions,
 }
 
 impl Runner {
@@ -52,6 +54,11 @@ impl Runner {
     pub(super) fn connect(&mut self, c: Connect, n: usize) {
         // About the session, not one client.
         self.screen.set_tag(None);
+        if c.live {
+            let id = self.issue_id();
+            let url = c.url.unwrap_or_default();
+            return self.open_live(&url, Some(c.name), id, n);
+        }
         if let Some(old) = self.clients.find(&c.name) {
             let link = &self.peer_of(old).link;
             if old != 0 && (link.ended || link.closing) {

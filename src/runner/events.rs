@@ -145,7 +145,9 @@ impl Runner {
         if !rejoin {
             self.report.event(ev);
         }
-        let mut hidden = self.hidden(ev);
+        // A LiveView's frames are handled (and shown readably) first.
+        let live = self.shown_as_live(ev);
+        let mut hidden = self.hidden(ev) || live;
         if let Event::Reconnecting { attempt, delay, .. } = ev
             && !self.settings.style.json
         {
@@ -249,6 +251,7 @@ impl Runner {
     /// Request `id` went out: a scripted line now waits for its reply
     /// (a cast's line is done).
     fn on_sent(&mut self, id: u64, frame: &Frame, cast: bool) {
+        self.first_join_sent(id);
         self.peer.replies.sent(id, frame.ref_.as_deref());
         self.gql_sent(id, frame);
         if let Step::Sending {
@@ -406,6 +409,7 @@ impl Runner {
         let style = self.settings.style;
         let plain = self.recording.recorder.is_none()
             && self.peer.gql.subs.is_empty()
+            && self.peer.live.is_none()
             && (self.mutes.is_empty() || style.json)
             && (style.json || !style.display.raw);
         if !plain {

@@ -37,7 +37,10 @@ impl Runner {
         self.enter(client);
         let prompt_changes = matches!(
             cmd,
-            Command::Connect(_) | Command::Use(_) | Command::Disconnect(_)
+            Command::Connect(_)
+                | Command::Use(_)
+                | Command::Disconnect(_)
+                | Command::Live(crate::lang::live::LiveCommand::Open { .. })
         );
         self.checks.tally.commands += 1;
         let id = self.issue_id();
@@ -66,6 +69,8 @@ impl Runner {
             Command::Let { name, path } => self.let_value(name, &path, n),
             Command::Gql(c) => self.gql(c, id, n),
             Command::Expect { ok, response } => self.check_expectation(ok, response.as_ref(), n),
+            Command::ExpectPage(check) => self.expect_page(&check, n),
+            Command::Live(c) => self.live_command(c, id, n),
             Command::Help(name) => self.help(name.as_deref(), n),
             Command::Display(change) => self.display(change),
             Command::Record(action) => self.record(action, n),
@@ -157,6 +162,7 @@ impl Runner {
         let session_wide = matches!(
             cmd,
             Command::Connect(_)
+                | Command::Live(crate::lang::live::LiveCommand::Open { .. })
                 | Command::Use(_)
                 | Command::Clients
                 | Command::Disconnect(_)

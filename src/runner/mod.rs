@@ -28,6 +28,7 @@ mod flow;
 mod gql;
 mod lines;
 mod link;
+mod live;
 mod mute;
 mod queue;
 mod read_ahead;
@@ -43,6 +44,7 @@ pub mod prompt;
 pub mod recorder;
 
 pub use connect::Base;
+pub use live::{LiveError, LiveOptions, Prepared, prepare};
 
 use std::io::{self, Write};
 use std::sync::Arc;

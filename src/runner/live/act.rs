@@ -1,0 +1,287 @@
+//! Acting on a LiveView: `click`, `submit`, `change`, `key`, `hook` push
+//! an `event` with the payload the JS client builds (`core::live::payload`),
+//! a form starting from its current field values (`core::live::events`);
+//! and `html`/`text` print the page or what a selector matches.
+//!
+//! An event name the page does not show gets a warning with a did-you-mean,
+//! but is sent: a page need not show every event it handles.
+
+use serde_json::Value;
+
+use crate::core::event::ToNet;
+use crate::core::live::events::{self, EventKind as Bound, PageEvent as Found};
+use crate::core::live::{dom, payload, readable, text_of};
+use crate::core::session::Request;
+use crate::lang::live::{EventKind, LiveCommand, PageEvent};
+use crate::output::live as out;
+use crate::output::records;
+use crate::runner::Runner;
+
+/// The bindings an event command can mean.
+fn bound_kinds(kind: EventKind) -> &'static [Bound] {
+    match kind {
+        EventKind::Click => &[Bound::Click],
+        EventKind::Submit => &[Bound::Submit],
+        EventKind::Change => &[Bound::Change],
+        EventKind::KeyDown | EventKind::KeyUp => &[Bound::KeyDown, Bound::KeyUp],
+        EventKind::Hook => &[],
+    }
+}
+
+impl Runner {
+    /// A LiveView command (`live` itself is `open_live`'s).
+    pub(in crate::runner) fn live_command(&mut self, cmd: LiveCommand, id: u64, n: usize) {
+        match cmd {
+            LiveCommand::Open { url } => self.open_live(&url, None, id, n),
+            LiveCommand::Html(sel) => self.show_page(true, sel.as_deref(), n),
+            LiveCommand::Text(sel) => self.show_page(false, sel.as_deref(), n),
+            LiveCommand::Event(e) => self.send_event(e, id, n),
+        }
+    }
+
+    /// The current view's HTML (the browser's view of it), if joined.
+    pub(super) fn page_html(&mut self, n: usize) -> Option<String> {
+        if !self.live_client(n) {
+            return None;
+        }
+        let live = self.peer.live.as_ref()?;
+        match &live.tree {
+            Some(t) => Some(t.to_html()),
+            None => {
+                let text = format!("{} is not joined yet; wait for its page first", live.topic);
+                self.error(&text, self.line_label(n));
+                self.mark_failed();
+                None
+            }
+        }
+    }
+
+    /// `html [SELECTOR]` / `text [SELECTOR]`.
+    fn show_page(&mut self, html: bool, selector: Option<&str>, n: usize) {
+        let Some(page) = self.page_html(n) else {
+            return;
+        };
+        let matches = match selector {
+            None if html => vec![page],
+            None => readable::page_lines(&page),
+            Some(sel) => {
+                let found = if html {
+                    dom::select_html(&page, sel)
+                } else {
+                    dom::select_text(&page, sel)
+                };
+                match found {
+                    Ok(m) => m,
+                    Err(e) => {
+                        self.error(&e.to_string(), self.line_label(n));
+                        self.mark_failed();
+                        return;
+                    }
+                }
+            }
+        };
+        let view = self
+            .peer
+            .live
+            .as_ref()
+            .map(|l| l.view_id.clone())
+            .unwrap_or_default();
+        let mut s = std::mem::take(&mut self.screen.out);
+        if self.settings.style.json {
+            records::push(
+                &mut s,
+                &out::LiveHtml {
+                    view: &view,
+                    selector,
+                    what: if html { "html" } else { "text" },
+                    matches: &matches,
+                },
+            );
+        } else if matches.is_empty() {
+            out::line(
+                &format!("nothing matches {}", selector.unwrap_or_default()),
+                &mut s,
+            );
+        } else {
+            for m in &matches {
+                for l in m.lines() {
+                    s.push_str(&crate::output::clean(l));
+                    s.push('\n');
+                }
+            }
+        }
+        self.screen.out = s;
+    }
+
+    /// `click`, `submit`, `change`, `key`, `hook`: the `event` push.
+    fn send_event(&mut self, e: PageEvent, id: u64, n: usize) {
+        let Some(page) = self.page_html(n) else {
+            return;
+        };
+        let found = events::find(&page);
+        let kinds = bound_kinds(e.kind);
+        let binding = found
+            .iter()
+            .find(|f| kinds.contains(&f.kind) && f.name == e.event);
+        if binding.is_none() && e.kind != EventKind::Hook {
+            self.unknown_event(&e, &found, kinds);
+        }
+        let cid = e
+            .target
+            .map(|t| t as i64)
+            .or_else(|| binding.and_then(|b| b.cid));
+        let value = build(&e, binding, cid);
+        let Some(live) = &self.peer.live else {
+            return;
+        };
+        let request = Request::Push {
+            topic: live.topic.clone(),
+            event: "event".to_owned(),
+            payload: crate::core::protocol::raw(value.to_string()).into(),
+            cast: false,
+        };
+        if !self.settings.style.json && !self.settings.style.display.raw {
+            let mut s = std::mem::take(&mut self.screen.out);
+            s.push_str("→ ");
+            s.push_str(&crate::output::clean(&describe(&e, &value)));
+            s.push('\n');
+            self.screen.out = s;
+        }
+        if self.interactive() {
+            self.peer.replies.awaiting(id);
+        }
+        self.send(ToNet::Request { id, request }, id, n);
+    }
+
+    /// A warning, with a did-you-mean, for an event the page does not show.
+    fn unknown_event(&mut self, e: &PageEvent, found: &[Found], kinds: &[Bound]) {
+        let names: Vec<String> = found
+            .iter()
+            .filter(|f| kinds.contains(&f.kind))
+            .map(|f| f.name.clone())
+            .collect();
+        let mut text = format!("warning: the page shows no {} `{}`", e.kind.word(), e.event);
+        if let Some(s) = crate::lang::command::closest(&e.event, &names) {
+            text.push_str(&format!("; did you mean `{s}`?"));
+        } else if !names.is_empty() {
+            text.push_str(&format!(" (it shows: {})", names.join(", ")));
+        }
+        text.push_str("; sending it anyway");
+        let mut s = std::mem::take(&mut self.screen.out);
+        self.settings.style.note(&text, &mut s);
+        self.screen.out = s;
+    }
+}
+
+/// The payload of an event command, as the JS client builds it: a click's
+/// `phx-value-*` with the user's pairs over them; a form's current fields
+/// with the user's pairs over them (a change names the first pair's field,
+/// else the form's first field, as `_target`).
+fn build(e: &PageEvent, binding: Option<&Found>, cid: Option<i64>) -> Value {
+    let mut values: Vec<(String, String)> = binding.map(|b| b.values.clone()).unwrap_or_default();
+    match e.kind {
+        EventKind::Click => {
+            values.extend(e.values.iter().cloned());
+            payload::click(&e.event, &values, cid)
+        }
+        EventKind::Submit | EventKind::Change => {
+            let mut fields: Vec<(String, String)> =
+                binding.map(|b| b.fields.clone()).unwrap_or_default();
+            for (k, v) in &e.values {
+                match fields.iter_mut().find(|(f, _)| f == k) {
+                    Some(slot) => slot.1 = v.clone(),
+                    None => fields.push((k.clone(), v.clone())),
+                }
+            }
+            let target = (e.kind == EventKind::Change).then(|| {
+                e.values
+                    .first()
+                    .or(fields.first())
+                    .map(|(k, _)| k.clone())
+                    .unwrap_or_default()
+            });
+            payload::form(&e.event, &fields, target.as_deref(), cid)
+        }
+        EventKind::KeyDown | EventKind::KeyUp => {
+            let kind = if e.kind == EventKind::KeyUp {
+                payload::KeyKind::Up
+            } else {
+                payload::KeyKind::Down
+            };
+            let key = e.key.as_deref().unwrap_or_default();
+            payload::key(kind, &e.event, key, &values, cid)
+        }
+        EventKind::Hook => payload::hook(
+            &e.event,
+            e.hook.clone().unwrap_or(Value::Object(Default::default())),
+            cid,
+        ),
+    }
+}
+
+/// `click inc {"value":{}}`-like echo of what goes out, short.
+fn describe(e: &PageEvent, value: &Value) -> String {
+    let v = value.get("value").cloned().unwrap_or(Value::Null);
+    let shown = match &v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let target = value
+        .get("cid")
+        .map(|c| format!(" (component {c})"))
+        .unwrap_or_default();
+    format!("{} {} {}{target}", e.kind.word(), e.event, text_of(&shown))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn cmd(kind: EventKind, event: &str, values: &[(&str, &str)]) -> PageEvent {
+        PageEvent {
+            kind,
+            event: event.into(),
+            values: values
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            key: None,
+            hook: None,
+            target: None,
+        }
+    }
+
+    #[test]
+    fn a_submit_starts_from_the_forms_fields_and_a_change_names_its_target() {
+        let form = Found {
+            kind: Bound::Submit,
+            name: "set".into(),
+            values: vec![],
+            target: None,
+            cid: None,
+            fields: vec![("value".into(), "0".into()), ("note".into(), "a b".into())],
+        };
+        let v = build(
+            &cmd(EventKind::Submit, "set", &[("value", "42")]),
+            Some(&form),
+            None,
+        );
+        assert_eq!(
+            v,
+            json!({"type": "form", "event": "set", "value": "value=42&note=a+b"})
+        );
+        let v = build(
+            &cmd(EventKind::Change, "set", &[("note", "x")]),
+            Some(&form),
+            Some(2),
+        );
+        assert_eq!(v["value"], json!("value=0&note=x&_target=note"));
+        assert_eq!(v["cid"], json!(2));
+        let v = build(&cmd(EventKind::Click, "inc", &[("by", "2")]), None, None);
+        assert_eq!(
+            v,
+            json!({"type": "click", "event": "inc", "value": {"by": "2"}})
+        );
+    }
+}

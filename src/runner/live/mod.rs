@@ -1,0 +1,285 @@
+//! A LiveView client (docs/PROTOCOL.md §10): `phx-repl live URL`, the
+//! `live URL` command and `connect NAME live URL` open one; it is a
+//! client like the others (its own socket, to the page's `/live`
+//! endpoint), whose [`Live`] state sits in its `Peer`.
+//!
+//! - `open`: fetching the page, the socket to connect to, the join.
+//! - `view`: the join's answer, diffs, crashes, navigation and the reload
+//!   after `stale`, and what is printed about them.
+//! - `act`: `click`, `submit`, `change`, `key`, `hook`; `html`, `text`.
+//! - `check`: `expect`/`wait`/`refute` on the page's text and HTML, and
+//!   the states kept for them.
+//!
+//! The tree, its diffs, the page's events and its readable lines are
+//! `core::live`'s; the page fetch is `transport::page`'s.
+
+mod act;
+mod check;
+mod open;
+mod view;
+
+pub use open::{LiveError, LiveOptions};
+
+use serde_json::Value;
+use url::Url;
+
+use super::Runner;
+use super::flow::Step;
+use crate::core::event::ToNet;
+use crate::core::live::Rendered;
+use crate::core::session::Request;
+use crate::lang::vocab::Word;
+use crate::output::Info;
+use crate::transport::net::Target;
+use crate::transport::page::Fetcher;
+use check::History;
+use open::JoinParts;
+
+/// A LiveView client's state.
+#[derive(Debug)]
+pub(super) struct Live {
+    /// The page's URL now (a `live_patch` changes it).
+    pub page_url: Url,
+    fetcher: Fetcher,
+    opts: LiveOptions,
+    /// The main view's id; its topic is `lv:ID`.
+    pub view_id: String,
+    pub topic: String,
+    join: JoinParts,
+    /// The view's tree, once joined.
+    pub tree: Option<Rendered>,
+    /// `liveview_version` of the last join reply.
+    pub version: Option<String>,
+    /// Joins answered ok since the client's own join: what the next
+    /// rejoin sends as `_mounts` (the session sends it; this is for
+    /// saying so).
+    pub mounts: u32,
+    /// Reloads after `stale` in a row, for the cap.
+    reloads: u32,
+    /// Nested views on the page, not joined (said once).
+    nested: Vec<String>,
+    /// The states since the previous line began, for `wait text`.
+    pub history: History,
+    /// The first join (of `phx-repl live URL`), for the first line to
+    /// wait for.
+    pub first_join: Option<u64>,
+}
+
+/// `phx-repl live URL`: the page fetched before the network thread
+/// starts; its socket is the first client's.
+#[derive(Debug)]
+pub struct Prepared {
+    live: Box<Live>,
+    /// The `/live` socket and its upgrade's headers.
+    pub socket: Url,
+    pub headers: Vec<(String, String)>,
+}
+
+/// Fetches `page` (a URL, or a path on `origin`) and reads its main view.
+pub fn prepare(page: &str, origin: Option<&Url>, opts: LiveOptions) -> Result<Prepared, LiveError> {
+    let url = open::page_url(page, origin)?;
+    let mut fetcher = Fetcher::new(&opts.trust, &opts.headers, opts.timeout)?;
+    let opened = open::open(&mut fetcher, &url, &opts)?;
+    let socket = opened.socket.clone();
+    let headers = opened.headers.clone();
+    Ok(Prepared {
+        live: Box::new(Live::new(opened, fetcher, opts)),
+        socket,
+        headers,
+    })
+}
+
+impl Live {
+    fn new(o: open::Opened, fetcher: Fetcher, opts: LiveOptions) -> Live {
+        Live {
+            page_url: o.page_url,
+            fetcher,
+            opts,
+            topic: format!("lv:{}", o.view_id),
+            view_id: o.view_id,
+            join: o.join,
+            tree: None,
+            version: None,
+            mounts: 0,
+            reloads: 0,
+            nested: o.nested,
+            history: History::default(),
+            first_join: None,
+        }
+    }
+
+    /// The join request, with `_mounts` 0: a fresh join (the session sends
+    /// the count on its own rejoins).
+    fn join_request(&self) -> Request {
+        let payload = open::join_payload(&self.page_url, &self.join, 0);
+        Request::Join {
+            topic: self.topic.clone(),
+            payload: json_payload(&payload),
+        }
+    }
+
+    /// Takes a freshly fetched page: its view, tokens and URL.
+    fn take(&mut self, o: open::Opened) {
+        self.page_url = o.page_url;
+        self.topic = format!("lv:{}", o.view_id);
+        self.view_id = o.view_id;
+        self.join = o.join;
+        self.nested = o.nested;
+        self.tree = None;
+        self.mounts = 0;
+        self.history = History::default();
+    }
+}
+
+/// A JSON value as a request's payload.
+fn json_payload(v: &Value) -> crate::core::protocol::Payload {
+    crate::core::protocol::raw(v.to_string()).into()
+}
+
+impl Runner {
+    /// The LiveView options of this session (its flags).
+    fn live_options(&self) -> LiveOptions {
+        self.settings.base.live.clone()
+    }
+
+    /// `phx-repl live URL`: the first client is this LiveView; its join is
+    /// queued now and goes out when the socket opens, and the first line
+    /// waits for its answer.
+    pub fn install_live(&mut self, prepared: Prepared) {
+        let mut live = prepared.live;
+        let id = self.issue_id();
+        let request = live.join_request();
+        live.first_join = Some(id);
+        self.peer.live = Some(live);
+        self.net.send_to(0, ToNet::Request { id, request });
+    }
+
+    /// The origin a `live /path` resolves on: the current client's page,
+    /// else its socket's host (`http` for `ws`, `https` for `wss`).
+    fn live_origin(&self) -> Option<Url> {
+        let current = self.clients.current;
+        if let Some(live) = &self.peer_of(current).live {
+            return Some(live.page_url.clone());
+        }
+        open::origin_of(&self.settings.base.url)
+    }
+
+    /// `live URL` (`name` `None`: `live`, `live2`, …) and `connect NAME
+    /// live URL`: fetches the page, opens a client on its socket, joins
+    /// its view and makes it current. A script waits for the join's
+    /// answer.
+    pub(super) fn open_live(&mut self, page: &str, name: Option<String>, id: u64, n: usize) {
+        self.screen.set_tag(None);
+        let origin = self.live_origin();
+        let prepared = match prepare(page, origin.as_ref(), self.live_options()) {
+            Ok(p) => p,
+            Err(e) => {
+                self.error(&e.to_string(), self.line_label(n));
+                self.mark_failed();
+                return;
+            }
+        };
+        let name = match name {
+            Some(name) => {
+                if !self.name_free(&name, n) {
+                    return;
+                }
+                name
+            }
+            None => self.clients.free_name("live"),
+        };
+        let shown = prepared.live.page_url.to_string();
+        let mut target: Target = self.settings.base.target.clone();
+        target.url = prepared.socket.clone();
+        target.headers = prepared.headers.clone();
+        let first_of_many = !self.clients.many;
+        if first_of_many {
+            let first = self.clients.get(0).name.clone();
+            self.tell(Word::Client(first));
+        }
+        self.tell(Word::Client(name.clone()));
+        let client = self.clients.add(name.clone(), shown);
+        if !self
+            .net
+            .open(client, target, self.settings.base.options.clone())
+        {
+            self.error(
+                "the network thread has ended, so no client can be opened; type `quit`",
+                self.line_label(n),
+            );
+            self.mark_failed();
+            return;
+        }
+        self.clients.current = client;
+        self.info(
+            Info::Using { client: &name },
+            &format!("opened LiveView client {name}; lines without @NAME now go to it"),
+        );
+        self.update_prompt();
+        self.enter(client);
+        let live = prepared.live;
+        let request = live.join_request();
+        self.peer.live = Some(live);
+        self.send_live_join(request, id, n);
+    }
+
+    /// Sends a view's join as line `n`'s command: a script waits for its
+    /// answer.
+    fn send_live_join(&mut self, request: Request, id: u64, n: usize) {
+        if self.interactive() {
+            self.peer.replies.awaiting(id);
+        }
+        self.send(ToNet::Request { id, request }, id, n);
+    }
+
+    /// Whether `name` can name a new client; says why not.
+    fn name_free(&mut self, name: &str, n: usize) -> bool {
+        let Some(old) = self.clients.find(name) else {
+            return true;
+        };
+        let link = &self.peer_of(old).link;
+        if old != 0 && (link.ended || link.closing) {
+            self.clients.retire(old);
+            return true;
+        }
+        let text = format!(
+            "client `{name}` is already open; pick another name, or `disconnect {name}` first"
+        );
+        self.error(&text, self.line_label(n));
+        self.mark_failed();
+        false
+    }
+
+    /// The first join of `phx-repl live URL` went out: the first line
+    /// waits for its answer, as a script's `live` line would.
+    pub(super) fn first_join_sent(&mut self, id: u64) -> bool {
+        let Some(live) = &mut self.peer.live else {
+            return false;
+        };
+        if live.first_join != Some(id) {
+            return false;
+        }
+        live.first_join = None;
+        if matches!(self.step, Step::Idle | Step::Connecting) {
+            self.step = Step::Sending {
+                id,
+                line: 0,
+                scripted: !self.interactive(),
+            };
+        }
+        true
+    }
+
+    /// The client a LiveView command goes to has a view; else says how to
+    /// open one.
+    fn live_client(&mut self, n: usize) -> bool {
+        if self.peer.live.is_some() {
+            return true;
+        }
+        let name = self.clients.get(self.clients.active).name.clone();
+        let text = format!("no LiveView on client {name}; open one with `live URL`");
+        self.error(&text, self.line_label(n));
+        self.mark_failed();
+        false
+    }
+}

@@ -1,0 +1,397 @@
+//! What comes back from a LiveView (docs/PROTOCOL.md §10): the join's
+//! answer (the tree, or `stale` and a reload, or a redirect), the diffs of
+//! event replies and `diff` pushes, a crash and its rejoin, and
+//! navigation. Each is printed readably: the page as lines after a join,
+//! one line per change after a diff (from the diff, never by rendering the
+//! whole page's text again), or as records with `--json`.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::open;
+use crate::core::event::{Event, ToNet};
+use crate::core::live::{Rendered, Update, readable};
+use crate::core::session::{Message as PhxMessage, MessageKind, Reply};
+use crate::output::live as out;
+use crate::output::records::{self, Payload};
+use crate::runner::Runner;
+
+/// Reloads after `stale` in a row before giving up: a rotated secret
+/// that the page itself cannot satisfy must not loop forever.
+const MAX_RELOADS: u32 = 3;
+/// The wait before reload N (1-based) is this times 2^(N-1).
+const RELOAD_BACKOFF: Duration = Duration::from_millis(200);
+
+/// The join errors that mean "fetch the page again" (view.js: `stale`,
+/// `unauthorized`, and a `reload` reason).
+fn needs_reload(reason: &str) -> bool {
+    matches!(reason, "stale" | "unauthorized" | "reload")
+}
+
+impl Runner {
+    /// Whether the live client shows `ev` itself (its raw frame then stays
+    /// hidden, unless `--raw`); handles it either way.
+    pub(in crate::runner) fn shown_as_live(&mut self, ev: &Event) -> bool {
+        let Some(live) = &self.peer.live else {
+            return false;
+        };
+        let topic = live.topic.clone();
+        let on_view = match ev {
+            Event::Reply(r) => r.frame.topic == topic,
+            Event::Message(m) => m.frame.topic == topic && !m.stale,
+            Event::Sent { frame, .. } => frame.topic == topic,
+            _ => false,
+        };
+        if !on_view {
+            return false;
+        }
+        match ev {
+            Event::Reply(r) => self.live_reply(r),
+            Event::Message(m) => self.live_message(m),
+            _ => {}
+        }
+        !self.settings.style.display.raw && !self.settings.style.json
+    }
+
+    fn live_reply(&mut self, r: &Reply) {
+        let response: Value = r
+            .response
+            .json()
+            .and_then(|j| serde_json::from_str(j.get()).ok())
+            .unwrap_or(Value::Null);
+        match r.request.as_deref() {
+            Some("phx_join") if r.is_error() => self.join_refused(&response),
+            Some("phx_join") => self.joined(&response),
+            Some("event") => {
+                if let Some(diff) = response.get("diff") {
+                    self.apply_diff(diff);
+                }
+                self.navigation(&response);
+            }
+            _ => {}
+        }
+    }
+
+    fn live_message(&mut self, m: &PhxMessage) {
+        let payload: Value = m
+            .frame
+            .payload
+            .json()
+            .and_then(|j| serde_json::from_str(j.get()).ok())
+            .unwrap_or(Value::Null);
+        match (m.kind, m.frame.event.as_str()) {
+            (MessageKind::Error, _) => self.crashed(),
+            (MessageKind::Close { .. }, _) => self.live_line("close", None, "the view closed"),
+            (_, "diff") => self.apply_diff(&payload),
+            (_, "redirect" | "live_redirect" | "live_patch") => {
+                let mut wrapped = serde_json::Map::new();
+                wrapped.insert(m.frame.event.to_string(), payload);
+                self.navigation(&Value::Object(wrapped));
+            }
+            _ => {}
+        }
+    }
+
+    /// The join's ok reply: the tree, and the page as readable lines.
+    fn joined(&mut self, response: &Value) {
+        let Some(live) = &mut self.peer.live else {
+            return;
+        };
+        let rendered = response.get("rendered").cloned().unwrap_or(Value::Null);
+        let tree = match Rendered::join(&rendered) {
+            Ok((tree, _)) => tree,
+            Err(e) => {
+                let text = format!("the join's rendered tree cannot be read: {e}");
+                self.error(&text, None);
+                self.mark_failed();
+                return;
+            }
+        };
+        let mounts = live.mounts;
+        live.mounts += 1;
+        live.reloads = 0;
+        live.version = response
+            .get("liveview_version")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        live.history.joined(&rendered);
+        let html = tree.dead_html();
+        live.tree = Some(tree);
+        let lines = readable::page_lines(&html);
+        let view = live.view_id.clone();
+        let url = live.page_url.to_string();
+        let version = live.version.clone();
+        let title = live
+            .tree
+            .as_ref()
+            .and_then(|t| t.title().map(str::to_owned));
+        let nested = std::mem::take(&mut live.nested);
+        let mut s = std::mem::take(&mut self.screen.out);
+        if self.settings.style.json {
+            records::push(
+                &mut s,
+                &out::LiveJoin {
+                    view: &view,
+                    url: &url,
+                    version: version.as_deref(),
+                    mounts,
+                    title: title.as_deref(),
+                    lines: &lines,
+                },
+            );
+        } else {
+            let v = version
+                .map(|v| format!("LiveView {v}, "))
+                .unwrap_or_default();
+            let heading = format!("joined lv:{view} at {url} ({v}_mounts {mounts})");
+            out::page(&heading, &lines, &mut s);
+        }
+        self.screen.out = s;
+        for id in nested {
+            let text = format!(
+                "nested LiveView {id} is on the page but not joined: this client joins the main view only"
+            );
+            self.live_line("nested", Some(&id), &text);
+        }
+        self.page_changed();
+    }
+
+    /// A diff from a push or an event's reply: merged, and its changes
+    /// printed.
+    fn apply_diff(&mut self, diff: &Value) {
+        let Some(live) = &mut self.peer.live else {
+            return;
+        };
+        let Some(tree) = &mut live.tree else {
+            return;
+        };
+        let update = match tree.merge(diff) {
+            Ok(u) => u,
+            Err(e) => {
+                let text = format!("a diff cannot be merged ({e}); the page may be out of date");
+                self.error(&text, None);
+                return;
+            }
+        };
+        live.history.diff(diff);
+        let view = live.view_id.clone();
+        self.print_update(&view, diff, &update);
+        self.page_changed();
+    }
+
+    fn print_update(&mut self, view: &str, diff: &Value, update: &Update) {
+        let changes: Vec<String> = update.changes.iter().map(ToString::to_string).collect();
+        let events: Vec<(String, Value)> = update
+            .events
+            .iter()
+            .map(|e| (e.name.clone(), e.payload.clone()))
+            .collect();
+        let mut s = std::mem::take(&mut self.screen.out);
+        if self.settings.style.json {
+            let text = diff.to_string();
+            records::push(
+                &mut s,
+                &out::LiveDiff {
+                    view,
+                    diff: Payload::Json(&text),
+                    changes: &changes,
+                    title: update.title.as_deref(),
+                    events: &events,
+                },
+            );
+        } else {
+            out::changes(&changes, update.title.as_deref(), &events, &mut s);
+        }
+        self.screen.out = s;
+    }
+
+    /// A line about the view, or a `live_nav` record.
+    pub(super) fn live_line(&mut self, kind: &str, to: Option<&str>, text: &str) {
+        let view = self
+            .peer
+            .live
+            .as_ref()
+            .map(|l| l.view_id.clone())
+            .unwrap_or_default();
+        let mut s = std::mem::take(&mut self.screen.out);
+        if self.settings.style.json {
+            records::push(
+                &mut s,
+                &out::LiveNav {
+                    view: &view,
+                    kind,
+                    to,
+                    action: text,
+                },
+            );
+        } else {
+            out::line(text, &mut s);
+        }
+        self.screen.out = s;
+    }
+
+    /// `phx_error`: the view crashed; the session rejoins it with the
+    /// next `_mounts`.
+    fn crashed(&mut self) {
+        let Some(live) = &self.peer.live else {
+            return;
+        };
+        let text = format!(
+            "the view crashed (phx_error); rejoining with _mounts {}",
+            live.mounts
+        );
+        self.live_line("crash", None, &text);
+    }
+
+    /// A refused join: a reload for `stale`, navigation for a redirect,
+    /// else a failure.
+    fn join_refused(&mut self, response: &Value) {
+        let reason = response.get("reason").and_then(Value::as_str);
+        if let Some(reason) = reason
+            && needs_reload(reason)
+        {
+            return self.reload(reason);
+        }
+        if self.navigation(response) {
+            return;
+        }
+        let text = format!("the view refused the join: {response}");
+        self.error(&text, None);
+        self.mark_failed();
+    }
+
+    /// What a browser's reload does after `stale`: fetch the page again,
+    /// reconnect the socket with its new cookie and CSRF token (bound when
+    /// the socket connects), and join with its new session, `_mounts` 0.
+    fn reload(&mut self, reason: &str) {
+        let Some(live) = &mut self.peer.live else {
+            return;
+        };
+        live.reloads += 1;
+        let attempt = live.reloads;
+        if attempt > MAX_RELOADS {
+            let text = format!(
+                "the join is still refused ({reason}) after {MAX_RELOADS} reloads of the page; \
+                 is the session cookie valid? pass a fresh one with -H 'Cookie: …'"
+            );
+            self.error(&text, None);
+            self.mark_failed();
+            return;
+        }
+        let url = live.page_url.clone();
+        let text = format!(
+            "join refused ({reason}): the page's session no longer holds; reloading {url} \
+             ({attempt} of {MAX_RELOADS})"
+        );
+        self.live_line("reload", Some(url.as_str()), &text);
+        // A short, growing pause, so a server that refuses every time is
+        // not hammered; the runner holds its output meanwhile.
+        std::thread::sleep(RELOAD_BACKOFF * 2u32.pow(attempt - 1));
+        let Some(live) = &mut self.peer.live else {
+            return;
+        };
+        let opts = live.opts.clone();
+        match open::open(&mut live.fetcher, &url, &opts) {
+            Ok(o) => {
+                let socket = o.socket.clone();
+                let headers = o.headers.clone();
+                live.take(o);
+                let request = live.join_request();
+                let topic = live.topic.clone();
+                let text = format!(
+                    "fetched the page again; reconnecting with its new cookie and CSRF token to join {topic}"
+                );
+                self.live_line("reload", Some(url.as_str()), &text);
+                let active = self.clients.active;
+                self.net.send_to(
+                    active,
+                    ToNet::Retarget {
+                        url: socket,
+                        headers,
+                    },
+                );
+                let id = self.issue_id();
+                self.net.send_to(active, ToNet::Request { id, request });
+            }
+            Err(e) => {
+                self.error(&format!("reloading the page failed: {e}"), None);
+                self.mark_failed();
+            }
+        }
+    }
+
+    /// `redirect`, `live_redirect` or `live_patch` in a reply, a push or a
+    /// join error; false when `response` holds none.
+    fn navigation(&mut self, response: &Value) -> bool {
+        let (kind, to) = ["live_patch", "live_redirect", "redirect"]
+            .iter()
+            .find_map(|k| {
+                let to = response.get(*k)?.get("to")?.as_str()?;
+                Some((*k, to.to_owned()))
+            })
+            .unzip();
+        let (Some(kind), Some(to)) = (kind, to) else {
+            return false;
+        };
+        let Some(live) = &mut self.peer.live else {
+            return false;
+        };
+        let Ok(target) = live.page_url.join(&to) else {
+            return false;
+        };
+        match kind {
+            "live_patch" => {
+                live.page_url = target;
+                self.live_line(kind, Some(&to), &format!("live_patch: the URL is now {to}"));
+            }
+            "redirect" if !live.opts.follow => {
+                let text = format!(
+                    "the view redirects to {to}; not followed (--follow follows it, or `live {to}`)"
+                );
+                self.live_line(kind, Some(&to), &text);
+            }
+            _ => {
+                let text = format!("{kind} to {to}: joining the view there");
+                self.live_line(kind, Some(&to), &text);
+                self.navigate(&target);
+            }
+        }
+        true
+    }
+
+    /// Joins the view at `url` on the same client: its page is fetched,
+    /// the socket moved to its tokens, and its view joined.
+    fn navigate(&mut self, url: &url::Url) {
+        let Some(live) = &mut self.peer.live else {
+            return;
+        };
+        let opts = live.opts.clone();
+        match open::open(&mut live.fetcher, url, &opts) {
+            Ok(o) => {
+                let (socket, headers) = (o.socket.clone(), o.headers.clone());
+                let old = live.topic.clone();
+                live.take(o);
+                let request = live.join_request();
+                let active = self.clients.active;
+                let leave = crate::core::session::Request::Leave { topic: Some(old) };
+                let id = self.issue_id();
+                self.net
+                    .send_to(active, ToNet::Request { id, request: leave });
+                self.net.send_to(
+                    active,
+                    ToNet::Retarget {
+                        url: socket,
+                        headers,
+                    },
+                );
+                let id = self.issue_id();
+                self.net.send_to(active, ToNet::Request { id, request });
+            }
+            Err(e) => {
+                self.error(&format!("following the navigation failed: {e}"), None);
+                self.mark_failed();
+            }
+        }
+    }
+}

@@ -143,6 +143,9 @@ impl Wait {
     /// The line after `wait `/`refute ` but the timeout, as the `✓` lines
     /// and the records show it: `TOPIC EVENT [JSON]`.
     pub fn described(&self) -> String {
+        if self.page.is_some() {
+            return self.event.clone();
+        }
         match &self.payload {
             Some(p) => format!("{} {} {p}", self.topic, self.event),
             None => format!("{} {}", self.topic, self.event),

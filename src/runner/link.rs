@@ -154,7 +154,8 @@ impl Runner {
         }
         self.update_prompt();
         if matches!(self.step, Step::Connecting) {
-            self.step = Step::Idle;
+            // `phx-repl live URL`: the first line waits for the view.
+            self.step = self.first_join_step().unwrap_or(Step::Idle);
         }
     }
 

@@ -60,8 +60,9 @@ pub(super) struct Live {
     nested: Vec<String>,
     /// The states since the previous line began, for `wait text`.
     pub history: History,
-    /// The first join (of `phx-repl live URL`), for the first line to
-    /// wait for.
+    /// A join sent before its socket is open (the first of `phx-repl
+    /// live URL`, whose answer the first line waits for, or one after a
+    /// reload), whose `Queued` notice is not shown.
     pub first_join: Option<u64>,
 }
 
@@ -217,8 +218,10 @@ impl Runner {
         );
         self.update_prompt();
         self.enter(client);
-        let live = prepared.live;
+        let mut live = prepared.live;
         let request = live.join_request();
+        // Its socket is not open yet: the join waits, silently.
+        live.first_join = Some(id);
         self.peer.live = Some(live);
         self.send_live_join(request, id, n);
     }
@@ -250,24 +253,25 @@ impl Runner {
         false
     }
 
-    /// The first join of `phx-repl live URL` went out: the first line
-    /// waits for its answer, as a script's `live` line would.
-    pub(super) fn first_join_sent(&mut self, id: u64) -> bool {
-        let Some(live) = &mut self.peer.live else {
-            return false;
-        };
-        if live.first_join != Some(id) {
-            return false;
+    /// Once connected, the first line of `phx-repl live URL` waits for
+    /// the first join to go out and (in a script) for its answer, as a
+    /// script's `live` line would.
+    pub(super) fn first_join_step(&self) -> Option<Step> {
+        let id = self.peer.live.as_ref()?.first_join?;
+        Some(Step::Sending {
+            id,
+            line: 0,
+            scripted: !self.interactive(),
+        })
+    }
+
+    /// The first join went out.
+    pub(super) fn first_join_sent(&mut self, id: u64) {
+        if let Some(live) = &mut self.peer.live
+            && live.first_join == Some(id)
+        {
+            live.first_join = None;
         }
-        live.first_join = None;
-        if matches!(self.step, Step::Idle | Step::Connecting) {
-            self.step = Step::Sending {
-                id,
-                line: 0,
-                scripted: !self.interactive(),
-            };
-        }
-        true
     }
 
     /// The client a LiveView command goes to has a view; else says how to

@@ -37,6 +37,10 @@ impl Runner {
             return false;
         };
         let topic = live.topic.clone();
+        if let Event::Queued { id, .. } = ev {
+            // The first join waits for the socket: nothing to say.
+            return live.first_join == Some(*id);
+        }
         let on_view = match ev {
             Event::Reply(r) => r.frame.topic == topic,
             Event::Message(m) => m.frame.topic == topic && !m.stale,
@@ -312,6 +316,10 @@ impl Runner {
                     },
                 );
                 let id = self.issue_id();
+                // It waits for the new socket: nothing to say about that.
+                if let Some(live) = &mut self.peer.live {
+                    live.first_join = Some(id);
+                }
                 self.net.send_to(active, ToNet::Request { id, request });
             }
             Err(e) => {
@@ -386,6 +394,10 @@ impl Runner {
                     },
                 );
                 let id = self.issue_id();
+                // It waits for the new socket: nothing to say about that.
+                if let Some(live) = &mut self.peer.live {
+                    live.first_join = Some(id);
+                }
                 self.net.send_to(active, ToNet::Request { id, request });
             }
             Err(e) => {

@@ -34,6 +34,19 @@ pub enum Word {
     Client(String),
     /// A GraphQL subscription's short name (`s1`) or NAME.
     Subscription(String),
+    /// The events the current LiveView page shows (replacing the last
+    /// page's).
+    Page(PageWords),
+}
+
+/// What a LiveView page offers to complete: its events by kind, and each
+/// form event's field names.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageWords {
+    pub clicks: Vec<String>,
+    pub submits: Vec<(String, Vec<String>)>,
+    pub changes: Vec<(String, Vec<String>)>,
+    pub keys: Vec<String>,
 }
 
 /// What the prompt knows.
@@ -48,6 +61,8 @@ pub struct Vocabulary {
     clients: Vec<String>,
     /// GraphQL subscriptions' short names and NAMEs.
     subscriptions: Vec<String>,
+    /// The current LiveView page's events.
+    page: PageWords,
 }
 
 impl Vocabulary {
@@ -84,6 +99,17 @@ impl Vocabulary {
                     self.subscriptions.push(name);
                 }
             }
+            Word::Page(page) => self.page = page,
+        }
+    }
+
+    /// The page's form events of `command` (`submit`/`change`) and their
+    /// fields.
+    fn forms(&self, command: &str) -> &[(String, Vec<String>)] {
+        if command == "submit" {
+            &self.page.submits
+        } else {
+            &self.page.changes
         }
     }
 
@@ -194,6 +220,25 @@ fn arguments(
             words(t)
         }
         ("use" | "disconnect", 1) => words(starting(&vocab.clients, word)),
+        ("click", 1) => words(starting(&vocab.page.clicks, word)),
+        ("key", 1) => words(starting(&vocab.page.keys, word)),
+        ("submit" | "change", 1) => {
+            let names: Vec<String> = vocab
+                .forms(command)
+                .iter()
+                .map(|(n, _)| n.clone())
+                .collect();
+            words(starting(&names, word))
+        }
+        ("submit" | "change", _) => {
+            let fields = vocab
+                .forms(command)
+                .iter()
+                .find(|(n, _)| n == done[1])
+                .map(|(_, f)| f.iter().map(|f| format!("{f}=")).collect::<Vec<_>>())
+                .unwrap_or_default();
+            words(starting(&fields, word))
+        }
         ("help", 1) => fixed(&COMMANDS.iter().map(|c| c.name).collect::<Vec<_>>()),
         ("expect", 1) => fixed(&["ok", "error"]),
         ("display", 1) => fixed(&Switch::ALL.map(Switch::name)),
@@ -267,6 +312,26 @@ pub fn candidates(vocab: &Vocabulary, line: &str, pos: usize) -> Completion {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pages_events_and_a_forms_fields_complete() {
+        let mut v = Vocabulary::default();
+        v.learn(Word::Page(PageWords {
+            clicks: vec!["inc".into(), "dec".into()],
+            submits: vec![("set".into(), vec!["value".into()])],
+            changes: vec![],
+            keys: vec![],
+        }));
+        let got = |line: &str| match candidates(&v, line, line.len()) {
+            Completion::Words { words, .. } => words,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(got("click d"), vec!["dec"]);
+        assert_eq!(got("submit "), vec!["set"]);
+        assert_eq!(got("submit set va"), vec!["value="]);
+        assert_eq!(got("submit set value=1 "), vec!["value="]);
+        assert!(got("change set ").is_empty());
+    }
 
     fn vocab() -> Vocabulary {
         let mut v = Vocabulary::default();

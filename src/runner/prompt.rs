@@ -130,7 +130,8 @@ impl Completer for Gate {
                     .into_iter()
                     .map(|w| Pair {
                         display: w.clone(),
-                        replacement: format!("{w} "),
+                        // `field=` waits for its value.
+                        replacement: if w.ends_with('=') { w } else { format!("{w} ") },
                     })
                     .collect(),
             )),

@@ -25,6 +25,7 @@ mod interactive;
 mod json;
 mod live_demo;
 mod live_server;
+mod liveview;
 mod longpoll;
 mod many_clients;
 mod net_clients;

@@ -13,6 +13,7 @@ use crate::core::live::events::{self, EventKind as Bound, PageEvent as Found};
 use crate::core::live::{dom, payload, readable, text_of};
 use crate::core::session::Request;
 use crate::lang::live::{EventKind, LiveCommand, PageEvent};
+use crate::lang::vocab::{PageWords, Word};
 use crate::output::live as out;
 use crate::output::records;
 use crate::runner::Runner;
@@ -153,6 +154,41 @@ impl Runner {
         self.send(ToNet::Request { id, request }, id, n);
     }
 
+    /// Tells the prompt's completion what the page offers (at a join and
+    /// after an event's reply, not on every pushed diff: it renders the
+    /// whole page).
+    pub(super) fn tell_page(&mut self) {
+        if !self.interactive() {
+            return;
+        }
+        let Some(html) = self
+            .peer
+            .live
+            .as_ref()
+            .and_then(|l| l.tree.as_ref())
+            .map(crate::core::live::Rendered::to_html)
+        else {
+            return;
+        };
+        let found = events::find(&html);
+        let mut page = PageWords::default();
+        for f in &found {
+            let fields = || f.fields.iter().map(|(k, _)| k.clone()).collect::<Vec<_>>();
+            match f.kind {
+                Bound::Click => push_new(&mut page.clicks, &f.name),
+                Bound::KeyDown | Bound::KeyUp => push_new(&mut page.keys, &f.name),
+                Bound::Submit if !page.submits.iter().any(|(n, _)| *n == f.name) => {
+                    page.submits.push((f.name.clone(), fields()));
+                }
+                Bound::Change if !page.changes.iter().any(|(n, _)| *n == f.name) => {
+                    page.changes.push((f.name.clone(), fields()));
+                }
+                _ => {}
+            }
+        }
+        self.tell(Word::Page(page));
+    }
+
     /// A warning, with a did-you-mean, for an event the page does not show.
     fn unknown_event(&mut self, e: &PageEvent, found: &[Found], kinds: &[Bound]) {
         let names: Vec<String> = found
@@ -170,6 +206,12 @@ impl Runner {
         let mut s = std::mem::take(&mut self.screen.out);
         self.settings.style.note(&text, &mut s);
         self.screen.out = s;
+    }
+}
+
+fn push_new(list: &mut Vec<String>, name: &str) {
+    if !list.iter().any(|n| n == name) {
+        list.push(name.to_owned());
     }
 }
 

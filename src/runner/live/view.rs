@@ -70,6 +70,7 @@ impl Runner {
             Some("event") => {
                 if let Some(diff) = response.get("diff") {
                     self.apply_diff(diff);
+                    self.tell_page();
                 }
                 self.navigation(&response);
             }
@@ -158,6 +159,7 @@ impl Runner {
             );
             self.live_line("nested", Some(&id), &text);
         }
+        self.tell_page();
         self.page_changed();
     }
 

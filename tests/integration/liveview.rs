@@ -1,0 +1,261 @@
+//! The LiveView client against the built-in server's pages, over real
+//! HTTP and real sockets, in both formats: the issue's script, a crash and
+//! its rejoin with the next `_mounts`, a stale session recovered by
+//! fetching the page again, two users on the chat, `html`/`text`, and the
+//! errors for a page without a LiveView and for a redirect.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::thread;
+
+use crate::support::pty::{self, type_keys};
+use crate::support::{Home, Script, Server};
+
+/// `serve` arguments for each LiveView format.
+const FORMATS: [&[&str]; 2] = [&[], &["--liveview", "0.20"]];
+
+fn page(server: &Server, path: &str) -> String {
+    format!("http://127.0.0.1:{}{path}", server.port)
+}
+
+#[test]
+fn the_counter_script_passes_in_both_formats() {
+    for args in FORMATS {
+        let server = Server::with_args(args);
+        let out = Script::new(&server)
+            .stdin(
+                "live /counter\n\
+                 click inc\n\
+                 click inc\n\
+                 expect text \"Count: 2\"\n\
+                 submit set value=42\n\
+                 expect text \"Count: 42\"\n\
+                 wait text \"Ticks: 2\" 5s\n",
+            )
+            .run();
+        out.assert_success()
+            .assert_stdout_contains("✓ expect text \"Count: 2\"")
+            .assert_stdout_contains("✓ expect text \"Count: 42\"")
+            .assert_stdout_contains("✓ wait text \"Ticks: 2\"");
+        // The join printed the page as readable lines.
+        out.assert_stdout_contains("[+1 → click inc]")
+            .assert_stdout_contains("{form set: value=0 [Set]}");
+    }
+}
+
+#[test]
+fn phx_repl_live_url_joins_the_page_and_the_first_line_waits_for_it() {
+    for args in FORMATS {
+        let server = Server::with_args(args);
+        let out = Script::without_url()
+            .args(["live", &page(&server, "/counter"), "--json"])
+            .stdin("click inc\nexpect text h1 \"Count: 1\"\n")
+            .run();
+        out.assert_success();
+        let records = out.json();
+        let join = records
+            .iter()
+            .find(|r| r["type"] == "live_join")
+            .unwrap_or_else(|| panic!("a live_join record\n{}", out.report()));
+        assert_eq!(join["mounts"], 0);
+        let version = if args.is_empty() { "1.1.33" } else { "0.20.17" };
+        assert_eq!(join["version"], version, "{}", out.report());
+        let diff = records
+            .iter()
+            .find(|r| r["type"] == "live_diff")
+            .unwrap_or_else(|| panic!("a live_diff record\n{}", out.report()));
+        assert!(diff["diff"].is_object(), "{diff}");
+        assert!(
+            diff["changes"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|l| l.as_str().unwrap().contains("\"1\""))),
+            "{diff}"
+        );
+    }
+}
+
+#[test]
+fn a_crash_rejoins_with_the_next_mounts() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .arg("--json")
+        .stdin(
+            "live /counter\n\
+             click inc\n\
+             click nope\n\
+             wait text \"Count: 0\" 5s\n",
+        )
+        .run();
+    out.assert_success();
+    let records = out.json();
+    let rejoin = records.iter().find(|r| {
+        r["type"] == "sent" && r["event"] == "phx_join" && r["payload"]["params"]["_mounts"] == 1
+    });
+    assert!(
+        rejoin.is_some(),
+        "a rejoin with _mounts 1\n{}",
+        out.report()
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["type"] == "live_nav" && r["kind"] == "crash"),
+        "{}",
+        out.report()
+    );
+    assert!(
+        records
+            .iter()
+            .any(|r| r["type"] == "live_join" && r["mounts"] == 1),
+        "{}",
+        out.report()
+    );
+}
+
+#[test]
+fn a_stale_session_is_reported_and_recovered_by_fetching_the_page_again() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .stdin(
+            "join room:lobby\n\
+             live /counter\n\
+             click inc\n\
+             @main push room:lobby restart {}\n\
+             wait text \"Count: 0\" 10s\n\
+             click inc\n\
+             expect text \"Count: 1\"\n",
+        )
+        .run();
+    out.assert_success()
+        .assert_stdout_contains("join refused (stale)")
+        .assert_stdout_contains("fetched the page again")
+        .assert_stdout_contains("✓ expect text \"Count: 1\"");
+}
+
+#[test]
+fn two_users_on_the_chat_see_each_others_messages() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin(
+            "live /chat?user=ana\n\
+             connect bob live /chat?user=bob\n\
+             @live submit send body=\"hi bob\"\n\
+             @bob wait text \"ana: hi bob\" 5s\n\
+             @bob submit send body=hey\n\
+             @live wait text \"bob: hey\" 5s\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stdout_contains("bob  ✓ wait text \"ana: hi bob\"")
+        .assert_stdout_contains("live ✓ wait text \"bob: hey\"");
+}
+
+#[test]
+fn html_and_text_show_the_page_or_what_a_selector_matches() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .stdin(
+            "live /counter\n\
+             html h1\n\
+             text \"ul#history li\"\n\
+             expect html \"ul#history li\"\n\
+             refute html \"#nothing\" 100ms\n\
+             expect text h1 \"Count: 9\"\n",
+        )
+        .run();
+    out.assert_code(1)
+        .assert_stdout_contains("<h1>Count: 0</h1>")
+        .assert_stdout_contains("count 0")
+        .assert_stdout_contains("✓ expect html \"ul#history li\"");
+    // The failure shows what the selector holds now.
+    out.assert_stderr_contains("\"Count: 0\"");
+}
+
+#[test]
+fn a_page_without_a_liveview_is_told() {
+    let server = Server::start();
+    let index = page(&server, "/");
+    let out = Script::without_url().args(["live", &index]).run();
+    assert!(index.ends_with('/'));
+    out.assert_code(3).assert_stderr_contains(
+        "no data-phx-session on http://127.0.0.1:PORT/ (HTTP 200); is this a live route?",
+    );
+}
+
+#[test]
+fn event_commands_without_a_liveview_say_how_to_open_one() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("click inc\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("no LiveView on client main; open one with `live URL`");
+}
+
+/// An HTTP server that answers every request with a redirect to
+/// `/users/log-in`, and that page with no LiveView on it.
+fn redirecting() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut first = String::new();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let _ = reader.read_line(&mut first);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let answer = if first.contains("/users/log-in") {
+                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nlogin"
+            } else {
+                "HTTP/1.1 302 Found\r\nLocation: /users/log-in\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            };
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_redirect_away_from_the_page_is_reported_and_followed_only_with_follow() {
+    let port = redirecting();
+    let url = format!("http://127.0.0.1:{port}/counter");
+    Script::without_url()
+        .args(["live", &url])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains(
+            "http://127.0.0.1:PORT/counter redirected to /users/log-in (HTTP 302): the page \
+             needs a login; pass the session cookie with -H 'Cookie: …', or --follow to join \
+             the page it leads to",
+        );
+    Script::without_url()
+        .args(["live", &url, "--follow"])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains(
+            "no data-phx-session on http://127.0.0.1:PORT/users/log-in (HTTP 200)",
+        );
+}
+
+#[test]
+fn tab_completes_the_events_on_the_page_and_a_forms_fields() {
+    let server = Server::start();
+    let home = Home::new();
+    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
+    repl.exp_string(&pty::prompt(&server)).expect("the prompt");
+    type_keys(&mut repl, "live /counter\r");
+    // (The pty's reader takes bytes as Latin-1: ASCII needles only.)
+    repl.exp_string("click inc] [").expect("the page");
+    type_keys(&mut repl, "click de\t\r");
+    repl.exp_string("click dec {}")
+        .expect("the completed event");
+    type_keys(&mut repl, "submit s\tva\t7\r");
+    repl.exp_string("submit set value=7")
+        .expect("the completed form and field");
+    pty::quit(&mut repl);
+}

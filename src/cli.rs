@@ -430,6 +430,21 @@ pub struct Config {
     pub follow: bool,
 }
 
+impl Config {
+    /// What a LiveView is opened with (`live`), from the flags.
+    pub fn live_options(&self) -> crate::runner::LiveOptions {
+        crate::runner::LiveOptions {
+            trust: self.trust.clone(),
+            headers: self.headers.clone(),
+            timeout: self.timeout,
+            live_path: self.live_path.clone(),
+            follow: self.follow,
+            longpoll: self.longpoll,
+            vsn: self.vsn,
+        }
+    }
+}
+
 /// Client arguments that parse one by one but not together.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {

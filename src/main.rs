@@ -201,13 +201,10 @@ fn built_in_options() -> server::Options {
 /// `phx-repl live [URL]`: the page is fetched first (the built-in
 /// server's `/counter` without a URL), then the first client connects to
 /// its `/live` socket and joins its view.
-fn live(mut args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitCode, Fatal> {
-    let page = args.url.take();
-    if let Some(p) = &page {
-        // Resolved as a socket URL only for the checks on the flags (TLS
-        // flags need an https page); the socket is the page's `/live`.
-        args.url = Some(p.clone());
-    }
+fn live(args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitCode, Fatal> {
+    // The page's URL is resolved as a socket URL only for the checks on
+    // the flags (TLS flags need an https page); the socket is its `/live`.
+    let page = args.url.clone();
     let mut config = args.resolve().map_err(|e| Fatal::usage(e.to_string()))?;
     let (page, started) = match page {
         Some(p) => (p, None),
@@ -221,24 +218,11 @@ fn live(mut args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitC
             (origin, Some(started))
         }
     };
-    let prepared = runner::prepare(&page, None, live_options(&config))
+    let prepared = runner::prepare(&page, None, config.live_options())
         .map_err(|e| Fatal::connection(e.to_string()))?;
     config.target = Target::Url(prepared.socket.clone());
     config.headers = prepared.headers.clone();
     client(config, redactor, Some((prepared, started)))
-}
-
-/// What a LiveView is opened with, from the flags.
-fn live_options(config: &Config) -> runner::LiveOptions {
-    runner::LiveOptions {
-        trust: config.trust.clone(),
-        headers: config.headers.clone(),
-        timeout: config.timeout,
-        live_path: config.live_path.clone(),
-        follow: config.follow,
-        longpoll: config.longpoll,
-        vsn: config.vsn,
-    }
 }
 
 /// The first client is a LiveView (`phx-repl live`): its page, and the
@@ -563,7 +547,7 @@ fn base(
         },
         show_secrets: config.show_secrets,
         longpoll: config.longpoll,
-        live: live_options(config),
+        live: config.live_options(),
     }
 }
 

@@ -152,7 +152,20 @@ impl Runner {
         let request = live.join_request();
         live.first_join = Some(id);
         self.peer.live = Some(live);
+        self.learn_live_secrets();
         self.net.send_to(0, ToNet::Request { id, request });
+    }
+
+    /// The view's CSRF token is a secret like the URL's (where it is a
+    /// connect param): kept out of everything printed and recorded.
+    pub(super) fn learn_live_secrets(&mut self) {
+        let Some(token) = self.peer.live.as_ref().and_then(|l| l.join.csrf.clone()) else {
+            return;
+        };
+        self.screen.learn_secret(&token);
+        if let Some(rec) = &mut self.recording.recorder {
+            rec.learn_secret(&token);
+        }
     }
 
     /// The origin a `live /path` resolves on: the current client's page,
@@ -223,6 +236,7 @@ impl Runner {
         // Its socket is not open yet: the join waits, silently.
         live.first_join = Some(id);
         self.peer.live = Some(live);
+        self.learn_live_secrets();
         self.send_live_join(request, id, n);
     }
 

@@ -322,6 +322,7 @@ impl Runner {
                 if let Some(live) = &mut self.peer.live {
                     live.first_join = Some(id);
                 }
+                self.learn_live_secrets();
                 self.net.send_to(active, ToNet::Request { id, request });
             }
             Err(e) => {
@@ -400,6 +401,7 @@ impl Runner {
                 if let Some(live) = &mut self.peer.live {
                     live.first_join = Some(id);
                 }
+                self.learn_live_secrets();
                 self.net.send_to(active, ToNet::Request { id, request });
             }
             Err(e) => {

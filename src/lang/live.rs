@@ -366,7 +366,8 @@ pub(crate) fn check<'a>(
             after,
         )),
         _ => Err(CommandError::Live(format!(
-            "the text after `{word} text` is a JSON string; try {}",
+            "the text after `{word} text` is a JSON string; try {} \
+             (a channel topic named `text` is reached with `{word} --topic text EVENT`)",
             hint()
         ))),
     }

@@ -75,6 +75,22 @@ fn phx_repl_live_url_joins_the_page_and_the_first_line_waits_for_it() {
 }
 
 #[test]
+fn the_page_and_its_socket_go_over_long_poll_too() {
+    let server = Server::start();
+    Script::without_url()
+        .args([
+            "live",
+            &page(&server, "/counter"),
+            "--transport",
+            "longpoll",
+        ])
+        .stdin("click inc\nexpect text \"Count: 1\"\nwait text \"Ticks: 1\" 5s\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("connected to http://127.0.0.1:PORT/live/longpoll?");
+}
+
+#[test]
 fn a_crash_rejoins_with_the_next_mounts() {
     let server = Server::start();
     let out = Script::new(&server)
@@ -130,6 +146,41 @@ fn a_stale_session_is_reported_and_recovered_by_fetching_the_page_again() {
         .assert_stdout_contains("join refused (stale)")
         .assert_stdout_contains("fetched the page again")
         .assert_stdout_contains("✓ expect text \"Count: 1\"");
+}
+
+#[test]
+fn a_reload_is_a_live_nav_record() {
+    let server = Server::with_args(&["--liveview", "0.20"]);
+    let out = Script::new(&server)
+        .arg("--json")
+        .stdin(
+            "join room:lobby\n\
+             live /counter\n\
+             click inc\n\
+             @main push room:lobby restart {}\n\
+             @live wait text \"Count: 0\" 10s\n\
+             @live click inc\n\
+             @live expect text \"Count: 1\"\n",
+        )
+        .run();
+    out.assert_success();
+    let records = out.json();
+    let reload = records
+        .iter()
+        .filter(|r| r["type"] == "live_nav" && r["kind"] == "reload")
+        .count();
+    assert_eq!(reload, 2, "said, then done\n{}", out.report());
+    let joins: Vec<_> = records
+        .iter()
+        .filter(|r| r["type"] == "live_join")
+        .map(|r| r["mounts"].clone())
+        .collect();
+    assert_eq!(
+        joins,
+        [0, 0],
+        "a fresh join after the reload\n{}",
+        out.report()
+    );
 }
 
 #[test]

@@ -335,14 +335,7 @@ impl Runner {
     /// `redirect`, `live_redirect` or `live_patch` in a reply, a push or a
     /// join error; false when `response` holds none.
     fn navigation(&mut self, response: &Value) -> bool {
-        let (kind, to) = ["live_patch", "live_redirect", "redirect"]
-            .iter()
-            .find_map(|k| {
-                let to = response.get(*k)?.get("to")?.as_str()?;
-                Some((*k, to.to_owned()))
-            })
-            .unzip();
-        let (Some(kind), Some(to)) = (kind, to) else {
+        let Some((kind, to)) = navigation_in(response) else {
             return false;
         };
         let Some(live) = &mut self.peer.live else {
@@ -409,5 +402,38 @@ impl Runner {
                 self.mark_failed();
             }
         }
+    }
+}
+
+/// The navigation a reply, push or join error asks for: its kind and
+/// where to (`{"live_redirect": {"to": "/x", "kind": "push"}}`).
+fn navigation_in(response: &Value) -> Option<(&'static str, String)> {
+    ["live_patch", "live_redirect", "redirect"]
+        .into_iter()
+        .find_map(|k| Some((k, response.get(k)?.get("to")?.as_str()?.to_owned())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn navigation_is_found_in_any_of_its_three_shapes() {
+        assert_eq!(
+            navigation_in(&json!({"live_redirect": {"to": "/b", "kind": "push"}})),
+            Some(("live_redirect", "/b".to_owned()))
+        );
+        assert_eq!(
+            navigation_in(&json!({"diff": {}, "redirect": {"to": "/log-in"}})),
+            Some(("redirect", "/log-in".to_owned()))
+        );
+        assert_eq!(
+            navigation_in(&json!({"live_patch": {"to": "/c?page=2"}})),
+            Some(("live_patch", "/c?page=2".to_owned()))
+        );
+        assert_eq!(navigation_in(&json!({"diff": {"0": "1"}})), None);
+        assert!(needs_reload("stale") && needs_reload("unauthorized"));
+        assert!(!needs_reload("join crashed"));
     }
 }

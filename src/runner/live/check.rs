@@ -197,10 +197,19 @@ impl Runner {
         refute: bool,
         n: usize,
     ) {
-        let Some(now) = self.page_html(n) else {
+        if !self.live_client(n) {
             return;
-        };
-        if let Err(e) = holds(&check, &now) {
+        }
+        // While the view (re)joins there is no page yet: the watch waits
+        // for it like for any change.
+        let now = self
+            .peer
+            .live
+            .as_ref()
+            .and_then(|l| l.tree.as_ref())
+            .map(Rendered::to_html);
+        // A bad selector is told at once, page or not.
+        if let Err(e) = holds(&check, now.as_deref().unwrap_or_default()) {
             self.error(&e, self.line_label(n));
             self.mark_failed();
             return;
@@ -217,10 +226,9 @@ impl Runner {
         wait.client = self.clients.active;
         let seen = self.peer.live.as_ref().and_then(|l| {
             let hit = |h: &str| holds(&check, h).unwrap_or(false);
-            if hit(&now) {
-                Some(now.clone())
-            } else {
-                l.history.find(hit)
+            match &now {
+                Some(now) if hit(now) => Some(now.clone()),
+                _ => l.history.find(hit),
             }
         });
         wait.page = Some(check);

@@ -660,6 +660,34 @@ mod tests {
     }
 
     #[test]
+    fn a_retarget_before_any_socket_changes_where_the_next_attempt_goes() {
+        let (mut client, poller, mut flow, rx) = waiting();
+        let woken = Arc::new(Mutex::new(Vec::new()));
+        let mut cx = Cx {
+            poller: &poller,
+            flow: &mut flow,
+            woken: &woken,
+        };
+        let url: url::Url = "ws://127.0.0.1:9/live/websocket?_csrf_token=T&vsn=2.0.0"
+            .parse()
+            .unwrap();
+        let headers = vec![("Cookie".to_owned(), "_k=v".to_owned())];
+        client.command(
+            ToNet::Retarget {
+                url: url.clone(),
+                headers: headers.clone(),
+            },
+            &mut cx,
+        );
+        assert_eq!(
+            (&client.target.url, &client.target.headers),
+            (&url, &headers)
+        );
+        assert!(!client.done(), "no socket to drop: it still connects");
+        assert!(events(&mut flow, &rx).is_empty(), "nothing to say");
+    }
+
+    #[test]
     fn a_new_client_is_due_at_once_and_has_no_socket_to_read() {
         let (client, _poller, _flow, _rx) = waiting();
         assert!(client.deadline.is_some_and(|d| d <= Instant::now()));

@@ -56,6 +56,9 @@ pub(super) struct Live {
     pub mounts: u32,
     /// Reloads after `stale` in a row, for the cap.
     reloads: u32,
+    /// The topic a reload left behind: its refusal is the reload's
+    /// business, not something to retry by hand.
+    replaced: Option<String>,
     /// Nested views on the page, not joined (said once).
     nested: Vec<String>,
     /// The states since the previous line began, for `wait text`.
@@ -103,6 +106,7 @@ impl Live {
             version: None,
             mounts: 0,
             reloads: 0,
+            replaced: None,
             nested: o.nested,
             history: History::default(),
             first_join: None,
@@ -121,6 +125,7 @@ impl Live {
 
     /// Takes a freshly fetched page: its view, tokens and URL.
     fn take(&mut self, o: open::Opened) {
+        self.replaced = Some(std::mem::take(&mut self.topic));
         self.page_url = o.page_url;
         self.topic = format!("lv:{}", o.view_id);
         self.view_id = o.view_id;

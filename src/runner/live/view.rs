@@ -41,6 +41,10 @@ impl Runner {
             // The first join waits for the socket: nothing to say.
             return live.first_join == Some(*id);
         }
+        if let Event::ChannelState(t) = ev {
+            // The old view's refusal led to the reload already said.
+            return t.why == "join refused" && live.replaced.as_deref() == Some(t.topic.as_str());
+        }
         let on_view = match ev {
             Event::Reply(r) => r.frame.topic == topic,
             Event::Message(m) => m.frame.topic == topic && !m.stale,

@@ -124,6 +124,10 @@ pub enum Sub {
 /// `phx-repl live [URL] [options]`: the client's options, whose URL is
 /// the page's.
 #[derive(Debug, Args)]
+#[command(mut_arg("url", |a| a
+    .help("The page's URL, e.g. http://localhost:4000/counter (default: the built-in server's /counter)")
+    .long_help("The page's URL, e.g. http://localhost:4000/counter (default: the built-in server's \
+/counter); its LiveView socket is /live (--live-path) on the same host")))]
 pub struct LiveArgs {
     #[command(flatten)]
     pub client: ClientArgs,

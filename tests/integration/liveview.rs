@@ -310,3 +310,111 @@ fn tab_completes_the_events_on_the_page_and_a_forms_fields() {
         .expect("the completed form and field");
     pty::quit(&mut repl);
 }
+
+/// A page whose main view renders a nested view, served by a stand-in
+/// for a Phoenix app: the page over HTTP, and on `/live/websocket` the two
+/// views' joins (the child's only with its own session) and the child's
+/// `bump` event.
+fn nested_app() -> u16 {
+    const PAGE: &str = "<html><head><meta name=\"csrf-token\" content=\"T\"></head><body>\
+        <div id=\"phx-main\" data-phx-main data-phx-session=\"S1\" data-phx-static=\"\">\
+        <h1>Main</h1><div id=\"phx-child\" data-phx-session=\"S2\" data-phx-static=\"\" \
+        data-phx-parent-id=\"phx-main\"></div></div></body></html>";
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { break };
+            thread::spawn(move || serve_nested(stream, PAGE));
+        }
+    });
+    port
+}
+
+fn serve_nested(mut stream: std::net::TcpStream, page: &str) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut key = None;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':')
+            && name.eq_ignore_ascii_case("sec-websocket-key")
+        {
+            key = Some(value.trim().to_owned());
+        }
+    }
+    let Some(key) = key else {
+        let answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
+            page.len()
+        );
+        let _ = stream.write_all(answer.as_bytes());
+        return;
+    };
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let head = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut ws =
+        tungstenite::WebSocket::from_raw_socket(stream, tungstenite::protocol::Role::Server, None);
+    while let Ok(msg) = ws.read() {
+        let Ok(text) = msg.to_text() else { continue };
+        let Ok(serde_json::Value::Array(f)) = serde_json::from_str::<serde_json::Value>(text)
+        else {
+            continue;
+        };
+        let (topic, event, payload) = (
+            f[2].as_str().unwrap_or(""),
+            f[3].as_str().unwrap_or(""),
+            &f[4],
+        );
+        let response = match (topic, event) {
+            ("lv:phx-main", "phx_join") => {
+                serde_json::json!({"status": "ok", "response": {"rendered": {"s": [
+                    "<h1>Main</h1><div id=\"phx-child\" data-phx-session=\"S2\" data-phx-static=\"\" data-phx-parent-id=\"phx-main\"></div>"
+                ]}}})
+            }
+            ("lv:phx-child", "phx_join") if payload["session"] == "S2" => {
+                serde_json::json!({"status": "ok", "response": {"rendered": {
+                    "0": "0", "s": ["<p>Child: ", "</p><button phx-click=\"bump\">bump</button>"]
+                }}})
+            }
+            ("lv:phx-child", "event") if payload["event"] == "bump" => {
+                serde_json::json!({"status": "ok", "response": {"diff": {"0": "1"}}})
+            }
+            (_, "phx_join") => {
+                serde_json::json!({"status": "error", "response": {"reason": "stale"}})
+            }
+            _ => serde_json::json!({"status": "ok", "response": {}}),
+        };
+        let reply = serde_json::json!([f[0], f[1], topic, "phx_reply", response]);
+        if ws
+            .send(tungstenite::Message::text(reply.to_string()))
+            .is_err()
+        {
+            break;
+        }
+    }
+}
+
+#[test]
+fn a_nested_view_is_joined_and_its_changes_show_under_its_id() {
+    let port = nested_app();
+    let url = format!("http://127.0.0.1:{port}/page");
+    Script::without_url()
+        .args(["live", &url])
+        .stdin(
+            "wait text \"Child: 0\" 5s\n\
+             click bump\n\
+             expect ok\n\
+             expect text \"#phx-child p\" \"Child: 1\"\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stdout_contains("joined nested view lv:phx-child in lv:phx-main")
+        .assert_stdout_contains("[phx-child] ~ 0 \"0\" → \"1\"")
+        .assert_stdout_contains("✓ expect text \"#phx-child p\" \"Child: 1\"");
+}

@@ -47,7 +47,7 @@ impl Runner {
         }
         let live = self.peer.live.as_ref()?;
         match &live.tree {
-            Some(t) => Some(t.to_html()),
+            Some(_) => self.composed_html(),
             None => {
                 let text = format!("{} is not joined yet; wait for its page first", live.topic);
                 self.error(&text, self.line_label(n));
@@ -135,8 +135,21 @@ impl Runner {
         let Some(live) = &self.peer.live else {
             return;
         };
+        // The view whose HTML shows the binding gets the event, as the
+        // browser sends it to the view that owns the element.
+        let topic = live
+            .children
+            .iter()
+            .find(|c| {
+                c.tree.as_ref().is_some_and(|t| {
+                    events::find(&t.to_html())
+                        .iter()
+                        .any(|f| kinds.contains(&f.kind) && f.name == e.event)
+                })
+            })
+            .map_or_else(|| live.topic.clone(), |c| c.topic.clone());
         let request = Request::Push {
-            topic: live.topic.clone(),
+            topic,
             event: "event".to_owned(),
             payload: crate::core::protocol::raw(value.to_string()).into(),
             cast: false,
@@ -161,13 +174,7 @@ impl Runner {
         if !self.interactive() {
             return;
         }
-        let Some(html) = self
-            .peer
-            .live
-            .as_ref()
-            .and_then(|l| l.tree.as_ref())
-            .map(crate::core::live::Rendered::to_html)
-        else {
+        let Some(html) = self.composed_html() else {
             return;
         };
         let found = events::find(&html);

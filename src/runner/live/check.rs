@@ -202,12 +202,7 @@ impl Runner {
         }
         // While the view (re)joins there is no page yet: the watch waits
         // for it like for any change.
-        let now = self
-            .peer
-            .live
-            .as_ref()
-            .and_then(|l| l.tree.as_ref())
-            .map(Rendered::to_html);
+        let now = self.composed_html();
         // A bad selector is told at once, page or not.
         if let Err(e) = holds(&check, now.as_deref().unwrap_or_default()) {
             self.error(&e, self.line_label(n));
@@ -253,13 +248,7 @@ impl Runner {
         if wait.client != active {
             return;
         }
-        let Some(html) = self
-            .peer
-            .live
-            .as_ref()
-            .and_then(|l| l.tree.as_ref())
-            .map(Rendered::to_html)
-        else {
+        let Some(html) = self.composed_html() else {
             return;
         };
         if !holds(check, &html).unwrap_or(false) {

@@ -15,6 +15,7 @@
 
 mod act;
 mod check;
+mod nested;
 mod open;
 mod view;
 
@@ -59,8 +60,8 @@ pub(super) struct Live {
     /// The topic a reload left behind: its refusal is the reload's
     /// business, not something to retry by hand.
     replaced: Option<String>,
-    /// Nested views on the page, not joined (said once).
-    nested: Vec<String>,
+    /// Nested views, joined once the main view's tree shows them.
+    pub children: Vec<nested::Child>,
     /// The states since the previous line began, for `wait text`.
     pub history: History,
     /// A join sent before its socket is open (the first of `phx-repl
@@ -107,7 +108,7 @@ impl Live {
             mounts: 0,
             reloads: 0,
             replaced: None,
-            nested: o.nested,
+            children: Vec::new(),
             history: History::default(),
             first_join: None,
         }
@@ -130,7 +131,7 @@ impl Live {
         self.topic = format!("lv:{}", o.view_id);
         self.view_id = o.view_id;
         self.join = o.join;
-        self.nested = o.nested;
+        self.children.clear();
         self.tree = None;
         self.mounts = 0;
         self.history = History::default();

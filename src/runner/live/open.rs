@@ -65,8 +65,6 @@ pub struct Opened {
     /// The main view's id (`lv:ID` is its topic).
     pub view_id: String,
     pub join: JoinParts,
-    /// Nested views the page holds (`data-phx-parent-id`).
-    pub nested: Vec<String>,
     /// The socket to connect to, and the upgrade's headers.
     pub socket: Url,
     pub headers: Vec<(String, String)>,
@@ -119,12 +117,6 @@ pub fn open(fetcher: &mut Fetcher, url: &Url, opts: &LiveOptions) -> Result<Open
             status: fetched.status,
         });
     };
-    let nested = page
-        .views
-        .iter()
-        .filter(|v| v.parent_id.is_some())
-        .map(|v| v.id.clone())
-        .collect();
     let join = JoinParts {
         csrf: page.csrf_token.clone(),
         session: main.session.clone(),
@@ -135,7 +127,6 @@ pub fn open(fetcher: &mut Fetcher, url: &Url, opts: &LiveOptions) -> Result<Open
         page_url: fetched.url,
         view_id: main.id.clone(),
         join,
-        nested,
         socket,
         headers,
     })

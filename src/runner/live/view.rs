@@ -45,12 +45,24 @@ impl Runner {
             // The old view's refusal led to the reload already said.
             return t.why == "join refused" && live.replaced.as_deref() == Some(t.topic.as_str());
         }
-        let on_view = match ev {
-            Event::Reply(r) => r.frame.topic == topic,
-            Event::Message(m) => m.frame.topic == topic && !m.stale,
-            Event::Sent { frame, .. } => frame.topic == topic,
-            _ => false,
+        let frame_topic = match ev {
+            Event::Reply(r) => Some(&*r.frame.topic),
+            Event::Message(m) if !m.stale => Some(&*m.frame.topic),
+            Event::Sent { frame, .. } => Some(&*frame.topic),
+            _ => None,
         };
+        if let Some(at) = frame_topic.and_then(|t| self.child_on(t)) {
+            match ev {
+                Event::Reply(r) => {
+                    let response = json_of(&r.response);
+                    self.child_reply(at, r.request.as_deref(), &response);
+                }
+                Event::Message(m) => self.child_message(at, m),
+                _ => {}
+            }
+            return !self.settings.style.display.raw && !self.settings.style.json;
+        }
+        let on_view = frame_topic == Some(topic.as_str());
         if !on_view {
             return false;
         }
@@ -63,11 +75,7 @@ impl Runner {
     }
 
     fn live_reply(&mut self, r: &Reply) {
-        let response: Value = r
-            .response
-            .json()
-            .and_then(|j| serde_json::from_str(j.get()).ok())
-            .unwrap_or(Value::Null);
+        let response = json_of(&r.response);
         match r.request.as_deref() {
             Some("phx_join") if r.is_error() => self.join_refused(&response),
             Some("phx_join") => self.joined(&response),
@@ -82,13 +90,21 @@ impl Runner {
         }
     }
 
+    /// A push or a crash on a child's topic.
+    fn child_message(&mut self, at: usize, m: &PhxMessage) {
+        match (m.kind, m.frame.event.as_str()) {
+            (MessageKind::Error, _) => self.child_line(
+                at,
+                "crash",
+                "the nested view crashed (phx_error); rejoining",
+            ),
+            (_, "diff") => self.child_diff(at, &json_of(&m.frame.payload)),
+            _ => {}
+        }
+    }
+
     fn live_message(&mut self, m: &PhxMessage) {
-        let payload: Value = m
-            .frame
-            .payload
-            .json()
-            .and_then(|j| serde_json::from_str(j.get()).ok())
-            .unwrap_or(Value::Null);
+        let payload = json_of(&m.frame.payload);
         match (m.kind, m.frame.event.as_str()) {
             (MessageKind::Error, _) => self.crashed(),
             (MessageKind::Close { .. }, _) => self.live_line("close", None, "the view closed"),
@@ -127,6 +143,8 @@ impl Runner {
         live.history.joined(&rendered);
         let html = tree.dead_html();
         live.tree = Some(tree);
+        // A fresh tree: its children join afresh.
+        live.children.clear();
         let lines = readable::page_lines(&html);
         let view = live.view_id.clone();
         let url = live.page_url.to_string();
@@ -135,34 +153,28 @@ impl Runner {
             .tree
             .as_ref()
             .and_then(|t| t.title().map(str::to_owned));
-        let nested = std::mem::take(&mut live.nested);
+        let v = version
+            .as_deref()
+            .map(|v| format!("LiveView {v}, "))
+            .unwrap_or_default();
+        let heading = format!("joined lv:{view} at {url} ({v}_mounts {mounts})");
+        let record = out::LiveJoin {
+            view: &view,
+            url: &url,
+            version: version.as_deref(),
+            mounts,
+            title: title.as_deref(),
+            lines: &lines,
+        };
         let mut s = std::mem::take(&mut self.screen.out);
         if self.settings.style.json {
-            records::push(
-                &mut s,
-                &out::LiveJoin {
-                    view: &view,
-                    url: &url,
-                    version: version.as_deref(),
-                    mounts,
-                    title: title.as_deref(),
-                    lines: &lines,
-                },
-            );
+            records::push(&mut s, &record);
         } else {
-            let v = version
-                .map(|v| format!("LiveView {v}, "))
-                .unwrap_or_default();
-            let heading = format!("joined lv:{view} at {url} ({v}_mounts {mounts})");
             out::page(&heading, &lines, &mut s);
         }
         self.screen.out = s;
-        for id in nested {
-            let text = format!(
-                "nested LiveView {id} is on the page but not joined: this client joins the main view only"
-            );
-            self.live_line("nested", Some(&id), &text);
-        }
+        // As the browser does, the views rendered inside it join too.
+        self.join_children();
         self.tell_page();
         self.page_changed();
     }
@@ -407,6 +419,13 @@ impl Runner {
             }
         }
     }
+}
+
+/// A payload as a JSON value (`null` when it is not JSON).
+fn json_of(p: &crate::core::protocol::Payload) -> Value {
+    p.json()
+        .and_then(|j| serde_json::from_str(j.get()).ok())
+        .unwrap_or(Value::Null)
 }
 
 /// The navigation a reply, push or join error asks for: its kind and

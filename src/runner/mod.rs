@@ -16,8 +16,9 @@
 //! (running a line), `events` (network events), `replies` (the replies
 //! awaited), `checks` (`expect`, `wait`, the tally), `link` (the
 //! connection's state), `screen` (writing output), `completion` (words
-//! for the prompt), `recording`, `mute` and `roster` (presence). The
-//! prompt itself is `prompt`'s and the recording file `recorder`'s.
+//! for the prompt), `recording`, `mute` and `roster` (presence), `gql`
+//! (GraphQL) and `live` (LiveView pages). The prompt itself is `prompt`'s
+//! and the recording file `recorder`'s.
 
 mod checks;
 mod clients;

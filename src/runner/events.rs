@@ -251,7 +251,7 @@ impl Runner {
     /// Request `id` went out: a scripted line now waits for its reply
     /// (a cast's line is done).
     fn on_sent(&mut self, id: u64, frame: &Frame, cast: bool) {
-        self.first_join_sent(id);
+        self.pending_join_sent(id);
         self.peer.replies.sent(id, frame.ref_.as_deref());
         self.gql_sent(id, frame);
         if let Step::Sending {

@@ -155,7 +155,7 @@ impl Runner {
         self.update_prompt();
         if matches!(self.step, Step::Connecting) {
             // `phx-repl live URL`: the first line waits for the view.
-            self.step = self.first_join_step().unwrap_or(Step::Idle);
+            self.step = self.pending_join_step().unwrap_or(Step::Idle);
         }
     }
 

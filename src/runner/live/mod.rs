@@ -67,7 +67,7 @@ pub(super) struct Live {
     /// A join sent before its socket is open (the first of `phx-repl
     /// live URL`, whose answer the first line waits for, or one after a
     /// reload), whose `Queued` notice is not shown.
-    pub first_join: Option<u64>,
+    pub pending_join: Option<u64>,
 }
 
 /// `phx-repl live URL`: the page fetched before the network thread
@@ -110,7 +110,7 @@ impl Live {
             replaced: None,
             children: Vec::new(),
             history: History::default(),
-            first_join: None,
+            pending_join: None,
         }
     }
 
@@ -156,7 +156,7 @@ impl Runner {
         let mut live = prepared.live;
         let id = self.issue_id();
         let request = live.join_request();
-        live.first_join = Some(id);
+        live.pending_join = Some(id);
         self.peer.live = Some(live);
         self.learn_live_secrets();
         self.net.send_to(0, ToNet::Request { id, request });
@@ -240,7 +240,7 @@ impl Runner {
         let mut live = prepared.live;
         let request = live.join_request();
         // Its socket is not open yet: the join waits, silently.
-        live.first_join = Some(id);
+        live.pending_join = Some(id);
         self.peer.live = Some(live);
         self.learn_live_secrets();
         self.send_live_join(request, id, n);
@@ -276,8 +276,8 @@ impl Runner {
     /// Once connected, the first line of `phx-repl live URL` waits for
     /// the first join to go out and (in a script) for its answer, as a
     /// script's `live` line would.
-    pub(super) fn first_join_step(&self) -> Option<Step> {
-        let id = self.peer.live.as_ref()?.first_join?;
+    pub(super) fn pending_join_step(&self) -> Option<Step> {
+        let id = self.peer.live.as_ref()?.pending_join?;
         Some(Step::Sending {
             id,
             line: 0,
@@ -285,12 +285,12 @@ impl Runner {
         })
     }
 
-    /// The first join went out.
-    pub(super) fn first_join_sent(&mut self, id: u64) {
+    /// A join sent before its socket was open went out.
+    pub(super) fn pending_join_sent(&mut self, id: u64) {
         if let Some(live) = &mut self.peer.live
-            && live.first_join == Some(id)
+            && live.pending_join == Some(id)
         {
-            live.first_join = None;
+            live.pending_join = None;
         }
     }
 

@@ -39,7 +39,7 @@ impl Runner {
         let topic = live.topic.clone();
         if let Event::Queued { id, .. } = ev {
             // The first join waits for the socket: nothing to say.
-            return live.first_join == Some(*id);
+            return live.pending_join == Some(*id);
         }
         if let Event::ChannelState(t) = ev {
             // The old view's refusal led to the reload already said.
@@ -336,7 +336,7 @@ impl Runner {
                 let id = self.issue_id();
                 // It waits for the new socket: nothing to say about that.
                 if let Some(live) = &mut self.peer.live {
-                    live.first_join = Some(id);
+                    live.pending_join = Some(id);
                 }
                 self.learn_live_secrets();
                 self.net.send_to(active, ToNet::Request { id, request });
@@ -408,7 +408,7 @@ impl Runner {
                 let id = self.issue_id();
                 // It waits for the new socket: nothing to say about that.
                 if let Some(live) = &mut self.peer.live {
-                    live.first_join = Some(id);
+                    live.pending_join = Some(id);
                 }
                 self.learn_live_secrets();
                 self.net.send_to(active, ToNet::Request { id, request });

@@ -311,28 +311,47 @@ fn tab_completes_the_events_on_the_page_and_a_forms_fields() {
     pty::quit(&mut repl);
 }
 
-/// A page whose main view renders a nested view, served by a stand-in
-/// for a Phoenix app: the page over HTTP, and on `/live/websocket` the two
-/// views' joins (the child's only with its own session) and the child's
-/// `bump` event.
-fn nested_app() -> u16 {
-    const PAGE: &str = "<html><head><meta name=\"csrf-token\" content=\"T\"></head><body>\
-        <div id=\"phx-main\" data-phx-main data-phx-session=\"S1\" data-phx-static=\"\">\
-        <h1>Main</h1><div id=\"phx-child\" data-phx-session=\"S2\" data-phx-static=\"\" \
-        data-phx-parent-id=\"phx-main\"></div></div></body></html>";
+/// The main view of the stand-in app's `/page`: a heading and a nested
+/// view's element.
+const MAIN_HTML: &str = "<h1>Main</h1><div id=\"phx-child\" data-phx-session=\"S2\" \
+    data-phx-static=\"\" data-phx-parent-id=\"phx-main\"></div>";
+
+/// A stand-in for a Phoenix app, over real HTTP and a real WebSocket:
+/// `/page`, whose main view renders a nested view, and `/other`, another
+/// view. On `/live/websocket` it answers the three views' joins (each
+/// only with its own session), the child's `bump`, and the main view's
+/// `go` (a `live_redirect` to `/other`), `patch` (a `live_patch`) and
+/// `out` (a `redirect`).
+fn stand_in_app() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     thread::spawn(move || {
         for stream in listener.incoming() {
             let Ok(stream) = stream else { break };
-            thread::spawn(move || serve_nested(stream, PAGE));
+            thread::spawn(move || serve_stand_in(stream));
         }
     });
     port
 }
 
-fn serve_nested(mut stream: std::net::TcpStream, page: &str) {
+/// The HTML page at `path`: its main view's element around `inner`.
+fn stand_in_page(path: &str) -> String {
+    let (id, session, inner) = if path.starts_with("/other") {
+        ("phx-other", "S3", "<h1>Other</h1>")
+    } else {
+        ("phx-main", "S1", MAIN_HTML)
+    };
+    format!(
+        "<html><head><meta name=\"csrf-token\" content=\"T\"></head><body>\
+         <div id=\"{id}\" data-phx-main data-phx-session=\"{session}\" data-phx-static=\"\">\
+         {inner}</div></body></html>"
+    )
+}
+
+fn serve_stand_in(mut stream: std::net::TcpStream) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut first = String::new();
+    let _ = reader.read_line(&mut first);
     let mut key = None;
     loop {
         let mut line = String::new();
@@ -346,6 +365,8 @@ fn serve_nested(mut stream: std::net::TcpStream, page: &str) {
         }
     }
     let Some(key) = key else {
+        let path = first.split_whitespace().nth(1).unwrap_or("/");
+        let page = stand_in_page(path);
         let answer = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
             page.len()
@@ -366,31 +387,7 @@ fn serve_nested(mut stream: std::net::TcpStream, page: &str) {
         else {
             continue;
         };
-        let (topic, event, payload) = (
-            f[2].as_str().unwrap_or(""),
-            f[3].as_str().unwrap_or(""),
-            &f[4],
-        );
-        let response = match (topic, event) {
-            ("lv:phx-main", "phx_join") => {
-                serde_json::json!({"status": "ok", "response": {"rendered": {"s": [
-                    "<h1>Main</h1><div id=\"phx-child\" data-phx-session=\"S2\" data-phx-static=\"\" data-phx-parent-id=\"phx-main\"></div>"
-                ]}}})
-            }
-            ("lv:phx-child", "phx_join") if payload["session"] == "S2" => {
-                serde_json::json!({"status": "ok", "response": {"rendered": {
-                    "0": "0", "s": ["<p>Child: ", "</p><button phx-click=\"bump\">bump</button>"]
-                }}})
-            }
-            ("lv:phx-child", "event") if payload["event"] == "bump" => {
-                serde_json::json!({"status": "ok", "response": {"diff": {"0": "1"}}})
-            }
-            (_, "phx_join") => {
-                serde_json::json!({"status": "error", "response": {"reason": "stale"}})
-            }
-            _ => serde_json::json!({"status": "ok", "response": {}}),
-        };
-        let reply = serde_json::json!([f[0], f[1], topic, "phx_reply", response]);
+        let reply = serde_json::json!([f[0], f[1], f[2], "phx_reply", stand_in_answer(&f)]);
         if ws
             .send(tungstenite::Message::text(reply.to_string()))
             .is_err()
@@ -400,9 +397,45 @@ fn serve_nested(mut stream: std::net::TcpStream, page: &str) {
     }
 }
 
+/// What the stand-in app answers to frame `f`.
+fn stand_in_answer(f: &[serde_json::Value]) -> serde_json::Value {
+    use serde_json::json;
+    let (topic, event, payload) = (
+        f[2].as_str().unwrap_or(""),
+        f[3].as_str().unwrap_or(""),
+        &f[4],
+    );
+    let ok = |response: serde_json::Value| json!({"status": "ok", "response": response});
+    let rendered = |tree: serde_json::Value| ok(json!({"rendered": tree}));
+    match (
+        topic,
+        event,
+        payload["session"].as_str(),
+        payload["event"].as_str(),
+    ) {
+        ("lv:phx-main", "phx_join", Some("S1"), _) => rendered(json!({"s": [MAIN_HTML]})),
+        ("lv:phx-child", "phx_join", Some("S2"), _) => rendered(json!({
+            "0": "0", "s": ["<p>Child: ", "</p><button phx-click=\"bump\">bump</button>"]
+        })),
+        ("lv:phx-other", "phx_join", Some("S3"), _) => rendered(json!({"s": ["<h1>Other</h1>"]})),
+        (_, "phx_join", _, _) => json!({"status": "error", "response": {"reason": "stale"}}),
+        ("lv:phx-child", "event", _, Some("bump")) => ok(json!({"diff": {"0": "1"}})),
+        ("lv:phx-main", "event", _, Some("go")) => {
+            ok(json!({"live_redirect": {"to": "/other", "kind": "push"}}))
+        }
+        ("lv:phx-main", "event", _, Some("patch")) => {
+            ok(json!({"live_patch": {"to": "/page?tab=2"}}))
+        }
+        ("lv:phx-main", "event", _, Some("out")) => {
+            ok(json!({"redirect": {"to": "/users/log-in"}}))
+        }
+        _ => ok(json!({})),
+    }
+}
+
 #[test]
 fn a_nested_view_is_joined_and_its_changes_show_under_its_id() {
-    let port = nested_app();
+    let port = stand_in_app();
     let url = format!("http://127.0.0.1:{port}/page");
     Script::without_url()
         .args(["live", &url])
@@ -417,4 +450,28 @@ fn a_nested_view_is_joined_and_its_changes_show_under_its_id() {
         .assert_stdout_contains("joined nested view lv:phx-child in lv:phx-main")
         .assert_stdout_contains("[phx-child] ~ 0 \"0\" → \"1\"")
         .assert_stdout_contains("✓ expect text \"#phx-child p\" \"Child: 1\"");
+}
+
+#[test]
+fn live_patch_updates_the_url_redirect_is_reported_and_live_redirect_joins_the_new_view() {
+    let port = stand_in_app();
+    let url = format!("http://127.0.0.1:{port}/page");
+    Script::without_url()
+        .args(["live", &url])
+        .stdin(
+            "click patch\n\
+             click out\n\
+             expect text h1 \"Main\"\n\
+             click go\n\
+             wait text h1 \"Other\" 5s\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stdout_contains("live_patch: the URL is now /page?tab=2")
+        .assert_stdout_contains(
+            "the view redirects to /users/log-in; not followed (--follow follows it, or `live /users/log-in`)",
+        )
+        .assert_stdout_contains("live_redirect to /other: joining the view there")
+        .assert_stdout_contains("joined lv:phx-other at http://127.0.0.1:PORT/other")
+        .assert_stdout_contains("✓ wait text h1 \"Other\"");
 }

@@ -284,6 +284,7 @@ fn client(
     }
     let base = base(&config, &url, &redactor, interactive);
     let net = start_network(&base, tx.clone())?;
+    let inputs = tx.clone();
     let (sink, mode) = if interactive {
         prompt_front_end(&config, &url, tx)?
     } else {
@@ -309,6 +310,7 @@ fn client(
             redactor,
             insecure: config.trust.insecure && url.scheme() == "wss",
             junit,
+            inputs: Some(inputs),
         },
     );
     if let Some((text, url)) = started {

@@ -107,6 +107,8 @@ pub enum Input {
     /// SIGINT (piped) or SIGTERM: close the socket politely and exit with
     /// this code.
     Terminate(u8),
+    /// A LiveView page fetched on a helper thread (`live`).
+    Page(Box<live::Fetched>),
 }
 
 /// Where output goes.
@@ -193,6 +195,9 @@ pub struct Settings {
     pub redactor: Redactor,
     /// `--junit FILE`: the report of the script.
     pub junit: Option<report::Junit>,
+    /// Where a LiveView page fetched on a helper thread is handed back
+    /// (`Input::Page`); `None`: fetched on the runner's thread.
+    pub inputs: Option<Sender<Input>>,
 }
 
 pub struct Runner {
@@ -377,6 +382,7 @@ impl Runner {
             Input::Interrupt => self.interrupt(),
             Input::Terminate(code) => self.terminate(code),
             Input::Net(events) => self.on_batch(events),
+            Input::Page(fetched) => self.on_page(*fetched),
         }
     }
 

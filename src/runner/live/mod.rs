@@ -15,10 +15,12 @@
 
 mod act;
 mod check;
+mod fetch;
 mod nested;
 mod open;
 mod view;
 
+pub use fetch::Fetched;
 pub use open::{LiveError, LiveOptions};
 
 use serde_json::Value;
@@ -41,7 +43,8 @@ use open::JoinParts;
 pub(super) struct Live {
     /// The page's URL now (a `live_patch` changes it).
     pub page_url: Url,
-    fetcher: Fetcher,
+    /// The page's cookie jar; away while a fetch runs on its thread.
+    fetcher: Option<Fetcher>,
     opts: LiveOptions,
     /// The main view's id; its topic is `lv:ID`.
     pub view_id: String,
@@ -57,9 +60,9 @@ pub(super) struct Live {
     pub mounts: u32,
     /// Reloads after `stale` in a row, for the cap.
     reloads: u32,
-    /// The topic a reload left behind: its refusal is the reload's
+    /// The topic a reload leaves behind: its refusal is the reload's
     /// business, not something to retry by hand.
-    replaced: Option<String>,
+    pub(super) replaced: Option<String>,
     /// Nested views, joined once the main view's tree shows them.
     pub children: Vec<nested::Child>,
     /// The states since the previous line began, for `wait text`.
@@ -98,7 +101,7 @@ impl Live {
     fn new(o: open::Opened, fetcher: Fetcher, opts: LiveOptions) -> Live {
         Live {
             page_url: o.page_url,
-            fetcher,
+            fetcher: Some(fetcher),
             opts,
             topic: format!("lv:{}", o.view_id),
             view_id: o.view_id,
@@ -185,20 +188,11 @@ impl Runner {
     }
 
     /// `live URL` (`name` `None`: `live`, `live2`, …) and `connect NAME
-    /// live URL`: fetches the page, opens a client on its socket, joins
-    /// its view and makes it current. A script waits for the join's
-    /// answer.
+    /// live URL`: fetches the page (on a helper thread), then opens a
+    /// client on its socket, joins its view and makes it current. A script
+    /// waits for the join's answer.
     pub(super) fn open_live(&mut self, page: &str, name: Option<String>, id: u64, n: usize) {
         self.screen.set_tag(None);
-        let origin = self.live_origin();
-        let prepared = match prepare(page, origin.as_ref(), self.live_options()) {
-            Ok(p) => p,
-            Err(e) => {
-                self.error(&e.to_string(), self.line_label(n));
-                self.mark_failed();
-                return;
-            }
-        };
         let name = match name {
             Some(name) => {
                 if !self.name_free(&name, n) {
@@ -208,10 +202,46 @@ impl Runner {
             }
             None => self.clients.free_name("live"),
         };
-        let shown = prepared.live.page_url.to_string();
+        let origin = self.live_origin();
+        let opts = self.live_options();
+        let ready = open::page_url(page, origin.as_ref()).and_then(|url| {
+            let fetcher = Fetcher::new(&opts.trust, &opts.headers, opts.timeout)?;
+            Ok((url, fetcher))
+        });
+        match ready {
+            Ok((url, fetcher)) => {
+                self.wait_for_page(id, n);
+                let job = fetch::Job::Open { name, id, n };
+                self.fetch_page(job, fetcher, url, opts, std::time::Duration::ZERO);
+            }
+            Err(e) => {
+                self.error(&e.to_string(), self.line_label(n));
+                self.mark_failed();
+            }
+        }
+    }
+
+    /// A page fetched for `live`: a client on its socket, named `name`,
+    /// made current, and its view's join as line `n`'s command.
+    fn open_client(
+        &mut self,
+        mut live: Box<Live>,
+        socket: (Url, Vec<(String, String)>),
+        name: String,
+        id: u64,
+        n: usize,
+    ) {
+        self.screen.set_tag(None);
+        // The name may have been taken while the page was fetched.
+        let name = if self.clients.find(&name).is_some() && !self.name_free(&name, n) {
+            self.sent(id);
+            return;
+        } else {
+            name
+        };
+        let shown = live.page_url.to_string();
         let mut target: Target = self.settings.base.target.clone();
-        target.url = prepared.socket.clone();
-        target.headers = prepared.headers.clone();
+        (target.url, target.headers) = socket;
         let first_of_many = !self.clients.many;
         if first_of_many {
             let first = self.clients.get(0).name.clone();
@@ -228,6 +258,7 @@ impl Runner {
                 self.line_label(n),
             );
             self.mark_failed();
+            self.sent(id);
             return;
         }
         self.clients.current = client;
@@ -237,7 +268,6 @@ impl Runner {
         );
         self.update_prompt();
         self.enter(client);
-        let mut live = prepared.live;
         let request = live.join_request();
         // Its socket is not open yet: the join waits, silently.
         live.pending_join = Some(id);

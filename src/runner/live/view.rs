@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::open;
-use crate::core::event::{Event, ToNet};
+use super::fetch::Job;
+use crate::core::event::Event;
 use crate::core::live::{Rendered, Update, readable};
 use crate::core::session::{Message as PhxMessage, MessageKind, Reply};
 use crate::output::live as out;
@@ -285,7 +285,8 @@ impl Runner {
 
     /// What a browser's reload does after `stale`: fetch the page again,
     /// reconnect the socket with its new cookie and CSRF token (bound when
-    /// the socket connects), and join with its new session, `_mounts` 0.
+    /// the socket connects), and join with its new session, `_mounts` 0
+    /// (`fetch.rs` does the rest once the page is back).
     fn reload(&mut self, reason: &str) {
         let Some(live) = &mut self.peer.live else {
             return;
@@ -301,51 +302,25 @@ impl Runner {
             self.mark_failed();
             return;
         }
-        let url = live.page_url.clone();
+        // Its refusal is this reload's business, not a join to retry.
+        live.replaced = Some(live.topic.clone());
+        let Some(fetcher) = live.fetcher.take() else {
+            // A fetch is under way already.
+            return;
+        };
+        let (url, opts) = (live.page_url.clone(), live.opts.clone());
         let text = format!(
             "join refused ({reason}): the page's session no longer holds; reloading {url} \
              ({attempt} of {MAX_RELOADS})"
         );
         self.live_line("reload", Some(url.as_str()), &text);
         // A short, growing pause, so a server that refuses every time is
-        // not hammered; the runner holds its output meanwhile.
-        std::thread::sleep(RELOAD_BACKOFF * 2u32.pow(attempt - 1));
-        let Some(live) = &mut self.peer.live else {
-            return;
+        // not hammered.
+        let delay = RELOAD_BACKOFF * 2u32.pow(attempt - 1);
+        let job = Job::Reload {
+            client: self.clients.active,
         };
-        let opts = live.opts.clone();
-        match open::open(&mut live.fetcher, &url, &opts) {
-            Ok(o) => {
-                let socket = o.socket.clone();
-                let headers = o.headers.clone();
-                live.take(o);
-                let request = live.join_request();
-                let topic = live.topic.clone();
-                let text = format!(
-                    "fetched the page again; reconnecting with its new cookie and CSRF token to join {topic}"
-                );
-                self.live_line("reload", Some(url.as_str()), &text);
-                let active = self.clients.active;
-                self.net.send_to(
-                    active,
-                    ToNet::Retarget {
-                        url: socket,
-                        headers,
-                    },
-                );
-                let id = self.issue_id();
-                // It waits for the new socket: nothing to say about that.
-                if let Some(live) = &mut self.peer.live {
-                    live.pending_join = Some(id);
-                }
-                self.learn_live_secrets();
-                self.net.send_to(active, ToNet::Request { id, request });
-            }
-            Err(e) => {
-                self.error(&format!("reloading the page failed: {e}"), None);
-                self.mark_failed();
-            }
-        }
+        self.fetch_page(job, fetcher, url, opts, delay);
     }
 
     /// `redirect`, `live_redirect` or `live_patch` in a reply, a push or a
@@ -380,44 +355,21 @@ impl Runner {
         true
     }
 
-    /// Joins the view at `url` on the same client: its page is fetched,
-    /// the socket moved to its tokens, and its view joined.
+    /// Joins the view at `url` on the same client: its page is fetched
+    /// (on a helper thread), the socket moved to its tokens, and its view
+    /// joined (`fetch.rs`).
     fn navigate(&mut self, url: &url::Url) {
         let Some(live) = &mut self.peer.live else {
             return;
         };
+        let Some(fetcher) = live.fetcher.take() else {
+            return;
+        };
         let opts = live.opts.clone();
-        match open::open(&mut live.fetcher, url, &opts) {
-            Ok(o) => {
-                let (socket, headers) = (o.socket.clone(), o.headers.clone());
-                let old = live.topic.clone();
-                live.take(o);
-                let request = live.join_request();
-                let active = self.clients.active;
-                let leave = crate::core::session::Request::Leave { topic: Some(old) };
-                let id = self.issue_id();
-                self.net
-                    .send_to(active, ToNet::Request { id, request: leave });
-                self.net.send_to(
-                    active,
-                    ToNet::Retarget {
-                        url: socket,
-                        headers,
-                    },
-                );
-                let id = self.issue_id();
-                // It waits for the new socket: nothing to say about that.
-                if let Some(live) = &mut self.peer.live {
-                    live.pending_join = Some(id);
-                }
-                self.learn_live_secrets();
-                self.net.send_to(active, ToNet::Request { id, request });
-            }
-            Err(e) => {
-                self.error(&format!("following the navigation failed: {e}"), None);
-                self.mark_failed();
-            }
-        }
+        let job = Job::Navigate {
+            client: self.clients.active,
+        };
+        self.fetch_page(job, fetcher, url.clone(), opts, Duration::ZERO);
     }
 }
 

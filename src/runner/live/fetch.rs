@@ -126,20 +126,25 @@ impl Runner {
         };
         let (socket, headers) = (o.socket.clone(), o.headers.clone());
         let old = live.topic.clone();
+        // The old page's nested views go with it, and on navigation the
+        // old view too: left once the socket is down (below), so the
+        // session does not rejoin them on the new one.
+        let mut leaving: Vec<String> = live.children.iter().map(|c| c.topic.clone()).collect();
+        if leave_old {
+            leaving.push(old);
+        }
+        for t in &leaving {
+            live.retire(t.clone());
+        }
         live.take(o);
         let request = live.join_request();
         let topic = live.topic.clone();
+        let url = live.page_url.to_string();
         let active = self.clients.active;
-        if leave_old {
-            let leave = crate::core::session::Request::Leave { topic: Some(old) };
-            let id = self.issue_id();
-            self.net
-                .send_to(active, ToNet::Request { id, request: leave });
-        } else {
+        if !leave_old {
             let text = format!(
                 "fetched the page again; reconnecting with its new cookie and CSRF token to join {topic}"
             );
-            let url = live.page_url.to_string();
             self.live_line("reload", Some(&url), &text);
         }
         self.net.send_to(
@@ -149,6 +154,15 @@ impl Runner {
                 headers,
             },
         );
+        for t in leaving {
+            let leave = crate::core::session::Request::Leave { topic: Some(t) };
+            let id = self.issue_id();
+            if let Some(live) = &mut self.peer.live {
+                live.hushed.push(id);
+            }
+            self.net
+                .send_to(active, ToNet::Request { id, request: leave });
+        }
         let id = self.issue_id();
         // It waits for the new socket: nothing to say about that.
         if let Some(live) = &mut self.peer.live {

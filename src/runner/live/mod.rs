@@ -60,9 +60,13 @@ pub(super) struct Live {
     pub mounts: u32,
     /// Reloads after `stale` in a row, for the cap.
     reloads: u32,
-    /// The topic a reload leaves behind: its refusal is the reload's
-    /// business, not something to retry by hand.
-    pub(super) replaced: Option<String>,
+    /// The topics a reload or navigation left behind (the view, its
+    /// nested views), newest last: their last frames and the refusal that
+    /// led to a reload are no news.
+    retired: Vec<String>,
+    /// Leaves of retired topics waiting for the new socket, whose
+    /// `Queued` notice is not shown.
+    hushed: Vec<u64>,
     /// Nested views, joined once the main view's tree shows them.
     pub children: Vec<nested::Child>,
     /// The states since the previous line began, for `wait text`.
@@ -110,7 +114,8 @@ impl Live {
             version: None,
             mounts: 0,
             reloads: 0,
-            replaced: None,
+            retired: Vec::new(),
+            hushed: Vec::new(),
             children: Vec::new(),
             history: History::default(),
             pending_join: None,
@@ -127,9 +132,27 @@ impl Live {
         }
     }
 
+    /// Notes a topic left behind (a few are kept: frames from older ones
+    /// are long over).
+    pub(super) fn retire(&mut self, topic: String) {
+        const KEEP: usize = 16;
+        if !self.retired.contains(&topic) {
+            if self.retired.len() >= KEEP {
+                self.retired.remove(0);
+            }
+            self.retired.push(topic);
+        }
+    }
+
+    /// Whether `topic` is one a reload or navigation left behind.
+    pub(super) fn retired(&self, topic: &str) -> bool {
+        self.retired.iter().any(|t| t == topic)
+    }
+
     /// Takes a freshly fetched page: its view, tokens and URL.
     fn take(&mut self, o: open::Opened) {
-        self.replaced = Some(std::mem::take(&mut self.topic));
+        let old = std::mem::take(&mut self.topic);
+        self.retire(old);
         self.page_url = o.page_url;
         self.topic = format!("lv:{}", o.view_id);
         self.view_id = o.view_id;

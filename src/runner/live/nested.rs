@@ -18,6 +18,7 @@ use crate::core::session::Request;
 use crate::output::live as out;
 use crate::output::records::{self, Payload};
 use crate::runner::Runner;
+use crate::runner::flow::Step;
 
 /// A nested view.
 #[derive(Debug)]
@@ -86,8 +87,10 @@ impl Runner {
         Some(html)
     }
 
-    /// Joins the main view's children that are not joined yet.
-    pub(super) fn join_children(&mut self) {
+    /// Joins the main view's children that are not joined yet. When a
+    /// line waits for the main view's join (the reply `answered`), it now
+    /// waits for the children's too, so its next line finds their HTML.
+    pub(super) fn join_children(&mut self, answered: Option<&str>) {
         let Some(live) = &mut self.peer.live else {
             return;
         };
@@ -121,8 +124,27 @@ impl Runner {
             });
         }
         let active = self.clients.active;
-        for request in joins {
+        let line = match &self.step {
+            Step::Reply { client, ref_, line }
+                if *client == active && Some(ref_.as_str()) == answered =>
+            {
+                Some(line.unwrap_or(0))
+            }
+            _ => None,
+        };
+        let last = joins.len().saturating_sub(1);
+        for (i, request) in joins.into_iter().enumerate() {
             let id = self.issue_id();
+            if let Some(line) = line
+                && i == last
+            {
+                // The reply that ended the wait is the last child's now.
+                self.step = Step::Sending {
+                    id,
+                    line,
+                    scripted: true,
+                };
+            }
             self.net.send_to(active, ToNet::Request { id, request });
         }
     }

@@ -37,13 +37,17 @@ impl Runner {
             return false;
         };
         let topic = live.topic.clone();
-        if let Event::Queued { id, .. } = ev {
-            // The first join waits for the socket: nothing to say.
-            return live.pending_join == Some(*id);
+        if let Event::Queued { id, topic, .. } = ev {
+            // A join that waits for its socket, or a leave of a view left
+            // behind: nothing to say.
+            return live.pending_join == Some(*id)
+                || live.hushed.contains(id)
+                || topic.as_deref().is_some_and(|t| live.retired(t));
         }
         if let Event::ChannelState(t) = ev {
-            // The old view's refusal led to the reload already said.
-            return t.why == "join refused" && live.replaced.as_deref() == Some(t.topic.as_str());
+            // The views a reload or navigation left (and the refusal
+            // that led to a reload, already said) are no news.
+            return live.retired(&t.topic);
         }
         let frame_topic = match ev {
             Event::Reply(r) => Some(&*r.frame.topic),
@@ -62,6 +66,11 @@ impl Runner {
             }
             return !self.settings.style.display.raw && !self.settings.style.json;
         }
+        if frame_topic.is_some_and(|t| live.retired(t)) {
+            // The view a reload or navigation left: its last frames are
+            // no news, unless the frames themselves are asked for.
+            return !self.settings.style.display.raw && !self.settings.style.json;
+        }
         let on_view = frame_topic == Some(topic.as_str());
         if !on_view {
             return false;
@@ -78,7 +87,7 @@ impl Runner {
         let response = json_of(&r.response);
         match r.request.as_deref() {
             Some("phx_join") if r.is_error() => self.join_refused(&response),
-            Some("phx_join") => self.joined(&response),
+            Some("phx_join") => self.joined(&response, r.frame.ref_.as_deref()),
             Some("event") => {
                 if let Some(diff) = response.get("diff") {
                     self.apply_diff(diff);
@@ -119,7 +128,7 @@ impl Runner {
     }
 
     /// The join's ok reply: the tree, and the page as readable lines.
-    fn joined(&mut self, response: &Value) {
+    fn joined(&mut self, response: &Value, answered: Option<&str>) {
         let Some(live) = &mut self.peer.live else {
             return;
         };
@@ -136,6 +145,8 @@ impl Runner {
         let mounts = live.mounts;
         live.mounts += 1;
         live.reloads = 0;
+        // The leaves of the views left behind were held for this socket.
+        live.hushed.clear();
         live.version = response
             .get("liveview_version")
             .and_then(Value::as_str)
@@ -174,7 +185,7 @@ impl Runner {
         }
         self.screen.out = s;
         // As the browser does, the views rendered inside it join too.
-        self.join_children();
+        self.join_children(answered);
         self.tell_page();
         self.page_changed();
     }
@@ -303,7 +314,8 @@ impl Runner {
             return;
         }
         // Its refusal is this reload's business, not a join to retry.
-        live.replaced = Some(live.topic.clone());
+        let topic = live.topic.clone();
+        live.retire(topic);
         let Some(fetcher) = live.fetcher.take() else {
             // A fetch is under way already.
             return;

@@ -223,6 +223,60 @@ fn html_and_text_show_the_page_or_what_a_selector_matches() {
 }
 
 #[test]
+fn the_demo_page_in_both_formats_components_titles_events_nesting_and_navigation() {
+    for args in FORMATS {
+        let server = Server::with_args(args);
+        Script::without_url()
+            .args(["live", &page(&server, "/demo")])
+            .stdin(
+                "click toggle\n\
+                 expect text \"#toggle p\" \"Toggle: on\"\n\
+                 click ping\n\
+                 submit rename title=Hello\n\
+                 click bump\n\
+                 expect text \"#demo-child\" \"Child bumps: 1\"\n\
+                 click patch\n\
+                 expect text \"Tab: 2\"\n\
+                 click go\n\
+                 wait text \"Count: 0\" 5s\n\
+                 click inc\n\
+                 expect text h1 \"Count: 1\"\n",
+            )
+            .run()
+            .assert_success()
+            .assert_stdout_contains("→ click toggle {} (component 1)")
+            .assert_stdout_contains("push_event pong {\"pings\":1}")
+            .assert_stdout_contains("title \"Hello\"")
+            .assert_stdout_contains("joined nested view lv:demo-child")
+            .assert_stdout_contains("[demo-child] ~ ")
+            .assert_stdout_contains("live_patch: the URL is now /demo?tab=2")
+            .assert_stdout_contains("live_redirect to /counter: joining the view there")
+            .assert_stdout_contains("✓ expect text h1 \"Count: 1\"");
+    }
+}
+
+#[test]
+fn a_page_behind_a_login_is_reported_and_its_cookie_lets_the_client_in() {
+    let server = Server::start();
+    let private = page(&server, "/private");
+    Script::without_url()
+        .args(["live", &private])
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains(
+            "http://127.0.0.1:PORT/private redirected to /login (HTTP 302): the page needs a login",
+        );
+    // The cookie given with -H goes into the jar: the page and its socket
+    // both get it.
+    Script::without_url()
+        .args(["live", &private, "-H", "Cookie: _phx_repl_user=ana"])
+        .stdin("html h1\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("◆ joined lv:");
+}
+
+#[test]
 fn a_page_without_a_liveview_is_told() {
     let server = Server::start();
     let index = page(&server, "/");

@@ -37,17 +37,21 @@ impl Runner {
             return false;
         };
         let topic = live.topic.clone();
+        // What is hidden is hidden from people; `--raw` and `--json` show
+        // every frame and notice.
+        let quiet = !self.settings.style.display.raw && !self.settings.style.json;
         if let Event::Queued { id, topic, .. } = ev {
             // A join that waits for its socket, or a leave of a view left
             // behind: nothing to say.
-            return live.pending_join == Some(*id)
-                || live.hushed.contains(id)
-                || topic.as_deref().is_some_and(|t| live.retired(t));
+            return quiet
+                && (live.pending_join == Some(*id)
+                    || live.hushed.contains(id)
+                    || topic.as_deref().is_some_and(|t| live.retired(t)));
         }
         if let Event::ChannelState(t) = ev {
             // The views a reload or navigation left (and the refusal
             // that led to a reload, already said) are no news.
-            return live.retired(&t.topic);
+            return quiet && live.retired(&t.topic);
         }
         let frame_topic = match ev {
             Event::Reply(r) => Some(&*r.frame.topic),
@@ -64,12 +68,12 @@ impl Runner {
                 Event::Message(m) => self.child_message(at, m),
                 _ => {}
             }
-            return !self.settings.style.display.raw && !self.settings.style.json;
+            return quiet;
         }
         if frame_topic.is_some_and(|t| live.retired(t)) {
             // The view a reload or navigation left: its last frames are
             // no news, unless the frames themselves are asked for.
-            return !self.settings.style.display.raw && !self.settings.style.json;
+            return quiet;
         }
         let on_view = frame_topic == Some(topic.as_str());
         if !on_view {
@@ -80,7 +84,7 @@ impl Runner {
             Event::Message(m) => self.live_message(m),
             _ => {}
         }
-        !self.settings.style.display.raw && !self.settings.style.json
+        quiet
     }
 
     fn live_reply(&mut self, r: &Reply) {

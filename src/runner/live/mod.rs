@@ -207,7 +207,12 @@ impl Runner {
         if let Some(live) = &self.peer_of(current).live {
             return Some(live.page_url.clone());
         }
-        open::origin_of(&self.settings.base.url)
+        // The current client's socket (its shown URL keeps the host; only
+        // secrets in the query are redacted), else the first client's.
+        Url::parse(&self.clients.get(current).shown_url)
+            .ok()
+            .and_then(|u| open::origin_of(&u))
+            .or_else(|| open::origin_of(&self.settings.base.url))
     }
 
     /// `live URL` (`name` `None`: `live`, `live2`, …) and `connect NAME

@@ -25,6 +25,9 @@ pub struct LiveJoin<'a> {
     pub title: Option<&'a str>,
     /// The page as readable lines.
     pub lines: &'a [String],
+    /// The script line whose command this answers, in a script.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl Record for LiveJoin<'_> {
@@ -45,6 +48,9 @@ pub struct LiveDiff<'a> {
     /// `push_event` events: `[name, payload]` pairs.
     #[serde(skip_serializing_if = "<[_]>::is_empty")]
     pub events: &'a [(String, serde_json::Value)],
+    /// The script line whose command this answers, in a script.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl Record for LiveDiff<'_> {
@@ -62,6 +68,9 @@ pub struct LiveNav<'a> {
     pub to: Option<&'a str>,
     /// What the client does about it, in words.
     pub action: &'a str,
+    /// The script line whose command this answers, in a script.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl Record for LiveNav<'_> {
@@ -78,6 +87,9 @@ pub struct LiveHtml<'a> {
     pub what: &'a str,
     /// Each match's HTML or text (one item without a selector).
     pub matches: &'a [String],
+    /// The script line whose command this answers, in a script.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
 }
 
 impl Record for LiveHtml<'_> {

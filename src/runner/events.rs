@@ -339,7 +339,7 @@ impl Runner {
 
     /// The script line of the request `ref_`, when a script line awaits
     /// its reply.
-    fn awaited_line(&self, ref_: &str) -> Option<usize> {
+    pub(super) fn awaited_line(&self, ref_: &str) -> Option<usize> {
         match &self.step {
             Step::Reply {
                 ref_: r,

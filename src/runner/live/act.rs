@@ -96,6 +96,7 @@ impl Runner {
                     selector,
                     what: if html { "html" } else { "text" },
                     matches: &matches,
+                    line: self.line_label(n),
                 },
             );
         } else if matches.is_empty() {

@@ -75,6 +75,8 @@ pub(super) struct Live {
     /// live URL`, whose answer the first line waits for, or one after a
     /// reload), whose `Queued` notice is not shown.
     pub pending_join: Option<u64>,
+    /// The script line the reply being handled answers, for the records.
+    pub(super) answering: Option<usize>,
 }
 
 /// `phx-repl live URL`: the page fetched before the network thread
@@ -119,6 +121,7 @@ impl Live {
             children: Vec::new(),
             history: History::default(),
             pending_join: None,
+            answering: None,
         }
     }
 

@@ -183,6 +183,7 @@ impl Runner {
                         mounts: 0,
                         title: None,
                         lines: &lines,
+                        line: None,
                     };
                     records::push(&mut s, &record);
                 } else {
@@ -232,6 +233,7 @@ impl Runner {
                     changes: &changes,
                     title: update.title.as_deref(),
                     events: &[],
+                    line: self.answering_line(),
                 },
             );
         } else {

@@ -53,6 +53,17 @@ impl Runner {
             // that led to a reload, already said) are no news.
             return quiet && live.retired(&t.topic);
         }
+        // The script line a reply answers goes into the records it causes.
+        let answering = match ev {
+            Event::Reply(r) => r.frame.ref_.as_deref().and_then(|r| self.awaited_line(r)),
+            _ => None,
+        };
+        if let Some(live) = &mut self.peer.live {
+            live.answering = answering;
+        }
+        let Some(live) = &self.peer.live else {
+            return false;
+        };
         let frame_topic = match ev {
             Event::Reply(r) => Some(&*r.frame.topic),
             Event::Message(m) if !m.stale => Some(&*m.frame.topic),
@@ -180,6 +191,7 @@ impl Runner {
             mounts,
             title: title.as_deref(),
             lines: &lines,
+            line: self.answering_line(),
         };
         let mut s = std::mem::take(&mut self.screen.out);
         if self.settings.style.json {
@@ -235,12 +247,18 @@ impl Runner {
                     changes: &changes,
                     title: update.title.as_deref(),
                     events: &events,
+                    line: self.answering_line(),
                 },
             );
         } else {
             out::changes(&changes, update.title.as_deref(), &events, &mut s);
         }
         self.screen.out = s;
+    }
+
+    /// The script line the reply being handled answers, if any.
+    pub(super) fn answering_line(&self) -> Option<usize> {
+        self.peer.live.as_ref().and_then(|l| l.answering)
     }
 
     /// A line about the view, or a `live_nav` record.
@@ -260,6 +278,7 @@ impl Runner {
                     kind,
                     to,
                     action: text,
+                    line: self.answering_line(),
                 },
             );
         } else {

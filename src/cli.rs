@@ -124,7 +124,9 @@ pub enum Sub {
 /// `phx-repl live [URL] [options]`: the client's options, whose URL is
 /// the page's.
 #[derive(Debug, Args)]
+// PHX_REPL_URL names a socket, not a page: `live` does not read it.
 #[command(mut_arg("url", |a| a
+    .env(None::<&'static str>)
     .help("The page's URL, e.g. http://localhost:4000/counter (default: the built-in server's /counter)")
     .long_help("The page's URL, e.g. http://localhost:4000/counter (default: the built-in server's \
 /counter); its LiveView socket is /live (--live-path) on the same host")))]

@@ -266,9 +266,13 @@ fn client(
     } else {
         endpoint::redact(&with_fresh_params(&url, &config.fresh))
     };
+    let page_url = live.as_ref().map(|p| match config.show_secrets {
+        true => p.page_url().to_string(),
+        false => endpoint::redact(p.page_url()),
+    });
     let record = match &config.record {
         Some(path) => Some(
-            recorder::Recorder::create(path, &shown_url)
+            recorder::Recorder::create(path, &shown_url, page_url.as_deref())
                 .map_err(|e| Fatal::usage(format!("cannot record to `{}`: {e}", path.display())))?,
         ),
         None => None,
@@ -303,6 +307,7 @@ fn client(
             summary: !interactive && !config.quiet,
             mode,
             shown_url,
+            page_url,
             name: config.name.clone(),
             base,
             gql_topic: config.gql_topic.clone(),

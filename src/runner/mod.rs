@@ -181,6 +181,8 @@ pub struct Settings {
     pub mode: Mode,
     /// The socket URL as shown to the user (secrets redacted).
     pub shown_url: String,
+    /// The LiveView page of `phx-repl live URL` (secrets redacted).
+    pub page_url: Option<String>,
     /// The first client's name (`--as`, else `main`).
     pub name: String,
     /// What `connect NAME` starts from.

@@ -66,7 +66,9 @@ enum Chunk {
 
 impl Recorder {
     /// Creates (or truncates) `path` with mode 0600 and writes the header.
-    pub fn create(path: &Path, url: &str) -> io::Result<Recorder> {
+    /// `page` is the LiveView page of a `phx-repl live` run, which its
+    /// replay must open again.
+    pub fn create(path: &Path, url: &str, page: Option<&str>) -> io::Result<Recorder> {
         let mut open = OpenOptions::new();
         open.create(true).write(true).truncate(true);
         #[cfg(unix)]
@@ -92,9 +94,13 @@ impl Recorder {
         };
         let mut started = String::new();
         rfc3339(SystemTime::now(), &mut started);
+        let (opened, replay) = match page {
+            Some(page) => (format!("opened the LiveView page {page}"), "live URL"),
+            None => (format!("connected to {url}"), "URL"),
+        };
         rec.write(&format!(
-            "# phx-repl recording, started {started}, connected to {url}\n\
-             # Replay: phx-repl URL < {name}   (add --bail to stop at the first failure)\n\
+            "# phx-repl recording, started {started}, {opened}\n\
+             # Replay: phx-repl {replay} < {name}   (add --bail to stop at the first failure)\n\
              # `# expect …` and `# wait …` lines are what came back: remove the `# ` to assert them.\n",
             name = path.display()
         ));
@@ -410,7 +416,7 @@ mod tests {
     #[test]
     fn text_after_an_undecided_push_waits_for_it() {
         let dir = std::env::temp_dir().join(format!("phx-rec-{}", std::process::id()));
-        let mut rec = Recorder::create(&dir, "ws://x").unwrap();
+        let mut rec = Recorder::create(&dir, "ws://x", None).unwrap();
         rec.push_line(1, "push t shout");
         rec.push_sent(1, "5");
         rec.message("t", "shout", "{}");
@@ -428,7 +434,7 @@ mod tests {
     #[test]
     fn each_expect_goes_under_the_push_it_answers() {
         let dir = std::env::temp_dir().join(format!("phx-rec-order-{}", std::process::id()));
-        let mut rec = Recorder::create(&dir, "ws://x").unwrap();
+        let mut rec = Recorder::create(&dir, "ws://x", None).unwrap();
         rec.push_line(1, "push t slow");
         rec.push_sent(1, "2");
         rec.message("t", "tick", "{}");

@@ -115,8 +115,12 @@ impl Runner {
         }
         let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
         let path = recorder::expand_home(&file, home.as_deref());
-        let created = Recorder::create(&path, &self.settings.shown_url)
-            .map(|r| r.scrubbing(self.screen.redactor().clone()));
+        let created = Recorder::create(
+            &path,
+            &self.settings.shown_url,
+            self.settings.page_url.as_deref(),
+        )
+        .map(|r| r.scrubbing(self.screen.redactor().clone()));
         match created {
             Ok(mut r) => {
                 // The other clients still open come first, then the joins.

@@ -529,3 +529,29 @@ fn live_patch_updates_the_url_redirect_is_reported_and_live_redirect_joins_the_n
         .assert_stdout_contains("joined lv:phx-other at http://127.0.0.1:PORT/other")
         .assert_stdout_contains("✓ wait text h1 \"Other\"");
 }
+
+#[test]
+fn a_recording_of_phx_repl_live_says_to_replay_it_with_live_and_replays() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("counter.phx");
+    let url = page(&server, "/counter");
+    Script::without_url()
+        .args(["live", &url, "--record", file.to_str().unwrap()])
+        .stdin("click inc\nexpect text h1 \"Count: 1\"\n")
+        .run()
+        .assert_success();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains(&format!("opened the LiveView page {url}"))
+            && text.contains("# Replay: phx-repl live URL < "),
+        "{text}"
+    );
+    // Each join mounts its own counter, so the replay sees Count: 1 too.
+    Script::without_url()
+        .args(["live", &url])
+        .stdin(&text)
+        .run()
+        .assert_success()
+        .assert_stdout_contains("✓ expect text h1 \"Count: 1\"");
+}

@@ -89,6 +89,13 @@ pub struct Prepared {
     pub headers: Vec<(String, String)>,
 }
 
+impl Prepared {
+    /// The page's URL.
+    pub fn page_url(&self) -> &Url {
+        &self.live.page_url
+    }
+}
+
 /// Fetches `page` (a URL, or a path on `origin`) and reads its main view.
 pub fn prepare(page: &str, origin: Option<&Url>, opts: LiveOptions) -> Result<Prepared, LiveError> {
     let url = open::page_url(page, origin)?;

@@ -12,21 +12,47 @@
 //! 0.20 `d` always does): rows equal at both ends of the window are left
 //! out, so a row added at the top reads as one added row.
 //!
+//! Each line names the element the change sits in rather than the region's
+//! path in the tree; `element.rs` finds it within a small budget (see
+//! there), and the path form is the fallback.
+//!
 //! # Line format
 //!
 //! ```text
-//! ~ PATH "text before" → "text after"
-//! + PATH "text"
-//! - PATH "text"
+//! ~ ELEMENT "text before" → "text after"
+//! ~ ELEMENT attrs before → attrs after
+//! + ELEMENT "text"
+//! - ELEMENT "text"
 //! ```
 //!
 //! `~` a region changed, `+` a row or component appeared, `-` a row went.
-//! PATH names the region: dynamic indices joined by `.`, a comprehension row
-//! as `[i]`, a component as `cN` (`0`, `3[1]`, `3[1].0`, `c2.0`); `root` is
-//! the whole view. The texts are the regions' visible text
-//! ([`text_of`](super::text_of)) as JSON strings, cut to 80 characters with
-//! `…`. When the visible text did not change (only markup did) the HTML is
-//! shown instead, after the word `html`: `~ 2 html "<b>a</b>" → "<i>a</i>"`.
+//!
+//! - A dynamic in an element's content: ELEMENT is the element it sits in,
+//!   as its tag name with `#id`, else `.first-class` (`h1`, `ul#history`,
+//!   `p.notice`); the texts are that whole element's visible text before
+//!   and after (`~ h1 "Count: 1" → "Count: 2"`). Several dynamics of one
+//!   element changed by one diff make one line.
+//! - A dynamic inside a tag (its attributes): ELEMENT is the tag with its
+//!   `name`, else `#id`, else `.first-class`, and the attribute text is
+//!   shown bare, `(none)` when empty:
+//!   `~ input[name=value] value="1" → value="2"`.
+//! - A comprehension row or a whole component: ELEMENT is its root element
+//!   (`+ li "count 2"`, `- li "count 0"`, `+ div.card "three"`).
+//!
+//! When no element is found (a row or component that is not one element,
+//! a dynamic outside any element, an element longer than the budget, or
+//! markup the scan cannot follow), ELEMENT is the region's path instead:
+//! dynamic indices joined by `.`, a comprehension row as `[i]`, a component
+//! as `cN` (`0`, `3[1]`, `3[1].0`, `c2.0`; `root` is the whole view), with
+//! the region's own text. The path is kept in [`Change::path`] either way.
+//!
+//! The texts are visible text ([`text_of`](super::text_of)) as JSON
+//! strings, cut to 80 characters with `…`; two texts that first differ
+//! past that are shown from a little before the difference, after a `…`.
+//! When the visible text did not change (only markup did) the region's HTML
+//! is shown instead, after the word `html`: `~ p html "<b>a</b>" → "<i>a</i>"`.
+
+mod element;
 
 use std::fmt;
 
@@ -72,10 +98,28 @@ pub enum ChangeKind {
     Changed,
 }
 
-/// One changed region, with its HTML before and after.
+/// One changed region, with its HTML before and after, and the element
+/// the line names.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Change {
     pub path: Vec<Step>,
+    pub before: Option<String>,
+    pub after: Option<String>,
+    /// The element the change sits in; `None` when it was not found and the
+    /// line names the path.
+    pub element: Option<Element>,
+}
+
+/// The element a change is shown in (see the module doc).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Element {
+    /// `h1`, `ul#history`, `input[name=value]`, …
+    pub name: String,
+    /// Whether the change is to the tag's attributes rather than its
+    /// content.
+    pub in_tag: bool,
+    /// The element's visible text before and after (the attribute text
+    /// when `in_tag`); `None` where the region did not exist.
     pub before: Option<String>,
     pub after: Option<String>,
 }
@@ -91,40 +135,93 @@ impl Change {
         }
     }
 
+    /// The region's own visible text before.
     pub fn before_text(&self) -> Option<String> {
         self.before.as_deref().map(text_of)
     }
 
+    /// The region's own visible text after.
     pub fn after_text(&self) -> Option<String> {
         self.after.as_deref().map(text_of)
     }
 }
 
-fn shown(s: &str) -> String {
-    let cut: String = if s.chars().count() > MAX_SHOWN {
+fn cut(s: &str) -> String {
+    if s.chars().count() > MAX_SHOWN {
         let mut c: String = s.chars().take(MAX_SHOWN - 1).collect();
         c.push('…');
         c
     } else {
         s.to_owned()
+    }
+}
+
+fn shown(s: &str) -> String {
+    serde_json::Value::String(cut(s)).to_string()
+}
+
+/// Characters kept before the first difference when the start of two
+/// long texts is left out.
+const LEAD: usize = 20;
+
+/// Two texts, from a little before where they first differ when that is
+/// past what the cut would show (a long paragraph whose end changed).
+fn shown_pair(before: &str, after: &str) -> (String, String) {
+    let same = before
+        .chars()
+        .zip(after.chars())
+        .take_while(|(b, a)| b == a)
+        .count();
+    if same + LEAD < MAX_SHOWN {
+        return (shown(before), shown(after));
+    }
+    // Start at a word when one starts in the lead (the texts agree there).
+    let lead: Vec<char> = before.chars().skip(same - LEAD).take(LEAD).collect();
+    let word = lead
+        .iter()
+        .position(|c| c.is_whitespace())
+        .map_or(0, |i| i + 1);
+    let from = |s: &str| {
+        let mut t = String::from("…");
+        t.extend(s.chars().skip(same - LEAD + word));
+        shown(&t)
     };
-    serde_json::Value::String(cut).to_string()
+    (from(before), from(after))
+}
+
+/// Attribute text, bare: quotes read as they are in the HTML.
+fn shown_attrs(s: Option<&str>) -> String {
+    match s {
+        Some(s) if !s.is_empty() => cut(s),
+        _ => "(none)".into(),
+    }
 }
 
 impl fmt::Display for Change {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let path = path_string(&self.path);
-        let (before, after) = (self.before_text(), self.after_text());
+        let (name, before, after) = match &self.element {
+            Some(e) if e.in_tag => {
+                let (b, a) = (e.before.as_deref(), e.after.as_deref());
+                return write!(f, "~ {} {} → {}", e.name, shown_attrs(b), shown_attrs(a));
+            }
+            Some(e) => (e.name.clone(), e.before.clone(), e.after.clone()),
+            None => (
+                path_string(&self.path),
+                self.before_text(),
+                self.after_text(),
+            ),
+        };
         match (before, after) {
-            (None, Some(a)) => write!(f, "+ {path} {}", shown(&a)),
-            (Some(b), None) => write!(f, "- {path} {}", shown(&b)),
+            (None, Some(a)) => write!(f, "+ {name} {}", shown(&a)),
+            (Some(b), None) => write!(f, "- {name} {}", shown(&b)),
             (Some(b), Some(a)) if b != a => {
-                write!(f, "~ {path} {} → {}", shown(&b), shown(&a))
+                let (b, a) = shown_pair(&b, &a);
+                write!(f, "~ {name} {b} → {a}")
             }
             _ => {
                 let b = self.before.as_deref().unwrap_or_default();
                 let a = self.after.as_deref().unwrap_or_default();
-                write!(f, "~ {path} html {} → {}", shown(b), shown(a))
+                write!(f, "~ {name} html {} → {}", shown(b), shown(a))
             }
         }
     }
@@ -226,6 +323,7 @@ impl Recorder {
                             path,
                             before,
                             after,
+                            element: None,
                         });
                     }
                 }
@@ -251,6 +349,7 @@ impl Recorder {
                 }
             }
         }
+        element::name_elements(r, &mut out);
         out
     }
 }
@@ -262,6 +361,7 @@ fn row_change(path: &[Step], i: usize, before: Option<String>, after: Option<Str
         path,
         before,
         after,
+        element: None,
     }
 }
 

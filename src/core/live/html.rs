@@ -41,6 +41,10 @@ struct Out<'a> {
     comps: &'a BTreeMap<i64, Node>,
     mode: HtmlMode,
     depth: u32,
+    /// The most bytes to produce; past it rendering stops and `over` is
+    /// set (for the bounded renders of [`render_dyn_within`]).
+    cap: usize,
+    over: bool,
 }
 
 impl Rendered {
@@ -91,6 +95,33 @@ pub(crate) fn render_row(
         o.parts(&list.statics, row);
     }
     o.buf
+}
+
+/// A dynamic's HTML when it is at most `cap` bytes; `None` past that, with
+/// no more than about `cap` bytes rendered, so a long comprehension costs
+/// the cap and not its length.
+pub(crate) fn render_dyn_within(
+    d: &Dyn,
+    comps: &BTreeMap<i64, Node>,
+    cap: usize,
+) -> Option<String> {
+    let mut o = Out::new(comps, HtmlMode::Dead);
+    o.cap = cap;
+    o.dyn_(d);
+    (!o.over).then_some(o.buf)
+}
+
+/// A comprehension row's HTML when it is at most `cap` bytes.
+pub(crate) fn render_row_within(
+    list: &List,
+    i: usize,
+    comps: &BTreeMap<i64, Node>,
+    cap: usize,
+) -> Option<String> {
+    let mut o = Out::new(comps, HtmlMode::Dead);
+    o.cap = cap;
+    o.parts(&list.statics, list.rows.get(i)?);
+    (!o.over).then_some(o.buf)
 }
 
 /// What a path names in the tree: a tree, a dynamic or a comprehension row.
@@ -151,6 +182,17 @@ impl<'a> Out<'a> {
             comps,
             mode,
             depth: 0,
+            cap: usize::MAX,
+            over: false,
+        }
+    }
+
+    /// Appends `s` if it fits under the cap.
+    fn push(&mut self, s: &str) {
+        if self.over || self.buf.len().saturating_add(s.len()) > self.cap {
+            self.over = true;
+        } else {
+            self.buf.push_str(s);
         }
     }
 
@@ -162,20 +204,26 @@ impl<'a> Out<'a> {
     fn parts(&mut self, statics: &[String], dyns: &[Dyn]) {
         let mut statics = statics.iter();
         if let Some(first) = statics.next() {
-            self.buf.push_str(first);
+            self.push(first);
         }
         for (s, d) in statics.zip(dyns) {
+            if self.over {
+                return;
+            }
             self.dyn_(d);
-            self.buf.push_str(s);
+            self.push(s);
         }
     }
 
     fn dyn_(&mut self, d: &Dyn) {
         match d {
-            Dyn::Text(t) => self.buf.push_str(t),
+            Dyn::Text(t) => self.push(t),
             Dyn::Tree(n) => self.node(n),
             Dyn::List(l) => {
                 for row in &l.rows {
+                    if self.over {
+                        break;
+                    }
                     self.parts(&l.statics, row);
                 }
             }

@@ -79,15 +79,39 @@ fn v020_events_and_ticks() {
             "Count: 42 Ticks: 2 +1 -1 Set count 42 count 1 count 2",
         ]
     );
+    // inc: the heading, the input's value attribute, a row at the top.
     assert_eq!(
         steps[1].1,
         [
-            r#"~ 0 "0" → "1""#,
-            r#"~ 2 "value=\"0\"" → "value=\"1\"""#,
-            r#"+ 3[0] "count 1""#,
+            r#"~ h1 "Count: 0" → "Count: 1""#,
+            r#"~ input[name=value] value="0" → value="1""#,
+            r#"+ li "count 1""#,
         ]
     );
-    assert_eq!(steps[6].1, [r#"~ 1 "0" → "1""#]);
+    // dec: 0.20 resends every row; aligned with the old ones, one row
+    // came at the top and the last went.
+    assert_eq!(
+        steps[3].1,
+        [
+            r#"~ h1 "Count: 2" → "Count: 1""#,
+            r#"~ input[name=value] value="2" → value="1""#,
+            r#"+ li "count 1""#,
+            r#"- li "count 0""#,
+        ]
+    );
+    // set 42.
+    assert_eq!(
+        steps[4].1,
+        [
+            r#"~ h1 "Count: 1" → "Count: 42""#,
+            r#"~ input[name=value] value="1" → value="42""#,
+            r#"+ li "count 42""#,
+            r#"- li "count 1""#,
+        ]
+    );
+    // The server's ticks.
+    assert_eq!(steps[6].1, [r#"~ p "Ticks: 0" → "Ticks: 1""#]);
+    assert_eq!(steps[7].1, [r#"~ p "Ticks: 1" → "Ticks: 2""#]);
     assert!(steps[5].1.is_empty(), "an empty reply changes nothing");
     assert!(
         r.dead_html()
@@ -113,16 +137,35 @@ fn v11_keyed_events_and_ticks() {
     );
     // Every position is named from 0 to the end, so the rows compare as a
     // window: one row added at the top.
-    assert_eq!(steps[2].1[2], r#"+ 3[0] "count 2""#);
+    assert_eq!(
+        steps[1].1,
+        [
+            r#"~ h1 "Count: 0" → "Count: 1""#,
+            r#"~ input[name=value] value="0" → value="1""#,
+            r#"+ li "count 1""#,
+        ]
+    );
+    assert_eq!(steps[2].1[2], r#"+ li "count 2""#);
     assert_eq!(
         steps[3].1,
         [
-            r#"~ 0 "2" → "42""#,
-            r#"~ 2 "value=\"2\"" → "value=\"42\"""#,
-            r#"+ 3[0] "count 42""#,
-            r#"- 3[2] "count 0""#,
+            r#"~ h1 "Count: 2" → "Count: 42""#,
+            r#"~ input[name=value] value="2" → value="42""#,
+            r#"+ li "count 42""#,
+            r#"- li "count 0""#,
         ]
     );
+    assert_eq!(steps[5].1, [r#"~ p "Ticks: 0" → "Ticks: 1""#]);
+    assert_eq!(steps[6].1, [r#"~ p "Ticks: 1" → "Ticks: 2""#]);
+    // The path stays with each change, for the JSON record.
+    let (mut r, _) = replay(&V11[..1]);
+    let u = r.merge(&tree_of(V11[1]).unwrap()).unwrap();
+    let paths: Vec<String> = u
+        .changes
+        .iter()
+        .map(|c| change::path_string(&c.path))
+        .collect();
+    assert_eq!(paths, ["0", "2", "3[0]"]);
 }
 
 /// The 1.1 tree after the same events renders what the 0.20 one does.
@@ -155,10 +198,7 @@ fn keyed_moves_read_old_positions() {
         "<ul><li>second updated</li><li>first unchanged</li></ul>"
     );
     let lines: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
-    assert_eq!(
-        lines,
-        [r#"+ 0[0] "second updated""#, r#"- 0[1] "second old""#,]
-    );
+    assert_eq!(lines, [r#"+ li "second updated""#, r#"- li "second old""#,]);
 }
 
 #[test]
@@ -166,7 +206,7 @@ fn keyed_count_drops_and_in_place_changes() {
     let mut r = keyed_list();
     let u = r.merge(&json!({"0": {"k": {"kc": 1}}})).unwrap();
     assert_eq!(r.dead_html(), "<ul><li>first unchanged</li></ul>");
-    assert_eq!(u.changes[0].to_string(), r#"- 0[1] "second old""#);
+    assert_eq!(u.changes[0].to_string(), r#"- li "second old""#);
     // A change to one entry, far from the end, is reported for that entry.
     let mut r = keyed_list();
     r.merge(&json!({"0": {"k": {"0": {"0": "1st"}, "kc": 3, "2": {"0": "c", "1": "d"}}}}))
@@ -190,7 +230,7 @@ fn keyed_diff_touches_only_what_it_names() {
         .merge(&json!({"0": {"k": {"5000": {"0": "changed"}, "kc": 10_000}}}))
         .unwrap();
     let lines: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
-    assert_eq!(lines, [r#"~ 0[5000] "5000" → "changed""#]);
+    assert_eq!(lines, [r#"~ p "5000" → "changed""#]);
     assert!(
         r.dead_html()
             .contains("<p>4999</p><p>changed</p><p>5001</p>")
@@ -221,7 +261,7 @@ fn long_d_lists_report_only_the_rows_that_changed() {
         .merge(&json!({"0": {"d": rows(&[(3, "x"), (590, "y")])}}))
         .unwrap();
     let lines: Vec<String> = u.changes.iter().map(ToString::to_string).collect();
-    assert_eq!(lines, [r#"~ 0[3] "3" → "x""#, r#"~ 0[590] "590" → "y""#]);
+    assert_eq!(lines, [r#"~ p "3" → "x""#, r#"~ p "590" → "y""#]);
 }
 
 #[test]
@@ -241,7 +281,7 @@ fn templates_resolve_integer_statics_at_any_level() {
         }))
         .unwrap();
     assert_eq!(r.dead_html(), "<main><li><i>a</i></li><b>x</b></main>");
-    assert_eq!(u.changes[0].to_string(), r#"~ 0 "" → "a""#);
+    assert_eq!(u.changes[0].to_string(), r#"~ main "x" → "a x""#);
     // A later diff without a table keeps the resolved statics.
     r.merge(&json!({"0": {"k": {"0": {"0": {"0": "b"}}, "kc": 1}}}))
         .unwrap();
@@ -296,9 +336,9 @@ fn components_share_statics_and_get_their_attribute() {
     assert_eq!(
         lines,
         [
-            r#"~ 1 "two" → "three""#,
-            r#"~ c1.0 "one" → "uno""#,
-            r#"+ c3 "three""#
+            r#"~ div.c "two" → "three""#,
+            r#"~ div.c "one" → "uno""#,
+            r#"+ div.c "three""#
         ]
     );
 }
@@ -525,4 +565,130 @@ fn a_new_root_template_starts_components_over() {
     // Old components are gone: sharing their statics is an error.
     let e = r.merge(&json!({"0": 3, "c": {"3": {"0": "y", "s": -2}}, "s": ["", ""]}));
     assert!(matches!(e, Err(TreeError::MissingComponent { cid: 2, .. })));
+}
+
+fn lines(u: &Update) -> Vec<String> {
+    u.changes.iter().map(ToString::to_string).collect()
+}
+
+#[test]
+fn dynamics_of_one_element_make_one_line() {
+    let (mut r, _) = Rendered::join(&json!({
+        "0": "1", "1": "3", "2": " class=\"a\"",
+        "s": ["<main><p id=\"status\">Showing ", " of ", "</p><b", ">x</b></main>"]
+    }))
+    .unwrap();
+    let u = r.merge(&json!({"0": "2", "1": "4", "2": ""})).unwrap();
+    assert_eq!(
+        lines(&u),
+        [
+            r#"~ p#status "Showing 1 of 3" → "Showing 2 of 4""#,
+            // Named as the tag is now: the class went.
+            "~ b class=\"a\" → (none)",
+        ]
+    );
+}
+
+#[test]
+fn a_change_of_markup_only_shows_the_html() {
+    let (mut r, _) = Rendered::join(&json!({"0": "<b>a</b>", "s": ["<p>", "</p>"]})).unwrap();
+    let u = r.merge(&json!({"0": "<i>a</i>"})).unwrap();
+    assert_eq!(lines(&u), [r#"~ p html "<b>a</b>" → "<i>a</i>""#]);
+}
+
+#[test]
+fn a_dynamic_that_is_one_element_names_itself() {
+    // An `if` block's tree: the notice comes and goes inside a main that
+    // is too long to read (past the budget).
+    let long = "<p>filler</p>".repeat(400);
+    let (mut r, _) = Rendered::join(&json!({
+        "0": {"0": "Saved", "s": ["<p class=\"notice big\">", "</p>"]},
+        "s": [format!("<main>{long}"), format!("{long}</main>")]
+    }))
+    .unwrap();
+    let u = r.merge(&json!({"0": {"0": "Done"}})).unwrap();
+    assert_eq!(lines(&u), [r#"~ p.notice "Saved" → "Done""#]);
+    let u = r.merge(&json!({"0": ""})).unwrap();
+    assert_eq!(lines(&u), [r#"~ p.notice "Done" → """#]);
+}
+
+#[test]
+fn without_an_element_in_reach_the_path_is_shown() {
+    // Text at the top level of the view: no element around it.
+    let (mut r, _) = Rendered::join(&json!({"0": "a", "s": ["Hello ", "!"]})).unwrap();
+    let u = r.merge(&json!({"0": "b"})).unwrap();
+    assert_eq!(lines(&u), [r#"~ 0 "a" → "b""#]);
+    assert!(u.changes[0].element.is_none());
+    // An element whose start tag is farther than the budget.
+    let long = "x".repeat(3000);
+    let (mut r, _) =
+        Rendered::join(&json!({"0": "a", "s": [format!("<div>{long}"), "</div>"]})).unwrap();
+    let u = r.merge(&json!({"0": "b"})).unwrap();
+    assert_eq!(lines(&u), [r#"~ 0 "a" → "b""#]);
+    // A row that is not one element.
+    let (mut r, _) =
+        Rendered::join(&json!({"0": {"d": [["a"]], "s": ["", ", "]}, "s": ["<p>", "</p>"]}))
+            .unwrap();
+    let u = r.merge(&json!({"0": {"d": [["a"], ["b"]]}})).unwrap();
+    assert_eq!(lines(&u), [r#"+ 0[1] "b,""#]);
+}
+
+#[test]
+fn a_long_comprehension_is_not_read_past_the_budget() {
+    // The heading's element is found; the ten thousand rows next to it
+    // are rendered only as far as the budget.
+    let entries: serde_json::Map<String, Value> = (0..10_000)
+        .map(|i| (i.to_string(), json!({"0": i.to_string()})))
+        .chain([("kc".to_string(), json!(10_000))])
+        .collect();
+    let (mut r, _) = Rendered::join(&json!({
+        "0": "1", "1": {"k": entries, "s": ["<li>", "</li>"]},
+        "s": ["<h2>Items: ", "</h2><ul>", "</ul>"]
+    }))
+    .unwrap();
+    let u = r.merge(&json!({"0": "2"})).unwrap();
+    assert_eq!(lines(&u), [r#"~ h2 "Items: 1" → "Items: 2""#]);
+    // A change beside the rows inside the same element: the element's end
+    // is past the budget, so the line keeps its path.
+    let (mut r, _) = Rendered::join(&json!({
+        "0": "1", "1": {"k": entries, "s": ["<li>", "</li>"]},
+        "s": ["<ul><li>Items: ", "</li>", "</ul>"]
+    }))
+    .unwrap();
+    let u = r.merge(&json!({"0": "2"})).unwrap();
+    assert_eq!(lines(&u), [r#"~ li "Items: 1" → "Items: 2""#]);
+    let (mut r, _) = Rendered::join(&json!({
+        "0": "1", "1": {"k": {"0": {"0": "a"}, "kc": 1}, "s": ["<li>", "</li>"]},
+        "s": ["<ul>Items: ", "", "</ul>"]
+    }))
+    .unwrap();
+    let u = r.merge(&json!({"0": "2"})).unwrap();
+    assert_eq!(lines(&u), [r#"~ ul "Items: 1 a" → "Items: 2 a""#]);
+}
+
+#[test]
+fn changes_in_components_and_rows_name_their_elements() {
+    let (mut r, _) = Rendered::join(&json!({
+        "0": 1,
+        "c": {"1": {"0": "Ann", "1": {"d": [["x"]], "s": ["<li class=\"tag\">", "</li>"]},
+                    "s": ["<section id=\"card\"><h3>", "</h3><ul>", "</ul></section>"]}},
+        "s": ["<main>", "</main>"]
+    }))
+    .unwrap();
+    let u = r
+        .merge(&json!({"c": {"1": {"0": "Bo", "1": {"d": [["x"], ["y"]]}}}}))
+        .unwrap();
+    assert_eq!(lines(&u), [r#"~ h3 "Ann" → "Bo""#, r#"+ li.tag "y""#]);
+}
+
+#[test]
+fn long_texts_are_shown_from_near_their_difference() {
+    let words = "word ".repeat(30);
+    let (mut r, _) =
+        Rendered::join(&json!({"0": "1", "s": [format!("<p>{words}count "), "</p>"]})).unwrap();
+    let u = r.merge(&json!({"0": "2"})).unwrap();
+    assert_eq!(
+        lines(&u),
+        [r#"~ p "…word word count 1" → "…word word count 2""#]
+    );
 }

@@ -14,7 +14,8 @@
 //!
 //! Each line names the element the change sits in rather than the region's
 //! path in the tree; `element.rs` finds it within a small budget (see
-//! there), and the path form is the fallback.
+//! there), reading the neighbours as they were for the text before with
+//! `past.rs`, and the path form is the fallback.
 //!
 //! # Line format
 //!
@@ -53,6 +54,7 @@
 //! is shown instead, after the word `html`: `~ p html "<b>a</b>" → "<i>a</i>"`.
 
 mod element;
+mod past;
 
 use std::fmt;
 

@@ -692,3 +692,31 @@ fn long_texts_are_shown_from_near_their_difference() {
         [r#"~ p "…word word count 1" → "…word word count 2""#]
     );
 }
+
+#[test]
+fn neighbours_changed_inside_are_read_as_they_were() {
+    let (mut r, _) = Rendered::join(&json!({
+        "0": "1", "1": 1,
+        "c": {"1": {"0": "old", "s": ["<b>", "</b>"]}},
+        "s": ["<p>", " ", "</p>"]
+    }))
+    .unwrap();
+    let u = r
+        .merge(&json!({"0": "2", "c": {"1": {"0": "new"}}}))
+        .unwrap();
+    assert_eq!(
+        lines(&u),
+        [r#"~ p "1 old" → "2 new""#, r#"~ b "old" → "new""#]
+    );
+    // Rows beside the dynamic changed too: what the element held before
+    // is not known, so the line keeps its path.
+    let (mut r, _) = Rendered::join(&json!({
+        "0": "1", "1": {"d": [["a"]], "s": ["<li>", "</li>"]},
+        "s": ["<ul>Items: ", "", "</ul>"]
+    }))
+    .unwrap();
+    let u = r
+        .merge(&json!({"0": "2", "1": {"d": [["a"], ["b"]]}}))
+        .unwrap();
+    assert_eq!(lines(&u), [r#"~ 0 "1" → "2""#, r#"+ li "b""#]);
+}

@@ -18,14 +18,13 @@
 //! the way it must (an end tag that closes nothing open) gives up, and the
 //! line keeps its path.
 //!
-//! The text before is read with the before-HTML of any other dynamic of the
-//! same element that the diff replaced, so several dynamics of one element
-//! make one line. A neighbour changed deeper inside (a component's or a
-//! nested tree's own dynamics) is read as it is after the diff.
+//! The text before reads every neighbour as it was before the diff
+//! (`past.rs`), so several dynamics of one element make one line.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
+use super::past::{Past, Was};
 use super::{Change, Element, Step};
 use crate::core::live::html::{render_dyn_within, render_row_within, text_of};
 use crate::core::live::source::{Tag, tags};
@@ -64,17 +63,13 @@ type Anchor = (PieceAt, usize);
 /// Sets each change's [`Element`], and drops the lines of further dynamics
 /// of an element already named: the first line's texts cover them all.
 pub(super) fn name_elements(r: &Rendered, changes: &mut Vec<Change>) {
-    let overlay: HashMap<&[Step], &str> = changes
-        .iter()
-        .filter(|c| matches!(c.path.last(), Some(Step::Dyn(_))))
-        .filter_map(|c| Some((c.path.as_slice(), c.before.as_deref()?)))
-        .collect();
+    let past = Past::of(r, changes);
     let mut seen = HashSet::new();
     let mut named = Vec::with_capacity(changes.len());
     for c in changes.iter() {
         let found = match c.path.as_slice() {
             [.., Step::Row(_)] | [Step::Comp(_)] => fragment(c).map(|e| (e, None)),
-            [.., Step::Dyn(_)] => dynamic(r, c, &overlay),
+            [.., Step::Dyn(_)] => dynamic(r, c, &past),
             _ => None,
         };
         let keep = match &found {
@@ -110,11 +105,7 @@ fn fragment(c: &Change) -> Option<Element> {
 /// A dynamic: the region itself when it is one element before and after
 /// (an `if` block's `<p class="notice">`), else the element around it; the
 /// anchor is set when several dynamics may share the line.
-fn dynamic(
-    r: &Rendered,
-    c: &Change,
-    overlay: &HashMap<&[Step], &str>,
-) -> Option<(Element, Option<Anchor>)> {
+fn dynamic(r: &Rendered, c: &Change, past: &Past) -> Option<(Element, Option<Anchor>)> {
     let own = |h: &Option<String>| h.as_deref().and_then(root_element);
     let (b, a) = (own(&c.before), own(&c.after));
     if let (Some(b), Some(a)) = (&b, &a)
@@ -122,7 +113,7 @@ fn dynamic(
     {
         return fragment(c).map(|e| (e, None));
     }
-    if let Some(found) = enclosing(r, c, overlay) {
+    if let Some(found) = enclosing(r, c, past) {
         return Some(found);
     }
     // No element around it in reach: one side being an element names it.
@@ -269,9 +260,19 @@ fn levels<'a>(r: &'a Rendered, path: &[Step]) -> Option<Vec<Level<'a>>> {
 
 struct Piece<'a> {
     after: Cow<'a, str>,
-    /// The HTML before the diff, for a dynamic the diff replaced.
-    before: Option<&'a str>,
+    before: Was<'a>,
     at: PieceAt,
+}
+
+impl Piece<'_> {
+    /// The piece's HTML now, or as it was `before` the diff.
+    fn html(&self, before: bool) -> Option<&str> {
+        match (&self.before, before) {
+            (_, false) | (Was::Same, true) => Some(&self.after),
+            (Was::Html(h), true) => Some(h),
+            (Was::Unknown, true) => None,
+        }
+    }
 }
 
 /// The HTML gathered on one side of the change, nearest piece first.
@@ -324,7 +325,7 @@ impl<'a> Side<'a> {
         self.used += s.len();
         self.pieces.push(Piece {
             after: Cow::Borrowed(s),
-            before: None,
+            before: Was::Same,
             at,
         });
     }
@@ -334,8 +335,8 @@ impl<'a> Side<'a> {
     fn add_part(
         &mut self,
         render: impl FnOnce(usize) -> Option<String>,
+        was: impl FnOnce(&[Step], usize) -> Was<'a>,
         at: Vec<Step>,
-        overlay: &HashMap<&[Step], &'a str>,
     ) {
         self.full |= self.pieces.len() >= MAX_PIECES;
         if self.full {
@@ -344,9 +345,10 @@ impl<'a> Side<'a> {
         match render(self.room()) {
             Some(html) => {
                 self.used += html.len();
+                let before = was(&at, self.room());
                 self.pieces.push(Piece {
                     after: Cow::Owned(html),
-                    before: overlay.get(at.as_slice()).copied(),
+                    before,
                     at: PieceAt::Part(at),
                 });
             }
@@ -362,11 +364,7 @@ fn with(at: &[Step], step: Step) -> Vec<Step> {
 }
 
 /// The HTML on each side of the change, innermost level first.
-fn gather<'a>(
-    r: &'a Rendered,
-    levels: &[Level<'a>],
-    overlay: &HashMap<&[Step], &'a str>,
-) -> (Side<'a>, Side<'a>) {
+fn gather<'a>(r: &'a Rendered, levels: &[Level<'a>], past: &Past<'a>) -> (Side<'a>, Side<'a>) {
     let comps = r.components();
     let (mut left, mut right) = (Side::new(true), Side::new(false));
     for level in levels.iter().rev() {
@@ -386,8 +384,8 @@ fn gather<'a>(
                     let d = &dyns[k];
                     left.add_part(
                         |cap| render_dyn_within(d, comps, cap),
+                        |at, cap| past.dyn_was(d, at, cap),
                         with(at, Step::Dyn(k)),
-                        overlay,
                     );
                     left.add_static(&statics[k], PieceAt::Static(at.clone(), k));
                 }
@@ -399,8 +397,8 @@ fn gather<'a>(
                     let d = &dyns[k];
                     right.add_part(
                         |cap| render_dyn_within(d, comps, cap),
+                        |at, cap| past.dyn_was(d, at, cap),
                         with(at, Step::Dyn(k)),
-                        overlay,
                     );
                     right.add_static(&statics[k + 1], PieceAt::Static(at.clone(), k + 1));
                 }
@@ -412,8 +410,8 @@ fn gather<'a>(
                     }
                     left.add_part(
                         |cap| render_row_within(list, k, comps, cap),
+                        |_, _| past.rows_were(at),
                         with(at, Step::Row(k)),
-                        overlay,
                     );
                 }
                 for k in j + 1..list.rows.len() {
@@ -422,8 +420,8 @@ fn gather<'a>(
                     }
                     right.add_part(
                         |cap| render_row_within(list, k, comps, cap),
+                        |_, _| past.rows_were(at),
                         with(at, Step::Row(k)),
-                        overlay,
                     );
                 }
             }
@@ -467,13 +465,9 @@ fn open_at_end(s: &str, cut: bool) -> Option<(usize, bool)> {
 }
 
 /// The element enclosing a changed dynamic (see the module doc).
-fn enclosing(
-    r: &Rendered,
-    c: &Change,
-    overlay: &HashMap<&[Step], &str>,
-) -> Option<(Element, Option<Anchor>)> {
+fn enclosing(r: &Rendered, c: &Change, past: &Past) -> Option<(Element, Option<Anchor>)> {
     let levels = levels(r, &c.path)?;
-    let (left, right) = gather(r, &levels, overlay);
+    let (left, right) = gather(r, &levels, past);
     let fwd: Vec<&Piece> = left.pieces.iter().rev().collect();
     let l_after: String = fwd.iter().map(|p| &*p.after).collect();
     let r_after: String = right.pieces.iter().map(|p| &*p.after).collect();
@@ -503,16 +497,16 @@ fn enclosing(
         } else {
             c.after.as_deref()
         };
-        let mut html = join_left(&fwd, open, before);
+        let mut html = join_left(&fwd, open, before)?;
         html.push_str(region.unwrap_or_default());
-        join_right(&right.pieces, close, before, &mut html);
-        text_of(&html)
+        join_right(&right.pieces, close, before, &mut html)?;
+        Some(text_of(&html))
     };
     let element = Element {
         name: label(&name, &attrs, false),
         in_tag: false,
-        before: Some(side(true)),
-        after: Some(side(false)),
+        before: Some(side(true)?),
+        after: Some(side(false)?),
     };
     Some((element, Some(anchor(&fwd, open))))
 }
@@ -532,9 +526,9 @@ fn tag_end(s: &str) -> Option<usize> {
     None
 }
 
-/// The left pieces' HTML from the start tag at `open`, each dynamic the
-/// diff replaced as it was `before` or is now.
-fn join_left(fwd: &[&Piece], open: usize, before: bool) -> String {
+/// The left pieces' HTML from the start tag at `open`, as it was `before`
+/// the diff or is now; `None` when what it was is not known.
+fn join_left(fwd: &[&Piece], open: usize, before: bool) -> Option<String> {
     let mut out = String::new();
     let mut start = 0;
     for p in fwd {
@@ -542,19 +536,17 @@ fn join_left(fwd: &[&Piece], open: usize, before: bool) -> String {
         if end > open {
             if start <= open {
                 out.push_str(&p.after[open - start..]);
-            } else if before && let Some(b) = p.before {
-                out.push_str(b);
             } else {
-                out.push_str(&p.after);
+                out.push_str(p.html(before)?);
             }
         }
         start = end;
     }
-    out
+    Some(out)
 }
 
 /// The right pieces' HTML up to `close`, appended to `out`.
-fn join_right(pieces: &[Piece], close: usize, before: bool, out: &mut String) {
+fn join_right(pieces: &[Piece], close: usize, before: bool, out: &mut String) -> Option<()> {
     let mut start = 0;
     for p in pieces {
         if start >= close {
@@ -563,13 +555,12 @@ fn join_right(pieces: &[Piece], close: usize, before: bool, out: &mut String) {
         let end = start + p.after.len();
         if end > close {
             out.push_str(&p.after[..close - start]);
-        } else if before && let Some(b) = p.before {
-            out.push_str(b);
         } else {
-            out.push_str(&p.after);
+            out.push_str(p.html(before)?);
         }
         start = end;
     }
+    Some(())
 }
 
 fn anchor(fwd: &[&Piece], open: usize) -> Anchor {

@@ -230,6 +230,11 @@ fn levels<'a>(r: &'a Rendered, path: &[Step]) -> Option<Vec<Level<'a>>> {
     let mut steps = rest.iter().peekable();
     while let Some(step) = steps.next() {
         let Step::Dyn(i) = *step else { return None };
+        // Every part holds one static more than dynamics (a row left short
+        // by a diff that failed part way would not).
+        if statics.len() != dyns.len() + 1 {
+            return None;
+        }
         out.push(Level::Parts {
             statics,
             dyns,

@@ -502,7 +502,7 @@ fn a_nested_view_is_joined_and_its_changes_show_under_its_id() {
         .run()
         .assert_success()
         .assert_stdout_contains("joined nested view lv:phx-child in lv:phx-main")
-        .assert_stdout_contains("[phx-child] ~ 0 \"0\" → \"1\"")
+        .assert_stdout_contains("[phx-child] ~ p \"Child: 0\" → \"Child: 1\"")
         .assert_stdout_contains("✓ expect text \"#phx-child p\" \"Child: 1\"");
 }
 

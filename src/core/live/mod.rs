@@ -12,7 +12,7 @@
 //!   browser's view with `data-phx-component` on components) and its
 //!   visible text.
 //! - `component`: the components of a diff (`"c"`) and their shared statics.
-//! - [`change`]: one printable line per region a diff changed.
+//! - [`change`]: one printable line per element a diff changed.
 //! - [`page`]: a fetched page's CSRF token, title and LiveView elements
 //!   (the dead render byte for byte, cut from the source by `source`).
 //! - [`payload`]: the `event` payloads the JS client pushes (click, form,

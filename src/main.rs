@@ -4,12 +4,11 @@
 //! fatal `phx-repl: error: …` and picks the exit code.
 
 use phx_repl::core::endpoint;
-use phx_repl::lang::command;
 use phx_repl::runner::{prompt, recorder};
 use phx_repl::transport::{fresh, longpoll, net, tls};
 use phx_repl::{cli, output, runner, server, suite};
 
-use std::io::{self, BufRead, IsTerminal, Read, Write};
+use std::io::{self, IsTerminal, Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +22,7 @@ use nix::sys::signal::{SigSet, Signal};
 use output::Style;
 use runner::{
     EXIT_CONNECTION, EXIT_FAILED, Input, Mode, Outcome, ReadAhead, Runner, Settings, Sink,
+    spawn_stdin_reader,
 };
 
 /// Script lines read ahead of the one running, at most.
@@ -240,11 +240,7 @@ fn client(
     // The prompt thread may still be inside rustyline (raw mode) when the
     // run ends; put the terminal back as we found it whatever happens.
     let _terminal = TerminalGuard::save();
-    match config.color {
-        ColorChoice::Always => colored::control::set_override(true),
-        ColorChoice::Never => colored::control::set_override(false),
-        ColorChoice::Auto => {}
-    }
+    set_color(config.color);
     let first = first_lines(&config.first)?;
     let junit = junit_target(&config)?;
     if let Some(n) = config.clients {
@@ -256,10 +252,7 @@ fn client(
     let (live, live_started) = live.unzip();
     let (url, started) = match &config.target {
         Target::Url(u) => (u.clone(), live_started.flatten()),
-        Target::BuiltIn => {
-            let (url, started) = start_built_in(&config)?;
-            (url, Some(started))
-        }
+        Target::BuiltIn => start_built_in(&config).map(|(url, s)| (url, Some(s)))?,
     };
     let shown_url = if config.show_secrets {
         url.to_string()
@@ -270,13 +263,7 @@ fn client(
         true => p.page_url().to_string(),
         false => endpoint::redact(p.page_url()),
     });
-    let record = match &config.record {
-        Some(path) => Some(
-            recorder::Recorder::create(path, &shown_url, page_url.as_deref())
-                .map_err(|e| Fatal::usage(format!("cannot record to `{}`: {e}", path.display())))?,
-        ),
-        None => None,
-    };
+    let record = record(&config, &shown_url, page_url.as_deref())?;
 
     let (tx, rx) = mpsc::channel::<Input>();
     if !first.is_empty() {
@@ -328,6 +315,28 @@ fn client(
         Outcome::CouldNotConnect(message) => Err(Fatal::connection(message)),
         outcome => Ok(ExitCode::from(outcome.exit_code())),
     }
+}
+
+fn set_color(choice: ColorChoice) {
+    match choice {
+        ColorChoice::Always => colored::control::set_override(true),
+        ColorChoice::Never => colored::control::set_override(false),
+        ColorChoice::Auto => {}
+    }
+}
+
+/// `--record FILE`, created before connecting so a bad path fails at once.
+fn record(
+    config: &Config,
+    shown_url: &str,
+    page_url: Option<&str>,
+) -> Result<Option<recorder::Recorder>, Fatal> {
+    let Some(path) = &config.record else {
+        return Ok(None);
+    };
+    recorder::Recorder::create(path, shown_url, page_url)
+        .map(Some)
+        .map_err(|e| Fatal::usage(format!("cannot record to `{}`: {e}", path.display())))
 }
 
 /// `--junit FILE` for a normal run: a script (piped, or `-f` with
@@ -739,73 +748,6 @@ impl Drop for TerminalGuard {
                     .write_all(b"\r\x1b[K\x1b[?2004l")
                     .and_then(|()| out.flush());
             }
-        }
-    }
-}
-
-/// Reads script lines on their own thread so frames keep printing while
-/// the script's next line has not arrived yet. It stays at most
-/// `SCRIPT_READ_AHEAD` lines ahead of the runner, and hands over the lines
-/// already buffered together (as one multi-line input), so the runner is
-/// not woken once per line while it waits for a reply.
-fn spawn_stdin_reader(
-    tx: mpsc::Sender<Input>,
-    read_ahead: Arc<ReadAhead>,
-) -> io::Result<std::thread::JoinHandle<()>> {
-    std::thread::Builder::new()
-        .name("stdin".into())
-        .spawn(move || {
-            // Our own buffer, so that what is already read can be looked at.
-            let mut stdin = io::BufReader::with_capacity(64 * 1024, io::stdin().lock());
-            let mut buf = Vec::new();
-            let mut batch = String::new();
-            // One byte over the limit is enough for the parser to refuse
-            // the line; the rest of it is skipped, never held in memory.
-            let keep = command::MAX_LINE_BYTES as u64 + 1;
-            'read: loop {
-                let room = read_ahead.room();
-                batch.clear();
-                let mut lines = 0;
-                // The first line may block; the rest only if already buffered.
-                while lines < room && (lines == 0 || stdin.buffer().contains(&b'\n')) {
-                    buf.clear();
-                    match (&mut stdin).take(keep).read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) if lines == 0 => break 'read,
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => {}
-                    }
-                    if buf.len() as u64 == keep && !buf.ends_with(b"\n") {
-                        skip_line(&mut stdin);
-                    }
-                    if lines > 0 {
-                        batch.push('\n');
-                    }
-                    let line = String::from_utf8_lossy(&buf);
-                    batch.push_str(line.trim_end_matches(['\n', '\r']));
-                    lines += 1;
-                }
-                read_ahead.take(lines);
-                if tx.send(Input::Line(std::mem::take(&mut batch))).is_err() {
-                    return;
-                }
-            }
-            let _ = tx.send(Input::Eof);
-        })
-}
-
-/// Reads and drops input up to and including the next newline.
-fn skip_line(input: &mut impl BufRead) {
-    loop {
-        let (done, used) = match input.fill_buf() {
-            Ok([]) | Err(_) => return,
-            Ok(chunk) => match chunk.iter().position(|&b| b == b'\n') {
-                Some(i) => (true, i + 1),
-                None => (false, chunk.len()),
-            },
-        };
-        input.consume(used);
-        if done {
-            return;
         }
     }
 }

@@ -66,7 +66,7 @@ use completion::Told;
 use flow::Step;
 use mute::Mutes;
 use queue::Queue;
-pub use read_ahead::ReadAhead;
+pub use read_ahead::{ReadAhead, spawn_stdin_reader};
 use recorder::Recorder;
 use recording::Recording;
 use screen::{FLUSH_AT, Screen};

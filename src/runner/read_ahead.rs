@@ -1,11 +1,17 @@
 //! How far the reader of a script may run ahead of the runner: credit
-//! shared by the stdin thread (in `main`) and the runner.
+//! shared by the stdin thread and the runner, and the stdin thread itself
+//! ([`spawn_stdin_reader`]).
 //!
-//! This file owns only the counting and the wake-up; which lines hold
-//! credit, and when it is given back, is the runner's business (see
+//! This file owns the counting, the wake-up and the reading; which lines
+//! hold credit, and when it is given back, is the runner's business (see
 //! `queue` and `Runner::run_line`).
 
-use std::sync::{Condvar, Mutex, PoisonError};
+use std::io::{self, BufRead, Read};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+
+use super::Input;
+use crate::lang::command;
 
 /// How far the reader of a script may run ahead of the lines that ran,
 /// in lines. The reader takes room for the lines it reads and the runner
@@ -61,6 +67,73 @@ impl ReadAhead {
             if *free == self.low_water() {
                 self.freed.notify_one();
             }
+        }
+    }
+}
+
+/// Reads script lines on their own thread so frames keep printing while
+/// the script's next line has not arrived yet. It stays at most
+/// `read_ahead`'s room in lines ahead of the runner, and hands over the lines
+/// already buffered together (as one multi-line input), so the runner is
+/// not woken once per line while it waits for a reply.
+pub fn spawn_stdin_reader(
+    tx: mpsc::Sender<Input>,
+    read_ahead: Arc<ReadAhead>,
+) -> io::Result<std::thread::JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(move || {
+            // Our own buffer, so that what is already read can be looked at.
+            let mut stdin = io::BufReader::with_capacity(64 * 1024, io::stdin().lock());
+            let mut buf = Vec::new();
+            let mut batch = String::new();
+            // One byte over the limit is enough for the parser to refuse
+            // the line; the rest of it is skipped, never held in memory.
+            let keep = command::MAX_LINE_BYTES as u64 + 1;
+            'read: loop {
+                let room = read_ahead.room();
+                batch.clear();
+                let mut lines = 0;
+                // The first line may block; the rest only if already buffered.
+                while lines < room && (lines == 0 || stdin.buffer().contains(&b'\n')) {
+                    buf.clear();
+                    match (&mut stdin).take(keep).read_until(b'\n', &mut buf) {
+                        Ok(0) | Err(_) if lines == 0 => break 'read,
+                        Ok(0) | Err(_) => break,
+                        Ok(_) => {}
+                    }
+                    if buf.len() as u64 == keep && !buf.ends_with(b"\n") {
+                        skip_line(&mut stdin);
+                    }
+                    if lines > 0 {
+                        batch.push('\n');
+                    }
+                    let line = String::from_utf8_lossy(&buf);
+                    batch.push_str(line.trim_end_matches(['\n', '\r']));
+                    lines += 1;
+                }
+                read_ahead.take(lines);
+                if tx.send(Input::Line(std::mem::take(&mut batch))).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(Input::Eof);
+        })
+}
+
+/// Reads and drops input up to and including the next newline.
+fn skip_line(input: &mut impl BufRead) {
+    loop {
+        let (done, used) = match input.fill_buf() {
+            Ok([]) | Err(_) => return,
+            Ok(chunk) => match chunk.iter().position(|&b| b == b'\n') {
+                Some(i) => (true, i + 1),
+                None => (false, chunk.len()),
+            },
+        };
+        input.consume(used);
+        if done {
+            return;
         }
     }
 }

@@ -212,12 +212,12 @@ fn event(word: &str, rest: &str) -> Result<PageEvent, CommandError> {
                 hint: format!("`hook {name} {{\"x\":1}}`"),
             });
         }
-        e.hook = Some(
-            serde_json::from_str(json).map_err(|err| CommandError::NotMatchable {
-                error: err.to_string(),
-                before: format!("hook {name}"),
-            })?,
-        );
+        e.hook = Some(serde_json::from_str(json).map_err(|err| {
+            CommandError::Live(format!(
+                "`{}` is not valid JSON ({err}); a hook's value is JSON, as in `hook {name} {{\"x\":1}}`",
+                crate::output::excerpt(json, 40)
+            ))
+        })?);
         rest = after;
     }
     while let Some((token, quoted, after)) = arg(rest)? {
@@ -416,6 +416,12 @@ mod tests {
         assert!(parse("key", "k").is_err());
         assert!(parse("click", "inc --target x").is_err());
         assert!(parse("click", "inc oops").is_err());
+        let bad = parse("hook", "ping notjson").unwrap_err().to_string();
+        assert!(
+            bad.starts_with("`notjson` is not valid JSON")
+                && bad.ends_with("as in `hook ping {\"x\":1}`"),
+            "{bad}"
+        );
     }
 
     #[test]

@@ -8,6 +8,13 @@
 //! in front of a comment turns what was seen into an assertion. The file is
 //! created readable only by its owner, since lines may hold tokens.
 //!
+//! A LiveView session reads the same way: its view's join reply is not
+//! written (the view's id and first render differ on every run), an
+//! event's reply is `# expect ok` without the diff (the wire form of the
+//! change, not something to assert on), and after `text [SEL]` / `html
+//! SEL` comes `# expect text [SEL] "…"` / `# expect html SEL` with what it
+//! showed.
+//!
 //! A `push` that gets no reply (its handler returns `{:noreply, socket}`)
 //! is written as `cast`, so the replay does not wait out the timeout for
 //! it. Until its reply or timeout says which, the push line and everything
@@ -167,7 +174,8 @@ impl Recorder {
     /// The push sent with `ref_` was answered with `status` and
     /// `response`: its `# expect` goes under its own line and what came
     /// back before the reply, ahead of any line typed since.
-    pub fn push_answered(&mut self, ref_: &str, status: Option<&str>, response: &str) {
+    /// `response` `None` writes the status alone.
+    pub fn push_answered(&mut self, ref_: &str, status: Option<&str>, response: Option<&str>) {
         let expect = expect_line(&self.who, status, response);
         let at = self
             .held
@@ -254,8 +262,9 @@ impl Recorder {
         }
     }
 
-    /// A reply to one of our requests, as the `expect` that would pass.
-    pub fn reply(&mut self, status: Option<&str>, response: &str) {
+    /// A reply to one of our requests, as the `expect` that would pass
+    /// (`response` `None`: on its status alone).
+    pub fn reply(&mut self, status: Option<&str>, response: Option<&str>) {
         let line = expect_line(&self.who, status, response);
         self.write(&line);
     }
@@ -294,6 +303,13 @@ impl Recorder {
         for c in std::mem::take(&mut self.waits) {
             self.write(&c);
         }
+    }
+
+    /// A check that holds now (`expect text h1 "Count: 1"`), as a
+    /// comment, under the line that showed what it checks.
+    pub fn check(&mut self, command: &str) {
+        let line = format!("# {}{}\n", self.who, one_line(command));
+        self.write(&line);
     }
 
     /// Anything else worth a note (a timeout, a crash).
@@ -343,9 +359,48 @@ impl Drop for Recorder {
 }
 
 /// The `# expect` comment for a reply.
-fn expect_line(who: &str, status: Option<&str>, response: &str) -> String {
+fn expect_line(who: &str, status: Option<&str>, response: Option<&str>) -> String {
     let status = status.unwrap_or("(no status)");
-    format!("# {who}expect {status} {}\n", one_line(response))
+    match response {
+        Some(r) => format!("# {who}expect {status} {}\n", one_line(r)),
+        None => format!("# {who}expect {status}\n"),
+    }
+}
+
+/// The `expect` that holds on what `text [SELECTOR]` (`html` false) or
+/// `html SELECTOR` just showed: `matches` is what it printed, `page_text`
+/// the page's whole text (what `expect text "…"` without a selector looks
+/// in). `None` when nothing matched, or for `html` without a selector
+/// (`expect html` needs one).
+pub fn shown_check(
+    html: bool,
+    selector: Option<&str>,
+    matches: &[String],
+    page_text: impl FnOnce() -> String,
+) -> Option<String> {
+    let quote = |s: &str| serde_json::Value::from(s).to_string();
+    // A selector with a space or a quote is one argument only quoted.
+    let sel = |s: &str| {
+        if s.is_empty() || s.contains(char::is_whitespace) || s.starts_with('"') {
+            quote(s)
+        } else {
+            s.to_owned()
+        }
+    };
+    match (html, selector) {
+        (true, None) => None,
+        (true, Some(s)) => (!matches.is_empty()).then(|| format!("expect html {}", sel(s))),
+        (false, None) => {
+            let text = page_text();
+            let text = text.trim();
+            (!text.is_empty()).then(|| format!("expect text {}", quote(text)))
+        }
+        (false, Some(s)) => {
+            // `expect text SEL "T"` holds when any match contains T.
+            let first = matches.iter().map(|m| m.trim()).find(|m| !m.is_empty())?;
+            Some(format!("expect text {} {}", sel(s), quote(first)))
+        }
+    }
 }
 
 /// A typed `push`/`send` line with `cast` as its command word.
@@ -441,13 +496,13 @@ mod tests {
         rec.push_line(3, "push t echo");
         rec.push_sent(3, "4");
         rec.line("join u");
-        rec.reply(Some("ok"), "{}");
+        rec.reply(Some("ok"), Some("{}"));
         rec.push_line(5, "push t last");
         rec.push_sent(5, "6");
         // The echo's reply first, then the slow one's, then the last's.
-        rec.push_answered("4", Some("ok"), "{\"q\":1}");
-        rec.push_answered("2", Some("ok"), "{\"ms\":300}");
-        rec.push_answered("6", Some("error"), "{}");
+        rec.push_answered("4", Some("ok"), Some("{\"q\":1}"));
+        rec.push_answered("2", Some("ok"), Some("{\"ms\":300}"));
+        rec.push_answered("6", Some("error"), None);
         rec.finish().unwrap();
         let text = std::fs::read_to_string(&dir).unwrap();
         let _ = std::fs::remove_file(&dir);
@@ -463,10 +518,37 @@ mod tests {
                 "join u",
                 "# expect ok {}",
                 "push t last",
-                "# expect error {}",
+                "# expect error",
             ],
             "{text}"
         );
+    }
+
+    #[test]
+    fn what_text_and_html_showed_becomes_an_expect_that_holds() {
+        let m = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let none = || String::new();
+        assert_eq!(
+            shown_check(false, Some("h1"), &m(&["", " Count: 7 "]), none).as_deref(),
+            Some("expect text h1 \"Count: 7\"")
+        );
+        assert_eq!(
+            shown_check(false, Some("ul li"), &m(&["say \"hi\""]), none).as_deref(),
+            Some("expect text \"ul li\" \"say \\\"hi\\\"\"")
+        );
+        assert_eq!(shown_check(false, Some("h2"), &[], none), None);
+        assert_eq!(
+            shown_check(false, None, &m(&["Count: 7"]), || " Count: 7 Ticks: 0 "
+                .into())
+            .as_deref(),
+            Some("expect text \"Count: 7 Ticks: 0\"")
+        );
+        assert_eq!(
+            shown_check(true, Some("h1"), &m(&["<h1>x</h1>"]), none).as_deref(),
+            Some("expect html h1")
+        );
+        assert_eq!(shown_check(true, Some("h1"), &[], none), None);
+        assert_eq!(shown_check(true, None, &m(&["<p>"]), none), None);
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The runner's side of recording: the `record` command, and what goes
 //! into an open recording (the lines run, what came back, and the joins a
-//! recording started later must begin with).
+//! recording started later must begin with). A LiveView client's frames
+//! are written as a person would script them: see `record_event` and
+//! `record_shown`.
 //!
 //! The file and its format are `recorder`'s.
 
@@ -148,6 +150,29 @@ impl Runner {
         }
     }
 
+    /// After `text [SELECTOR]` / `html SELECTOR` showed `matches` of
+    /// `page`: the `# expect` that holds on it, so that removing the `# `
+    /// asserts what was seen.
+    pub(super) fn record_shown(
+        &mut self,
+        html: bool,
+        selector: Option<&str>,
+        matches: &[String],
+        page: &str,
+    ) {
+        let Some(rec) = &mut self.recording.recorder else {
+            return;
+        };
+        let check = recorder::shown_check(html, selector, matches, || {
+            crate::core::live::html::text_of(page)
+        });
+        if let Some(check) = check {
+            let active = self.clients.active;
+            rec.set_client((active != 0).then(|| self.clients.get(active).name.as_str()));
+            rec.check(&check);
+        }
+    }
+
     /// Writes what came back into the recording, as comments.
     pub(super) fn record_event(&mut self, ev: &Event) {
         let Some(rec) = &mut self.recording.recorder else {
@@ -158,7 +183,20 @@ impl Runner {
         let who = (active != 0).then(|| self.clients.get(active).name.as_str());
         rec.set_client(who);
         let q = |r: &str| format!("{active}:{r}");
+        // A LiveView client's view and nested views (docs/PROTOCOL.md §10).
+        let on_view = |topic: &str| self.peer.live.is_some() && topic.starts_with("lv:");
         match ev {
+            // The view's join: its id and first render are new on every
+            // run, and `live` itself already waits for it to succeed.
+            Event::Reply(r)
+                if !r.auto
+                    && !r.late
+                    && on_view(&r.frame.topic)
+                    && r.request.as_deref() == Some("phx_join")
+                    && !r.is_error() => {}
+            // The view's changes are news, not a step of the script: the
+            // page checks (`wait text …`) are how a script waits for them.
+            Event::Message(m) if on_view(&m.frame.topic) && m.frame.event == "diff" => {}
             Event::Sent {
                 id: Some(id),
                 frame,
@@ -184,11 +222,13 @@ impl Runner {
                 } else if r.request.is_some() {
                     // Under the push it answers, even if lines were typed
                     // since (at the prompt, commands do not wait).
+                    // An event's reply holds the diff in the wire's form:
+                    // its status is what a script asserts.
+                    let json = r.response.to_json();
+                    let response = (!on_view(&r.frame.topic)).then_some(&*json);
                     match &r.frame.ref_ {
-                        Some(ref_) => {
-                            rec.push_answered(&q(ref_), r.status.as_deref(), &r.response.to_json())
-                        }
-                        None => rec.reply(r.status.as_deref(), &r.response.to_json()),
+                        Some(ref_) => rec.push_answered(&q(ref_), r.status.as_deref(), response),
+                        None => rec.reply(r.status.as_deref(), response),
                     }
                 } else {
                     rec.message(&r.frame.topic, &r.frame.event, &r.frame.payload.to_json());

@@ -1,6 +1,8 @@
 //! `record` at the prompt, where commands do not wait: each reply's
 //! `# expect` is written under the line it answers, so the recording
-//! replays with its expects turned into assertions.
+//! replays with its expects turned into assertions. A LiveView session
+//! recorded reads like the script a person would write: no join reply,
+//! `# expect ok` for an event, `# expect text …` after `text`.
 
 use crate::support::pty::{self, prompt, quit, type_keys};
 use crate::support::{Home, Script, Server, scratch_dir};
@@ -76,4 +78,110 @@ fn a_typed_wait_takes_its_message_out_of_the_comments() {
         recorded.contains("cast room:took shout body=hi\nwait room:took shout body=hi\n"),
         "{recorded}"
     );
+}
+
+/// The recording's lines after its three header lines.
+fn body(recorded: &str) -> Vec<&str> {
+    recorded.lines().skip(3).collect()
+}
+
+/// The recording with each `# expect`/`# @NAME expect` comment turned
+/// into an assertion.
+fn asserting(recorded: &str) -> String {
+    recorded
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(c) if c.starts_with("expect ") || c.starts_with('@') && c.contains(" expect ") => {
+                c.to_owned()
+            }
+            _ => l.to_owned(),
+        })
+        .map(|l| l + "\n")
+        .collect()
+}
+
+#[test]
+fn a_liveview_session_is_recorded_as_its_script_and_replays() {
+    let server = Server::start();
+    let dir = scratch_dir();
+    let file = dir.path().join("counter.phx");
+    let url = format!("http://127.0.0.1:{}/counter", server.port);
+    Script::without_url()
+        .args(["live", &url, "--record"])
+        .arg(&file)
+        .stdin(
+            "click inc\n\
+             submit set value=7\n\
+             text h1\n\
+             html h1\n\
+             html h2\n\
+             wait text h1 \"Count: 7\"\n",
+        )
+        .run()
+        .assert_success();
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        recorded.contains("# Replay: phx-repl live URL <"),
+        "{recorded}"
+    );
+    // No join reply, no diffs: the lines, their statuses, what was shown.
+    assert_eq!(
+        body(&recorded),
+        [
+            "click inc",
+            "# expect ok",
+            "submit set value=7",
+            "# expect ok",
+            "text h1",
+            "# expect text h1 \"Count: 7\"",
+            "html h1",
+            "# expect html h1",
+            "html h2",
+            "wait text h1 \"Count: 7\"",
+        ],
+        "{recorded}"
+    );
+
+    let script = asserting(&recorded);
+    assert_eq!(script.matches("\nexpect ").count(), 4, "{script}");
+    Script::without_url()
+        .args(["live", &url, "--fail"])
+        .stdin(&script)
+        .run()
+        .assert_success()
+        .assert_stdout_contains("✓ expect text h1 \"Count: 7\"")
+        .assert_stdout_contains("✓ expect html h1")
+        .assert_stdout_lacks("failed");
+}
+
+#[test]
+fn a_live_line_in_a_script_is_recorded_as_typed_and_replays() {
+    let server = Server::start();
+    let dir = scratch_dir();
+    let file = dir.path().join("script.phx");
+    Script::new(&server)
+        .arg("--record")
+        .arg(&file)
+        .stdin("live /counter\nclick inc\ntext h1\n")
+        .run()
+        .assert_success();
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        body(&recorded),
+        [
+            "live /counter",
+            "@live click inc",
+            "# @live expect ok",
+            "@live text h1",
+            "# @live expect text h1 \"Count: 1\"",
+        ],
+        "{recorded}"
+    );
+    Script::new(&server)
+        .arg("--fail")
+        .stdin(&asserting(&recorded))
+        .run()
+        .assert_success()
+        .assert_stdout_contains("✓ expect text h1 \"Count: 1\"")
+        .assert_stdout_lacks("failed");
 }

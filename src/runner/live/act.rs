@@ -63,7 +63,7 @@ impl Runner {
             return;
         };
         let matches = match selector {
-            None if html => vec![page],
+            None if html => vec![page.clone()],
             None => readable::page_lines(&page),
             Some(sel) => {
                 let found = if html {
@@ -113,6 +113,7 @@ impl Runner {
             }
         }
         self.screen.out = s;
+        self.record_shown(html, selector, &matches, &page);
     }
 
     /// `click`, `submit`, `change`, `key`, `hook`: the `event` push.

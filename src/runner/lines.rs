@@ -181,7 +181,11 @@ impl Runner {
         } else {
             typed
         };
-        if let Command::Connect(_) = cmd {
+        // `live URL` opens a client too: a recording started later
+        // begins with it.
+        if let Command::Connect(_) | Command::Live(crate::lang::live::LiveCommand::Open { .. }) =
+            cmd
+        {
             self.clients.set_connect_line(typed);
         }
         // A `wait` before this line that was cancelled.

@@ -2,7 +2,8 @@
 //! `# expect` is written under the line it answers, so the recording
 //! replays with its expects turned into assertions. A LiveView session
 //! recorded reads like the script a person would write: no join reply,
-//! `# expect ok` for an event, `# expect text …` after `text`.
+//! `# expect ok` for an event, `# expect text …` after `text`, and a
+//! recording started later begins with the `live` line.
 
 use crate::support::pty::{self, prompt, quit, type_keys};
 use crate::support::{Home, Script, Server, scratch_dir};
@@ -184,4 +185,33 @@ fn a_live_line_in_a_script_is_recorded_as_typed_and_replays() {
         .assert_success()
         .assert_stdout_contains("✓ expect text h1 \"Count: 1\"")
         .assert_stdout_lacks("failed");
+}
+
+#[test]
+fn a_recording_started_after_live_begins_with_its_live_line() {
+    let server = Server::start();
+    let dir = scratch_dir();
+    let file = dir.path().join("late.phx");
+    let record = format!("record {}\n", file.display());
+    Script::new(&server)
+        .stdin(&format!("live /counter\n{record}text h1\n"))
+        .run()
+        .assert_success();
+    let recorded = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(
+        body(&recorded),
+        [
+            "# joined before the recording started:",
+            "live /counter",
+            "@live text h1",
+            "# @live expect text h1 \"Count: 0\"",
+        ],
+        "{recorded}"
+    );
+    Script::new(&server)
+        .arg("--fail")
+        .stdin(&asserting(&recorded))
+        .run()
+        .assert_success()
+        .assert_stdout_contains("✓ expect text h1 \"Count: 0\"");
 }

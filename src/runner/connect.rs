@@ -277,6 +277,8 @@ impl Runner {
             format!("{who}{base}> ")
         } else if link.ended {
             format!("{who}{base} (disconnected)> ")
+        } else if link.opened == 0 {
+            format!("{who}{base} (connecting)> ")
         } else {
             format!("{who}{base} (reconnecting)> ")
         }

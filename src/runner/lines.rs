@@ -35,13 +35,14 @@ impl Runner {
             return;
         };
         self.enter(client);
-        let prompt_changes = matches!(
-            cmd,
-            Command::Connect(_)
-                | Command::Use(_)
-                | Command::Disconnect(_)
-                | Command::Live(crate::lang::live::LiveCommand::Open { .. })
-        );
+        // A LiveView client's prompt is sent once its page is fetched and
+        // its socket open (or either failed): sent now, it would be the
+        // old one, and the prompt thread takes the first that comes.
+        let prompt_changes = match &cmd {
+            Command::Connect(c) => !c.live,
+            Command::Use(_) | Command::Disconnect(_) => true,
+            _ => false,
+        };
         self.checks.tally.commands += 1;
         let id = self.issue_id();
         self.note_line(line, &cmd, id);

@@ -172,6 +172,8 @@ impl Runner {
                 None,
             );
             self.mark_failed();
+            // `connect`/`live` made it current: the prompt says so now.
+            self.update_prompt();
             return;
         }
         // Printed by main as the fatal error; in JSON mode it is a

@@ -234,7 +234,7 @@ pub fn spawn(
                 prompt,
                 ending: false,
                 pending: None,
-                awaiting_prompt: false,
+                awaiting_prompt: None,
             }
             .run();
         })
@@ -254,8 +254,9 @@ struct Reader {
     ending: bool,
     /// The lines of a command whose JSON payload is still open.
     pending: Option<String>,
-    /// The last line sent changes the prompt: its answer is awaited.
-    awaiting_prompt: bool,
+    /// The last line sent changes the prompt: its answer is awaited this
+    /// long at most.
+    awaiting_prompt: Option<Duration>,
 }
 
 impl Reader {
@@ -263,10 +264,11 @@ impl Reader {
     fn run(mut self) {
         loop {
             // A line that changes the prompt (`use`, `connect`,
-            // `disconnect`) is answered with a new one: wait a moment for
-            // it, so the next line is not typed under the old one.
-            if std::mem::take(&mut self.awaiting_prompt) {
-                match self.prompts.recv_timeout(PROMPT_WAIT) {
+            // `disconnect`, `live`) is answered with a new one: wait a
+            // moment for it, so the next line is not typed under the old
+            // one (the text cannot change while a line is read).
+            if let Some(wait) = self.awaiting_prompt.take() {
+                match self.prompts.recv_timeout(wait) {
                     Ok(p) => self.prompt = p,
                     Err(RecvTimeoutError::Disconnected) => return,
                     Err(RecvTimeoutError::Timeout) => {}
@@ -378,17 +380,23 @@ impl Reader {
 /// changes it: far longer than the runner needs, short enough not to be
 /// felt if it never comes.
 const PROMPT_WAIT: Duration = Duration::from_millis(500);
+/// The same for a LiveView client, answered once its page is fetched and
+/// its socket open: a local page takes a few milliseconds, a remote one
+/// may take a second.
+const LIVE_PROMPT_WAIT: Duration = Duration::from_secs(3);
 
-/// Whether `line` changes which client the prompt names.
-fn changes_prompt(line: &str) -> bool {
-    let line = match crate::lang::clients::split_client(line) {
-        Ok((_, rest)) => rest,
-        Err(_) => return false,
-    };
-    matches!(
-        line.split_whitespace().next(),
-        Some("use" | "connect" | "disconnect")
-    )
+/// How long to wait for the prompt after `line`: `None` when it does not
+/// change which client the prompt names.
+fn changes_prompt(line: &str) -> Option<Duration> {
+    let line = crate::lang::clients::split_client(line).ok()?.1;
+    let mut words = line.split_whitespace();
+    match words.next()? {
+        "live" => Some(LIVE_PROMPT_WAIT),
+        // `connect NAME live URL`
+        "connect" if words.nth(1) == Some("live") => Some(LIVE_PROMPT_WAIT),
+        "use" | "connect" | "disconnect" => Some(PROMPT_WAIT),
+        _ => None,
+    }
 }
 
 /// Saves history to a file created with mode 0600 (lines may hold tokens).

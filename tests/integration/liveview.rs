@@ -555,3 +555,21 @@ fn a_recording_of_phx_repl_live_says_to_replay_it_with_live_and_replays() {
         .assert_success()
         .assert_stdout_contains("✓ expect text h1 \"Count: 1\"");
 }
+
+// Part "state": the prompt, navigation and nested views.
+
+#[test]
+fn the_prompt_names_the_new_live_client_at_once() {
+    let server = Server::start();
+    let home = Home::new();
+    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
+    repl.exp_string(&pty::prompt(&server)).expect("the prompt");
+    type_keys(&mut repl, "live /counter\r");
+    // The next prompt is the new client's, connected, not the old one.
+    let live = format!("live@{}> ", server.addr());
+    repl.exp_string(&live).expect("the live client's prompt");
+    type_keys(&mut repl, "live /counter\r");
+    let live2 = format!("live2@{}> ", server.addr());
+    repl.exp_string(&live2).expect("the second live client's prompt");
+    pty::quit(&mut repl);
+}

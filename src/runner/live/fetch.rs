@@ -93,6 +93,7 @@ impl Runner {
                     self.error(&e.to_string(), self.line_label(n));
                     self.mark_failed();
                     self.sent(id);
+                    self.update_prompt();
                 }
             },
             Job::Reload { client } | Job::Navigate { client } => {

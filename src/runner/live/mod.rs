@@ -234,6 +234,7 @@ impl Runner {
         let name = match name {
             Some(name) => {
                 if !self.name_free(&name, n) {
+                    self.update_prompt();
                     return;
                 }
                 name
@@ -255,6 +256,7 @@ impl Runner {
             Err(e) => {
                 self.error(&e.to_string(), self.line_label(n));
                 self.mark_failed();
+                self.update_prompt();
             }
         }
     }
@@ -273,6 +275,7 @@ impl Runner {
         // The name may have been taken while the page was fetched.
         let name = if self.clients.find(&name).is_some() && !self.name_free(&name, n) {
             self.sent(id);
+            self.update_prompt();
             return;
         } else {
             name
@@ -297,6 +300,7 @@ impl Runner {
             );
             self.mark_failed();
             self.sent(id);
+            self.update_prompt();
             return;
         }
         self.clients.current = client;
@@ -304,7 +308,8 @@ impl Runner {
             Info::Using { client: &name },
             &format!("opened LiveView client {name}; lines without @NAME now go to it"),
         );
-        self.update_prompt();
+        // The prompt follows once the socket is open (`on_connected`), or
+        // failed: the prompt thread waits for that one.
         self.enter(client);
         let request = live.join_request();
         // Its socket is not open yet: the join waits, silently.

@@ -238,6 +238,8 @@ impl Runner {
         let width = self.interactive().then(textwrap::termwidth);
         match command::help(name, width) {
             Ok(text) => {
+                // Help is about the tool, not any client's output.
+                self.screen.set_tag(None);
                 let mut s = std::mem::take(&mut self.screen.out);
                 self.settings.style.help(&text, &mut s);
                 self.screen.out = s;

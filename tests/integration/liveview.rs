@@ -573,3 +573,14 @@ fn the_prompt_names_the_new_live_client_at_once() {
     repl.exp_string(&live2).expect("the second live client's prompt");
     pty::quit(&mut repl);
 }
+
+#[test]
+fn help_at_a_named_client_is_not_that_clients_output() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("live /counter\nhelp mute\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("\nmute [EVENT|TOPIC]")
+        .assert_stdout_lacks("live mute [");
+}

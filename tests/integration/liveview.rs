@@ -584,3 +584,27 @@ fn help_at_a_named_client_is_not_that_clients_output() {
         .assert_stdout_contains("\nmute [EVENT|TOPIC]")
         .assert_stdout_lacks("live mute [");
 }
+
+#[test]
+fn phx_repl_live_does_not_start_as_queued_or_offline() {
+    let server = Server::start();
+    let url = page(&server, "/counter");
+    let out = Script::without_url()
+        .args(["live", &url, "--json"])
+        .stdin("click inc\n")
+        .run();
+    out.assert_success();
+    assert!(
+        !out.json().iter().any(|r| r["event"] == "queued"),
+        "no queued record\n{}",
+        out.report()
+    );
+    for flag in ["--raw", "--timestamps"] {
+        Script::without_url()
+            .args(["live", &url, flag])
+            .stdin("click inc\n")
+            .run()
+            .assert_success()
+            .assert_stdout_lacks("queued until the connection is back");
+    }
+}

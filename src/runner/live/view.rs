@@ -41,12 +41,14 @@ impl Runner {
         // every frame and notice.
         let quiet = !self.settings.style.display.raw && !self.settings.style.json;
         if let Event::Queued { id, topic, .. } = ev {
-            // A join that waits for its socket, or a leave of a view left
-            // behind: nothing to say.
-            return quiet
-                && (live.pending_join == Some(*id)
-                    || live.hushed.contains(id)
-                    || topic.as_deref().is_some_and(|t| live.retired(t)));
+            // A join that waits for its socket opening (the first of
+            // `phx-repl live URL`, or the one after a reload or
+            // navigation) is no outage in any format: nothing to say.
+            // Nor, to people, is a leave of a view left behind.
+            return live.pending_join == Some(*id)
+                || (quiet
+                    && (live.hushed.contains(id)
+                        || topic.as_deref().is_some_and(|t| live.retired(t))));
         }
         if let Event::ChannelState(t) = ev {
             // The views a reload or navigation left (and the refusal

@@ -230,6 +230,27 @@ impl Style {
         self.with(|r| r.timeout(e, line, hint, out));
     }
 
+    /// `--timestamps` on lines the runner writes itself (a LiveView's):
+    /// the wall clock before the first line from `start`, or before each
+    /// line when `each` (change lines, one event each). Human mode only.
+    pub fn stamp(&self, start: usize, each: bool, out: &mut String) {
+        if self.json || !self.display.timestamps || out.len() <= start {
+            return;
+        }
+        let mut stamp = String::with_capacity(16);
+        clock(std::time::SystemTime::now(), &mut stamp);
+        stamp.push(' ');
+        let stamp = human::dim(&stamp);
+        let mut at = start;
+        while at < out.len() {
+            out.insert_str(at, &stamp);
+            if !each {
+                break;
+            }
+            at = out[at..].find('\n').map_or(out.len(), |i| at + i + 1);
+        }
+    }
+
     /// [`Render::help`].
     pub fn help(&self, text: &str, out: &mut String) {
         self.with(|r| r.help(text, out));

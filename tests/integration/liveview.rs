@@ -559,33 +559,6 @@ fn a_recording_of_phx_repl_live_says_to_replay_it_with_live_and_replays() {
 // Part "state": the prompt, navigation and nested views.
 
 #[test]
-fn the_prompt_names_the_new_live_client_at_once() {
-    let server = Server::start();
-    let home = Home::new();
-    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
-    repl.exp_string(&pty::prompt(&server)).expect("the prompt");
-    type_keys(&mut repl, "live /counter\r");
-    // The next prompt is the new client's, connected, not the old one.
-    let live = format!("live@{}> ", server.addr());
-    repl.exp_string(&live).expect("the live client's prompt");
-    type_keys(&mut repl, "live /counter\r");
-    let live2 = format!("live2@{}> ", server.addr());
-    repl.exp_string(&live2).expect("the second live client's prompt");
-    pty::quit(&mut repl);
-}
-
-#[test]
-fn help_at_a_named_client_is_not_that_clients_output() {
-    let server = Server::start();
-    Script::new(&server)
-        .stdin("live /counter\nhelp mute\n")
-        .run()
-        .assert_success()
-        .assert_stdout_contains("\nmute [EVENT|TOPIC]")
-        .assert_stdout_lacks("live mute [");
-}
-
-#[test]
 fn phx_repl_live_does_not_start_as_queued_or_offline() {
     let server = Server::start();
     let url = page(&server, "/counter");
@@ -607,4 +580,58 @@ fn phx_repl_live_does_not_start_as_queued_or_offline() {
             .assert_success()
             .assert_stdout_lacks("queued until the connection is back");
     }
+}
+
+#[test]
+fn timestamps_stamp_the_liveview_lines_too() {
+    let server = Server::start();
+    let out = Script::without_url()
+        .args(["live", &page(&server, "/counter"), "--timestamps"])
+        .stdin("click inc\n")
+        .run();
+    out.assert_success();
+    let stamped = |rest: &str| {
+        out.stdout.lines().any(|l| {
+            let (clock, after) = l.split_at(l.len().min(13));
+            clock.len() == 13
+                && clock.as_bytes()[2] == b':'
+                && clock.as_bytes()[8] == b'.'
+                && after.starts_with(rest)
+        })
+    };
+    for rest in [
+        "◆ joined lv:",
+        "→ click inc",
+        "  ~ h1 \"Count: 0\"",
+        "  + li \"count 1\"",
+    ] {
+        assert!(stamped(rest), "a stamped `{rest}` line\n{}", out.report());
+    }
+}
+
+#[test]
+fn help_at_a_named_client_is_not_that_clients_output() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("live /counter\nhelp mute\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("\nmute [EVENT|TOPIC]")
+        .assert_stdout_lacks("live mute [");
+}
+
+#[test]
+fn the_prompt_names_the_new_live_client_at_once() {
+    let server = Server::start();
+    let home = Home::new();
+    let mut repl = pty::repl(&server, &home, &["--color", "never"]);
+    repl.exp_string(&pty::prompt(&server)).expect("the prompt");
+    type_keys(&mut repl, "live /counter\r");
+    // The next prompt is the new client's, connected, not the old one.
+    let live = format!("live@{}> ", server.addr());
+    repl.exp_string(&live).expect("the live client's prompt");
+    type_keys(&mut repl, "live /counter\r");
+    let live2 = format!("live2@{}> ", server.addr());
+    repl.exp_string(&live2).expect("the second live client's prompt");
+    pty::quit(&mut repl);
 }

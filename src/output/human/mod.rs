@@ -195,6 +195,11 @@ impl Render for Human<'_> {
 }
 
 /// An announcement: `* text`.
+/// `text` dimmed, as timestamps are.
+pub(super) fn dim(text: &str) -> String {
+    text.dimmed().to_string()
+}
+
 pub(super) fn note(text: &str, out: &mut String) {
     let _ = writeln!(out, "{} {text}", "*".cyan());
 }

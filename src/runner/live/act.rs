@@ -158,9 +158,11 @@ impl Runner {
         };
         if !self.settings.style.json && !self.settings.style.display.raw {
             let mut s = std::mem::take(&mut self.screen.out);
+            let start = s.len();
             s.push_str("→ ");
             s.push_str(&crate::output::clean(&describe(&e, &value)));
             s.push('\n');
+            self.settings.style.stamp(start, false, &mut s);
             self.screen.out = s;
         }
         if self.interactive() {

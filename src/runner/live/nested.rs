@@ -187,7 +187,9 @@ impl Runner {
                     };
                     records::push(&mut s, &record);
                 } else {
+                    let start = s.len();
                     out::page(&heading, &lines, &mut s);
+                    self.settings.style.stamp(start, false, &mut s);
                 }
                 self.screen.out = s;
                 self.tell_page();
@@ -237,7 +239,9 @@ impl Runner {
                 },
             );
         } else {
+            let start = s.len();
             out::changes(&changes, update.title.as_deref(), &[], &mut s);
+            self.settings.style.stamp(start, true, &mut s);
         }
         self.screen.out = s;
         self.page_changed();

@@ -199,7 +199,9 @@ impl Runner {
         if self.settings.style.json {
             records::push(&mut s, &record);
         } else {
+            let start = s.len();
             out::page(&heading, &lines, &mut s);
+            self.settings.style.stamp(start, false, &mut s);
         }
         self.screen.out = s;
         // As the browser does, the views rendered inside it join too.
@@ -253,7 +255,9 @@ impl Runner {
                 },
             );
         } else {
+            let start = s.len();
             out::changes(&changes, update.title.as_deref(), &events, &mut s);
+            self.settings.style.stamp(start, true, &mut s);
         }
         self.screen.out = s;
     }
@@ -284,7 +288,9 @@ impl Runner {
                 },
             );
         } else {
+            let start = s.len();
             out::line(text, &mut s);
+            self.settings.style.stamp(start, false, &mut s);
         }
         self.screen.out = s;
     }

@@ -78,6 +78,29 @@ fn heartbeat(every: Duration, hb: &HeartbeatStats) -> String {
     line
 }
 
+/// A topic's join payload; a LiveView's signed tokens (hundreds of bytes
+/// each, of no use to read) shortened to their start and size.
+fn topic_payload(topic: &str, payload: &crate::core::protocol::Payload) -> String {
+    const KEEP: usize = 12;
+    let parsed = topic
+        .starts_with("lv:")
+        .then(|| payload.json())
+        .flatten()
+        .and_then(|j| serde_json::from_str::<serde_json::Value>(j.get()).ok());
+    let Some(mut v) = parsed else {
+        return human_payload(payload).into_owned();
+    };
+    for key in ["session", "static"] {
+        if let Some(serde_json::Value::String(s)) = v.get_mut(key)
+            && s.len() > KEEP + 8
+        {
+            let head: String = s.chars().take(KEEP).collect();
+            *s = format!("{head}…({} bytes)", s.len());
+        }
+    }
+    clean(&v.to_string()).into_owned()
+}
+
 /// A line per topic, names padded to one width.
 fn topics(st: &Status, out: &mut String) {
     if st.topics.is_empty() {
@@ -97,7 +120,7 @@ fn topics(st: &Status, out: &mut String) {
             clean(&t.topic),
             t.state.as_str(),
             clean(&t.join_ref),
-            human_payload(&t.payload)
+            topic_payload(&t.topic, &t.payload)
         );
         match t.rejoin_in {
             Some(d) if d.is_zero() && st.up.is_none() => {
@@ -115,5 +138,25 @@ fn topics(st: &Status, out: &mut String) {
         }
         out.push_str(&line);
         out.push('\n');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_liveviews_tokens_are_shortened_and_other_payloads_kept() {
+        let long = "SFMyNTY.g2gDaAJhBXQAAAAIZAACaWRtAAAAFHBoeC1GM1pmNlE4";
+        let text = format!(r#"{{"session":"{long}","static":null,"url":"http://h/c"}}"#);
+        let payload: crate::core::protocol::Payload = crate::core::protocol::raw(text).into();
+        assert_eq!(
+            topic_payload("lv:phx-1", &payload),
+            format!(
+                r#"{{"session":"SFMyNTY.g2gD…({} bytes)","static":null,"url":"http://h/c"}}"#,
+                long.len()
+            )
+        );
+        assert!(topic_payload("room:1", &payload).contains(long));
     }
 }

@@ -186,6 +186,11 @@ impl Clients {
     }
 
     /// The `connect` line about to run, for the client it opens.
+    /// A LiveView client moved to another page: `clients` shows it.
+    pub fn set_shown_url(&mut self, id: ClientId, url: String) {
+        self.list[id as usize].shown_url = url;
+    }
+
     pub fn set_connect_line(&mut self, typed: &str) {
         self.connect_line = Some(typed.trim().to_owned());
     }

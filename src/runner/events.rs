@@ -377,6 +377,11 @@ impl Runner {
     }
 
     fn on_unanswered(&mut self, u: &Unanswered) {
+        if u.event == "phx_leave" && self.peer.live.as_ref().is_some_and(|l| l.retired(&u.topic)) {
+            // A LiveView left a view behind (its page closed or moved)
+            // and the server closed it first: no request of the user's.
+            return;
+        }
         self.checks.tally.unanswered += 1;
         self.peer.last_reply = Some(LastReply::Missing {
             what: format!("{} on {}", u.event, u.topic),
@@ -390,6 +395,18 @@ impl Runner {
     }
 
     fn on_status(&mut self, id: u64, status: &Status) {
+        // A LiveView's views that a reload or navigation replaced are
+        // history, not channels of this page.
+        let kept;
+        let status = match &self.peer.live {
+            Some(live) if status.topics.iter().any(|t| live.retired(&t.topic)) => {
+                let mut st = status.clone();
+                st.topics.retain(|t| !live.retired(&t.topic));
+                kept = st;
+                &kept
+            }
+            _ => status,
+        };
         let mut s = std::mem::take(&mut self.screen.out);
         self.settings.style.status(
             status,

@@ -122,7 +122,10 @@ impl Runner {
         let active = self.clients.active;
         self.opened(active);
         let url = self.clients.get(active).shown_url.clone();
-        if self.peer.link.opened > 1 {
+        if self.live_retargeted() {
+            // A LiveView navigation or reload moved the socket: its join
+            // at the new page is what is said.
+        } else if self.peer.link.opened > 1 {
             let n = self.peer.link.opened - 1;
             self.info(
                 Info::Connected {

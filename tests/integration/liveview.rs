@@ -250,7 +250,7 @@ fn the_demo_page_in_both_formats_components_titles_events_nesting_and_navigation
             .assert_stdout_contains("joined nested view lv:demo-child")
             .assert_stdout_contains("[demo-child] ~ ")
             .assert_stdout_contains("live_patch: the URL is now /demo?tab=2")
-            .assert_stdout_contains("live_redirect to /counter: joining the view there")
+            .assert_stdout_contains("◆ live_redirect to /counter\n")
             .assert_stdout_contains("✓ expect text h1 \"Count: 1\"");
     }
 }
@@ -525,7 +525,7 @@ fn live_patch_updates_the_url_redirect_is_reported_and_live_redirect_joins_the_n
         .assert_stdout_contains(
             "the view redirects to /users/log-in; not followed (--follow follows it, or `live /users/log-in`)",
         )
-        .assert_stdout_contains("live_redirect to /other: joining the view there")
+        .assert_stdout_contains("◆ live_redirect to /other\n")
         .assert_stdout_contains("joined lv:phx-other at http://127.0.0.1:PORT/other")
         .assert_stdout_contains("✓ wait text h1 \"Other\"");
 }
@@ -632,6 +632,82 @@ fn the_prompt_names_the_new_live_client_at_once() {
     repl.exp_string(&live).expect("the live client's prompt");
     type_keys(&mut repl, "live /counter\r");
     let live2 = format!("live2@{}> ", server.addr());
-    repl.exp_string(&live2).expect("the second live client's prompt");
+    repl.exp_string(&live2)
+        .expect("the second live client's prompt");
     pty::quit(&mut repl);
+}
+
+#[test]
+fn a_closed_page_leaves_its_nested_views_and_says_it_closed() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .stdin("live /demo\nclick leave\nclients\ntext\n")
+        .run();
+    out.assert_stdout_contains("◆ the view closed; `live /demo` opens it again")
+        .assert_stderr_contains(
+            "line 4: the view at http://127.0.0.1:PORT/demo has closed; open it again with `live /demo`",
+        )
+        .assert_stdout_lacks("unanswered");
+    let clients = out
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("* live (current)"))
+        .unwrap_or_else(|| panic!("the live client listed\n{}", out.report()));
+    assert!(!clients.contains("lv:"), "no view left\n{}", out.report());
+}
+
+#[test]
+fn a_live_redirect_reads_as_one_step_and_moves_the_clients_url() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("live /demo\nclick go\nwait text \"Count: 0\" 5s\nclients\nstatus\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("◆ live_redirect to /counter\n")
+        .assert_stdout_contains("◆ joined lv:")
+        .assert_stdout_contains("live (current)  http://127.0.0.1:PORT/counter  connected  lv:phx-")
+        .assert_stdout_lacks("connection lost")
+        .assert_stdout_lacks("reconnecting")
+        .assert_stdout_lacks("reconnected")
+        .assert_stdout_lacks("lv:demo-child\n");
+}
+
+#[test]
+fn status_after_a_reload_lists_the_new_view_with_its_tokens_shortened() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .stdin(
+            "join room:lobby\n\
+             live /counter\n\
+             click inc\n\
+             @main push room:lobby restart {}\n\
+             wait text \"Count: 0\" 10s\n\
+             status\n",
+        )
+        .run();
+    out.assert_success()
+        .assert_stdout_contains("\"session\":\"SFMyNTY.eyJp…(");
+    let views = out
+        .stdout
+        .lines()
+        .filter(|l| {
+            l.trim_start_matches("live ")
+                .trim_start()
+                .starts_with("lv:")
+        })
+        .count();
+    assert_eq!(views, 1, "only the new view\n{}", out.report());
+}
+
+#[test]
+fn a_nested_views_close_after_a_crash_is_not_printed() {
+    let server = Server::start();
+    let mut run = Script::new(&server)
+        .stdin("live /demo\nclick nope\n")
+        .spawn();
+    run.expect_line("of the rejoin", |l| l.contains("_mounts 1)"));
+    run.expect_line("of the child's join", |l| l.contains("joined nested view"));
+    run.send_line("click bump");
+    run.expect_line("of the bump", |l| l.contains("\"Child bumps: 1\""));
+    run.finish().assert_stdout_lacks("phx_close");
 }

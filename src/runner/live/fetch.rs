@@ -102,6 +102,7 @@ impl Runner {
                     return;
                 };
                 live.fetcher = Some(f.fetcher);
+                live.moving = false;
                 match f.result {
                     Ok(opened) => self.rejoin_at(opened, matches!(f.job, Job::Navigate { .. })),
                     Err(e) => {
@@ -127,13 +128,12 @@ impl Runner {
         };
         let (socket, headers) = (o.socket.clone(), o.headers.clone());
         let old = live.topic.clone();
-        // The old page's nested views go with it, and on navigation the
-        // old view too: left once the socket is down (below), so the
-        // session does not rejoin them on the new one.
+        // The old page's nested views go with it, and the old view too
+        // (refused after `stale`, or navigated away from): left once the
+        // socket is down (below), so the session does not rejoin them on
+        // the new one, and `status` lists only the new view.
         let mut leaving: Vec<String> = live.children.iter().map(|c| c.topic.clone()).collect();
-        if leave_old {
-            leaving.push(old);
-        }
+        leaving.push(old);
         for t in &leaving {
             live.retire(t.clone());
         }
@@ -142,6 +142,8 @@ impl Runner {
         let topic = live.topic.clone();
         let url = live.page_url.to_string();
         let active = self.clients.active;
+        live.retargeted = true;
+        self.clients.set_shown_url(active, url.clone());
         if !leave_old {
             let text = format!(
                 "fetched the page again; reconnecting with its new cookie and CSRF token to join {topic}"

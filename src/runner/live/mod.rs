@@ -77,6 +77,16 @@ pub(super) struct Live {
     pub pending_join: Option<u64>,
     /// The script line the reply being handled answers, for the records.
     pub(super) answering: Option<usize>,
+    /// A navigation or reload is under way (its page being fetched, its
+    /// socket moving): the old view's close and the socket's move are
+    /// part of it, not news.
+    moving: bool,
+    /// The socket was moved to a new page's tokens and has not opened
+    /// again yet: its drop and reconnect are not news.
+    retargeted: bool,
+    /// The main view closed (a redirect not followed, the server ended
+    /// it): the page is gone, as in a browser.
+    closed: bool,
 }
 
 /// `phx-repl live URL`: the page fetched before the network thread
@@ -129,6 +139,9 @@ impl Live {
             history: History::default(),
             pending_join: None,
             answering: None,
+            moving: false,
+            retargeted: false,
+            closed: false,
         }
     }
 
@@ -171,6 +184,8 @@ impl Live {
         self.tree = None;
         self.mounts = 0;
         self.history = History::default();
+        self.moving = false;
+        self.closed = false;
     }
 }
 
@@ -358,6 +373,39 @@ impl Runner {
         })
     }
 
+    /// Whether the socket that just opened is one a navigation or reload
+    /// moved (its reconnect is then not news to people); forgets it.
+    pub(super) fn live_retargeted(&mut self) -> bool {
+        let quiet = !self.settings.style.display.raw && !self.settings.style.json;
+        self.peer
+            .live
+            .as_mut()
+            .is_some_and(|l| std::mem::take(&mut l.retargeted))
+            && quiet
+    }
+
+    /// Leaves the main view's nested views (its page closed or moved), as
+    /// the browser does, quietly: their leaves and last frames are no
+    /// news.
+    pub(super) fn leave_children(&mut self) {
+        let Some(live) = &mut self.peer.live else {
+            return;
+        };
+        let topics: Vec<String> = live.children.drain(..).map(|c| c.topic).collect();
+        for t in topics {
+            let id = self.issue_id();
+            if let Some(live) = &mut self.peer.live {
+                live.retire(t.clone());
+                live.hushed.push(id);
+            }
+            // Gone from `clients` now, not once the server has answered.
+            self.peer.topics.remove(&t);
+            let leave = Request::Leave { topic: Some(t) };
+            self.net
+                .send_to(self.clients.active, ToNet::Request { id, request: leave });
+        }
+    }
+
     /// A join sent before its socket was open went out.
     pub(super) fn pending_join_sent(&mut self, id: u64) {
         if let Some(live) = &mut self.peer.live
@@ -370,8 +418,18 @@ impl Runner {
     /// The client a LiveView command goes to has a view; else says how to
     /// open one.
     fn live_client(&mut self, n: usize) -> bool {
-        if self.peer.live.is_some() {
-            return true;
+        if let Some(live) = &self.peer.live {
+            if !live.closed {
+                return true;
+            }
+            let text = format!(
+                "the view at {} has closed; open it again with `live {}`",
+                live.page_url,
+                live.page_url.path()
+            );
+            self.error(&text, self.line_label(n));
+            self.mark_failed();
+            return false;
         }
         let name = self.clients.get(self.clients.active).name.clone();
         let text = format!("no LiveView on client {name}; open one with `live URL`");

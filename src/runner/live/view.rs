@@ -55,6 +55,23 @@ impl Runner {
             // that led to a reload, already said) are no news.
             return quiet && live.retired(&t.topic);
         }
+        if let Event::Unanswered(u) = ev {
+            // A leave of a view left behind, cut short by its close.
+            return quiet && live.retired(&u.topic);
+        }
+        if matches!(ev, Event::Disconnected { .. } | Event::Reconnecting { .. }) {
+            // The socket moving to a new page's tokens: the navigation's
+            // own lines say what happens.
+            return quiet && live.retargeted;
+        }
+        if let Event::Message(m) = ev
+            && m.stale
+            && m.frame.topic.starts_with("lv:")
+        {
+            // An earlier instance of a view (a nested view closed after
+            // its parent crashed): no news to people.
+            return quiet;
+        }
         // The script line a reply answers goes into the records it causes.
         let answering = match ev {
             Event::Reply(r) => r.frame.ref_.as_deref().and_then(|r| self.awaited_line(r)),
@@ -133,7 +150,7 @@ impl Runner {
         let payload = json_of(&m.frame.payload);
         match (m.kind, m.frame.event.as_str()) {
             (MessageKind::Error, _) => self.crashed(),
-            (MessageKind::Close { .. }, _) => self.live_line("close", None, "the view closed"),
+            (MessageKind::Close { .. }, _) => self.view_closed(),
             (_, "diff") => self.apply_diff(&payload),
             (_, "redirect" | "live_redirect" | "live_patch") => {
                 let mut wrapped = serde_json::Map::new();
@@ -295,6 +312,23 @@ impl Runner {
         self.screen.out = s;
     }
 
+    /// `phx_close` on the main view: part of a navigation under way, or
+    /// the page is gone: its nested views are left, as the browser does,
+    /// and the page's commands say it closed.
+    fn view_closed(&mut self) {
+        let Some(live) = &mut self.peer.live else {
+            return;
+        };
+        if live.moving {
+            return;
+        }
+        live.closed = true;
+        let path = live.page_url.path().to_owned();
+        self.leave_children();
+        let text = format!("the view closed; `live {path}` opens it again");
+        self.live_line("close", None, &text);
+    }
+
     /// `phx_error`: the view crashed; the session rejoins it with the
     /// next `_mounts`.
     fn crashed(&mut self) {
@@ -351,6 +385,7 @@ impl Runner {
             // A fetch is under way already.
             return;
         };
+        live.moving = true;
         let (url, opts) = (live.page_url.clone(), live.opts.clone());
         let text = format!(
             "join refused ({reason}): the page's session no longer holds; reloading {url} \
@@ -390,8 +425,8 @@ impl Runner {
                 self.live_line(kind, Some(&to), &text);
             }
             _ => {
-                let text = format!("{kind} to {to}: joining the view there");
-                self.live_line(kind, Some(&to), &text);
+                // One step the user asked for: the join there says the rest.
+                self.live_line(kind, Some(&to), &format!("{kind} to {to}"));
                 self.navigate(&target);
             }
         }
@@ -408,6 +443,7 @@ impl Runner {
         let Some(fetcher) = live.fetcher.take() else {
             return;
         };
+        live.moving = true;
         let opts = live.opts.clone();
         let job = Job::Navigate {
             client: self.clients.active,

@@ -147,7 +147,8 @@ impl Runner {
         }
         // A LiveView's frames are handled (and shown readably) first.
         let live = self.shown_as_live(ev);
-        let mut hidden = self.hidden(ev) || live;
+        // (A LiveView's muted push is counted there already.)
+        let mut hidden = live || self.hidden(ev);
         if let Event::Reconnecting { attempt, delay, .. } = ev
             && !self.settings.style.json
         {

@@ -56,7 +56,9 @@ impl Runner {
             self.mutes.add(n);
         }
         let text = if self.mutes.is_empty() {
-            "nothing is muted; `mute EVENT` or `mute TOPIC` hides such messages".to_owned()
+            "nothing is muted; `mute EVENT` or `mute TOPIC` hides such messages \
+             (`mute lv:*` a LiveView's pushed changes)"
+                .to_owned()
         } else {
             let list: Vec<String> = self
                 .mutes

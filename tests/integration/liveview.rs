@@ -711,3 +711,15 @@ fn a_nested_views_close_after_a_crash_is_not_printed() {
     run.expect_line("of the bump", |l| l.contains("\"Child bumps: 1\""));
     run.finish().assert_stdout_lacks("phx_close");
 }
+
+#[test]
+fn muting_a_view_hides_its_pushed_changes_but_not_the_replies() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("live /counter\nmute lv:*\nwait text \"Ticks: 2\" 5s\nclick inc\nmute\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("✓ wait text \"Ticks: 2\"")
+        .assert_stdout_lacks("Ticks: 1\"")
+        .assert_stdout_contains("~ h1 \"Count: 0\" → \"Count: 1\"");
+}

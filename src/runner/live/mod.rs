@@ -87,6 +87,9 @@ pub(super) struct Live {
     /// The main view closed (a redirect not followed, the server ended
     /// it): the page is gone, as in a browser.
     closed: bool,
+    /// The push being handled is muted (`mute lv:ID`): merged, not
+    /// printed.
+    muted: bool,
 }
 
 /// `phx-repl live URL`: the page fetched before the network thread
@@ -142,6 +145,7 @@ impl Live {
             moving: false,
             retargeted: false,
             closed: false,
+            muted: false,
         }
     }
 

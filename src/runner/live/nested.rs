@@ -218,6 +218,10 @@ impl Runner {
             let text = "a diff of this nested view cannot be merged; its HTML may be out of date";
             return self.child_line(at, "nested", text);
         };
+        if live.muted {
+            self.page_changed();
+            return;
+        }
         let id = child.id.clone();
         let changes: Vec<String> = update
             .changes

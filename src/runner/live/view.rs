@@ -77,8 +77,13 @@ impl Runner {
             Event::Reply(r) => r.frame.ref_.as_deref().and_then(|r| self.awaited_line(r)),
             _ => None,
         };
+        // `mute lv:ID` (or `mute diff`) hides a view's pushed changes, as
+        // it hides a channel's messages; never in JSON.
+        let muted = matches!(ev, Event::Message(m) if !m.stale && m.frame.topic.starts_with("lv:"))
+            && self.hidden(ev);
         if let Some(live) = &mut self.peer.live {
             live.answering = answering;
+            live.muted = muted;
         }
         let Some(live) = &self.peer.live else {
             return false;
@@ -98,7 +103,7 @@ impl Runner {
                 Event::Message(m) => self.child_message(at, m),
                 _ => {}
             }
-            return quiet;
+            return quiet || muted;
         }
         if frame_topic.is_some_and(|t| live.retired(t)) {
             // The view a reload or navigation left: its last frames are
@@ -114,7 +119,7 @@ impl Runner {
             Event::Message(m) => self.live_message(m),
             _ => {}
         }
-        quiet
+        quiet || muted
     }
 
     fn live_reply(&mut self, r: &Reply) {
@@ -251,6 +256,9 @@ impl Runner {
     }
 
     fn print_update(&mut self, view: &str, diff: &Value, update: &Update) {
+        if self.peer.live.as_ref().is_some_and(|l| l.muted) {
+            return;
+        }
         let changes: Vec<String> = update.changes.iter().map(ToString::to_string).collect();
         let events: Vec<(String, Value)> = update
             .events

@@ -9,6 +9,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+use crate::core::protocol::{PHX_CLOSE, PHX_LEAVE};
+
 /// How many timed-out requests are remembered so a late reply can still be
 /// matched to its request.
 pub(super) const LATE_MEMORY: usize = 1024;
@@ -138,11 +140,15 @@ impl Requests {
     /// as such. They stay matchable, like timed-out ones: a request that
     /// reached the server after the crash is still answered (`unmatched
     /// topic`), and that reply belongs to it, marked late.
+    ///
+    /// A `phx_leave` outlives the `phx_close`: a LiveView sends the close
+    /// first and the leave's reply after it (docs/PROTOCOL.md §10).
     pub(super) fn orphan(&mut self, topic: &str, because: &'static str) {
         let refs: Vec<String> = self
             .pending
             .iter()
             .filter(|(_, p)| p.topic == topic && !p.timed_out)
+            .filter(|(_, p)| !(because == PHX_CLOSE && p.event == PHX_LEAVE))
             .map(|(r, _)| r.clone())
             .collect();
         for r in refs {

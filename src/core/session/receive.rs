@@ -273,6 +273,31 @@ mod tests {
     }
 
     #[test]
+    fn a_liveview_close_before_the_leave_reply_leaves_the_leave_answered() {
+        let mut s = Session::new(T);
+        let t0 = Instant::now();
+        joined(&mut s, "lv:a", t0);
+        s.prepare(
+            Request::Leave {
+                topic: Some("lv:a".into()),
+            },
+            t0,
+        )
+        .unwrap();
+        let m = message(&mut s, r#"["1","1","lv:a","phx_close",{}]"#, t0);
+        assert_eq!(m.kind, MessageKind::Close { requested: true });
+        assert!(s.take_unanswered().is_empty());
+        let r = reply(
+            &mut s,
+            r#"["1","2","lv:a","phx_reply",{"status":"ok","response":{}}]"#,
+            t0,
+        );
+        assert_eq!(r.request.as_deref(), Some("phx_leave"));
+        assert!(!r.late);
+        assert_eq!(state(&s, "lv:a"), ChannelState::Closed);
+    }
+
+    #[test]
     fn leave_reply_then_close_closes_as_requested() {
         let mut s = Session::new(T);
         let t0 = Instant::now();

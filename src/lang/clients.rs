@@ -23,6 +23,8 @@ pub struct Connect {
     pub auth_token: Option<String>,
     /// `connect NAME live URL`: a LiveView client on the page at `url`.
     pub live: bool,
+    /// `connect NAME live URL --follow`.
+    pub follow: bool,
 }
 
 /// Splits `@bob join room:1` into `bob` and the line it runs; a line
@@ -106,7 +108,17 @@ fn no_more(rest: &str, command: &str) -> Result<(), CommandError> {
     })
 }
 
-const CONNECT_USAGE: &str = "connect NAME [URL] [-p KEY=VALUE] [-H 'NAME: VALUE'] [--auth-token TOKEN], or connect NAME live URL";
+const CONNECT_USAGE: &str = "connect NAME [URL] [-p KEY=VALUE] [-H 'NAME: VALUE'] [--auth-token TOKEN], or connect NAME live URL [-H 'NAME: VALUE'] [--follow]";
+
+/// `-H`'s value, `NAME: VALUE`.
+pub(crate) fn header(v: &str) -> Result<(String, String), CommandError> {
+    match v.split_once(':') {
+        Some((n, v)) if !n.trim().is_empty() && !n.trim().contains(' ') => {
+            Ok((n.trim().to_owned(), v.trim().to_owned()))
+        }
+        _ => Err(CommandError::NotAHeader(crate::output::excerpt(v, 40))),
+    }
+}
 
 fn connect(rest: &str) -> Result<Connect, CommandError> {
     let words = shell_words(rest)?;
@@ -120,22 +132,21 @@ fn connect(rest: &str) -> Result<Connect, CommandError> {
     let mut words = words.peekable();
     if words.peek().map(String::as_str) == Some("live") {
         words.next();
-        c.live = true;
-        c.url = words.next();
-        if c.url.is_none() {
+        let command = format!("connect {} live", c.name);
+        let rest: Vec<String> = words.collect();
+        if rest.is_empty() {
             return Err(CommandError::Missing {
-                command: format!("connect {} live", c.name),
+                command,
                 what: "a page URL or path",
                 hint: format!("`connect {} live /chat?user={}`", c.name, c.name),
             });
         }
-        if let Some(extra) = words.next() {
-            return Err(CommandError::Unexpected {
-                token: crate::output::excerpt(&extra, 40),
-                command: format!("connect {} live", c.name),
-                usage: "connect NAME live URL".to_owned(),
-            });
-        }
+        let (url, flags) = crate::lang::live::open_args(&command, rest)?;
+        c.live = true;
+        c.url = Some(url);
+        c.headers = flags.headers;
+        c.follow = flags.follow;
+        c.auth_token = flags.auth_token;
         return Ok(c);
     }
     while let Some(w) = words.next() {
@@ -161,12 +172,7 @@ fn connect(rest: &str) -> Result<Connect, CommandError> {
             }
             "-H" | "--header" => {
                 let v = value("a header", "`connect bob -H 'Cookie: a=b'`")?;
-                match v.split_once(':') {
-                    Some((n, v)) if !n.trim().is_empty() && !n.trim().contains(' ') => {
-                        c.headers.push((n.trim().to_owned(), v.trim().to_owned()))
-                    }
-                    _ => return Err(CommandError::NotAHeader(crate::output::excerpt(&v, 40))),
-                }
+                c.headers.push(header(&v)?);
             }
             "--auth-token" => {
                 c.auth_token = Some(value("a token", "`connect bob --auth-token abc123`")?);
@@ -185,7 +191,7 @@ fn connect(rest: &str) -> Result<Connect, CommandError> {
 
 /// Splits on whitespace, with '…' and "…" quoting (no escapes inside
 /// single quotes, `\"` and `\\` inside double quotes).
-fn shell_words(s: &str) -> Result<Vec<String>, CommandError> {
+pub(crate) fn shell_words(s: &str) -> Result<Vec<String>, CommandError> {
     let mut words = Vec::new();
     let mut word: Option<String> = None;
     let mut chars = s.chars();
@@ -253,6 +259,22 @@ mod tests {
         assert_eq!(c.auth_token.as_deref(), Some("t"));
         let bare = connect("alice -p user=alice").unwrap();
         assert_eq!(bare.url, None);
+    }
+
+    #[test]
+    fn connect_live_takes_the_page_flags() {
+        let c = connect("ana live /private -H 'Cookie: _k=ana' --follow").unwrap();
+        assert!(c.live && c.follow);
+        assert_eq!(c.url.as_deref(), Some("/private"));
+        assert_eq!(c.headers, [("Cookie".to_owned(), "_k=ana".to_owned())]);
+        let c = connect("ana live --auth-token t /p").unwrap();
+        assert_eq!(
+            (c.url.as_deref(), c.auth_token.as_deref()),
+            (Some("/p"), Some("t"))
+        );
+        let e = connect("ana live /p --bogus").unwrap_err().to_string();
+        assert!(e.contains("after `connect ana live`"), "{e}");
+        assert!(connect("ana live").is_err());
     }
 
     #[test]

@@ -238,8 +238,8 @@ pub const COMMANDS: &[CommandInfo] = &[
     },
     CommandInfo {
         name: "live",
-        usage: "live URL|/PATH",
-        summary: "open a LiveView page: fetch it, join its LiveView on the /live socket, print it as readable lines and every change after; a /PATH is on the current connection's host",
+        usage: "live URL|/PATH [FLAGS]",
+        summary: "open a LiveView page: fetch it, join its LiveView on the /live socket, print it as readable lines and every change after; a /PATH is on the current connection's host; FLAGS: -H 'NAME: VALUE' (a Cookie logs in), --follow (a redirect to another page), --auth-token TOKEN (`connect NAME live URL` takes the same flags)",
         example: "live http://localhost:4000/counter",
     },
     CommandInfo {

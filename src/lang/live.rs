@@ -13,14 +13,85 @@ use crate::lang::error::CommandError;
 /// A LiveView command.
 #[derive(Debug, Clone, PartialEq)]
 pub enum LiveCommand {
-    /// `live URL|/PATH`: fetch the page and join its LiveView.
-    Open { url: String },
+    /// `live URL|/PATH [FLAGS]`: fetch the page and join its LiveView.
+    Open { url: String, flags: OpenFlags },
     /// `html [SELECTOR]`.
     Html(Option<String>),
     /// `text [SELECTOR]`.
     Text(Option<String>),
     /// `click`, `submit`, `change`, `key`, `hook`.
     Event(PageEvent),
+}
+
+/// The flags of `live URL` and `connect NAME live URL`, over the
+/// session's own: what a page needs that the command line may not have
+/// given (a login cookie, `--follow`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenFlags {
+    /// `-H 'NAME: VALUE'` (a `Cookie:` goes into the page's jar).
+    pub headers: Vec<(String, String)>,
+    /// `--follow`: follow a redirect away from the page.
+    pub follow: bool,
+    /// `--auth-token TOKEN`, for the page's socket.
+    pub auth_token: Option<String>,
+}
+
+/// The usage of `live`'s flags, after `live URL` or `connect NAME live URL`.
+pub const OPEN_FLAGS: &str = "[-H 'NAME: VALUE'] [--follow] [--auth-token TOKEN]";
+
+/// `URL [FLAGS]` in any order, after `command` (`live`, `connect bob
+/// live`): the page and its flags. `words` are shell words.
+pub(crate) fn open_args(
+    command: &str,
+    words: Vec<String>,
+) -> Result<(String, OpenFlags), CommandError> {
+    let usage = format!("{command} URL {OPEN_FLAGS}");
+    let mut url = None;
+    let mut flags = OpenFlags::default();
+    let mut words = words.into_iter();
+    while let Some(w) = words.next() {
+        let mut value = |what: &'static str, hint: String| {
+            words.next().ok_or_else(|| CommandError::Missing {
+                command: format!("{command} … {w}"),
+                what,
+                hint,
+            })
+        };
+        match w.as_str() {
+            "-H" | "--header" => {
+                let v = value("a header", format!("`{command} /private -H 'Cookie: a=b'`"))?;
+                flags.headers.push(crate::lang::clients::header(&v)?);
+            }
+            "--follow" => flags.follow = true,
+            "--auth-token" => {
+                flags.auth_token = Some(value(
+                    "a token",
+                    format!("`{command} /page --auth-token abc123`"),
+                )?);
+            }
+            "-p" | "--param" => {
+                return Err(CommandError::Live(format!(
+                    "`{w}` does not apply to a page: a LiveView's socket takes its params from the page (its CSRF token); the form is `{usage}`"
+                )));
+            }
+            _ if url.is_none() && !w.starts_with('-') => url = Some(w),
+            _ => {
+                return Err(CommandError::Unexpected {
+                    token: crate::output::excerpt(&w, 40),
+                    command: command.to_owned(),
+                    usage,
+                });
+            }
+        }
+    }
+    let Some(url) = url else {
+        return Err(CommandError::Missing {
+            command: command.to_owned(),
+            what: "a page URL or path",
+            hint: format!("`{command} http://localhost:4000/counter` or `{command} /counter`"),
+        });
+    };
+    Ok((url, flags))
 }
 
 /// Which kind of event a command sends.
@@ -126,18 +197,8 @@ fn arg(rest: &str) -> Result<Option<(String, bool, &str)>, CommandError> {
 pub(crate) fn parse(word: &str, rest: &str) -> Result<LiveCommand, CommandError> {
     match word {
         "live" => {
-            let (url, more) = split_word(rest);
-            if url.is_empty() {
-                return Err(CommandError::Missing {
-                    command: "live".to_owned(),
-                    what: "a page URL or path",
-                    hint: "`live http://localhost:4000/counter` or `live /counter`".to_owned(),
-                });
-            }
-            unexpected(more, "live", "live URL")?;
-            Ok(LiveCommand::Open {
-                url: url.to_owned(),
-            })
+            let (url, flags) = open_args("live", crate::lang::clients::shell_words(rest)?)?;
+            Ok(LiveCommand::Open { url, flags })
         }
         "html" | "text" => {
             let selector = match arg(rest)? {
@@ -433,6 +494,38 @@ mod tests {
         );
         assert!(parse("text", "h1 p").is_err());
         assert!(parse("live", "").is_err());
+    }
+
+    #[test]
+    fn live_takes_its_flags_in_any_order() {
+        let want = OpenFlags {
+            headers: vec![("Cookie".into(), "_k=ana".into())],
+            follow: true,
+            auth_token: None,
+        };
+        for line in [
+            "/private -H 'Cookie: _k=ana' --follow",
+            "--follow /private -H \"Cookie: _k=ana\"",
+            "-H 'Cookie: _k=ana' --follow /private",
+        ] {
+            assert_eq!(
+                parse("live", line).unwrap(),
+                LiveCommand::Open {
+                    url: "/private".into(),
+                    flags: want.clone()
+                },
+                "{line}"
+            );
+        }
+        let err = |s: &str| parse("live", s).unwrap_err().to_string();
+        assert!(
+            err("/a /b").starts_with("unexpected `/b` after `live`"),
+            "{}",
+            err("/a /b")
+        );
+        assert!(err("/a -p x=1").contains("does not apply to a page"));
+        assert!(err("/a -H").contains("a header"));
+        assert!(err("--follow").contains("needs a page URL"));
     }
 
     #[test]

@@ -57,7 +57,12 @@ impl Runner {
         if c.live {
             let id = self.issue_id();
             let url = c.url.unwrap_or_default();
-            return self.open_live(&url, Some(c.name), id, n);
+            let flags = crate::lang::live::OpenFlags {
+                headers: c.headers,
+                follow: c.follow,
+                auth_token: c.auth_token,
+            };
+            return self.open_live(&url, Some(c.name), &flags, id, n);
         }
         if let Some(old) = self.clients.find(&c.name) {
             let link = &self.peer_of(old).link;

@@ -38,14 +38,13 @@ pub enum PageError {
     #[error("{url} answered HTTP {status}; is the address right?")]
     Status { url: String, status: u16 },
     /// Sent away from the requested page, and not followed.
-    #[error(
-        "{from} redirected to {to} (HTTP {status}): the page needs a login; pass the session \
-         cookie with -H 'Cookie: …', or --follow to join the page it leads to"
-    )]
+    #[error("{from} redirected to {to} (HTTP {status}): the page needs a login; {hint}")]
     Redirect {
         from: String,
         to: String,
         status: u16,
+        /// What to type instead, where the error is shown.
+        hint: String,
     },
     /// A redirect with no usable `Location`.
     #[error("{url} answered HTTP {status} with no usable Location header")]
@@ -72,6 +71,9 @@ pub struct Fetcher {
     /// `-H` headers sent with every request (not `Cookie`: it went into
     /// the jar).
     headers: Vec<(String, String)>,
+    /// The command that opened the page at the prompt (`live /private`),
+    /// for a redirect's hint; `None` on the command line.
+    command: Option<String>,
 }
 
 impl std::fmt::Debug for Fetcher {
@@ -117,6 +119,7 @@ impl Fetcher {
             agent: ureq::Agent::new_with_config(config),
             jar: CookieStore::default(),
             headers: Vec::new(),
+            command: None,
         };
         for (k, v) in headers {
             if k.eq_ignore_ascii_case("cookie") {
@@ -126,6 +129,26 @@ impl Fetcher {
             }
         }
         Ok(fetcher)
+    }
+
+    /// The page was opened at the prompt by `command` (`live /private`):
+    /// a redirect's hint is a line to type there, not a command-line flag.
+    pub fn opened_by(mut self, command: String) -> Fetcher {
+        self.command = Some(command);
+        self
+    }
+
+    /// What to do about a redirect to a login page, where it is shown.
+    fn redirect_hint(&self) -> String {
+        match &self.command {
+            None => "pass the session cookie with -H 'Cookie: …', or --follow to join the page \
+                     it leads to"
+                .to_owned(),
+            Some(c) => format!(
+                "pass the session cookie, as in `{c} -H 'Cookie: …'`, or type `{c} --follow` \
+                 to join the page it leads to"
+            ),
+        }
     }
 
     /// A `Cookie: a=1; b=2` given with `-H`: kept until the first fetch
@@ -185,6 +208,7 @@ impl Fetcher {
                     from: at.to_string(),
                     to: shown_target(&at, &to),
                     status,
+                    hint: self.redirect_hint(),
                 });
             }
             at = to;
@@ -339,16 +363,24 @@ mod tests {
     }
 
     #[test]
-    fn the_redirect_error_says_where_and_what_to_do() {
-        let e = PageError::Redirect {
+    fn the_redirect_error_says_where_and_what_to_do_there() {
+        let f = Fetcher::new(&Trust::default(), &[], Duration::from_secs(1)).unwrap();
+        let e = |hint: String| PageError::Redirect {
             from: "http://h/counter".into(),
             to: "/users/log-in".into(),
             status: 302,
+            hint,
         };
         assert_eq!(
-            e.to_string(),
+            e(f.redirect_hint()).to_string(),
             "http://h/counter redirected to /users/log-in (HTTP 302): the page needs a login; \
              pass the session cookie with -H 'Cookie: …', or --follow to join the page it leads to"
         );
+        let f = f.opened_by("live /counter".into());
+        assert!(e(f.redirect_hint()).to_string().ends_with(
+            "the page needs a login; pass the session cookie, as in \
+                 `live /counter -H 'Cookie: …'`, or type `live /counter --follow` to join the \
+                 page it leads to"
+        ));
     }
 }

@@ -723,3 +723,26 @@ fn muting_a_view_hides_its_pushed_changes_but_not_the_replies() {
         .assert_stdout_lacks("Ticks: 1\"")
         .assert_stdout_contains("~ h1 \"Count: 0\" → \"Count: 1\"");
 }
+
+// Part "input": the `live` command's flags, bad input and its errors.
+
+#[test]
+fn live_and_connect_live_take_a_cookie_and_follow_at_the_prompt() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .stdin(
+            "connect ana live /private -H 'Cookie: _phx_repl_user=ana'\n\
+             expect text \"Signed in as ana\"\n\
+             live --follow /private\n\
+             expect text \"Log in\"\n\
+             live /private\n",
+        )
+        .run();
+    out.assert_code(1)
+        .assert_stdout_contains("✓ expect text \"Signed in as ana\"")
+        .assert_stdout_contains("✓ expect text \"Log in\"");
+    out.assert_stderr_contains(
+        "pass the session cookie, as in `live /private -H 'Cookie: …'`, \
+         or type `live /private --follow`",
+    );
+}

@@ -12,11 +12,12 @@ use crate::core::event::ToNet;
 use crate::core::live::events::{self, EventKind as Bound, PageEvent as Found};
 use crate::core::live::{dom, payload, readable, text_of};
 use crate::core::session::Request;
-use crate::lang::live::{EventKind, LiveCommand, PageEvent};
+use crate::lang::live::{EventKind, LiveCommand, OpenFlags, PageEvent};
 use crate::lang::vocab::{PageWords, Word};
 use crate::output::live as out;
 use crate::output::records;
 use crate::runner::Runner;
+use crate::runner::live::LiveOptions;
 
 /// The bindings an event command can mean.
 fn bound_kinds(kind: EventKind) -> &'static [Bound] {
@@ -33,11 +34,28 @@ impl Runner {
     /// A LiveView command (`live` itself is `open_live`'s).
     pub(in crate::runner) fn live_command(&mut self, cmd: LiveCommand, id: u64, n: usize) {
         match cmd {
-            LiveCommand::Open { url } => self.open_live(&url, None, id, n),
+            LiveCommand::Open { url, flags } => self.open_live(&url, None, &flags, id, n),
             LiveCommand::Html(sel) => self.show_page(true, sel.as_deref(), n),
             LiveCommand::Text(sel) => self.show_page(false, sel.as_deref(), n),
             LiveCommand::Event(e) => self.send_event(e, id, n),
         }
+    }
+
+    /// The session's LiveView options with a `live` line's flags over
+    /// them: its `-H` headers after the session's, its auth token instead
+    /// of the session's.
+    pub(super) fn live_options_with(&mut self, flags: &OpenFlags) -> LiveOptions {
+        let mut opts = self.live_options();
+        opts.headers.extend(flags.headers.iter().cloned());
+        opts.follow |= flags.follow;
+        if let Some(token) = &flags.auth_token {
+            opts.headers
+                .retain(|(k, _)| !k.eq_ignore_ascii_case("sec-websocket-protocol"));
+            opts.headers
+                .push(crate::core::endpoint::auth_token_header(token));
+            self.screen.learn_secret(token);
+        }
+        opts
     }
 
     /// The current view's HTML (the browser's view of it), if joined.
@@ -217,6 +235,14 @@ impl Runner {
         let mut s = std::mem::take(&mut self.screen.out);
         self.settings.style.note(&text, &mut s);
         self.screen.out = s;
+    }
+}
+
+/// How a page was opened at the prompt, for a hint to type it again.
+pub(super) fn typed_open(page: &str, name: Option<&str>) -> String {
+    match name {
+        Some(name) => format!("connect {name} live {page}"),
+        None => format!("live {page}"),
     }
 }
 

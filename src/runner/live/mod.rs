@@ -31,6 +31,7 @@ use super::flow::Step;
 use crate::core::event::ToNet;
 use crate::core::live::Rendered;
 use crate::core::session::Request;
+use crate::lang::live::OpenFlags;
 use crate::lang::vocab::Word;
 use crate::output::Info;
 use crate::transport::net::Target;
@@ -248,8 +249,16 @@ impl Runner {
     /// live URL`: fetches the page (on a helper thread), then opens a
     /// client on its socket, joins its view and makes it current. A script
     /// waits for the join's answer.
-    pub(super) fn open_live(&mut self, page: &str, name: Option<String>, id: u64, n: usize) {
+    pub(super) fn open_live(
+        &mut self,
+        page: &str,
+        name: Option<String>,
+        flags: &OpenFlags,
+        id: u64,
+        n: usize,
+    ) {
         self.screen.set_tag(None);
+        let command = act::typed_open(page, name.as_deref());
         let name = match name {
             Some(name) => {
                 if !self.name_free(&name, n) {
@@ -261,9 +270,10 @@ impl Runner {
             None => self.clients.free_name("live"),
         };
         let origin = self.live_origin();
-        let opts = self.live_options();
+        let opts = self.live_options_with(flags);
         let ready = open::page_url(page, origin.as_ref()).and_then(|url| {
-            let fetcher = Fetcher::new(&opts.trust, &opts.headers, opts.timeout)?;
+            let fetcher =
+                Fetcher::new(&opts.trust, &opts.headers, opts.timeout)?.opened_by(command);
             Ok((url, fetcher))
         });
         match ready {

@@ -287,6 +287,13 @@ fn event(word: &str, rest: &str) -> Result<PageEvent, CommandError> {
             "--target" if !quoted => {
                 let (cid, after) = split_word(rest);
                 rest = after;
+                if cid.is_empty() {
+                    return Err(CommandError::Missing {
+                        command: format!("{word} {name} --target"),
+                        what: "a component id (a number)",
+                        hint: format!("`{word} {name} --target 1`"),
+                    });
+                }
                 e.target = Some(cid.parse().map_err(|_| {
                     CommandError::Live(format!(
                         "`--target` takes a component id (a number, as in `--target 1`), not `{}`",
@@ -476,6 +483,10 @@ mod tests {
         assert!(parse("click", "").is_err());
         assert!(parse("key", "k").is_err());
         assert!(parse("click", "inc --target x").is_err());
+        assert_eq!(
+            parse("click", "bump --target").unwrap_err().to_string(),
+            "`click bump --target` needs a component id (a number); try `click bump --target 1`"
+        );
         assert!(parse("click", "inc oops").is_err());
         let bad = parse("hook", "ping notjson").unwrap_err().to_string();
         assert!(

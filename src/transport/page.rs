@@ -221,9 +221,9 @@ impl Fetcher {
     /// One request: status, `Location`, body. Cookies set by the answer
     /// go into the jar.
     fn once(&mut self, url: &Url) -> Result<(u16, Option<String>, String), PageError> {
-        let failed = |e: &dyn std::fmt::Display| PageError::Request {
+        let failed = |e: &ureq::Error| PageError::Request {
             url: url.to_string(),
-            why: e.to_string(),
+            why: why(e, url),
         };
         let mut request = self.agent.get(url.as_str());
         for (k, v) in &self.headers {
@@ -254,7 +254,7 @@ impl Fetcher {
             .as_reader()
             .take(MAX_PAGE + 1)
             .read_to_end(&mut bytes);
-        read.map_err(|e| failed(&e))?;
+        read.map_err(|e| failed(&ureq::Error::Io(e)))?;
         if bytes.len() as u64 > MAX_PAGE {
             return Err(PageError::TooLarge {
                 url: url.to_string(),
@@ -287,6 +287,34 @@ impl Fetcher {
         // on every run.
         pairs.sort();
         (!pairs.is_empty()).then(|| pairs.join("; "))
+    }
+}
+
+/// Why a request failed, said as the socket's connect errors say it:
+/// what to check.
+fn why(e: &ureq::Error, url: &Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    let at = match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    let timed_out =
+        || format!("timed out on {at}; check the host, port and firewall, or raise --timeout");
+    match e {
+        ureq::Error::Io(io) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => format!(
+                "connection refused by {at}; is the server running (`mix phx.server`) on that port?"
+            ),
+            std::io::ErrorKind::TimedOut => timed_out(),
+            // The resolver's failure comes as a plain I/O error.
+            _ if io.to_string().contains("lookup address") => {
+                format!("cannot resolve `{host}`; check the host name")
+            }
+            _ => e.to_string(),
+        },
+        ureq::Error::HostNotFound => format!("cannot resolve `{host}`; check the host name"),
+        ureq::Error::Timeout(_) => timed_out(),
+        e => e.to_string(),
     }
 }
 
@@ -360,6 +388,19 @@ mod tests {
             Some("_app_key=abc; other=1")
         );
         assert_eq!(f.cookie_header(&url("ws://elsewhere/live/websocket")), None);
+    }
+
+    #[test]
+    fn a_refused_fetch_asks_whether_the_server_is_running() {
+        let refused = ureq::Error::Io(std::io::ErrorKind::ConnectionRefused.into());
+        assert_eq!(
+            why(&refused, &url("http://127.0.0.1:1/counter")),
+            "connection refused by 127.0.0.1:1; is the server running (`mix phx.server`) on that port?"
+        );
+        assert_eq!(
+            why(&ureq::Error::HostNotFound, &url("https://nowhere.test/x")),
+            "cannot resolve `nowhere.test`; check the host name"
+        );
     }
 
     #[test]

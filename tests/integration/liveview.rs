@@ -746,3 +746,16 @@ fn live_and_connect_live_take_a_cookie_and_follow_at_the_prompt() {
          or type `live /private --follow`",
     );
 }
+
+#[test]
+fn a_page_on_a_closed_port_asks_whether_the_server_is_running() {
+    let port = crate::support::unused_port();
+    Script::without_url()
+        .args(["live", &format!("http://127.0.0.1:{port}/counter")])
+        .stdin("")
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains(
+            "/counter: connection refused by 127.0.0.1:PORT; is the server running (`mix phx.server`)",
+        );
+}

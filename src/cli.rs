@@ -697,6 +697,39 @@ fn parse_ramp(s: &str) -> Result<f64, String> {
     }
 }
 
+/// `phx-repl live URL`'s page, with a scheme: a bare `host:port/path` is
+/// `http://…` (`https://…` on port 443), as the main command takes one
+/// for `ws://…`. A `ws(s)://` URL stands for its `http(s)` twin.
+pub fn page_url(typed: &str) -> Result<String, String> {
+    let has_scheme = typed.split_once("://").is_some_and(|(scheme, _)| {
+        scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    let with_scheme = if has_scheme {
+        typed.to_owned()
+    } else {
+        let host = typed.split(['/', '?', '#']).next().unwrap_or_default();
+        let tls = host.rsplit_once(':').is_some_and(|(_, port)| port == "443");
+        format!("{}://{typed}", if tls { "https" } else { "http" })
+    };
+    let bad = |why: &str| {
+        format!("`{typed}` is not a page URL ({why}); try `http://localhost:4000/counter`")
+    };
+    let url = url::Url::parse(&with_scheme).map_err(|e| bad(&e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https" | "ws" | "wss") {
+        return Err(bad(&format!(
+            "a page is http:// or https://, not {}://",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err(bad("it has no host"));
+    }
+    Ok(with_scheme)
+}
+
 /// `--as NAME`: a name `@NAME` can use.
 /// `--live-path`: a path starting with `/`.
 fn parse_live_path(s: &str) -> Result<String, String> {
@@ -736,6 +769,24 @@ mod tests {
         Cli::try_parse_from(std::iter::once("phx-repl").chain(args.iter().copied()))
     }
 
+    #[test]
+    fn a_page_without_a_scheme_is_http_and_a_bad_one_shows_a_page_url() {
+        assert_eq!(
+            page_url("127.0.0.1:4000/counter").unwrap(),
+            "http://127.0.0.1:4000/counter"
+        );
+        assert_eq!(
+            page_url("example.com:443/x").unwrap(),
+            "https://example.com:443/x"
+        );
+        assert_eq!(page_url("https://h/x").unwrap(), "https://h/x");
+        let bad = page_url("http://[x/counter").unwrap_err();
+        assert!(
+            bad.ends_with("try `http://localhost:4000/counter`"),
+            "{bad}"
+        );
+        assert!(page_url("ftp://h/x").unwrap_err().contains("not ftp://"));
+    }
     #[test]
     fn clap_definition_is_consistent() {
         command().debug_assert();

@@ -201,9 +201,28 @@ fn built_in_options() -> server::Options {
 /// `phx-repl live [URL]`: the page is fetched first (the built-in
 /// server's `/counter` without a URL), then the first client connects to
 /// its `/live` socket and joins its view.
-fn live(args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitCode, Fatal> {
+fn live(mut args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitCode, Fatal> {
+    if args.clients.is_some() {
+        return Err(Fatal::usage(
+            "--clients runs a channel script on N sockets and does not open pages; \
+             to put several users on one page, open each in the script with \
+             `connect NAME live URL`",
+        ));
+    }
+    if !args.params.is_empty() {
+        return Err(Fatal::usage(
+            "-p does not apply to a page: a LiveView's socket takes its params from the page \
+             (its CSRF token); leave it out",
+        ));
+    }
     // The page's URL is resolved as a socket URL only for the checks on
     // the flags (TLS flags need an https page); the socket is its `/live`.
+    args.url = args
+        .url
+        .as_deref()
+        .map(cli::page_url)
+        .transpose()
+        .map_err(Fatal::usage)?;
     let page = args.url.clone();
     let mut config = args.resolve().map_err(|e| Fatal::usage(e.to_string()))?;
     let (page, started) = match page {

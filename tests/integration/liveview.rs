@@ -759,3 +759,23 @@ fn a_page_on_a_closed_port_asks_whether_the_server_is_running() {
             "/counter: connection refused by 127.0.0.1:PORT; is the server running (`mix phx.server`)",
         );
 }
+
+#[test]
+fn phx_repl_live_takes_host_port_path_and_refuses_clients_up_front() {
+    let server = Server::start();
+    let bare = format!("127.0.0.1:{}/counter", server.port);
+    Script::without_url()
+        .args(["live", &bare])
+        .stdin("expect text h1 \"Count: 0\"\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("✓ expect text h1 \"Count: 0\"");
+    let out = Script::without_url()
+        .args(["live", &page(&server, "/counter"), "--clients", "3"])
+        .stdin("click inc\n")
+        .run();
+    out.assert_code(2)
+        .assert_stderr_contains("--clients runs a channel script on N sockets")
+        .assert_stderr_lacks("does not run under --clients");
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.report());
+}

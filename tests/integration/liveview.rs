@@ -779,3 +779,14 @@ fn phx_repl_live_takes_host_port_path_and_refuses_clients_up_front() {
         .assert_stderr_lacks("does not run under --clients");
     assert_eq!(out.stderr.lines().count(), 1, "{}", out.report());
 }
+
+#[test]
+fn a_failed_refute_shows_the_page_text_quoted_once() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .stdin("live /counter\nrefute text \"Ticks\" 1s\n")
+        .run();
+    out.assert_code(1)
+        .assert_stderr_contains("got:      page text \"Ticks\" \"Count: 0 Ticks: ")
+        .assert_stderr_lacks("\\\"");
+}

@@ -146,6 +146,27 @@ fn current(check: &PageCheck, html: &str) -> String {
     }
 }
 
+/// What a check that holds found, as the JSON value `let` reads: the
+/// page's text, or the selected text or HTML (an array when several
+/// elements match).
+fn found(check: &PageCheck, html: &str) -> Value {
+    let one_or_many = |mut v: Vec<String>| match v.len() {
+        1 => Value::String(v.remove(0)),
+        _ => Value::Array(v.into_iter().map(Value::String).collect()),
+    };
+    match check {
+        PageCheck::Text { selector: None, .. } => {
+            Value::String(crate::output::excerpt(&text_of(html), 300))
+        }
+        PageCheck::Text {
+            selector: Some(s), ..
+        } => one_or_many(dom::select_text(html, s).unwrap_or_default()),
+        PageCheck::Html { selector } => {
+            one_or_many(dom::select_html(html, selector).unwrap_or_default())
+        }
+    }
+}
+
 impl Runner {
     /// `expect text …` / `expect html …` on the page as it is.
     pub(in crate::runner) fn expect_page(&mut self, check: &PageCheck, n: usize) {
@@ -262,8 +283,7 @@ impl Runner {
 
     fn page_watch_hit(&mut self, wait: Wait, html: &str) {
         let check = wait.page.clone().expect("a page watch");
-        let got = Value::String(current(&check, html)).to_string();
-        self.watch_hit(&wait, &got);
+        self.watch_hit(&wait, &found(&check, html).to_string());
     }
 
     /// A `wait` on the page whose deadline passed: what the page shows.
@@ -345,5 +365,14 @@ mod tests {
         assert_eq!(holds(&el, html), Ok(true));
         assert!(holds(&text(Some("h1["), "x"), html).is_err());
         assert_eq!(current(&text(Some("h1"), "x"), html), "\"Count: 2\"");
+        // What a hit found is a JSON value, quoted once.
+        assert_eq!(
+            found(&text(None, "Count"), html).to_string(),
+            "\"Count: 2 a b\""
+        );
+        assert_eq!(
+            found(&text(Some("h1, li"), "Count"), html),
+            serde_json::json!(["Count: 2", "a b"])
+        );
     }
 }

@@ -790,3 +790,26 @@ fn a_failed_refute_shows_the_page_text_quoted_once() {
         .assert_stderr_contains("got:      page text \"Ticks\" \"Count: 0 Ticks: ")
         .assert_stderr_lacks("\\\"");
 }
+
+#[test]
+fn a_misspelt_field_and_an_absent_component_are_warned_about_and_sent() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .stdin(
+            "live /counter\n\
+             submit set valu=3\n\
+             live /demo\n\
+             click toggle --target 1\n\
+             click toggle --target 9\n",
+        )
+        .run();
+    out.assert_success()
+        .assert_stdout_contains(
+            "warning: the form set has no field `valu`; did you mean `value`? sending it anyway",
+        )
+        .assert_stdout_contains("→ submit set value=0&valu=3")
+        .assert_stdout_contains(
+            "warning: the page has no component 9 (it has 1); sending it anyway",
+        )
+        .assert_stdout_lacks("no component 1 ");
+}

@@ -147,6 +147,14 @@ impl Runner {
         if binding.is_none() && e.kind != EventKind::Hook {
             self.unknown_event(&e, &found, kinds);
         }
+        for text in unknown_fields(&e, binding) {
+            self.warn(&text);
+        }
+        if let Some(cid) = e.target
+            && let Some(text) = self.unknown_component(cid)
+        {
+            self.warn(&text);
+        }
         let cid = e
             .target
             .map(|t| t as i64)
@@ -232,10 +240,64 @@ impl Runner {
             text.push_str(&format!(" (it shows: {})", names.join(", ")));
         }
         text.push_str("; sending it anyway");
+        self.warn(&text);
+    }
+
+    /// A warning for `--target CID` when no component CID is on the page
+    /// (the main view's tree or a nested view's holds its components).
+    fn unknown_component(&self, cid: u64) -> Option<String> {
+        let live = self.peer.live.as_ref()?;
+        let trees = live
+            .tree
+            .iter()
+            .chain(live.children.iter().filter_map(|c| c.tree.as_ref()));
+        let cids: Vec<i64> = trees.flat_map(|t| t.components().keys().copied()).collect();
+        if cids.iter().any(|c| u64::try_from(*c) == Ok(cid)) {
+            return None;
+        }
+        let shown = if cids.is_empty() {
+            "it has none".to_owned()
+        } else {
+            let list: Vec<String> = cids.iter().map(i64::to_string).collect();
+            format!("it has {}", list.join(", "))
+        };
+        Some(format!(
+            "warning: the page has no component {cid} ({shown}); sending it anyway"
+        ))
+    }
+
+    /// A note on the screen, as a warning.
+    fn warn(&mut self, text: &str) {
         let mut s = std::mem::take(&mut self.screen.out);
-        self.settings.style.note(&text, &mut s);
+        self.settings.style.note(text, &mut s);
         self.screen.out = s;
     }
+}
+
+/// Warnings, with a did-you-mean, for the fields a `submit` or `change`
+/// gives that its form does not have (they are sent all the same, as a
+/// form's inputs may change).
+fn unknown_fields(e: &PageEvent, binding: Option<&Found>) -> Vec<String> {
+    let Some(form) = binding.filter(|_| matches!(e.kind, EventKind::Submit | EventKind::Change))
+    else {
+        return Vec::new();
+    };
+    let names: Vec<String> = form.fields.iter().map(|(k, _)| k.clone()).collect();
+    e.values
+        .iter()
+        .filter(|(k, _)| !names.contains(k))
+        .map(|(k, _)| {
+            let hint = match crate::lang::command::closest(k, &names) {
+                Some(s) => format!("; did you mean `{s}`?"),
+                None if names.is_empty() => " (it has none);".to_owned(),
+                None => format!(" (it has {});", names.join(", ")),
+            };
+            format!(
+                "warning: the form {} has no field `{k}`{hint} sending it anyway",
+                form.name
+            )
+        })
+        .collect()
 }
 
 /// How a page was opened at the prompt, for a hint to type it again.
@@ -357,6 +419,20 @@ mod tests {
         );
         assert_eq!(v["value"], json!("value=0&note=x&_target=note"));
         assert_eq!(v["cid"], json!(2));
+        assert_eq!(
+            unknown_fields(
+                &cmd(EventKind::Submit, "set", &[("valu", "3"), ("note", "x")]),
+                Some(&form)
+            ),
+            ["warning: the form set has no field `valu`; did you mean `value`? sending it anyway"]
+        );
+        assert_eq!(
+            unknown_fields(
+                &cmd(EventKind::Change, "set", &[("zzzzzz", "3")]),
+                Some(&form)
+            ),
+            ["warning: the form set has no field `zzzzzz` (it has value, note); sending it anyway"]
+        );
         let v = build(&cmd(EventKind::Click, "inc", &[("by", "2")]), None, None);
         assert_eq!(
             v,

@@ -433,12 +433,47 @@ pub(crate) fn check<'a>(
             },
             after,
         )),
-        _ => Err(CommandError::Live(format!(
-            "the text after `{word} text` is a JSON string; try {} \
-             (a channel topic named `text` is reached with `{word} --topic text EVENT`)",
-            hint()
-        ))),
+        // `text h1 Count`, unless the first word reads as text
+        // (`Count: 2`): a selector neither ends in `:` nor is capitalised.
+        Some((_, false, _)) if !a.ends_with(':') && !a.starts_with(char::is_uppercase) => {
+            Err(unquoted(word, Some(&a), after))
+        }
+        _ => Err(unquoted(word, None, rest)),
     }
+}
+
+/// The error for a page text that is not quoted, with the line to type
+/// instead: `expect text h1 Count` → `expect text h1 "Count"`.
+fn unquoted(word: &str, selector: Option<&str>, text: &str) -> CommandError {
+    let mut text = text.trim();
+    // A `wait`'s or `refute`'s duration stays outside the quotes.
+    let mut duration = "";
+    if word != "expect"
+        && let Some((head, last)) = text.rsplit_once(' ')
+        && parse_duration(last).is_ok()
+    {
+        (text, duration) = (head.trim_end(), last);
+    }
+    let quoted = serde_json::Value::String(text.to_owned()).to_string();
+    let mut example = format!("{word} text ");
+    if let Some(sel) = selector {
+        example.push_str(&selector_shown(sel));
+        example.push(' ');
+    }
+    example.push_str(&quoted);
+    if !duration.is_empty() {
+        example.push(' ');
+        example.push_str(duration);
+    }
+    let topic = if word == "expect" {
+        String::new()
+    } else {
+        format!(" (a topic named `text`: `{word} --topic text EVENT`)")
+    };
+    CommandError::Live(format!(
+        "the text to find is quoted; try `{}`{topic}",
+        crate::output::excerpt(&example, 80)
+    ))
 }
 
 /// A duration after a page check, if any, and what is left.
@@ -554,7 +589,20 @@ mod tests {
         assert_eq!(c.describe(), "text h1 \"Count: 2\"");
         let (c, _) = check("expect", "html", "\"ul li\"").unwrap();
         assert_eq!(c.describe(), "html \"ul li\"");
-        assert!(check("expect", "text", "Count").is_err());
+        let err = |w: &str, s: &str| check(w, "text", s).unwrap_err().to_string();
+        assert_eq!(
+            err("expect", "h1 Count"),
+            "the text to find is quoted; try `expect text h1 \"Count\"`"
+        );
+        assert_eq!(
+            err("expect", "Count: 2"),
+            "the text to find is quoted; try `expect text \"Count: 2\"`"
+        );
+        assert_eq!(
+            err("wait", "p Ticks: 2 5s"),
+            "the text to find is quoted; try `wait text p \"Ticks: 2\" 5s` \
+             (a topic named `text`: `wait --topic text EVENT`)"
+        );
         assert!(check("expect", "text", "").is_err());
     }
 }

@@ -244,7 +244,8 @@ impl Runner {
         if let Some(rec) = &mut self.recording.recorder {
             rec.push_rejected(id);
         }
-        self.error(message, line);
+        let message = self.live_rejected(id, message);
+        self.error(&message, line);
         self.sent(id);
         self.mark_failed();
     }

@@ -191,10 +191,33 @@ impl Runner {
             self.settings.style.stamp(start, false, &mut s);
             self.screen.out = s;
         }
+        if let Some(live) = &mut self.peer.live {
+            live.last_event = Some((id, format!("{} {}", e.kind.word(), e.event)));
+        }
         if self.interactive() {
             self.peer.replies.awaiting(id);
         }
         self.send(ToNet::Request { id, request }, id, n);
+    }
+
+    /// The message for command `id`, which was not sent: an event
+    /// command is named as typed, and a view that was rejoining is said
+    /// to be (the push waited for a join that failed: a reload's).
+    pub(in crate::runner) fn live_rejected<'a>(
+        &self,
+        id: u64,
+        message: &'a str,
+    ) -> std::borrow::Cow<'a, str> {
+        let Some((_, what)) = self
+            .peer
+            .live
+            .as_ref()
+            .and_then(|l| l.last_event.as_ref())
+            .filter(|(sent, _)| *sent == id)
+        else {
+            return message.into();
+        };
+        not_sent(what, message).into()
     }
 
     /// Tells the prompt's completion what the page offers (at a join and
@@ -298,6 +321,22 @@ fn unknown_fields(e: &PageEvent, binding: Option<&Found>) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// `what` (`click inc`) was not sent, as the network thread's `message`
+/// says (`push \`event\` to \`lv:…\` not sent: WHY`).
+fn not_sent(what: &str, message: &str) -> String {
+    let why = message
+        .rsplit_once(" not sent: ")
+        .map_or(message, |(_, w)| w);
+    if why == "the join failed" {
+        format!(
+            "`{what}` not sent: the view is rejoining; try again once it has joined, \
+             or `wait text …` first"
+        )
+    } else {
+        format!("`{what}` not sent: {why}")
+    }
 }
 
 /// How a page was opened at the prompt, for a hint to type it again.
@@ -432,6 +471,21 @@ mod tests {
                 Some(&form)
             ),
             ["warning: the form set has no field `zzzzzz` (it has value, note); sending it anyway"]
+        );
+        assert_eq!(
+            not_sent(
+                "click inc",
+                "push `event` to `lv:phx-1` not sent: the join failed"
+            ),
+            "`click inc` not sent: the view is rejoining; try again once it has joined, \
+             or `wait text …` first"
+        );
+        assert_eq!(
+            not_sent(
+                "click inc",
+                "push `event` to `lv:phx-1` not sent: the channel closed"
+            ),
+            "`click inc` not sent: the channel closed"
         );
         let v = build(&cmd(EventKind::Click, "inc", &[("by", "2")]), None, None);
         assert_eq!(

@@ -91,6 +91,9 @@ pub(super) struct Live {
     /// The push being handled is muted (`mute lv:ID`): merged, not
     /// printed.
     muted: bool,
+    /// The last event command sent (its id, `click inc`), to name it if
+    /// it is not sent.
+    last_event: Option<(u64, String)>,
 }
 
 /// `phx-repl live URL`: the page fetched before the network thread
@@ -147,6 +150,7 @@ impl Live {
             retargeted: false,
             closed: false,
             muted: false,
+            last_event: None,
         }
     }
 

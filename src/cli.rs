@@ -170,7 +170,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ORIGIN")]
     pub check_origin: Option<String>,
 
-    /// The LiveView format of the /counter and /chat pages: 1.1 (LiveView 1.1.33) or 0.20 (0.20.17)
+    /// The LiveView format of every page (/counter, /chat, /demo, /login, /private): 1.1 (LiveView 1.1.33) or 0.20 (0.20.17)
     #[arg(long, default_value = "1.1", value_name = "VERSION", value_parser = parse_liveview)]
     pub liveview: crate::server::LiveFormat,
 }
@@ -767,6 +767,20 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("phx-repl").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn serve_liveview_says_it_covers_every_page() {
+        let serve = command().find_subcommand("serve").unwrap().clone();
+        let arg = serve
+            .get_arguments()
+            .find(|a| a.get_id() == "liveview")
+            .unwrap();
+        let help = arg.get_help().unwrap().to_string();
+        assert!(
+            help.contains("every page (/counter, /chat, /demo"),
+            "{help}"
+        );
     }
 
     #[test]

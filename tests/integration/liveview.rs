@@ -813,3 +813,45 @@ fn a_misspelt_field_and_an_absent_component_are_warned_about_and_sent() {
         )
         .assert_stdout_lacks("no component 1 ");
 }
+
+/// An HTTP server whose `/counter` redirects to `/counter/`, a page with
+/// no LiveView: where a fetch ends up shows in the error.
+fn trailing_slash_app() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { break };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut first = String::new();
+            let _ = reader.read_line(&mut first);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+            }
+            let answer = if first.starts_with("GET /counter ") {
+                "HTTP/1.1 301 Moved Permanently\r\nLocation: /counter/\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            } else {
+                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\
+                 Content-Length: 13\r\nConnection: close\r\n\r\n<p>plain</p>\n"
+            };
+            let _ = stream.write_all(answer.as_bytes());
+        }
+    });
+    port
+}
+
+#[test]
+fn a_redirect_that_only_adds_a_trailing_slash_is_followed() {
+    let port = trailing_slash_app();
+    Script::without_url()
+        .args(["live", &format!("http://127.0.0.1:{port}/counter")])
+        .stdin("")
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("no data-phx-session on http://127.0.0.1:PORT/counter/ (HTTP 200)")
+        .assert_stderr_lacks("redirected");
+}

@@ -4,12 +4,20 @@
 //! ids, presence, connection ids, and the `restart` switch.
 //!
 //! Connections reach each other only through here: a broadcast is queued
-//! in each subscriber's [`Mailbox`] and its thread woken. Reading and
-//! writing sockets is left to `peer.rs` and `longpoll.rs`.
+//! in each subscriber's [`Mailbox`], then put in the subscriber's write
+//! buffer by the sender's thread itself when the subscriber is idle
+//! ([`Deliver`]), or else the subscriber's thread is woken to do it. What
+//! senders buffered is written out by one of them at a time ([`Flusher`]),
+//! so a socket that several broadcasts reached meanwhile gets them in one
+//! write. A join on a busy topic is a presence diff to every other socket
+//! on it; waking each one's thread for each diff cost about ten times what
+//! the writes do, and one write per diff still most of the rest. Reading
+//! and writing sockets is left to `peer.rs` and `longpoll.rs`.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
@@ -119,9 +127,13 @@ impl Server {
     }
 
     /// One line to stderr when logging is on; stdout belongs to `main`.
+    /// Formatted first and written whole: stderr is unbuffered, and
+    /// `eprintln!` writes each piece of an address separately, a dozen
+    /// system calls a line with a thousand clients coming and going.
     pub fn log(&self, line: fmt::Arguments<'_>) {
         if self.options.log {
-            eprintln!("[server] {line}");
+            let line = format!("[server] {line}\n");
+            let _ = std::io::stderr().write_all(line.as_bytes());
         }
     }
 }
@@ -170,41 +182,173 @@ pub fn wire_message(wire: Wire) -> Message {
     }
 }
 
-/// Where to queue broadcasts for one connection, and how to wake it.
-#[derive(Clone)]
+/// What came of a sender's attempt to deliver a connection's mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// In the connection's write buffer, in order: a flush must follow.
+    Buffered,
+    /// Another sender (or the flusher) holds the connection: the flush
+    /// delivers it.
+    Busy,
+    /// Left to the connection's own thread, which must be woken.
+    Wake,
+}
+
+/// A connection that another thread may serve while its own thread
+/// sleeps.
+pub trait Deliver: Send + Sync {
+    /// Puts what its mailbox holds in its write buffer, in order, unless
+    /// another thread holds the connection, or its own thread must decide
+    /// (closing, stalled, blocked).
+    fn deliver_now(&self) -> Delivered;
+    /// Delivers what is still queued and writes out the buffer. False when
+    /// its thread must be woken: it holds the connection (in a turn that
+    /// may have drained the mailbox already), or the write would block, or
+    /// failed.
+    fn flush_now(&self) -> bool;
+}
+
+/// Where to queue broadcasts for one connection, who may write them, and
+/// how to wake it.
 pub struct Mailbox {
-    pub queue: Sender<Outbound>,
-    pub waker: Arc<Poller>,
+    queue: Sender<Outbound>,
+    waker: Arc<Poller>,
+    writer: Arc<dyn Deliver>,
+    /// In the [`Flusher`]'s list, not yet flushed.
+    unflushed: AtomicBool,
 }
 
 impl Mailbox {
-    pub fn deliver(&self, outbound: Outbound) {
+    pub fn new(queue: Sender<Outbound>, waker: Arc<Poller>, writer: Arc<dyn Deliver>) -> Mailbox {
+        Mailbox {
+            queue,
+            waker,
+            writer,
+            unflushed: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues first, so that what was queued before goes out first
+    /// whoever writes it. True when the connection must now be flushed
+    /// and is not yet on the list of those that will be.
+    #[must_use]
+    fn deliver(&self, outbound: Outbound) -> bool {
         // A closed queue means the connection is ending and will unsubscribe.
-        if self.queue.send(outbound).is_ok() {
-            let _ = self.waker.notify();
+        if self.queue.send(outbound).is_err() {
+            return false;
+        }
+        match self.writer.deliver_now() {
+            // Listed once however often buffered: one flush writes it all.
+            Delivered::Buffered | Delivered::Busy => !self.unflushed.swap(true, Ordering::SeqCst),
+            Delivered::Wake => {
+                self.wake();
+                false
+            }
+        }
+    }
+
+    /// Delivers one frame and writes it out at once.
+    fn deliver_alone(&self, outbound: Outbound) {
+        if self.deliver(outbound) {
+            self.flush();
+        }
+    }
+
+    /// Writes out what was buffered, or has the connection's thread do it.
+    fn flush(&self) {
+        // Cleared first: a sender that buffers more after this puts the
+        // mailbox on the list again.
+        self.unflushed.store(false, Ordering::SeqCst);
+        if !self.writer.flush_now() {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        let _ = self.waker.notify();
+    }
+}
+
+/// Sweeps one flusher makes before it leaves what is still listed to the
+/// connections' own threads, so that its own connection is not kept
+/// waiting while others keep broadcasting.
+const FLUSH_SWEEPS: usize = 4;
+
+/// Writes out the connections senders buffered broadcasts for, as group
+/// commit does: the sender that finds nobody flushing flushes everything
+/// listed, including what others list while it works; they return at
+/// once. The busier the topic, the more broadcasts each write carries.
+#[derive(Default)]
+struct Flusher {
+    listed: Mutex<Vec<Arc<Mailbox>>>,
+    running: AtomicBool,
+}
+
+impl Flusher {
+    fn list(&self) -> MutexGuard<'_, Vec<Arc<Mailbox>>> {
+        self.listed.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lists `mailboxes` for flushing, and flushes unless another thread
+    /// is already at it.
+    fn flush(&self, mailboxes: Vec<Arc<Mailbox>>) {
+        if mailboxes.is_empty() {
+            return;
+        }
+        self.list().extend(mailboxes);
+        loop {
+            if self.running.swap(true, Ordering::SeqCst) {
+                // Whoever runs takes ours: it looks again after stopping.
+                return;
+            }
+            for sweep in 0..=FLUSH_SWEEPS {
+                let taken = std::mem::take(&mut *self.list());
+                if taken.is_empty() {
+                    break;
+                }
+                for mailbox in taken {
+                    if sweep < FLUSH_SWEEPS {
+                        mailbox.flush();
+                    } else {
+                        // Enough: each one's own thread delivers and
+                        // flushes in the turn this wakes it for.
+                        mailbox.unflushed.store(false, Ordering::SeqCst);
+                        mailbox.wake();
+                    }
+                }
+            }
+            self.running.store(false, Ordering::SeqCst);
+            // Listed after our last look, by a sender that saw us running.
+            if self.list().is_empty() {
+                return;
+            }
         }
     }
 }
 
+/// Topic → each subscribed connection's id and mailbox.
+type Topics = HashMap<String, Vec<(u64, Arc<Mailbox>)>>;
+
 /// Which connections are joined to which topic, for broadcasts.
 #[derive(Default)]
 pub struct Registry {
-    topics: Mutex<HashMap<String, Vec<(u64, Mailbox)>>>,
+    topics: Mutex<Topics>,
+    flusher: Flusher,
 }
 
 impl Registry {
     /// The map, even if a thread panicked while holding the lock: every
     /// update leaves it consistent.
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, Vec<(u64, Mailbox)>>> {
+    fn lock(&self) -> MutexGuard<'_, Topics> {
         self.topics.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Subscribes connection `conn` to `topic` (once, however often called).
-    pub fn subscribe(&self, topic: &str, conn: u64, mailbox: &Mailbox) {
+    pub fn subscribe(&self, topic: &str, conn: u64, mailbox: &Arc<Mailbox>) {
         let mut topics = self.lock();
         let subscribers = topics.entry(topic.to_owned()).or_default();
         if !subscribers.iter().any(|(id, _)| *id == conn) {
-            subscribers.push((conn, mailbox.clone()));
+            subscribers.push((conn, Arc::clone(mailbox)));
         }
     }
 
@@ -221,22 +365,26 @@ impl Registry {
     /// Queues `broadcast` for every subscriber of `topic` except connection
     /// `from`, which writes its own copy in order with its reply.
     pub fn broadcast(&self, topic: &str, from: u64, broadcast: &Arc<Broadcast>) {
-        // Copy the mailboxes out so no lock is held while waking threads.
-        let recipients: Vec<Mailbox> = match self.lock().get(topic) {
+        // Copy the mailboxes out so no lock is held while writing.
+        let recipients: Vec<Arc<Mailbox>> = match self.lock().get(topic) {
             Some(subscribers) => subscribers
                 .iter()
                 .filter(|(id, _)| *id != from)
-                .map(|(_, mailbox)| mailbox.clone())
+                .map(|(_, mailbox)| Arc::clone(mailbox))
                 .collect(),
             None => return,
         };
         let topic: Arc<str> = Arc::from(topic);
-        for mailbox in recipients {
-            mailbox.deliver(Outbound {
-                topic: Arc::clone(&topic),
-                broadcast: Arc::clone(broadcast),
-            });
-        }
+        let to_flush: Vec<Arc<Mailbox>> = recipients
+            .into_iter()
+            .filter(|mailbox| {
+                mailbox.deliver(Outbound {
+                    topic: Arc::clone(&topic),
+                    broadcast: Arc::clone(broadcast),
+                })
+            })
+            .collect();
+        self.flusher.flush(to_flush);
     }
 }
 
@@ -244,7 +392,7 @@ impl Registry {
 struct GqlSub {
     id: String,
     conn: u64,
-    mailbox: Mailbox,
+    mailbox: Arc<Mailbox>,
     sub: Subscription,
 }
 
@@ -271,14 +419,14 @@ impl GqlRegistry {
 
     /// Subscribes connection `conn`; the new subscription's id. The same
     /// document twice gives two ids, as in Absinthe.
-    pub fn subscribe(&self, conn: u64, mailbox: &Mailbox, sub: Subscription) -> String {
+    pub fn subscribe(&self, conn: u64, mailbox: &Arc<Mailbox>, sub: Subscription) -> String {
         let mut state = self.lock();
         state.subscriptions += 1;
         let id = absinthe::subscription_id(state.subscriptions, &sub.hash);
         state.live.push(GqlSub {
             id: id.clone(),
             conn,
-            mailbox: mailbox.clone(),
+            mailbox: Arc::clone(mailbox),
             sub,
         });
         id
@@ -312,14 +460,14 @@ impl GqlRegistry {
                 if s.conn == from {
                     own.push(frame);
                 } else {
-                    others.push((s.mailbox.clone(), frame));
+                    others.push((Arc::clone(&s.mailbox), frame));
                 }
             }
             id
         };
         // Woken without the lock held.
         for (mailbox, frame) in others {
-            mailbox.deliver(Outbound {
+            mailbox.deliver_alone(Outbound {
                 topic: Arc::from(frame.topic.as_str()),
                 broadcast: Arc::new(Broadcast::new(frame)),
             });
@@ -333,10 +481,24 @@ mod tests {
     use super::*;
     use std::sync::mpsc;
 
-    fn mailbox() -> (Mailbox, mpsc::Receiver<Outbound>) {
+    /// A connection that is always busy: its own thread writes.
+    struct Busy;
+
+    impl Deliver for Busy {
+        fn deliver_now(&self) -> Delivered {
+            Delivered::Wake
+        }
+
+        fn flush_now(&self) -> bool {
+            true
+        }
+    }
+
+    fn mailbox() -> (Arc<Mailbox>, mpsc::Receiver<Outbound>) {
         let (queue, inbox) = mpsc::channel();
         let waker = Arc::new(Poller::new().expect("poller"));
-        (Mailbox { queue, waker }, inbox)
+        let mailbox = Mailbox::new(queue, waker, Arc::new(Busy));
+        (Arc::new(mailbox), inbox)
     }
 
     fn hi() -> Arc<Broadcast> {

@@ -2,23 +2,29 @@
 //! WebSocket from the accepted upgrade to the close (the handshake is
 //! `handshake.rs`'s, and `longpoll.rs` bridges its sessions in here).
 //!
-//! The socket is non-blocking and watched by a `polling::Poller`, which other
-//! connections also `notify()` after queueing a broadcast in this one's
-//! mailbox, so the loop reacts at once to either. Each turn reads what the
-//! client sent (answered by `routes.rs`), delivers queued broadcasts,
-//! pushes the diffs of LiveView ticks that are due (their next one is a
-//! deadline of the wait, like an idle timeout), writes the next batch of
-//! any `flood:N` pushes and flushes. Writes that
-//! would block stay in tungstenite's buffer; the loop then also waits for
-//! writability and generates no more flood frames until the buffer drains,
-//! which keeps memory flat however slowly the client reads.
+//! The socket is non-blocking and watched by a `polling::Poller`. Each turn
+//! reads what the client sent (answered by `routes.rs`), delivers queued
+//! broadcasts, pushes the diffs of LiveView ticks that are due (their next
+//! one is a deadline of the wait, like an idle timeout), writes the next
+//! batch of any `flood:N` pushes and flushes. Writes that would block stay
+//! in tungstenite's buffer; the loop then also waits for writability and
+//! generates no more flood frames until the buffer drains, which keeps
+//! memory flat however slowly the client reads.
+//!
+//! Broadcasts from other connections are queued in this one's mailbox.
+//! The socket and the channel state that decides whether a broadcast still
+//! goes out are a [`Link`] behind a lock, which the loop holds for its
+//! whole turn and releases while it sleeps: a sender that finds it free
+//! writes the queue itself (`hub::Deliver`), in order, and only a busy or
+//! blocked connection is woken. The client sees what it would see if its
+//! own thread had written the broadcast between two turns.
 
 use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use polling::{Event, Events, Poller};
@@ -30,12 +36,12 @@ use super::absinthe;
 use super::connect::{ConnectInfo, Mount};
 use super::flood::FloodRun;
 use super::graphql::RootField;
-use super::hub::{Broadcast, Mailbox, Outbound, Server, wire_message};
+use super::hub::{Broadcast, Deliver, Delivered, Mailbox, Outbound, Server, wire_message};
 use super::live::Views;
 use super::routes::{self, Action, Connection};
 use super::stream::ServerStream;
 use crate::core::presence::{PRESENCE_DIFF, PRESENCE_STATE};
-use crate::core::protocol::{self, EncodeError, Frame, Side, Vsn};
+use crate::core::protocol::{self, Frame, Side, Vsn};
 
 /// The poller key of the socket (the only source; notify needs none).
 const SOCKET: usize = 0;
@@ -109,35 +115,60 @@ fn closed_by_client(frame: Option<&CloseFrame>) -> String {
     }
 }
 
+/// What a sender may touch to write broadcasts for this connection: the
+/// socket, and the channels that decide whether a broadcast still goes
+/// out. The connection's own thread holds it for a whole turn.
+struct Link {
+    ws: WebSocket<ServerStream>,
+    /// The serializer the client asked for.
+    vsn: Vsn,
+    channels: Connection,
+    inbox: Receiver<Outbound>,
+    /// The last write or flush could not finish: wait for writability and
+    /// generate nothing new meanwhile.
+    write_blocked: bool,
+    /// The inbox budget ran out with broadcasts left.
+    more_inbox: bool,
+    /// Set once we sent a close: give up waiting for the reply at this time.
+    closing: Option<(Instant, String)>,
+    /// `stall`: neither read nor write until then.
+    stalled_until: Option<Instant>,
+    /// A write another thread made for us failed: the connection ends so.
+    failed: Option<Ended>,
+}
+
+/// What follows a turn.
+enum Next {
+    /// Work is left: another turn at once.
+    Turn,
+    /// Sleep until woken, or until the deadline if there is one.
+    Sleep(Option<Instant>),
+}
+
+/// Locks a link, even if a thread panicked holding it: every update
+/// leaves it consistent.
+fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
+    link.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 struct Conn<'s> {
     server: &'s Server,
     peer: SocketAddr,
     id: u64,
-    ws: WebSocket<ServerStream>,
-    /// The serializer the client asked for.
-    vsn: Vsn,
     /// This connection's presence key.
     user: String,
     poller: Arc<Poller>,
     /// Given to the registry so other connections can queue broadcasts.
-    mailbox: Mailbox,
-    inbox: Receiver<Outbound>,
-    channels: Connection,
+    mailbox: Arc<Mailbox>,
+    link: Arc<Mutex<Link>>,
     floods: VecDeque<FloodRun>,
-    /// The last write or flush could not finish: wait for writability and
-    /// generate nothing new meanwhile.
-    write_blocked: bool,
-    /// A budget ran out with work left, so the next turn must not wait.
+    /// The read budget ran out with input left, so the next turn must not
+    /// wait.
     more_input: bool,
-    more_inbox: bool,
     /// When a frame last came from the client (idle timeout, docs/PROTOCOL.md §4).
     last_seen: Instant,
-    /// Set once we sent a close: give up waiting for the reply at this time.
-    closing: Option<(Instant, String)>,
     /// Replies to send later (`slow`), in due order.
     later: Vec<(Instant, Frame)>,
-    /// `stall`: neither read nor write until then.
-    stalled_until: Option<Instant>,
     /// The server's restart generation when this connection opened.
     generation: u64,
 }
@@ -174,106 +205,119 @@ impl<'s> Conn<'s> {
         unsafe { poller.add(stream, Event::readable(SOCKET))? };
         server.watch(id, &poller);
         let (queue, inbox) = mpsc::channel();
-        let mailbox = Mailbox {
-            queue,
-            waker: Arc::clone(&poller),
-        };
+        let link = Arc::new(Mutex::new(Link {
+            ws,
+            vsn,
+            channels,
+            inbox,
+            write_blocked: false,
+            more_inbox: false,
+            closing: None,
+            stalled_until: None,
+            failed: None,
+        }));
+        let writer = Arc::clone(&link) as Arc<dyn Deliver>;
+        let mailbox = Arc::new(Mailbox::new(queue, Arc::clone(&poller), writer));
         Ok(Conn {
             server,
             peer,
             id,
-            ws,
-            vsn,
             user,
             poller,
             mailbox,
-            inbox,
-            channels,
+            link,
             floods: VecDeque::new(),
-            write_blocked: false,
             more_input: false,
-            more_inbox: false,
             last_seen: Instant::now(),
-            closing: None,
             later: Vec::new(),
-            stalled_until: None,
             generation: server.generation.load(Ordering::SeqCst),
         })
     }
 
-    /// Runs the connection to its end.
+    /// Runs the connection to its end: each turn holds the link, each
+    /// sleep lets it go so that senders can write broadcasts themselves.
     fn run(&mut self) -> Ended {
         let mut events = Events::new();
+        let link = Arc::clone(&self.link);
         loop {
-            if let Err(ended) = self.turn().and_then(|()| self.wait(&mut events)) {
+            let next = {
+                let mut l = lock(&link);
+                match self.turn(&mut l).and_then(|()| self.arm(&mut l)) {
+                    Ok(next) => next,
+                    Err(ended) => return ended,
+                }
+            };
+            if let Next::Sleep(deadline) = next
+                && let Err(ended) = self.sleep(&mut events, deadline)
+            {
                 return ended;
             }
         }
     }
 
     /// One pass over everything that may have work.
-    fn turn(&mut self) -> Result<(), Ended> {
-        if let Some(until) = self.stalled_until {
+    fn turn(&mut self, l: &mut Link) -> Result<(), Ended> {
+        if let Some(ended) = l.failed.take() {
+            return Err(ended);
+        }
+        if let Some(until) = l.stalled_until {
             if Instant::now() < until {
                 return Ok(());
             }
-            self.stalled_until = None;
+            l.stalled_until = None;
             self.last_seen = Instant::now();
         }
-        if self.closing.is_none()
-            && self.server.generation.load(Ordering::SeqCst) != self.generation
-        {
-            self.floods.clear();
+        if l.closing.is_none() && self.server.generation.load(Ordering::SeqCst) != self.generation {
             self.later.clear();
-            self.start_close(1012, "restart", "server restart".to_owned())?;
+            self.start_close(l, 1012, "restart", "server restart".to_owned())?;
         }
-        if self.write_blocked {
-            self.flush()?;
+        if l.write_blocked {
+            l.flush()?;
         }
-        self.read_input()?;
-        if self.stalled_until.is_some() {
+        self.read_input(l)?;
+        if l.stalled_until.is_some() {
             return Ok(());
         }
-        if self.closing.is_none() {
-            self.deliver_broadcasts()?;
+        if l.closing.is_none() {
+            l.deliver_broadcasts()?;
             // LiveView timers (the counter's tick).
-            for frame in self.channels.live_due(Instant::now) {
-                self.send_frame(&frame)?;
+            for frame in l.channels.live_due(Instant::now) {
+                self.send_frame(l, &frame)?;
             }
-            if !self.write_blocked {
-                self.pump_flood()?;
+            if !l.write_blocked {
+                self.pump_flood(l)?;
             }
         }
-        self.flush()?;
-        self.check_deadlines()
+        l.flush()?;
+        self.check_deadlines(l)
     }
 
-    /// Sleeps until the socket is ready (readable, or writable when writes
-    /// are pending), a broadcast arrives, or the next deadline.
-    fn wait(&mut self, events: &mut Events) -> Result<(), Ended> {
-        if let Some(until) = self.stalled_until {
+    /// Sets what wakes the next sleep: the socket (readable, or writable
+    /// when writes are pending), a notify, or the deadline.
+    fn arm(&mut self, l: &mut Link) -> Result<Next, Ended> {
+        if let Some(until) = l.stalled_until {
             // Deaf and mute: only the end of the stall wakes us.
             self.poller
-                .modify(self.ws.get_ref().tcp(), Event::none(SOCKET))
+                .modify(l.ws.get_ref().tcp(), Event::none(SOCKET))
                 .map_err(Ended::PollFailed)?;
-            events.clear();
-            return match self.poller.wait_deadline(events, until) {
-                Ok(_) => Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(()),
-                Err(e) => Err(Ended::PollFailed(e)),
-            };
+            return Ok(Next::Sleep(Some(until)));
         }
-        let flooding = !self.floods.is_empty() && !self.write_blocked && self.closing.is_none();
-        if self.more_input || self.more_inbox || flooding {
-            return Ok(());
+        let flooding = !self.floods.is_empty() && !l.write_blocked && l.closing.is_none();
+        if self.more_input || l.more_inbox || flooding {
+            return Ok(Next::Turn);
         }
         // Oneshot mode: every wait re-arms the interest.
-        let interest = Event::new(SOCKET, true, self.write_blocked);
+        let interest = Event::new(SOCKET, true, l.write_blocked);
         self.poller
-            .modify(self.ws.get_ref().tcp(), interest)
+            .modify(l.ws.get_ref().tcp(), interest)
             .map_err(Ended::PollFailed)?;
+        Ok(Next::Sleep(self.deadline(l)))
+    }
+
+    /// Sleeps until the socket is ready, a notify, or `deadline`.
+    fn sleep(&self, events: &mut Events, deadline: Option<Instant>) -> Result<(), Ended> {
         events.clear();
-        let waited = match self.deadline() {
+        let waited = match deadline {
             Some(deadline) => self.poller.wait_deadline(events, deadline),
             None => self.poller.wait(events, None),
         };
@@ -284,12 +328,12 @@ impl<'s> Conn<'s> {
         }
     }
 
-    fn deadline(&self) -> Option<Instant> {
+    fn deadline(&self, l: &Link) -> Option<Instant> {
         let later = self.later.first().map(|(at, _)| *at);
-        match &self.closing {
+        match &l.closing {
             Some((at, _)) => Some(*at),
             // None when the timeout is too large to add: no idle deadline.
-            None => [self.idle_deadline(), later, self.channels.live_deadline()]
+            None => [self.idle_deadline(), later, l.channels.live_deadline()]
                 .into_iter()
                 .flatten()
                 .min(),
@@ -301,21 +345,21 @@ impl<'s> Conn<'s> {
     }
 
     /// Sends the delayed replies that are due.
-    fn send_due(&mut self) -> Result<(), Ended> {
+    fn send_due(&mut self, l: &mut Link) -> Result<(), Ended> {
         let now = Instant::now();
         let due = self.later.partition_point(|(at, _)| *at <= now);
         for (_, frame) in self.later.drain(..due).collect::<Vec<_>>() {
-            self.send_frame(&frame)?;
+            self.send_frame(l, &frame)?;
         }
         Ok(())
     }
 
-    fn check_deadlines(&mut self) -> Result<(), Ended> {
-        if self.closing.is_none() && !self.later.is_empty() {
-            self.send_due()?;
-            self.flush()?;
+    fn check_deadlines(&mut self, l: &mut Link) -> Result<(), Ended> {
+        if l.closing.is_none() && !self.later.is_empty() {
+            self.send_due(l)?;
+            l.flush()?;
         }
-        let deadline = match &self.closing {
+        let deadline = match &l.closing {
             Some((at, _)) => *at,
             None => match self.idle_deadline() {
                 Some(d) => d,
@@ -325,46 +369,46 @@ impl<'s> Conn<'s> {
         if Instant::now() < deadline {
             return Ok(());
         }
-        match &self.closing {
+        match &l.closing {
             Some((_, reason)) => Err(Ended::NoCloseReply(reason.clone())),
             None => {
-                self.start_close(1000, "idle timeout", "idle timeout".to_owned())?;
-                self.flush()
+                self.start_close(l, 1000, "idle timeout", "idle timeout".to_owned())?;
+                l.flush()
             }
         }
     }
 
     /// Reads and handles what the client sent, up to the budget.
-    fn read_input(&mut self) -> Result<(), Ended> {
+    fn read_input(&mut self, l: &mut Link) -> Result<(), Ended> {
         self.more_input = false;
         for _ in 0..READ_BUDGET {
-            if self.stalled_until.is_some() {
+            if l.stalled_until.is_some() {
                 return Ok(());
             }
-            let message = match self.ws.read() {
+            let message = match l.ws.read() {
                 Ok(message) => message,
                 Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                 Err(Error::ConnectionClosed | Error::AlreadyClosed) => {
-                    return Err(self.gone(Ended::ConnectionClosed));
+                    return Err(l.gone(Ended::ConnectionClosed));
                 }
-                Err(e) => return Err(self.gone(Ended::ReadFailed(e))),
+                Err(e) => return Err(l.gone(Ended::ReadFailed(e))),
             };
             // Any frame counts as activity, heartbeats and pings included.
             self.last_seen = Instant::now();
             match message {
                 // After our close only the client's close reply matters.
-                Message::Text(text) if self.closing.is_none() => {
-                    let actions = self.channels.handle_text(&text);
-                    self.apply(actions)?;
+                Message::Text(text) if l.closing.is_none() => {
+                    let actions = l.channels.handle_text(&text);
+                    self.apply(l, actions)?;
                 }
-                Message::Binary(data) if self.closing.is_none() => {
-                    let actions = self.channels.handle_binary(&data);
-                    self.apply(actions)?;
+                Message::Binary(data) if l.closing.is_none() => {
+                    let actions = l.channels.handle_binary(&data);
+                    self.apply(l, actions)?;
                 }
                 Message::Close(frame) => {
                     // tungstenite queued the close reply; send it if we can.
-                    let _ = self.ws.flush();
-                    return Err(self.gone(Ended::ByClient(frame)));
+                    let _ = l.ws.flush();
+                    return Err(l.gone(Ended::ByClient(frame)));
                 }
                 // Pongs are queued by tungstenite itself and go out with the
                 // next flush.
@@ -376,7 +420,7 @@ impl<'s> Conn<'s> {
     }
 
     /// Carries out what `routes.rs` decided, in order.
-    fn apply(&mut self, actions: Vec<Action>) -> Result<(), Ended> {
+    fn apply(&mut self, l: &mut Link, actions: Vec<Action>) -> Result<(), Ended> {
         for action in actions {
             match action {
                 // A channel handles one message at a time: while a `slow`
@@ -384,15 +428,15 @@ impl<'s> Conn<'s> {
                 // behind it (heartbeats, answered by the socket, do not).
                 Action::Send(frame) => match self.busy_until(&frame.topic) {
                     Some(at) => self.send_at(at, frame),
-                    None => self.send_frame(&frame)?,
+                    None => self.send_frame(l, &frame)?,
                 },
                 Action::Broadcast(frame) => {
                     let topic = frame.topic.clone();
                     let broadcast = Arc::new(Broadcast::new(frame));
                     self.server.registry.broadcast(&topic, self.id, &broadcast);
                     // Our own copy goes out now, so it precedes the reply.
-                    if let Some(message) = broadcast.message(self.vsn) {
-                        self.send(message)?;
+                    if let Some(message) = broadcast.message(l.vsn) {
+                        l.send(message)?;
                     }
                 }
                 Action::Subscribe(topic) => {
@@ -408,8 +452,8 @@ impl<'s> Conn<'s> {
                 Action::Flood(spec) => self.floods.push_back(FloodRun::new(spec)),
                 Action::Stall(d) => {
                     // What was queued before (the reply) still goes out.
-                    self.flush()?;
-                    self.stalled_until = Some(Instant::now() + d);
+                    l.flush()?;
+                    l.stalled_until = Some(Instant::now() + d);
                     return Ok(());
                 }
                 Action::Restart(down) => self.server.restart(down),
@@ -419,7 +463,7 @@ impl<'s> Conn<'s> {
                     // broadcasts the join to everyone, then the list (with
                     // us in it) is pushed to us (the order in Phoenix's
                     // transcripts).
-                    self.broadcast_diff(&topic, diff, true)?;
+                    self.broadcast_diff(l, &topic, diff, true)?;
                     let state = Frame::new(
                         join_ref.as_deref(),
                         None,
@@ -427,11 +471,11 @@ impl<'s> Conn<'s> {
                         PRESENCE_STATE,
                         protocol::raw(state),
                     );
-                    self.send_frame(&state)?;
+                    self.send_frame(l, &state)?;
                 }
                 Action::Untrack(topic) => {
                     if let Some(diff) = self.server.presence.untrack(&topic, self.id) {
-                        self.broadcast_diff(&topic, diff, false)?;
+                        self.broadcast_diff(l, &topic, diff, false)?;
                     }
                 }
                 Action::GqlSubscribe {
@@ -443,16 +487,16 @@ impl<'s> Conn<'s> {
                         .server
                         .gql
                         .subscribe(self.id, &self.mailbox, subscription);
-                    self.channels.add_subscription(id.clone());
+                    l.channels.add_subscription(id.clone());
                     let response = serde_json::json!({ "subscriptionId": id }).to_string();
                     let reply = routes::reply_frame(join_ref.as_deref(), &to, "ok", &response);
-                    self.send_frame(&reply)?;
+                    self.send_frame(l, &reply)?;
                 }
                 Action::GqlMutate {
                     join_ref,
                     to,
                     fields,
-                } => self.mutate(join_ref.as_deref(), &to, &fields)?,
+                } => self.mutate(l, join_ref.as_deref(), &to, &fields)?,
                 Action::Notify(topic) => {
                     let frame = Frame::new(None, None, &topic, "changed", protocol::empty_object());
                     let broadcast = Arc::new(Broadcast::new(frame));
@@ -467,7 +511,7 @@ impl<'s> Conn<'s> {
                     code,
                     reason,
                     detail,
-                } => return self.start_close(code, reason, format!("{reason}: {detail}")),
+                } => return self.start_close(l, code, reason, format!("{reason}: {detail}")),
             }
         }
         Ok(())
@@ -476,19 +520,25 @@ impl<'s> Conn<'s> {
     /// Runs a mutation: each message is published (to this socket's own
     /// subscriptions first, written before the reply, as the resolver
     /// publishes inside the channel before it answers), then the reply.
-    fn mutate(&mut self, jr: Option<&str>, to: &Frame, fields: &[RootField]) -> Result<(), Ended> {
+    fn mutate(
+        &mut self,
+        l: &mut Link,
+        jr: Option<&str>,
+        to: &Frame,
+        fields: &[RootField],
+    ) -> Result<(), Ended> {
         let mut ids = Vec::new();
         for field in fields {
             if let RootField::AddMessage { room, body, .. } = field {
                 let (id, own) = self.server.gql.add_message(self.id, room, body);
                 for frame in own {
-                    self.send_frame(&frame)?;
+                    self.send_frame(l, &frame)?;
                 }
                 ids.push(id);
             }
         }
         let response = absinthe::mutation_data(fields, &ids).to_string();
-        self.send_frame(&routes::reply_frame(jr, to, "ok", &response))
+        self.send_frame(l, &routes::reply_frame(jr, to, "ok", &response))
     }
 
     /// When the last reply the channel on `topic` still owes is due.
@@ -508,16 +558,124 @@ impl<'s> Conn<'s> {
 
     /// Broadcasts a `presence_diff` to the topic; to this connection too
     /// when it is still joined.
-    fn broadcast_diff(&mut self, topic: &str, diff: String, to_self: bool) -> Result<(), Ended> {
+    fn broadcast_diff(
+        &mut self,
+        l: &mut Link,
+        topic: &str,
+        diff: String,
+        to_self: bool,
+    ) -> Result<(), Ended> {
         let frame = Frame::new(None, None, topic, PRESENCE_DIFF, protocol::raw(diff));
         let broadcast = Arc::new(Broadcast::new(frame));
         self.server.registry.broadcast(topic, self.id, &broadcast);
-        if to_self && let Some(message) = broadcast.message(self.vsn) {
-            self.send(message)?;
+        if to_self && let Some(message) = broadcast.message(l.vsn) {
+            l.send(message)?;
         }
         Ok(())
     }
 
+    /// Writes the next batch of the first flood, then moves it to the back
+    /// so several floods take turns.
+    fn pump_flood(&mut self, l: &mut Link) -> Result<(), Ended> {
+        let Some(mut run) = self.floods.pop_front() else {
+            return Ok(());
+        };
+        // The channel instance that started it was left, closed, crashed or
+        // replaced by a new join: its pushes stop, as its process would.
+        if l.channels.instance(&run.spec.topic) != Some(run.spec.instance) {
+            return Ok(());
+        }
+        let mut written = 0;
+        while !run.finished() && written < FLOOD_BATCH && !l.write_blocked {
+            l.send(Message::text(run.message(l.vsn, run.sent + 1)))?;
+            run.sent += 1;
+            written += 1;
+        }
+        if !run.finished() {
+            self.floods.push_back(run);
+        } else {
+            self.send_frame(l, &run.done())?;
+        }
+        Ok(())
+    }
+
+    /// Queues a frame. One that cannot be encoded (binary data to a V1
+    /// client) is logged and skipped, not sent half-formed.
+    fn send_frame(&self, l: &mut Link, frame: &Frame) -> Result<(), Ended> {
+        match l.vsn.encode(frame, Side::Server).map(wire_message) {
+            Ok(message) => l.send(message),
+            Err(e) => {
+                self.server.log(format_args!(
+                    "{} not sent to {}: {e}",
+                    frame.event, self.peer
+                ));
+                Ok(())
+            }
+        }
+    }
+
+    /// Sends a close frame and stops everything but waiting for the reply.
+    fn start_close(
+        &mut self,
+        l: &mut Link,
+        code: u16,
+        reason: &str,
+        log: String,
+    ) -> Result<(), Ended> {
+        self.floods.clear();
+        l.start_close(code, reason, log)
+    }
+}
+
+impl Deliver for Mutex<Link> {
+    fn deliver_now(&self) -> Delivered {
+        // Held by its own thread or by another sender: whoever flushes it
+        // next delivers this too, or wakes its thread.
+        let Ok(mut l) = self.try_lock() else {
+            return Delivered::Busy;
+        };
+        // Stalled, closing, blocked or failed: its own thread decides.
+        if l.stalled_until.is_some() || l.closing.is_some() || l.write_blocked || l.failed.is_some()
+        {
+            return Delivered::Wake;
+        }
+        if let Err(ended) = l.deliver_broadcasts() {
+            l.failed = Some(ended);
+            return Delivered::Wake;
+        }
+        // A write that would block needs its thread to wait for the
+        // socket; a full inbox, its thread to go on.
+        if l.write_blocked || l.more_inbox {
+            return Delivered::Wake;
+        }
+        Delivered::Buffered
+    }
+
+    fn flush_now(&self) -> bool {
+        // Its own thread may be at the end of a turn, its mailbox drained
+        // before the last broadcast came: wake it for another.
+        let Ok(mut l) = self.try_lock() else {
+            return false;
+        };
+        if l.failed.is_some() {
+            return false;
+        }
+        // Its thread delivers when the socket is writable or the stall
+        // ends; a closing connection takes no more broadcasts.
+        if l.write_blocked || l.stalled_until.is_some() || l.closing.is_some() {
+            return true;
+        }
+        match l.deliver_broadcasts().and_then(|()| l.flush()) {
+            Ok(()) => !(l.write_blocked || l.more_inbox),
+            Err(ended) => {
+                l.failed = Some(ended);
+                false
+            }
+        }
+    }
+}
+
+impl Link {
     /// Writes broadcasts other connections queued for us, up to the budget.
     fn deliver_broadcasts(&mut self) -> Result<(), Ended> {
         self.more_inbox = false;
@@ -529,7 +687,11 @@ impl<'s> Conn<'s> {
             // A LiveView notice: the views say what it changes for them.
             if let Some(frames) = self.channels.live_notice(topic) {
                 for frame in frames {
-                    self.send_frame(&frame)?;
+                    // LiveView frames are JSON text, which every
+                    // serializer encodes.
+                    if let Ok(message) = self.vsn.encode(&frame, Side::Server).map(wire_message) {
+                        self.send(message)?;
+                    }
                 }
                 continue;
             }
@@ -543,51 +705,6 @@ impl<'s> Conn<'s> {
         }
         self.more_inbox = true;
         Ok(())
-    }
-
-    /// Writes the next batch of the first flood, then moves it to the back
-    /// so several floods take turns.
-    fn pump_flood(&mut self) -> Result<(), Ended> {
-        let Some(mut run) = self.floods.pop_front() else {
-            return Ok(());
-        };
-        // The channel instance that started it was left, closed, crashed or
-        // replaced by a new join: its pushes stop, as its process would.
-        if self.channels.instance(&run.spec.topic) != Some(run.spec.instance) {
-            return Ok(());
-        }
-        let mut written = 0;
-        while !run.finished() && written < FLOOD_BATCH && !self.write_blocked {
-            self.send(Message::text(run.message(self.vsn, run.sent + 1)))?;
-            run.sent += 1;
-            written += 1;
-        }
-        if !run.finished() {
-            self.floods.push_back(run);
-        } else {
-            self.send_frame(&run.done())?;
-        }
-        Ok(())
-    }
-
-    /// Encodes a frame with the connection's serializer.
-    fn encode(&self, frame: &Frame) -> Result<Message, EncodeError> {
-        self.vsn.encode(frame, Side::Server).map(wire_message)
-    }
-
-    /// Queues a frame. One that cannot be encoded (binary data to a V1
-    /// client) is logged and skipped, not sent half-formed.
-    fn send_frame(&mut self, frame: &Frame) -> Result<(), Ended> {
-        match self.encode(frame) {
-            Ok(message) => self.send(message),
-            Err(e) => {
-                self.server.log(format_args!(
-                    "{} not sent to {}: {e}",
-                    frame.event, self.peer
-                ));
-                Ok(())
-            }
-        }
     }
 
     /// Queues a message. A write that would block has still queued it.
@@ -629,10 +746,9 @@ impl<'s> Conn<'s> {
         }
     }
 
-    /// Sends a close frame with `code` and `reason` and stops everything but
-    /// waiting for the reply; `log` says why in the log line.
+    /// Sends a close frame with `code` and `reason`; `log` says why in the
+    /// log line.
     fn start_close(&mut self, code: u16, reason: &str, log: String) -> Result<(), Ended> {
-        self.floods.clear();
         // RFC 6455 caps a close reason at 123 bytes.
         let mut cut = reason.len().min(123);
         while !reason.is_char_boundary(cut) {
@@ -663,7 +779,8 @@ impl Drop for Conn<'_> {
         self.server.unwatch(self.id);
         // The control channel dies with the socket, and its subscriptions.
         self.server.gql.end(self.id);
-        for topic in self.channels.topics() {
+        let l = lock(&self.link);
+        for topic in l.channels.topics() {
             self.server.registry.unsubscribe(topic, self.id);
             // The socket is gone, so its presence leaves (to the others).
             if let Some(diff) = self.server.presence.untrack(topic, self.id) {
@@ -673,6 +790,8 @@ impl Drop for Conn<'_> {
             }
         }
         // Must happen before `ws` (and so the stream) is dropped; see `new`.
-        let _ = self.poller.delete(self.ws.get_ref().tcp());
+        // Senders may still hold the link (through the registry's
+        // mailboxes) after this, but never poll it.
+        let _ = self.poller.delete(l.ws.get_ref().tcp());
     }
 }

@@ -41,8 +41,8 @@ use url::Url;
 use crate::core::endpoint;
 use crate::transport::tls::Trust;
 use crate::transport::websocket::{
-    Asked, ConnectError, HttpAnswer, Socket, TlsFailure, secs, tcp_connect, tls_connection,
-    tls_error,
+    Asked, ConnectError, Counted, HttpAnswer, Socket, TlsFailure, secs, tcp_connect,
+    tls_connection, tls_error,
 };
 
 /// How long one poll may take: the server answers within its window
@@ -262,7 +262,7 @@ fn bridge(endpoint: Endpoint, token: String) -> io::Result<Socket> {
     // Both ends already are WebSockets: no HTTP upgrade on loopback.
     let server_ws = WebSocket::from_raw_socket(server, Role::Server, None);
     let ws = WebSocket::from_raw_socket(
-        tungstenite::stream::MaybeTlsStream::Plain(client),
+        Counted::new(tungstenite::stream::MaybeTlsStream::Plain(client), 0),
         Role::Client,
         None,
     );
@@ -291,7 +291,7 @@ fn bridge(endpoint: Endpoint, token: String) -> io::Result<Socket> {
             pump.run();
             pump.stop.store(true, Ordering::Relaxed);
         })?;
-    if let tungstenite::stream::MaybeTlsStream::Plain(s) = ws.get_ref() {
+    if let Some(tungstenite::stream::MaybeTlsStream::Plain(s)) = ws.get_ref().get_ref() {
         s.set_nonblocking(true)?;
     }
     Ok(ws)

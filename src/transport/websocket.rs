@@ -28,7 +28,81 @@ use url::Url;
 use crate::transport::tls::{self, Trust};
 
 /// The connected WebSocket.
-pub type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+pub type Socket = WebSocket<Counted>;
+
+/// The stream under an open WebSocket, counting the bytes read through it.
+/// tungstenite's read buffer keeps the capacity of the largest frame it
+/// ever read; against the bytes of the frames handed out, the count tells
+/// when that buffer holds nothing, so that the socket can be given a fresh
+/// one (`net/conn.rs`).
+#[derive(Debug)]
+pub struct Counted {
+    /// `None` only in a socket being replaced, which is never read again.
+    stream: Option<MaybeTlsStream<TcpStream>>,
+    read: u64,
+}
+
+impl Counted {
+    /// `buffered` bytes were read before, into the new socket's buffer.
+    pub fn new(stream: MaybeTlsStream<TcpStream>, buffered: usize) -> Counted {
+        Counted {
+            stream: Some(stream),
+            read: buffered as u64,
+        }
+    }
+
+    /// Every byte read through it, and those it started with.
+    pub fn bytes_read(&self) -> u64 {
+        self.read
+    }
+
+    pub fn get_ref(&self) -> Option<&MaybeTlsStream<TcpStream>> {
+        self.stream.as_ref()
+    }
+
+    /// Moves the stream out, to build a new socket on it; this one fails
+    /// every read and write from then on.
+    pub fn take(&mut self) -> Option<MaybeTlsStream<TcpStream>> {
+        self.stream.take()
+    }
+
+    fn stream(&mut self) -> io::Result<&mut MaybeTlsStream<TcpStream>> {
+        self.stream
+            .as_mut()
+            .ok_or_else(|| io::Error::from(ErrorKind::NotConnected))
+    }
+}
+
+impl Read for Counted {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.stream()?.read(buf)?;
+        self.read += n as u64;
+        Ok(n)
+    }
+}
+
+impl Write for Counted {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream()?.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream()?.flush()
+    }
+}
+
+/// How many bytes tungstenite read for a message that came as one frame
+/// from a server (which never masks): the payload and the shortest header
+/// for its length. A message in several frames, or with a longer header
+/// than needed, took more, never less.
+pub fn frame_bytes(payload: usize) -> u64 {
+    let header = match payload {
+        0..=125 => 2,
+        126..=0xFFFF => 4,
+        _ => 10,
+    };
+    (header + payload) as u64
+}
 
 /// Headers read from the answer to an upgrade: as many as tungstenite
 /// reads, so that a head it took is one this file can find the end of.
@@ -522,7 +596,9 @@ impl Handshake {
             Ok(httparse::Status::Complete(n)) => n,
             _ => seen.len(),
         };
-        WebSocket::from_partially_read(tee.inner, seen[head..].to_vec(), Role::Client, self.config)
+        let part = seen[head..].to_vec();
+        let stream = Counted::new(tee.inner, part.len());
+        WebSocket::from_partially_read(stream, part, Role::Client, self.config)
     }
 }
 
@@ -694,7 +770,7 @@ fn describe_tls(tls: &rustls::Error) -> String {
 }
 
 pub(crate) fn tcp_of(ws: &Socket) -> Option<&TcpStream> {
-    match ws.get_ref() {
+    match ws.get_ref().get_ref()? {
         MaybeTlsStream::Plain(s) => Some(s),
         MaybeTlsStream::Rustls(s) => Some(s.get_ref()),
         _ => None,

@@ -12,9 +12,9 @@ use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
 use data_encoding::HEXLOWER;
-use tungstenite::Message;
-use tungstenite::protocol::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
+use tungstenite::protocol::{CloseFrame, Role};
+use tungstenite::{Message, WebSocket};
 
 use super::Options;
 use super::flow::Flow;
@@ -23,7 +23,7 @@ use crate::core::event::{Event, Status, ToNet};
 use crate::core::presence::{PRESENCE_DIFF, PRESENCE_STATE};
 use crate::core::protocol::{self, Frame, Side, Vsn, Wire};
 use crate::core::session::{Message as PhxMessage, MessageKind, Request, Session};
-use crate::transport::websocket::Socket;
+use crate::transport::websocket::{Counted, Socket, frame_bytes};
 
 /// How long to wait for the server's close frame after sending ours.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -67,6 +67,10 @@ impl Ending {
     }
 }
 
+/// A frame this many times the socket's read buffer, or larger, has the
+/// socket given a fresh buffer once it holds nothing unread.
+const OVERSIZED: usize = 2;
+
 /// The open socket and its timers.
 pub(super) struct Link {
     pub(super) ws: Socket,
@@ -74,6 +78,13 @@ pub(super) struct Link {
     pub(super) next_heartbeat: Option<Instant>,
     /// We sent our close frame and wait until then for the server's.
     pub(super) closing: Option<Instant>,
+    /// The bytes of the frames read so far, as `frame_bytes` counts them:
+    /// never more than tungstenite read, and equal to it only when its
+    /// buffer holds nothing.
+    consumed: u64,
+    /// A frame larger than the read buffer grew it, and it keeps that
+    /// capacity until replaced.
+    oversized: bool,
 }
 
 impl Link {
@@ -82,7 +93,41 @@ impl Link {
             ws,
             next_heartbeat: heartbeat.map(|d| Instant::now() + d),
             closing: None,
+            consumed: 0,
+            oversized: false,
         }
+    }
+
+    /// Counts a message read, and notes whether it grew the read buffer.
+    fn consumed(&mut self, payload: usize) {
+        self.consumed += frame_bytes(payload);
+        if payload >= OVERSIZED * self.ws.get_config().read_buffer_size {
+            self.oversized = true;
+        }
+    }
+
+    /// Gives the socket a fresh read buffer after a large frame grew it (a
+    /// presence list naming a thousand users is 60 KB; a thousand clients
+    /// each keeping such a buffer held 60 MB). Only when nothing is lost:
+    /// every byte read is in a frame already handed out, everything
+    /// written went out, and the socket is open. Otherwise it waits for a
+    /// later read.
+    fn renew_buffer(&mut self) {
+        if !self.oversized
+            || self.closing.is_some()
+            || !self.ws.can_write()
+            || self.ws.get_ref().bytes_read() != self.consumed
+            || self.ws.flush().is_err()
+        {
+            return;
+        }
+        let config = *self.ws.get_config();
+        let Some(stream) = self.ws.get_mut().take() else {
+            return;
+        };
+        self.ws = WebSocket::from_raw_socket(Counted::new(stream, 0), Role::Client, Some(config));
+        self.consumed = 0;
+        self.oversized = false;
     }
 
     /// Sends a normal close frame and starts waiting for the answer.
@@ -383,6 +428,7 @@ impl Conn {
                 match link.ws.read() {
                     Ok(Message::Close(frame)) => return Err(closed(link, frame)),
                     Ok(msg) => {
+                        link.consumed(msg.len());
                         read_any = true;
                         batch_bytes += msg.len();
                         let packed = self.incoming(msg, read_at, flow);
@@ -396,6 +442,7 @@ impl Conn {
                     }
                     Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
                         drained = true;
+                        link.renew_buffer();
                         break;
                     }
                     Err(e) => return Err(failed(e, link.closing.is_some())),
@@ -678,6 +725,109 @@ fn request_topic(request: &Request) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write as _;
+    use std::net::{TcpListener, TcpStream};
+    use tungstenite::protocol::WebSocketConfig;
+    use tungstenite::stream::MaybeTlsStream;
+
+    /// A client link over loopback with a 4 KiB read buffer, and the raw
+    /// server end to write frames to.
+    fn link_pair() -> (Link, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        // Reads give up quickly, as the non-blocking socket does at once.
+        client
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let config = WebSocketConfig::default().read_buffer_size(4096);
+        let stream = Counted::new(MaybeTlsStream::Plain(client), 0);
+        let ws = WebSocket::from_raw_socket(stream, Role::Client, Some(config));
+        (Link::new(ws, None), server)
+    }
+
+    /// An unmasked text frame, as a server sends it.
+    fn text_frame(payload: &str) -> Vec<u8> {
+        let mut out = vec![0x81];
+        match payload.len() {
+            n @ 0..=125 => out.push(n as u8),
+            n => {
+                out.push(126);
+                out.extend_from_slice(&(n as u16).to_be_bytes());
+            }
+        }
+        out.extend_from_slice(payload.as_bytes());
+        out
+    }
+
+    /// What `Conn::read` does with one read: counts the message, or renews
+    /// the buffer when the socket has nothing more.
+    fn read_once(link: &mut Link) -> Option<String> {
+        match link.ws.read() {
+            Ok(msg) => {
+                link.consumed(msg.len());
+                Some(msg.into_text().unwrap().to_string())
+            }
+            Err(tungstenite::Error::Io(e)) if e.kind() == ErrorKind::WouldBlock => {
+                link.renew_buffer();
+                None
+            }
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+
+    fn next_text(link: &mut Link) -> String {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(text) = read_once(link) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "no message came");
+        }
+    }
+
+    #[test]
+    fn frame_bytes_count_the_shortest_header() {
+        assert_eq!(frame_bytes(0), 2);
+        assert_eq!(frame_bytes(125), 127);
+        assert_eq!(frame_bytes(126), 130);
+        assert_eq!(frame_bytes(70_000), 70_010);
+    }
+
+    #[test]
+    fn a_large_frame_leaves_a_fresh_buffer_once_nothing_is_unread() {
+        let (mut link, mut server) = link_pair();
+        let big = "x".repeat(40_000);
+        // The large frame, then the first half of a small one.
+        let mut bytes = text_frame(&big);
+        let tail = text_frame("world!");
+        bytes.extend_from_slice(&tail[..4]);
+        server.write_all(&bytes).unwrap();
+        assert_eq!(next_text(&mut link), big);
+        assert!(link.oversized);
+        // Until the half frame is in tungstenite's buffer, nothing more to
+        // read might still renew it; after, it must not.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while link.ws.get_ref().bytes_read() < bytes.len() as u64 {
+            assert!(read_once(&mut link).is_none());
+            assert!(Instant::now() < deadline, "the half frame never came");
+        }
+        if link.oversized {
+            for _ in 0..3 {
+                assert!(read_once(&mut link).is_none());
+            }
+            assert!(link.oversized, "renewed with half a frame unread");
+        }
+        server.write_all(&tail[4..]).unwrap();
+        assert_eq!(next_text(&mut link), "world!");
+        assert!(read_once(&mut link).is_none());
+        assert!(!link.oversized, "the buffer was not renewed");
+        assert_eq!(link.consumed, 0);
+        // The renewed socket reads on, and writes.
+        server.write_all(&text_frame("again")).unwrap();
+        assert_eq!(next_text(&mut link), "again");
+        link.ws.send(Message::text("up")).unwrap();
+    }
 
     #[test]
     fn socket_errors_end_the_connection_with_a_reason() {

@@ -7,9 +7,9 @@
 //! in each subscriber's [`Mailbox`], then put in the subscriber's write
 //! buffer by the sender's thread itself when the subscriber is idle
 //! ([`Deliver`]), or else the subscriber's thread is woken to do it. What
-//! senders buffered is written out by one of them at a time ([`Flusher`]),
-//! so a socket that several broadcasts reached meanwhile gets them in one
-//! write. A join on a busy topic is a presence diff to every other socket
+//! senders buffered is written out by a thread of the server's own
+//! ([`Flusher`]), so a socket that several broadcasts reached meanwhile
+//! gets them in one write. A join on a busy topic is a presence diff to every other socket
 //! on it; waking each one's thread for each diff cost about ten times what
 //! the writes do, and one write per diff still most of the rest. Reading
 //! and writing sockets is left to `peer.rs` and `longpoll.rs`.
@@ -19,7 +19,7 @@ use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::Sender;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use polling::Poller;
@@ -269,60 +269,83 @@ impl Mailbox {
     }
 }
 
-/// Sweeps one flusher makes before it leaves what is still listed to the
-/// connections' own threads, so that its own connection is not kept
-/// waiting while others keep broadcasting.
-const FLUSH_SWEEPS: usize = 4;
-
-/// Writes out the connections senders buffered broadcasts for, as group
-/// commit does: the sender that finds nobody flushing flushes everything
-/// listed, including what others list while it works; they return at
-/// once. The busier the topic, the more broadcasts each write carries.
+/// Writes out the connections senders buffered broadcasts for, on a
+/// thread of its own: senders list a connection and go on, and while the
+/// thread writes one sweep, the broadcasts that arrive meanwhile pile up
+/// for the next, so the busier the topic, the more each write carries (as
+/// group commit does). No connection's own turn waits for a sweep.
 #[derive(Default)]
 struct Flusher {
-    listed: Mutex<Vec<Arc<Mailbox>>>,
-    running: AtomicBool,
+    state: Mutex<Flushing>,
+    wake: Condvar,
+    /// Whether the thread could be started, once the first broadcast asked.
+    started: OnceLock<bool>,
+}
+
+#[derive(Default)]
+struct Flushing {
+    listed: Vec<Arc<Mailbox>>,
+    /// The thread is waiting for the list to fill.
+    idle: bool,
+    /// The server is gone: the thread ends.
+    stop: bool,
 }
 
 impl Flusher {
-    fn list(&self) -> MutexGuard<'_, Vec<Arc<Mailbox>>> {
-        self.listed.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Flushing> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Lists `mailboxes` for flushing, and flushes unless another thread
-    /// is already at it.
-    fn flush(&self, mailboxes: Vec<Arc<Mailbox>>) {
+    /// Lists `mailboxes` for the thread to flush.
+    fn flush(self: &Arc<Self>, mailboxes: Vec<Arc<Mailbox>>) {
         if mailboxes.is_empty() {
             return;
         }
-        self.list().extend(mailboxes);
+        let running = *self.started.get_or_init(|| {
+            let me = Arc::clone(self);
+            std::thread::Builder::new()
+                .name("flusher".to_owned())
+                .spawn(move || me.run())
+                .is_ok()
+        });
+        if !running {
+            // No thread to be had: the sender writes them out itself.
+            mailboxes.iter().for_each(|m| m.flush());
+            return;
+        }
+        let mut state = self.lock();
+        state.listed.extend(mailboxes);
+        if state.idle {
+            state.idle = false;
+            self.wake.notify_one();
+        }
+    }
+
+    fn run(&self) {
         loop {
-            if self.running.swap(true, Ordering::SeqCst) {
-                // Whoever runs takes ours: it looks again after stopping.
-                return;
-            }
-            for sweep in 0..=FLUSH_SWEEPS {
-                let taken = std::mem::take(&mut *self.list());
-                if taken.is_empty() {
-                    break;
+            let taken = {
+                let mut state = self.lock();
+                while state.listed.is_empty() && !state.stop {
+                    state.idle = true;
+                    state = self
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
                 }
-                for mailbox in taken {
-                    if sweep < FLUSH_SWEEPS {
-                        mailbox.flush();
-                    } else {
-                        // Enough: each one's own thread delivers and
-                        // flushes in the turn this wakes it for.
-                        mailbox.unflushed.store(false, Ordering::SeqCst);
-                        mailbox.wake();
-                    }
+                if state.stop {
+                    return;
                 }
-            }
-            self.running.store(false, Ordering::SeqCst);
-            // Listed after our last look, by a sender that saw us running.
-            if self.list().is_empty() {
-                return;
+                std::mem::take(&mut state.listed)
+            };
+            for mailbox in taken {
+                mailbox.flush();
             }
         }
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.wake.notify_one();
     }
 }
 
@@ -333,7 +356,13 @@ type Topics = HashMap<String, Vec<(u64, Arc<Mailbox>)>>;
 #[derive(Default)]
 pub struct Registry {
     topics: Mutex<Topics>,
-    flusher: Flusher,
+    flusher: Arc<Flusher>,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.flusher.stop();
+    }
 }
 
 impl Registry {
@@ -491,6 +520,54 @@ mod tests {
 
         fn flush_now(&self) -> bool {
             true
+        }
+    }
+
+    /// A connection that is always idle: it takes every broadcast into
+    /// its buffer and counts the flushes.
+    #[derive(Default)]
+    struct Idle {
+        flushes: AtomicU64,
+    }
+
+    impl Deliver for Idle {
+        fn deliver_now(&self) -> Delivered {
+            Delivered::Buffered
+        }
+
+        fn flush_now(&self) -> bool {
+            self.flushes.fetch_add(1, Ordering::SeqCst);
+            true
+        }
+    }
+
+    #[test]
+    fn what_senders_buffer_is_flushed_by_the_flusher() {
+        let registry = Registry::default();
+        let idle: Vec<Arc<Idle>> = (0..3).map(|_| Arc::new(Idle::default())).collect();
+        let mut inboxes = Vec::new();
+        for (i, writer) in idle.iter().enumerate() {
+            let (queue, inbox) = mpsc::channel();
+            let waker = Arc::new(Poller::new().expect("poller"));
+            let writer = Arc::clone(writer) as Arc<dyn Deliver>;
+            let mailbox = Arc::new(Mailbox::new(queue, waker, writer));
+            registry.subscribe("room:x", i as u64 + 10, &mailbox);
+            inboxes.push(inbox);
+        }
+        for _ in 0..5 {
+            registry.broadcast("room:x", 1, &hi());
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while idle.iter().any(|w| w.flushes.load(Ordering::SeqCst) == 0) {
+            assert!(
+                Instant::now() < deadline,
+                "a buffered mailbox was never flushed"
+            );
+            std::thread::yield_now();
+        }
+        // Each got all five, in its queue for the writer to take.
+        for inbox in &inboxes {
+            assert_eq!(inbox.try_iter().count(), 5);
         }
     }
 

@@ -15,9 +15,11 @@
 //! The socket and the channel state that decides whether a broadcast still
 //! goes out are a [`Link`] behind a lock, which the loop holds for its
 //! whole turn and releases while it sleeps: a sender that finds it free
-//! writes the queue itself (`hub::Deliver`), in order, and only a busy or
-//! blocked connection is woken. The client sees what it would see if its
-//! own thread had written the broadcast between two turns.
+//! puts the queue in the socket's write buffer itself, in order, and the
+//! hub's flusher writes it out (`hub::Deliver`); only a connection whose
+//! own thread holds it, or whose socket would block, is woken. The client
+//! sees what it would see if its own thread had written the broadcast
+//! between two turns.
 
 use std::collections::VecDeque;
 use std::io;

@@ -9,15 +9,15 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use phx_repl::core::live::Rendered;
 use serde_json::{Value, json};
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
 
+use crate::support::live::{Socket, attr, next, send};
 use crate::support::{DEADLINE, Server};
 
 /// `serve` args and `liveview_version` of each format.
@@ -64,17 +64,6 @@ fn get(server: &Server, target: &str, cookie: Option<&str>) -> Answer {
     }
 }
 
-/// The value of the first `name="…"` attribute in `html`.
-fn attr(html: &str, name: &str) -> String {
-    let needle = format!("{name}=\"");
-    let start = html
-        .find(&needle)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + needle.len();
-    let len = html[start..].find('"').unwrap();
-    html[start..start + len].to_owned()
-}
-
 /// A live page as a browser reads it.
 struct Page {
     cookie: String,
@@ -116,8 +105,6 @@ fn get_page(server: &Server, target: &str, cookie: Option<&str>) -> Page {
     }
 }
 
-type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
-
 fn live_socket(server: &Server, page: &Page) -> Socket {
     let url = format!(
         "ws://{}/live/websocket?_csrf_token={}&vsn=2.0.0",
@@ -133,28 +120,6 @@ fn live_socket(server: &Server, page: &Page) -> Socket {
             .unwrap();
     }
     ws
-}
-
-fn send(ws: &mut Socket, frame: &Value) {
-    ws.send(Message::text(frame.to_string())).expect("send");
-}
-
-/// The next frame, within the deadline.
-fn next(ws: &mut Socket) -> Value {
-    let deadline = Instant::now() + DEADLINE;
-    while Instant::now() < deadline {
-        match ws.read() {
-            Ok(Message::Text(text)) => return serde_json::from_str(&text).expect("JSON"),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("reading: {e}"),
-        }
-    }
-    panic!("no frame within {DEADLINE:?}");
 }
 
 /// Joins `topic` with `session` and `static_token` as join_ref `jr`; the

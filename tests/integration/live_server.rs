@@ -11,11 +11,12 @@ use std::time::{Duration, Instant};
 
 use phx_repl::core::live::Rendered;
 use serde_json::{Value, json};
+use tungstenite::Message;
 use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 use tungstenite::stream::MaybeTlsStream;
-use tungstenite::{Message, WebSocket};
 
+use crate::support::live::{Socket, attr, next, send};
 use crate::support::{DEADLINE, Server};
 
 /// The counter's statics as LiveView 0.20.17 sent them (recorded).
@@ -190,17 +191,6 @@ struct Page {
     url: String,
 }
 
-/// The value of the first `name="…"` attribute after `from` in `html`.
-fn attr(html: &str, name: &str) -> String {
-    let needle = format!("{name}=\"");
-    let start = html
-        .find(&needle)
-        .unwrap_or_else(|| panic!("no {name} in {html}"))
-        + needle.len();
-    let len = html[start..].find('"').unwrap();
-    html[start..start + len].to_owned()
-}
-
 /// GETs a live page with `cookie` (or none), as a browser would.
 fn get_page(server: &Server, target: &str, cookie: Option<&str>) -> Page {
     let headers: Vec<(&str, &str)> = cookie.map(|c| ("Cookie", c)).into_iter().collect();
@@ -254,8 +244,6 @@ fn head(frame: &Value) -> Value {
     Value::Array(frame.as_array().expect("a frame is an array")[..4].to_vec())
 }
 
-type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
-
 /// A `/live` socket with `_csrf_token=csrf` and the `cookie` header.
 fn live_socket(server: &Server, csrf: Option<&str>, cookie: Option<&str>) -> Socket {
     let mut url = format!("ws://{}/live/websocket?vsn=2.0.0", server.addr());
@@ -282,28 +270,6 @@ fn join_frame(page: &Page, join_ref: &str, mounts: u32) -> Value {
         "session": page.session,
         "static": page.static_token,
     }])
-}
-
-fn send(ws: &mut Socket, frame: &Value) {
-    ws.send(Message::text(frame.to_string())).expect("send");
-}
-
-/// The next frame, within the deadline.
-fn next(ws: &mut Socket) -> Value {
-    let deadline = Instant::now() + DEADLINE;
-    while Instant::now() < deadline {
-        match ws.read() {
-            Ok(Message::Text(text)) => return serde_json::from_str(&text).expect("JSON"),
-            Ok(_) => {}
-            Err(tungstenite::Error::Io(e))
-                if matches!(
-                    e.kind(),
-                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
-                ) => {}
-            Err(e) => panic!("reading: {e}"),
-        }
-    }
-    panic!("no frame within {DEADLINE:?}");
 }
 
 /// A joined counter: the socket, its topic, the tree as merged so far and

@@ -297,9 +297,9 @@ fn event_commands_without_a_liveview_say_how_to_open_one() {
         .assert_stderr_contains("no LiveView on client main; open one with `live URL`");
 }
 
-/// An HTTP server that answers every request with a redirect to
-/// `/users/log-in`, and that page with no LiveView on it.
-fn redirecting() -> u16 {
+/// A plain HTTP app on an OS-assigned port: each request's line (`GET
+/// /counter HTTP/1.1`) gets the whole response `answer` gives for it.
+fn http_app(answer: fn(&str) -> &'static str) -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     thread::spawn(move || {
@@ -314,15 +314,22 @@ fn redirecting() -> u16 {
                     break;
                 }
             }
-            let answer = if first.contains("/users/log-in") {
-                "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nlogin"
-            } else {
-                "HTTP/1.1 302 Found\r\nLocation: /users/log-in\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            };
-            let _ = stream.write_all(answer.as_bytes());
+            let _ = stream.write_all(answer(&first).as_bytes());
         }
     });
     port
+}
+
+/// An HTTP app that answers every request with a redirect to
+/// `/users/log-in`, and that page with no LiveView on it.
+fn redirecting() -> u16 {
+    http_app(|first| {
+        if first.contains("/users/log-in") {
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nConnection: close\r\n\r\nlogin"
+        } else {
+            "HTTP/1.1 302 Found\r\nLocation: /users/log-in\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        }
+    })
 }
 
 #[test]
@@ -814,34 +821,18 @@ fn a_misspelt_field_and_an_absent_component_are_warned_about_and_sent() {
         .assert_stdout_lacks("no component 1 ");
 }
 
-/// An HTTP server whose `/counter` redirects to `/counter/`, a page with
+/// An HTTP app whose `/counter` redirects to `/counter/`, a page with
 /// no LiveView: where a fetch ends up shows in the error.
 fn trailing_slash_app() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { break };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut first = String::new();
-            let _ = reader.read_line(&mut first);
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
-                    break;
-                }
-            }
-            let answer = if first.starts_with("GET /counter ") {
-                "HTTP/1.1 301 Moved Permanently\r\nLocation: /counter/\r\n\
-                 Content-Length: 0\r\nConnection: close\r\n\r\n"
-            } else {
-                "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\
-                 Content-Length: 13\r\nConnection: close\r\n\r\n<p>plain</p>\n"
-            };
-            let _ = stream.write_all(answer.as_bytes());
+    http_app(|first| {
+        if first.starts_with("GET /counter ") {
+            "HTTP/1.1 301 Moved Permanently\r\nLocation: /counter/\r\n\
+             Content-Length: 0\r\nConnection: close\r\n\r\n"
+        } else {
+            "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\n\
+             Content-Length: 13\r\nConnection: close\r\n\r\n<p>plain</p>\n"
         }
-    });
-    port
+    })
 }
 
 #[test]

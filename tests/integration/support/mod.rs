@@ -11,6 +11,7 @@
 //! let things settle: waits are on a condition with a deadline.
 
 mod client;
+pub mod live;
 mod output;
 pub mod pty;
 mod server;

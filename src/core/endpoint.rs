@@ -355,6 +355,17 @@ impl Redactor {
         self.sort();
     }
 
+    /// Learns the secrets of headers and an auth token given while running
+    /// (`connect bob URL -H 'Cookie: …'`, `live /page --auth-token T`),
+    /// as [`Redactor::new`] finds them in the command line's.
+    pub fn learn_headers(&mut self, headers: &[(String, String)], auth_token: Option<&str>) {
+        let found = Redactor::new(None, &[], headers, auth_token);
+        let values = found.read().clone();
+        for v in &values {
+            self.learn(v);
+        }
+    }
+
     /// Adds a fresh auth token: the token, and its Base64 as the
     /// subprotocol header carries it ([`auth_token_header`]).
     pub fn learn_auth_token(&mut self, token: &str) {

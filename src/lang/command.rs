@@ -72,6 +72,24 @@ pub enum Command {
     Quit,
 }
 
+/// A line's `-H` headers and `--auth-token` (see `typed_credentials`).
+pub type Credentials<'a> = (&'a [(String, String)], Option<&'a str>);
+
+impl Command {
+    /// The headers and auth token a line gives a connection (`connect …
+    /// -H`, `live URL -H`, `--auth-token`): secrets to hide before the line
+    /// is shown or recorded, like the command line's own.
+    pub fn typed_credentials(&self) -> Option<Credentials<'_>> {
+        match self {
+            Command::Connect(c) => Some((&c.headers, c.auth_token.as_deref())),
+            Command::Live(crate::lang::live::LiveCommand::Open { flags, .. }) => {
+                Some((&flags.headers, flags.auth_token.as_deref()))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// What `record` does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {

@@ -109,7 +109,10 @@ impl Runner {
         let parsed = split_client(line)
             .and_then(|(name, line)| command::parse_line(line).map(|c| c.map(|c| (name, c))));
         match parsed {
-            Ok(Some((name, c))) => self.client_named(name, n).map(|id| (id, c)),
+            Ok(Some((name, c))) => {
+                self.learn_typed_secrets(&c);
+                self.client_named(name, n).map(|id| (id, c))
+            }
             Ok(None) => None,
             Err(e) => {
                 self.error(&e.to_string(), self.line_label(n));

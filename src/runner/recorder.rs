@@ -248,6 +248,12 @@ impl Recorder {
         self.who = name.map(|n| format!("@{n} ")).unwrap_or_default();
     }
 
+    /// Hides the secrets of typed headers from now on (see
+    /// `Redactor::learn_headers`).
+    pub fn learn_headers(&mut self, headers: &[(String, String)], token: Option<&str>) {
+        self.redactor.learn_headers(headers, token);
+    }
+
     /// Hides `value` from now on (see `Redactor::learn`).
     pub fn learn_secret(&mut self, value: &str) {
         self.redactor.learn(value);

@@ -74,6 +74,26 @@ impl Runner {
         }
     }
 
+    /// A typed line's `-H` header values (a `Cookie:`, an
+    /// `Authorization:`) and `--auth-token` are secrets like the command
+    /// line's: learnt before the line is shown or recorded, so both say
+    /// `REDACTED` (a `${SESSION_COOKIE}` is recorded as typed).
+    pub(super) fn learn_typed_secrets(&mut self, cmd: &command::Command) {
+        let Some((headers, token)) = cmd.typed_credentials() else {
+            return;
+        };
+        let mut headers = headers.to_vec();
+        if let Some(t) = token {
+            headers.push(crate::core::endpoint::auth_token_header(t));
+        }
+        // Every clone shares what is learnt (the recorder's too).
+        let mut redactor = self.screen.redactor().clone();
+        redactor.learn_headers(&headers, token);
+        if let Some(rec) = &mut self.recording.recorder {
+            rec.learn_headers(&headers, token);
+        }
+    }
+
     /// The message a pending `wait` is taking (see `write_pending_wait`).
     pub(super) fn note_took(&mut self, v: &crate::core::protocol::View<'_>) {
         if self.recording.pending_wait.is_some() {

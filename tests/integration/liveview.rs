@@ -846,3 +846,47 @@ fn a_redirect_that_only_adds_a_trailing_slash_is_followed() {
         .assert_stderr_contains("no data-phx-session on http://127.0.0.1:PORT/counter/ (HTTP 200)")
         .assert_stderr_lacks("redirected");
 }
+
+// Part "record2": typed secrets, recorded waits, mute, page errors.
+
+#[test]
+fn typed_cookie_headers_and_auth_tokens_are_redacted_in_the_recording() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("private.phx");
+    let out = Script::without_url()
+        .args([
+            "live",
+            &page(&server, "/counter"),
+            "--record",
+            file.to_str().unwrap(),
+        ])
+        .env("SESSION_COOKIE", "_phx_repl_user=bobby")
+        .stdin(
+            "connect ana live /private -H 'Cookie: _phx_repl_user=ana'\n\
+             connect bob live /private -H \"Cookie: ${SESSION_COOKIE}\"\n\
+             connect eve live /counter --auth-token s3cr3t-typed-token\n\
+             @ana expect text \"Signed in as ana\"\n",
+        )
+        .run();
+    out.assert_success()
+        .assert_stdout_lacks("_phx_repl_user=")
+        .assert_stdout_lacks("s3cr3t-typed-token");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("connect ana live /private -H 'Cookie: REDACTED'")
+            && text.contains("connect bob live /private -H \"Cookie: ${SESSION_COOKIE}\"")
+            && text.contains("connect eve live /counter --auth-token REDACTED")
+            && !text.contains("_phx_repl_user=ana")
+            && !text.contains("s3cr3t-typed-token"),
+        "{text}"
+    );
+    // The `${…}` line replays as typed.
+    Script::without_url()
+        .args(["live", &page(&server, "/counter")])
+        .env("SESSION_COOKIE", "_phx_repl_user=bob")
+        .stdin("connect bob live /private -H \"Cookie: ${SESSION_COOKIE}\"\n@bob expect text \"Signed in as bob\"\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("✓ expect text \"Signed in as bob\"");
+}

@@ -214,9 +214,16 @@ impl Runner {
                     && on_view(&r.frame.topic)
                     && r.request.as_deref() == Some("phx_join")
                     && !r.is_error() => {}
-            // The view's changes are news, not a step of the script: the
-            // page checks (`wait text …`) are how a script waits for them.
-            Event::Message(m) if on_view(&m.frame.topic) && m.frame.event == "diff" => {}
+            // The leaves the client sends itself when a `live_redirect`
+            // moves it to another view: not a typed line's answer.
+            Event::Reply(r)
+                if on_view(&r.frame.topic) && r.request.as_deref() == Some("phx_leave") => {}
+            // The view's messages (diffs, `live_patch`, `phx_error`) are
+            // news, not a step of the script, and name this run's view id,
+            // so a `# wait` on them could never replay: the page checks
+            // (`wait text …`) are how a script waits for them.
+            Event::Message(m) if on_view(&m.frame.topic) => {}
+            Event::Reply(r) if r.request.is_none() && on_view(&r.frame.topic) => {}
             Event::Sent {
                 id: Some(id),
                 frame,

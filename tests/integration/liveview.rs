@@ -890,3 +890,24 @@ fn typed_cookie_headers_and_auth_tokens_are_redacted_in_the_recording() {
         .assert_success()
         .assert_stdout_contains("✓ expect text \"Signed in as bob\"");
 }
+
+#[test]
+fn a_recording_writes_no_wait_on_a_view_topic_and_one_expect_per_navigation() {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("demo.phx");
+    Script::without_url()
+        .args([
+            "live",
+            &page(&server, "/demo"),
+            "--record",
+            file.to_str().unwrap(),
+        ])
+        .stdin("click patch\nclick go\nwait text \"Count: 0\" 5s\n")
+        .run()
+        .assert_success();
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains("wait lv:"), "{text}");
+    let after_go = text.split("click go\n").nth(1).unwrap_or_default();
+    assert_eq!(after_go.matches("expect ok").count(), 1, "{text}");
+}

@@ -239,7 +239,7 @@ pub const COMMANDS: &[CommandInfo] = &[
     CommandInfo {
         name: "mute",
         usage: "mute [EVENT|TOPIC]",
-        summary: "hide messages with that event or topic (`room:*` for a prefix) from the screen, not from --json or a recording; `mute lv:*` hides LiveView changes the server pushes (a tick), not the replies to your events; alone, list what is muted",
+        summary: "hide messages with that event or topic (`room:*` for a prefix), for every client, from the screen, not from --json or a recording; `mute lv:*` hides LiveView changes the server pushes (a tick), not the replies to your events; alone, list what is muted",
         example: "mute presence_diff",
     },
     CommandInfo {

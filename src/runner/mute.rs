@@ -1,6 +1,7 @@
 //! `mute` and `unmute`: events and topics whose messages are not shown,
 //! each with how many it hid.
 //!
+//! The muted names are the session's, shared by every client.
 //! Muting only hides: a muted message is still kept for `wait`, recorded
 //! and counted. JSON output is never muted.
 
@@ -33,6 +34,21 @@ impl Mutes {
         self.names.len() != before
     }
 
+    /// `for every client: NAME (N hidden), …`, if anything is muted. The
+    /// names are the session's, not one client's: `@main mute lv:*` hides
+    /// every LiveView client's pushed changes, so the text says so.
+    fn listed(&self) -> Option<String> {
+        if self.names.is_empty() {
+            return None;
+        }
+        let list: Vec<String> = self
+            .names
+            .iter()
+            .map(|(m, hidden)| format!("{m} ({hidden} hidden)"))
+            .collect();
+        Some(format!("for every client: {}", list.join(", ")))
+    }
+
     /// Whether a message on `topic` with `event` is hidden; counts it if so.
     fn hides(&mut self, topic: &str, event: &str) -> bool {
         for (name, hidden) in &mut self.names {
@@ -55,30 +71,26 @@ impl Runner {
         if let Some(n) = name {
             self.mutes.add(n);
         }
-        let text = if self.mutes.is_empty() {
-            "nothing is muted; `mute EVENT` or `mute TOPIC` hides such messages \
-             (`mute lv:*` a LiveView's pushed changes)"
-                .to_owned()
-        } else {
-            let list: Vec<String> = self
-                .mutes
-                .names
-                .iter()
-                .map(|(m, hidden)| format!("{m} ({hidden} hidden)"))
-                .collect();
-            format!("muted: {}", list.join(", "))
+        let text = match self.mutes.listed() {
+            None => "nothing is muted; `mute EVENT` or `mute TOPIC` hides such messages \
+                     (`mute lv:*` a LiveView's pushed changes)"
+                .to_owned(),
+            Some(list) => format!("muted {list}"),
         };
-        let names: Vec<&str> = self.mutes.names.iter().map(|(m, _)| m.as_str()).collect();
-        let mut s = std::mem::take(&mut self.screen.out);
-        let muted = Info::Muted { muted: &names };
-        self.settings.style.info(&muted, &text, &mut s);
-        self.screen.out = s;
+        self.show_mutes(&text);
     }
 
-    /// `unmute NAME` removes a name, `unmute` all of them; then lists them.
+    /// `unmute NAME` removes a name, `unmute` all of them; then says what
+    /// it unmuted and what is still muted.
     pub(super) fn unmute(&mut self, name: Option<String>, line: usize) {
-        match name {
-            None => self.mutes.names.clear(),
+        let unmuted = match name {
+            None => {
+                let all: Vec<String> = self.mutes.names.drain(..).map(|(m, _)| m).collect();
+                if all.is_empty() {
+                    return self.mute(None);
+                }
+                all.join(", ")
+            }
             Some(name) => {
                 if !self.mutes.remove(&name) {
                     let msg = format!(
@@ -88,9 +100,22 @@ impl Runner {
                     self.error(&msg, self.line_label(line));
                     return;
                 }
+                name
             }
-        }
-        self.mute(None);
+        };
+        let text = match self.mutes.listed() {
+            None => format!("unmuted {unmuted}"),
+            Some(list) => format!("unmuted {unmuted}; still muted {list}"),
+        };
+        self.show_mutes(&text);
+    }
+
+    fn show_mutes(&mut self, text: &str) {
+        let names: Vec<&str> = self.mutes.names.iter().map(|(m, _)| m.as_str()).collect();
+        let mut s = std::mem::take(&mut self.screen.out);
+        let muted = Info::Muted { muted: &names };
+        self.settings.style.info(&muted, text, &mut s);
+        self.screen.out = s;
     }
 
     /// Whether a message is hidden by `mute` (never in JSON output).
@@ -129,6 +154,18 @@ mod tests {
         assert!(!m.hides("lobby", "x"));
         m.add("presence_*".to_owned());
         assert!(m.hides("lobby", "presence_diff"));
+    }
+
+    #[test]
+    fn the_list_says_it_is_every_clients() {
+        let mut m = Mutes::default();
+        assert_eq!(m.listed(), None);
+        m.add("lv:*".to_owned());
+        m.hides("lv:phx-x", "diff");
+        assert_eq!(
+            m.listed().as_deref(),
+            Some("for every client: lv:* (1 hidden)")
+        );
     }
 
     #[test]

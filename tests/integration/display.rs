@@ -161,7 +161,7 @@ fn muted_messages_are_hidden_and_counted_but_kept_in_json() {
         .run()
         .assert_success()
         .assert_stdout_lacks("broadcast shout")
-        .assert_stdout_contains("* muted: shout (1 hidden)");
+        .assert_stdout_contains("* muted for every client: shout (1 hidden)");
     let out = Script::new(&server).arg("--json").stdin(script).run();
     out.assert_success();
     assert!(

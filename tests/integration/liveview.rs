@@ -911,3 +911,17 @@ fn a_recording_writes_no_wait_on_a_view_topic_and_one_expect_per_navigation() {
     let after_go = text.split("click go\n").nth(1).unwrap_or_default();
     assert_eq!(after_go.matches("expect ok").count(), 1, "{text}");
 }
+
+#[test]
+fn mute_says_it_is_every_clients_and_unmute_says_what_it_unmuted() {
+    let server = Server::start();
+    Script::without_url()
+        .args(["live", &page(&server, "/counter")])
+        .stdin("connect bob live /counter\n@main mute lv:*\nmute shout\nunmute lv:*\nunmute\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("* muted for every client: lv:* (0 hidden)")
+        .assert_stdout_contains("* unmuted lv:*; still muted for every client: shout (0 hidden)")
+        .assert_stdout_contains("* unmuted shout\n")
+        .assert_stdout_lacks("nothing is muted");
+}

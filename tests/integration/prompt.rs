@@ -119,17 +119,18 @@ fn muted_events_are_hidden_at_the_prompt_and_counted() {
     type_keys(&mut repl, "join room:lobby\r");
     repl.exp_string("reply ok to phx_join").expect("joined");
     type_keys(&mut repl, "mute shout\r");
-    repl.exp_string("muted: shout (0 hidden)").expect("muted");
+    repl.exp_string("muted for every client: shout (0 hidden)")
+        .expect("muted");
     type_keys(&mut repl, "cast room:lobby shout body=quiet\r");
     repl.exp_string("(ref 2, cast)")
         .expect("the echo still shows");
     type_keys(&mut repl, "mute\r");
     let before = repl
-        .exp_string("muted: shout (1 hidden)")
+        .exp_string("muted for every client: shout (1 hidden)")
         .expect("the hidden broadcast is counted");
     assert!(!before.contains("broadcast shout"), "{before}");
     type_keys(&mut repl, "unmute shout\r");
-    repl.exp_string("nothing is muted").expect("unmuted");
+    repl.exp_string("unmuted shout").expect("unmuted");
     type_keys(&mut repl, "cast room:lobby shout body=loud\r");
     repl.exp_string("broadcast shout {\"body\":\"loud\"}")
         .expect("shown again");

@@ -111,7 +111,12 @@ impl Fetcher {
         let config = ureq::Agent::config_builder()
             .max_redirects(0)
             .http_status_as_error(false)
-            .timeout_global(Some(timeout))
+            // Each step on its own, so that the error can say which one
+            // stalled: the connection, or the answer to the request.
+            .timeout_connect(Some(timeout))
+            .timeout_send_request(Some(timeout))
+            .timeout_recv_response(Some(timeout))
+            .timeout_recv_body(Some(timeout))
             .tls_config(tls)
             .user_agent(concat!("phx-repl/", env!("CARGO_PKG_VERSION")))
             .build();
@@ -300,6 +305,12 @@ fn why(e: &ureq::Error, url: &Url) -> String {
     };
     let timed_out =
         || format!("timed out on {at}; check the host, port and firewall, or raise --timeout");
+    let no_answer = || {
+        format!(
+            "{at} accepted the connection but sent no answer; is it an HTTP server? \
+             (raise --timeout if it is only slow)"
+        )
+    };
     match e {
         ureq::Error::Io(io) => match io.kind() {
             std::io::ErrorKind::ConnectionRefused => format!(
@@ -310,12 +321,35 @@ fn why(e: &ureq::Error, url: &Url) -> String {
             _ if io.to_string().contains("lookup address") => {
                 format!("cannot resolve `{host}`; check the host name")
             }
+            _ if io
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>())
+                .is_some_and(not_tls) =>
+            {
+                NOT_TLS.to_owned()
+            }
             _ => e.to_string(),
         },
+        ureq::Error::Rustls(r) if not_tls(r) => NOT_TLS.to_owned(),
         ureq::Error::HostNotFound => format!("cannot resolve `{host}`; check the host name"),
-        ureq::Error::Timeout(_) => timed_out(),
+        ureq::Error::Timeout(
+            ureq::Timeout::Resolve | ureq::Timeout::Connect | ureq::Timeout::SendRequest,
+        ) => timed_out(),
+        ureq::Error::Timeout(_) => no_answer(),
         e => e.to_string(),
     }
+}
+
+/// What an `https://` page on a plain-HTTP port gets, as the socket says it.
+const NOT_TLS: &str = "this port does not speak TLS; try http://";
+
+/// A TLS record of a type that does not exist is the first byte of a
+/// plain answer, as `HTTP/1.1 400`: the port does not speak TLS.
+fn not_tls(e: &rustls::Error) -> bool {
+    matches!(
+        e,
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType)
+    )
 }
 
 /// Headers that belong to the socket, not to a page request.
@@ -401,6 +435,16 @@ mod tests {
             why(&ureq::Error::HostNotFound, &url("https://nowhere.test/x")),
             "cannot resolve `nowhere.test`; check the host name"
         );
+    }
+
+    #[test]
+    fn a_stalled_answer_is_not_a_stalled_connection() {
+        let at = url("http://127.0.0.1:4000/x");
+        assert!(why(&ureq::Error::Timeout(ureq::Timeout::Connect), &at).contains("firewall"));
+        let slow = why(&ureq::Error::Timeout(ureq::Timeout::RecvResponse), &at);
+        assert!(slow.starts_with("127.0.0.1:4000 accepted the connection but sent no answer"));
+        let plain = rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType);
+        assert_eq!(why(&ureq::Error::Rustls(plain), &at), NOT_TLS);
     }
 
     #[test]

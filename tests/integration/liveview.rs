@@ -925,3 +925,43 @@ fn mute_says_it_is_every_clients_and_unmute_says_what_it_unmuted() {
         .assert_stdout_contains("* unmuted shout\n")
         .assert_stdout_lacks("nothing is muted");
 }
+
+#[test]
+fn an_https_page_on_a_plain_port_says_to_try_http() {
+    let server = Server::start();
+    Script::without_url()
+        .args([
+            "live",
+            &format!("https://127.0.0.1:{}/counter", server.port),
+        ])
+        .stdin("")
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("this port does not speak TLS; try http://")
+        .assert_stderr_lacks("InvalidContentType");
+}
+
+#[test]
+fn a_page_port_that_accepts_but_never_answers_says_so() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    // Holds each connection open, unanswered, until the test ends.
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for conn in listener.incoming() {
+            held.push(conn);
+        }
+    });
+    Script::without_url()
+        .args([
+            "live",
+            &format!("http://127.0.0.1:{port}/counter"),
+            "--timeout",
+            "1",
+        ])
+        .stdin("")
+        .run()
+        .assert_code(3)
+        .assert_stderr_contains("accepted the connection but sent no answer")
+        .assert_stderr_lacks("check the host, port and firewall");
+}

@@ -228,7 +228,7 @@ fn live(mut args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitC
     let (page, started) = match page {
         Some(p) => (p, None),
         None => {
-            let (url, started) = start_built_in(&config)?;
+            let (url, started) = start_built_in(&config, LIVE_HINT)?;
             let origin = format!(
                 "http://{}:{}/counter",
                 url.host_str().unwrap_or("127.0.0.1"),
@@ -271,7 +271,7 @@ fn client(
     let (live, live_started) = live.unzip();
     let (url, started) = match &config.target {
         Target::Url(u) => (u.clone(), live_started.flatten()),
-        Target::BuiltIn => start_built_in(&config).map(|(url, s)| (url, Some(s)))?,
+        Target::BuiltIn => start_built_in(&config, SOCKET_HINT).map(|(url, s)| (url, Some(s)))?,
     };
     let shown_url = if config.show_secrets {
         url.to_string()
@@ -427,7 +427,7 @@ fn fan_out(
     open_files_for(n, matches!(config.target, Target::BuiltIn))?;
     let url = match &config.target {
         Target::Url(u) => u.clone(),
-        Target::BuiltIn => start_built_in(&config)?.0,
+        Target::BuiltIn => start_built_in(&config, SOCKET_HINT)?.0,
     };
     let (tx, rx) = mpsc::channel::<Input>();
     if let Some(set) = signals {
@@ -514,20 +514,22 @@ fn style(config: &Config, interactive: bool) -> Style {
     }
 }
 
+/// How to run against one's own app instead, after the built-in server's
+/// announcement: a socket URL for `phx-repl`, a page for `phx-repl live`.
+const SOCKET_HINT: &str = "phx-repl ws://localhost:4000/socket";
+const LIVE_HINT: &str = "phx-repl live http://localhost:4000/PAGE";
+
 /// Starts the built-in server in this process on a free loopback port.
-/// Returns the URL to connect to, and the line announcing the server with
-/// its URL as JSON.
-fn start_built_in(config: &Config) -> Result<(url::Url, (String, String)), Fatal> {
+/// Returns the URL to connect to, and the line announcing the server (with
+/// `hint`) with its URL as JSON.
+fn start_built_in(config: &Config, hint: &str) -> Result<(url::Url, (String, String)), Fatal> {
     let cannot_start =
         |e: io::Error| Fatal::connection(format!("cannot start the built-in server: {e}"));
     let listener = TcpListener::bind("127.0.0.1:0").map_err(cannot_start)?;
     let addr = server::spawn(listener, built_in_options()).map_err(cannot_start)?;
     let base = format!("ws://{addr}/socket");
     let started = (
-        format!(
-            "no URL given: started the built-in server at {base} \
-             (for your app: phx-repl ws://localhost:4000/socket)"
-        ),
+        format!("no URL given: started the built-in server at {base} (for your app: {hint})"),
         base.clone(),
     );
     let url = endpoint::normalize_for(&base, &config.params, config.vsn, config.longpoll)

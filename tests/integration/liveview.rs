@@ -965,3 +965,26 @@ fn a_page_port_that_accepts_but_never_answers_says_so() {
         .assert_stderr_contains("accepted the connection but sent no answer")
         .assert_stderr_lacks("check the host, port and firewall");
 }
+
+#[test]
+fn phx_repl_live_without_a_url_hints_at_a_page_of_your_app() {
+    Script::without_url()
+        .args(["live"])
+        .stdin("")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("(for your app: phx-repl live http://localhost:4000/PAGE)")
+        .assert_stdout_lacks("phx-repl ws://localhost:4000/socket");
+}
+
+#[test]
+fn long_poll_status_says_why_the_heartbeat_is_off() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["--transport", "longpoll"])
+        .stdin("status\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("heartbeat   off (long-poll sends none)")
+        .assert_stdout_lacks("--heartbeat 0");
+}

@@ -35,6 +35,7 @@ pub fn table(st: &Status, url: &str, out: &mut String) {
         fmt_uptime(st.session)
     );
     let beat = match st.heartbeat_interval {
+        None if url.contains("/longpoll") => "off (long-poll sends none)".to_owned(),
         None => "off (--heartbeat 0)".to_owned(),
         Some(every) => heartbeat(every, &st.heartbeat),
     };

@@ -988,3 +988,24 @@ fn long_poll_status_says_why_the_heartbeat_is_off() {
         .assert_stdout_contains("heartbeat   off (long-poll sends none)")
         .assert_stdout_lacks("--heartbeat 0");
 }
+
+// Part "navigation": a script's line after a navigation, a failed
+// `--follow`, and what a crash prints.
+
+#[test]
+fn the_line_after_a_navigating_click_runs_against_the_new_page() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .stdin("live /demo\nclick go\ntext h1\nexpect text h1 \"Count: 0\"\n")
+        .run();
+    out.assert_success()
+        .assert_stdout_contains("◆ live_redirect to /counter\n")
+        .assert_stdout_contains("✓ expect text h1 \"Count: 0\"");
+    // `text h1` printed the new page's heading, not the old one's.
+    let lines: Vec<&str> = out.stdout.lines().collect();
+    assert!(
+        lines.contains(&"live Count: 0") && !lines.contains(&"live Demo"),
+        "the new page's h1\n{}",
+        out.report()
+    );
+}

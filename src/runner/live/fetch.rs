@@ -25,8 +25,10 @@ pub(in crate::runner) enum Job {
     /// The view of `client` reloads after `stale`.
     Reload { client: ClientId },
     /// The view of `client` follows a `live_redirect` (or a `redirect`
-    /// with `--follow`).
-    Navigate { client: ClientId },
+    /// with `--follow`). `wait` is the id a script's line waits on: the
+    /// new view's join is sent under it, so the next line runs once the
+    /// new page has joined (or the navigation failed).
+    Navigate { client: ClientId, wait: Option<u64> },
 }
 
 /// A page fetched on a helper thread, with the jar it was fetched with.
@@ -96,15 +98,21 @@ impl Runner {
                     self.update_prompt();
                 }
             },
-            Job::Reload { client } | Job::Navigate { client } => {
+            Job::Reload { client } | Job::Navigate { client, .. } => {
                 self.enter(client);
+                let wait = match f.job {
+                    Job::Navigate { wait, .. } => wait,
+                    _ => None,
+                };
                 let Some(live) = &mut self.peer.live else {
                     return;
                 };
                 live.fetcher = Some(f.fetcher);
                 live.moving = false;
                 match f.result {
-                    Ok(opened) => self.rejoin_at(opened, matches!(f.job, Job::Navigate { .. })),
+                    Ok(opened) => {
+                        self.rejoin_at(opened, matches!(f.job, Job::Navigate { .. }), wait);
+                    }
                     Err(e) => {
                         let what = if matches!(f.job, Job::Reload { .. }) {
                             "reloading the page"
@@ -113,6 +121,9 @@ impl Runner {
                         };
                         self.error(&format!("{what} failed: {e}"), None);
                         self.mark_failed();
+                        if let Some(id) = wait {
+                            self.sent(id);
+                        }
                     }
                 }
             }
@@ -121,8 +132,9 @@ impl Runner {
 
     /// The view moves to a freshly fetched page: the old view is left
     /// (navigation), the socket reconnects with the page's cookie and CSRF
-    /// token, and the new view joins with `_mounts` 0.
-    fn rejoin_at(&mut self, o: Opened, leave_old: bool) {
+    /// token, and the new view joins with `_mounts` 0 (under `wait`, the
+    /// id a script's line waits on, if any).
+    fn rejoin_at(&mut self, o: Opened, leave_old: bool, wait: Option<u64>) {
         let Some(live) = &mut self.peer.live else {
             return;
         };
@@ -166,7 +178,7 @@ impl Runner {
             self.net
                 .send_to(active, ToNet::Request { id, request: leave });
         }
-        let id = self.issue_id();
+        let id = wait.unwrap_or_else(|| self.issue_id());
         // It waits for the new socket: nothing to say about that.
         if let Some(live) = &mut self.peer.live {
             live.pending_join = Some(id);

@@ -16,6 +16,7 @@ use crate::core::session::{Message as PhxMessage, MessageKind, Reply};
 use crate::output::live as out;
 use crate::output::records::{self, Payload};
 use crate::runner::Runner;
+use crate::runner::flow::Step;
 
 /// Reloads after `stale` in a row before giving up: a rotated secret
 /// that the page itself cannot satisfy must not loop forever.
@@ -453,10 +454,33 @@ impl Runner {
         };
         live.moving = true;
         let opts = live.opts.clone();
+        let wait = self.wait_for_navigation();
         let job = Job::Navigate {
             client: self.clients.active,
+            wait,
         };
         self.fetch_page(job, fetcher, url.clone(), opts, Duration::ZERO);
+    }
+}
+
+impl Runner {
+    /// A script line waiting on this client (for the reply that asked for
+    /// the navigation, or one still due when a pushed navigation comes)
+    /// now waits for the new view's join instead, as a `live URL` line
+    /// does: the next line must not run against the page left behind.
+    /// The id the join will be sent under, if a line waits.
+    fn wait_for_navigation(&mut self) -> Option<u64> {
+        let line = match &self.step {
+            Step::Reply { client, line, .. } if *client == self.clients.active => line.unwrap_or(0),
+            _ => return None,
+        };
+        let id = self.issue_id();
+        self.step = Step::Sending {
+            id,
+            line,
+            scripted: true,
+        };
+        Some(id)
     }
 }
 

@@ -1009,3 +1009,22 @@ fn the_line_after_a_navigating_click_runs_against_the_new_page() {
         out.report()
     );
 }
+
+#[test]
+fn a_followed_redirect_to_a_dead_page_closes_the_view_and_its_children() {
+    let server = Server::start();
+    let out = Script::without_url()
+        .args(["live", &page(&server, "/demo"), "--follow"])
+        .stdin("click leave\ntext h1\nclients\nclick bump\n")
+        .run();
+    out.assert_stdout_contains("◆ redirect to /\n")
+        .assert_stderr_contains("following the navigation failed: no data-phx-session")
+        .assert_stdout_contains("◆ the view closed; `live /demo` opens it again")
+        .assert_stderr_contains(
+            "line 2: the view at http://127.0.0.1:PORT/demo has closed; open it again with `live /demo`",
+        )
+        .assert_stderr_contains("line 4: the view at http://127.0.0.1:PORT/demo has closed")
+        .assert_stdout_lacks("lv:demo-child\n")
+        .assert_stdout_lacks("Child bumps: 1");
+    assert_ne!(out.code, Some(0), "a failed run\n{}", out.report());
+}

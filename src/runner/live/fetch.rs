@@ -121,6 +121,11 @@ impl Runner {
                         };
                         self.error(&format!("{what} failed: {e}"), None);
                         self.mark_failed();
+                        if matches!(f.job, Job::Navigate { .. }) {
+                            // The old page is left, as when a redirect is
+                            // not followed.
+                            self.close_page();
+                        }
                         if let Some(id) = wait {
                             self.sent(id);
                         }

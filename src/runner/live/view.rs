@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::fetch::Job;
-use crate::core::event::Event;
+use crate::core::event::{Event, ToNet};
 use crate::core::live::{Rendered, Update, readable};
 use crate::core::session::{Message as PhxMessage, MessageKind, Reply};
 use crate::output::live as out;
@@ -328,12 +328,36 @@ impl Runner {
         let Some(live) = &mut self.peer.live else {
             return;
         };
-        if live.moving {
+        if live.moving || live.closed {
             return;
         }
+        self.close_page();
+    }
+
+    /// The page is gone (its view closed, or a navigation away from it
+    /// failed), as in a browser: its views are left, quietly, and the
+    /// page's commands say it closed and how to open it again.
+    pub(super) fn close_page(&mut self) {
+        let Some(live) = &mut self.peer.live else {
+            return;
+        };
         live.closed = true;
         let path = live.page_url.path().to_owned();
+        let main = live.topic.clone();
         self.leave_children();
+        if self.peer.topics.contains(&main) {
+            // Still joined (a navigation's view the server kept): left
+            // like its children.
+            let id = self.issue_id();
+            if let Some(live) = &mut self.peer.live {
+                live.retire(main.clone());
+                live.hushed.push(id);
+            }
+            self.peer.topics.remove(&main);
+            let leave = crate::core::session::Request::Leave { topic: Some(main) };
+            self.net
+                .send_to(self.clients.active, ToNet::Request { id, request: leave });
+        }
         let text = format!("the view closed; `live {path}` opens it again");
         self.live_line("close", None, &text);
     }

@@ -1028,3 +1028,27 @@ fn a_followed_redirect_to_a_dead_page_closes_the_view_and_its_children() {
         .assert_stdout_lacks("Child bumps: 1");
     assert_ne!(out.code, Some(0), "a failed run\n{}", out.report());
 }
+
+#[test]
+fn a_crash_reads_as_its_own_line_and_the_command_it_left_unanswered() {
+    let server = Server::start();
+    let mut run = Script::new(&server)
+        .stdin("live /counter\nclick icn\n")
+        .spawn();
+    run.expect_line("of the rejoin", |l| l.contains("_mounts 1)"));
+    run.finish()
+        .assert_stdout_contains("◆ the view crashed (phx_error); rejoining with _mounts 1\n")
+        .assert_stdout_contains("* line 2: no reply to click icn: the view crashed\n")
+        .assert_stdout_lacks("errored (phx_error)")
+        .assert_stdout_lacks("no reply to event")
+        .assert_stdout_lacks("with its join payload");
+    // `--raw` keeps every notice.
+    let mut raw = Script::new(&server)
+        .args(["--raw"])
+        .stdin("live /counter\nclick icn\n")
+        .spawn();
+    raw.expect_line("of the rejoin", |l| l.contains("_mounts\":1"));
+    raw.finish()
+        .assert_stdout_contains("errored (phx_error)")
+        .assert_stdout_contains("no reply to event on lv:");
+}

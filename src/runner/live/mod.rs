@@ -94,6 +94,9 @@ pub(super) struct Live {
     /// The last event command sent (its id, `click inc`), to name it if
     /// it is not sent.
     last_event: Option<(u64, String)>,
+    /// The ref it went out with, to name it if a crash leaves it
+    /// unanswered.
+    last_event_ref: Option<String>,
 }
 
 /// `phx-repl live URL`: the page fetched before the network thread
@@ -151,6 +154,7 @@ impl Live {
             closed: false,
             muted: false,
             last_event: None,
+            last_event_ref: None,
         }
     }
 

@@ -53,11 +53,21 @@ impl Runner {
         }
         if let Event::ChannelState(t) = ev {
             // The views a reload or navigation left (and the refusal
-            // that led to a reload, already said) are no news.
-            return quiet && live.retired(&t.topic);
+            // that led to a reload, already said) are no news; nor, to
+            // people, is a view's crash past its own `◆` line.
+            let crashed = t.why == "phx_error" && self.of_page(&t.topic);
+            return quiet && (live.retired(&t.topic) || crashed);
+        }
+        if let Event::Rejoining { topic, .. } = ev {
+            // The crash line said the view rejoins.
+            return quiet && self.of_page(topic);
         }
         if let Event::Unanswered(u) = ev {
             // A leave of a view left behind, cut short by its close.
+            if quiet && u.because == "phx_error" && self.of_page(&u.topic) {
+                self.unanswered_by_crash(u);
+                return true;
+            }
             return quiet && live.retired(&u.topic);
         }
         if matches!(ev, Event::Disconnected { .. } | Event::Reconnecting { .. }) {
@@ -85,6 +95,17 @@ impl Runner {
         if let Some(live) = &mut self.peer.live {
             live.answering = answering;
             live.muted = muted;
+            // The event command's ref, to name it if a crash leaves it
+            // unanswered.
+            if let Event::Sent {
+                id: Some(id),
+                frame,
+                ..
+            } = ev
+                && live.last_event.as_ref().is_some_and(|(e, _)| e == id)
+            {
+                live.last_event_ref = frame.ref_.as_deref().map(str::to_owned);
+            }
         }
         let Some(live) = &self.peer.live else {
             return false;
@@ -360,6 +381,32 @@ impl Runner {
         }
         let text = format!("the view closed; `live {path}` opens it again");
         self.live_line("close", None, &text);
+    }
+
+    /// Whether `topic` is the page's main view or one of its nested views.
+    fn of_page(&self, topic: &str) -> bool {
+        self.peer.live.as_ref().is_some_and(|l| l.topic == topic) || self.child_on(topic).is_some()
+    }
+
+    /// A request a view's crash left unanswered, said as the command that
+    /// sent it (`line 2: no reply to click icn: the view crashed`); the
+    /// crash line before it said the rest.
+    fn unanswered_by_crash(&mut self, u: &crate::core::session::Unanswered) {
+        let what = self
+            .peer
+            .live
+            .as_ref()
+            .filter(|l| l.last_event_ref.as_deref() == Some(u.ref_.as_str()))
+            .and_then(|l| l.last_event.as_ref())
+            .map_or_else(|| u.event.clone(), |(_, what)| what.clone());
+        let at = self
+            .awaited_line(&u.ref_)
+            .map(|n| format!("line {n}: "))
+            .unwrap_or_default();
+        let text = format!("{at}no reply to {what}: the view crashed");
+        let mut s = std::mem::take(&mut self.screen.out);
+        self.settings.style.note(&text, &mut s);
+        self.screen.out = s;
     }
 
     /// `phx_error`: the view crashed; the session rejoins it with the

@@ -105,6 +105,10 @@ impl Runner {
                     _ => None,
                 };
                 let Some(live) = &mut self.peer.live else {
+                    // No view to move: a line waiting on it runs on.
+                    if let Some(id) = wait {
+                        self.sent(id);
+                    }
                     return;
                 };
                 live.fetcher = Some(f.fetcher);

@@ -130,6 +130,13 @@ pub enum Sub {
     .help("The page's URL, e.g. http://localhost:4000/counter (default: the built-in server's /counter)")
     .long_help("The page's URL, e.g. http://localhost:4000/counter (default: the built-in server's \
 /counter); its LiveView socket is /live (--live-path) on the same host")))]
+// Refused with `live` (fan-out of pages is not built): not listed in its
+// help.
+#[command(
+    mut_arg("clients", |a| a.hide(true)),
+    mut_arg("ramp", |a| a.hide(true)),
+    mut_arg("verbose", |a| a.hide(true))
+)]
 pub struct LiveArgs {
     #[command(flatten)]
     pub client: ClientArgs,
@@ -444,6 +451,7 @@ impl Config {
             headers: self.headers.clone(),
             timeout: self.timeout,
             live_path: self.live_path.clone(),
+            params: self.params.clone(),
             follow: self.follow,
             longpoll: self.longpoll,
             vsn: self.vsn,

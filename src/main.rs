@@ -209,12 +209,6 @@ fn live(mut args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitC
              `connect NAME live URL`",
         ));
     }
-    if !args.params.is_empty() {
-        return Err(Fatal::usage(
-            "-p does not apply to a page: a LiveView's socket takes its params from the page \
-             (its CSRF token); leave it out",
-        ));
-    }
     // The page's URL is resolved as a socket URL only for the checks on
     // the flags (TLS flags need an https page); the socket is its `/live`.
     args.url = args
@@ -224,7 +218,11 @@ fn live(mut args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitC
         .transpose()
         .map_err(Fatal::usage)?;
     let page = args.url.clone();
+    // `-p` goes on the `/live` socket, as a LiveSocket's `params` do; the
+    // page's URL keeps its own query.
+    let params = std::mem::take(&mut args.params);
     let mut config = args.resolve().map_err(|e| Fatal::usage(e.to_string()))?;
+    config.params = params;
     let (page, started) = match page {
         Some(p) => (p, None),
         None => {

@@ -108,7 +108,7 @@ fn no_more(rest: &str, command: &str) -> Result<(), CommandError> {
     })
 }
 
-const CONNECT_USAGE: &str = "connect NAME [URL] [-p KEY=VALUE] [-H 'NAME: VALUE'] [--auth-token TOKEN], or connect NAME live URL [-H 'NAME: VALUE'] [--follow]";
+const CONNECT_USAGE: &str = "connect NAME [URL] [-p KEY=VALUE] [-H 'NAME: VALUE'] [--auth-token TOKEN], or connect NAME live URL [-H 'NAME: VALUE'] [-p KEY=VALUE] [--follow]";
 
 /// `-H`'s value, `NAME: VALUE`.
 pub(crate) fn header(v: &str) -> Result<(String, String), CommandError> {
@@ -147,6 +147,7 @@ fn connect(rest: &str) -> Result<Connect, CommandError> {
         c.headers = flags.headers;
         c.follow = flags.follow;
         c.auth_token = flags.auth_token;
+        c.params = flags.params;
         return Ok(c);
     }
     while let Some(w) = words.next() {

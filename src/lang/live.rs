@@ -34,10 +34,12 @@ pub struct OpenFlags {
     pub follow: bool,
     /// `--auth-token TOKEN`, for the page's socket.
     pub auth_token: Option<String>,
+    /// `-p KEY=VALUE`: connect params for the page's `/live` socket.
+    pub params: Vec<(String, String)>,
 }
 
 /// The usage of `live`'s flags, after `live URL` or `connect NAME live URL`.
-pub const OPEN_FLAGS: &str = "[-H 'NAME: VALUE'] [--follow] [--auth-token TOKEN]";
+pub const OPEN_FLAGS: &str = "[-H 'NAME: VALUE'] [-p KEY=VALUE] [--follow] [--auth-token TOKEN]";
 
 /// `URL [FLAGS]` in any order, after `command` (`live`, `connect bob
 /// live`): the page and its flags. `words` are shell words.
@@ -70,9 +72,13 @@ pub(crate) fn open_args(
                 )?);
             }
             "-p" | "--param" => {
-                return Err(CommandError::Live(format!(
-                    "`{w}` does not apply to a page: a LiveView's socket takes its params from the page (its CSRF token); the form is `{usage}`"
-                )));
+                let v = value("KEY=VALUE", format!("`{command} /page -p locale=fr`"))?;
+                match v.split_once('=') {
+                    Some((k, v)) if !k.is_empty() => {
+                        flags.params.push((k.to_owned(), v.to_owned()));
+                    }
+                    _ => return Err(CommandError::NotAParam(crate::output::excerpt(&v, 40))),
+                }
             }
             _ if url.is_none() && !w.starts_with('-') => url = Some(w),
             _ => {
@@ -548,6 +554,7 @@ mod tests {
             headers: vec![("Cookie".into(), "_k=ana".into())],
             follow: true,
             auth_token: None,
+            params: Vec::new(),
         };
         for line in [
             "/private -H 'Cookie: _k=ana' --follow",
@@ -569,7 +576,17 @@ mod tests {
             "{}",
             err("/a /b")
         );
-        assert!(err("/a -p x=1").contains("does not apply to a page"));
+        assert_eq!(
+            parse("live", "/a -p locale=fr").unwrap(),
+            LiveCommand::Open {
+                url: "/a".into(),
+                flags: OpenFlags {
+                    params: vec![("locale".into(), "fr".into())],
+                    ..OpenFlags::default()
+                }
+            }
+        );
+        assert!(err("/a -p x").contains("x"));
         assert!(err("/a -H").contains("a header"));
         assert!(err("--follow").contains("needs a page URL"));
     }

@@ -61,6 +61,7 @@ impl Runner {
                 headers: c.headers,
                 follow: c.follow,
                 auth_token: c.auth_token,
+                params: c.params,
             };
             return self.open_live(&url, Some(c.name), &flags, id, n);
         }

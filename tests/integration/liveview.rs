@@ -1052,3 +1052,27 @@ fn a_crash_reads_as_its_own_line_and_the_command_it_left_unanswered() {
         .assert_stdout_contains("errored (phx_error)")
         .assert_stdout_contains("no reply to event on lv:");
 }
+
+#[test]
+fn live_help_lists_no_flags_that_live_refuses() {
+    let out = Script::without_url().args(["live", "--help"]).run();
+    out.assert_success()
+        .assert_stdout_contains("--live-path")
+        .assert_stdout_contains("--param-cmd <");
+    for refused in ["--clients", "--ramp", "--verbose"] {
+        out.assert_stdout_lacks(refused);
+    }
+}
+
+#[test]
+fn connect_params_go_on_the_live_socket() {
+    let server = Server::start();
+    Script::without_url()
+        .args(["live", &page(&server, "/counter"), "-p", "locale=fr"])
+        .args(["--show-secrets"])
+        .stdin("text h1\n")
+        .run()
+        .assert_success()
+        .assert_stdout_contains("/live/websocket?vsn=2.0.0&_csrf_token=")
+        .assert_stdout_contains("&locale=fr");
+}

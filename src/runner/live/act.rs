@@ -48,6 +48,7 @@ impl Runner {
         let mut opts = self.live_options();
         opts.headers.extend(flags.headers.iter().cloned());
         opts.follow |= flags.follow;
+        opts.params.extend(flags.params.iter().cloned());
         if let Some(token) = &flags.auth_token {
             opts.headers
                 .retain(|(k, _)| !k.eq_ignore_ascii_case("sec-websocket-protocol"));

@@ -28,6 +28,9 @@ pub struct LiveOptions {
     pub timeout: Duration,
     /// `--live-path`: the LiveView socket's path, `/live` by default.
     pub live_path: String,
+    /// `-p`: connect params for the `/live` socket, after `_csrf_token`
+    /// (an app's `LiveSocket` `params`).
+    pub params: Vec<(String, String)>,
     /// `--follow`: follow a redirect away from the page.
     pub follow: bool,
     pub longpoll: bool,
@@ -150,9 +153,10 @@ fn socket_for(
     base.set_query(None);
     base.set_fragment(None);
     base.set_path(&opts.live_path);
-    let params: Vec<(String, String)> = csrf
+    let mut params: Vec<(String, String)> = csrf
         .map(|t| vec![("_csrf_token".to_owned(), t.to_owned())])
         .unwrap_or_default();
+    params.extend(opts.params.iter().cloned());
     let socket = endpoint::normalize_for(base.as_str(), &params, opts.vsn, opts.longpoll)
         .map_err(|e| failed(e.to_string()))?;
     let mut headers: Vec<(String, String)> = opts
@@ -217,6 +221,7 @@ mod tests {
             headers: vec![("Cookie".into(), "_k=v".into()), ("X-A".into(), "1".into())],
             timeout: Duration::from_secs(1),
             live_path: "/live".into(),
+            params: Vec::new(),
             follow: false,
             longpoll: false,
             vsn: Vsn::V2,

@@ -235,8 +235,13 @@ fn live(mut args: cli::ClientArgs, redactor: endpoint::Redactor) -> Result<ExitC
             (origin, Some(started))
         }
     };
-    let prepared = runner::prepare(&page, None, config.live_options())
-        .map_err(|e| Fatal::connection(e.to_string()))?;
+    let prepared = runner::prepare(&page, None, config.live_options()).map_err(|e| match e {
+        // What was typed is wrong, not the network.
+        runner::LiveError::NotAUrl(_) | runner::LiveError::SocketUrl { .. } => {
+            Fatal::usage(e.to_string())
+        }
+        e => Fatal::connection(e.to_string()),
+    })?;
     config.target = Target::Url(prepared.socket.clone());
     config.headers = prepared.headers.clone();
     client(config, redactor, Some((prepared, started)))

@@ -48,6 +48,10 @@ pub enum LiveError {
         "`{0}` is not a page URL; give one such as http://localhost:4000/counter, or a path such as /counter"
     )]
     NotAUrl(String),
+    #[error(
+        "`{typed}` is a socket's URL; `live` opens a page and finds its socket itself: give the page, as in {page}"
+    )]
+    SocketUrl { typed: String, page: String },
     #[error("cannot make the LiveView socket's URL from {url}: {why}")]
     Socket { url: String, why: String },
 }
@@ -82,6 +86,21 @@ pub fn page_url(typed: &str, origin: Option<&Url>) -> Result<Url, LiveError> {
         return origin.join(typed).map_err(|_| bad());
     }
     let mut url = Url::parse(typed).map_err(|_| bad())?;
+    if is_socket_path(&url) {
+        return Err(LiveError::SocketUrl {
+            typed: crate::output::excerpt(typed, 60),
+            page: format!(
+                "{}://{}/counter",
+                if matches!(url.scheme(), "https" | "wss") {
+                    "https"
+                } else {
+                    "http"
+                },
+                url.host_str().unwrap_or("localhost").to_owned()
+                    + &url.port().map(|p| format!(":{p}")).unwrap_or_default()
+            ),
+        });
+    }
     let scheme = match url.scheme() {
         "http" | "ws" => "http",
         "https" | "wss" => "https",
@@ -94,6 +113,15 @@ pub fn page_url(typed: &str, origin: Option<&Url>) -> Result<Url, LiveError> {
         return Err(bad());
     }
     Ok(url)
+}
+
+/// Whether `url` names a Phoenix socket rather than a page: `/socket`,
+/// `/live`, or a transport's `…/websocket` or `…/longpoll`.
+fn is_socket_path(url: &Url) -> bool {
+    let path = url.path().trim_end_matches('/');
+    matches!(path, "/socket" | "/live")
+        || path.ends_with("/websocket")
+        || path.ends_with("/longpoll")
 }
 
 /// The page origin a socket URL stands for: `http` for `ws`, `https` for

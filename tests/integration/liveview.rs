@@ -814,7 +814,7 @@ fn a_misspelt_field_and_an_absent_component_are_warned_about_and_sent() {
         .assert_stdout_contains(
             "warning: the form set has no field `valu`; did you mean `value`? sending it anyway",
         )
-        .assert_stdout_contains("→ submit set value=0&valu=3")
+        .assert_stdout_contains("→ submit set value=0 valu=3")
         .assert_stdout_contains(
             "warning: the page has no component 9 (it has 1); sending it anyway",
         )
@@ -1075,4 +1075,16 @@ fn connect_params_go_on_the_live_socket() {
         .assert_success()
         .assert_stdout_contains("/live/websocket?vsn=2.0.0&_csrf_token=")
         .assert_stdout_contains("&locale=fr");
+}
+
+#[test]
+fn a_socket_url_given_to_live_asks_for_the_page() {
+    Script::without_url()
+        .args(["live", "ws://127.0.0.1:4000/socket"])
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains(
+            "`ws://127.0.0.1:PORT/socket` is a socket's URL; `live` opens a page and finds its \
+             socket itself: give the page, as in http://127.0.0.1:PORT/counter",
+        );
 }

@@ -404,7 +404,8 @@ fn build(e: &PageEvent, binding: Option<&Found>, cid: Option<i64>) -> Value {
 fn describe(e: &PageEvent, value: &Value) -> String {
     let v = value.get("value").cloned().unwrap_or(Value::Null);
     let shown = match &v {
-        Value::String(s) => s.clone(),
+        // A form, as its fields rather than URL-encoded.
+        Value::String(s) => form_shown(s),
         other => other.to_string(),
     };
     let target = value
@@ -414,10 +415,34 @@ fn describe(e: &PageEvent, value: &Value) -> String {
     format!("{} {} {}{target}", e.kind.word(), e.event, text_of(&shown))
 }
 
+/// `body=hi+bob&to=x` as `body="hi bob" to=x`: each field decoded, a
+/// value quoted when it has spaces or is empty.
+fn form_shown(encoded: &str) -> String {
+    url::form_urlencoded::parse(encoded.as_bytes())
+        .map(|(k, v)| {
+            if v.is_empty() || v.contains(char::is_whitespace) || v.contains('"') {
+                format!("{k}={}", Value::String(v.into_owned()))
+            } else {
+                format!("{k}={v}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_form_is_shown_as_its_fields() {
+        assert_eq!(
+            form_shown("body=hi+bob&to=x&n="),
+            "body=\"hi bob\" to=x n=\"\""
+        );
+        assert_eq!(form_shown("value=42"), "value=42");
+    }
 
     fn cmd(kind: EventKind, event: &str, values: &[(&str, &str)]) -> PageEvent {
         PageEvent {

@@ -284,6 +284,7 @@ impl Runner {
         // A GraphQL result with `errors` is an error reply, whatever its
         // status.
         let is_error = self.gql_reply(r) || r.is_error();
+        self.channel_on_a_live_socket(r);
         if r.request.is_some() && !r.late && !rejoin {
             if is_error {
                 self.checks.tally.error += 1;
@@ -319,6 +320,27 @@ impl Runner {
         if r.request.is_none() {
             self.saw(&r.frame);
         }
+    }
+
+    /// A channel joined on a LiveView client's `/live` socket is refused
+    /// as `unmatched topic`: say where channels are.
+    fn channel_on_a_live_socket(&mut self, r: &Reply) {
+        if self.peer.live.is_none()
+            || r.request.as_deref() != Some(PHX_JOIN)
+            || !r.is_error()
+            || r.frame.topic.starts_with("lv:")
+            || !r.response.json_value().get().contains("unmatched topic")
+        {
+            return;
+        }
+        let text = format!(
+            "{} was sent to this client's LiveView socket, which routes only lv: topics; \
+             channels are on the app's socket: `connect NAME ws://HOST/socket`, then `@NAME join {}`",
+            r.frame.topic, r.frame.topic
+        );
+        let mut s = std::mem::take(&mut self.screen.out);
+        self.settings.style.note(&text, &mut s);
+        self.screen.out = s;
     }
 
     fn on_message(&mut self, m: &PhxMessage) {

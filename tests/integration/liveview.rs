@@ -1088,3 +1088,16 @@ fn a_socket_url_given_to_live_asks_for_the_page() {
              socket itself: give the page, as in http://127.0.0.1:PORT/counter",
         );
 }
+
+#[test]
+fn a_channel_joined_on_a_live_socket_is_sent_to_the_app_s_socket() {
+    let server = Server::start();
+    Script::without_url()
+        .args(["live", &page(&server, "/counter")])
+        .stdin("join room:lobby\n")
+        .run()
+        .assert_stdout_contains(
+            "room:lobby was sent to this client's LiveView socket, which routes only lv: topics; \
+             channels are on the app's socket: `connect NAME ws://HOST/socket`, then `@NAME join room:lobby`",
+        );
+}

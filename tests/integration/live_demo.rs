@@ -7,8 +7,6 @@
 //! `phx_repl::core::live` and compared with the page's hand-written dead
 //! render.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::Duration;
 
 use phx_repl::core::live::Rendered;
@@ -17,51 +15,16 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 use tungstenite::stream::MaybeTlsStream;
 
-use crate::support::live::{Socket, attr, next, send};
-use crate::support::{DEADLINE, Server};
+use crate::support::Server;
+use crate::support::live::{Answer, Socket, attr, http, next, send};
 
 /// `serve` args and `liveview_version` of each format.
 const FORMATS: [(&[&str], &str); 2] = [(&[], "1.1.33"), (&["--liveview", "0.20"], "0.20.17")];
 
-/// An HTTP answer: status, headers (lower-case names) and body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One GET over a plain `TcpStream`, read to the close.
+/// One GET, with `cookie` if given.
 fn get(server: &Server, target: &str, cookie: Option<&str>) -> Answer {
-    let mut tcp = TcpStream::connect(server.addr()).expect("connect");
-    tcp.set_read_timeout(Some(DEADLINE)).unwrap();
-    let mut req = format!("GET {target} HTTP/1.1\r\nHost: {}\r\n", server.addr());
-    if let Some(c) = cookie {
-        req.push_str(&format!("Cookie: {c}\r\n"));
-    }
-    req.push_str("\r\n");
-    tcp.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    tcp.read_to_string(&mut raw).expect("read the answer");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a head");
-    let mut lines = head.lines();
-    let status = lines.next().unwrap().split(' ').nth(1).unwrap();
-    Answer {
-        status: status.parse().unwrap(),
-        headers: lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-            .collect(),
-        body: body.to_owned(),
-    }
+    let headers: Vec<(&str, &str)> = cookie.map(|c| ("Cookie", c)).into_iter().collect();
+    http(server, "GET", target, &headers, "")
 }
 
 /// A live page as a browser reads it.

@@ -5,8 +5,6 @@
 //! and 1.1.33 sessions. The join's tree, rendered by
 //! `phx_repl::core::live`, must equal the page's hand-written dead render.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use phx_repl::core::live::Rendered;
@@ -16,7 +14,7 @@ use tungstenite::client::IntoClientRequest;
 use tungstenite::http::HeaderValue;
 use tungstenite::stream::MaybeTlsStream;
 
-use crate::support::live::{Socket, attr, next, send};
+use crate::support::live::{Socket, attr, http, next, send};
 use crate::support::{DEADLINE, Server};
 
 /// The counter's statics as LiveView 0.20.17 sent them (recorded).
@@ -113,69 +111,6 @@ fn counter_after_events(ticks: u64) -> String {
 }
 
 // ---------------------------------------------------------------- HTTP
-
-/// An HTTP answer: status, headers (lower-case names) and body.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
-}
-
-impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// One HTTP/1.1 request over a plain `TcpStream`, read to the close.
-fn http(
-    server: &Server,
-    method: &str,
-    target: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> Answer {
-    let mut tcp = TcpStream::connect(server.addr()).expect("connect");
-    tcp.set_read_timeout(Some(DEADLINE)).unwrap();
-    let mut req = format!("{method} {target} HTTP/1.1\r\nHost: {}\r\n", server.addr());
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    tcp.write_all(req.as_bytes()).unwrap();
-    let mut raw = String::new();
-    tcp.read_to_string(&mut raw).expect("read the answer");
-    let (head, body) = raw.split_once("\r\n\r\n").expect("a head");
-    let mut lines = head.lines();
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect::<Vec<_>>();
-    let answer = Answer {
-        status,
-        headers,
-        body: body.to_owned(),
-    };
-    if let Some(len) = answer.header("content-length").filter(|_| method != "HEAD") {
-        assert_eq!(
-            len.parse::<usize>().unwrap(),
-            answer.body.len(),
-            "content-length"
-        );
-    }
-    answer
-}
 
 /// A LiveView page as a browser reads it.
 #[derive(Clone)]

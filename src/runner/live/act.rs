@@ -100,12 +100,7 @@ impl Runner {
                 }
             }
         };
-        let view = self
-            .peer
-            .live
-            .as_ref()
-            .map(|l| l.view_id.clone())
-            .unwrap_or_default();
+        let view = self.live_view_id();
         let mut s = std::mem::take(&mut self.screen.out);
         if self.settings.style.json {
             records::push(

@@ -314,14 +314,18 @@ impl Runner {
         self.peer.live.as_ref().and_then(|l| l.answering)
     }
 
-    /// A line about the view, or a `live_nav` record.
-    pub(super) fn live_line(&mut self, kind: &str, to: Option<&str>, text: &str) {
-        let view = self
-            .peer
+    /// The current client's main view id, or "" without a view.
+    pub(super) fn live_view_id(&self) -> String {
+        self.peer
             .live
             .as_ref()
             .map(|l| l.view_id.clone())
-            .unwrap_or_default();
+            .unwrap_or_default()
+    }
+
+    /// A line about the view, or a `live_nav` record.
+    pub(super) fn live_line(&mut self, kind: &str, to: Option<&str>, text: &str) {
+        let view = self.live_view_id();
         let mut s = std::mem::take(&mut self.screen.out);
         if self.settings.style.json {
             records::push(

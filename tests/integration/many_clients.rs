@@ -270,3 +270,21 @@ fn a_script_reuses_a_name_right_after_disconnect() {
         .assert_success()
         .assert_stdout_contains("bob  ✓ expect ok\n");
 }
+
+#[test]
+fn a_fan_out_refute_looks_back_to_the_previous_line() {
+    let server = Server::start();
+    // The broadcast comes while `push` waits for its reply, before the
+    // refute begins: the refute still sees it.
+    Script::new(&server)
+        .args(["--clients", "2"])
+        .with_summary()
+        .stdin(
+            "join room:r${N}\ncast room:r${N} new_msg body=hi\npush room:r${N} echo {}\n\
+             refute room:r${N} new_msg 100ms\n",
+        )
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("`new_msg` on `room:r1` came, and `refute` says it must not")
+        .assert_stderr_contains("expectations: 0 passed, 2 failed\n");
+}

@@ -148,6 +148,15 @@ pub fn script(text: &str) -> Result<Vec<Line>, String> {
     Ok(lines)
 }
 
+/// Whether a line of the script waits for messages or refutes them: then
+/// each copy keeps what came since its previous line began, which both
+/// look back over.
+pub fn watches_messages(script: &[Line]) -> bool {
+    script
+        .iter()
+        .any(|l| matches!(l.text.split_whitespace().next(), Some("wait" | "refute")))
+}
+
 /// Client `id`'s copy of `base`: `${N}` and `${CLIENT}` in its URL (as
 /// given with `-p 'user=u${N}'`) and headers become its own.
 pub fn target_for(base: &Target, id: ClientId) -> Target {
@@ -203,9 +212,7 @@ impl FanOut {
         script: Vec<Line>,
         out: Output,
     ) -> FanOut {
-        let keeps = script
-            .iter()
-            .any(|l| l.text.split_whitespace().next() == Some("wait"));
+        let keeps = watches_messages(&script);
         let mut tally = FanTally::default();
         tally.clients = settings.clients;
         FanOut {

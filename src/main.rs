@@ -437,17 +437,20 @@ fn fan_out(
         spawn_signal_thread(set, false, tx.clone())
             .map_err(|e| Fatal::failed(format!("cannot watch for signals: {e}")))?;
     }
-    let mut base = base(&config, &url, &redactor, false);
-    let first = runner::fanout::target_for(&base.target, 0);
-    let template = std::mem::replace(&mut base.target, first);
-    let net = start_network(&base, tx)?;
-    base.target = template;
     let out = runner::fanout::Output::new(
         style(&config, false),
         config.verbose,
         !config.quiet,
-        redactor,
+        redactor.clone(),
     );
+    let mut base = base(&config, &url, &redactor, false);
+    // Nothing looks at a broadcast's contents: the network thread only
+    // counts them, which is most of the work under a busy topic.
+    base.options.count_broadcasts = !out.verbose() && !runner::fanout::watches_messages(&script);
+    let first = runner::fanout::target_for(&base.target, 0);
+    let template = std::mem::replace(&mut base.target, first);
+    let net = start_network(&base, tx)?;
+    base.target = template;
     let settings = runner::fanout::Settings {
         clients: n,
         ramp: config.ramp,
@@ -584,6 +587,7 @@ fn base(
             max_retries: config
                 .max_retries
                 .or((!interactive).then_some(SCRIPT_MAX_RETRIES)),
+            count_broadcasts: false,
         },
         show_secrets: config.show_secrets,
         longpoll: config.longpoll,

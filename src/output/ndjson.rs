@@ -31,7 +31,9 @@ impl Render for Ndjson {
             | Event::Connected
             | Event::ConnectFailed(_)
             | Event::Status { .. }
-            | Event::NotJoined { .. } => {}
+            | Event::NotJoined { .. }
+            // Only a fan-out asks for counts, and it does not print them.
+            | Event::Counted(_) => {}
             Event::Sent { frame, cast, .. } => sent(frame, *cast, out),
             Event::SentRaw { text, .. } => rec::push(out, &rec::SentRaw { raw: text }),
             Event::Rejected { message, .. } => self.error(message, None, out),

@@ -100,8 +100,9 @@ impl Runner {
             }
             Event::Closed { lost, .. } => self.on_closed(*lost),
             Event::Sent { id: None, .. }
-            // Handled by `on_messages`.
+            // Handled by `on_messages`; counts are a fan-out's.
             | Event::Messages(_)
+            | Event::Counted(_)
             | Event::Undecodable { .. }
             | Event::Connected
             | Event::ConnectFailed(_)

@@ -288,3 +288,30 @@ fn a_fan_out_refute_looks_back_to_the_previous_line() {
         .assert_stderr_contains("`new_msg` on `room:r1` came, and `refute` says it must not")
         .assert_stderr_contains("expectations: 0 passed, 2 failed\n");
 }
+
+#[test]
+fn fan_out_counts_every_broadcast_whether_or_not_it_prints_them() {
+    let server = Server::start();
+    // Own topics, so every client gets the same frames: its join's reply,
+    // presence_state and presence_diff, three new_msg, the echo's reply.
+    let script = "join room:own${N} {\"user\":\"u${N}\"}\n\
+                  cast room:own${N} new_msg body=1\ncast room:own${N} new_msg body=2\n\
+                  cast room:own${N} new_msg body=3\npush room:own${N} echo {}\nexpect ok\n";
+    for verbose in [false, true] {
+        let mut run = Script::new(&server).args(["--clients", "3"]).with_summary();
+        if verbose {
+            run = run.arg("--verbose");
+        }
+        let out = run.stdin(script).run();
+        out.assert_success()
+            .assert_stderr_contains("frames: 21 in, 15 out\n");
+        if verbose {
+            assert_eq!(
+                out.stdout.matches("new_msg").count(),
+                9 * 2,
+                "{}",
+                out.report()
+            );
+        }
+    }
+}

@@ -222,8 +222,8 @@ impl Human<'_> {
             Event::Rejected { message, .. } => self.error(message, None, out),
             Event::Reply(r) => self.reply(r, out),
             Event::Message(m) => self.message(m, out),
-            // Rendered by `event`, a line each.
-            Event::Messages(_) => {}
+            // Rendered by `event`, a line each; counts are a fan-out's.
+            Event::Messages(_) | Event::Counted(_) => {}
             Event::TimedOut(e) => self.timeout(e, None, false, out),
             Event::Unanswered(u) => unanswered(u, None, out),
             Event::Topics { topics, .. } => topics_list(topics, out),

@@ -424,6 +424,7 @@ impl Copy {
                     self.saw_frame(&m.frame, ctx);
                 }
             }
+            Event::Counted(n) => ctx.tally.frames_in += u64::from(*n),
             Event::Messages(pack) => {
                 ctx.tally.frames_in += pack.len() as u64;
                 if ctx.keeps || matches!(self.step, Step::Waiting(_)) {

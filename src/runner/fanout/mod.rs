@@ -150,7 +150,7 @@ pub fn script(text: &str) -> Result<Vec<Line>, String> {
 
 /// Whether a line of the script waits for messages or refutes them: then
 /// each copy keeps what came since its previous line began, which both
-/// look back over.
+/// look back over, and the messages must come as messages, not counts.
 pub fn watches_messages(script: &[Line]) -> bool {
     script
         .iter()

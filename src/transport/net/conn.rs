@@ -595,6 +595,10 @@ impl Conn {
             let (kind, stale) = self
                 .session
                 .receive_parts(v.join_ref, v.ref_, v.topic, v.event, now);
+            if kind == MessageKind::Broadcast && self.options.count_broadcasts {
+                flow.count();
+                return true;
+            }
             if !stale
                 && matches!(kind, MessageKind::Push | MessageKind::Broadcast)
                 && v.event != PRESENCE_STATE

@@ -182,6 +182,15 @@ impl Flow {
         }
     }
 
+    /// Counts one broadcast at the end of the batch.
+    pub(super) fn count(&mut self) {
+        self.mark();
+        match self.batch.last_mut() {
+            Some(Event::Counted(n)) if *n < u32::MAX => *n += 1,
+            _ => self.batch.push(Event::Counted(1)),
+        }
+    }
+
     /// While the batch holds nothing but echoes of sent requests, and for
     /// at most `ECHO_HOLD`, says until when to keep it back.
     pub(super) fn hold_echoes(&mut self, now: Instant) -> Option<Instant> {

@@ -315,3 +315,18 @@ fn fan_out_counts_every_broadcast_whether_or_not_it_prints_them() {
         }
     }
 }
+
+#[test]
+fn a_fan_out_ends_with_a_close_frame_on_every_socket() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["--clients", "4"])
+        .stdin("join room:bye {\"user\":\"u${N}\"}\n")
+        .run()
+        .assert_success();
+    // Each socket closed with a normal close frame, not a dropped
+    // connection, while the others' presence leaves were still coming.
+    server.wait_log("four normal closes", |log| {
+        log.matches("closed by client (1000)").count() == 4
+    });
+}

@@ -4,15 +4,18 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread;
+use std::time::Instant;
 
-use super::{DEADLINE, Home, command, drain, text};
+use super::{DEADLINE, Home, POLL, command, drain, text};
 
 /// `phx-repl serve --listen 127.0.0.1:0` as a child process, killed on drop.
 pub struct Server {
     child: Child,
     _home: Home,
+    /// Its log (stderr), as far as it has come.
+    log: Arc<Mutex<Vec<u8>>>,
     /// `ws://127.0.0.1:PORT/socket` (`wss://` with `--tls-cert`), from the
     /// server's first line.
     pub url: String,
@@ -84,8 +87,25 @@ impl Server {
         Server {
             child,
             _home: home,
+            log: stderr,
             url,
             port,
+        }
+    }
+
+    /// Its log once `done` holds for it, within the deadline.
+    pub fn wait_log(&self, what: &str, done: impl Fn(&str) -> bool) -> String {
+        let until = Instant::now() + DEADLINE;
+        loop {
+            let log = text(&self.log);
+            if done(&log) {
+                return log;
+            }
+            assert!(
+                Instant::now() < until,
+                "the server never logged {what}:\n{log}"
+            );
+            thread::sleep(POLL);
         }
     }
 

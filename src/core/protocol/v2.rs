@@ -16,7 +16,10 @@ use serde::de::{self, Deserializer, IgnoredAny, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::scan::{plain_json, string_end};
-use super::{DecodeError, Frame, Payload, Text, View, push_json_str, push_opt_str};
+use super::{
+    DecodeError, Frame, PHX_CLOSE, PHX_ERROR, PHX_REPLY, Payload, Text, View, push_json_str,
+    push_opt_str,
+};
 
 /// Encodes a V2 text frame. Strings are JSON-escaped; the payload is copied
 /// verbatim (it is already valid JSON).
@@ -99,6 +102,22 @@ pub fn decode_view(text: &str) -> Option<View<'_>> {
         event,
         payload,
     })
+}
+
+/// Whether `text` is a V2 broadcast (no join_ref) of an event other than
+/// `phx_reply`, `phx_error` and `phx_close`, read from the envelope alone
+/// for one that is only counted: unlike [`decode_view`], the payload is
+/// not checked. An envelope outside the fast path's shape is `false`.
+pub fn is_broadcast(text: &str) -> bool {
+    let Some(mut rest) = text.strip_prefix("[null,") else {
+        return false;
+    };
+    let event = plain_ref(&mut rest)
+        .and_then(|_| plain_str(&mut rest))
+        .and_then(|_| plain_str(&mut rest));
+    matches!(event, Some(e) if e != PHX_REPLY && e != PHX_ERROR && e != PHX_CLOSE)
+        && rest.len() > 1
+        && text.ends_with(']')
 }
 
 fn decode_plain(text: &str) -> Option<Frame> {
@@ -364,5 +383,30 @@ mod tests {
         );
         assert!(decode(r#"["1","2","t","e",{}"#).is_err());
         assert!(decode(r#"["1","2","t","e",{},]"#).is_err());
+    }
+
+    #[test]
+    fn a_broadcast_is_known_by_its_envelope_alone() {
+        assert!(is_broadcast(
+            r#"[null,null,"room:1","presence_diff",{"joins":{},"leaves":{}}]"#
+        ));
+        // The payload is not looked at.
+        assert!(is_broadcast(r#"[null,null,"room:1","new_msg",{"body":]"#));
+        for not in [
+            // A push, a reply, a channel's error or close, no payload.
+            r#"["1",null,"room:1","new_msg",{}]"#,
+            r#"[null,"2","room:1","phx_reply",{}]"#,
+            r#"[null,null,"room:1","phx_error",{}]"#,
+            r#"[null,null,"room:1","phx_close",{}]"#,
+            r#"[null,null,"room:1","new_msg",]"#,
+            r#"[null,null,"room:1","new_msg"]"#,
+            // Outside the fast path's shape, or not V2 at all.
+            r#"[null, null,"room:1","new_msg",{}]"#,
+            r#"[null,null,"room:\u0031","new_msg",{}]"#,
+            r#"{"topic":"room:1","event":"new_msg","payload":{},"ref":null}"#,
+            r#"[null,null,"room:1","new_msg",{}"#,
+        ] {
+            assert!(!is_broadcast(not), "{not}");
+        }
     }
 }

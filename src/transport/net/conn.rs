@@ -588,6 +588,15 @@ impl Conn {
     /// Handles one received WebSocket message (not a close); true if it
     /// was packed.
     fn incoming(&mut self, msg: Message, now: Instant, flow: &mut Flow) -> bool {
+        // A broadcast changes no channel's state (`Session::receive_parts`),
+        // so one that is only counted needs nothing but its envelope.
+        if let (Message::Text(text), Vsn::V2) = (&msg, self.options.vsn)
+            && self.options.count_broadcasts
+            && protocol::is_broadcast(text)
+        {
+            flow.count();
+            return true;
+        }
         if let (Message::Text(text), Vsn::V2) = (&msg, self.options.vsn)
             && let Some(v) = protocol::decode_view(text)
             && v.event != protocol::PHX_REPLY
@@ -595,10 +604,6 @@ impl Conn {
             let (kind, stale) = self
                 .session
                 .receive_parts(v.join_ref, v.ref_, v.topic, v.event, now);
-            if kind == MessageKind::Broadcast && self.options.count_broadcasts {
-                flow.count();
-                return true;
-            }
             if !stale
                 && matches!(kind, MessageKind::Push | MessageKind::Broadcast)
                 && v.event != PRESENCE_STATE

@@ -29,7 +29,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use polling::{Event, Events, Poller};
+use polling::{Event, Events, PollMode, Poller};
 use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
@@ -167,6 +167,10 @@ struct Conn<'s> {
     /// The read budget ran out with input left, so the next turn must not
     /// wait.
     more_input: bool,
+    /// What the poller watches the socket for (readable, writable). Level
+    /// triggered, it holds across sleeps, so it is changed only when it
+    /// must be: one system call less per sleep.
+    watching: (bool, bool),
     /// When a frame last came from the client (idle timeout, docs/PROTOCOL.md §4).
     last_seen: Instant,
     /// Replies to send later (`slow`), in due order.
@@ -204,7 +208,7 @@ impl<'s> Conn<'s> {
         // Conn` deletes it from the poller before `ws` is dropped. If
         // building `Conn` could fail after this line the stream would leak
         // from the poller, so nothing fallible follows.
-        unsafe { poller.add(stream, Event::readable(SOCKET))? };
+        unsafe { poller.add_with_mode(stream, Event::readable(SOCKET), PollMode::Level)? };
         server.watch(id, &poller);
         let (queue, inbox) = mpsc::channel();
         let link = Arc::new(Mutex::new(Link {
@@ -230,6 +234,7 @@ impl<'s> Conn<'s> {
             link,
             floods: VecDeque::new(),
             more_input: false,
+            watching: (true, false),
             last_seen: Instant::now(),
             later: Vec::new(),
             generation: server.generation.load(Ordering::SeqCst),
@@ -299,21 +304,28 @@ impl<'s> Conn<'s> {
     fn arm(&mut self, l: &mut Link) -> Result<Next, Ended> {
         if let Some(until) = l.stalled_until {
             // Deaf and mute: only the end of the stall wakes us.
-            self.poller
-                .modify(l.ws.get_ref().tcp(), Event::none(SOCKET))
-                .map_err(Ended::PollFailed)?;
+            self.watch(l, Event::none(SOCKET))?;
             return Ok(Next::Sleep(Some(until)));
         }
         let flooding = !self.floods.is_empty() && !l.write_blocked && l.closing.is_none();
         if self.more_input || l.more_inbox || flooding {
             return Ok(Next::Turn);
         }
-        // Oneshot mode: every wait re-arms the interest.
-        let interest = Event::new(SOCKET, true, l.write_blocked);
-        self.poller
-            .modify(l.ws.get_ref().tcp(), interest)
-            .map_err(Ended::PollFailed)?;
+        // Input was read to the end, so readable means new bytes.
+        self.watch(l, Event::new(SOCKET, true, l.write_blocked))?;
         Ok(Next::Sleep(self.deadline(l)))
+    }
+
+    /// Watches the socket for `interest` from now on, if it changed.
+    fn watch(&mut self, l: &Link, interest: Event) -> Result<(), Ended> {
+        let wanted = (interest.readable, interest.writable);
+        if self.watching != wanted {
+            self.poller
+                .modify_with_mode(l.ws.get_ref().tcp(), interest, PollMode::Level)
+                .map_err(Ended::PollFailed)?;
+            self.watching = wanted;
+        }
+        Ok(())
     }
 
     /// Sleeps until the socket is ready, a notify, or `deadline`.

@@ -33,7 +33,7 @@ pub const ROUND_TRIPS: u64 = 10;
 /// against the built-in server on a 2-core VM (BENCHMARKS.md, "Fan-out").
 /// Used when `--js` does not measure it in the same run. The server's
 /// speed is part of it: measured again whenever that changes.
-pub const PHOENIX_JS_REFERENCE: Duration = Duration::from_millis(3_560);
+pub const PHOENIX_JS_REFERENCE: Duration = Duration::from_millis(2_540);
 
 /// The clients [`PHOENIX_JS_REFERENCE`] was measured with.
 pub const PHOENIX_JS_REFERENCE_CLIENTS: usize = 1000;

@@ -88,6 +88,21 @@ impl Command {
             _ => None,
         }
     }
+
+    /// The values of a line's `-p KEY=VALUE` params whose key looks secret
+    /// (`token=…`), which are hidden as the command line's are.
+    pub fn typed_secret_params(&self) -> Vec<&str> {
+        let params = match self {
+            Command::Connect(c) => &c.params,
+            Command::Live(crate::lang::live::LiveCommand::Open { flags, .. }) => &flags.params,
+            _ => return Vec::new(),
+        };
+        params
+            .iter()
+            .filter(|(k, _)| crate::core::endpoint::is_secret_key(k))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
 }
 
 /// What `record` does.

@@ -237,3 +237,22 @@ fn secret_named_variables_are_hidden_and_others_shown() {
         .assert_success()
         .assert_stdout_contains("{\"token\":\"S3cretFromEnvTok\"}");
 }
+
+#[test]
+fn a_typed_connects_secret_param_is_redacted_on_screen_and_in_the_recording() {
+    let server = Server::start();
+    let dir = scratch_dir();
+    let file = dir.path().join("typed.phx");
+    let out = Script::new(&server)
+        .args(["--record", file.to_str().unwrap()])
+        .stdin("connect bob -p token=s3cr3t-typed-param -p user=bob\n@bob join room:x\n")
+        .run();
+    out.assert_success()
+        .assert_stdout_lacks("s3cr3t-typed-param")
+        .assert_stdout_contains("token=REDACTED");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("connect bob -p token=REDACTED -p user=bob") && !text.contains("s3cr3t"),
+        "{text}"
+    );
+}

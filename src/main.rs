@@ -471,8 +471,9 @@ fn fan_out(
 /// the hard one allows, or says how to raise it.
 fn open_files_for(n: usize, built_in: bool) -> Result<(), Fatal> {
     // Room for the process's own files and the poller; a built-in server
-    // holds a socket per client too.
-    let per_client = if built_in { 2 } else { 1 };
+    // holds four per client too: the socket and its connection's poller
+    // (an epoll, an eventfd to wake it and a timerfd for its deadlines).
+    let per_client = if built_in { 5 } else { 1 };
     let needed = (n as u64) * per_client + 64;
     let mut lim = libc::rlimit {
         rlim_cur: 0,

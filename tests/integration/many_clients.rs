@@ -330,3 +330,91 @@ fn a_fan_out_ends_with_a_close_frame_on_every_socket() {
         log.matches("closed by client (1000)").count() == 4
     });
 }
+
+#[test]
+fn a_fan_out_wait_or_refute_looks_back_no_further_than_the_previous_line() {
+    let server = Server::start();
+    // presence_state came during the join, three lines before.
+    Script::new(&server)
+        .args(["--clients", "3"])
+        .with_summary()
+        .stdin(
+            "join room:rf${N}\npush room:rf${N} echo {}\nsleep 100ms\n\
+             refute room:rf${N} presence_state 100ms\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stderr_contains("expectations: 3 passed, 0 failed\n");
+}
+
+#[test]
+fn a_fan_out_copy_sends_its_own_let_values() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["--clients", "2"])
+        .with_summary()
+        .stdin(
+            "join room:o${N}\npush room:o${N} echo p:={\"a\":\"${CLIENT}\"}\nlet v = .p\n\
+             push room:o${N} echo ${v}\nexpect ok ${v}\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stderr_contains("expectations: 2 passed, 0 failed\n");
+}
+
+#[test]
+fn fan_out_failures_say_which_line_timed_out_or_failed_under_fail() {
+    let server = Server::start();
+    Script::new(&server)
+        .args(["--clients", "2", "--timeout", "1"])
+        .with_summary()
+        .stdin("join room:t${N}\npush room:t${N} noreply\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains(
+            "c1 timeout: line 2: no reply to noreply on room:t1 (ref 2) within 1 s; \
+             if its handle_in returns {:noreply, socket}, use `cast` instead of `push`",
+        );
+    Script::new(&server)
+        .args(["--clients", "2", "--fail"])
+        .with_summary()
+        .stdin("join room:f${N}\npush room:f${N} fail\npush room:f${N} crash\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("c2 error: line 2: fail on room:f2 replied error")
+        .assert_stderr_contains("c2 error: line 3: `room:f2` crashed (phx_error)");
+}
+
+#[test]
+fn fan_out_replies_count_the_scripts_requests_not_rejoins() {
+    let server = Server::start();
+    // Each copy: the join and the echo answer; the kick is unanswered and
+    // its channel rejoins by itself.
+    Script::new(&server)
+        .args(["--clients", "3"])
+        .with_summary()
+        .stdin(
+            "join room:kk${N}\npush room:kk${N} kick\nwait room:kk${N} presence_state 5s\n\
+             push room:kk${N} echo a=1\nexpect ok a=1\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stderr_contains("replies: 6 ok, 0 error, 0 timed out, 3 unanswered\n");
+}
+
+#[test]
+fn a_fan_out_with_json_still_sums_up_on_stderr() {
+    let server = Server::start();
+    let out = Script::new(&server)
+        .args(["--clients", "2", "--json"])
+        .with_summary()
+        .stdin("join room:j${N}\n")
+        .run();
+    out.assert_success()
+        .assert_stderr_contains("clients: 2 connected, 0 failed (of 2)\n");
+    assert!(
+        out.json().iter().any(|r| r["type"] == "summary"),
+        "{}",
+        out.report()
+    );
+}

@@ -5,7 +5,7 @@
 //! The loop that drives every copy, opens the clients and prints is
 //! `fanout`'s; the counts are `tally`'s.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
 use super::{Ctx, Line};
@@ -45,6 +45,8 @@ struct Kept {
     topic: String,
     event: String,
     payload: String,
+    /// How many lines had begun when it came (see `Copy::begun`).
+    during: usize,
 }
 
 pub struct Copy {
@@ -64,6 +66,12 @@ pub struct Copy {
     /// Values kept by `let`, this copy's own.
     vars: HashMap<String, String>,
     kept: VecDeque<Kept>,
+    /// Lines begun so far: a `wait` or `refute` looks back over what came
+    /// since the line before it began, not further.
+    begun: usize,
+    /// Refs of the rejoins its client sent by itself: their replies are
+    /// not the script's.
+    rejoins: HashSet<String>,
     pub connected: bool,
     pub ever_connected: bool,
     /// Its client sent its last event.
@@ -85,6 +93,8 @@ impl Copy {
             last_value: None,
             vars: HashMap::new(),
             kept: VecDeque::new(),
+            begun: 0,
+            rejoins: HashSet::new(),
             connected: false,
             ever_connected: false,
             ended: false,
@@ -164,6 +174,10 @@ impl Copy {
                 return;
             }
             self.line = line.n;
+            self.begun += 1;
+            // What came before the previous line began is out of reach.
+            let begun = self.begun;
+            self.kept.retain(|k| k.during + 1 >= begun);
             self.run(line, ctx);
         }
     }
@@ -354,6 +368,7 @@ impl Copy {
                 topic: v.topic.to_owned(),
                 event: v.event.to_owned(),
                 payload: v.payload.to_owned(),
+                during: self.begun,
             });
         }
     }
@@ -385,9 +400,16 @@ impl Copy {
                 ctx.failed();
             }
             Event::Sent {
-                id, frame, cast, ..
+                id,
+                frame,
+                cast,
+                auto,
             } => {
                 ctx.tally.frames_out += 1;
+                // Sent by the client itself, not a heartbeat: a rejoin.
+                if let (None, false, Some(r)) = (*id, *auto, &frame.ref_) {
+                    self.rejoins.insert(r.to_string());
+                }
                 if let (Some(id), Step::Sending { id: want }) = (id, &self.step)
                     && id == want
                 {
@@ -418,6 +440,15 @@ impl Copy {
                         MessageKind::Error | MessageKind::Close { requested: false }
                     )
                 {
+                    let what = match m.kind {
+                        MessageKind::Error => "crashed (phx_error)",
+                        _ => "was closed by the server (phx_close)",
+                    };
+                    let text = format!(
+                        "`{}` {what}, which fails the run under --fail",
+                        m.frame.topic
+                    );
+                    ctx.out.error(self, &text, Some(self.line));
                     ctx.failed();
                 }
                 if !m.stale {
@@ -439,10 +470,15 @@ impl Copy {
                     what: format!("{} on {}", e.event, e.topic),
                     why: "timed out",
                 });
+                // The line that waits for it, if one does.
+                let line = matches!(&self.step, Step::Reply { ref_ } if *ref_ == e.ref_)
+                    .then_some(self.line);
+                ctx.out.timeout(self, e, line);
                 ctx.failed();
                 let ref_ = e.ref_.clone();
                 self.ended_reply(&ref_);
             }
+            Event::Unanswered(u) if self.rejoins.remove(&u.ref_) => {}
             Event::Unanswered(u) => {
                 ctx.tally.counts.unanswered += 1;
                 self.last_reply = Some(LastReply::Missing {
@@ -470,7 +506,12 @@ impl Copy {
 
     fn on_reply(&mut self, r: &crate::core::session::Reply, ctx: &mut Ctx<'_>) {
         ctx.tally.frames_in += 1;
-        if r.auto {
+        let rejoin = r
+            .frame
+            .ref_
+            .as_ref()
+            .is_some_and(|x| self.rejoins.remove(x.as_str()));
+        if r.auto || rejoin {
             return;
         }
         let answered = !r.late && r.request.is_some();
@@ -484,6 +525,12 @@ impl Copy {
                 ctx.tally.latency(l);
             }
             if ctx.fail && r.is_error() {
+                let text = format!(
+                    "{} on {} replied error, which fails the run under --fail",
+                    r.request.as_deref().unwrap_or("a request"),
+                    r.frame.topic
+                );
+                ctx.out.error(self, &text, Some(self.line));
                 ctx.failed();
             }
         }

@@ -106,12 +106,20 @@ pub fn script(text: &str) -> Result<Vec<Line>, String> {
     }
     for l in &lines {
         let first = l.text.split_whitespace().next().unwrap_or("");
-        // Parsed for the check with the variables as the first copy has them.
+        // Parsed for the check with the variables as the first copy has
+        // them. A name it does not know yet (a `let` value, known when the
+        // copy gets there, or a variable nobody sets, which each copy then
+        // reports) stands in as `0`: the line's command can still be
+        // judged, its payload not.
         let probe = Copy::new(0);
+        let dynamic = std::cell::Cell::new(false);
         let text = crate::lang::vars::substitute(&l.text, |name| match name {
             "CLIENT" => Some(probe.name.clone()),
             "N" => Some("1".to_owned()),
-            _ => std::env::var(name).ok(),
+            _ => std::env::var(name).ok().or_else(|| {
+                dynamic.set(true);
+                Some("0".to_owned())
+            }),
         })
         .unwrap_or_else(|_| l.text.clone());
         let refused = match command::parse_line(&text) {
@@ -133,19 +141,24 @@ pub fn script(text: &str) -> Result<Vec<Line>, String> {
             ))
             | Ok(None) => false,
             Ok(Some(_)) => true,
+            Err(_) if dynamic.get() => false,
             // Every copy would fail it the same way: said before anything
             // connects.
             Err(e) => return Err(format!("line {}: {e}", l.n)),
         };
         if refused || first.starts_with('@') {
-            return Err(format!(
-                "line {}: `{first}` does not run under --clients, where every client runs the \
-                 whole script; use join, leave, push, cast, heartbeat, raw, sleep, wait, refute, let and expect",
-                l.n
-            ));
+            return Err(refused_line(l.n, first));
         }
     }
     Ok(lines)
+}
+
+/// Why line `n`, a `first` command, cannot run under `--clients`.
+fn refused_line(n: usize, first: &str) -> String {
+    format!(
+        "line {n}: `{first}` does not run under --clients, where every client runs the \
+         whole script; use join, leave, push, cast, heartbeat, raw, sleep, wait, refute, let and expect"
+    )
 }
 
 /// Whether a line of the script waits for messages or refutes them: then

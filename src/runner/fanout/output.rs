@@ -10,7 +10,8 @@ use super::copy::Copy;
 use super::tally::{FanTally, SHOWN_FAILURES};
 use crate::core::endpoint::Redactor;
 use crate::core::event::Event;
-use crate::core::session::Message as PhxMessage;
+use crate::core::protocol::{PHOENIX_TOPIC, PHX_JOIN, PHX_LEAVE};
+use crate::core::session::{Expired, Message as PhxMessage};
 use crate::output::{Expectation, Style, WaitPass};
 use crate::runner::checks::Wait;
 use crate::runner::clients::Tag;
@@ -117,6 +118,13 @@ impl Output {
         self.failure(copy, |style, buf| style.error(message, line, buf));
     }
 
+    /// A request that timed out; `line` is the script line waiting for
+    /// it. A push is told it may want `cast`.
+    pub fn timeout(&mut self, copy: &Copy, e: &Expired, line: Option<usize>) {
+        let push = e.topic != PHOENIX_TOPIC && e.event != PHX_JOIN && e.event != PHX_LEAVE;
+        self.failure(copy, |style, buf| style.timeout(e, line, push, buf));
+    }
+
     pub fn expectation(&mut self, copy: &Copy, e: &Expectation<'_>) {
         if e.passed {
             if self.verbose {
@@ -148,11 +156,13 @@ impl Output {
         self.tag(copy).apply(&mut self.out, from);
     }
 
-    /// The summary: lines on stderr for people, a record for `--json`.
+    /// The summary: lines on stderr (unless `--quiet`), and with `--json`
+    /// a record as well, as a single client's run has both.
     pub fn summary(&mut self, tally: &mut FanTally, exit_code: u8) {
         if self.style.json {
             crate::output::records::push(&mut self.out, &tally.record(exit_code));
-        } else if self.summary {
+        }
+        if self.summary {
             for l in tally.lines() {
                 self.err.push_str(&l);
                 self.err.push('\n');

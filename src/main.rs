@@ -412,6 +412,12 @@ fn fan_out(
     redactor: endpoint::Redactor,
     signals: Option<SigSet>,
 ) -> Result<ExitCode, Fatal> {
+    if config.record.is_some() {
+        return Err(Fatal::usage(
+            "--record writes one session as a script; leave out --clients, \
+             or add --json to get every client's records",
+        ));
+    }
     let text = if !first.is_empty() {
         first.join("\n")
     } else if io::stdin().is_terminal() {

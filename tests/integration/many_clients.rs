@@ -228,6 +228,12 @@ fn fan_out_with_no_server_exits_3_and_refuses_what_cannot_fan_out() {
         .assert_code(2)
         .assert_stderr_contains("line 2: `record` does not run under --clients");
     Script::new(&server)
+        .args(["--clients", "5", "--record", "out.phx"])
+        .stdin("join room:x\n")
+        .run()
+        .assert_code(2)
+        .assert_stderr_contains("--record writes one session as a script; leave out --clients");
+    Script::new(&server)
         .args(["--clients", "0"])
         .stdin("join room:x\n")
         .run()

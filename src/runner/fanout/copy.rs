@@ -494,6 +494,9 @@ impl Copy {
                 self.ended = true;
                 if *lost && !self.closing {
                     ctx.tally.clients_failed += 1;
+                    if self.ever_connected {
+                        ctx.tally.lost_after_connecting += 1;
+                    }
                     let text = format!("lost its connection for good: {reason}");
                     ctx.out.error(self, &text, None);
                     ctx.failed();

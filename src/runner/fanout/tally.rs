@@ -14,9 +14,13 @@ pub const SHOWN_FAILURES: usize = 20;
 #[derive(Debug, Default)]
 pub struct FanTally {
     pub clients: usize,
+    /// Clients that connected at least once.
     pub connected: usize,
     /// Clients that never connected, or lost their socket for good.
     pub clients_failed: usize,
+    /// Of the failed, those that had connected first: the summary counts
+    /// them as failed only, so that the two counts add up to the clients.
+    pub lost_after_connecting: usize,
     /// What a script run counts (commands, replies, expectations), over
     /// every copy.
     pub(in crate::runner) counts: Tally,
@@ -62,12 +66,19 @@ impl FanTally {
         })
     }
 
+    /// Clients that connected and were not lost for good.
+    fn still_connected(&self) -> usize {
+        self.connected.saturating_sub(self.lost_after_connecting)
+    }
+
     /// The summary, one line per kind of count.
     pub fn lines(&mut self) -> Vec<String> {
         let mut lines = vec![
             format!(
                 "clients: {} connected, {} failed (of {})",
-                self.connected, self.clients_failed, self.clients
+                self.still_connected(),
+                self.clients_failed,
+                self.clients
             ),
             format!(
                 "replies: {} ok, {} error, {} timed out{}",
@@ -120,7 +131,7 @@ impl FanTally {
         });
         summary.clients = Some(records::SummaryClients {
             total: self.clients,
-            connected: self.connected,
+            connected: self.still_connected(),
             failed: self.clients_failed,
         });
         summary.frames = Some(records::SummaryFrames {
@@ -170,5 +181,20 @@ mod tests {
         assert_eq!(lines[1], "replies: 4 ok, 0 error, 0 timed out");
         assert_eq!(lines[3], "frames: 9 in, 7 out");
         assert_eq!(lines[4], "failing lines: 25 (5 not shown)");
+    }
+
+    #[test]
+    fn a_client_lost_after_connecting_counts_as_failed_only() {
+        let mut t = FanTally {
+            clients: 5,
+            connected: 4,
+            clients_failed: 2,
+            lost_after_connecting: 1,
+            ..FanTally::default()
+        };
+        assert_eq!(t.lines()[0], "clients: 3 connected, 2 failed (of 5)");
+        let record = serde_json::to_value(t.record(1)).unwrap();
+        assert_eq!(record["clients"]["connected"], 3);
+        assert_eq!(record["clients"]["failed"], 2);
     }
 }

@@ -147,6 +147,15 @@ impl Runner {
         let Some(id) = self.client_named(Some(name), n) else {
             return;
         };
+        if self.peer_of(id).link.ended {
+            let text = format!(
+                "client `{name}` is closed, so lines could not go to it; \
+                 `connect {name}` opens it again"
+            );
+            self.error(&text, self.line_label(n));
+            self.mark_failed();
+            return;
+        }
         self.clients.current = id;
         // Said as the client lines now go to.
         self.enter(id);
@@ -187,6 +196,8 @@ impl Runner {
         if self.clients.current == id {
             self.clients.current = 0;
             let first = self.clients.get(0).name.clone();
+            // Said as the client lines now go to, as `use` says it.
+            self.enter(0);
             self.info(
                 Info::Using { client: &first },
                 &format!("lines without @NAME now go to {first}"),

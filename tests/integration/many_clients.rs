@@ -424,3 +424,16 @@ fn a_fan_out_with_json_still_sums_up_on_stderr() {
         out.report()
     );
 }
+
+#[test]
+fn use_refuses_a_closed_client_and_disconnect_says_where_lines_go_as_main() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin("connect bob\nuse bob\ndisconnect bob\nuse bob\n")
+        .run()
+        .assert_code(1)
+        .assert_stdout_contains("main * lines without @NAME now go to main")
+        .assert_stderr_contains(
+            "line 4: client `bob` is closed, so lines could not go to it; `connect bob` opens it again",
+        );
+}

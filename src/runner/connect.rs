@@ -137,7 +137,7 @@ impl Runner {
             return;
         }
         if self.scripted {
-            self.step = Step::Opening(id);
+            self.step = Step::Opening { id, line: n };
         }
     }
 
@@ -191,7 +191,7 @@ impl Runner {
         if self.scripted {
             // A script goes on once it is closed, so a `connect` of the
             // same name, or `clients`, sees it gone.
-            self.step = Step::Opening(id);
+            self.step = Step::Opening { id, line: n };
         }
         if self.clients.current == id {
             self.clients.current = 0;
@@ -256,7 +256,7 @@ impl Runner {
     /// The step that waits for a client to open (or to close, after
     /// `disconnect`) ends when it did, or could not.
     pub(super) fn opened(&mut self, id: ClientId) {
-        if matches!(self.step, Step::Opening(want) if want == id) {
+        if matches!(self.step, Step::Opening { id: want, .. } if want == id) {
             self.step = Step::Idle;
         }
     }

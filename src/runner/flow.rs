@@ -17,9 +17,12 @@ use crate::lang::clients::split_client;
 #[derive(Debug)]
 pub(super) enum Step {
     Connecting,
-    /// A script's `connect NAME` (or `disconnect NAME`): waiting for that
-    /// client to open (or close).
-    Opening(ClientId),
+    /// A script's `connect NAME` (or `disconnect NAME`) on `line`:
+    /// waiting for that client to open (or close).
+    Opening {
+        id: ClientId,
+        line: usize,
+    },
     Idle,
     /// The network thread has the command; waiting for it to go out.
     Sending {

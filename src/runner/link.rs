@@ -169,10 +169,15 @@ impl Runner {
             let name = self.clients.get(active).name.clone();
             self.peer.link.ended = true;
             self.peer.link.connect_error = Some(message.to_owned());
+            // A script waits on its `connect` line: the failure names it.
+            let line = match self.step {
+                Step::Opening { id, line } if id == active => Some(line),
+                _ => None,
+            };
             self.opened(active);
             self.error(
                 &format!("client `{name}` could not connect: {message}"),
-                None,
+                line,
             );
             self.mark_failed();
             // `connect`/`live` made it current: the prompt says so now.

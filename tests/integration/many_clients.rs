@@ -151,7 +151,7 @@ fn a_named_client_that_cannot_connect_fails_the_run_and_it_goes_on() {
         .with_summary()
         .run()
         .assert_code(1)
-        .assert_stderr_contains("client `ghost` could not connect")
+        .assert_stderr_contains("line 1: client `ghost` could not connect")
         .assert_stderr_contains("expectations: 1 passed, 0 failed");
 }
 

@@ -199,7 +199,8 @@ impl Runner {
                 self.screen.out = s;
             }
         }
-        self.track_presence(ev);
+        // A muted presence message still moves the list, without its lines.
+        self.track_presence(ev, hidden);
         if let Event::ChannelState(t) = ev {
             self.gql_channel(t);
             if t.to.is_live() {

@@ -12,8 +12,8 @@ use crate::core::session::MessageKind;
 
 impl Runner {
     /// Follows joins and presence messages (docs/PROTOCOL.md §6) and shows who
-    /// joined and left.
-    pub(super) fn track_presence(&mut self, ev: &Event) {
+    /// joined and left, unless `quiet` (the message was muted).
+    pub(super) fn track_presence(&mut self, ev: &Event, quiet: bool) {
         let applied = match ev {
             Event::Sent { frame, .. } if frame.event == PHX_JOIN => {
                 self.peer
@@ -42,6 +42,7 @@ impl Runner {
             _ => return,
         };
         match applied {
+            Ok(_) if quiet => {}
             Ok(applied) => {
                 let mut s = std::mem::take(&mut self.screen.out);
                 for a in &applied {

@@ -159,3 +159,18 @@ fn json_keeps_the_rejoin_join_and_leave() {
     });
     us.finish();
 }
+
+#[test]
+fn muted_presence_diffs_still_move_the_list_without_their_lines() {
+    let server = Server::start();
+    Script::new(&server)
+        .stdin(
+            "mute presence_diff\njoin room:m\nconnect bob -p user=bob\n@bob join room:m\n\
+             @bob wait room:m presence_state\n\
+             wait room:m presence_diff {\"joins\":{\"bob\":{}}}\npresence room:m\n",
+        )
+        .run()
+        .assert_success()
+        .assert_stdout_lacks("main   room:m + bob")
+        .assert_stdout_contains("main   room:m: 2 present");
+}

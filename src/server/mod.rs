@@ -44,7 +44,9 @@
 //!   between them, and the one of GraphQL subscriptions.
 //! - `handshake.rs` (uses `connect`, `http`, `live`, `stream`): the
 //!   WebSocket upgrade; page requests are handed back for `live/`.
-//! - `peer.rs` (uses `connect`, `flood`, `hub`, `live`, `routes`,
+//! - `link.rs` (uses `hub`, `routes`, `stream`): the part of a connection
+//!   other threads may write broadcasts into, behind its lock.
+//! - `peer.rs` (uses `connect`, `flood`, `hub`, `link`, `live`, `routes`,
 //!   `stream`): one WebSocket connection's thread, from the upgrade to the
 //!   close, including the LiveViews' ticks and chat notices.
 //! - `longpoll.rs` (uses `connect`, `http`, `hub`, `peer`, `stream`): the
@@ -187,6 +189,7 @@ mod graphql;
 mod handshake;
 mod http;
 mod hub;
+mod link;
 mod live;
 mod longpoll;
 mod peer;

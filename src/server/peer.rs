@@ -25,25 +25,24 @@ use std::collections::VecDeque;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use polling::{Event, Events, PollMode, Poller};
-use tungstenite::protocol::frame::CloseFrame;
-use tungstenite::protocol::frame::coding::CloseCode;
-use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
+use tungstenite::{Error, Message, WebSocket};
 
 use super::absinthe;
 use super::connect::{ConnectInfo, Mount};
 use super::flood::FloodRun;
 use super::graphql::RootField;
-use super::hub::{Broadcast, Deliver, Delivered, Mailbox, Outbound, Server, wire_message};
+use super::hub::{Broadcast, Deliver, Mailbox, Server, wire_message};
+use super::link::{Ended, Link, lock};
 use super::live::Views;
 use super::routes::{self, Action, Connection};
 use super::stream::ServerStream;
 use crate::core::presence::{PRESENCE_DIFF, PRESENCE_STATE};
-use crate::core::protocol::{self, Frame, Side, Vsn};
+use crate::core::protocol::{self, Frame, Side};
 
 /// The poller key of the socket (the only source; notify needs none).
 const SOCKET: usize = 0;
@@ -53,10 +52,6 @@ const FLOOD_BATCH: u64 = 4096;
 /// Client messages handled per turn, so a chatty client cannot starve its
 /// own flood or the broadcasts queued for it.
 const READ_BUDGET: usize = 1024;
-/// Broadcasts written per turn, for the same reason.
-const INBOX_BUDGET: usize = 4096;
-/// How long to wait for the client's close reply after we sent a close.
-const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Serves a WebSocket whose upgrade was accepted, until it closes; also
 /// the server end of each long-poll session.
@@ -85,72 +80,12 @@ pub fn serve_upgraded(
     server.log(format_args!("{peer} disconnected: {reason}"));
 }
 
-/// Why the loop ended, for the log line.
-#[derive(Debug, thiserror::Error)]
-enum Ended {
-    /// We closed, for this reason, and the client answered (or left).
-    #[error("{0}")]
-    Closed(String),
-    /// We closed, for this reason, and the client never answered.
-    #[error("{0} (no close reply)")]
-    NoCloseReply(String),
-    #[error("{}", closed_by_client(.0.as_ref()))]
-    ByClient(Option<CloseFrame>),
-    #[error("connection closed")]
-    ConnectionClosed,
-    #[error("read failed: {0}")]
-    ReadFailed(Error),
-    #[error("write failed: {0}")]
-    WriteFailed(Error),
-    #[error("poll failed: {0}")]
-    PollFailed(io::Error),
-    #[error("socket setup failed: {0}")]
-    Setup(io::Error),
-}
-
-/// How the client's close reads in the log.
-fn closed_by_client(frame: Option<&CloseFrame>) -> String {
-    match frame {
-        Some(f) if f.reason.is_empty() => format!("closed by client ({})", f.code),
-        Some(f) => format!("closed by client ({} {})", f.code, f.reason),
-        None => "closed by client".to_owned(),
-    }
-}
-
-/// What a sender may touch to write broadcasts for this connection: the
-/// socket, and the channels that decide whether a broadcast still goes
-/// out. The connection's own thread holds it for a whole turn.
-struct Link {
-    ws: WebSocket<ServerStream>,
-    /// The serializer the client asked for.
-    vsn: Vsn,
-    channels: Connection,
-    inbox: Receiver<Outbound>,
-    /// The last write or flush could not finish: wait for writability and
-    /// generate nothing new meanwhile.
-    write_blocked: bool,
-    /// The inbox budget ran out with broadcasts left.
-    more_inbox: bool,
-    /// Set once we sent a close: give up waiting for the reply at this time.
-    closing: Option<(Instant, String)>,
-    /// `stall`: neither read nor write until then.
-    stalled_until: Option<Instant>,
-    /// A write another thread made for us failed: the connection ends so.
-    failed: Option<Ended>,
-}
-
 /// What follows a turn.
 enum Next {
     /// Work is left: another turn at once.
     Turn,
     /// Sleep until woken, or until the deadline if there is one.
     Sleep(Option<Instant>),
-}
-
-/// Locks a link, even if a thread panicked holding it: every update
-/// leaves it consistent.
-fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
-    link.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 struct Conn<'s> {
@@ -638,153 +573,6 @@ impl<'s> Conn<'s> {
     ) -> Result<(), Ended> {
         self.floods.clear();
         l.start_close(code, reason, log)
-    }
-}
-
-impl Deliver for Mutex<Link> {
-    fn deliver_now(&self) -> Delivered {
-        // Held by its own thread or by another sender: whoever flushes it
-        // next delivers this too, or wakes its thread.
-        let Ok(mut l) = self.try_lock() else {
-            return Delivered::Busy;
-        };
-        // Stalled, closing, blocked or failed: its own thread decides.
-        if l.stalled_until.is_some() || l.closing.is_some() || l.write_blocked || l.failed.is_some()
-        {
-            return Delivered::Wake;
-        }
-        if let Err(ended) = l.deliver_broadcasts() {
-            l.failed = Some(ended);
-            return Delivered::Wake;
-        }
-        // A write that would block needs its thread to wait for the
-        // socket; a full inbox, its thread to go on.
-        if l.write_blocked || l.more_inbox {
-            return Delivered::Wake;
-        }
-        Delivered::Buffered
-    }
-
-    fn flush_now(&self) -> bool {
-        // Its own thread may be at the end of a turn, its mailbox drained
-        // before the last broadcast came: wake it for another.
-        let Ok(mut l) = self.try_lock() else {
-            return false;
-        };
-        if l.failed.is_some() {
-            return false;
-        }
-        // Its thread delivers when the socket is writable or the stall
-        // ends; a closing connection takes no more broadcasts.
-        if l.write_blocked || l.stalled_until.is_some() || l.closing.is_some() {
-            return true;
-        }
-        match l.deliver_broadcasts().and_then(|()| l.flush()) {
-            Ok(()) => !(l.write_blocked || l.more_inbox),
-            Err(ended) => {
-                l.failed = Some(ended);
-                false
-            }
-        }
-    }
-}
-
-impl Link {
-    /// Writes broadcasts other connections queued for us, up to the budget.
-    fn deliver_broadcasts(&mut self) -> Result<(), Ended> {
-        self.more_inbox = false;
-        for _ in 0..INBOX_BUDGET {
-            let Ok(outbound) = self.inbox.try_recv() else {
-                return Ok(());
-            };
-            let topic = &outbound.topic;
-            // A LiveView notice: the views say what it changes for them.
-            if let Some(frames) = self.channels.live_notice(topic) {
-                for frame in frames {
-                    // LiveView frames are JSON text, which every
-                    // serializer encodes.
-                    if let Ok(message) = self.vsn.encode(&frame, Side::Server).map(wire_message) {
-                        self.send(message)?;
-                    }
-                }
-                continue;
-            }
-            // Queued before we left the topic (or ended the subscription):
-            // the channel is gone, drop it.
-            if (self.channels.is_joined(topic) || self.channels.has_subscription(topic))
-                && let Some(message) = outbound.broadcast.message(self.vsn)
-            {
-                self.send(message)?;
-            }
-        }
-        self.more_inbox = true;
-        Ok(())
-    }
-
-    /// Queues a message. A write that would block has still queued it.
-    fn send(&mut self, message: Message) -> Result<(), Ended> {
-        let retry = match self.ws.write(message) {
-            Ok(()) => return Ok(()),
-            Err(Error::WriteBufferFull(message)) => message,
-            Err(e) => return self.write_failed(e),
-        };
-        // Only possible with a capped write buffer (the default is not):
-        // push out what is queued, then try once more.
-        self.flush()?;
-        match self.ws.write(*retry) {
-            Ok(()) => Ok(()),
-            Err(e) => self.write_failed(e),
-        }
-    }
-
-    fn flush(&mut self) -> Result<(), Ended> {
-        match self.ws.flush() {
-            Ok(()) => {
-                self.write_blocked = false;
-                Ok(())
-            }
-            Err(e) => self.write_failed(e),
-        }
-    }
-
-    fn write_failed(&mut self, e: Error) -> Result<(), Ended> {
-        match e {
-            Error::Io(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.write_blocked = true;
-                Ok(())
-            }
-            Error::ConnectionClosed | Error::AlreadyClosed => {
-                Err(self.gone(Ended::ConnectionClosed))
-            }
-            e => Err(self.gone(Ended::WriteFailed(e))),
-        }
-    }
-
-    /// Sends a close frame with `code` and `reason`; `log` says why in the
-    /// log line.
-    fn start_close(&mut self, code: u16, reason: &str, log: String) -> Result<(), Ended> {
-        // RFC 6455 caps a close reason at 123 bytes.
-        let mut cut = reason.len().min(123);
-        while !reason.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        let frame = CloseFrame {
-            code: CloseCode::from(code),
-            reason: Utf8Bytes::from(&reason[..cut]),
-        };
-        self.closing = Some((Instant::now() + CLOSE_GRACE, log));
-        match self.ws.close(Some(frame)) {
-            Ok(()) => Ok(()),
-            Err(e) => self.write_failed(e),
-        }
-    }
-
-    /// The reason to log when the connection ends: ours if we were closing.
-    fn gone(&self, what: Ended) -> Ended {
-        match &self.closing {
-            Some((_, reason)) => Ended::Closed(reason.clone()),
-            None => what,
-        }
     }
 }
 

@@ -433,7 +433,8 @@ fn fan_out(
         text
     };
     let script = runner::fanout::script(&text).map_err(Fatal::usage)?;
-    open_files_for(n, matches!(config.target, Target::BuiltIn))?;
+    runner::fanout::open_files_for(n, matches!(config.target, Target::BuiltIn))
+        .map_err(Fatal::usage)?;
     let url = match &config.target {
         Target::Url(u) => u.clone(),
         Target::BuiltIn => start_built_in(&config, SOCKET_HINT)?.0,
@@ -471,44 +472,6 @@ fn fan_out(
         Outcome::CouldNotConnect(message) => Err(Fatal::connection(message)),
         outcome => Ok(ExitCode::from(outcome.exit_code())),
     }
-}
-
-/// N clients need N sockets: raises the soft open-files limit as far as
-/// the hard one allows, or says how to raise it.
-fn open_files_for(n: usize, built_in: bool) -> Result<(), Fatal> {
-    // Room for the process's own files and the poller; a built-in server
-    // holds four per client too: the socket and its connection's poller
-    // (an epoll, an eventfd to wake it and a timerfd for its deadlines).
-    let per_client = if built_in { 5 } else { 1 };
-    let needed = (n as u64) * per_client + 64;
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: getrlimit and setrlimit only read and write the struct given.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
-            return Ok(());
-        }
-        if lim.rlim_cur >= needed {
-            return Ok(());
-        }
-        if lim.rlim_max >= needed {
-            let raised = libc::rlimit {
-                rlim_cur: needed,
-                rlim_max: lim.rlim_max,
-            };
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
-                return Ok(());
-            }
-        }
-    }
-    Err(Fatal::usage(format!(
-        "--clients {n} needs about {needed} open files, but this process may open {}; \
-         raise the limit first, e.g. `ulimit -n {}`, or run fewer clients",
-        lim.rlim_cur,
-        needed.next_power_of_two()
-    )))
 }
 
 /// How events are shown, from the flags and whether there is a prompt.

@@ -13,7 +13,7 @@ use super::link::ReconnectLine;
 use super::screen::FLUSH_AT;
 use crate::core::event::{Event, Status};
 use crate::core::packed::Packed;
-use crate::core::protocol::{Frame, PHOENIX_TOPIC, PHX_JOIN, PHX_LEAVE, Payload};
+use crate::core::protocol::{Frame, PHX_JOIN, Payload};
 use crate::core::session::{Expired, Message as PhxMessage, MessageKind, Reply, Unanswered};
 use crate::lang::vocab::Word;
 
@@ -381,8 +381,7 @@ impl Runner {
     /// script, once per session at the prompt.
     fn timeout_context(&mut self, e: &Expired) -> (Option<usize>, bool) {
         let line = self.awaited_line(&e.ref_);
-        let push = e.topic != PHOENIX_TOPIC && e.event != PHX_JOIN && e.event != PHX_LEAVE;
-        let hint = push && (line.is_some() || !self.peer.replies.cast_hinted);
+        let hint = e.is_push() && (line.is_some() || !self.peer.replies.cast_hinted);
         if hint && line.is_none() {
             self.peer.replies.cast_hinted = true;
         }

@@ -9,7 +9,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-use crate::core::protocol::{PHX_CLOSE, PHX_LEAVE};
+use crate::core::protocol::{PHOENIX_TOPIC, PHX_CLOSE, PHX_JOIN, PHX_LEAVE};
 
 /// How many timed-out requests are remembered so a late reply can still be
 /// matched to its request.
@@ -44,6 +44,14 @@ pub struct Expired {
     /// spent paused behind a slow reader or a backlog does not count against
     /// a reply, so the measured wait can be longer than the budget.
     pub after: Duration,
+}
+
+impl Expired {
+    /// A push of the user's (not a join, leave or heartbeat): one whose
+    /// handler may answer `{:noreply, socket}`, so `cast` was meant.
+    pub fn is_push(&self) -> bool {
+        self.topic != PHOENIX_TOPIC && self.event != PHX_JOIN && self.event != PHX_LEAVE
+    }
 }
 
 /// A request that will never be answered because its channel crashed or

@@ -7,7 +7,8 @@
 //! runs the copies' lines, and at the end prints the summary the counts
 //! add up to (`tally`). Per-line output is off unless `--verbose` or
 //! `--json`; failing lines always print, the first
-//! [`tally::SHOWN_FAILURES`] in full.
+//! [`tally::SHOWN_FAILURES`] in full. Before it starts, the open-files
+//! limit is raised to what N sockets need ([`open_files_for`]).
 
 mod copy;
 mod output;
@@ -159,6 +160,44 @@ fn refused_line(n: usize, first: &str) -> String {
         "line {n}: `{first}` does not run under --clients, where every client runs the \
          whole script; use join, leave, push, cast, heartbeat, raw, sleep, wait, refute, let and expect"
     )
+}
+
+/// N clients need N sockets: raises the soft open-files limit as far as
+/// the hard one allows, or says how to raise it.
+pub fn open_files_for(n: usize, built_in: bool) -> Result<(), String> {
+    // Room for the process's own files and the poller; a built-in server
+    // holds four per client too: the socket and its connection's poller
+    // (an epoll, an eventfd to wake it and a timerfd for its deadlines).
+    let per_client = if built_in { 5 } else { 1 };
+    let needed = (n as u64) * per_client + 64;
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct given.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) != 0 {
+            return Ok(());
+        }
+        if lim.rlim_cur >= needed {
+            return Ok(());
+        }
+        if lim.rlim_max >= needed {
+            let raised = libc::rlimit {
+                rlim_cur: needed,
+                rlim_max: lim.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                return Ok(());
+            }
+        }
+    }
+    Err(format!(
+        "--clients {n} needs about {needed} open files, but this process may open {}; \
+         raise the limit first, e.g. `ulimit -n {}`, or run fewer clients",
+        lim.rlim_cur,
+        needed.next_power_of_two()
+    ))
 }
 
 /// Whether a line of the script waits for messages or refutes them: then

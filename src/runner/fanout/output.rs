@@ -10,7 +10,6 @@ use super::copy::Copy;
 use super::tally::{FanTally, SHOWN_FAILURES};
 use crate::core::endpoint::Redactor;
 use crate::core::event::Event;
-use crate::core::protocol::{PHOENIX_TOPIC, PHX_JOIN, PHX_LEAVE};
 use crate::core::session::{Expired, Message as PhxMessage};
 use crate::output::{Expectation, Style, WaitPass};
 use crate::runner::checks::Wait;
@@ -121,8 +120,7 @@ impl Output {
     /// A request that timed out; `line` is the script line waiting for
     /// it. A push is told it may want `cast`.
     pub fn timeout(&mut self, copy: &Copy, e: &Expired, line: Option<usize>) {
-        let push = e.topic != PHOENIX_TOPIC && e.event != PHX_JOIN && e.event != PHX_LEAVE;
-        self.failure(copy, |style, buf| style.timeout(e, line, push, buf));
+        self.failure(copy, |style, buf| style.timeout(e, line, e.is_push(), buf));
     }
 
     pub fn expectation(&mut self, copy: &Copy, e: &Expectation<'_>) {

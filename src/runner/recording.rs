@@ -76,8 +76,9 @@ impl Runner {
 
     /// A typed line's `-H` header values (a `Cookie:`, an
     /// `Authorization:`), `--auth-token` and secret-looking `-p` params
-    /// (`token=…`) are secrets like the command line's: learnt before the line is shown or recorded, so both say
-    /// `REDACTED` (a `${SESSION_COOKIE}` is recorded as typed).
+    /// (`token=…`) are secrets like the command line's: learnt before the
+    /// line is shown or recorded, so both say `REDACTED` (a
+    /// `${SESSION_COOKIE}` is recorded as typed).
     pub(super) fn learn_typed_secrets(&mut self, cmd: &command::Command) {
         for value in cmd.typed_secret_params() {
             // Every clone shares what is learnt.

@@ -16,8 +16,7 @@ pub(super) struct Replies {
     /// At the prompt, the latest request (its id, and its ref once sent)
     /// until its reply, timeout or failure.
     unreplied: Option<(u64, Option<String>)>,
-    /// Refs of automatic rejoins not yet answered.
-    rejoin_refs: HashSet<String>,
+    rejoins: Rejoins,
     /// At the prompt, a timed-out push has been told about `cast` once.
     pub cast_hinted: bool,
 }
@@ -54,9 +53,23 @@ impl Replies {
         }
     }
 
+    /// See [`Rejoins::observe`].
+    pub fn rejoin(&mut self, ev: &Event) -> bool {
+        self.rejoins.observe(ev)
+    }
+}
+
+/// The refs of the rejoins a client sent by itself, not yet answered: their
+/// replies (or their being given up on) are not a script's.
+#[derive(Debug, Default)]
+pub(in crate::runner) struct Rejoins {
+    refs: HashSet<String>,
+}
+
+impl Rejoins {
     /// Notes an automatic rejoin going out, and says whether `ev` is the
     /// reply to one (which is then forgotten).
-    pub fn rejoin(&mut self, ev: &Event) -> bool {
+    pub fn observe(&mut self, ev: &Event) -> bool {
         match ev {
             Event::Sent {
                 id: None,
@@ -65,7 +78,7 @@ impl Replies {
                 ..
             } => {
                 if let Some(r) = &frame.ref_ {
-                    self.rejoin_refs.insert(r.to_string());
+                    self.refs.insert(r.to_string());
                 }
                 false
             }
@@ -73,9 +86,15 @@ impl Replies {
                 .frame
                 .ref_
                 .as_ref()
-                .is_some_and(|x| self.rejoin_refs.remove(x.as_str())),
+                .is_some_and(|x| self.refs.remove(x.as_str())),
             _ => false,
         }
+    }
+
+    /// Whether the request with `ref_`, given up on, was a rejoin (which
+    /// is then forgotten).
+    pub fn given_up(&mut self, ref_: &str) -> bool {
+        self.refs.remove(ref_)
     }
 }
 

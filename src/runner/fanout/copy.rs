@@ -5,7 +5,7 @@
 //! The loop that drives every copy, opens the clients and prints is
 //! `fanout`'s; the counts are `tally`'s.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
 use super::{Ctx, Line};
@@ -18,6 +18,7 @@ use crate::lang::vars;
 use crate::lang::watch::{Watch, Watched};
 use crate::output::Expectation;
 use crate::runner::checks::{LastReply, Missed, Wait, verdict};
+use crate::runner::replies::Rejoins;
 
 /// Messages kept per copy for a later `wait`, at most.
 const KEPT: usize = 64;
@@ -69,9 +70,8 @@ pub struct Copy {
     /// Lines begun so far: a `wait` or `refute` looks back over what came
     /// since the line before it began, not further.
     begun: usize,
-    /// Refs of the rejoins its client sent by itself: their replies are
-    /// not the script's.
-    rejoins: HashSet<String>,
+    /// Its client's own rejoins, whose replies are not the script's.
+    rejoins: Rejoins,
     pub connected: bool,
     pub ever_connected: bool,
     /// Its client sent its last event.
@@ -94,7 +94,7 @@ impl Copy {
             vars: HashMap::new(),
             kept: VecDeque::new(),
             begun: 0,
-            rejoins: HashSet::new(),
+            rejoins: Rejoins::default(),
             connected: false,
             ever_connected: false,
             ended: false,
@@ -380,6 +380,11 @@ impl Copy {
 
     /// One of its client's events.
     pub fn on_event(&mut self, ev: &mut Event, ctx: &mut Ctx<'_>) {
+        if self.rejoins.observe(ev) {
+            // The reply to its client's own rejoin: a frame, not the script's.
+            ctx.tally.frames_in += 1;
+            return;
+        }
         match ev {
             Event::Connected => {
                 self.connected = true;
@@ -400,16 +405,9 @@ impl Copy {
                 ctx.failed();
             }
             Event::Sent {
-                id,
-                frame,
-                cast,
-                auto,
+                id, frame, cast, ..
             } => {
                 ctx.tally.frames_out += 1;
-                // Sent by the client itself, not a heartbeat: a rejoin.
-                if let (None, false, Some(r)) = (*id, *auto, &frame.ref_) {
-                    self.rejoins.insert(r.to_string());
-                }
                 if let (Some(id), Step::Sending { id: want }) = (id, &self.step)
                     && id == want
                 {
@@ -478,7 +476,7 @@ impl Copy {
                 let ref_ = e.ref_.clone();
                 self.ended_reply(&ref_);
             }
-            Event::Unanswered(u) if self.rejoins.remove(&u.ref_) => {}
+            Event::Unanswered(u) if self.rejoins.given_up(&u.ref_) => {}
             Event::Unanswered(u) => {
                 ctx.tally.counts.unanswered += 1;
                 self.last_reply = Some(LastReply::Missing {
@@ -509,12 +507,7 @@ impl Copy {
 
     fn on_reply(&mut self, r: &crate::core::session::Reply, ctx: &mut Ctx<'_>) {
         ctx.tally.frames_in += 1;
-        let rejoin = r
-            .frame
-            .ref_
-            .as_ref()
-            .is_some_and(|x| self.rejoins.remove(x.as_str()));
-        if r.auto || rejoin {
+        if r.auto {
             return;
         }
         let answered = !r.late && r.request.is_some();

@@ -11,10 +11,14 @@
 //! ([`Flusher`]), so a socket that several broadcasts reached meanwhile
 //! gets them in one write. A join on a busy topic is a presence diff to every other socket
 //! on it; waking each one's thread for each diff cost about ten times what
-//! the writes do, and one write per diff still most of the rest. Reading
+//! the writes do, and one write per diff still most of the rest. A
+//! presence leave is broadcast by another thread of the registry
+//! ([`Registry::broadcast_later`]) once its connection has gone, as
+//! Phoenix's tracker does: a thousand sockets closing at once no longer
+//! each wait their turn behind the others' leaves to the rest. Reading
 //! and writing sockets is left to `peer.rs` and `longpoll.rs`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -355,13 +359,21 @@ type Topics = HashMap<String, Vec<(u64, Arc<Mailbox>)>>;
 /// Which connections are joined to which topic, for broadcasts.
 #[derive(Default)]
 pub struct Registry {
+    shared: Arc<Shared>,
+    later: Arc<Later>,
+}
+
+/// What the registry's own threads share with it.
+#[derive(Default)]
+struct Shared {
     topics: Mutex<Topics>,
     flusher: Arc<Flusher>,
 }
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        self.flusher.stop();
+        self.later.stop();
+        self.shared.flusher.stop();
     }
 }
 
@@ -369,7 +381,7 @@ impl Registry {
     /// The map, even if a thread panicked while holding the lock: every
     /// update leaves it consistent.
     fn lock(&self) -> MutexGuard<'_, Topics> {
-        self.topics.lock().unwrap_or_else(PoisonError::into_inner)
+        self.shared.lock()
     }
 
     /// Subscribes connection `conn` to `topic` (once, however often called).
@@ -394,6 +406,30 @@ impl Registry {
     /// Queues `broadcast` for every subscriber of `topic` except connection
     /// `from`, which writes its own copy in order with its reply.
     pub fn broadcast(&self, topic: &str, from: u64, broadcast: &Arc<Broadcast>) {
+        self.shared.broadcast(topic, from, broadcast);
+    }
+
+    /// Broadcasts as [`Registry::broadcast`] does, soon, from another
+    /// thread, in the order asked: to those subscribed then.
+    pub fn broadcast_later(&self, topic: &str, from: u64, broadcast: Arc<Broadcast>) {
+        let later = Deferred {
+            topic: topic.to_owned(),
+            from,
+            broadcast,
+        };
+        if let Err(later) = self.later.push(later, &self.shared) {
+            // No thread to be had: it goes out now.
+            self.broadcast(&later.topic, later.from, &later.broadcast);
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Topics> {
+        self.topics.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn broadcast(&self, topic: &str, from: u64, broadcast: &Arc<Broadcast>) {
         // Copy the mailboxes out so no lock is held while writing.
         let recipients: Vec<Arc<Mailbox>> = match self.lock().get(topic) {
             Some(subscribers) => subscribers
@@ -414,6 +450,92 @@ impl Registry {
             })
             .collect();
         self.flusher.flush(to_flush);
+    }
+}
+
+/// A broadcast [`Registry::broadcast_later`] was asked for.
+struct Deferred {
+    topic: String,
+    from: u64,
+    broadcast: Arc<Broadcast>,
+}
+
+/// Broadcasts sent after the call that asked for them has returned, in
+/// the order asked, by a thread of their own: how a presence leave
+/// reaches a topic in Phoenix, whose tracker learns of a channel's exit
+/// by a message and broadcasts the diff in its own time (docs/PROTOCOL.md
+/// §6). A closing socket hands its leaves over and is gone; when many
+/// close at once, each leave reaches those still subscribed when it goes
+/// out.
+#[derive(Default)]
+struct Later {
+    state: Mutex<Pending>,
+    wake: Condvar,
+    /// Whether the thread could be started, once the first one asked.
+    started: OnceLock<bool>,
+}
+
+#[derive(Default)]
+struct Pending {
+    queue: VecDeque<Deferred>,
+    /// The thread is waiting for the queue to fill.
+    idle: bool,
+    /// The server is gone: the thread ends.
+    stop: bool,
+}
+
+impl Later {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `later` for the thread, started on first use; handed back
+    /// when no thread can be had.
+    fn push(self: &Arc<Self>, later: Deferred, shared: &Arc<Shared>) -> Result<(), Deferred> {
+        let running = *self.started.get_or_init(|| {
+            let (me, shared) = (Arc::clone(self), Arc::clone(shared));
+            std::thread::Builder::new()
+                .name("tracker".to_owned())
+                .spawn(move || me.run(&shared))
+                .is_ok()
+        });
+        if !running {
+            return Err(later);
+        }
+        let mut state = self.lock();
+        state.queue.push_back(later);
+        if state.idle {
+            state.idle = false;
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn run(&self, shared: &Shared) {
+        loop {
+            let next = {
+                let mut state = self.lock();
+                while state.queue.is_empty() && !state.stop {
+                    state.idle = true;
+                    state = self
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if state.stop {
+                    return;
+                }
+                state.queue.pop_front()
+            };
+            if let Some(d) = next {
+                shared.broadcast(&d.topic, d.from, &d.broadcast);
+            }
+        }
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.wake.notify_one();
     }
 }
 
@@ -621,6 +743,36 @@ mod tests {
         let got = b_inbox.try_recv().expect("b gets the broadcast");
         assert_eq!((&*got.topic, &*got.broadcast.frame.event), ("room:x", "hi"));
         assert!(b_inbox.try_recv().is_err());
+    }
+
+    #[test]
+    fn later_broadcasts_go_out_in_order_and_skip_the_sender() {
+        let registry = Registry::default();
+        let (a, a_inbox) = mailbox();
+        let (b, b_inbox) = mailbox();
+        registry.subscribe("room:x", 1, &a);
+        registry.subscribe("room:x", 2, &b);
+        for event in ["one", "two", "three"] {
+            let frame = Frame::new(
+                None,
+                None,
+                "room:x",
+                event,
+                crate::core::protocol::empty_object(),
+            );
+            registry.broadcast_later("room:x", 1, Arc::new(Broadcast::new(frame)));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let next = b_inbox
+                .recv_timeout(left)
+                .expect("b gets every later broadcast");
+            got.push(next.broadcast.frame.event.clone());
+        }
+        assert_eq!(got, ["one", "two", "three"]);
+        assert!(a_inbox.try_recv().is_err(), "the sender gets none");
     }
 
     fn lobby_sub() -> Subscription {

@@ -91,7 +91,12 @@
 //! - **Presence.** `room:*` tracks each connection under its `user`
 //!   connect param (or `user-<id>`), with metas that hold only a `phx_ref`
 //!   of the form `P<n>` (no `online_at`, which the recorded app adds), so
-//!   transcripts do not change from run to run.
+//!   transcripts do not change from run to run. A leave's diff goes out
+//!   from a thread of the registry after the connection is gone, as the
+//!   tracker's does (docs/PROTOCOL.md §6). A join's diff is broadcast by
+//!   the joining connection itself, before its `presence_state`: that
+//!   fixes the order the recorded transcripts show, which Phoenix's
+//!   separate broadcasting process only makes likely.
 //! - **GraphQL.** `__absinthe__:control` speaks absinthe_phoenix's frames
 //!   (docs/PROTOCOL.md §9) for a schema of query `hello(name)`, mutation
 //!   `addMessage(room, body)` (ids `"1"`, `"2"`, … per server) and

@@ -412,7 +412,7 @@ impl<'s> Conn<'s> {
                     // broadcasts the join to everyone, then the list (with
                     // us in it) is pushed to us (the order in Phoenix's
                     // transcripts).
-                    self.broadcast_diff(l, &topic, diff, true)?;
+                    self.broadcast_diff(l, &topic, diff)?;
                     let state = Frame::new(
                         join_ref.as_deref(),
                         None,
@@ -422,11 +422,7 @@ impl<'s> Conn<'s> {
                     );
                     self.send_frame(l, &state)?;
                 }
-                Action::Untrack(topic) => {
-                    if let Some(diff) = self.server.presence.untrack(&topic, self.id) {
-                        self.broadcast_diff(l, &topic, diff, false)?;
-                    }
-                }
+                Action::Untrack(topic) => self.untrack(&topic),
                 Action::GqlSubscribe {
                     join_ref,
                     to,
@@ -505,22 +501,28 @@ impl<'s> Conn<'s> {
         self.later.insert(i, (at, frame));
     }
 
-    /// Broadcasts a `presence_diff` to the topic; to this connection too
-    /// when it is still joined.
-    fn broadcast_diff(
-        &mut self,
-        l: &mut Link,
-        topic: &str,
-        diff: String,
-        to_self: bool,
-    ) -> Result<(), Ended> {
-        let frame = Frame::new(None, None, topic, PRESENCE_DIFF, protocol::raw(diff));
-        let broadcast = Arc::new(Broadcast::new(frame));
+    /// Broadcasts the `presence_diff` of our join to the topic, this
+    /// connection included.
+    fn broadcast_diff(&mut self, l: &mut Link, topic: &str, diff: String) -> Result<(), Ended> {
+        let broadcast = presence_diff(topic, diff);
         self.server.registry.broadcast(topic, self.id, &broadcast);
-        if to_self && let Some(message) = broadcast.message(l.vsn) {
+        if let Some(message) = broadcast.message(l.vsn) {
             l.send(message)?;
         }
         Ok(())
+    }
+
+    /// Stops tracking us on `topic`. The leave reaches the others from the
+    /// registry's own thread, as Phoenix's tracker broadcasts a leave once
+    /// it learns that the channel process exited (docs/PROTOCOL.md §6):
+    /// a socket that closes does not wait for it.
+    fn untrack(&self, topic: &str) {
+        if let Some(diff) = self.server.presence.untrack(topic, self.id) {
+            let broadcast = presence_diff(topic, diff);
+            self.server
+                .registry
+                .broadcast_later(topic, self.id, broadcast);
+        }
     }
 
     /// Writes the next batch of the first flood, then moves it to the back
@@ -576,6 +578,12 @@ impl<'s> Conn<'s> {
     }
 }
 
+/// A `presence_diff` broadcast on `topic`.
+fn presence_diff(topic: &str, diff: String) -> Arc<Broadcast> {
+    let frame = Frame::new(None, None, topic, PRESENCE_DIFF, protocol::raw(diff));
+    Arc::new(Broadcast::new(frame))
+}
+
 impl Drop for Conn<'_> {
     fn drop(&mut self) {
         self.server.unwatch(self.id);
@@ -585,11 +593,7 @@ impl Drop for Conn<'_> {
         for topic in l.channels.topics() {
             self.server.registry.unsubscribe(topic, self.id);
             // The socket is gone, so its presence leaves (to the others).
-            if let Some(diff) = self.server.presence.untrack(topic, self.id) {
-                let frame = Frame::new(None, None, topic, PRESENCE_DIFF, protocol::raw(diff));
-                let broadcast = Arc::new(Broadcast::new(frame));
-                self.server.registry.broadcast(topic, self.id, &broadcast);
-            }
+            self.untrack(topic);
         }
         // Must happen before `ws` (and so the stream) is dropped; see `new`.
         // Senders may still hold the link (through the registry's

@@ -2,7 +2,7 @@
 //! socket and the channel state that decides whether a broadcast still
 //! goes out, behind a lock ([`Link`]). The connection's own thread
 //! (`peer.rs`) holds it for a whole turn; a sender that finds it free
-//! writes broadcasts into the socket's buffer itself (`hub::Deliver`).
+//! writes broadcasts into the socket's buffer itself (`registry::Deliver`).
 //! Also why a connection ended ([`Ended`]), for the log.
 
 use std::io;
@@ -14,7 +14,7 @@ use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
 
-use super::hub::{Deliver, Delivered, Outbound, wire_message};
+use super::registry::{Deliver, Delivered, Outbound, wire_message};
 use super::routes::Connection;
 use super::stream::ServerStream;
 use crate::core::protocol::{Side, Vsn};

@@ -39,16 +39,19 @@
 //! - `routes.rs` (uses `absinthe`, `connect`, `flood`, `graphql`, `live`):
 //!   what each client frame gets back; `lv:*` frames go to `live/`. Pure
 //!   but for the LiveViews' shared state.
-//! - `hub.rs` (uses `absinthe`, `connect`, `graphql`, `live`, `presence`):
-//!   what every connection shares, the registry that carries broadcasts
-//!   between them, and the one of GraphQL subscriptions.
+//! - `registry.rs`: how a broadcast reaches a topic's other connections
+//!   (their mailboxes, and the registry's flusher and tracker threads).
+//! - `hub.rs` (uses `absinthe`, `connect`, `graphql`, `live`, `presence`,
+//!   `registry`): what every connection shares, and the registry of
+//!   GraphQL subscriptions.
 //! - `handshake.rs` (uses `connect`, `http`, `live`, `stream`): the
 //!   WebSocket upgrade; page requests are handed back for `live/`.
-//! - `link.rs` (uses `hub`, `routes`, `stream`): the part of a connection
-//!   other threads may write broadcasts into, behind its lock.
-//! - `peer.rs` (uses `connect`, `flood`, `hub`, `link`, `live`, `routes`,
-//!   `stream`): one WebSocket connection's thread, from the upgrade to the
-//!   close, including the LiveViews' ticks and chat notices.
+//! - `link.rs` (uses `registry`, `routes`, `stream`): the part of a
+//!   connection other threads may write broadcasts into, behind its lock.
+//! - `peer.rs` (uses `connect`, `flood`, `hub`, `link`, `live`,
+//!   `registry`, `routes`, `stream`): one WebSocket connection's thread,
+//!   from the upgrade to the close, including the LiveViews' ticks and chat
+//!   notices.
 //! - `longpoll.rs` (uses `connect`, `http`, `hub`, `peer`, `stream`): the
 //!   long-poll transport, bridged onto `peer.rs`.
 //!
@@ -199,6 +202,7 @@ mod live;
 mod longpoll;
 mod peer;
 mod presence;
+mod registry;
 mod routes;
 mod stream;
 

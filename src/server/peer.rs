@@ -16,7 +16,7 @@
 //! goes out are a [`Link`] behind a lock, which the loop holds for its
 //! whole turn and releases while it sleeps: a sender that finds it free
 //! puts the queue in the socket's write buffer itself, in order, and the
-//! hub's flusher writes it out (`hub::Deliver`); only a connection whose
+//! registry's flusher writes it out (`registry::Deliver`); only a connection whose
 //! own thread holds it, or whose socket would block, is woken. The client
 //! sees what it would see if its own thread had written the broadcast
 //! between two turns.
@@ -36,9 +36,10 @@ use super::absinthe;
 use super::connect::{ConnectInfo, Mount};
 use super::flood::FloodRun;
 use super::graphql::RootField;
-use super::hub::{Broadcast, Deliver, Mailbox, Server, wire_message};
+use super::hub::Server;
 use super::link::{Ended, Link, lock};
 use super::live::Views;
+use super::registry::{Broadcast, Deliver, Mailbox, wire_message};
 use super::routes::{self, Action, Connection};
 use super::stream::ServerStream;
 use crate::core::presence::{PRESENCE_DIFF, PRESENCE_STATE};

@@ -1,0 +1,587 @@
+//! How a broadcast travels from one connection of the built-in server to
+//! the others: the [`Registry`] of each topic's subscribers, the
+//! [`Mailbox`] a broadcast is queued in for one connection, and the
+//! registry's two threads.
+//!
+//! A broadcast is queued in each subscriber's mailbox, then put in the
+//! subscriber's write buffer by the sender's thread itself when the
+//! subscriber is idle ([`Deliver`]), or else the subscriber's thread is
+//! woken to do it. What senders buffered is written out by a thread of
+//! the registry's own ([`Flusher`]), so a socket that several broadcasts
+//! reached meanwhile gets them in one write. A join on a busy topic is a
+//! presence diff to every other socket on it; waking each one's thread
+//! for each diff cost about ten times what the writes do, and one write
+//! per diff still most of the rest. A presence leave is broadcast by the
+//! other thread ([`Registry::broadcast_later`]) once its connection has
+//! gone, as Phoenix's tracker does: a thousand sockets closing at once no
+//! longer each wait their turn behind the others' leaves to the rest.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+
+use polling::Poller;
+use tungstenite::Message;
+
+use crate::core::protocol::{Frame, Side, Vsn, Wire};
+
+/// A broadcast queued for one connection.
+pub struct Outbound {
+    pub topic: Arc<str>,
+    /// The frame, shared by every recipient.
+    pub broadcast: Arc<Broadcast>,
+}
+
+/// A broadcast frame, encoded at most once per serializer as Phoenix does
+/// (docs/PROTOCOL.md §3), by the first recipient that speaks it.
+pub struct Broadcast {
+    frame: Frame,
+    v1: OnceLock<Option<Message>>,
+    v2: OnceLock<Option<Message>>,
+}
+
+impl Broadcast {
+    pub fn new(frame: Frame) -> Broadcast {
+        Broadcast {
+            frame,
+            v1: OnceLock::new(),
+            v2: OnceLock::new(),
+        }
+    }
+
+    /// The message for a `vsn` connection; `None` when the frame has no
+    /// form there (binary data to a V1 client).
+    pub fn message(&self, vsn: Vsn) -> Option<Message> {
+        let cell = match vsn {
+            Vsn::V1 => &self.v1,
+            Vsn::V2 => &self.v2,
+        };
+        cell.get_or_init(|| vsn.encode(&self.frame, Side::Server).ok().map(wire_message))
+            .clone()
+    }
+}
+
+/// A WebSocket message for an encoded frame.
+pub fn wire_message(wire: Wire) -> Message {
+    match wire {
+        Wire::Text(text) => Message::text(text),
+        Wire::Binary(data) => Message::binary(data),
+    }
+}
+
+/// What came of a sender's attempt to deliver a connection's mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    /// In the connection's write buffer, in order: a flush must follow.
+    Buffered,
+    /// Another sender (or the flusher) holds the connection: the flush
+    /// delivers it.
+    Busy,
+    /// Left to the connection's own thread, which must be woken.
+    Wake,
+}
+
+/// A connection that another thread may serve while its own thread
+/// sleeps.
+pub trait Deliver: Send + Sync {
+    /// Puts what its mailbox holds in its write buffer, in order, unless
+    /// another thread holds the connection, or its own thread must decide
+    /// (closing, stalled, blocked).
+    fn deliver_now(&self) -> Delivered;
+    /// Delivers what is still queued and writes out the buffer. False when
+    /// its thread must be woken: it holds the connection (in a turn that
+    /// may have drained the mailbox already), or the write would block, or
+    /// failed.
+    fn flush_now(&self) -> bool;
+}
+
+/// Where to queue broadcasts for one connection, who may write them, and
+/// how to wake it.
+pub struct Mailbox {
+    queue: Sender<Outbound>,
+    waker: Arc<Poller>,
+    writer: Arc<dyn Deliver>,
+    /// In the [`Flusher`]'s list, not yet flushed.
+    unflushed: AtomicBool,
+}
+
+impl Mailbox {
+    pub fn new(queue: Sender<Outbound>, waker: Arc<Poller>, writer: Arc<dyn Deliver>) -> Mailbox {
+        Mailbox {
+            queue,
+            waker,
+            writer,
+            unflushed: AtomicBool::new(false),
+        }
+    }
+
+    /// Queues first, so that what was queued before goes out first
+    /// whoever writes it. True when the connection must now be flushed
+    /// and is not yet on the list of those that will be.
+    #[must_use]
+    fn deliver(&self, outbound: Outbound) -> bool {
+        // A closed queue means the connection is ending and will unsubscribe.
+        if self.queue.send(outbound).is_err() {
+            return false;
+        }
+        match self.writer.deliver_now() {
+            // Listed once however often buffered: one flush writes it all.
+            Delivered::Buffered | Delivered::Busy => !self.unflushed.swap(true, Ordering::SeqCst),
+            Delivered::Wake => {
+                self.wake();
+                false
+            }
+        }
+    }
+
+    /// Delivers one frame and writes it out at once.
+    pub(super) fn deliver_alone(&self, outbound: Outbound) {
+        if self.deliver(outbound) {
+            self.flush();
+        }
+    }
+
+    /// Writes out what was buffered, or has the connection's thread do it.
+    fn flush(&self) {
+        // Cleared first: a sender that buffers more after this puts the
+        // mailbox on the list again.
+        self.unflushed.store(false, Ordering::SeqCst);
+        if !self.writer.flush_now() {
+            self.wake();
+        }
+    }
+
+    fn wake(&self) {
+        let _ = self.waker.notify();
+    }
+}
+
+/// Writes out the connections senders buffered broadcasts for, on a
+/// thread of its own: senders list a connection and go on, and while the
+/// thread writes one sweep, the broadcasts that arrive meanwhile pile up
+/// for the next, so the busier the topic, the more each write carries (as
+/// group commit does). No connection's own turn waits for a sweep.
+#[derive(Default)]
+struct Flusher {
+    state: Mutex<Flushing>,
+    wake: Condvar,
+    /// Whether the thread could be started, once the first broadcast asked.
+    started: OnceLock<bool>,
+}
+
+#[derive(Default)]
+struct Flushing {
+    listed: Vec<Arc<Mailbox>>,
+    /// The thread is waiting for the list to fill.
+    idle: bool,
+    /// The server is gone: the thread ends.
+    stop: bool,
+}
+
+impl Flusher {
+    fn lock(&self) -> MutexGuard<'_, Flushing> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lists `mailboxes` for the thread to flush.
+    fn flush(self: &Arc<Self>, mailboxes: Vec<Arc<Mailbox>>) {
+        if mailboxes.is_empty() {
+            return;
+        }
+        let running = *self.started.get_or_init(|| {
+            let me = Arc::clone(self);
+            std::thread::Builder::new()
+                .name("flusher".to_owned())
+                .spawn(move || me.run())
+                .is_ok()
+        });
+        if !running {
+            // No thread to be had: the sender writes them out itself.
+            mailboxes.iter().for_each(|m| m.flush());
+            return;
+        }
+        let mut state = self.lock();
+        state.listed.extend(mailboxes);
+        if state.idle {
+            state.idle = false;
+            self.wake.notify_one();
+        }
+    }
+
+    fn run(&self) {
+        loop {
+            let taken = {
+                let mut state = self.lock();
+                while state.listed.is_empty() && !state.stop {
+                    state.idle = true;
+                    state = self
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if state.stop {
+                    return;
+                }
+                std::mem::take(&mut state.listed)
+            };
+            for mailbox in taken {
+                mailbox.flush();
+            }
+        }
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.wake.notify_one();
+    }
+}
+
+/// Topic → each subscribed connection's id and mailbox.
+type Topics = HashMap<String, Vec<(u64, Arc<Mailbox>)>>;
+
+/// Which connections are joined to which topic, for broadcasts.
+#[derive(Default)]
+pub struct Registry {
+    shared: Arc<Shared>,
+    later: Arc<Later>,
+}
+
+/// What the registry's own threads share with it.
+#[derive(Default)]
+struct Shared {
+    topics: Mutex<Topics>,
+    flusher: Arc<Flusher>,
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        self.later.stop();
+        self.shared.flusher.stop();
+    }
+}
+
+impl Registry {
+    /// The map, even if a thread panicked while holding the lock: every
+    /// update leaves it consistent.
+    fn lock(&self) -> MutexGuard<'_, Topics> {
+        self.shared.lock()
+    }
+
+    /// Subscribes connection `conn` to `topic` (once, however often called).
+    pub fn subscribe(&self, topic: &str, conn: u64, mailbox: &Arc<Mailbox>) {
+        let mut topics = self.lock();
+        let subscribers = topics.entry(topic.to_owned()).or_default();
+        if !subscribers.iter().any(|(id, _)| *id == conn) {
+            subscribers.push((conn, Arc::clone(mailbox)));
+        }
+    }
+
+    pub fn unsubscribe(&self, topic: &str, conn: u64) {
+        let mut topics = self.lock();
+        if let Some(subscribers) = topics.get_mut(topic) {
+            subscribers.retain(|(id, _)| *id != conn);
+            if subscribers.is_empty() {
+                topics.remove(topic);
+            }
+        }
+    }
+
+    /// Queues `broadcast` for every subscriber of `topic` except connection
+    /// `from`, which writes its own copy in order with its reply.
+    pub fn broadcast(&self, topic: &str, from: u64, broadcast: &Arc<Broadcast>) {
+        self.shared.broadcast(topic, from, broadcast);
+    }
+
+    /// Broadcasts as [`Registry::broadcast`] does, soon, from another
+    /// thread, in the order asked: to those subscribed then.
+    pub fn broadcast_later(&self, topic: &str, from: u64, broadcast: Arc<Broadcast>) {
+        let later = Deferred {
+            topic: topic.to_owned(),
+            from,
+            broadcast,
+        };
+        if let Err(later) = self.later.push(later, &self.shared) {
+            // No thread to be had: it goes out now.
+            self.broadcast(&later.topic, later.from, &later.broadcast);
+        }
+    }
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Topics> {
+        self.topics.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn broadcast(&self, topic: &str, from: u64, broadcast: &Arc<Broadcast>) {
+        // Copy the mailboxes out so no lock is held while writing.
+        let recipients: Vec<Arc<Mailbox>> = match self.lock().get(topic) {
+            Some(subscribers) => subscribers
+                .iter()
+                .filter(|(id, _)| *id != from)
+                .map(|(_, mailbox)| Arc::clone(mailbox))
+                .collect(),
+            None => return,
+        };
+        let topic: Arc<str> = Arc::from(topic);
+        let to_flush: Vec<Arc<Mailbox>> = recipients
+            .into_iter()
+            .filter(|mailbox| {
+                mailbox.deliver(Outbound {
+                    topic: Arc::clone(&topic),
+                    broadcast: Arc::clone(broadcast),
+                })
+            })
+            .collect();
+        self.flusher.flush(to_flush);
+    }
+}
+
+/// A broadcast [`Registry::broadcast_later`] was asked for.
+struct Deferred {
+    topic: String,
+    from: u64,
+    broadcast: Arc<Broadcast>,
+}
+
+/// Broadcasts sent after the call that asked for them has returned, in
+/// the order asked, by a thread of their own: how a presence leave
+/// reaches a topic in Phoenix, whose tracker learns of a channel's exit
+/// by a message and broadcasts the diff in its own time (docs/PROTOCOL.md
+/// §6). A closing socket hands its leaves over and is gone; when many
+/// close at once, each leave reaches those still subscribed when it goes
+/// out.
+#[derive(Default)]
+struct Later {
+    state: Mutex<Pending>,
+    wake: Condvar,
+    /// Whether the thread could be started, once the first one asked.
+    started: OnceLock<bool>,
+}
+
+#[derive(Default)]
+struct Pending {
+    queue: VecDeque<Deferred>,
+    /// The thread is waiting for the queue to fill.
+    idle: bool,
+    /// The server is gone: the thread ends.
+    stop: bool,
+}
+
+impl Later {
+    fn lock(&self) -> MutexGuard<'_, Pending> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `later` for the thread, started on first use; handed back
+    /// when no thread can be had.
+    fn push(self: &Arc<Self>, later: Deferred, shared: &Arc<Shared>) -> Result<(), Deferred> {
+        let running = *self.started.get_or_init(|| {
+            let (me, shared) = (Arc::clone(self), Arc::clone(shared));
+            std::thread::Builder::new()
+                .name("tracker".to_owned())
+                .spawn(move || me.run(&shared))
+                .is_ok()
+        });
+        if !running {
+            return Err(later);
+        }
+        let mut state = self.lock();
+        state.queue.push_back(later);
+        if state.idle {
+            state.idle = false;
+            self.wake.notify_one();
+        }
+        Ok(())
+    }
+
+    fn run(&self, shared: &Shared) {
+        loop {
+            let next = {
+                let mut state = self.lock();
+                while state.queue.is_empty() && !state.stop {
+                    state.idle = true;
+                    state = self
+                        .wake
+                        .wait(state)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                if state.stop {
+                    return;
+                }
+                state.queue.pop_front()
+            };
+            if let Some(d) = next {
+                shared.broadcast(&d.topic, d.from, &d.broadcast);
+            }
+        }
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.wake.notify_one();
+    }
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU64;
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    /// A connection that is always busy: its own thread writes.
+    struct Busy;
+
+    impl Deliver for Busy {
+        fn deliver_now(&self) -> Delivered {
+            Delivered::Wake
+        }
+
+        fn flush_now(&self) -> bool {
+            true
+        }
+    }
+
+    /// A connection that is always idle: it takes every broadcast into
+    /// its buffer and counts the flushes.
+    #[derive(Default)]
+    struct Idle {
+        flushes: AtomicU64,
+    }
+
+    impl Deliver for Idle {
+        fn deliver_now(&self) -> Delivered {
+            Delivered::Buffered
+        }
+
+        fn flush_now(&self) -> bool {
+            self.flushes.fetch_add(1, Ordering::SeqCst);
+            true
+        }
+    }
+
+    #[test]
+    fn what_senders_buffer_is_flushed_by_the_flusher() {
+        let registry = Registry::default();
+        let idle: Vec<Arc<Idle>> = (0..3).map(|_| Arc::new(Idle::default())).collect();
+        let mut inboxes = Vec::new();
+        for (i, writer) in idle.iter().enumerate() {
+            let (queue, inbox) = mpsc::channel();
+            let waker = Arc::new(Poller::new().expect("poller"));
+            let writer = Arc::clone(writer) as Arc<dyn Deliver>;
+            let mailbox = Arc::new(Mailbox::new(queue, waker, writer));
+            registry.subscribe("room:x", i as u64 + 10, &mailbox);
+            inboxes.push(inbox);
+        }
+        for _ in 0..5 {
+            registry.broadcast("room:x", 1, &hi());
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while idle.iter().any(|w| w.flushes.load(Ordering::SeqCst) == 0) {
+            assert!(
+                Instant::now() < deadline,
+                "a buffered mailbox was never flushed"
+            );
+            std::thread::yield_now();
+        }
+        // Each got all five, in its queue for the writer to take.
+        for inbox in &inboxes {
+            assert_eq!(inbox.try_iter().count(), 5);
+        }
+    }
+
+    /// A mailbox whose connection is always busy, and what it was given.
+    pub(in crate::server) fn mailbox() -> (Arc<Mailbox>, mpsc::Receiver<Outbound>) {
+        let (queue, inbox) = mpsc::channel();
+        let waker = Arc::new(Poller::new().expect("poller"));
+        let mailbox = Mailbox::new(queue, waker, Arc::new(Busy));
+        (Arc::new(mailbox), inbox)
+    }
+
+    fn hi() -> Arc<Broadcast> {
+        let frame = Frame::new(
+            None,
+            None,
+            "room:x",
+            "hi",
+            crate::core::protocol::empty_object(),
+        );
+        Arc::new(Broadcast::new(frame))
+    }
+
+    #[test]
+    fn broadcast_is_encoded_per_serializer() {
+        let b = hi();
+        let text = |m: Option<Message>| m.unwrap().into_text().unwrap().to_string();
+        assert_eq!(text(b.message(Vsn::V2)), r#"[null,null,"room:x","hi",{}]"#);
+        assert_eq!(
+            text(b.message(Vsn::V1)),
+            r#"{"topic":"room:x","event":"hi","payload":{},"ref":null}"#
+        );
+        let mut frame = b.frame.clone();
+        frame.payload = crate::core::protocol::Payload::Binary(vec![1]);
+        let bin = Broadcast::new(frame);
+        assert!(bin.message(Vsn::V1).is_none());
+        assert_eq!(
+            bin.message(Vsn::V2).unwrap().into_data().as_ref(),
+            b"\x02\x06\x02room:xhi\x01"
+        );
+    }
+
+    #[test]
+    fn broadcast_reaches_other_subscribers_once_and_skips_the_sender() {
+        let registry = Registry::default();
+        let (a, a_inbox) = mailbox();
+        let (b, b_inbox) = mailbox();
+        registry.subscribe("room:x", 1, &a);
+        registry.subscribe("room:x", 2, &b);
+        registry.subscribe("room:x", 2, &b);
+        registry.broadcast("room:x", 1, &hi());
+        assert!(a_inbox.try_recv().is_err());
+        let got = b_inbox.try_recv().expect("b gets the broadcast");
+        assert_eq!((&*got.topic, &*got.broadcast.frame.event), ("room:x", "hi"));
+        assert!(b_inbox.try_recv().is_err());
+    }
+
+    #[test]
+    fn later_broadcasts_go_out_in_order_and_skip_the_sender() {
+        let registry = Registry::default();
+        let (a, a_inbox) = mailbox();
+        let (b, b_inbox) = mailbox();
+        registry.subscribe("room:x", 1, &a);
+        registry.subscribe("room:x", 2, &b);
+        for event in ["one", "two", "three"] {
+            let frame = Frame::new(
+                None,
+                None,
+                "room:x",
+                event,
+                crate::core::protocol::empty_object(),
+            );
+            registry.broadcast_later("room:x", 1, Arc::new(Broadcast::new(frame)));
+        }
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let next = b_inbox
+                .recv_timeout(left)
+                .expect("b gets every later broadcast");
+            got.push(next.broadcast.frame.event.clone());
+        }
+        assert_eq!(got, ["one", "two", "three"]);
+        assert!(a_inbox.try_recv().is_err(), "the sender gets none");
+    }
+
+    #[test]
+    fn unsubscribed_connections_get_nothing() {
+        let registry = Registry::default();
+        let (b, b_inbox) = mailbox();
+        registry.subscribe("room:x", 2, &b);
+        registry.unsubscribe("room:x", 2);
+        registry.broadcast("room:x", 1, &hi());
+        assert!(b_inbox.try_recv().is_err());
+        assert!(registry.lock().is_empty());
+    }
+}

@@ -1,8 +1,9 @@
 //! What other threads may touch of one built-in server connection: its
 //! socket and the channel state that decides whether a broadcast still
 //! goes out, behind a lock ([`Link`]). The connection's own thread
-//! (`peer.rs`) holds it for a whole turn; a sender that finds it free
-//! writes broadcasts into the socket's buffer itself (`registry::Deliver`).
+//! (`peer.rs`) holds it for a whole turn; the registry's flusher, finding
+//! it free, writes queued broadcasts into the socket itself
+//! (`registry::Deliver`).
 //! Also why a connection ended ([`Ended`]), for the log.
 
 use std::io;
@@ -14,7 +15,7 @@ use tungstenite::protocol::frame::CloseFrame;
 use tungstenite::protocol::frame::coding::CloseCode;
 use tungstenite::{Error, Message, Utf8Bytes, WebSocket};
 
-use super::registry::{Deliver, Delivered, Outbound, wire_message};
+use super::registry::{Deliver, Outbound, wire_message};
 use super::routes::Connection;
 use super::stream::ServerStream;
 use crate::core::protocol::{Side, Vsn};
@@ -86,29 +87,6 @@ pub(super) fn lock(link: &Mutex<Link>) -> MutexGuard<'_, Link> {
 }
 
 impl Deliver for Mutex<Link> {
-    fn deliver_now(&self) -> Delivered {
-        // Held by its own thread or by another sender: whoever flushes it
-        // next delivers this too, or wakes its thread.
-        let Ok(mut l) = self.try_lock() else {
-            return Delivered::Busy;
-        };
-        // Stalled, closing, blocked or failed: its own thread decides.
-        if l.stalled_until.is_some() || l.closing.is_some() || l.write_blocked || l.failed.is_some()
-        {
-            return Delivered::Wake;
-        }
-        if let Err(ended) = l.deliver_broadcasts() {
-            l.failed = Some(ended);
-            return Delivered::Wake;
-        }
-        // A write that would block needs its thread to wait for the
-        // socket; a full inbox, its thread to go on.
-        if l.write_blocked || l.more_inbox {
-            return Delivered::Wake;
-        }
-        Delivered::Buffered
-    }
-
     fn flush_now(&self) -> bool {
         // Its own thread may be at the end of a turn, its mailbox drained
         // before the last broadcast came: wake it for another.

@@ -14,12 +14,12 @@
 //! Broadcasts from other connections are queued in this one's mailbox.
 //! The socket and the channel state that decides whether a broadcast still
 //! goes out are a [`Link`] behind a lock, which the loop holds for its
-//! whole turn and releases while it sleeps: a sender that finds it free
-//! puts the queue in the socket's write buffer itself, in order, and the
-//! registry's flusher writes it out (`registry::Deliver`); only a connection whose
-//! own thread holds it, or whose socket would block, is woken. The client
-//! sees what it would see if its own thread had written the broadcast
-//! between two turns.
+//! whole turn and releases while it sleeps: the registry's flusher, when
+//! it finds it free, puts the queue in the socket's write buffer, in
+//! order, and writes it out (`registry::Deliver`); only a connection
+//! whose own thread holds it, or whose mailbox holds more than a turn's
+//! worth, is woken. The client sees what it would see if its own thread
+//! had written the broadcasts between two turns.
 
 use std::collections::VecDeque;
 use std::io;

@@ -227,8 +227,22 @@ use stream::ServerStream;
 /// The read buffer of each server socket (see `Endpoint::serve`).
 const SERVER_READ_BUFFER: usize = 4 * 1024;
 
+/// How many connections may wait to be accepted: the default of Thousand
+/// Island, the TCP layer of Bandit that Phoenix apps serve with. The
+/// standard library listens with 128, and a burst of clients beyond that
+/// (phoenix.js opening a thousand sockets at once) had some of its SYNs
+/// dropped and retried a second later.
+const LISTEN_BACKLOG: i32 = 1024;
+
+/// Listens on `listener` with [`LISTEN_BACKLOG`] (on Linux, listening
+/// again only changes the backlog).
+fn widen_backlog(listener: &TcpListener) -> io::Result<()> {
+    socket2::SockRef::from(listener).listen(LISTEN_BACKLOG)
+}
+
 /// Starts serving `listener` on background threads and returns at once.
 pub fn spawn(listener: TcpListener, options: Options) -> io::Result<SocketAddr> {
+    widen_backlog(&listener)?;
     let addr = listener.local_addr()?;
     let endpoint = Endpoint::new(options);
     thread::Builder::new()
@@ -243,6 +257,7 @@ pub fn spawn(listener: TcpListener, options: Options) -> io::Result<SocketAddr> 
 
 /// Serves `listener` on the calling thread, forever.
 pub fn run(listener: TcpListener, options: Options) -> io::Result<()> {
+    widen_backlog(&listener)?;
     Endpoint::new(options).accept_loop(&listener)
 }
 

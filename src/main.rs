@@ -453,7 +453,7 @@ fn fan_out(
     let mut base = base(&config, &url, &redactor, false);
     // Nothing looks at a broadcast's contents: the network thread only
     // counts them, which is most of the work under a busy topic.
-    base.options.count_broadcasts = !out.verbose() && !runner::fanout::watches_messages(&script);
+    base.options.count_messages = !out.verbose() && !runner::fanout::watches_messages(&script);
     let first = runner::fanout::target_for(&base.target, 0);
     let template = std::mem::replace(&mut base.target, first);
     let net = start_network(&base, tx)?;
@@ -557,7 +557,7 @@ fn base(
             max_retries: config
                 .max_retries
                 .or((!interactive).then_some(SCRIPT_MAX_RETRIES)),
-            count_broadcasts: false,
+            count_messages: false,
         },
         show_secrets: config.show_secrets,
         longpoll: config.longpoll,

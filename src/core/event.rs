@@ -107,8 +107,8 @@ pub enum Event {
     /// with JSON payloads, not presence events: most of a flood. Packed,
     /// they cost the network thread one copy each and no allocation.
     Messages(Box<Packed>),
-    /// Broadcasts in a row that the front end asked only to count
-    /// (`Options::count_broadcasts`): how many.
+    /// Pushes and broadcasts in a row that the front end asked only to
+    /// count (`Options::count_messages`): how many.
     Counted(u32),
     TimedOut(Expired),
     /// A request's channel crashed or closed before it was answered.

@@ -296,7 +296,7 @@ fn a_fan_out_refute_looks_back_to_the_previous_line() {
 }
 
 #[test]
-fn fan_out_counts_every_broadcast_whether_or_not_it_prints_them() {
+fn fan_out_counts_every_push_and_broadcast_whether_or_not_it_prints_them() {
     let server = Server::start();
     // Own topics, so every client gets the same frames: its join's reply,
     // presence_state and presence_diff, three new_msg, the echo's reply.

@@ -54,7 +54,7 @@ fn options(heartbeat: Option<Duration>, timeout: Duration) -> Options {
         reconnect: false,
         retry: false,
         max_retries: None,
-        count_broadcasts: false,
+        count_messages: false,
     }
 }
 

@@ -32,7 +32,7 @@ mod v2;
 pub use binary::decode_binary;
 pub use scan::printable_ascii;
 pub use v1::decode_v1;
-pub use v2::{decode, decode_general, decode_view, encode, is_broadcast};
+pub use v2::{decode, decode_general, decode_view, encode, is_message};
 
 /// Event names reserved by the protocol.
 pub const PHX_JOIN: &str = "phx_join";

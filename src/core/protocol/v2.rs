@@ -104,16 +104,21 @@ pub fn decode_view(text: &str) -> Option<View<'_>> {
     })
 }
 
-/// Whether `text` is a V2 broadcast (no join_ref) of an event other than
-/// `phx_reply`, `phx_error` and `phx_close`, read from the envelope alone
-/// for one that is only counted: unlike [`decode_view`], the payload is
-/// not checked. An envelope outside the fast path's shape is `false`.
-pub fn is_broadcast(text: &str) -> bool {
-    let Some(mut rest) = text.strip_prefix("[null,") else {
+/// Whether `text` is a V2 push or broadcast: no ref, and an event other
+/// than `phx_reply`, `phx_error` and `phx_close`, so a message that
+/// changes no channel's state. Read from the envelope alone, for one that
+/// is only counted: unlike [`decode_view`], the payload is not checked.
+/// An envelope outside the fast path's shape is `false`.
+pub fn is_message(text: &str) -> bool {
+    let Some(mut rest) = text.strip_prefix('[') else {
         return false;
     };
     let event = plain_ref(&mut rest)
-        .and_then(|_| plain_str(&mut rest))
+        .and_then(|_| rest.strip_prefix("null,"))
+        .and_then(|after_ref| {
+            rest = after_ref;
+            plain_str(&mut rest)
+        })
         .and_then(|_| plain_str(&mut rest));
     matches!(event, Some(e) if e != PHX_REPLY && e != PHX_ERROR && e != PHX_CLOSE)
         && rest.len() > 1
@@ -386,16 +391,19 @@ mod tests {
     }
 
     #[test]
-    fn a_broadcast_is_known_by_its_envelope_alone() {
-        assert!(is_broadcast(
+    fn a_push_or_broadcast_is_known_by_its_envelope_alone() {
+        assert!(is_message(
             r#"[null,null,"room:1","presence_diff",{"joins":{},"leaves":{}}]"#
         ));
+        assert!(is_message(r#"["1",null,"room:1","presence_state",{}]"#));
         // The payload is not looked at.
-        assert!(is_broadcast(r#"[null,null,"room:1","new_msg",{"body":]"#));
+        assert!(is_message(r#"[null,null,"room:1","new_msg",{"body":]"#));
         for not in [
-            // A push, a reply, a channel's error or close, no payload.
-            r#"["1",null,"room:1","new_msg",{}]"#,
+            // A reply, a channel's error or close, no payload.
+            r#"["1","2","room:1","phx_reply",{}]"#,
             r#"[null,"2","room:1","phx_reply",{}]"#,
+            r#"["1","1","room:1","phx_error",{}]"#,
+            r#"["1",null,"room:1","phx_close",{}]"#,
             r#"[null,null,"room:1","phx_error",{}]"#,
             r#"[null,null,"room:1","phx_close",{}]"#,
             r#"[null,null,"room:1","new_msg",]"#,
@@ -406,7 +414,7 @@ mod tests {
             r#"{"topic":"room:1","event":"new_msg","payload":{},"ref":null}"#,
             r#"[null,null,"room:1","new_msg",{}"#,
         ] {
-            assert!(!is_broadcast(not), "{not}");
+            assert!(!is_message(not), "{not}");
         }
     }
 }

@@ -605,7 +605,7 @@ mod tests {
             reconnect: true,
             retry: true,
             max_retries: None,
-            count_broadcasts: false,
+            count_messages: false,
         };
         let (tx, rx) = mpsc::channel();
         let (flow, credits) = super::super::flow::channel(Box::new(move |b| tx.send(b).is_ok()));

@@ -588,11 +588,12 @@ impl Conn {
     /// Handles one received WebSocket message (not a close); true if it
     /// was packed.
     fn incoming(&mut self, msg: Message, now: Instant, flow: &mut Flow) -> bool {
-        // A broadcast changes no channel's state (`Session::receive_parts`),
-        // so one that is only counted needs nothing but its envelope.
+        // A push or broadcast changes no channel's state
+        // (`Session::receive_parts`), so one that is only counted needs
+        // nothing but its envelope.
         if let (Message::Text(text), Vsn::V2) = (&msg, self.options.vsn)
-            && self.options.count_broadcasts
-            && protocol::is_broadcast(text)
+            && self.options.count_messages
+            && protocol::is_message(text)
         {
             flow.count();
             return true;

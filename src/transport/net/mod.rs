@@ -98,10 +98,10 @@ pub struct Options {
     pub retry: bool,
     /// Give up after this many failed attempts in a row; `None`: never.
     pub max_retries: Option<u32>,
-    /// Hand broadcasts over as a count ([`Event::Counted`]), not as
-    /// messages: a fan-out whose script and output never look at them,
-    /// where most frames are the presence diffs of a busy topic.
-    pub count_broadcasts: bool,
+    /// Hand pushes and broadcasts over as a count ([`Event::Counted`]),
+    /// not as messages: a fan-out whose script and output never look at
+    /// them, where most frames are the presence of a busy topic.
+    pub count_messages: bool,
 }
 
 /// The front ends' side of the network thread.

@@ -4,21 +4,22 @@
 //! registry's two threads.
 //!
 //! A broadcast is queued in each subscriber's mailbox, and the subscriber
-//! is listed for a thread of the registry's own ([`Flusher`]), which puts
-//! what the mailbox holds in the subscriber's write buffer and writes it
-//! out when the subscriber is idle ([`Deliver`]), or else wakes the
-//! subscriber's thread to do it. A socket that several broadcasts reached
-//! meanwhile gets them all in one pass and one write. A join on a busy
-//! topic is a presence diff to every other socket on it: waking each
-//! one's thread for each diff cost about ten times what the writes do,
-//! one write per diff still most of the rest, and the sender filling each
+//! is listed for the flusher, a thread of the registry's own ([`Worker`]),
+//! which puts what the mailbox holds in the subscriber's write buffer and
+//! writes it out when the subscriber is idle ([`Deliver`]), or else wakes
+//! the subscriber's thread to do it. A socket that several broadcasts
+//! reached meanwhile gets them all in one pass and one write. A join on a
+//! busy topic is a presence diff to every other socket on it: waking each
+//! one's thread for each diff cost about ten times what the writes do, one
+//! write per diff still most of the rest, and the sender filling each
 //! buffer itself, one diff at a time, a sixth of the server's time in a
-//! 1,000-socket fan-out. A presence leave is broadcast by the
-//! other thread ([`Registry::broadcast_later`]) once its connection has
-//! gone, as Phoenix's tracker does: a thousand sockets closing at once no
-//! longer each wait their turn behind the others' leaves to the rest.
+//! 1,000-socket fan-out. A presence leave is broadcast by the other
+//! thread, the tracker ([`Registry::broadcast_later`]), once its
+//! connection has gone, as Phoenix's tracker does: a thousand sockets
+//! closing at once no longer each wait their turn behind the others'
+//! leaves to the rest.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
@@ -89,7 +90,7 @@ pub struct Mailbox {
     queue: Sender<Outbound>,
     waker: Arc<Poller>,
     writer: Arc<dyn Deliver>,
-    /// In the [`Flusher`]'s list, not yet flushed.
+    /// On the flusher's list, not yet flushed.
     unflushed: AtomicBool,
 }
 
@@ -137,77 +138,93 @@ impl Mailbox {
     }
 }
 
-/// Writes out the connections senders buffered broadcasts for, on a
-/// thread of its own: senders list a connection and go on, and while the
-/// thread writes one sweep, the broadcasts that arrive meanwhile pile up
-/// for the next, so the busier the topic, the more each write carries (as
-/// group commit does). No connection's own turn waits for a sweep.
-#[derive(Default)]
-struct Flusher {
-    state: Mutex<Flushing>,
+/// Work handed to a thread of the registry's own, started on first use:
+/// senders hand items over and go on, and the thread takes all that piled
+/// up at once and works through them in order. The flusher's items are
+/// mailboxes to fill and write out: while it writes one sweep, the
+/// broadcasts that arrive meanwhile pile up for the next, so the busier
+/// the topic, the more each write carries (as group commit does), and no
+/// connection's own turn waits for a sweep. The tracker's are presence
+/// leaves ([`Registry::broadcast_later`]).
+struct Worker<T> {
+    state: Mutex<Pile<T>>,
     wake: Condvar,
-    /// Whether the thread could be started, once the first broadcast asked.
+    /// Whether the thread could be started, once the first items came.
     started: OnceLock<bool>,
 }
 
-#[derive(Default)]
-struct Flushing {
-    listed: Vec<Arc<Mailbox>>,
-    /// The thread is waiting for the list to fill.
+struct Pile<T> {
+    items: Vec<T>,
+    /// The thread is waiting for items.
     idle: bool,
     /// The server is gone: the thread ends.
     stop: bool,
 }
 
-impl Flusher {
-    fn lock(&self) -> MutexGuard<'_, Flushing> {
+impl<T> Default for Worker<T> {
+    fn default() -> Self {
+        Worker {
+            state: Mutex::new(Pile {
+                items: Vec::new(),
+                idle: false,
+                stop: false,
+            }),
+            wake: Condvar::new(),
+            started: OnceLock::new(),
+        }
+    }
+}
+
+impl<T: Send + 'static> Worker<T> {
+    fn lock(&self) -> MutexGuard<'_, Pile<T>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Lists `mailboxes` for the thread to flush.
-    fn flush(self: &Arc<Self>, mailboxes: Vec<Arc<Mailbox>>) {
-        if mailboxes.is_empty() {
-            return;
-        }
+    /// Hands `items` to the thread, which is started the first time as
+    /// `name`, doing what `work` makes. They are handed back when no
+    /// thread can be had.
+    fn hand<W>(
+        self: &Arc<Self>,
+        name: &str,
+        items: Vec<T>,
+        work: impl FnOnce() -> W,
+    ) -> Result<(), Vec<T>>
+    where
+        W: FnMut(Vec<T>) + Send + 'static,
+    {
         let running = *self.started.get_or_init(|| {
-            let me = Arc::clone(self);
+            let (me, mut work) = (Arc::clone(self), work());
             std::thread::Builder::new()
-                .name("flusher".to_owned())
-                .spawn(move || me.run())
+                .name(name.to_owned())
+                .spawn(move || me.run(&mut work))
                 .is_ok()
         });
         if !running {
-            // No thread to be had: the sender writes them out itself.
-            mailboxes.iter().for_each(|m| m.flush());
-            return;
+            return Err(items);
         }
-        let mut state = self.lock();
-        state.listed.extend(mailboxes);
-        if state.idle {
-            state.idle = false;
+        let mut pile = self.lock();
+        pile.items.extend(items);
+        if pile.idle {
+            pile.idle = false;
             self.wake.notify_one();
         }
+        Ok(())
     }
 
-    fn run(&self) {
+    fn run(&self, work: &mut impl FnMut(Vec<T>)) {
         loop {
             let taken = {
-                let mut state = self.lock();
-                while state.listed.is_empty() && !state.stop {
-                    state.idle = true;
-                    state = self
-                        .wake
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
+                let mut pile = self.lock();
+                while pile.items.is_empty() && !pile.stop {
+                    pile.idle = true;
+                    pile = self.wake.wait(pile).unwrap_or_else(PoisonError::into_inner);
                 }
-                if state.stop {
+                if pile.stop {
                     return;
                 }
-                std::mem::take(&mut state.listed)
+                std::mem::take(&mut pile.items)
             };
-            for mailbox in taken {
-                mailbox.flush();
-            }
+            work(taken);
         }
     }
 
@@ -224,19 +241,21 @@ type Topics = HashMap<String, Vec<(u64, Arc<Mailbox>)>>;
 #[derive(Default)]
 pub struct Registry {
     shared: Arc<Shared>,
-    later: Arc<Later>,
+    /// Sends presence leaves.
+    tracker: Arc<Worker<Deferred>>,
 }
 
 /// What the registry's own threads share with it.
 #[derive(Default)]
 struct Shared {
     topics: Mutex<Topics>,
-    flusher: Arc<Flusher>,
+    /// Fills and writes out the mailboxes broadcasts were queued in.
+    flusher: Arc<Worker<Arc<Mailbox>>>,
 }
 
 impl Drop for Registry {
     fn drop(&mut self) {
-        self.later.stop();
+        self.tracker.stop();
         self.shared.flusher.stop();
     }
 }
@@ -281,9 +300,14 @@ impl Registry {
             from,
             broadcast,
         };
-        if let Err(later) = self.later.push(later, &self.shared) {
+        let shared = &self.shared;
+        let sent = self.tracker.hand("tracker", vec![later], || {
+            let shared = Arc::clone(shared);
+            move |taken: Vec<Deferred>| taken.iter().for_each(|d| d.send(&shared))
+        });
+        if let Err(left) = sent {
             // No thread to be had: it goes out now.
-            self.broadcast(&later.topic, later.from, &later.broadcast);
+            left.iter().for_each(|d| d.send(shared));
         }
     }
 }
@@ -313,93 +337,32 @@ impl Shared {
                 })
             })
             .collect();
-        self.flusher.flush(to_flush);
+        if to_flush.is_empty() {
+            return;
+        }
+        let flush = |mailboxes: Vec<Arc<Mailbox>>| mailboxes.iter().for_each(|m| m.flush());
+        if let Err(left) = self.flusher.hand("flusher", to_flush, || flush) {
+            // No thread to be had: the sender writes them out itself.
+            flush(left);
+        }
     }
 }
 
-/// A broadcast [`Registry::broadcast_later`] was asked for.
+/// A broadcast [`Registry::broadcast_later`] was asked for. Sent by the
+/// tracker thread, in the order asked: how a presence leave reaches a
+/// topic in Phoenix, whose tracker learns of a channel's exit by a
+/// message and broadcasts the diff in its own time (docs/PROTOCOL.md §6).
+/// A closing socket hands its leaves over and is gone; when many close at
+/// once, each leave reaches those still subscribed when it goes out.
 struct Deferred {
     topic: String,
     from: u64,
     broadcast: Arc<Broadcast>,
 }
 
-/// Broadcasts sent after the call that asked for them has returned, in
-/// the order asked, by a thread of their own: how a presence leave
-/// reaches a topic in Phoenix, whose tracker learns of a channel's exit
-/// by a message and broadcasts the diff in its own time (docs/PROTOCOL.md
-/// §6). A closing socket hands its leaves over and is gone; when many
-/// close at once, each leave reaches those still subscribed when it goes
-/// out.
-#[derive(Default)]
-struct Later {
-    state: Mutex<Pending>,
-    wake: Condvar,
-    /// Whether the thread could be started, once the first one asked.
-    started: OnceLock<bool>,
-}
-
-#[derive(Default)]
-struct Pending {
-    queue: VecDeque<Deferred>,
-    /// The thread is waiting for the queue to fill.
-    idle: bool,
-    /// The server is gone: the thread ends.
-    stop: bool,
-}
-
-impl Later {
-    fn lock(&self) -> MutexGuard<'_, Pending> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Queues `later` for the thread, started on first use; handed back
-    /// when no thread can be had.
-    fn push(self: &Arc<Self>, later: Deferred, shared: &Arc<Shared>) -> Result<(), Deferred> {
-        let running = *self.started.get_or_init(|| {
-            let (me, shared) = (Arc::clone(self), Arc::clone(shared));
-            std::thread::Builder::new()
-                .name("tracker".to_owned())
-                .spawn(move || me.run(&shared))
-                .is_ok()
-        });
-        if !running {
-            return Err(later);
-        }
-        let mut state = self.lock();
-        state.queue.push_back(later);
-        if state.idle {
-            state.idle = false;
-            self.wake.notify_one();
-        }
-        Ok(())
-    }
-
-    fn run(&self, shared: &Shared) {
-        loop {
-            let next = {
-                let mut state = self.lock();
-                while state.queue.is_empty() && !state.stop {
-                    state.idle = true;
-                    state = self
-                        .wake
-                        .wait(state)
-                        .unwrap_or_else(PoisonError::into_inner);
-                }
-                if state.stop {
-                    return;
-                }
-                state.queue.pop_front()
-            };
-            if let Some(d) = next {
-                shared.broadcast(&d.topic, d.from, &d.broadcast);
-            }
-        }
-    }
-
-    fn stop(&self) {
-        self.lock().stop = true;
-        self.wake.notify_one();
+impl Deferred {
+    fn send(&self, shared: &Shared) {
+        shared.broadcast(&self.topic, self.from, &self.broadcast);
     }
 }
 

@@ -215,11 +215,20 @@ fn fan_out_failures_name_client_and_line_and_are_capped() {
 #[test]
 fn fan_out_with_no_server_exits_3_and_refuses_what_cannot_fan_out() {
     let port = crate::support::unused_port();
-    Script::with_url(&format!("ws://127.0.0.1:{port}/socket"))
+    let out = Script::with_url(&format!("ws://127.0.0.1:{port}/socket"))
         .args(["--clients", "5"])
+        .with_summary()
         .stdin("join room:x\n")
-        .run()
-        .assert_code(3);
+        .run();
+    out.assert_code(3)
+        .assert_stderr_contains("clients: 0 connected, 5 failed (of 5)");
+    // Said once per client, with its name, and not again after the summary.
+    assert_eq!(
+        out.stderr.matches("connection refused").count(),
+        5,
+        "{}",
+        out.report()
+    );
     let server = Server::start();
     Script::new(&server)
         .args(["--clients", "5"])
@@ -293,6 +302,13 @@ fn a_fan_out_refute_looks_back_to_the_previous_line() {
         .assert_code(1)
         .assert_stderr_contains("`new_msg` on `room:r1` came, and `refute` says it must not")
         .assert_stderr_contains("expectations: 0 passed, 2 failed\n");
+    // A refute with a payload says which payload must not come.
+    Script::new(&server)
+        .args(["--clients", "1"])
+        .stdin("join room:q\ncast room:q new_msg body=hi\nrefute room:q new_msg 100ms body=hi\n")
+        .run()
+        .assert_code(1)
+        .assert_stderr_contains("expected: no room:q new_msg {\"body\":\"hi\"}");
 }
 
 #[test]

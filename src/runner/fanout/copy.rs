@@ -306,7 +306,7 @@ impl Copy {
             "`{}` on `{}` came, and `refute` says it must not",
             wait.event, wait.topic
         );
-        let expected = format!("no {} {}", wait.topic, wait.event);
+        let expected = format!("no {}", wait.described());
         ctx.out.expectation(
             self,
             &Expectation {

@@ -63,7 +63,7 @@ pub fn changes(applied: &Applied, out: &mut String) {
 pub fn list(lists: &[(&str, &State)], out: &mut String) {
     if lists.is_empty() {
         out.push_str(
-            "no presence yet: it comes from a channel that sends presence_state after the join\n",
+            "no presence: no joined channel has had a presence_state (an app's channel pushes one after the join)\n",
         );
         return;
     }

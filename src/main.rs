@@ -451,8 +451,9 @@ fn fan_out(
         redactor.clone(),
     );
     let mut base = base(&config, &url, &redactor, false);
-    // Nothing looks at a broadcast's contents: the network thread only
-    // counts them, which is most of the work under a busy topic.
+    // Nothing looks at a push's or broadcast's contents: the network
+    // thread only counts them, which is most of the work under a busy
+    // topic.
     base.options.count_messages = !out.verbose() && !runner::fanout::watches_messages(&script);
     let first = runner::fanout::target_for(&base.target, 0);
     let template = std::mem::replace(&mut base.target, first);

@@ -413,7 +413,7 @@ impl<'s> Conn<'s> {
                     // broadcasts the join to everyone, then the list (with
                     // us in it) is pushed to us (the order in Phoenix's
                     // transcripts).
-                    self.broadcast_diff(l, &topic, diff)?;
+                    self.broadcast_join(l, &topic, diff)?;
                     let state = Frame::new(
                         join_ref.as_deref(),
                         None,
@@ -504,7 +504,7 @@ impl<'s> Conn<'s> {
 
     /// Broadcasts the `presence_diff` of our join to the topic, this
     /// connection included.
-    fn broadcast_diff(&mut self, l: &mut Link, topic: &str, diff: String) -> Result<(), Ended> {
+    fn broadcast_join(&mut self, l: &mut Link, topic: &str, diff: String) -> Result<(), Ended> {
         let broadcast = presence_diff(topic, diff);
         self.server.registry.broadcast(topic, self.id, &broadcast);
         if let Some(message) = broadcast.message(l.vsn) {

@@ -318,25 +318,23 @@ impl Shared {
     }
 
     fn broadcast(&self, topic: &str, from: u64, broadcast: &Arc<Broadcast>) {
-        // Copy the mailboxes out so no lock is held while writing.
-        let recipients: Vec<Arc<Mailbox>> = match self.lock().get(topic) {
+        let topic: Arc<str> = Arc::from(topic);
+        // Queuing is a channel send and a flag, so it is done under the
+        // lock; only the mailboxes newly listed for the flusher are kept.
+        let to_flush: Vec<Arc<Mailbox>> = match self.lock().get(&*topic) {
             Some(subscribers) => subscribers
                 .iter()
-                .filter(|(id, _)| *id != from)
+                .filter(|(id, mailbox)| {
+                    *id != from
+                        && mailbox.deliver(Outbound {
+                            topic: Arc::clone(&topic),
+                            broadcast: Arc::clone(broadcast),
+                        })
+                })
                 .map(|(_, mailbox)| Arc::clone(mailbox))
                 .collect(),
             None => return,
         };
-        let topic: Arc<str> = Arc::from(topic);
-        let to_flush: Vec<Arc<Mailbox>> = recipients
-            .into_iter()
-            .filter(|mailbox| {
-                mailbox.deliver(Outbound {
-                    topic: Arc::clone(&topic),
-                    broadcast: Arc::clone(broadcast),
-                })
-            })
-            .collect();
         if to_flush.is_empty() {
             return;
         }
